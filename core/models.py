@@ -1,0 +1,177 @@
+"""Domain records shared by the stores, the API and the gateway.
+
+Plain frozen dataclasses: stores return them (never driver rows), services build them, and
+``core.wire`` turns them into Discord's JSON objects. Ids are ints in memory; they become
+strings only on the wire. Times are Unix milliseconds (ints).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import IntEnum
+from typing import Any
+
+__all__ = [
+    "Application",
+    "Channel",
+    "ChannelType",
+    "Guild",
+    "Invite",
+    "Member",
+    "Message",
+    "MessageReference",
+    "Overwrite",
+    "OverwriteType",
+    "Role",
+    "User",
+]
+
+
+class ChannelType(IntEnum):
+    """Discord channel types this server supports (others are rejected with 50035)."""
+
+    GUILD_TEXT = 0
+    DM = 1
+    GUILD_CATEGORY = 4
+
+
+class OverwriteType(IntEnum):
+    ROLE = 0
+    MEMBER = 1
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    id: int
+    username: str
+    global_name: str | None = None
+    avatar: str | None = None
+    bot: bool = False
+    flags: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Application:
+    """A bot application: its bot user has the same id as the application, as on Discord."""
+
+    id: int
+    name: str
+    owner_id: int
+    description: str = ""
+    icon: str | None = None
+    verify_key: str = ""
+    bot_public: bool = True
+    flags: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Guild:
+    id: int
+    name: str
+    owner_id: int
+    icon: str | None = None
+    description: str | None = None
+    # The channel where system messages go; Discord's ``system_channel_id``.
+    system_channel_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Role:
+    """A guild role. The @everyone role has the guild's id."""
+
+    id: int
+    guild_id: int
+    name: str
+    permissions: int
+    position: int = 0
+    color: int = 0
+    hoist: bool = False
+    mentionable: bool = False
+    managed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Overwrite:
+    """A channel permission overwrite for a role or a member (``id`` is the role or user id)."""
+
+    id: int
+    type: OverwriteType
+    allow: int = 0
+    deny: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Channel:
+    """A guild channel (text or category) or a DM (``guild_id`` None, two ``recipients``)."""
+
+    id: int
+    type: ChannelType
+    guild_id: int | None = None
+    name: str | None = None
+    topic: str | None = None
+    position: int = 0
+    parent_id: int | None = None
+    nsfw: bool = False
+    rate_limit_per_user: int = 0
+    overwrites: tuple[Overwrite, ...] = ()
+    recipients: tuple[int, ...] = ()
+    last_message_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    guild_id: int
+    user_id: int
+    joined_at: int
+    nick: str | None = None
+    roles: tuple[int, ...] = ()
+    flags: int = 0
+    deaf: bool = False
+    mute: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Invite:
+    code: str
+    guild_id: int
+    channel_id: int
+    inviter_id: int
+    created_at: int
+    max_age: int = 86400
+    max_uses: int = 0
+    uses: int = 0
+    temporary: bool = False
+
+    def expired(self, now_ms: int) -> bool:
+        if self.max_age and now_ms >= self.created_at + self.max_age * 1000:
+            return True
+        return bool(self.max_uses) and self.uses >= self.max_uses
+
+
+@dataclass(frozen=True, slots=True)
+class MessageReference:
+    message_id: int
+    channel_id: int
+    guild_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """A stored message. Its creation time is in its snowflake ``id``."""
+
+    id: int
+    channel_id: int
+    author_id: int
+    content: str
+    guild_id: int | None = None
+    type: int = 0
+    tts: bool = False
+    nonce: str | None = None
+    edited_at: int | None = None
+    pinned: bool = False
+    mention_everyone: bool = False
+    mentions: tuple[int, ...] = ()
+    mention_roles: tuple[int, ...] = ()
+    reference: MessageReference | None = None
+    flags: int = 0
+    embeds: tuple[dict[str, Any], ...] = field(default=())

@@ -1,0 +1,217 @@
+"""The storage interfaces every backend implements.
+
+Two protocols, because the production deployment splits them (DESIGN.md): ``MetaStore`` holds
+users, tokens, applications, guilds, roles, channels, overwrites, members and invites (SQLite or
+PostgreSQL); ``MessageStore`` holds message history (SQLite, PostgreSQL or MongoDB, optionally
+fronted by the Redis recent-messages cache). Both are exercised by one contract test suite,
+``tests/integration/test_storage_contract.py``, run against every backend.
+
+Rules every adapter follows:
+- returns ``core.models`` records, never driver rows;
+- ids are ints; times are Unix milliseconds;
+- "not found" is ``None`` (or ``False`` for deletes), never an exception;
+- a uniqueness conflict the caller must handle raises :class:`Conflict`;
+- ``aclose()`` releases every connection and thread; it is safe to call twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from core.models import (
+    Application,
+    Channel,
+    Guild,
+    Invite,
+    Member,
+    Message,
+    Overwrite,
+    Role,
+    User,
+)
+
+__all__ = ["Conflict", "HISTORY_MAX", "MessageStore", "MetaStore"]
+
+# The largest page any history query returns (Discord's ``limit`` maximum).
+HISTORY_MAX = 100
+
+
+class Conflict(Exception):
+    """A unique key is already taken (username, invite code, membership...)."""
+
+
+class MetaStore(Protocol):
+    """Users, auth, applications, guilds, roles, channels, members and invites."""
+
+    async def aclose(self) -> None: ...
+
+    # -- users and auth ------------------------------------------------------------------
+    async def create_user(self, user: User, password_hash: str | None) -> None:
+        """Insert a user. Raises Conflict if the username (case-insensitive) is taken."""
+
+    async def get_user(self, user_id: int) -> User | None: ...
+
+    async def get_users(self, user_ids: Sequence[int]) -> dict[int, User]:
+        """The users that exist among ``user_ids``, by id."""
+
+    async def get_login(self, username: str) -> tuple[User, str] | None:
+        """The user and password hash for a username (case-insensitive), if it has a password."""
+
+    async def update_user(self, user_id: int, fields: dict[str, Any]) -> User | None:
+        """Set ``username``/``global_name``/``avatar``. Raises Conflict on a taken username."""
+
+    async def add_token(self, token_hash: bytes, user_id: int, created_at: int) -> None: ...
+
+    async def resolve_token(self, token_hash: bytes) -> int | None:
+        """The user id a (hashed) token belongs to, if it is not revoked."""
+
+    async def revoke_token(self, token_hash: bytes) -> bool: ...
+
+    # -- applications --------------------------------------------------------------------
+    async def create_application(self, app: Application, bot: User) -> None:
+        """Insert an application and its bot user (``bot.id == app.id``) in one transaction."""
+
+    async def get_application(self, app_id: int) -> Application | None: ...
+
+    async def list_applications(self, owner_id: int) -> list[Application]: ...
+
+    # -- guilds ----------------------------------------------------------------------------
+    async def create_guild(
+        self, guild: Guild, roles: Sequence[Role], channels: Sequence[Channel], owner: Member
+    ) -> None:
+        """Insert a guild with its roles, channels and the owner's membership, atomically."""
+
+    async def get_guild(self, guild_id: int) -> Guild | None: ...
+
+    async def update_guild(self, guild_id: int, fields: dict[str, Any]) -> Guild | None:
+        """Set any of ``name``, ``icon``, ``description``, ``owner_id``, ``system_channel_id``."""
+
+    async def delete_guild(self, guild_id: int) -> bool:
+        """Delete a guild and everything in it (roles, channels, members, invites)."""
+
+    async def list_user_guilds(self, user_id: int) -> list[Guild]:
+        """The guilds a user is a member of, ordered by guild id."""
+
+    async def count_user_guilds(self, user_id: int) -> int: ...
+
+    # -- roles -----------------------------------------------------------------------------
+    async def list_roles(self, guild_id: int) -> list[Role]:
+        """The guild's roles ordered by (position, id)."""
+
+    async def get_role(self, guild_id: int, role_id: int) -> Role | None: ...
+
+    async def create_role(self, role: Role) -> None: ...
+
+    async def update_role(self, guild_id: int, role_id: int, fields: dict[str, Any]) -> Role | None:
+        """Set any of ``name``, ``permissions``, ``position``, ``color``, ``hoist``, ``mentionable``."""
+
+    async def delete_role(self, guild_id: int, role_id: int) -> bool:
+        """Delete a role and remove it from every member and overwrite."""
+
+    # -- channels --------------------------------------------------------------------------
+    async def list_channels(self, guild_id: int) -> list[Channel]:
+        """The guild's channels (with overwrites) ordered by (position, id)."""
+
+    async def get_channel(self, channel_id: int) -> Channel | None:
+        """A guild channel or DM, with overwrites and (for DMs) recipients."""
+
+    async def create_channel(self, channel: Channel) -> None:
+        """Insert a guild channel with its overwrites."""
+
+    async def update_channel(self, channel_id: int, fields: dict[str, Any]) -> Channel | None:
+        """Set any of ``name``, ``topic``, ``position``, ``parent_id``, ``nsfw``,
+        ``rate_limit_per_user``, ``last_message_id``; ``overwrites`` replaces them all."""
+
+    async def delete_channel(self, channel_id: int) -> bool:
+        """Delete a channel, its overwrites and its invites (children lose their parent)."""
+
+    async def put_overwrite(self, channel_id: int, overwrite: Overwrite) -> None:
+        """Create or replace the overwrite for ``overwrite.id`` on the channel."""
+
+    async def delete_overwrite(self, channel_id: int, target_id: int) -> bool: ...
+
+    async def get_or_create_dm(self, channel: Channel) -> Channel:
+        """The DM channel between ``channel.recipients`` (two user ids), creating ``channel``
+        if there is none yet. One DM channel per pair, whichever order the ids come in."""
+
+    async def list_dms(self, user_id: int) -> list[Channel]: ...
+
+    # -- members ---------------------------------------------------------------------------
+    async def add_member(self, member: Member) -> bool:
+        """Insert a membership; False (and nothing changed) if already a member."""
+
+    async def get_member(self, guild_id: int, user_id: int) -> Member | None: ...
+
+    async def list_members(self, guild_id: int, after: int = 0, limit: int = 1000) -> list[Member]:
+        """Members with user id > ``after``, ordered by user id, at most ``limit``."""
+
+    async def count_members(self, guild_id: int) -> int: ...
+
+    async def update_member(
+        self, guild_id: int, user_id: int, fields: dict[str, Any]
+    ) -> Member | None:
+        """Set ``nick``, ``flags``, ``deaf``, ``mute``; ``roles`` replaces the role list."""
+
+    async def remove_member(self, guild_id: int, user_id: int) -> bool: ...
+
+    async def add_member_role(self, guild_id: int, user_id: int, role_id: int) -> bool:
+        """False if the member does not exist; adding a role twice is not an error."""
+
+    async def remove_member_role(self, guild_id: int, user_id: int, role_id: int) -> bool: ...
+
+    # -- invites ---------------------------------------------------------------------------
+    async def create_invite(self, invite: Invite) -> None:
+        """Raises Conflict if the code is taken."""
+
+    async def get_invite(self, code: str) -> Invite | None: ...
+
+    async def use_invite(self, code: str, now_ms: int) -> Invite | None:
+        """Count one use atomically, if the invite exists and is neither expired nor used up.
+        Returns the invite after the use, or None."""
+
+    async def list_guild_invites(self, guild_id: int) -> list[Invite]: ...
+
+    async def delete_invite(self, code: str) -> bool: ...
+
+
+class MessageStore(Protocol):
+    """Message history. ``insert_many`` is the batched write of the message router."""
+
+    async def aclose(self) -> None: ...
+
+    async def insert_many(self, messages: Sequence[Message]) -> None:
+        """Write a batch durably (one round trip where the backend allows). Returns once
+        every message is durable per the backend's documented guarantee."""
+
+    async def get_message(self, channel_id: int, message_id: int) -> Message | None: ...
+
+    async def history(
+        self,
+        channel_id: int,
+        *,
+        before: int | None = None,
+        after: int | None = None,
+        limit: int = 50,
+    ) -> list[Message]:
+        """A page of a channel's messages, newest first.
+
+        With ``after`` (and no ``before``), the ``limit`` messages just after it, still
+        returned newest first, as Discord does. ``limit`` is 1..HISTORY_MAX.
+        """
+
+    async def find_by_nonce(
+        self, channel_id: int, author_id: int, nonce: str, min_id: int
+    ) -> Message | None:
+        """The author's message with this nonce in the channel, with id >= ``min_id``."""
+
+    async def update_message(
+        self, channel_id: int, message_id: int, fields: dict[str, Any]
+    ) -> Message | None:
+        """Set ``content``, ``edited_at``, ``mentions``, ``mention_roles``,
+        ``mention_everyone``, ``pinned``, ``flags``, ``embeds``."""
+
+    async def delete_message(self, channel_id: int, message_id: int) -> bool: ...
+
+    async def delete_channel_messages(self, channel_id: int) -> int:
+        """Drop a deleted channel's history; returns how many were removed."""
