@@ -23,8 +23,12 @@ def _provided(provide: Callable[[ExitStack, Mapping[str, str]], str]) -> Iterato
         try:
             url = provide(stack, os.environ)
         except services.ServiceUnavailable as exc:
-            pytest.fail(str(exc), pytrace=False)
-        yield url
+            reason = str(exc)
+        else:
+            yield url
+            return
+    # Outside the except block, so the report is the one line that says what to do.
+    pytest.fail(reason, pytrace=False)
 
 
 @pytest.fixture(scope="session")
