@@ -1,1 +1,3 @@
-__all__: list[str] = []
+from core.bus.memory import MemoryBus
+
+__all__ = ["MemoryBus"]

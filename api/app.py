@@ -1,0 +1,30 @@
+"""The aiohttp application factory for the REST API (``/api/v10``) and the web client."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from api.middleware import make_middlewares
+from core.platform import Platform
+
+__all__ = ["PLATFORM", "create_app"]
+
+PLATFORM = web.AppKey("platform", Platform)
+API_PREFIX = "/api/v10"
+
+
+def create_app(platform: Platform) -> web.Application:
+    """The REST app for one worker, over an already opened ``platform``.
+
+    The platform's lifecycle belongs to the caller (the worker opens it once and shares it
+    with the gateway listener in the same process).
+    """
+    from api.routes import ROUTE_TABLES
+
+    app = web.Application(
+        middlewares=make_middlewares(platform), client_max_size=platform.config.max_body_bytes
+    )
+    app[PLATFORM] = platform
+    for table in ROUTE_TABLES:
+        app.router.add_routes(table)
+    return app

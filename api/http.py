@@ -1,0 +1,66 @@
+"""Request and response helpers shared by every route module."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, TypeVar
+
+import orjson
+from aiohttp import web
+
+from core.errors import ApiError
+from core.models import User
+from core.validate import require_object
+
+__all__ = ["USER", "json_response", "no_content", "public", "read_json", "user_of"]
+
+USER = "discord_arch.user"  # request key of the authenticated User (set by the auth middleware)
+# Discord's code for "The request body contains invalid JSON."
+INVALID_JSON = 50109
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+H = TypeVar("H", bound=Handler)
+
+
+def public(handler: H) -> H:
+    """Mark a handler as reachable without a token (register, login, invites, gateway)."""
+    handler.public = True  # type: ignore[attr-defined]
+    return handler
+
+
+def json_response(
+    data: Any, status: int = 200, headers: Mapping[str, str] | None = None
+) -> web.Response:
+    """A JSON response with ``Content-Type: application/json`` exactly.
+
+    aiohttp's ``json_response`` appends ``; charset=utf-8``, which discord.py rejects at login.
+    """
+    return web.Response(
+        body=orjson.dumps(data), status=status, headers=headers, content_type="application/json"
+    )
+
+
+def no_content() -> web.Response:
+    return web.Response(status=204)
+
+
+async def read_json(request: web.Request) -> dict[str, Any]:
+    """The request body as a JSON object.
+
+    Raises:
+        ApiError: 400 50109 for malformed JSON, 50035 for a non-object, 413 when too large
+            (aiohttp enforces ``client_max_size``; the error middleware maps it).
+    """
+    raw = await request.read()
+    if not raw:
+        return {}
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise ApiError(400, INVALID_JSON, "The request body contains invalid JSON.") from None
+    return require_object(body)
+
+
+def user_of(request: web.Request) -> User:
+    user: User = request[USER]
+    return user

@@ -1,0 +1,122 @@
+"""Errors, authentication and rate limits, as Discord does them."""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+
+from aiohttp import web
+
+from api.http import USER, Handler, json_response
+from core.errors import ApiError
+from core.platform import Platform
+
+__all__ = ["make_middlewares"]
+
+logger = logging.getLogger(__name__)
+
+# discord.py takes a 429 without `Via` for a Cloudflare ban and gives up (DESIGN.md).
+_VIA = "1.1 discord-arch"
+_READ_MULTIPLIER = 10  # GET buckets allow this many times the write limit
+
+
+def make_middlewares(platform: Platform) -> list[web.middleware]:
+    """The middleware chain: errors (outermost), authentication, rate limits."""
+
+    @web.middleware
+    async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except ApiError as e:
+            return json_response(e.body(), status=e.status)
+        except web.HTTPRequestEntityTooLarge:
+            return json_response({"message": "Request entity too large", "code": 40005}, 413)
+        except web.HTTPException as e:
+            if e.status < 400:
+                raise
+            return json_response(
+                {"message": f"{e.status}: {e.reason}", "code": 0}, e.status, headers=_allow(e)
+            )
+
+    @web.middleware
+    async def auth(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if getattr(handler, "public", False) or not request.path.startswith("/api/"):
+            return await handler(request)
+        header = request.headers.get("Authorization", "")
+        is_bot = header.startswith("Bot ")
+        token = header[4:] if is_bot else header
+        if token.startswith("Bearer "):
+            token = token[7:]
+        user_id = await platform.tokens.resolve(token) if token else None
+        user = await platform.meta.get_user(user_id) if user_id is not None else None
+        # Bot tokens must come with the "Bot " prefix and user tokens without it.
+        if user is None or user.bot != is_bot:
+            raise ApiError.unauthorized()
+        request[USER] = user
+        return await handler(request)
+
+    @web.middleware
+    async def ratelimit(request: web.Request, handler: Handler) -> web.StreamResponse:
+        cfg = platform.config
+        if not cfg.ratelimit_route_limit or request.match_info.route.resource is None:
+            return await handler(request)
+        user = request.get(USER)
+        who = str(user.id) if user is not None else f"ip:{request.remote}"
+        if user is not None and cfg.ratelimit_global_per_s:
+            ok, _, reset_ms = await platform.cache.rate_hit(
+                f"rl:g:{who}", cfg.ratelimit_global_per_s, 1000
+            )
+            if not ok:
+                return _too_many(reset_ms, "global", is_global=True)
+        bucket = _bucket(request)
+        limit = cfg.ratelimit_route_limit
+        if request.method == "GET":
+            limit *= _READ_MULTIPLIER
+        ok, remaining, reset_ms = await platform.cache.rate_hit(
+            f"rl:{bucket}:{who}", limit, cfg.ratelimit_route_window_ms
+        )
+        headers = {
+            "X-RateLimit-Limit": str(limit),
+            "X-RateLimit-Remaining": str(remaining),
+            "X-RateLimit-Reset": f"{time.time() + reset_ms / 1000:.3f}",
+            "X-RateLimit-Reset-After": f"{reset_ms / 1000:.3f}",
+            "X-RateLimit-Bucket": bucket,
+        }
+        if not ok:
+            return _too_many(reset_ms, "user", headers=headers)
+        response = await handler(request)
+        response.headers.update(headers)
+        return response
+
+    return [errors, auth, ratelimit]
+
+
+def _bucket(request: web.Request) -> str:
+    """Discord-style bucket: method + route template + the major parameter's value."""
+    resource = request.match_info.route.resource
+    template = resource.canonical if resource is not None else request.path
+    major = request.match_info.get("channel_id") or request.match_info.get("guild_id") or ""
+    return f"{request.method}:{template}:{major}"
+
+
+def _too_many(
+    reset_ms: int, scope: str, *, is_global: bool = False, headers: dict[str, str] | None = None
+) -> web.Response:
+    retry_after = max(reset_ms, 1) / 1000
+    out = dict(headers or {})
+    out.update({
+        "Retry-After": str(math.ceil(retry_after)),
+        "X-RateLimit-Scope": scope,
+        "Via": _VIA,
+    })
+    if is_global:
+        out["X-RateLimit-Global"] = "true"
+    body = {"message": "You are being rate limited.", "retry_after": retry_after,
+            "global": is_global, "code": 0}
+    return json_response(body, 429, headers=out)
+
+
+def _allow(e: web.HTTPException) -> dict[str, str] | None:
+    allow = e.headers.get("Allow")
+    return {"Allow": allow} if allow else None

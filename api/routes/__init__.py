@@ -1,0 +1,9 @@
+"""Every route table of the REST API, in registration order."""
+
+from __future__ import annotations
+
+from api.routes import accounts
+
+__all__ = ["ROUTE_TABLES"]
+
+ROUTE_TABLES = [accounts.routes]

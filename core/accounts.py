@@ -1,0 +1,154 @@
+"""Accounts: registration, login, profiles and bot applications."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from typing import Any
+
+from core.errors import ApiError, invalid_form
+from core.events import Event
+from core.models import Application, User
+from core.platform import Platform
+from core.store.base import Conflict
+from core.wire import user_json
+
+__all__ = [
+    "create_application",
+    "login",
+    "register",
+    "update_profile",
+    "validate_username",
+]
+
+# Discord's username rules: 2-32 chars of lowercase letters, digits, "_" and ".", no "..".
+_USERNAME = re.compile(r"^(?!.*\.\.)[a-z0-9_.]{2,32}$")
+PASSWORD_MIN, PASSWORD_MAX = 8, 128
+# Login attempts per username per minute, shared by all workers.
+LOGIN_ATTEMPTS_PER_MIN = 10
+
+
+def validate_username(value: Any, field: str = "username") -> str:
+    if not isinstance(value, str):
+        raise invalid_form(field, "BASE_TYPE_REQUIRED", "This field is required")
+    name = value.strip().lower()
+    if not _USERNAME.match(name):
+        raise invalid_form(
+            field, "USERNAME_INVALID_CHARACTERS",
+            "Username must be 2-32 characters of letters, numbers, '_' and '.' (no '..').",
+        )
+    return name
+
+
+def _validate_password(value: Any) -> str:
+    if not isinstance(value, str):
+        raise invalid_form("password", "BASE_TYPE_REQUIRED", "This field is required")
+    if not PASSWORD_MIN <= len(value) <= PASSWORD_MAX:
+        raise invalid_form(
+            "password", "PASSWORD_LENGTH",
+            f"Must be between {PASSWORD_MIN} and {PASSWORD_MAX} in length.",
+        )
+    return value
+
+
+async def register(p: Platform, username: Any, password: Any) -> tuple[str, User]:
+    """Create a user account and its first token.
+
+    Raises:
+        ApiError: 50035 for a bad or taken username or a bad password.
+    """
+    name = validate_username(username)
+    secret = _validate_password(password)
+    user = User(id=p.ids.next(), username=name, global_name=None)
+    hashed = await p.passwords.hash(secret)
+    try:
+        await p.meta.create_user(user, hashed)
+    except Conflict:
+        raise invalid_form(
+            "username", "USERNAME_ALREADY_TAKEN", "Username is unavailable. Try another."
+        ) from None
+    return await p.tokens.issue(user.id), user
+
+
+async def login(p: Platform, login_name: Any, password: Any) -> tuple[str, int]:
+    """Check a username and password and issue a token.
+
+    Raises:
+        ApiError: 50035 ``INVALID_LOGIN`` (Discord's answer for a wrong login or password),
+            429 when the username is being guessed at.
+    """
+    if not isinstance(login_name, str) or not isinstance(password, str):
+        raise invalid_form("login", "BASE_TYPE_REQUIRED", "This field is required")
+    name = login_name.strip().lower()
+    ok, _, reset_ms = await p.cache.rate_hit(f"login:{name}", LOGIN_ATTEMPTS_PER_MIN, 60_000)
+    if not ok:
+        raise ApiError(429, 0, f"Too many login attempts; retry in {reset_ms // 1000 + 1} s.")
+    found = await p.meta.get_login(name)
+    valid = await p.passwords.verify(found[1] if found else None, password[:PASSWORD_MAX])
+    if found is None or not valid:
+        raise invalid_form("login", "INVALID_LOGIN", "Login or password is invalid.")
+    user = found[0]
+    return await p.tokens.issue(user.id), user.id
+
+
+
+
+async def update_profile(p: Platform, user: User, body: dict[str, Any]) -> User:
+    """``PATCH /users/@me``: ``username``, ``global_name`` (1-32 chars or null), ``avatar``."""
+    fields: dict[str, Any] = {}
+    if "username" in body:
+        fields["username"] = validate_username(body["username"])
+    if "global_name" in body:
+        gname = body["global_name"]
+        if gname is not None and (not isinstance(gname, str) or not 1 <= len(gname) <= 32):
+            raise invalid_form("global_name", "BASE_TYPE_BAD_LENGTH",
+                               "Must be between 1 and 32 in length.")
+        fields["global_name"] = gname
+    if "avatar" in body:
+        avatar = body["avatar"]
+        if avatar is not None and (not isinstance(avatar, str) or len(avatar) > 64):
+            raise invalid_form("avatar", "BASE_TYPE_BAD_LENGTH", "Must be an avatar hash or null.")
+        fields["avatar"] = avatar
+    if not fields:
+        return user
+    try:
+        updated = await p.meta.update_user(user.id, fields)
+    except Conflict:
+        raise invalid_form(
+            "username", "USERNAME_ALREADY_TAKEN", "Username is unavailable. Try another."
+        ) from None
+    if updated is None:
+        raise ApiError.unknown("user")
+    p.publish(Event("USER_UPDATE", user_json(updated, me=True), user_ids=(updated.id,)))
+    return updated
+
+
+async def create_application(
+    p: Platform, owner: User, name: Any, description: Any = ""
+) -> tuple[Application, User, str]:
+    """Create an application with its bot user and return the bot's token (shown once).
+
+    Raises:
+        ApiError: 50035 for a bad name; 20001 when a bot tries to create one.
+    """
+    if owner.bot:
+        raise ApiError(403, 20001, "Bots cannot use this endpoint")
+    if not isinstance(name, str) or not 1 <= len(name.strip()) <= 32:
+        raise invalid_form("name", "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 32 in length.")
+    if not isinstance(description, str) or len(description) > 400:
+        raise invalid_form("description", "BASE_TYPE_BAD_LENGTH",
+                           "Must be between 0 and 400 in length.")
+    app_id = p.ids.next()
+    app = Application(
+        id=app_id, name=name.strip(), owner_id=owner.id, description=description,
+        verify_key=secrets.token_hex(32),
+    )
+    # Bot usernames must be unique like any other; derive one from the name and the id.
+    base = re.sub(r"[^a-z0-9_]", "", name.lower())[:20] or "bot"
+    bot = User(id=app_id, username=f"{base}_{app_id % 100000:05d}", global_name=name.strip(),
+               bot=True)
+    try:
+        await p.meta.create_application(app, bot)
+    except Conflict:
+        raise ApiError(409, 40007, "A bot user with this name already exists; retry.") from None
+    return app, bot, await p.tokens.issue(bot.id)

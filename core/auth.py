@@ -1,0 +1,130 @@
+"""Tokens and passwords.
+
+Tokens look like Discord's (``base64(user id).random``) and are unguessable: 32 random bytes.
+Only their SHA-256 is stored, so a database leak reveals no usable token; SHA-256 (not Argon2)
+is right here because the secret has 256 bits of entropy, and it keeps the lookup cheap.
+Lookups are cached per worker for ``token_cache_ttl_ms`` and in the shared cache, so a burst of
+requests does not reach the database. Passwords use Argon2id in a thread pool, off the loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import secrets
+import time
+from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from core.store.base import MetaStore
+from core.store.cache import Cache
+
+__all__ = ["Passwords", "TokenAuth", "hash_token", "new_token"]
+
+_LOCAL_CACHE_MAX = 10_000
+# Shared-cache entries live longer than local ones; revoking deletes them explicitly.
+_SHARED_TTL_MS = 300_000
+
+
+def new_token(user_id: int) -> str:
+    """A fresh token for ``user_id``: ``base64url(id).secret`` (43 url-safe secret chars)."""
+    prefix = base64.urlsafe_b64encode(str(user_id).encode()).rstrip(b"=").decode()
+    return f"{prefix}.{secrets.token_urlsafe(32)}"
+
+
+def hash_token(token: str) -> bytes:
+    return hashlib.sha256(token.encode()).digest()
+
+
+class TokenAuth:
+    """Resolves tokens to user ids: local TTL cache → shared cache → store.
+
+    Args:
+        meta: the metadata store holding token hashes.
+        cache: the shared cache (Redis with several workers, in-process otherwise).
+        ttl_ms: how long this worker trusts a lookup; also the longest a token revoked on
+            another worker keeps working here.
+    """
+
+    def __init__(self, meta: MetaStore, cache: Cache, ttl_ms: int) -> None:
+        self._meta = meta
+        self._cache = cache
+        self._ttl = ttl_ms / 1000
+        self._local: OrderedDict[bytes, tuple[float, int]] = OrderedDict()
+
+    async def issue(self, user_id: int) -> str:
+        token = new_token(user_id)
+        await self._meta.add_token(hash_token(token), user_id, int(time.time() * 1000))
+        return token
+
+    async def resolve(self, token: str) -> int | None:
+        """The user id for ``token``, or None if unknown or revoked."""
+        key = hash_token(token)
+        now = time.monotonic()
+        hit = self._local.get(key)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        user_id = await self._cache.token_get(key)
+        if user_id is None:
+            user_id = await self._meta.resolve_token(key)
+            if user_id is None:
+                return None
+            await self._cache.token_set(key, user_id, _SHARED_TTL_MS)
+        self._local[key] = (now + self._ttl, user_id)
+        self._local.move_to_end(key)
+        if len(self._local) > _LOCAL_CACHE_MAX:
+            self._local.popitem(last=False)
+        return user_id
+
+    async def revoke(self, token: str) -> bool:
+        key = hash_token(token)
+        self._local.pop(key, None)
+        await self._cache.token_delete(key)
+        return await self._meta.revoke_token(key)
+
+
+class Passwords:
+    """Argon2id hashing on a small thread pool (hashing costs tens of ms of CPU).
+
+    Args:
+        time_cost: Argon2 iterations.
+        memory_kib: Argon2 memory in KiB.
+        threads: pool size; bounds the CPU and memory a login burst can take.
+    """
+
+    def __init__(self, time_cost: int, memory_kib: int, threads: int = 2) -> None:
+        self._hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_kib, parallelism=1)
+        self._pool = ThreadPoolExecutor(threads, thread_name_prefix="argon2")
+        self._dummy: str | None = None
+
+    async def hash(self, password: str) -> str:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, self._hasher.hash, password)
+
+    async def verify(self, stored: str | None, password: str) -> bool:
+        """Check ``password`` against ``stored``; with ``stored`` None (unknown user) a dummy
+        hash is checked instead, so a login takes as long whether or not the user exists."""
+        loop = asyncio.get_running_loop()
+        if stored is None:
+            if self._dummy is None:
+                self._dummy = await loop.run_in_executor(self._pool, self._hasher.hash, "x" * 16)
+            await loop.run_in_executor(self._pool, _verify_quietly, self._hasher, self._dummy)
+            return False
+        try:
+            return await loop.run_in_executor(self._pool, self._hasher.verify, stored, password)
+        except (VerificationError, InvalidHashError):
+            return False
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _verify_quietly(hasher: PasswordHasher, stored: str) -> None:
+    try:
+        hasher.verify(stored, "not the password")
+    except VerificationError:
+        pass

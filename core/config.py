@@ -1,0 +1,188 @@
+"""The one configuration object, built once at the composition root.
+
+Sources, lowest to highest precedence: the defaults below, an optional TOML file
+(``--config`` / ``DISCORD_ARCH_CONFIG``), ``DISCORD_ARCH_*`` environment variables, CLI flags.
+The result is frozen and picklable, so it can be handed to ``spawn``-ed workers as is.
+Nothing here reads the environment at import time: ``Config.load`` is given ``environ``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any
+from urllib.parse import urlsplit
+
+__all__ = ["Config", "ConfigError", "ENV_PREFIX"]
+
+ENV_PREFIX = "DISCORD_ARCH_"
+
+
+class ConfigError(ValueError):
+    """A configuration value is missing or malformed (reported as one line at start)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """Every setting of a Discord Arch server. Env var: ``DISCORD_ARCH_`` + field name upper-cased.
+
+    Attributes:
+        host: interface the HTTP and gateway ports bind to.
+        http_port: REST API and web client port.
+        gateway_port: websocket gateway port.
+        public_http_url: base URL clients use for REST; default ``http://host:http_port``.
+        public_gateway_url: websocket URL returned by ``/gateway``; default ``ws://host:gateway_port``.
+        data_dir: directory of the embedded SQLite database (created if missing).
+        workers: worker processes (one per shard). More than 1 requires ``redis_url``.
+        postgres_url: PostgreSQL DSN for metadata (and messages without ``mongo_url``).
+        mongo_url: MongoDB URL for message history.
+        redis_url: Redis URL for the bus, recent-message cache, token cache and rate limits.
+        sqlite_synchronous: SQLite ``synchronous`` pragma; FULL makes every commit durable.
+        batch_max_messages: messages per write batch; a full batch is flushed at once.
+        batch_max_delay_ms: the longest a message waits for its batch to fill, in ms.
+        max_body_bytes: largest REST request body; larger gets 413.
+        max_message_length: longest message ``content`` in characters (Discord: 2000).
+        recent_messages_per_channel: length of the Redis recent-messages list per channel.
+        token_cache_ttl_ms: how long a worker trusts a token lookup (also the longest a
+            revoked token may still work on another worker).
+        ratelimit_global_per_s: requests per second per user across all routes (0: off).
+        ratelimit_route_limit: requests per window per user and route bucket (0: off).
+        ratelimit_route_window_ms: window of the per-route buckets.
+        argon2_time_cost: Argon2id iterations.
+        argon2_memory_kib: Argon2id memory in KiB (OWASP minimum 19456 with t=2).
+        heartbeat_interval_ms: gateway Hello ``heartbeat_interval``.
+        max_guilds_per_user: guilds a user may own or join (Discord: 100 for users).
+        max_channels_per_guild: channels in a guild (Discord: 500).
+        max_roles_per_guild: roles in a guild (Discord: 250).
+    """
+
+    host: str = "127.0.0.1"
+    http_port: int = 8080
+    gateway_port: int = 8081
+    public_http_url: str = ""
+    public_gateway_url: str = ""
+    data_dir: str = "./data"
+    workers: int = 1
+    postgres_url: str = ""
+    mongo_url: str = ""
+    redis_url: str = ""
+    sqlite_synchronous: str = "FULL"
+    batch_max_messages: int = 256
+    batch_max_delay_ms: float = 2.0
+    max_body_bytes: int = 1 << 20
+    max_message_length: int = 2000
+    recent_messages_per_channel: int = 100
+    token_cache_ttl_ms: int = 10_000
+    ratelimit_global_per_s: int = 50
+    ratelimit_route_limit: int = 5
+    ratelimit_route_window_ms: int = 5_000
+    argon2_time_cost: int = 2
+    argon2_memory_kib: int = 19_456
+    heartbeat_interval_ms: int = 41_250
+    max_guilds_per_user: int = 100
+    max_channels_per_guild: int = 500
+    max_roles_per_guild: int = 250
+
+    def __post_init__(self) -> None:
+        for name in ("http_port", "gateway_port"):
+            port = getattr(self, name)
+            if not 0 <= port <= 65535:
+                raise ConfigError(f"{name} must be 0..65535, got {port}")
+        if not 1 <= self.workers <= 32:
+            raise ConfigError(f"workers must be 1..32, got {self.workers}")
+        if self.workers > 1 and not self.redis_url:
+            raise ConfigError("--workers > 1 needs --redis-url: workers fan out through Redis")
+        _check_url("postgres_url", self.postgres_url, ("postgres", "postgresql"))
+        _check_url("mongo_url", self.mongo_url, ("mongodb", "mongodb+srv"))
+        _check_url("redis_url", self.redis_url, ("redis", "rediss", "unix"))
+        if self.sqlite_synchronous.upper() not in ("OFF", "NORMAL", "FULL", "EXTRA"):
+            raise ConfigError("sqlite_synchronous must be OFF, NORMAL, FULL or EXTRA")
+        if self.batch_max_messages < 1 or self.batch_max_delay_ms < 0:
+            raise ConfigError("batch_max_messages must be >= 1 and batch_max_delay_ms >= 0")
+
+    @property
+    def http_url(self) -> str:
+        return self.public_http_url or f"http://{_url_host(self.host)}:{self.http_port}"
+
+    @property
+    def gateway_url(self) -> str:
+        return self.public_gateway_url or f"ws://{_url_host(self.host)}:{self.gateway_port}"
+
+    def replace(self, **changes: Any) -> Config:
+        return dataclasses.replace(self, **changes)
+
+    @classmethod
+    def load(
+        cls,
+        environ: Mapping[str, str],
+        overrides: Mapping[str, Any] | None = None,
+        toml_path: str | None = None,
+    ) -> Config:
+        """Build the config from a TOML file, the environment and CLI overrides.
+
+        Args:
+            environ: the process environment (passed in, never read here implicitly).
+            overrides: CLI values; ``None`` values mean "not given".
+            toml_path: optional TOML file with the same keys as the fields.
+
+        Raises:
+            ConfigError: unknown key, or a value that does not parse or validate.
+        """
+        values: dict[str, Any] = {}
+        toml_path = toml_path or environ.get(ENV_PREFIX + "CONFIG")
+        if toml_path:
+            try:
+                with open(toml_path, "rb") as f:
+                    values.update(tomllib.load(f))
+            except (OSError, tomllib.TOMLDecodeError) as e:
+                raise ConfigError(f"cannot read config file {toml_path}: {e}") from None
+        known = {f.name: f for f in fields(cls)}
+        for key in values:
+            if key not in known:
+                raise ConfigError(f"unknown config key {key!r} in {toml_path}")
+        for name in known:
+            raw = environ.get(ENV_PREFIX + name.upper())
+            if raw is not None:
+                values[name] = raw
+        for name, value in (overrides or {}).items():
+            if value is not None:
+                values[name] = value
+        typed = {name: _coerce(name, known[name].type, v) for name, v in values.items()}
+        try:
+            return cls(**typed)
+        except TypeError as e:
+            raise ConfigError(str(e)) from None
+
+
+def _coerce(name: str, type_name: Any, value: Any) -> Any:
+    # Field annotations are strings under `from __future__ import annotations`.
+    try:
+        if type_name == "int":
+            return int(value)
+        if type_name == "float":
+            return float(value)
+        if type_name == "bool":
+            return value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes")
+        return str(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name}: expected {type_name}, got {value!r}") from None
+
+
+def _check_url(name: str, url: str, schemes: tuple[str, ...]) -> None:
+    if not url:
+        return
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError as e:
+        raise ConfigError(f"{name} is not a valid URL: {e}") from None
+    if parts.scheme not in schemes:
+        raise ConfigError(f"{name} must start with {' or '.join(s + '://' for s in schemes)}")
+
+
+def _url_host(host: str) -> str:
+    if host in ("0.0.0.0", ""):
+        return "127.0.0.1"
+    return f"[{host}]" if ":" in host else host

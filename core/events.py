@@ -1,0 +1,52 @@
+"""Dispatch events produced by core for the gateway, and the bus interface they travel on.
+
+Core publishes an :class:`Event` after the change it describes is durable. The gateway's hub
+decides which sessions receive it (intents, shard, VIEW_CHANNEL) and encodes it once per
+encoding. The in-process :class:`~core.bus.memory.MemoryBus` serves the single-worker default;
+Redis pub/sub connects workers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+__all__ = ["Bus", "Event", "EventHandler"]
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One gateway dispatch and its audience.
+
+    Attributes:
+        name: the dispatch name (``t``), e.g. ``"MESSAGE_CREATE"``.
+        data: the payload (``d``), Discord's JSON shape, already built with ``core.wire``.
+        guild_id: the guild it concerns; its members' sessions are the audience.
+        channel_id: when set, only sessions that can VIEW this channel receive it.
+        user_ids: an explicit audience (DM recipients, a removed member, the user themself);
+            with ``guild_id`` None these are the only recipients.
+    """
+
+    name: str
+    data: dict[str, Any]
+    guild_id: int | None = None
+    channel_id: int | None = None
+    user_ids: tuple[int, ...] = field(default=())
+
+
+EventHandler = Callable[[Sequence[Event]], None]
+
+
+class Bus(Protocol):
+    """Carries events from the worker that made them to every worker's hub."""
+
+    async def start(self) -> None: ...
+
+    async def aclose(self) -> None: ...
+
+    def publish(self, events: Sequence[Event]) -> None:
+        """Queue events for delivery, in order. Never blocks; batching is the bus's job."""
+
+    def subscribe(self, handler: EventHandler) -> Callable[[], None]:
+        """Call ``handler`` with each delivered batch; returns the unsubscribe function."""

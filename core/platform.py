@@ -1,0 +1,136 @@
+"""The per-worker composition of core: stores, cache, bus, ids, auth and the message router.
+
+``Platform.open`` picks the backends from the config (embedded SQLite by default; PostgreSQL,
+MongoDB and Redis when their URLs are given), checks each is reachable, and starts the router.
+One instance per worker process, owned by the worker (or a test); nothing here is global.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from dataclasses import dataclass, field
+
+from core.auth import Passwords, TokenAuth
+from core.bus.memory import MemoryBus
+from core.config import Config
+from core.events import Bus, Event
+from core.router import MessageRouter
+from core.snowflake import SnowflakeGenerator
+from core.store.base import MessageStore, MetaStore
+from core.store.cache import Cache, MemoryCache
+
+__all__ = ["Platform"]
+
+
+@dataclass(slots=True)
+class Platform:
+    """Everything a worker's API handlers and gateway sessions share.
+
+    Attributes:
+        config: the frozen config.
+        meta: users, guilds, channels, members, roles, invites.
+        messages: message history (behind the Redis recent cache when Redis is configured).
+        cache: rate limits, token cache and nonce claims (Redis or in-process).
+        bus: where events go once durable.
+        ids: this worker's snowflake generator.
+        tokens: token issue/resolve/revoke.
+        passwords: Argon2id hashing off the loop.
+        router: the batched message write path.
+    """
+
+    config: Config
+    meta: MetaStore
+    messages: MessageStore
+    cache: Cache
+    bus: Bus
+    ids: SnowflakeGenerator
+    tokens: TokenAuth
+    passwords: Passwords
+    router: MessageRouter
+    _closers: contextlib.AsyncExitStack = field(default_factory=contextlib.AsyncExitStack)
+
+    @staticmethod
+    def now_ms() -> int:
+        return int(time.time() * 1000)
+
+    def publish(self, *events: Event) -> None:
+        """Publish events of a change that is already durable."""
+        self.bus.publish(events)
+
+    @classmethod
+    async def open(cls, config: Config, worker_index: int = 0, bus: Bus | None = None) -> Platform:
+        """Open every backend the config names and start the router.
+
+        Raises:
+            StoreUnavailable: a backend is unreachable or its URL is wrong (one-line message).
+        """
+        stack = contextlib.AsyncExitStack()
+        try:
+            meta, messages, cache = await _open_backends(config, stack)
+            if bus is None:
+                bus = MemoryBus()
+            await bus.start()
+            stack.push_async_callback(bus.aclose)
+            passwords = Passwords(config.argon2_time_cost, config.argon2_memory_kib)
+            stack.callback(passwords.close)
+            router = MessageRouter(
+                messages, bus, cache,
+                max_batch=config.batch_max_messages, max_delay_ms=config.batch_max_delay_ms,
+            )
+            await router.start()
+            stack.push_async_callback(router.aclose)  # closed first: flushes pending writes
+        except BaseException:
+            await stack.aclose()
+            raise
+        return cls(
+            config=config, meta=meta, messages=messages, cache=cache, bus=bus,
+            ids=SnowflakeGenerator(worker_index & 31, (worker_index >> 5) & 31),
+            tokens=TokenAuth(meta, cache, config.token_cache_ttl_ms),
+            passwords=passwords, router=router, _closers=stack,
+        )
+
+    async def aclose(self) -> None:
+        await self._closers.aclose()
+
+
+async def _open_backends(
+    config: Config, stack: contextlib.AsyncExitStack
+) -> tuple[MetaStore, MessageStore, Cache]:
+    # Imports are local so the embedded default needs none of the production drivers.
+    meta: MetaStore
+    messages: MessageStore
+    cache: Cache
+    if config.postgres_url:
+        from core.store.postgres import open_postgres
+
+        pg = await open_postgres(config.postgres_url)
+        stack.push_async_callback(pg.aclose)
+        meta, messages = pg.meta, pg.messages
+    else:
+        from core.store.sqlite import SqliteStore
+
+        os.makedirs(config.data_dir, exist_ok=True)
+        path = os.path.join(config.data_dir, "discord-arch.sqlite3")
+        lite = await SqliteStore.open(path, synchronous=config.sqlite_synchronous)
+        stack.push_async_callback(lite.aclose)
+        meta, messages = lite.meta, lite.messages
+    if config.mongo_url:
+        from core.store.mongo import open_mongo
+
+        messages = await open_mongo(config.mongo_url)
+        stack.push_async_callback(messages.aclose)
+    if config.redis_url:
+        from core.store.redis import CachedMessageStore, open_redis_cache
+
+        redis_cache = await open_redis_cache(config.redis_url)
+        stack.push_async_callback(redis_cache.aclose)
+        cache = redis_cache
+        messages = CachedMessageStore(
+            messages, redis_cache.client, per_channel=config.recent_messages_per_channel
+        )
+    else:
+        cache = MemoryCache()
+        stack.push_async_callback(cache.aclose)
+    return meta, messages, cache

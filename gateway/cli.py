@@ -1,0 +1,79 @@
+"""``discord-arch``: the single binary's command line (serve, migrate)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+from core.config import Config, ConfigError
+
+__all__ = ["main"]
+
+logger = logging.getLogger("discord_arch")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="discord-arch", description="A Discord-compatible chat server."
+    )
+    parser.add_argument("--config", help="TOML config file (keys as in the env table)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the REST API and the gateway")
+    migrate = sub.add_parser("migrate", help="apply database migrations and exit")
+    for p in (serve, migrate):
+        p.add_argument("--data-dir", help="embedded SQLite directory (default ./data)")
+        p.add_argument("--postgres-url", help="PostgreSQL DSN for metadata")
+        p.add_argument("--mongo-url", help="MongoDB URL for message history")
+        p.add_argument("--redis-url", help="Redis URL (bus, caches, rate limits)")
+    serve.add_argument("--host", help="interface to bind (default 127.0.0.1)")
+    serve.add_argument("--http-port", type=int, help="REST API port (default 8080)")
+    serve.add_argument("--gateway-port", type=int, help="gateway port (default 8081)")
+    serve.add_argument("--workers", type=int, help="worker processes (default 1)")
+    serve.add_argument("--log-level", default=None, help="DEBUG, INFO, WARNING (default INFO)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    overrides = {
+        k: v for k, v in vars(args).items() if k not in ("command", "config", "log_level")
+    }
+    try:
+        config = Config.load(os.environ, overrides, args.config)
+    except ConfigError as e:
+        print(f"discord-arch: error: {e}", file=sys.stderr)
+        return 2
+    level = getattr(args, "log_level", None) or os.environ.get("DISCORD_ARCH_LOG_LEVEL", "INFO")
+    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.command == "migrate":
+        from gateway.worker import migrate
+
+        return _report(lambda: asyncio.run(migrate(config)))
+    from gateway.worker import run_worker
+
+    return _report(lambda: run_worker(config, 0))
+
+
+def _report(run: object) -> int:
+    """Run ``run`` and turn a store that cannot be reached into one clear line."""
+    from core.store.base import StoreUnavailable
+
+    try:
+        result = run()  # type: ignore[operator]
+    except StoreUnavailable as e:
+        print(f"discord-arch: error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:  # e.g. the port is taken
+        print(f"discord-arch: error: {e.strerror or e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 0
+    return int(result or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
