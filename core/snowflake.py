@@ -8,6 +8,7 @@ worker/process bits from the worker index, so no coordination is needed between 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 __all__ = [
@@ -52,7 +53,9 @@ class SnowflakeGenerator:
 
     __slots__ = ("_bits", "_last_ms", "_increment", "_clock")
 
-    def __init__(self, worker_id: int = 0, process_id: int = 0, clock=time.time) -> None:
+    def __init__(
+        self, worker_id: int = 0, process_id: int = 0, clock: Callable[[], float] = time.time
+    ) -> None:
         if not (0 <= worker_id <= _MAX_WORKER and 0 <= process_id <= _MAX_WORKER):
             raise ValueError("worker_id and process_id must be within 0..31")
         self._bits = (worker_id << 17) | (process_id << 12)
