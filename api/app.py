@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from api.http import json_response, public
 from api.middleware import make_middlewares
+from api.openapi import build_document
 from core.platform import Platform
 
 __all__ = ["PLATFORM", "create_app"]
@@ -27,4 +29,12 @@ def create_app(platform: Platform) -> web.Application:
     app[PLATFORM] = platform
     for table in ROUTE_TABLES:
         app.router.add_routes(table)
+    app.router.add_get("/api/openapi.json", _openapi)
     return app
+
+
+@public
+async def _openapi(request: web.Request) -> web.Response:
+    """The OpenAPI document, built from this app's own routes."""
+    platform = request.app[PLATFORM]
+    return json_response(build_document(request.app, platform.config.http_url + API_PREFIX))

@@ -1,0 +1,252 @@
+"""The OpenAPI 3.1 document of the REST API, served at ``/api/openapi.json``.
+
+Paths and path parameters come from the app's own router, so the document cannot name a route
+that does not exist; what each operation takes and returns comes from ``OPERATIONS`` below,
+and ``tests/api/test_openapi.py`` fails when a route has no entry there (or an entry has no
+route), and checks real responses against the declared schemas.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+__all__ = ["OPERATIONS", "Op", "build_document"]
+
+V = "/api/v10"
+
+
+@dataclass(frozen=True, slots=True)
+class Op:
+    """What one route does: summary, request body schema, response schema and status."""
+
+    summary: str
+    response: str | None = None  # a schema name in SCHEMAS, "[Name]" for a list, None for 204
+    body: str | None = None
+    status: int = 200
+    public: bool = False
+
+
+def _ref(name: str) -> dict[str, Any]:
+    if name.startswith("["):
+        return {"type": "array", "items": {"$ref": f"#/components/schemas/{name[1:-1]}"}}
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+_SNOWFLAKE = {"type": "string", "pattern": "^[0-9]{1,20}$"}
+_NSNOWFLAKE = {"type": ["string", "null"], "pattern": "^[0-9]{1,20}$"}
+_STR = {"type": "string"}
+_NSTR = {"type": ["string", "null"]}
+_INT = {"type": "integer"}
+_BOOL = {"type": "boolean"}
+_ID_IN = {"oneOf": [{"type": "string"}, {"type": "integer"}]}
+
+
+def _obj(required: dict[str, Any], optional: dict[str, Any] | None = None) -> dict[str, Any]:
+    props = {**required, **(optional or {})}
+    return {"type": "object", "required": list(required), "properties": props}
+
+
+SCHEMAS: dict[str, Any] = {
+    "Error": _obj({"code": _INT, "message": _STR}, {"errors": {"type": "object"}}),
+    "User": _obj({"id": _SNOWFLAKE, "username": _STR, "discriminator": _STR,
+                  "global_name": _NSTR, "avatar": _NSTR, "bot": _BOOL}),
+    "Auth": _obj({"token": _STR, "user": _ref("User")}),
+    "Login": _obj({"token": _STR, "user_id": _SNOWFLAKE}),
+    "Register": _obj({"username": _STR, "password": _STR}),
+    "LoginBody": _obj({"login": _STR, "password": _STR}),
+    "Application": _obj({"id": _SNOWFLAKE, "name": _STR, "description": _STR, "icon": _NSTR,
+                         "bot_public": _BOOL, "bot_require_code_grant": _BOOL,
+                         "owner": _ref("User"), "verify_key": _STR, "flags": _INT},
+                        {"token": _STR, "bot": _ref("User")}),
+    "ApplicationCreate": _obj({"name": _STR}, {"description": _STR}),
+    "Gateway": _obj({"url": _STR}),
+    "GatewayBot": _obj({"url": _STR, "shards": _INT, "session_start_limit": _obj(
+        {"total": _INT, "remaining": _INT, "reset_after": _INT, "max_concurrency": _INT})}),
+    "UserPatch": {"type": "object", "properties": {"username": _STR, "global_name": _NSTR,
+                                                   "avatar": _NSTR}},
+    "Role": _obj({"id": _SNOWFLAKE, "name": _STR, "color": _INT, "hoist": _BOOL,
+                  "position": _INT, "permissions": _STR, "managed": _BOOL,
+                  "mentionable": _BOOL}),
+    "RoleBody": {"type": "object", "properties": {
+        "name": _STR, "permissions": _ID_IN, "color": _INT, "hoist": _BOOL,
+        "mentionable": _BOOL}},
+    "Positions": {"type": "array", "items": _obj({"id": _ID_IN}, {"position": _INT,
+                                                                   "parent_id": _ID_IN})},
+    "Guild": _obj({"id": _SNOWFLAKE, "name": _STR, "owner_id": _SNOWFLAKE, "icon": _NSTR,
+                   "roles": _ref("[Role]"), "features": {"type": "array"}}),
+    "PartialGuild": _obj({"id": _SNOWFLAKE, "name": _STR, "icon": _NSTR, "owner": _BOOL,
+                          "permissions": _STR}),
+    "GuildCreate": _obj({"name": _STR}),
+    "GuildPatch": {"type": "object", "properties": {
+        "name": _STR, "icon": _NSTR, "description": _NSTR, "system_channel_id": _ID_IN,
+        "owner_id": _ID_IN}},
+    "Overwrite": _obj({"id": _SNOWFLAKE, "type": _INT, "allow": _STR, "deny": _STR}),
+    "OverwriteBody": _obj({"type": _INT}, {"allow": _ID_IN, "deny": _ID_IN}),
+    "Channel": _obj({"id": _SNOWFLAKE, "type": _INT}, {
+        "guild_id": _SNOWFLAKE, "name": _STR, "topic": _NSTR, "position": _INT,
+        "parent_id": _NSNOWFLAKE, "permission_overwrites": _ref("[Overwrite]"),
+        "recipients": _ref("[User]"), "last_message_id": _NSNOWFLAKE}),
+    "ChannelBody": {"type": "object", "properties": {
+        "name": _STR, "type": _INT, "topic": _NSTR, "position": _INT, "parent_id": _ID_IN,
+        "nsfw": _BOOL, "rate_limit_per_user": _INT, "permission_overwrites": {"type": "array"}}},
+    "DmCreate": _obj({"recipient_id": _ID_IN}),
+    "Member": _obj({"roles": {"type": "array", "items": _SNOWFLAKE}, "joined_at": _STR,
+                    "flags": _INT, "deaf": _BOOL, "mute": _BOOL},
+                   {"user": _ref("User"), "nick": _NSTR}),
+    "MemberPatch": {"type": "object", "properties": {"nick": _NSTR,
+                                                     "roles": {"type": "array"}}},
+    "Invite": _obj({"code": _STR, "guild": {"type": "object"}, "channel": {"type": "object"}},
+                   {"inviter": {"oneOf": [_ref("User"), {"type": "null"}]},
+                    "uses": _INT, "max_uses": _INT, "max_age": _INT}),
+    "InviteCreate": {"type": "object", "properties": {
+        "max_age": _INT, "max_uses": _INT, "temporary": _BOOL, "unique": _BOOL}},
+    "Message": _obj({"id": _SNOWFLAKE, "channel_id": _SNOWFLAKE, "author": _ref("User"),
+                     "content": _STR, "timestamp": _STR, "edited_timestamp": _NSTR,
+                     "tts": _BOOL, "mention_everyone": _BOOL, "mentions": _ref("[User]"),
+                     "mention_roles": {"type": "array"}, "attachments": {"type": "array"},
+                     "embeds": {"type": "array"}, "pinned": _BOOL, "type": _INT},
+                    {"member": _ref("Member"), "nonce": _ID_IN, "guild_id": _SNOWFLAKE,
+                     "message_reference": {"type": "object"}}),
+    "MessageCreate": {"type": "object", "properties": {
+        "content": _STR, "nonce": _ID_IN, "enforce_nonce": _BOOL, "tts": _BOOL,
+        "message_reference": _obj({"message_id": _ID_IN}), "embeds": {"type": "array"}}},
+    "MessagePatch": {"type": "object", "properties": {"content": _STR, "embeds": {"type": "array"},
+                                                      "flags": _INT}},
+    "BulkDelete": _obj({"messages": {"type": "array", "items": _ID_IN}}),
+}
+
+_G = V + "/guilds/{guild_id}"
+_C = V + "/channels/{channel_id}"
+
+OPERATIONS: dict[tuple[str, str], Op] = {
+    ("POST", V + "/auth/register"): Op("Create an account", "Auth", "Register", 201, True),
+    ("POST", V + "/auth/login"): Op("Log in", "Login", "LoginBody", public=True),
+    ("POST", V + "/auth/logout"): Op("Revoke the token used", None, status=204),
+    ("GET", V + "/users/@me"): Op("The current user", "User"),
+    ("PATCH", V + "/users/@me"): Op("Edit the current user", "User", "UserPatch"),
+    ("GET", V + "/users/{user_id}"): Op("A user", "User"),
+    ("POST", V + "/applications"): Op("Create a bot application (token shown once)",
+                                      "Application", "ApplicationCreate", 201),
+    ("GET", V + "/applications"): Op("The current user's applications", "[Application]"),
+    ("GET", V + "/oauth2/applications/@me"): Op("The bot's application", "Application"),
+    ("GET", V + "/applications/@me"): Op("The bot's application", "Application"),
+    ("GET", V + "/gateway"): Op("Gateway URL", "Gateway", public=True),
+    ("GET", V + "/gateway/bot"): Op("Gateway URL, shards and identify limits", "GatewayBot"),
+    ("POST", V + "/guilds"): Op("Create a guild", "Guild", "GuildCreate", 201),
+    ("GET", _G): Op("A guild", "Guild"),
+    ("PATCH", _G): Op("Edit a guild (MANAGE_GUILD)", "Guild", "GuildPatch"),
+    ("DELETE", _G): Op("Delete a guild (owner)", None, status=204),
+    ("GET", V + "/users/@me/guilds"): Op("The current user's guilds", "[PartialGuild]"),
+    ("DELETE", V + "/users/@me/guilds/{guild_id}"): Op("Leave a guild", None, status=204),
+    ("GET", _G + "/channels"): Op("A guild's channels", "[Channel]"),
+    ("POST", _G + "/channels"): Op("Create a channel (MANAGE_CHANNELS)", "Channel",
+                                   "ChannelBody", 201),
+    ("PATCH", _G + "/channels"): Op("Reorder channels", None, "Positions", 204),
+    ("GET", _C): Op("A channel", "Channel"),
+    ("PATCH", _C): Op("Edit a channel (MANAGE_CHANNELS)", "Channel", "ChannelBody"),
+    ("DELETE", _C): Op("Delete a channel or close a DM", "Channel"),
+    ("POST", V + "/users/@me/channels"): Op("Open a DM", "Channel", "DmCreate"),
+    ("GET", V + "/users/@me/channels"): Op("The current user's DMs", "[Channel]"),
+    ("PUT", _C + "/permissions/{overwrite_id}"): Op("Set a permission overwrite", None,
+                                                    "OverwriteBody", 204),
+    ("DELETE", _C + "/permissions/{overwrite_id}"): Op("Delete a permission overwrite", None,
+                                                       status=204),
+    ("POST", _C + "/invites"): Op("Create an invite", "Invite", "InviteCreate"),
+    ("GET", _C + "/invites"): Op("A channel's invites (MANAGE_CHANNELS)", "[Invite]"),
+    ("GET", _G + "/invites"): Op("A guild's invites (MANAGE_GUILD)", "[Invite]"),
+    ("GET", V + "/invites/{code}"): Op("An invite", "Invite", public=True),
+    ("POST", V + "/invites/{code}"): Op("Join a guild by invite", "Invite"),
+    ("DELETE", V + "/invites/{code}"): Op("Delete an invite", "Invite"),
+    ("GET", _G + "/members"): Op("List members (limit 1-1000, after)", "[Member]"),
+    ("GET", _G + "/members/{user_id}"): Op("A member", "Member"),
+    ("PUT", _G + "/members/{user_id}"): Op("Add a bot user (MANAGE_GUILD)", "Member", None, 201),
+    ("PATCH", _G + "/members/{user_id}"): Op("Edit a member", "Member", "MemberPatch"),
+    ("PATCH", _G + "/members/@me"): Op("Edit the current member", "Member", "MemberPatch"),
+    ("DELETE", _G + "/members/{user_id}"): Op("Kick a member (KICK_MEMBERS)", None, status=204),
+    ("PUT", _G + "/members/{user_id}/roles/{role_id}"): Op("Give a role", None, status=204),
+    ("DELETE", _G + "/members/{user_id}/roles/{role_id}"): Op("Take a role", None, status=204),
+    ("GET", _G + "/roles"): Op("A guild's roles", "[Role]"),
+    ("POST", _G + "/roles"): Op("Create a role (MANAGE_ROLES)", "Role", "RoleBody"),
+    ("PATCH", _G + "/roles"): Op("Reorder roles", "[Role]", "Positions"),
+    ("PATCH", _G + "/roles/{role_id}"): Op("Edit a role", "Role", "RoleBody"),
+    ("DELETE", _G + "/roles/{role_id}"): Op("Delete a role", None, status=204),
+    ("POST", _C + "/messages"): Op("Send a message (durable when answered)", "Message",
+                                   "MessageCreate"),
+    ("GET", _C + "/messages"): Op("Message history (before/after/around, limit 1-100)",
+                                  "[Message]"),
+    ("GET", _C + "/messages/{message_id}"): Op("A message", "Message"),
+    ("PATCH", _C + "/messages/{message_id}"): Op("Edit own message", "Message", "MessagePatch"),
+    ("DELETE", _C + "/messages/{message_id}"): Op("Delete a message", None, status=204),
+    ("POST", _C + "/messages/bulk-delete"): Op("Delete 2-100 messages (MANAGE_MESSAGES)", None,
+                                               "BulkDelete", 204),
+    ("POST", _C + "/typing"): Op("Show the typing indicator", None, status=204),
+    ("GET", "/api/openapi.json"): Op("This document", public=True),
+}
+
+_PARAM = re.compile(r"\{(\w+)\}")
+
+
+def app_routes(app: web.Application) -> set[tuple[str, str]]:
+    """(method, path template) of every API route of ``app`` (HEAD and static left out)."""
+    out = set()
+    for route in app.router.routes():
+        resource = route.resource
+        if route.method in ("HEAD", "*") or resource is None:
+            continue
+        path = resource.canonical
+        if path.startswith("/api/"):
+            out.add((route.method, path))
+    return out
+
+
+def build_document(app: web.Application, server_url: str) -> dict[str, Any]:
+    """The OpenAPI 3.1 document for ``app``'s routes (those without an entry are left out)."""
+    paths: dict[str, dict[str, Any]] = {}
+    for method, path in sorted(app_routes(app)):
+        op = OPERATIONS.get((method, path))
+        if op is None:
+            continue
+        paths.setdefault(path, {})[method.lower()] = _operation(method, path, op)
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Discord Arch REST API", "version": "10",
+                 "description": "A subset of Discord's REST API v10, with Discord's shapes, "
+                                "error codes and rate-limit headers."},
+        "servers": [{"url": server_url}],
+        "paths": paths,
+        "components": {
+            "schemas": SCHEMAS,
+            "securitySchemes": {"token": {"type": "apiKey", "in": "header",
+                                          "name": "Authorization",
+                                          "description": "`<token>` or `Bot <token>`"}},
+        },
+        "security": [{"token": []}],
+    }
+
+
+def _operation(method: str, path: str, op: Op) -> dict[str, Any]:
+    error = {"description": "Discord JSON error",
+             "content": {"application/json": {"schema": _ref("Error")}}}
+    ok: dict[str, Any] = {"description": op.summary}
+    if op.response:
+        ok["content"] = {"application/json": {"schema": _ref(op.response)}}
+    out: dict[str, Any] = {
+        "summary": op.summary,
+        "operationId": f"{method.lower()}_{re.sub(r'[^a-z0-9]+', '_', path.lower()).strip('_')}",
+        "responses": {str(op.status): ok, "400": error, "401": error, "403": error,
+                      "404": error, "429": error},
+    }
+    params = [{"name": n, "in": "path", "required": True, "schema": {"type": "string"}}
+              for n in _PARAM.findall(path)]
+    if params:
+        out["parameters"] = params
+    if op.body:
+        out["requestBody"] = {"required": True,
+                              "content": {"application/json": {"schema": _ref(op.body)}}}
+    if op.public:
+        out["security"] = []
+    return out
