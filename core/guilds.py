@@ -7,21 +7,31 @@ Discord's JSON objects (``core.wire``), the same dicts the events carry.
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
-from core.access import guild_view
-from core.models import Channel, Guild, Member, Role
-from core.permissions import Permission, compute_permissions
+from core.access import GuildView, guild_view
+from core.errors import ApiError, ErrorCode, invalid_form
+from core.events import Event
+from core.models import Channel, ChannelType, Guild, Member, Role, User
+from core.permissions import DEFAULT_EVERYONE, Permission, compute_permissions
 from core.platform import Platform
 from core.snowflake import iso_timestamp
-from core.wire import channel_json, guild_json, member_json
+from core.validate import MISSING, get_snowflake, get_str
+from core.wire import channel_json, guild_json, member_json, partial_guild_json
 
 __all__ = [
     "BOT_GUILDS_MAX",
     "GUILD_NAME_MAX",
     "GUILD_NAME_MIN",
     "LARGE_THRESHOLD",
+    "create_guild",
+    "delete_guild",
+    "get_guild",
     "guild_create_payload",
+    "list_user_guilds",
+    "member_ids",
+    "update_guild",
     "visible_channels",
 ]
 
@@ -90,4 +100,193 @@ async def guild_create_payload(p: Platform, guild_id: int, user_id: int) -> Json
         soundboard_sounds=[],
         embedded_activities=[],
     )
+    return out
+
+
+async def member_ids(p: Platform, guild_id: int) -> tuple[int, ...]:
+    """Every member's user id, read page by page (the audience of GUILD_DELETE)."""
+    ids: list[int] = []
+    after = 0
+    while True:
+        page = await p.meta.list_members(guild_id, after=after, limit=_MEMBER_PAGE)
+        ids.extend(m.user_id for m in page)
+        if len(page) < _MEMBER_PAGE:
+            return tuple(ids)
+        after = page[-1].user_id
+
+
+def _sorted_roles(gv: GuildView) -> list[Role]:
+    return sorted(gv.roles.values(), key=lambda r: (r.position, r.id))
+
+
+# -- create, read, update, delete ---------------------------------------------------------------
+
+def _guild_name(body: dict[str, Any]) -> str:
+    name = get_str(body, "name", required=True, min_len=GUILD_NAME_MIN, max_len=GUILD_NAME_MAX,
+                   strip=True)
+    return str(name)
+
+
+async def create_guild(p: Platform, actor: User, body: dict[str, Any]) -> Json:
+    """``POST /guilds``: a guild with @everyone, a "general" text channel and its owner.
+
+    Only ``name`` (2-100 characters, stripped) is read; Discord's optional ``roles`` and
+    ``channels`` templates are ignored. Everything is written in one ``meta.create_guild``.
+    Publishes GUILD_CREATE to the owner.
+
+    Raises:
+        ApiError: 50035 for a bad name; 400 30001 when the user is already in
+            ``config.max_guilds_per_user`` guilds (a bot: :data:`BOT_GUILDS_MAX`, as Discord).
+    """
+    name = _guild_name(body)
+    limit = min(BOT_GUILDS_MAX, p.config.max_guilds_per_user) if actor.bot \
+        else p.config.max_guilds_per_user
+    if await p.meta.count_user_guilds(actor.id) >= limit:
+        raise ApiError.bad_request(
+            ErrorCode.MAX_GUILDS, f"Maximum number of guilds reached ({limit})"
+        )
+    guild_id, channel_id = p.ids.next(), p.ids.next()
+    guild = Guild(guild_id, name, actor.id, system_channel_id=channel_id)
+    # @everyone has the guild's id and position 0, as on Discord.
+    everyone = Role(guild_id, guild_id, "@everyone", DEFAULT_EVERYONE, position=0)
+    general = Channel(channel_id, ChannelType.GUILD_TEXT, guild_id, "general", position=0)
+    owner = Member(guild_id, actor.id, p.now_ms())
+    await p.meta.create_guild(guild, [everyone], [general], owner)
+    payload = await guild_create_payload(p, guild_id, actor.id)
+    p.publish(Event("GUILD_CREATE", payload, guild_id=guild_id, user_ids=(actor.id,)))
+    return guild_json(guild, [everyone])
+
+
+async def get_guild(p: Platform, actor: User, guild_id: int, with_counts: bool = False) -> Json:
+    """``GET /guilds/{id}`` for a member; ``with_counts`` adds the approximate counts.
+
+    ``approximate_presence_count`` is 0: presence lives in the gateway, not in core.
+
+    Raises:
+        ApiError: 404 Unknown Guild; 403 Missing Access for a non-member.
+    """
+    gv = await guild_view(p.meta, guild_id, actor.id)
+    out = guild_json(gv.guild, _sorted_roles(gv))
+    if with_counts:
+        out["approximate_member_count"] = await p.meta.count_members(guild_id)
+        out["approximate_presence_count"] = 0
+    return out
+
+
+def _icon_hash(body: dict[str, Any]) -> Any:
+    """``icon``: null, an image data URI (stored as its MD5, Discord's hash format) or a hash."""
+    icon = body.get("icon")
+    if icon is None:
+        return None
+    if isinstance(icon, str) and icon.startswith("data:image/"):
+        return hashlib.md5(icon.encode(), usedforsecurity=False).hexdigest()
+    if isinstance(icon, str) and 1 <= len(icon) <= 64:
+        return icon
+    raise invalid_form("icon", "IMAGE_INVALID", "Invalid image data")
+
+
+async def _system_channel(p: Platform, guild_id: int, body: dict[str, Any]) -> int | None:
+    channel_id = get_snowflake(body, "system_channel_id", nullable=True)
+    if channel_id is None:
+        return None
+    channel = await p.meta.get_channel(channel_id)
+    if channel is None or channel.guild_id != guild_id:
+        raise ApiError.unknown("channel")
+    if channel.type != ChannelType.GUILD_TEXT:
+        raise invalid_form("system_channel_id", "CHANNEL_TYPE_INVALID",
+                           "The channel must be a text channel.")
+    return int(channel_id)
+
+
+async def _guild_fields(p: Platform, gv: GuildView, body: dict[str, Any]) -> dict[str, Any]:
+    fields: dict[str, Any] = {}
+    if "name" in body:
+        fields["name"] = _guild_name(body)
+    if "icon" in body:
+        fields["icon"] = _icon_hash(body)
+    if "description" in body:
+        fields["description"] = get_str(body, "description", nullable=True,
+                                        max_len=DESCRIPTION_MAX)
+    if "system_channel_id" in body:
+        fields["system_channel_id"] = await _system_channel(p, gv.guild.id, body)
+    owner_id = get_snowflake(body, "owner_id")
+    if owner_id is not MISSING and owner_id != gv.guild.owner_id:
+        if not gv.is_owner:
+            raise ApiError.missing_permissions()
+        if await p.meta.get_member(gv.guild.id, owner_id) is None:
+            raise ApiError.unknown("member")
+        fields["owner_id"] = owner_id
+    return fields
+
+
+async def update_guild(p: Platform, actor: User, guild_id: int, body: dict[str, Any]) -> Json:
+    """``PATCH /guilds/{id}`` (MANAGE_GUILD): ``name``, ``icon``, ``description`` (0-120
+    characters or null), ``system_channel_id`` (a text channel of this guild, or null) and
+    ``owner_id`` (the owner only, to another member). Publishes GUILD_UPDATE to the guild.
+
+    Raises:
+        ApiError: 404/403 as :func:`get_guild`; 50013 without MANAGE_GUILD (or for an
+            ownership transfer by a non-owner); 50035 for a bad field; 404 Unknown Channel or
+            Unknown Member for an id that is not of this guild.
+    """
+    gv = await guild_view(p.meta, guild_id, actor.id)
+    gv.require(Permission.MANAGE_GUILD)
+    fields = await _guild_fields(p, gv, body)
+    if not fields:
+        return guild_json(gv.guild, _sorted_roles(gv))
+    guild = await p.meta.update_guild(guild_id, fields)
+    if guild is None:  # deleted concurrently
+        raise ApiError.unknown("guild")
+    out = guild_json(guild, _sorted_roles(gv))
+    p.publish(Event("GUILD_UPDATE", out, guild_id=guild_id))
+    return out
+
+
+async def delete_guild(p: Platform, actor: User, guild_id: int) -> None:
+    """``DELETE /guilds/{id}`` (owner only): the guild, everything in it and its history.
+
+    Publishes GUILD_DELETE ``{id, unavailable: false}`` to every member (collected before the
+    delete, since the memberships go with the guild).
+
+    Raises:
+        ApiError: 404/403 as :func:`get_guild`; 403 50013 for anyone but the owner.
+    """
+    gv = await guild_view(p.meta, guild_id, actor.id)
+    if not gv.is_owner:
+        raise ApiError.missing_permissions()
+    audience = await member_ids(p, guild_id)
+    channels = await p.meta.list_channels(guild_id)
+    if not await p.meta.delete_guild(guild_id):
+        raise ApiError.unknown("guild")
+    p.publish(Event("GUILD_DELETE", {"id": str(guild_id), "unavailable": False},
+                    guild_id=guild_id, user_ids=audience))
+    for channel in channels:
+        await p.messages.delete_channel_messages(channel.id)
+
+
+async def list_user_guilds(
+    p: Platform, actor: User, *, limit: int = USER_GUILDS_PAGE_MAX,
+    before: int | None = None, after: int | None = None,
+) -> list[Json]:
+    """``GET /users/@me/guilds``: partial guilds ordered by id, with ``owner`` and the user's
+    guild-level ``permissions``.
+
+    Args:
+        limit: 1-200 guilds (the caller validates it).
+        before: only guilds with a smaller id (the ``limit`` closest to it).
+        after: only guilds with a greater id (the ``limit`` first after it).
+    """
+    guilds = await p.meta.list_user_guilds(actor.id)
+    if after is not None:
+        guilds = [g for g in guilds if g.id > after]
+    if before is not None:
+        guilds = [g for g in guilds if g.id < before][-limit:]
+    out = []
+    for guild in guilds[:limit]:
+        member = await p.meta.get_member(guild.id, actor.id)
+        if member is None:  # left between the two reads
+            continue
+        roles = await p.meta.list_roles(guild.id)
+        perms = compute_permissions(guild, roles, member, None)
+        out.append(partial_guild_json(guild, user_id=actor.id, permissions=perms))
     return out

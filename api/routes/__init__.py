@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from api.routes import accounts
+from api.routes import accounts, channels, guilds
 
 __all__ = ["ROUTE_TABLES"]
 
-ROUTE_TABLES = [accounts.routes]
+ROUTE_TABLES = [accounts.routes, guilds.routes, channels.routes]
