@@ -31,7 +31,7 @@ from core.models import (
     User,
 )
 
-__all__ = ["Conflict", "HISTORY_MAX", "MessageStore", "MetaStore"]
+__all__ = ["Conflict", "HISTORY_MAX", "MessageStore", "MetaStore", "StoreUnavailable"]
 
 # The largest page any history query returns (Discord's ``limit`` maximum).
 HISTORY_MAX = 100
@@ -39,6 +39,13 @@ HISTORY_MAX = 100
 
 class Conflict(Exception):
     """A unique key is already taken (username, invite code, membership...)."""
+
+
+class StoreUnavailable(Exception):
+    """The backing server cannot be reached, its URL is malformed, or the store is closed.
+
+    The message is one line naming the host; it never contains a password.
+    """
 
 
 class MetaStore(Protocol):

@@ -1,0 +1,262 @@
+"""Versioned schema migrations for the SQL stores (SQLite and PostgreSQL).
+
+Each :class:`Migration` has a version, a name and its statements. :func:`migrate` applies the
+missing ones in version order, each recorded in ``schema_migrations(version, applied_at)``,
+all inside one transaction, so a failed migration leaves the schema as it was (DDL is
+transactional in both SQLite and PostgreSQL). Running it again applies nothing.
+
+Two processes starting at once must not both apply a migration: on PostgreSQL the transaction
+first takes a transaction-scoped advisory lock (``pg_advisory_xact_lock``), so the second
+worker waits, then finds everything applied; on SQLite the executor opens write transactions
+with ``BEGIN IMMEDIATE``, which takes the database's single write lock up front.
+
+Dialect differences are spelled out, never guessed: statements may use ``{id_pk}`` and
+``{blob}``, replaced from :data:`DIALECT_TYPES`. Ids are 64-bit in both dialects: SQLite's
+``INTEGER PRIMARY KEY`` is a signed 64-bit rowid alias (the table is clustered on the
+snowflake, with no extra index), PostgreSQL's is ``BIGINT``. A migration that needs a
+statement in one dialect only puts it in ``sqlite`` or ``postgres``.
+
+Never edit a released migration: add a new version.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from core.store.sql import Executor
+
+__all__ = ["DIALECT_TYPES", "MIGRATIONS", "Migration", "migrate"]
+
+# Key of the PostgreSQL advisory lock held while migrating ("discarch" in ASCII). It is
+# database-wide: workers migrating different schemas of one database take turns, harmlessly.
+_ADVISORY_LOCK_KEY = 0x6469736361726368
+
+DIALECT_TYPES: Mapping[str, Mapping[str, str]] = MappingProxyType(
+    {
+        "sqlite": MappingProxyType({"id_pk": "INTEGER PRIMARY KEY", "blob": "BLOB"}),
+        "postgres": MappingProxyType({"id_pk": "BIGINT PRIMARY KEY", "blob": "BYTEA"}),
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    """One schema version.
+
+    Attributes:
+        version: strictly increasing positive integer.
+        name: a few words saying what it does.
+        statements: SQL run in both dialects (with ``{id_pk}``-style type placeholders).
+        sqlite: statements run on SQLite only, after ``statements``.
+        postgres: statements run on PostgreSQL only, after ``statements``.
+    """
+
+    version: int
+    name: str
+    statements: tuple[str, ...]
+    sqlite: tuple[str, ...] = ()
+    postgres: tuple[str, ...] = ()
+
+    def sql_for(self, dialect: str) -> list[str]:
+        """The statements to run on ``dialect``, with its types filled in."""
+        types = DIALECT_TYPES[dialect]
+        extra = self.sqlite if dialect == "sqlite" else self.postgres
+        return [s.format_map(types) for s in (*self.statements, *extra)]
+
+
+_V1_SCHEMA = (
+    # Users. ``username_key`` is the lower-cased name, computed by the store, so that the
+    # case-insensitive uniqueness is the same in both dialects (their lower() differ).
+    """CREATE TABLE users (
+        id {id_pk},
+        username TEXT NOT NULL,
+        username_key TEXT NOT NULL UNIQUE,
+        global_name TEXT,
+        avatar TEXT,
+        bot BOOLEAN NOT NULL DEFAULT FALSE,
+        flags BIGINT NOT NULL DEFAULT 0,
+        password_hash TEXT
+    )""",
+    # Revoking a token deletes its row: there is nothing to keep about a dead token.
+    """CREATE TABLE tokens (
+        token_hash {blob} PRIMARY KEY,
+        user_id BIGINT NOT NULL,
+        created_at BIGINT NOT NULL
+    )""",
+    "CREATE INDEX tokens_user ON tokens (user_id)",
+    """CREATE TABLE applications (
+        id {id_pk},
+        name TEXT NOT NULL,
+        owner_id BIGINT NOT NULL,
+        description TEXT NOT NULL DEFAULT '',
+        icon TEXT,
+        verify_key TEXT NOT NULL DEFAULT '',
+        bot_public BOOLEAN NOT NULL DEFAULT TRUE,
+        flags BIGINT NOT NULL DEFAULT 0
+    )""",
+    "CREATE INDEX applications_owner ON applications (owner_id, id)",
+    """CREATE TABLE guilds (
+        id {id_pk},
+        name TEXT NOT NULL,
+        owner_id BIGINT NOT NULL,
+        icon TEXT,
+        description TEXT,
+        system_channel_id BIGINT
+    )""",
+    # Everything a guild contains references it ON DELETE CASCADE: delete_guild is one
+    # DELETE, and nothing can be left behind.
+    """CREATE TABLE roles (
+        id {id_pk},
+        guild_id BIGINT NOT NULL REFERENCES guilds (id) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        permissions BIGINT NOT NULL,
+        position INTEGER NOT NULL DEFAULT 0,
+        color INTEGER NOT NULL DEFAULT 0,
+        hoist BOOLEAN NOT NULL DEFAULT FALSE,
+        mentionable BOOLEAN NOT NULL DEFAULT FALSE,
+        managed BOOLEAN NOT NULL DEFAULT FALSE
+    )""",
+    "CREATE INDEX roles_guild ON roles (guild_id, position, id)",
+    # Guild channels and DMs (guild_id NULL). parent_id has no foreign key on purpose: a
+    # batch of new channels may list a child before its category.
+    """CREATE TABLE channels (
+        id {id_pk},
+        type INTEGER NOT NULL,
+        guild_id BIGINT REFERENCES guilds (id) ON DELETE CASCADE,
+        name TEXT,
+        topic TEXT,
+        position INTEGER NOT NULL DEFAULT 0,
+        parent_id BIGINT,
+        nsfw BOOLEAN NOT NULL DEFAULT FALSE,
+        rate_limit_per_user INTEGER NOT NULL DEFAULT 0,
+        last_message_id BIGINT
+    )""",
+    "CREATE INDEX channels_guild ON channels (guild_id, position, id)",
+    "CREATE INDEX channels_parent ON channels (parent_id) WHERE parent_id IS NOT NULL",
+    """CREATE TABLE overwrites (
+        channel_id BIGINT NOT NULL REFERENCES channels (id) ON DELETE CASCADE,
+        target_id BIGINT NOT NULL,
+        type INTEGER NOT NULL,
+        allow BIGINT NOT NULL DEFAULT 0,
+        deny BIGINT NOT NULL DEFAULT 0,
+        PRIMARY KEY (channel_id, target_id)
+    )""",
+    # delete_role removes the role's overwrites in every channel.
+    "CREATE INDEX overwrites_target ON overwrites (target_id)",
+    # The two recipients of a DM, normalized low < high: the unique pair is what makes
+    # get_or_create_dm give one channel per pair even under concurrent calls.
+    """CREATE TABLE dm_pairs (
+        channel_id BIGINT PRIMARY KEY REFERENCES channels (id) ON DELETE CASCADE,
+        low_id BIGINT NOT NULL,
+        high_id BIGINT NOT NULL,
+        UNIQUE (low_id, high_id)
+    )""",
+    "CREATE INDEX dm_pairs_high ON dm_pairs (high_id)",
+    """CREATE TABLE members (
+        guild_id BIGINT NOT NULL REFERENCES guilds (id) ON DELETE CASCADE,
+        user_id BIGINT NOT NULL,
+        joined_at BIGINT NOT NULL,
+        nick TEXT,
+        flags BIGINT NOT NULL DEFAULT 0,
+        deaf BOOLEAN NOT NULL DEFAULT FALSE,
+        mute BOOLEAN NOT NULL DEFAULT FALSE,
+        PRIMARY KEY (guild_id, user_id)
+    )""",
+    "CREATE INDEX members_user ON members (user_id)",
+    # No foreign key to roles: role ids are checked by the caller, and delete_role removes
+    # its rows here explicitly.
+    """CREATE TABLE member_roles (
+        guild_id BIGINT NOT NULL,
+        user_id BIGINT NOT NULL,
+        role_id BIGINT NOT NULL,
+        PRIMARY KEY (guild_id, user_id, role_id),
+        FOREIGN KEY (guild_id, user_id) REFERENCES members (guild_id, user_id) ON DELETE CASCADE
+    )""",
+    "CREATE INDEX member_roles_role ON member_roles (role_id)",
+    """CREATE TABLE invites (
+        code TEXT PRIMARY KEY,
+        guild_id BIGINT NOT NULL REFERENCES guilds (id) ON DELETE CASCADE,
+        channel_id BIGINT NOT NULL REFERENCES channels (id) ON DELETE CASCADE,
+        inviter_id BIGINT NOT NULL,
+        created_at BIGINT NOT NULL,
+        max_age BIGINT NOT NULL DEFAULT 86400,
+        max_uses BIGINT NOT NULL DEFAULT 0,
+        uses BIGINT NOT NULL DEFAULT 0,
+        temporary BOOLEAN NOT NULL DEFAULT FALSE
+    )""",
+    "CREATE INDEX invites_guild ON invites (guild_id)",
+    "CREATE INDEX invites_channel ON invites (channel_id)",
+    # Messages: no foreign key to channels, since in production they may live in another
+    # database. mentions/mention_roles/embeds are JSON text (NULL when empty): they are only
+    # ever read whole, with their message.
+    """CREATE TABLE messages (
+        id {id_pk},
+        channel_id BIGINT NOT NULL,
+        author_id BIGINT NOT NULL,
+        content TEXT NOT NULL,
+        guild_id BIGINT,
+        type INTEGER NOT NULL DEFAULT 0,
+        tts BOOLEAN NOT NULL DEFAULT FALSE,
+        nonce TEXT,
+        edited_at BIGINT,
+        pinned BOOLEAN NOT NULL DEFAULT FALSE,
+        mention_everyone BOOLEAN NOT NULL DEFAULT FALSE,
+        mentions TEXT,
+        mention_roles TEXT,
+        ref_message_id BIGINT,
+        ref_channel_id BIGINT,
+        ref_guild_id BIGINT,
+        flags BIGINT NOT NULL DEFAULT 0,
+        embeds TEXT
+    )""",
+    "CREATE INDEX messages_channel ON messages (channel_id, id)",
+    # Only messages sent with a nonce are ever looked up by it.
+    "CREATE INDEX messages_nonce ON messages (channel_id, author_id, nonce) "
+    "WHERE nonce IS NOT NULL",
+)
+
+MIGRATIONS: tuple[Migration, ...] = (Migration(1, "initial schema", _V1_SCHEMA),)
+
+_CREATE_LEDGER = (
+    "CREATE TABLE IF NOT EXISTS schema_migrations "
+    "(version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)"
+)
+
+
+async def migrate(
+    executor: Executor, migrations: tuple[Migration, ...] = MIGRATIONS
+) -> list[int]:
+    """Apply the migrations not yet recorded, in version order, in one transaction.
+
+    Args:
+        executor: an executor of the target database (its ``dialect`` picks the SQL).
+        migrations: the schema history; the default is this package's.
+
+    Returns:
+        The versions applied by this call (empty when the schema was already current).
+    """
+    ordered = sorted(migrations, key=lambda m: m.version)
+    async with executor.transaction() as tx:
+        if tx.dialect == "postgres":
+            # Before touching any table: concurrent CREATE TABLE IF NOT EXISTS can still fail.
+            await tx.fetchval("SELECT pg_advisory_xact_lock(?)", _ADVISORY_LOCK_KEY)
+        await tx.execute(_CREATE_LEDGER)
+        done = {row[0] for row in await tx.fetch("SELECT version FROM schema_migrations")}
+        applied: list[int] = []
+        for migration in ordered:
+            if migration.version in done:
+                continue
+            for statement in migration.sql_for(tx.dialect):
+                await tx.execute(statement)
+            await tx.execute(
+                "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",
+                migration.version,
+                int(time.time() * 1000),
+            )
+            applied.append(migration.version)
+    return applied

@@ -1,0 +1,294 @@
+"""The SQL foundation shared by SQLite and PostgreSQL, and the SQL message store.
+
+Both backends implement one small :class:`Executor` (``fetch``/``fetchrow``/``fetchval``/
+``execute``/``executemany``/``transaction``); the stores are written once over it:
+:class:`SqlMessageStore` here, :class:`core.store.sqlmeta.SqlMetaStore` beside it. Queries use
+``?`` placeholders and SQL that both dialects accept (``ON CONFLICT``, ``RETURNING``, partial
+indexes); the PostgreSQL executor rewrites the placeholders to ``$n`` once per statement text.
+Rows are read by position against the column list declared next to each converter, and
+become ``core.models`` records: no driver row leaves the stores.
+
+:class:`SqlStore` is what ``open_sqlite`` and ``open_postgres`` return: one executor (one
+SQLite connection, or one PostgreSQL pool) and the two stores sharing it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
+from types import MappingProxyType, TracebackType
+from typing import TYPE_CHECKING, Any, Protocol, Self
+
+import orjson
+
+from core.models import Message, MessageReference
+from core.store.base import HISTORY_MAX
+from core.store.migrations import migrate
+
+if TYPE_CHECKING:
+    from core.store.sqlmeta import SqlMetaStore
+
+__all__ = [
+    "Executor",
+    "Row",
+    "SqlMessageStore",
+    "SqlStore",
+    "assignments",
+    "in_chunks",
+    "prepare",
+]
+
+Row = Sequence[Any]
+
+
+class Executor(Protocol):
+    """The few database operations the SQL stores need, over one database.
+
+    Statements use ``?`` placeholders. A unique-key violation raises
+    :class:`core.store.base.Conflict`; a closed executor raises
+    :class:`core.store.base.StoreUnavailable`. Outside :meth:`transaction`, each call is its
+    own transaction, and ``executemany`` is atomic (all rows or none).
+    """
+
+    dialect: str  # "sqlite" or "postgres"
+
+    async def fetch(self, sql: str, *args: Any) -> list[Row]: ...
+
+    async def fetchrow(self, sql: str, *args: Any) -> Row | None: ...
+
+    async def fetchval(self, sql: str, *args: Any) -> Any: ...
+
+    async def execute(self, sql: str, *args: Any) -> int:
+        """Run a statement; the number of rows it changed."""
+
+    async def executemany(self, sql: str, args: Iterable[Sequence[Any]]) -> None: ...
+
+    def transaction(self) -> AbstractAsyncContextManager[Executor]:
+        """An executor whose calls all run in one transaction, committed on a clean exit
+        and rolled back on an exception. Nested calls join the outer transaction."""
+
+    async def aclose(self) -> None:
+        """Release every connection and thread; safe to call twice."""
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+# IN-list sizes: short lists are padded up to one of these, so that few distinct statements
+# exist (PostgreSQL prepares and caches each text) and no list exceeds SQLite's limits.
+_IN_SIZES = (1, 4, 16, 64, 256)
+
+
+def in_chunks(ids: Iterable[int]) -> Iterator[tuple[str, list[int]]]:
+    """Split ``ids`` (deduplicated) into ``("?,?,...", values)`` chunks for ``IN (...)``."""
+    unique = list(dict.fromkeys(ids))
+    for start in range(0, len(unique), _IN_SIZES[-1]):
+        chunk = unique[start : start + _IN_SIZES[-1]]
+        size = next(s for s in _IN_SIZES if s >= len(chunk))
+        chunk += chunk[:1] * (size - len(chunk))  # repeating an id in IN () is harmless
+        yield ",".join("?" * size), chunk
+
+
+def assignments(
+    fields: Mapping[str, Any], allowed: Mapping[str, Callable[[Any], Any]]
+) -> tuple[str, list[Any]]:
+    """``"a = ?, b = ?"`` and the coerced values for an UPDATE of ``fields``.
+
+    Raises:
+        ValueError: a field is not in ``allowed`` (its names are the only ones that ever
+            reach the SQL text).
+    """
+    unknown = fields.keys() - allowed.keys()
+    if unknown:
+        raise ValueError(f"fields cannot be updated: {sorted(unknown)}")
+    names = sorted(fields)  # a stable text per set of fields, for the statement caches
+    values = [None if fields[n] is None else allowed[n](fields[n]) for n in names]
+    return ", ".join(f"{n} = ?" for n in names), values
+
+
+# -- messages --------------------------------------------------------------------------------
+
+_MESSAGE = (
+    "id, channel_id, author_id, content, guild_id, type, tts, nonce, edited_at, pinned,"
+    " mention_everyone, mentions, mention_roles, ref_message_id, ref_channel_id,"
+    " ref_guild_id, flags, embeds"
+)
+_INSERT_MESSAGE = f"INSERT INTO messages ({_MESSAGE}) VALUES ({', '.join('?' * 18)})"
+
+
+def _json(items: Sequence[Any]) -> str | None:
+    # NULL for the common empty case: nothing to encode, store or decode.
+    return orjson.dumps(items).decode() if items else None
+
+
+def _unjson(text: str | None) -> tuple[Any, ...]:
+    return tuple(orjson.loads(text)) if text else ()
+
+
+def _message(r: Row) -> Message:
+    ref = None if r[13] is None else MessageReference(r[13], r[14], r[15])
+    return Message(
+        r[0], r[1], r[2], r[3], r[4], r[5], bool(r[6]), r[7], r[8], bool(r[9]), bool(r[10]),
+        _unjson(r[11]), _unjson(r[12]), ref, r[16], _unjson(r[17]),
+    )
+
+
+def _message_params(m: Message) -> tuple[Any, ...]:
+    ref = m.reference
+    return (
+        m.id, m.channel_id, m.author_id, m.content, m.guild_id, m.type, m.tts, m.nonce,
+        m.edited_at, m.pinned, m.mention_everyone, _json(list(m.mentions)),
+        _json(list(m.mention_roles)), ref and ref.message_id, ref and ref.channel_id,
+        ref and ref.guild_id, m.flags, _json(list(m.embeds)),
+    )
+
+
+def _json_list(items: Any) -> str | None:
+    return _json(list(items))
+
+
+_MESSAGE_FIELDS: Mapping[str, Callable[[Any], Any]] = MappingProxyType(
+    {
+        "content": str,
+        "edited_at": int,
+        "mentions": _json_list,
+        "mention_roles": _json_list,
+        "mention_everyone": bool,
+        "pinned": bool,
+        "flags": int,
+        "embeds": _json_list,
+    }
+)
+
+
+class SqlMessageStore:
+    """:class:`core.store.base.MessageStore` over an :class:`Executor`.
+
+    ``insert_many`` is one ``executemany`` in one transaction: on SQLite durable at commit
+    (``synchronous=FULL``), on PostgreSQL at commit (``synchronous_commit`` on, its default).
+    """
+
+    def __init__(self, executor: Executor) -> None:
+        self._db = executor
+
+    async def aclose(self) -> None:
+        await self._db.aclose()
+
+    async def insert_many(self, messages: Sequence[Message]) -> None:
+        if messages:
+            await self._db.executemany(_INSERT_MESSAGE, [_message_params(m) for m in messages])
+
+    async def get_message(self, channel_id: int, message_id: int) -> Message | None:
+        row = await self._db.fetchrow(
+            f"SELECT {_MESSAGE} FROM messages WHERE id = ? AND channel_id = ?",
+            message_id, channel_id,
+        )
+        return None if row is None else _message(row)
+
+    async def history(
+        self,
+        channel_id: int,
+        *,
+        before: int | None = None,
+        after: int | None = None,
+        limit: int = 50,
+    ) -> list[Message]:
+        limit = max(1, min(limit, HISTORY_MAX))
+        select = f"SELECT {_MESSAGE} FROM messages WHERE channel_id = ?"
+        if after is not None and before is None:
+            # The oldest ``limit`` after it, walking the index upwards, then newest first.
+            rows = await self._db.fetch(
+                f"{select} AND id > ? ORDER BY id LIMIT ?", channel_id, after, limit
+            )
+            return [_message(r) for r in reversed(rows)]
+        bounds, args = "", [channel_id]
+        if before is not None:
+            bounds += " AND id < ?"
+            args.append(before)
+        if after is not None:
+            bounds += " AND id > ?"
+            args.append(after)
+        rows = await self._db.fetch(f"{select}{bounds} ORDER BY id DESC LIMIT ?", *args, limit)
+        return [_message(r) for r in rows]
+
+    async def find_by_nonce(
+        self, channel_id: int, author_id: int, nonce: str, min_id: int
+    ) -> Message | None:
+        # The oldest match is the original; a later one could only be a duplicate.
+        row = await self._db.fetchrow(
+            f"SELECT {_MESSAGE} FROM messages WHERE channel_id = ? AND author_id = ?"
+            " AND nonce = ? AND id >= ? ORDER BY id LIMIT 1",
+            channel_id, author_id, nonce, min_id,
+        )
+        return None if row is None else _message(row)
+
+    async def update_message(
+        self, channel_id: int, message_id: int, fields: dict[str, Any]
+    ) -> Message | None:
+        """See :meth:`MessageStore.update_message`.
+
+        Raises:
+            ValueError: a field is not one the protocol lists.
+        """
+        if not fields:
+            return await self.get_message(channel_id, message_id)
+        sets, values = assignments(fields, _MESSAGE_FIELDS)
+        row = await self._db.fetchrow(
+            f"UPDATE messages SET {sets} WHERE id = ? AND channel_id = ? RETURNING {_MESSAGE}",
+            *values, message_id, channel_id,
+        )
+        return None if row is None else _message(row)
+
+    async def delete_message(self, channel_id: int, message_id: int) -> bool:
+        sql = "DELETE FROM messages WHERE id = ? AND channel_id = ?"
+        return await self._db.execute(sql, message_id, channel_id) > 0
+
+    async def delete_channel_messages(self, channel_id: int) -> int:
+        return await self._db.execute("DELETE FROM messages WHERE channel_id = ?", channel_id)
+
+
+# -- the pair --------------------------------------------------------------------------------
+
+
+async def prepare(executor: Executor, *, apply_migrations: bool) -> None:
+    """Bring a newly opened executor's schema up to date, or close it and re-raise."""
+    if not apply_migrations:
+        return
+    try:
+        await migrate(executor)
+    except (Exception, asyncio.CancelledError):
+        await executor.aclose()
+        raise
+
+
+class SqlStore:
+    """An open SQL database: its metadata store and message store over one executor.
+
+    Attributes:
+        executor: the shared executor (one SQLite connection or one PostgreSQL pool).
+        meta: the :class:`core.store.base.MetaStore`.
+        messages: the :class:`core.store.base.MessageStore`.
+
+    The two stores share the executor: closing either (or this object) closes it, so close
+    the message store only after the last batch is flushed. Use ``async with store:`` or
+    call :meth:`aclose`.
+    """
+
+    def __init__(self, executor: Executor, meta: SqlMetaStore, messages: SqlMessageStore) -> None:
+        self.executor = executor
+        self.meta = meta
+        self.messages = messages
+
+    async def aclose(self) -> None:
+        await self.executor.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()

@@ -1,0 +1,712 @@
+"""The storage contract (``core.store.base``), run against every backend.
+
+``meta_store`` and ``message_store`` (tests/integration/conftest.py) are parametrized over
+the backends, so each test here runs once per backend. The tests at the end, on
+``sql_store`` and the ``open_*`` factories, cover what only the SQL backends have:
+migrations, transactions and connection errors.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from core.models import (
+    Application,
+    Channel,
+    ChannelType,
+    Guild,
+    Invite,
+    Member,
+    Message,
+    MessageReference,
+    Overwrite,
+    OverwriteType,
+    Role,
+    User,
+)
+from core.store.base import HISTORY_MAX, Conflict, MessageStore, MetaStore
+
+GUILD = 100  # also the id of its @everyone role
+MOD = 101
+HELPER = 102
+CATEGORY = 200
+GENERAL = 201
+OWNER = 1
+NOW = 1_700_000_000_000
+
+
+def text_channel(channel_id: int, position: int = 0, **kw: Any) -> Channel:
+    return Channel(channel_id, ChannelType.GUILD_TEXT, GUILD, f"c{channel_id}", position=position, **kw)
+
+
+async def make_guild(meta: MetaStore, members: tuple[int, ...] = ()) -> None:
+    """Guild GUILD: @everyone, MOD, HELPER; CATEGORY and GENERAL in it; the owner; ``members``."""
+    roles = [
+        Role(GUILD, GUILD, "@everyone", 0x400),
+        Role(MOD, GUILD, "mod", 0x8, position=2, hoist=True),
+        Role(HELPER, GUILD, "helper", 0x2000, position=1, mentionable=True),
+    ]
+    channels = [
+        Channel(CATEGORY, ChannelType.GUILD_CATEGORY, GUILD, "text", position=0),
+        text_channel(
+            GENERAL, 1, parent_id=CATEGORY, topic="hi",
+            overwrites=(Overwrite(MOD, OverwriteType.ROLE, 0x800, 0),
+                        Overwrite(OWNER, OverwriteType.MEMBER, 0, 0x40)),
+        ),
+    ]  # fmt: skip
+    owner = Member(GUILD, OWNER, NOW, roles=(MOD,))
+    await meta.create_guild(Guild(GUILD, "guild", OWNER, system_channel_id=GENERAL), roles, channels, owner)
+    for user_id in members:
+        assert await meta.add_member(Member(GUILD, user_id, NOW + user_id))
+
+
+def invite(code: str = "abc", **kw: Any) -> Invite:
+    return Invite(code, GUILD, GENERAL, OWNER, kw.pop("created_at", NOW), **kw)
+
+
+# -- users and auth ------------------------------------------------------------------------
+
+
+async def test_create_user_round_trips_every_field(meta_store: MetaStore) -> None:
+    user = User(7, "Seven", global_name="Se7en", avatar="a_1f", bot=True, flags=1 << 40)
+    await meta_store.create_user(user, "argon2$hash")
+    assert await meta_store.get_user(7) == user
+
+
+async def test_create_user_conflicts_on_username_in_any_case(meta_store: MetaStore) -> None:
+    await meta_store.create_user(User(1, "Alice"), None)
+    with pytest.raises(Conflict):
+        await meta_store.create_user(User(2, "aLICE"), None)
+    assert await meta_store.get_user(2) is None
+
+
+async def test_get_user_returns_none_when_missing(meta_store: MetaStore) -> None:
+    assert await meta_store.get_user(404) is None
+
+
+async def test_get_users_returns_only_existing_ids(meta_store: MetaStore) -> None:
+    for user_id in range(1, 21):
+        await meta_store.create_user(User(user_id, f"u{user_id}"), None)
+    # More ids than one IN-list chunk, with duplicates and unknown ids mixed in.
+    asked = [*range(0, 300), 5, 5]
+    found = await meta_store.get_users(asked)
+    assert sorted(found) == list(range(1, 21))
+    assert found[5] == User(5, "u5")
+    assert await meta_store.get_users([]) == {}
+
+
+async def test_get_login_matches_username_in_any_case(meta_store: MetaStore) -> None:
+    await meta_store.create_user(User(1, "Alice"), "h1")
+    assert await meta_store.get_login("ALICE") == (User(1, "Alice"), "h1")
+    assert await meta_store.get_login("bob") is None
+
+
+async def test_get_login_returns_none_without_password(meta_store: MetaStore) -> None:
+    await meta_store.create_user(User(1, "botty", bot=True), None)
+    assert await meta_store.get_login("botty") is None
+
+
+async def test_update_user_sets_fields(meta_store: MetaStore) -> None:
+    await meta_store.create_user(User(1, "alice"), "h")
+    updated = await meta_store.update_user(1, {"username": "Alicia", "global_name": "A", "avatar": "x"})
+    assert updated == User(1, "Alicia", "A", "x")
+    assert await meta_store.get_user(1) == updated
+    assert await meta_store.get_login("alicia") == (updated, "h")
+    assert await meta_store.get_login("alice") is None
+
+
+async def test_update_user_allows_changing_the_case_of_its_own_name(meta_store: MetaStore) -> None:
+    await meta_store.create_user(User(1, "alice"), None)
+    assert (await meta_store.update_user(1, {"username": "ALICE"})) == User(1, "ALICE")
+
+
+async def test_update_user_conflicts_on_taken_username(meta_store: MetaStore) -> None:
+    await meta_store.create_user(User(1, "alice"), None)
+    await meta_store.create_user(User(2, "bob"), None)
+    with pytest.raises(Conflict):
+        await meta_store.update_user(2, {"username": "Alice"})
+    assert await meta_store.get_user(2) == User(2, "bob")
+
+
+async def test_update_user_returns_none_when_missing(meta_store: MetaStore) -> None:
+    assert await meta_store.update_user(404, {"global_name": "x"}) is None
+
+
+async def test_resolve_token_returns_user_until_revoked(meta_store: MetaStore) -> None:
+    await meta_store.create_user(User(1, "alice"), None)
+    await meta_store.add_token(b"\x00hash-1", 1, NOW)
+    await meta_store.add_token(b"\x00hash-2", 1, NOW)
+    assert await meta_store.resolve_token(b"\x00hash-1") == 1
+    assert await meta_store.revoke_token(b"\x00hash-1") is True
+    assert await meta_store.resolve_token(b"\x00hash-1") is None
+    assert await meta_store.resolve_token(b"\x00hash-2") == 1
+
+
+async def test_revoke_token_returns_false_when_unknown(meta_store: MetaStore) -> None:
+    assert await meta_store.resolve_token(b"nope") is None
+    assert await meta_store.revoke_token(b"nope") is False
+
+
+# -- applications --------------------------------------------------------------------------
+
+
+async def test_create_application_inserts_its_bot_user(meta_store: MetaStore) -> None:
+    app = Application(50, "Bot App", OWNER, "desc", verify_key="ab12", bot_public=False, flags=8)
+    bot = User(50, "botapp", bot=True)
+    await meta_store.create_application(app, bot)
+    assert await meta_store.get_application(50) == app
+    assert await meta_store.get_user(50) == bot
+
+
+async def test_create_application_is_atomic_when_bot_name_taken(meta_store: MetaStore) -> None:
+    await meta_store.create_user(User(1, "taken"), None)
+    with pytest.raises(Conflict):
+        await meta_store.create_application(Application(50, "x", 1), User(50, "TAKEN", bot=True))
+    assert await meta_store.get_application(50) is None
+    assert await meta_store.get_user(50) is None
+
+
+async def test_list_applications_returns_the_owners_only(meta_store: MetaStore) -> None:
+    for app_id, owner in ((52, 1), (51, 1), (53, 2)):
+        await meta_store.create_application(
+            Application(app_id, f"a{app_id}", owner), User(app_id, f"b{app_id}", bot=True)
+        )
+    assert [a.id for a in await meta_store.list_applications(1)] == [51, 52]
+    assert await meta_store.list_applications(3) == []
+
+
+# -- guilds --------------------------------------------------------------------------------
+
+
+async def test_create_guild_inserts_roles_channels_and_owner(meta_store: MetaStore) -> None:
+    await make_guild(meta_store)
+    assert await meta_store.get_guild(GUILD) == Guild(GUILD, "guild", OWNER, system_channel_id=GENERAL)
+    assert [r.id for r in await meta_store.list_roles(GUILD)] == [GUILD, HELPER, MOD]
+    general = await meta_store.get_channel(GENERAL)
+    assert general is not None and general.parent_id == CATEGORY and general.topic == "hi"
+    assert await meta_store.get_member(GUILD, OWNER) == Member(GUILD, OWNER, NOW, roles=(MOD,))
+
+
+async def test_create_guild_is_atomic_on_conflict(meta_store: MetaStore) -> None:
+    await make_guild(meta_store)
+    clash = Channel(GENERAL, ChannelType.GUILD_TEXT, 900, "dup")  # GENERAL's id is taken
+    with pytest.raises(Conflict):
+        await meta_store.create_guild(
+            Guild(900, "other", 2), [Role(900, 900, "@everyone", 0)], [clash], Member(900, 2, NOW)
+        )
+    assert await meta_store.get_guild(900) is None
+    assert await meta_store.list_roles(900) == []
+    assert await meta_store.get_member(900, 2) is None
+    assert await meta_store.list_user_guilds(2) == []
+
+
+async def test_get_guild_returns_none_when_missing(meta_store: MetaStore) -> None:
+    assert await meta_store.get_guild(404) is None
+
+
+async def test_update_guild_sets_fields(meta_store: MetaStore) -> None:
+    await make_guild(meta_store)
+    fields = {"name": "renamed", "icon": "ic", "description": "d", "owner_id": 2, "system_channel_id": None}
+    updated = await meta_store.update_guild(GUILD, fields)
+    assert updated == Guild(GUILD, "renamed", 2, "ic", "d", None)
+    assert await meta_store.get_guild(GUILD) == updated
+    assert await meta_store.update_guild(404, {"name": "x"}) is None
+
+
+async def test_delete_guild_cascades_to_everything_in_it(meta_store: MetaStore) -> None:
+    await make_guild(meta_store, members=(2, 3))
+    assert await meta_store.add_member_role(GUILD, 2, HELPER)
+    await meta_store.create_invite(invite("gone"))
+    assert await meta_store.delete_guild(GUILD) is True
+    assert await meta_store.get_guild(GUILD) is None
+    assert await meta_store.list_roles(GUILD) == []
+    assert await meta_store.list_channels(GUILD) == []
+    assert await meta_store.get_channel(GENERAL) is None
+    assert await meta_store.list_members(GUILD) == []
+    assert await meta_store.count_members(GUILD) == 0
+    assert await meta_store.get_invite("gone") is None
+    assert await meta_store.list_user_guilds(2) == []
+    # Nothing is left behind that would clash with the same ids again.
+    await make_guild(meta_store, members=(2,))
+    assert await meta_store.get_member(GUILD, 2) == Member(GUILD, 2, NOW + 2)
+
+
+async def test_delete_guild_returns_false_when_missing(meta_store: MetaStore) -> None:
+    assert await meta_store.delete_guild(404) is False
+
+
+async def test_list_user_guilds_orders_by_id_and_counts(meta_store: MetaStore) -> None:
+    for guild_id in (30, 10, 20):
+        await meta_store.create_guild(Guild(guild_id, f"g{guild_id}", 9), [], [], Member(guild_id, 9, NOW))
+    await meta_store.add_member(Member(20, 5, NOW))
+    assert [g.id for g in await meta_store.list_user_guilds(9)] == [10, 20, 30]
+    assert await meta_store.count_user_guilds(9) == 3
+    assert [g.id for g in await meta_store.list_user_guilds(5)] == [20]
+    assert await meta_store.count_user_guilds(404) == 0
+
+
+# -- roles ---------------------------------------------------------------------------------
+
+
+async def test_list_roles_orders_by_position_then_id(meta_store: MetaStore) -> None:
+    await make_guild(meta_store)
+    await meta_store.create_role(Role(99, GUILD, "same-pos-lower-id", 0, position=1))
+    await meta_store.create_role(Role(150, GUILD, "top", 0, position=5, color=0xFF0000))
+    roles = await meta_store.list_roles(GUILD)
+    assert [(r.position, r.id) for r in roles] == [(0, GUILD), (1, 99), (1, HELPER), (2, MOD), (5, 150)]
+    assert roles[-1] == Role(150, GUILD, "top", 0, position=5, color=0xFF0000)
+
+
+async def test_get_role_requires_the_matching_guild(meta_store: MetaStore) -> None:
+    await make_guild(meta_store)
+    assert await meta_store.get_role(GUILD, MOD) == Role(MOD, GUILD, "mod", 0x8, position=2, hoist=True)
+    assert await meta_store.get_role(999, MOD) is None
+
+
+async def test_update_role_sets_fields(meta_store: MetaStore) -> None:
+    await make_guild(meta_store)
+    fields = {"name": "admin", "permissions": 1 << 45, "position": 7, "color": 3, "hoist": False, "mentionable": True}
+    updated = await meta_store.update_role(GUILD, MOD, fields)
+    assert updated == Role(MOD, GUILD, "admin", 1 << 45, 7, 3, False, True, False)
+    assert await meta_store.get_role(GUILD, MOD) == updated
+
+
+async def test_update_role_returns_none_for_another_guild(meta_store: MetaStore) -> None:
+    await make_guild(meta_store)
+    assert await meta_store.update_role(999, MOD, {"name": "x"}) is None
+    assert (await meta_store.get_role(GUILD, MOD)).name == "mod"  # type: ignore[union-attr]
+
+
+async def test_delete_role_removes_it_from_members_and_overwrites(meta_store: MetaStore) -> None:
+    await make_guild(meta_store, members=(2,))
+    assert await meta_store.add_member_role(GUILD, 2, MOD)
+    assert await meta_store.add_member_role(GUILD, 2, HELPER)
+    assert await meta_store.delete_role(GUILD, MOD) is True
+    assert await meta_store.get_role(GUILD, MOD) is None
+    assert (await meta_store.get_member(GUILD, 2)).roles == (HELPER,)  # type: ignore[union-attr]
+    assert (await meta_store.get_member(GUILD, OWNER)).roles == ()  # type: ignore[union-attr]
+    general = await meta_store.get_channel(GENERAL)
+    assert general is not None and [o.id for o in general.overwrites] == [OWNER]
+    assert await meta_store.delete_role(GUILD, MOD) is False
+
+
+# -- channels ------------------------------------------------------------------------------
+
+
+async def test_list_channels_orders_by_position_then_id(meta_store: MetaStore) -> None:
+    await make_guild(meta_store)
+    await meta_store.create_channel(text_channel(150, 1, nsfw=True, rate_limit_per_user=5))
+    await meta_store.create_channel(
+        text_channel(300, 0, overwrites=(Overwrite(HELPER, OverwriteType.ROLE, 1, 2),))
+    )
+    channels = await meta_store.list_channels(GUILD)
+    assert [(c.position, c.id) for c in channels] == [(0, CATEGORY), (0, 300), (1, 150), (1, GENERAL)]
+    by_id = {c.id: c for c in channels}
+    assert by_id[150] == text_channel(150, 1, nsfw=True, rate_limit_per_user=5)
+    assert by_id[300].overwrites == (Overwrite(HELPER, OverwriteType.ROLE, 1, 2),)
+    assert by_id[GENERAL].overwrites == (
+        Overwrite(OWNER, OverwriteType.MEMBER, 0, 0x40),
+        Overwrite(MOD, OverwriteType.ROLE, 0x800, 0),
+    )
+
+
+async def test_get_channel_returns_none_when_missing(meta_store: MetaStore) -> None:
+    assert await meta_store.get_channel(404) is None
+
+
+async def test_update_channel_sets_fields_and_replaces_overwrites(meta_store: MetaStore) -> None:
+    await make_guild(meta_store)
+    new_overwrites = (Overwrite(HELPER, OverwriteType.ROLE, 4, 8),)
+    fields = {"name": "renamed", "topic": None, "position": 9, "parent_id": None, "nsfw": True,
+              "rate_limit_per_user": 30, "last_message_id": 5000, "overwrites": new_overwrites}  # fmt: skip
+    updated = await meta_store.update_channel(GENERAL, fields)
+    expected = Channel(GENERAL, ChannelType.GUILD_TEXT, GUILD, "renamed", None, 9, None, True, 30,
+                       new_overwrites, (), 5000)  # fmt: skip
+    assert updated == expected
+    assert await meta_store.get_channel(GENERAL) == expected
+
+
+async def test_update_channel_clears_overwrites_with_empty_list(meta_store: MetaStore) -> None:
+    await make_guild(meta_store)
+    updated = await meta_store.update_channel(GENERAL, {"overwrites": []})
+    assert updated is not None and updated.overwrites == () and updated.topic == "hi"
+
+
+async def test_update_channel_returns_none_when_missing(meta_store: MetaStore) -> None:
+    assert await meta_store.update_channel(404, {"name": "x"}) is None
+    assert await meta_store.update_channel(404, {"overwrites": []}) is None
+
+
+async def test_put_overwrite_creates_then_replaces(meta_store: MetaStore) -> None:
+    await make_guild(meta_store)
+    await meta_store.put_overwrite(GENERAL, Overwrite(HELPER, OverwriteType.ROLE, 1, 0))
+    await meta_store.put_overwrite(GENERAL, Overwrite(MOD, OverwriteType.ROLE, 0, 16))
+    channel = await meta_store.get_channel(GENERAL)
+    assert channel is not None
+    assert {o.id: o for o in channel.overwrites} == {
+        OWNER: Overwrite(OWNER, OverwriteType.MEMBER, 0, 0x40),
+        MOD: Overwrite(MOD, OverwriteType.ROLE, 0, 16),
+        HELPER: Overwrite(HELPER, OverwriteType.ROLE, 1, 0),
+    }
+
+
+async def test_delete_overwrite_returns_false_when_missing(meta_store: MetaStore) -> None:
+    await make_guild(meta_store)
+    assert await meta_store.delete_overwrite(GENERAL, MOD) is True
+    assert await meta_store.delete_overwrite(GENERAL, MOD) is False
+    channel = await meta_store.get_channel(GENERAL)
+    assert channel is not None and [o.id for o in channel.overwrites] == [OWNER]
+
+
+async def test_delete_channel_removes_overwrites_invites_and_parent_links(meta_store: MetaStore) -> None:
+    await make_guild(meta_store)
+    await meta_store.create_invite(invite("inv"))
+    assert await meta_store.delete_channel(CATEGORY) is True
+    assert (await meta_store.get_channel(GENERAL)).parent_id is None  # type: ignore[union-attr]
+    assert await meta_store.delete_channel(GENERAL) is True
+    assert await meta_store.get_channel(GENERAL) is None
+    assert await meta_store.get_invite("inv") is None
+    assert await meta_store.list_channels(GUILD) == []
+    assert await meta_store.delete_channel(GENERAL) is False
+    # A channel with the same id comes back without the old overwrites.
+    await meta_store.create_channel(text_channel(GENERAL))
+    assert (await meta_store.get_channel(GENERAL)).overwrites == ()  # type: ignore[union-attr]
+
+
+# -- DMs -----------------------------------------------------------------------------------
+
+
+def dm(channel_id: int, a: int, b: int) -> Channel:
+    return Channel(channel_id, ChannelType.DM, recipients=(a, b))
+
+
+async def test_get_or_create_dm_returns_one_channel_whatever_the_order(meta_store: MetaStore) -> None:
+    first = await meta_store.get_or_create_dm(dm(500, 2, 1))
+    again = await meta_store.get_or_create_dm(dm(501, 1, 2))
+    assert first.id == again.id == 500
+    assert first.type is ChannelType.DM and first.guild_id is None
+    assert sorted(first.recipients) == [1, 2] and again == first
+    assert await meta_store.get_channel(501) is None
+    assert await meta_store.get_channel(500) == first
+
+
+async def test_get_or_create_dm_is_unique_under_concurrent_calls(meta_store: MetaStore) -> None:
+    calls = [meta_store.get_or_create_dm(dm(600 + i, *((3, 4) if i % 2 else (4, 3)))) for i in range(12)]
+    channels = await asyncio.gather(*calls)
+    assert len({c.id for c in channels}) == 1
+    assert [c.id for c in await meta_store.list_dms(3)] == [channels[0].id]
+    assert [c.id for c in await meta_store.list_dms(4)] == [channels[0].id]
+
+
+async def test_list_dms_lists_the_channels_of_either_recipient(meta_store: MetaStore) -> None:
+    await meta_store.get_or_create_dm(dm(702, 5, 1))
+    await meta_store.get_or_create_dm(dm(701, 1, 9))
+    await meta_store.get_or_create_dm(dm(703, 5, 9))
+    assert [c.id for c in await meta_store.list_dms(1)] == [701, 702]
+    assert [c.id for c in await meta_store.list_dms(9)] == [701, 703]
+    assert await meta_store.list_dms(404) == []
+
+
+async def test_delete_channel_frees_the_dm_pair(meta_store: MetaStore) -> None:
+    await meta_store.get_or_create_dm(dm(800, 1, 2))
+    assert await meta_store.delete_channel(800) is True
+    assert (await meta_store.get_or_create_dm(dm(801, 2, 1))).id == 801
+
+
+# -- members -------------------------------------------------------------------------------
+
+
+async def test_add_member_returns_false_when_already_a_member(meta_store: MetaStore) -> None:
+    await make_guild(meta_store)
+    assert await meta_store.add_member(Member(GUILD, 2, NOW, nick="n", roles=(HELPER,), flags=1, deaf=True))
+    assert await meta_store.add_member(Member(GUILD, 2, NOW + 1, nick="other", roles=(MOD,))) is False
+    assert await meta_store.get_member(GUILD, 2) == Member(GUILD, 2, NOW, "n", (HELPER,), 1, True, False)
+    assert await meta_store.count_members(GUILD) == 2
+
+
+async def test_get_member_returns_none_when_missing(meta_store: MetaStore) -> None:
+    await make_guild(meta_store)
+    assert await meta_store.get_member(GUILD, 404) is None
+    assert await meta_store.get_member(404, OWNER) is None
+
+
+async def test_list_members_pages_with_after_and_limit(meta_store: MetaStore) -> None:
+    await make_guild(meta_store, members=(5, 3, 9, 7))
+    for user_id in (3, 5, 7):  # roles must not eat into the page size
+        await meta_store.update_member(GUILD, user_id, {"roles": [MOD, HELPER]})
+    page = await meta_store.list_members(GUILD, after=0, limit=3)
+    assert [m.user_id for m in page] == [OWNER, 3, 5]
+    assert page[1].roles == (MOD, HELPER) or page[1].roles == (HELPER, MOD)
+    page = await meta_store.list_members(GUILD, after=5, limit=3)
+    assert [m.user_id for m in page] == [7, 9]
+    assert await meta_store.list_members(GUILD, after=9) == []
+    assert [m.user_id for m in await meta_store.list_members(GUILD)] == [OWNER, 3, 5, 7, 9]
+
+
+async def test_count_members_counts_the_guild_only(meta_store: MetaStore) -> None:
+    await make_guild(meta_store, members=(2, 3))
+    await meta_store.create_guild(Guild(900, "other", 2), [], [], Member(900, 2, NOW))
+    assert await meta_store.count_members(GUILD) == 3
+    assert await meta_store.count_members(900) == 1
+
+
+async def test_update_member_sets_fields_and_replaces_roles(meta_store: MetaStore) -> None:
+    await make_guild(meta_store, members=(2,))
+    await meta_store.add_member_role(GUILD, 2, MOD)
+    fields = {"nick": "nick", "flags": 2, "deaf": True, "mute": True, "roles": [HELPER]}
+    updated = await meta_store.update_member(GUILD, 2, fields)
+    assert updated == Member(GUILD, 2, NOW + 2, "nick", (HELPER,), 2, True, True)
+    assert await meta_store.get_member(GUILD, 2) == updated
+    only_roles = await meta_store.update_member(GUILD, 2, {"roles": []})
+    assert only_roles == Member(GUILD, 2, NOW + 2, "nick", (), 2, True, True)
+
+
+async def test_update_member_returns_none_when_missing(meta_store: MetaStore) -> None:
+    await make_guild(meta_store)
+    assert await meta_store.update_member(GUILD, 404, {"nick": "x"}) is None
+    assert await meta_store.update_member(GUILD, 404, {"roles": [MOD]}) is None
+
+
+async def test_remove_member_drops_its_roles(meta_store: MetaStore) -> None:
+    await make_guild(meta_store, members=(2,))
+    await meta_store.add_member_role(GUILD, 2, MOD)
+    assert await meta_store.remove_member(GUILD, 2) is True
+    assert await meta_store.get_member(GUILD, 2) is None
+    assert await meta_store.remove_member(GUILD, 2) is False
+    assert await meta_store.add_member(Member(GUILD, 2, NOW))
+    assert (await meta_store.get_member(GUILD, 2)).roles == ()  # type: ignore[union-attr]
+
+
+async def test_add_member_role_is_idempotent(meta_store: MetaStore) -> None:
+    await make_guild(meta_store, members=(2,))
+    assert await meta_store.add_member_role(GUILD, 2, HELPER) is True
+    assert await meta_store.add_member_role(GUILD, 2, HELPER) is True
+    assert (await meta_store.get_member(GUILD, 2)).roles == (HELPER,)  # type: ignore[union-attr]
+
+
+async def test_add_member_role_returns_false_for_a_non_member(meta_store: MetaStore) -> None:
+    await make_guild(meta_store)
+    assert await meta_store.add_member_role(GUILD, 404, HELPER) is False
+    assert await meta_store.get_member(GUILD, 404) is None
+
+
+async def test_remove_member_role_returns_false_when_absent(meta_store: MetaStore) -> None:
+    await make_guild(meta_store, members=(2,))
+    await meta_store.add_member_role(GUILD, 2, HELPER)
+    assert await meta_store.remove_member_role(GUILD, 2, HELPER) is True
+    assert await meta_store.remove_member_role(GUILD, 2, HELPER) is False
+    assert await meta_store.remove_member_role(GUILD, 404, HELPER) is False
+    assert (await meta_store.get_member(GUILD, 2)).roles == ()  # type: ignore[union-attr]
+
+
+# -- invites -------------------------------------------------------------------------------
+
+
+async def test_create_invite_conflicts_on_taken_code(meta_store: MetaStore) -> None:
+    await make_guild(meta_store)
+    created = invite("code1", max_age=3600, max_uses=5, uses=1, temporary=True)
+    await meta_store.create_invite(created)
+    with pytest.raises(Conflict):
+        await meta_store.create_invite(invite("code1"))
+    assert await meta_store.get_invite("code1") == created
+    assert await meta_store.get_invite("nope") is None
+
+
+async def test_use_invite_counts_until_max_uses(meta_store: MetaStore) -> None:
+    await make_guild(meta_store)
+    await meta_store.create_invite(invite(max_uses=2))
+    first = await meta_store.use_invite("abc", NOW)
+    assert first is not None and first.uses == 1
+    assert (await meta_store.use_invite("abc", NOW)).uses == 2  # type: ignore[union-attr]
+    assert await meta_store.use_invite("abc", NOW) is None
+    assert (await meta_store.get_invite("abc")).uses == 2  # type: ignore[union-attr]
+
+
+async def test_use_invite_is_unlimited_with_zero_max_uses(meta_store: MetaStore) -> None:
+    await make_guild(meta_store)
+    await meta_store.create_invite(invite(max_uses=0, max_age=0, created_at=0))
+    for expected in range(1, 6):
+        assert (await meta_store.use_invite("abc", NOW)).uses == expected  # type: ignore[union-attr]
+
+
+async def test_use_invite_returns_none_once_expired(meta_store: MetaStore) -> None:
+    await make_guild(meta_store)
+    await meta_store.create_invite(invite(max_age=60))
+    assert await meta_store.use_invite("abc", NOW + 59_999) is not None
+    assert await meta_store.use_invite("abc", NOW + 60_000) is None
+    assert (await meta_store.get_invite("abc")).uses == 1  # type: ignore[union-attr]
+
+
+async def test_use_invite_returns_none_when_unknown(meta_store: MetaStore) -> None:
+    assert await meta_store.use_invite("nope", NOW) is None
+
+
+async def test_use_invite_is_atomic_under_concurrent_uses(meta_store: MetaStore) -> None:
+    await make_guild(meta_store)
+    await meta_store.create_invite(invite(max_uses=5))
+    results = await asyncio.gather(*(meta_store.use_invite("abc", NOW) for _ in range(20)))
+    used = [r for r in results if r is not None]
+    assert sorted(r.uses for r in used) == [1, 2, 3, 4, 5]
+    assert (await meta_store.get_invite("abc")).uses == 5  # type: ignore[union-attr]
+
+
+async def test_list_guild_invites_and_delete_invite(meta_store: MetaStore) -> None:
+    await make_guild(meta_store)
+    await meta_store.create_invite(invite("b", created_at=NOW + 1))
+    await meta_store.create_invite(invite("a", created_at=NOW + 2))
+    assert [i.code for i in await meta_store.list_guild_invites(GUILD)] == ["b", "a"]
+    assert await meta_store.delete_invite("b") is True
+    assert await meta_store.delete_invite("b") is False
+    assert [i.code for i in await meta_store.list_guild_invites(GUILD)] == ["a"]
+    assert await meta_store.list_guild_invites(404) == []
+
+
+# -- messages ------------------------------------------------------------------------------
+
+CH = 201
+OTHER_CH = 202
+AUTHOR = 1
+
+
+def msg(message_id: int, channel_id: int = CH, **kw: Any) -> Message:
+    return Message(message_id, channel_id, kw.pop("author_id", AUTHOR), kw.pop("content", f"m{message_id}"), **kw)
+
+
+async def insert_range(store: MessageStore, ids: range, channel_id: int = CH) -> None:
+    await store.insert_many([msg(i, channel_id) for i in ids])
+
+
+async def test_insert_many_round_trips_every_field(message_store: MessageStore) -> None:
+    full = Message(
+        1000, CH, AUTHOR, "hello <@2>", guild_id=GUILD, type=19, tts=True, nonce="n-1",
+        edited_at=NOW, pinned=True, mention_everyone=True, mentions=(2, 1 << 60),
+        mention_roles=(MOD,), reference=MessageReference(900, CH, GUILD), flags=4,
+        embeds=({"title": "t", "fields": [{"name": "a", "value": "b"}], "color": 5},),
+    )  # fmt: skip
+    bare = Message(1001, CH, 2, "")
+    await message_store.insert_many([full, bare])
+    assert await message_store.get_message(CH, 1000) == full
+    assert await message_store.get_message(CH, 1001) == bare
+
+
+async def test_insert_many_accepts_an_empty_batch(message_store: MessageStore) -> None:
+    await message_store.insert_many([])
+    assert await message_store.history(CH) == []
+
+
+async def test_insert_many_writes_a_large_batch(message_store: MessageStore) -> None:
+    await insert_range(message_store, range(1, 501))
+    page = await message_store.history(CH, limit=HISTORY_MAX)
+    assert [m.id for m in page] == list(range(500, 400, -1))
+
+
+async def test_get_message_returns_none_for_another_channel(message_store: MessageStore) -> None:
+    await message_store.insert_many([msg(10)])
+    assert await message_store.get_message(OTHER_CH, 10) is None
+    assert await message_store.get_message(CH, 11) is None
+
+
+async def test_history_returns_newest_first(message_store: MessageStore) -> None:
+    await insert_range(message_store, range(1, 11))
+    assert [m.id for m in await message_store.history(CH)] == list(range(10, 0, -1))
+    assert [m.id for m in await message_store.history(CH, limit=3)] == [10, 9, 8]
+
+
+async def test_history_before_returns_the_newest_older_messages(message_store: MessageStore) -> None:
+    await insert_range(message_store, range(1, 11))
+    assert [m.id for m in await message_store.history(CH, before=6, limit=3)] == [5, 4, 3]
+    assert [m.id for m in await message_store.history(CH, before=3)] == [2, 1]
+    assert await message_store.history(CH, before=1) == []
+
+
+async def test_history_after_returns_the_oldest_newer_messages_newest_first(
+    message_store: MessageStore,
+) -> None:
+    await insert_range(message_store, range(1, 11))
+    assert [m.id for m in await message_store.history(CH, after=3, limit=3)] == [6, 5, 4]
+    assert [m.id for m in await message_store.history(CH, after=8)] == [10, 9]
+    assert [m.id for m in await message_store.history(CH, after=0, limit=2)] == [2, 1]
+    assert await message_store.history(CH, after=10) == []
+
+
+async def test_history_between_before_and_after_is_newest_first(message_store: MessageStore) -> None:
+    await insert_range(message_store, range(1, 11))
+    assert [m.id for m in await message_store.history(CH, before=9, after=2, limit=3)] == [8, 7, 6]
+    assert [m.id for m in await message_store.history(CH, before=5, after=2)] == [4, 3]
+
+
+async def test_history_keeps_channels_apart(message_store: MessageStore) -> None:
+    await insert_range(message_store, range(1, 6), CH)
+    await insert_range(message_store, range(6, 9), OTHER_CH)
+    assert [m.id for m in await message_store.history(OTHER_CH)] == [8, 7, 6]
+    assert [m.id for m in await message_store.history(CH, after=2)] == [5, 4, 3]
+    assert await message_store.history(999) == []
+
+
+async def test_history_is_capped_at_history_max(message_store: MessageStore) -> None:
+    await insert_range(message_store, range(1, HISTORY_MAX + 21))
+    page = await message_store.history(CH, limit=HISTORY_MAX)
+    assert len(page) == HISTORY_MAX and page[0].id == HISTORY_MAX + 20
+
+
+async def test_find_by_nonce_returns_the_message_at_or_after_min_id(message_store: MessageStore) -> None:
+    await message_store.insert_many([msg(10, nonce="n"), msg(11, nonce="m"), msg(12)])
+    found = await message_store.find_by_nonce(CH, AUTHOR, "n", 10)
+    assert found == msg(10, nonce="n")
+    assert await message_store.find_by_nonce(CH, AUTHOR, "n", 0) == found
+    assert await message_store.find_by_nonce(CH, AUTHOR, "n", 11) is None
+
+
+async def test_find_by_nonce_matches_author_and_channel(message_store: MessageStore) -> None:
+    await message_store.insert_many([msg(10, nonce="n"), msg(11, OTHER_CH, author_id=2, nonce="k")])
+    assert await message_store.find_by_nonce(CH, 2, "n", 0) is None
+    assert await message_store.find_by_nonce(OTHER_CH, AUTHOR, "n", 0) is None
+    assert await message_store.find_by_nonce(CH, AUTHOR, "other", 0) is None
+    assert (await message_store.find_by_nonce(OTHER_CH, 2, "k", 0)).id == 11  # type: ignore[union-attr]
+
+
+async def test_update_message_sets_fields(message_store: MessageStore) -> None:
+    await message_store.insert_many([msg(10, nonce="n", mentions=(3,), embeds=({"a": 1},))])
+    fields = {"content": "edited", "edited_at": NOW, "mentions": [4, 5], "mention_roles": [MOD],
+              "mention_everyone": True, "pinned": True, "flags": 4, "embeds": []}  # fmt: skip
+    updated = await message_store.update_message(CH, 10, fields)
+    expected = msg(10, content="edited", nonce="n", edited_at=NOW, mentions=(4, 5), mention_roles=(MOD,),
+                   mention_everyone=True, pinned=True, flags=4)  # fmt: skip
+    assert updated == expected
+    assert await message_store.get_message(CH, 10) == expected
+    assert (await message_store.history(CH))[0] == expected
+
+
+async def test_update_message_returns_none_when_missing(message_store: MessageStore) -> None:
+    await message_store.insert_many([msg(10)])
+    assert await message_store.update_message(CH, 11, {"content": "x"}) is None
+    assert await message_store.update_message(OTHER_CH, 10, {"content": "x"}) is None
+    assert (await message_store.get_message(CH, 10)).content == "m10"  # type: ignore[union-attr]
+
+
+async def test_delete_message_removes_it_once(message_store: MessageStore) -> None:
+    await insert_range(message_store, range(1, 4))
+    assert await message_store.delete_message(OTHER_CH, 2) is False
+    assert await message_store.delete_message(CH, 2) is True
+    assert await message_store.delete_message(CH, 2) is False
+    assert await message_store.get_message(CH, 2) is None
+    assert [m.id for m in await message_store.history(CH)] == [3, 1]
+
+
+async def test_delete_channel_messages_counts_and_spares_other_channels(
+    message_store: MessageStore,
+) -> None:
+    await insert_range(message_store, range(1, 6), CH)
+    await insert_range(message_store, range(6, 8), OTHER_CH)
+    assert await message_store.delete_channel_messages(CH) == 5
+    assert await message_store.history(CH) == []
+    assert await message_store.delete_channel_messages(CH) == 0
+    assert [m.id for m in await message_store.history(OTHER_CH)] == [7, 6]
+
+
+async def test_aclose_is_safe_twice(message_store: MessageStore) -> None:
+    await message_store.aclose()
+    await message_store.aclose()
