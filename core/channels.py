@@ -259,7 +259,7 @@ async def update_channel(p: Platform, actor: User, channel_id: int, body: dict[s
         raise _dm_error()
     cv.require(Permission.MANAGE_CHANNELS)
     channel = cv.channel
-    if "type" in body and get_int(body, "type") != int(channel.type):
+    if get_int(body, "type", default=int(channel.type)) != int(channel.type):
         raise invalid_form("type", "CHANNEL_TYPE_INVALID", "The channel type cannot be changed.")
     fields = _plain_fields(body, channel.type, creating=False)
     if "parent_id" in body:
