@@ -14,7 +14,8 @@ from core.validate import require_object
 
 __all__ = ["USER", "json_response", "no_content", "public", "read_json", "user_of"]
 
-USER = "discord_arch.user"  # request key of the authenticated User (set by the auth middleware)
+# The authenticated User of a request, set by the auth middleware.
+USER = web.RequestKey("user", User)
 # Discord's code for "The request body contains invalid JSON."
 INVALID_JSON = 50109
 

@@ -41,7 +41,8 @@ def make_middlewares(platform: Platform) -> list[web.middleware]:
 
     @web.middleware
     async def auth(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if getattr(handler, "public", False) or not request.path.startswith("/api/"):
+        unmatched = request.match_info.http_exception is not None  # 404/405 need no token
+        if unmatched or getattr(handler, "public", False) or not request.path.startswith("/api/"):
             return await handler(request)
         header = request.headers.get("Authorization", "")
         is_bot = header.startswith("Bot ")
