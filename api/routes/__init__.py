@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from api.routes import accounts, channels, guilds
+from api.routes import accounts, channels, guilds, messages
 
 __all__ = ["ROUTE_TABLES"]
 
-ROUTE_TABLES = [accounts.routes, guilds.routes, channels.routes]
+ROUTE_TABLES = [accounts.routes, guilds.routes, channels.routes, messages.routes]

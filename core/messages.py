@@ -1,0 +1,355 @@
+"""Messages: send, edit, delete, bulk delete and typing, with their gateway events.
+
+Every send goes through :meth:`core.router.MessageRouter.submit`: it returns once the batch
+holding the message is durable, and only then is MESSAGE_CREATE published and the author
+answered. Body parsing and limits are in :mod:`core.message_form`; reads (history, one message,
+rendering, ``last_message_id``) in :mod:`core.history`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from core.access import ChannelView, channel_view
+from core.errors import ApiError, ErrorCode, invalid_form
+from core.events import Event
+from core.history import find_message, render
+from core.message_form import (
+    SUPPRESS_EMBEDS,
+    AllowedMentions,
+    EditForm,
+    ReferenceForm,
+    find_mentions,
+    parse_edit,
+    parse_send,
+)
+from core.models import Channel, ChannelType, Message, MessageReference, User
+from core.permissions import Permission
+from core.platform import Platform
+from core.router import RouterClosed, WriteFailed
+from core.snowflake import snowflake_time_ms
+from core.validate import snowflake_value
+from core.wire import member_json, message_json
+
+__all__ = [
+    "SlowmodeLimited",
+    "bulk_delete",
+    "delete",
+    "edit",
+    "send",
+    "typing",
+]
+
+Json = dict[str, Any]
+
+MESSAGE_DEFAULT, MESSAGE_REPLY = 0, 19
+SLOWMODE_CODE = 20016
+NON_TEXT_CHANNEL = 50008
+BULK_TOO_OLD = 50034
+BULK_MIN, BULK_MAX = 2, 100
+BULK_MAX_AGE_MS = 14 * 86_400_000
+_P = Permission
+# Who slowmode does not apply to (Discord: MANAGE_MESSAGES or MANAGE_CHANNELS, and since 2026
+# BYPASS_SLOWMODE).
+_SLOWMODE_EXEMPT = int(_P.MANAGE_MESSAGES | _P.MANAGE_CHANNELS | _P.BYPASS_SLOWMODE)
+
+
+@dataclass(slots=True)
+class SlowmodeLimited(ApiError):
+    """429 20016: the channel's ``rate_limit_per_user`` has not elapsed since the last send."""
+
+    retry_after: float = 0.0
+
+    def body(self) -> dict[str, Any]:
+        out = ApiError.body(self)  # zero-argument super() does not work in slots dataclasses
+        out.update(retry_after=self.retry_after, **{"global": False})
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class _Mentions:
+    users: tuple[int, ...]
+    roles: tuple[int, ...]
+    everyone: bool
+
+
+# -- send --------------------------------------------------------------------------------------
+
+
+async def send(p: Platform, author: User, channel_id: int, body: dict[str, Any]) -> Json:
+    """``POST /channels/{id}/messages``: write a message durably, then publish MESSAGE_CREATE.
+
+    Needs VIEW_CHANNEL and SEND_MESSAGES; READ_MESSAGE_HISTORY for a reply; ``tts`` is kept
+    only with SEND_TTS_MESSAGES. With ``enforce_nonce``, a retry with the nonce of a recent
+    send returns that message and publishes nothing.
+
+    Returns:
+        The message object (with ``member`` in guild channels).
+
+    Raises:
+        ApiError: 404/403 as :func:`core.access.channel_view`; 403 50013; 400 50006 for an
+            empty message, 50008 for a category, 50035 for a bad field; 429 20016
+            (:class:`SlowmodeLimited`); 503 when the write failed or the worker is draining.
+    """
+    view = await channel_view(p.meta, channel_id, author.id)
+    _require_text(view.channel)
+    view.require(_P.SEND_MESSAGES)
+    form = parse_send(body, p.config.max_message_length)
+    if not form.content and not form.embeds:
+        raise ApiError.bad_request(ErrorCode.EMPTY_MESSAGE, "Cannot send an empty message")
+    referenced = await _referenced(p, view, form.reference)
+    replied = referenced.author_id if referenced and form.allowed.mentions_replied else None
+    mentioned = await _mentions(p, view, form.content, form.allowed, replied)
+    users = await _users_for(p, author, mentioned.users, referenced)
+    await _slowmode(p, view, author.id)
+    channel = view.channel
+    message = Message(
+        id=p.ids.next(), channel_id=channel.id, author_id=author.id, content=form.content,
+        guild_id=channel.guild_id, type=MESSAGE_REPLY if referenced else MESSAGE_DEFAULT,
+        tts=form.tts and bool(view.permissions & _P.SEND_TTS_MESSAGES), nonce=form.nonce,
+        mention_everyone=mentioned.everyone, mentions=mentioned.users,
+        mention_roles=mentioned.roles, flags=form.flags, embeds=form.embeds,
+        reference=MessageReference(referenced.id, channel.id, channel.guild_id)
+        if referenced else None,
+    )
+    ref_json = message_json(referenced, users) if referenced else None
+    member = view.guild.member if view.guild else None
+    data = message_json(message, users, member, ref_json)
+    event = Event("MESSAGE_CREATE", data, **_audience(channel))
+    earlier = await _submit(p, message, event, form.enforce_nonce)
+    if earlier is not None:
+        return (await render(p, channel, [earlier]))[0]
+    return data
+
+
+async def _submit(p: Platform, message: Message, event: Event, enforce: bool) -> Message | None:
+    try:
+        return await p.router.submit(message, (event,), enforce_nonce=enforce)
+    except WriteFailed:
+        raise ApiError(503, ErrorCode.GENERAL, "The message could not be saved; retry.") from None
+    except RouterClosed:
+        raise ApiError(503, ErrorCode.GENERAL, "The server is restarting; retry.") from None
+
+
+async def _referenced(p: Platform, view: ChannelView, ref: ReferenceForm | None) -> Message | None:
+    """The replied-to message, which must be in this channel (else it is unknown)."""
+    if ref is None:
+        return None
+    view.require(_P.READ_MESSAGE_HISTORY)
+    channel = view.channel
+    found = None
+    if ref.channel_id in (None, channel.id) and ref.guild_id in (None, channel.guild_id):
+        found = await p.messages.get_message(channel.id, ref.message_id)
+    if found is None and ref.fail_if_not_exists:
+        raise invalid_form(
+            "message_reference", "MESSAGE_REFERENCE_UNKNOWN_MESSAGE", "Unknown message"
+        )
+    return found
+
+
+async def _mentions(
+    p: Platform, view: ChannelView, content: str, allowed: AllowedMentions, replied: int | None
+) -> _Mentions:
+    """The mentions that count: members (or DM recipients), roles of this guild that are
+    mentionable (or the author has MENTION_EVERYONE), and @everyone/@here with MENTION_EVERYONE;
+    each also as ``allowed_mentions`` permits. ``replied`` is added as a user mention."""
+    user_ids, role_ids, everyone = find_mentions(content)
+    wanted = [u for u in user_ids if allowed.allows_user(u)]
+    if replied is not None and replied not in wanted:
+        wanted.append(replied)
+    gv = view.guild
+    if gv is None:
+        recipients = view.channel.recipients
+        return _Mentions(tuple(u for u in wanted if u in recipients), (), False)
+    found = await asyncio.gather(*(p.meta.get_member(gv.guild.id, u) for u in wanted))
+    may_all = bool(view.permissions & _P.MENTION_EVERYONE)
+    roles = tuple(
+        r for r in role_ids
+        if r != gv.guild.id and (role := gv.roles.get(r)) is not None
+        and (role.mentionable or may_all) and allowed.allows_role(r)
+    )
+    return _Mentions(
+        tuple(u for u, m in zip(wanted, found, strict=True) if m is not None),
+        roles,
+        everyone and may_all and "everyone" in allowed.parse,
+    )
+
+
+async def _users_for(
+    p: Platform, author: User, mentioned: Sequence[int], referenced: Message | None
+) -> dict[int, User]:
+    need = set(mentioned)
+    if referenced is not None:
+        need.update((referenced.author_id, *referenced.mentions))
+    need.discard(author.id)
+    users = await p.meta.get_users(list(need)) if need else {}
+    users[author.id] = author
+    return users
+
+
+async def _slowmode(p: Platform, view: ChannelView, user_id: int) -> None:
+    seconds = view.channel.rate_limit_per_user
+    if not seconds or view.guild is None or view.permissions & _SLOWMODE_EXEMPT:
+        return
+    ok, _, reset_ms = await p.cache.rate_hit(
+        f"slowmode:{view.channel.id}:{user_id}", 1, seconds * 1000
+    )
+    if not ok:
+        raise SlowmodeLimited(
+            429, SLOWMODE_CODE, "This action cannot be performed due to slowmode rate limit.",
+            retry_after=max(reset_ms, 1) / 1000,
+        )
+
+
+# -- changes -----------------------------------------------------------------------------------
+
+
+async def edit(
+    p: Platform, user: User, channel_id: int, message_id: int, body: dict[str, Any]
+) -> Json:
+    """``PATCH /channels/{id}/messages/{id}``: ``content``, ``embeds``, ``flags``; MESSAGE_UPDATE.
+
+    Only the author may change content or embeds; with MANAGE_MESSAGES, anyone may change
+    ``flags`` (SUPPRESS_EMBEDS) of a guild message. ``edited_timestamp`` is set when content or
+    embeds change. Mentions are parsed again (the replied-to author stays mentioned if it was).
+
+    Raises:
+        ApiError: as :func:`core.access.channel_view`; 404 10008; 403 50005 for another user's
+            message; 400 50006 if nothing would be left, 50035 for a bad field.
+    """
+    view = await channel_view(p.meta, channel_id, user.id)
+    message = await find_message(p, view.channel, message_id)
+    form = parse_edit(body, p.config.max_message_length)
+    if message.author_id != user.id and not (
+        form.only_flags and view.guild is not None and view.permissions & _P.MANAGE_MESSAGES
+    ):
+        raise ApiError(403, ErrorCode.CANNOT_EDIT_OTHERS_MESSAGE,
+                       "Cannot edit a message authored by another user")
+    fields = await _edit_fields(p, view, message, form)
+    updated = message
+    if fields:
+        found = await p.messages.update_message(view.channel.id, message.id, fields)
+        if found is None:  # deleted meanwhile
+            raise ApiError.unknown("message")
+        updated = found
+    data = (await render(p, view.channel, [updated]))[0]
+    if fields:
+        p.publish(Event("MESSAGE_UPDATE", data, **_audience(view.channel)))
+    return data
+
+
+async def _edit_fields(
+    p: Platform, view: ChannelView, message: Message, form: EditForm
+) -> dict[str, Any]:
+    fields: dict[str, Any] = {}
+    if form.flags is not None:
+        fields["flags"] = (message.flags & ~SUPPRESS_EMBEDS) | form.flags
+    content = message.content if form.content is None else form.content
+    embeds = message.embeds if form.embeds is None else form.embeds
+    if not content and not embeds:
+        raise ApiError.bad_request(ErrorCode.EMPTY_MESSAGE, "Cannot send an empty message")
+    if form.embeds is not None:
+        fields.update(embeds=form.embeds, edited_at=p.now_ms())
+    if form.content is not None:
+        replied = None
+        if message.reference is not None:
+            ref = await p.messages.get_message(view.channel.id, message.reference.message_id)
+            if ref is not None and ref.author_id in message.mentions:
+                replied = ref.author_id
+        m = await _mentions(p, view, content, form.allowed, replied)
+        fields.update(content=content, mentions=m.users, mention_roles=m.roles,
+                      mention_everyone=m.everyone, edited_at=p.now_ms())
+    return fields
+
+
+async def delete(p: Platform, user: User, channel_id: int, message_id: int) -> None:
+    """``DELETE /channels/{id}/messages/{id}``: by the author, or with MANAGE_MESSAGES in a
+    guild channel; MESSAGE_DELETE ``{id, channel_id, guild_id}``.
+
+    Raises:
+        ApiError: as :func:`core.access.channel_view`; 404 10008; 403 50013, or 50003 for
+            another user's message in a DM.
+    """
+    view = await channel_view(p.meta, channel_id, user.id)
+    message = await find_message(p, view.channel, message_id)
+    if message.author_id != user.id:
+        if view.guild is None:
+            raise ApiError(403, ErrorCode.CANNOT_EXECUTE_ON_DM,
+                           "Cannot execute action on a DM channel")
+        view.require(_P.MANAGE_MESSAGES)
+    if not await p.messages.delete_message(view.channel.id, message.id):
+        raise ApiError.unknown("message")
+    data = {"id": str(message.id), **_where(view.channel)}
+    p.publish(Event("MESSAGE_DELETE", data, **_audience(view.channel)))
+
+
+async def bulk_delete(p: Platform, user: User, channel_id: int, body: dict[str, Any]) -> None:
+    """``POST /channels/{id}/messages/bulk-delete``: ``messages``, 2..100 ids, none older than
+    14 days (MANAGE_MESSAGES, guild channels only). Ids that are not messages of this channel
+    are skipped. MESSAGE_DELETE_BULK ``{ids, channel_id, guild_id}`` lists what was deleted.
+
+    Raises:
+        ApiError: as :func:`core.access.channel_view`; 403 50013, or 50003 in a DM; 400 50035
+            for a bad list, 50034 for a message older than 14 days.
+    """
+    view = await channel_view(p.meta, channel_id, user.id)
+    if view.guild is None:
+        raise ApiError(403, ErrorCode.CANNOT_EXECUTE_ON_DM, "Cannot execute action on a DM channel")
+    view.require(_P.MANAGE_MESSAGES)
+    raw = body.get("messages")
+    if not isinstance(raw, list) or not BULK_MIN <= len(raw) <= BULK_MAX:
+        raise invalid_form("messages", "BASE_TYPE_BAD_LENGTH",
+                           f"Must be between {BULK_MIN} and {BULK_MAX} in length.")
+    ids = list(dict.fromkeys(snowflake_value(x, f"messages.{i}") for i, x in enumerate(raw)))
+    cutoff = p.now_ms() - BULK_MAX_AGE_MS
+    if any(snowflake_time_ms(i) < cutoff for i in ids):
+        raise ApiError.bad_request(
+            BULK_TOO_OLD, "You can only bulk delete messages that are under 14 days old."
+        )
+    done = await asyncio.gather(*(p.messages.delete_message(view.channel.id, i) for i in ids))
+    deleted = [str(i) for i, ok in zip(ids, done, strict=True) if ok]
+    if deleted:
+        data = {"ids": deleted, **_where(view.channel)}
+        p.publish(Event("MESSAGE_DELETE_BULK", data, **_audience(view.channel)))
+
+
+async def typing(p: Platform, user: User, channel_id: int) -> None:
+    """``POST /channels/{id}/typing`` (SEND_MESSAGES): TYPING_START
+    ``{channel_id, guild_id, user_id, timestamp (Unix seconds), member}``.
+
+    Raises:
+        ApiError: as :func:`core.access.channel_view`; 403 50013; 400 50008 for a category.
+    """
+    view = await channel_view(p.meta, channel_id, user.id)
+    _require_text(view.channel)
+    view.require(_P.SEND_MESSAGES)
+    data: Json = {**_where(view.channel), "user_id": str(user.id),
+                  "timestamp": p.now_ms() // 1000}
+    if view.guild is not None:
+        data["member"] = member_json(view.guild.member, user)
+    p.publish(Event("TYPING_START", data, **_audience(view.channel)))
+
+
+# -- helpers -----------------------------------------------------------------------------------
+
+
+def _require_text(channel: Channel) -> None:
+    if channel.type not in (ChannelType.GUILD_TEXT, ChannelType.DM):
+        raise ApiError.bad_request(NON_TEXT_CHANNEL, "Cannot send messages in a non-text channel")
+
+
+def _audience(channel: Channel) -> dict[str, Any]:
+    """Guild channel events go to who can view the channel; DM events to the recipients."""
+    if channel.guild_id is None:
+        return {"user_ids": tuple(channel.recipients)}
+    return {"guild_id": channel.guild_id, "channel_id": channel.id}
+
+
+def _where(channel: Channel) -> Json:
+    out: Json = {"channel_id": str(channel.id)}
+    if channel.guild_id is not None:
+        out["guild_id"] = str(channel.guild_id)
+    return out
