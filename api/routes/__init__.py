@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from api.routes import accounts, channels, guilds, messages
+from api.routes import accounts, channels, guilds, invites, members, messages, roles
 
 __all__ = ["ROUTE_TABLES"]
 
-ROUTE_TABLES = [accounts.routes, guilds.routes, channels.routes, messages.routes]
+ROUTE_TABLES = [accounts.routes, guilds.routes, channels.routes, messages.routes,
+                members.routes, roles.routes, invites.routes]
