@@ -64,6 +64,12 @@ class Executor(Protocol):
 
     async def executemany(self, sql: str, args: Iterable[Sequence[Any]]) -> None: ...
 
+    async def insert_rows(
+        self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+    ) -> None:
+        """Insert ``rows`` into ``table`` atomically, by the fastest bulk path there is
+        (``COPY`` on PostgreSQL, ``executemany`` on SQLite)."""
+
     def transaction(self) -> AbstractAsyncContextManager[Executor]:
         """An executor whose calls all run in one transaction, committed on a clean exit
         and rolled back on an exception. Nested calls join the outer transaction."""
@@ -113,7 +119,7 @@ _MESSAGE = (
     " mention_everyone, mentions, mention_roles, ref_message_id, ref_channel_id,"
     " ref_guild_id, flags, embeds"
 )
-_INSERT_MESSAGE = f"INSERT INTO messages ({_MESSAGE}) VALUES ({', '.join('?' * 18)})"
+_MESSAGE_COLUMNS = tuple(c.strip() for c in _MESSAGE.split(","))
 
 
 def _json(items: Sequence[Any]) -> str | None:
@@ -136,8 +142,9 @@ def _message(r: Row) -> Message:
 def _message_params(m: Message) -> tuple[Any, ...]:
     ref = m.reference
     return (
-        m.id, m.channel_id, m.author_id, m.content, m.guild_id, m.type, m.tts, m.nonce,
-        m.edited_at, m.pinned, m.mention_everyone, _json(list(m.mentions)),
+        # bool() because COPY's binary format takes nothing else for a BOOLEAN column.
+        m.id, m.channel_id, m.author_id, m.content, m.guild_id, m.type, bool(m.tts), m.nonce,
+        m.edited_at, bool(m.pinned), bool(m.mention_everyone), _json(list(m.mentions)),
         _json(list(m.mention_roles)), ref and ref.message_id, ref and ref.channel_id,
         ref and ref.guild_id, m.flags, _json(list(m.embeds)),
     )
@@ -164,8 +171,9 @@ _MESSAGE_FIELDS: Mapping[str, Callable[[Any], Any]] = MappingProxyType(
 class SqlMessageStore:
     """:class:`core.store.base.MessageStore` over an :class:`Executor`.
 
-    ``insert_many`` is one ``executemany`` in one transaction: on SQLite durable at commit
-    (``synchronous=FULL``), on PostgreSQL at commit (``synchronous_commit`` on, its default).
+    ``insert_many`` is one atomic bulk insert: ``executemany`` in one transaction on SQLite
+    (durable at commit, ``synchronous=FULL``); on PostgreSQL ``COPY``, or a pipelined
+    ``executemany`` for batches under 8 (durable at commit, ``synchronous_commit=on``).
     """
 
     def __init__(self, executor: Executor) -> None:
@@ -176,7 +184,8 @@ class SqlMessageStore:
 
     async def insert_many(self, messages: Sequence[Message]) -> None:
         if messages:
-            await self._db.executemany(_INSERT_MESSAGE, [_message_params(m) for m in messages])
+            rows = [_message_params(m) for m in messages]
+            await self._db.insert_rows("messages", _MESSAGE_COLUMNS, rows)
 
     async def get_message(self, channel_id: int, message_id: int) -> Message | None:
         row = await self._db.fetchrow(

@@ -106,6 +106,11 @@ def _connect(path: str, synchronous: str, busy_timeout_ms: int) -> sqlite3.Conne
     return conn
 
 
+def _insert_sql(table: str, columns: Sequence[str]) -> str:
+    marks = ", ".join("?" * len(columns))
+    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"
+
+
 def _fetch(conn: sqlite3.Connection, sql: str, args: Sequence[Any]) -> list[Row]:
     return conn.execute(sql, args).fetchall()
 
@@ -221,6 +226,11 @@ class SqliteExecutor:
     async def executemany(self, sql: str, args: Iterable[Sequence[Any]]) -> None:
         await self._locked(_executemany_atomic, sql, list(args))
 
+    async def insert_rows(
+        self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+    ) -> None:
+        await self.executemany(_insert_sql(table, columns), rows)
+
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[_SqliteTransaction]:
         """Hold the connection for one ``BEGIN IMMEDIATE`` ... ``COMMIT`` transaction."""
@@ -274,6 +284,11 @@ class _SqliteTransaction:
 
     async def executemany(self, sql: str, args: Iterable[Sequence[Any]]) -> None:
         await self._owner.call(_executemany, sql, list(args))
+
+    async def insert_rows(
+        self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+    ) -> None:
+        await self.executemany(_insert_sql(table, columns), rows)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[_SqliteTransaction]:

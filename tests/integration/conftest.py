@@ -9,13 +9,16 @@ fails the test; nothing is skipped.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import asyncpg
 import pytest
 
 from core.store.base import MessageStore, MetaStore
+from core.store.postgres import PostgresStore
 from core.store.sql import SqlStore
 from core.store.sqlite import SqliteStore
 from tests.integration.backends import (
@@ -23,9 +26,23 @@ from tests.integration.backends import (
     open_redis_cached_message_store,
 )
 
-# PostgreSQL joins these lists with core/store/postgres.py.
-SQL_BACKENDS = ["sqlite"]
-MESSAGE_BACKENDS = ["sqlite", "mongo", "redis"]
+SQL_BACKENDS = ["sqlite", "postgres"]
+MESSAGE_BACKENDS = ["sqlite", "postgres", "mongo", "redis"]
+
+
+@asynccontextmanager
+async def postgres_schema(dsn: str) -> AsyncIterator[str]:
+    """A new empty schema in the test database, dropped with everything in it at exit."""
+    name = f"test_{uuid.uuid4().hex[:16]}"
+    admin = await asyncpg.connect(dsn)
+    try:
+        await admin.execute(f'CREATE SCHEMA "{name}"')
+        try:
+            yield name
+        finally:
+            await admin.execute(f'DROP SCHEMA "{name}" CASCADE')
+    finally:
+        await admin.close()
 
 
 @asynccontextmanager
@@ -38,7 +55,20 @@ async def open_sql_store(
         async with await SqliteStore.open(str(tmp_path / "store.sqlite3")) as store:
             yield store
         return
-    raise ValueError(f"unknown SQL backend {backend!r}")
+    dsn = request.getfixturevalue("postgres_dsn")
+    async with postgres_schema(dsn) as schema:
+        store = await PostgresStore.open(
+            dsn, min_size=1, max_size=4, server_settings={"search_path": schema}
+        )
+        async with store:
+            yield store
+
+
+@pytest.fixture
+async def postgres_search_path(postgres_dsn: str) -> AsyncIterator[dict[str, str]]:
+    """``server_settings`` that put connections in a new empty schema (dropped after)."""
+    async with postgres_schema(postgres_dsn) as schema:
+        yield {"search_path": schema}
 
 
 @pytest.fixture(params=SQL_BACKENDS)

@@ -9,6 +9,9 @@ migrations, transactions and connection errors.
 from __future__ import annotations
 
 import asyncio
+import socket
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,7 +30,11 @@ from core.models import (
     Role,
     User,
 )
-from core.store.base import HISTORY_MAX, Conflict, MessageStore, MetaStore
+from core.store.base import HISTORY_MAX, Conflict, MessageStore, MetaStore, StoreUnavailable
+from core.store.migrations import MIGRATIONS, migrate
+from core.store.postgres import PostgresStore
+from core.store.sql import SqlStore
+from core.store.sqlite import SqliteStore
 
 GUILD = 100  # also the id of its @everyone role
 MOD = 101
@@ -56,7 +63,7 @@ async def make_guild(meta: MetaStore, members: tuple[int, ...] = ()) -> None:
             overwrites=(Overwrite(MOD, OverwriteType.ROLE, 0x800, 0),
                         Overwrite(OWNER, OverwriteType.MEMBER, 0, 0x40)),
         ),
-    ]  # fmt: skip
+    ]
     owner = Member(GUILD, OWNER, NOW, roles=(MOD,))
     await meta.create_guild(Guild(GUILD, "guild", OWNER, system_channel_id=GENERAL), roles, channels, owner)
     for user_id in members:
@@ -321,10 +328,10 @@ async def test_update_channel_sets_fields_and_replaces_overwrites(meta_store: Me
     await make_guild(meta_store)
     new_overwrites = (Overwrite(HELPER, OverwriteType.ROLE, 4, 8),)
     fields = {"name": "renamed", "topic": None, "position": 9, "parent_id": None, "nsfw": True,
-              "rate_limit_per_user": 30, "last_message_id": 5000, "overwrites": new_overwrites}  # fmt: skip
+              "rate_limit_per_user": 30, "last_message_id": 5000, "overwrites": new_overwrites}
     updated = await meta_store.update_channel(GENERAL, fields)
     expected = Channel(GENERAL, ChannelType.GUILD_TEXT, GUILD, "renamed", None, 9, None, True, 30,
-                       new_overwrites, (), 5000)  # fmt: skip
+                       new_overwrites, (), 5000)
     assert updated == expected
     assert await meta_store.get_channel(GENERAL) == expected
 
@@ -585,11 +592,14 @@ async def test_insert_many_round_trips_every_field(message_store: MessageStore) 
         edited_at=NOW, pinned=True, mention_everyone=True, mentions=(2, 1 << 60),
         mention_roles=(MOD,), reference=MessageReference(900, CH, GUILD), flags=4,
         embeds=({"title": "t", "fields": [{"name": "a", "value": "b"}], "color": 5},),
-    )  # fmt: skip
+    )
     bare = Message(1001, CH, 2, "")
-    await message_store.insert_many([full, bare])
+    await message_store.insert_many([full])  # a batch of one (PostgreSQL: executemany)
+    await message_store.insert_many([bare, *(replace(full, id=i) for i in range(1002, 1012))])
     assert await message_store.get_message(CH, 1000) == full
     assert await message_store.get_message(CH, 1001) == bare
+    # A larger batch (PostgreSQL: COPY) keeps every field too.
+    assert await message_store.get_message(CH, 1011) == replace(full, id=1011)
 
 
 async def test_insert_many_accepts_an_empty_batch(message_store: MessageStore) -> None:
@@ -671,10 +681,10 @@ async def test_find_by_nonce_matches_author_and_channel(message_store: MessageSt
 async def test_update_message_sets_fields(message_store: MessageStore) -> None:
     await message_store.insert_many([msg(10, nonce="n", mentions=(3,), embeds=({"a": 1},))])
     fields = {"content": "edited", "edited_at": NOW, "mentions": [4, 5], "mention_roles": [MOD],
-              "mention_everyone": True, "pinned": True, "flags": 4, "embeds": []}  # fmt: skip
+              "mention_everyone": True, "pinned": True, "flags": 4, "embeds": []}
     updated = await message_store.update_message(CH, 10, fields)
     expected = msg(10, content="edited", nonce="n", edited_at=NOW, mentions=(4, 5), mention_roles=(MOD,),
-                   mention_everyone=True, pinned=True, flags=4)  # fmt: skip
+                   mention_everyone=True, pinned=True, flags=4)
     assert updated == expected
     assert await message_store.get_message(CH, 10) == expected
     assert (await message_store.history(CH))[0] == expected
@@ -710,3 +720,105 @@ async def test_delete_channel_messages_counts_and_spares_other_channels(
 async def test_aclose_is_safe_twice(message_store: MessageStore) -> None:
     await message_store.aclose()
     await message_store.aclose()
+
+
+# -- the SQL backends themselves -----------------------------------------------------------
+
+
+async def test_migrate_is_idempotent_when_rerun(sql_store: SqlStore) -> None:
+    assert await migrate(sql_store.executor) == []
+    rows = await sql_store.executor.fetch("SELECT version FROM schema_migrations ORDER BY version")
+    assert [r[0] for r in rows] == [m.version for m in MIGRATIONS]
+
+
+async def test_sql_transaction_rolls_back_on_error(sql_store: SqlStore) -> None:
+    with pytest.raises(RuntimeError):
+        async with sql_store.executor.transaction() as tx:
+            await tx.execute("INSERT INTO guilds (id, name, owner_id) VALUES (?, ?, ?)", 1, "g", 1)
+            raise RuntimeError("abort")
+    assert await sql_store.meta.get_guild(1) is None
+
+
+async def test_sql_stores_raise_store_unavailable_once_closed(sql_store: SqlStore) -> None:
+    await sql_store.aclose()
+    with pytest.raises(StoreUnavailable):
+        await sql_store.meta.get_user(1)
+    with pytest.raises(StoreUnavailable):
+        await sql_store.messages.history(CH)
+
+
+async def test_sql_transactions_do_not_interleave_under_concurrency(
+    sql_store: SqlStore,
+) -> None:
+    # Many multi-statement writes and reads at once: each read sees whole guilds only.
+    meta = sql_store.meta
+
+    async def create(guild_id: int) -> None:
+        roles = [Role(guild_id, guild_id, "@everyone", 0)]
+        await meta.create_guild(Guild(guild_id, "g", 1), roles, [], Member(guild_id, 1, NOW))
+
+    async def check() -> None:
+        for guild in await meta.list_user_guilds(1):
+            assert [r.id for r in await meta.list_roles(guild.id)] == [guild.id]
+
+    await asyncio.gather(*(create(1000 + i) for i in range(30)), *(check() for _ in range(30)))
+    assert await meta.count_user_guilds(1) == 30
+
+
+async def test_open_sqlite_works_in_memory() -> None:
+    async with await SqliteStore.open(":memory:") as store:
+        await store.meta.create_user(User(1, "alice"), None)
+        assert await store.meta.get_user(1) == User(1, "alice")
+        mode = await store.executor.fetchval("PRAGMA journal_mode")
+        assert mode == "memory"
+
+
+async def test_open_sqlite_uses_wal_and_full_sync_on_a_file(tmp_path: Path) -> None:
+    async with await SqliteStore.open(str(tmp_path / "db.sqlite3")) as store:
+        assert await store.executor.fetchval("PRAGMA journal_mode") == "wal"
+        assert await store.executor.fetchval("PRAGMA synchronous") == 2  # FULL
+        assert await store.executor.fetchval("PRAGMA foreign_keys") == 1
+
+
+async def test_open_sqlite_raises_store_unavailable_for_a_bad_path(tmp_path: Path) -> None:
+    with pytest.raises(StoreUnavailable):
+        await SqliteStore.open(str(tmp_path / "missing-dir" / "db.sqlite3"))
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def test_open_postgres_raises_store_unavailable_when_unreachable() -> None:
+    dsn = f"postgresql://app:s3cret-pw@127.0.0.1:{closed_port()}/db"
+    with pytest.raises(StoreUnavailable) as info:
+        await PostgresStore.open(dsn, connect_timeout=5)
+    message = str(info.value)
+    assert "127.0.0.1" in message and "s3cret-pw" not in message and "\n" not in message
+
+
+async def test_open_postgres_raises_store_unavailable_on_a_malformed_url() -> None:
+    for dsn in ("postgresql://app:s3cret-pw@db.example:notaport/x", "mysql://app:s3cret-pw@h/x"):
+        with pytest.raises(StoreUnavailable) as info:
+            await PostgresStore.open(dsn, connect_timeout=5)
+        assert "s3cret-pw" not in str(info.value)
+        assert info.value.__cause__ is None and info.value.__suppress_context__
+
+
+async def test_postgres_concurrent_migrations_apply_each_version_once(
+    postgres_dsn: str, postgres_search_path: dict[str, str]
+) -> None:
+    opened = [
+        await PostgresStore.open(
+            postgres_dsn, 1, 2, server_settings=postgres_search_path, apply_migrations=False
+        )
+        for _ in range(3)
+    ]
+    try:
+        applied = await asyncio.gather(*(migrate(s.executor) for s in opened))
+        assert sorted(applied) == [[], [], [m.version for m in MIGRATIONS]]
+    finally:
+        for store in opened:
+            await store.aclose()
