@@ -1,0 +1,153 @@
+"""The :class:`core.store.cache.Cache` contract, run against MemoryCache and RedisCache."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+import redis.asyncio
+
+from core.store.base import StoreUnavailable
+from core.store.cache import Cache, MemoryCache
+from core.store.redis import RedisCache, open_redis_cache
+
+# Time unit for windows and TTLs (ms); raise it on a slow machine.
+MS = 20
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def cache(request: pytest.FixtureRequest) -> AsyncIterator[Cache]:
+    if request.param == "memory":
+        memory = MemoryCache()
+        yield memory
+        await memory.aclose()
+        return
+    prefix = f"test:{uuid.uuid4().hex}:"
+    shared = await open_redis_cache(request.getfixturevalue("redis_url"), prefix=prefix)
+    try:
+        yield shared
+    finally:
+        keys = [key async for key in shared.client.scan_iter(match=f"{prefix}*")]
+        if keys:
+            await shared.client.delete(*keys)
+        await shared.aclose()
+
+
+async def test_rate_hit_allows_up_to_limit_then_denies(cache: Cache) -> None:
+    hits = [await cache.rate_hit("route:1", 3, 100 * MS) for _ in range(4)]
+    assert [(allowed, remaining) for allowed, remaining, _ in hits] == [
+        (True, 2),
+        (True, 1),
+        (True, 0),
+        (False, 0),
+    ]
+    assert all(0 < reset <= 100 * MS for _, _, reset in hits)
+
+
+async def test_rate_hit_window_resets_after_it_ends(cache: Cache) -> None:
+    assert (await cache.rate_hit("route:1", 1, 2 * MS))[0] is True
+    assert (await cache.rate_hit("route:1", 1, 2 * MS))[0] is False
+    await asyncio.sleep(4 * MS / 1000)
+    assert await cache.rate_hit("route:1", 1, 2 * MS) == (True, 0, 2 * MS)
+
+
+async def test_rate_hit_keys_are_independent(cache: Cache) -> None:
+    await cache.rate_hit("a", 1, 100 * MS)
+    assert (await cache.rate_hit("a", 1, 100 * MS))[0] is False
+    assert (await cache.rate_hit("b", 1, 100 * MS))[0] is True
+
+
+async def test_token_set_get_delete(cache: Cache) -> None:
+    token = b"\x01" * 32
+    assert await cache.token_get(token) is None
+    await cache.token_set(token, 1 << 60, 100 * MS)
+    assert await cache.token_get(token) == 1 << 60
+    assert await cache.token_get(b"\x02" * 32) is None
+    await cache.token_delete(token)
+    assert await cache.token_get(token) is None
+    await cache.token_delete(token)  # deleting again is not an error
+
+
+async def test_token_expires_after_ttl(cache: Cache) -> None:
+    await cache.token_set(b"t", 7, 2 * MS)
+    await asyncio.sleep(4 * MS / 1000)
+    assert await cache.token_get(b"t") is None
+
+
+async def test_claim_nonce_first_claim_wins(cache: Cache) -> None:
+    assert await cache.claim_nonce("nonce:1:2:abc", 100, 100 * MS) is None
+    assert await cache.claim_nonce("nonce:1:2:abc", 101, 100 * MS) == 100
+    assert await cache.claim_nonce("nonce:1:2:other", 102, 100 * MS) is None
+
+
+async def test_claim_nonce_concurrent_claims_have_one_winner(cache: Cache) -> None:
+    results = await asyncio.gather(
+        *(cache.claim_nonce("nonce:race", i, 100 * MS) for i in range(1, 21))
+    )
+    winners = [r for r in results if r is None]
+    assert len(winners) == 1
+    first = results.index(None) + 1
+    assert {r for r in results if r is not None} == {first}
+
+
+async def test_claim_nonce_expires_after_ttl(cache: Cache) -> None:
+    assert await cache.claim_nonce("nonce:x", 1, 2 * MS) is None
+    await asyncio.sleep(4 * MS / 1000)
+    assert await cache.claim_nonce("nonce:x", 2, 100 * MS) is None
+
+
+async def test_aclose_twice_is_safe(cache: Cache) -> None:
+    await cache.aclose()
+    await cache.aclose()
+
+
+# -- implementation specifics -------------------------------------------------------------------
+
+
+async def test_memory_cache_evicts_oldest_past_cap() -> None:
+    now = [0]
+    memory = MemoryCache(max_entries=2, clock=lambda: now[0])
+    for i in range(3):
+        await memory.token_set(bytes([i]), i, 1000)
+    assert [await memory.token_get(bytes([i])) for i in range(3)] == [None, 1, 2]
+
+
+async def test_memory_cache_rate_window_uses_clock() -> None:
+    now = [1000]
+    memory = MemoryCache(clock=lambda: now[0])
+    assert await memory.rate_hit("k", 1, 50) == (True, 0, 50)
+    now[0] += 30
+    assert await memory.rate_hit("k", 1, 50) == (False, 0, 20)
+    now[0] += 20
+    assert await memory.rate_hit("k", 1, 50) == (True, 0, 50)
+
+
+async def test_redis_cache_shares_state_between_clients(redis_url: str) -> None:
+    prefix = f"test:{uuid.uuid4().hex}:"
+    first = await open_redis_cache(redis_url, prefix=prefix)
+    second = RedisCache(redis.asyncio.Redis.from_url(redis_url), prefix=prefix, owns_client=True)
+    try:
+        assert await first.claim_nonce("n", 1, 1000) is None
+        assert await second.claim_nonce("n", 2, 1000) == 1
+        await first.rate_hit("k", 2, 1000)
+        assert (await second.rate_hit("k", 2, 1000))[:2] == (True, 0)
+    finally:
+        await first.client.delete(f"{prefix}nonce:n", f"{prefix}rl:k")
+        await first.aclose()
+        await second.aclose()
+
+
+async def test_open_redis_cache_unreachable_raises_one_line() -> None:
+    with pytest.raises(StoreUnavailable) as info:
+        await open_redis_cache("redis://user:s3cret@127.0.0.1:1/0", socket_timeout=1)
+    message = str(info.value)
+    assert "127.0.0.1:1" in message
+    assert "s3cret" not in message
+    assert "\n" not in message
+
+
+async def test_open_redis_cache_malformed_url_raises() -> None:
+    with pytest.raises(StoreUnavailable, match="malformed"):
+        await open_redis_cache("http://user:s3cret@example/0")
