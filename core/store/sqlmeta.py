@@ -39,6 +39,7 @@ __all__ = ["SqlMetaStore"]
 
 T = TypeVar("T")
 
+
 def _username_key(username: str) -> str:
     return username.lower()
 
@@ -96,10 +97,11 @@ def _channels(rows: Iterable[Row]) -> list[Channel]:
             Overwrite(o[12], OverwriteType(o[13]), o[14], o[15]) for o in rs if o[12] is not None
         )
         recipients = () if r[10] is None else (r[10], r[11])
-        out.append(
-            Channel(r[0], ChannelType(r[1]), r[2], r[3], r[4], r[5], r[6], bool(r[7]), r[8],
-                    overwrites, recipients, r[9])
+        channel = Channel(
+            r[0], ChannelType(r[1]), r[2], r[3], r[4], r[5], r[6], bool(r[7]), r[8],
+            overwrites, recipients, r[9],
         )
+        out.append(channel)
     return out
 
 
@@ -147,8 +149,17 @@ _MEMBER_FIELDS: Mapping[str, Callable[[Any], Any]] = MappingProxyType(
 
 
 def _channel_params(c: Channel) -> tuple[Any, ...]:
-    return (c.id, int(c.type), c.guild_id, c.name, c.topic, c.position, c.parent_id, c.nsfw,
-            c.rate_limit_per_user, c.last_message_id)
+    return (
+        c.id, int(c.type), c.guild_id, c.name, c.topic, c.position, c.parent_id, c.nsfw,
+        c.rate_limit_per_user, c.last_message_id,
+    )
+
+
+def _role_params(r: Role) -> tuple[Any, ...]:
+    return (
+        r.id, r.guild_id, r.name, r.permissions, r.position, r.color, r.hoist, r.mentionable,
+        r.managed,
+    )
 
 
 def _overwrite_params(channel_id: int, o: Overwrite) -> tuple[Any, ...]:
@@ -159,6 +170,7 @@ _INSERT_CHANNEL = (
     "INSERT INTO channels (id, type, guild_id, name, topic, position, parent_id, nsfw,"
     " rate_limit_per_user, last_message_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
+_INSERT_ROLE = f"INSERT INTO roles ({_ROLE}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 _INSERT_OVERWRITE = (
     "INSERT INTO overwrites (channel_id, target_id, type, allow, deny) VALUES (?, ?, ?, ?, ?)"
 )
@@ -270,8 +282,8 @@ class SqlMetaStore:
                 guild.id, guild.name, guild.owner_id, guild.icon, guild.description,
                 guild.system_channel_id,
             )
-            for role in roles:
-                await self._insert_role(tx, role)
+            if roles:
+                await tx.executemany(_INSERT_ROLE, [_role_params(r) for r in roles])
             await self._insert_channels(tx, channels)
             await self._insert_member(tx, owner)
 
@@ -318,15 +330,7 @@ class SqlMetaStore:
         return None if row is None else _role(row)
 
     async def create_role(self, role: Role) -> None:
-        await self._insert_role(self._db, role)
-
-    @staticmethod
-    async def _insert_role(db: Executor, r: Role) -> None:
-        await db.execute(
-            f"INSERT INTO roles ({_ROLE}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            r.id, r.guild_id, r.name, r.permissions, r.position, r.color, r.hoist,
-            r.mentionable, r.managed,
-        )
+        await self._db.execute(_INSERT_ROLE, *_role_params(role))
 
     async def update_role(self, guild_id: int, role_id: int, fields: dict[str, Any]) -> Role | None:
         if not fields:
@@ -391,6 +395,8 @@ class SqlMetaStore:
                 sql = f"UPDATE channels SET {sets} WHERE id = ?"
                 if not await tx.execute(sql, *values, channel_id):
                     return None
+            elif await tx.fetchval("SELECT 1 FROM channels WHERE id = ?", channel_id) is None:
+                return None
             if "overwrites" in fields:
                 await tx.execute("DELETE FROM overwrites WHERE channel_id = ?", channel_id)
                 rows = [_overwrite_params(channel_id, o) for o in fields["overwrites"]]
@@ -410,10 +416,17 @@ class SqlMetaStore:
         return True
 
     async def put_overwrite(self, channel_id: int, overwrite: Overwrite) -> None:
+        """See :meth:`MetaStore.put_overwrite`; nothing happens if the channel is gone."""
+        # Selecting from the channel's row makes a deleted channel a no-op, not a
+        # foreign-key error (the PUT may race with the channel's deletion).
+        o = overwrite
         await self._db.execute(
-            f"{_INSERT_OVERWRITE} ON CONFLICT (channel_id, target_id) DO UPDATE"
+            "INSERT INTO overwrites (channel_id, target_id, type, allow, deny)"
+            " SELECT id, CAST(? AS BIGINT), CAST(? AS INTEGER), CAST(? AS BIGINT),"
+            " CAST(? AS BIGINT) FROM channels WHERE id = ?"
+            " ON CONFLICT (channel_id, target_id) DO UPDATE"
             " SET type = excluded.type, allow = excluded.allow, deny = excluded.deny",
-            *_overwrite_params(channel_id, overwrite),
+            o.id, int(o.type), o.allow, o.deny, channel_id,
         )
 
     async def delete_overwrite(self, channel_id: int, target_id: int) -> bool:
@@ -473,15 +486,19 @@ class SqlMetaStore:
 
     # -- members ---------------------------------------------------------------------------
     async def add_member(self, member: Member) -> bool:
+        """See :meth:`MetaStore.add_member`; also False if the guild does not exist."""
         async with self._db.transaction() as tx:
             return await self._insert_member(tx, member)
 
     @staticmethod
     async def _insert_member(db: Executor, m: Member) -> bool:
+        # From the guild's row: joining a guild being deleted adds nothing (no FK error).
         added = await db.execute(
             "INSERT INTO members (guild_id, user_id, joined_at, nick, flags, deaf, mute)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (guild_id, user_id) DO NOTHING",
-            m.guild_id, m.user_id, m.joined_at, m.nick, m.flags, m.deaf, m.mute,
+            " SELECT id, CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS TEXT),"
+            " CAST(? AS BIGINT), CAST(? AS BOOLEAN), CAST(? AS BOOLEAN) FROM guilds WHERE id = ?"
+            " ON CONFLICT (guild_id, user_id) DO NOTHING",
+            m.user_id, m.joined_at, m.nick, m.flags, m.deaf, m.mute, m.guild_id,
         )
         if added and m.roles:
             await db.executemany(_INSERT_MEMBER_ROLE, [(m.guild_id, m.user_id, r) for r in m.roles])

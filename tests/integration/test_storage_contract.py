@@ -344,7 +344,8 @@ async def test_update_channel_clears_overwrites_with_empty_list(meta_store: Meta
 
 async def test_update_channel_returns_none_when_missing(meta_store: MetaStore) -> None:
     assert await meta_store.update_channel(404, {"name": "x"}) is None
-    assert await meta_store.update_channel(404, {"overwrites": []}) is None
+    overwrites = [Overwrite(MOD, OverwriteType.ROLE, 1, 0)]
+    assert await meta_store.update_channel(404, {"overwrites": overwrites}) is None
 
 
 async def test_put_overwrite_creates_then_replaces(meta_store: MetaStore) -> None:
@@ -358,6 +359,11 @@ async def test_put_overwrite_creates_then_replaces(meta_store: MetaStore) -> Non
         MOD: Overwrite(MOD, OverwriteType.ROLE, 0, 16),
         HELPER: Overwrite(HELPER, OverwriteType.ROLE, 1, 0),
     }
+
+
+async def test_put_overwrite_does_nothing_when_the_channel_is_gone(meta_store: MetaStore) -> None:
+    await meta_store.put_overwrite(404, Overwrite(MOD, OverwriteType.ROLE, 1, 0))
+    assert await meta_store.get_channel(404) is None
 
 
 async def test_delete_overwrite_returns_false_when_missing(meta_store: MetaStore) -> None:
@@ -375,6 +381,7 @@ async def test_delete_channel_removes_overwrites_invites_and_parent_links(meta_s
     assert (await meta_store.get_channel(GENERAL)).parent_id is None  # type: ignore[union-attr]
     assert await meta_store.delete_channel(GENERAL) is True
     assert await meta_store.get_channel(GENERAL) is None
+    assert (await meta_store.get_guild(GUILD)).system_channel_id is None  # type: ignore[union-attr]
     assert await meta_store.get_invite("inv") is None
     assert await meta_store.list_channels(GUILD) == []
     assert await meta_store.delete_channel(GENERAL) is False
@@ -432,6 +439,11 @@ async def test_add_member_returns_false_when_already_a_member(meta_store: MetaSt
     assert await meta_store.add_member(Member(GUILD, 2, NOW + 1, nick="other", roles=(MOD,))) is False
     assert await meta_store.get_member(GUILD, 2) == Member(GUILD, 2, NOW, "n", (HELPER,), 1, True, False)
     assert await meta_store.count_members(GUILD) == 2
+
+
+async def test_add_member_returns_false_when_the_guild_is_gone(meta_store: MetaStore) -> None:
+    assert await meta_store.add_member(Member(404, 2, NOW, roles=(MOD,))) is False
+    assert await meta_store.get_member(404, 2) is None
 
 
 async def test_get_member_returns_none_when_missing(meta_store: MetaStore) -> None:
