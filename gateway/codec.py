@@ -1,0 +1,192 @@
+"""Gateway payload encodings: JSON (orjson) and ETF (erlpack), and encode-once dispatches.
+
+A dispatch ``{op: 0, t, s, d}`` differs between recipients only by ``s``, the session's sequence
+number. :class:`Dispatch` therefore encodes an event at most once per encoding, as two byte
+strings around the place of ``s``; a session's frame is ``prefix + s + suffix``, one join of
+three buffers. No recipient re-serializes ``d`` (DESIGN.md "Encode once, fan out bytes").
+
+- JSON: ``{"op":0,"t":"NAME","s":`` + ``b"%d" % seq`` + ``,"d":{...}}``.
+- ETF: the same map (MAP_EXT, 4 pairs, binary keys) cut after the ``s`` key; ``s`` is one
+  SMALL_INTEGER_EXT (2 bytes) below 256 or INTEGER_EXT (5 bytes) below 2**31, so splicing
+  costs what JSON's does. Strings are sent as binaries and keys are binaries, which erlpack
+  clients (discord.js) decode to strings; ``None``/``True``/``False`` are the atoms
+  ``nil``/``true``/``false`` (Discord's "ETF/JSON" section).
+
+Decoding is the edge: anything undecodable raises ``ProtocolError(4002)``.
+"""
+
+from __future__ import annotations
+
+import struct
+from enum import StrEnum
+from typing import Any, Final
+
+import erlpack  # type: ignore[import-untyped]
+import orjson
+from erlpack._unpacker import ErlangTermDecodeError  # type: ignore[import-untyped]
+
+from gateway.protocol import CloseCode, Opcode, ProtocolError
+
+__all__ = ["Codec", "Dispatch", "Encoding", "Parts", "codec_for"]
+
+# A dispatch encoded for one encoding: the bytes before and after the value of ``s``.
+Parts = tuple[bytes, bytes]
+
+_ETF_VERSION: Final = b"\x83"
+_ETF_SMALL_INT: Final = 97  # SMALL_INTEGER_EXT: one unsigned byte
+_ETF_INT: Final = b"b"  # INTEGER_EXT: four bytes, signed big-endian
+_ETF_DECODE_ERRORS = (
+    ErlangTermDecodeError, ValueError, TypeError, IndexError, KeyError, OverflowError,
+    RecursionError, struct.error,
+)
+
+
+class Encoding(StrEnum):
+    """The ``encoding`` query parameter of the gateway URL."""
+
+    JSON = "json"
+    ETF = "etf"
+
+
+class Codec:
+    """Encodes and decodes the payloads of one encoding. Stateless; one instance per encoding.
+
+    Attributes:
+        encoding: which encoding this is.
+        binary: whether frames are binary websocket messages (ETF) or text (JSON). Any frame
+            of a compressed stream is binary whatever the encoding.
+        heartbeat_ack: the op 11 payload, encoded once.
+    """
+
+    __slots__ = ("binary", "encoding", "heartbeat_ack")
+
+    def __init__(self, encoding: Encoding) -> None:
+        self.encoding = encoding
+        self.binary = encoding is Encoding.ETF
+        self.heartbeat_ack = self.encode(Opcode.HEARTBEAT_ACK, None)
+
+    def decode(self, data: bytes) -> object:
+        """The value in ``data``.
+
+        Raises:
+            ProtocolError: 4002, the payload is not valid in this encoding.
+        """
+        raise NotImplementedError
+
+    def encode(self, op: int, d: Any) -> bytes:
+        """A non-dispatch payload ``{op, d, s: null, t: null}``, as Discord sends them."""
+        raise NotImplementedError
+
+    def dispatch_parts(self, name: str, data: Any) -> Parts:
+        """A dispatch ``{op: 0, t: name, s: ?, d: data}`` split around the value of ``s``."""
+        raise NotImplementedError
+
+    def splice(self, parts: Parts, seq: int) -> bytes:
+        """The frame of a dispatch for sequence number ``seq``."""
+        raise NotImplementedError
+
+
+class JsonCodec(Codec):
+    """JSON text frames through orjson (UTF-8, no whitespace)."""
+
+    __slots__ = ()
+
+    def __init__(self) -> None:
+        super().__init__(Encoding.JSON)
+
+    def decode(self, data: bytes) -> object:
+        try:
+            return orjson.loads(data)
+        except orjson.JSONDecodeError:
+            raise ProtocolError(CloseCode.DECODE_ERROR, "Invalid JSON") from None
+
+    def encode(self, op: int, d: Any) -> bytes:
+        return orjson.dumps({"op": op, "d": d, "s": None, "t": None})
+
+    def dispatch_parts(self, name: str, data: Any) -> Parts:
+        return (
+            b'{"op":0,"t":' + orjson.dumps(name) + b',"s":',
+            b',"d":' + orjson.dumps(data) + b"}",
+        )
+
+    def splice(self, parts: Parts, seq: int) -> bytes:
+        return b"".join((parts[0], b"%d" % seq, parts[1]))
+
+
+class EtfCodec(Codec):
+    """Erlang External Term Format binary frames through erlpack, with string keys."""
+
+    __slots__ = ("_decoder",)
+
+    def __init__(self) -> None:
+        super().__init__(Encoding.ETF)
+        # Binaries decode to str, as JSON strings do; atoms come back as erlpack.Atom (a str).
+        self._decoder = erlpack.ErlangTermDecoder(encoding="utf-8")
+
+    def decode(self, data: bytes) -> object:
+        try:
+            return self._decoder.loads(data)
+        except _ETF_DECODE_ERRORS:
+            raise ProtocolError(CloseCode.DECODE_ERROR, "Invalid ETF") from None
+
+    def encode(self, op: int, d: Any) -> bytes:
+        return bytes(erlpack.pack({"op": op, "d": d, "s": None, "t": None}))
+
+    def dispatch_parts(self, name: str, data: Any) -> Parts:
+        # MAP_EXT (116) with 4 pairs; each term below is packed without the version byte.
+        return (
+            b"".join((_ETF_VERSION, b"t\x00\x00\x00\x04", _term("op"), _term(0),
+                      _term("t"), _term(name), _term("s"))),
+            _term("d") + _term(data),
+        )
+
+    def splice(self, parts: Parts, seq: int) -> bytes:
+        return b"".join((parts[0], _etf_int(seq), parts[1]))
+
+
+def _term(value: Any) -> bytes:
+    return bytes(erlpack.pack(value))[1:]
+
+
+def _etf_int(n: int) -> bytes:
+    if 0 <= n < 256:
+        return bytes((_ETF_SMALL_INT, n))
+    if n < 1 << 31:
+        return _ETF_INT + n.to_bytes(4, "big")
+    return _term(n)
+
+
+_CODECS: Final[dict[Encoding, Codec]] = {Encoding.JSON: JsonCodec(), Encoding.ETF: EtfCodec()}
+
+
+def codec_for(encoding: Encoding) -> Codec:
+    """The shared codec of ``encoding``."""
+    return _CODECS[encoding]
+
+
+class Dispatch:
+    """One dispatch event, encoded lazily and at most once per encoding.
+
+    The hub makes one per event (per audience variant, e.g. with and without message
+    content) and hands the same object to every session; each session asks for the parts of
+    its encoding. The parts tuples are shared by every session and replay buffer that holds
+    them, so N recipients cost one encoding plus N small joins.
+
+    Args:
+        name: the dispatch name (``t``).
+        data: the payload (``d``), Discord's JSON shape. Must not be mutated once encoded.
+    """
+
+    __slots__ = ("_parts", "data", "name")
+
+    def __init__(self, name: str, data: Any) -> None:
+        self.name = name
+        self.data = data
+        self._parts: dict[Encoding, Parts] = {}
+
+    def parts(self, encoding: Encoding) -> Parts:
+        """The ``(prefix, suffix)`` of this dispatch in ``encoding`` (encoded on first use)."""
+        parts = self._parts.get(encoding)
+        if parts is None:
+            parts = self._parts[encoding] = _CODECS[encoding].dispatch_parts(self.name, self.data)
+        return parts
