@@ -1,0 +1,56 @@
+"""The per-session limits of the gateway, in one frozen (picklable) object.
+
+Discord's fixed numbers are the defaults where Discord has one (payload size, rate limit,
+guilds per shard); the rest are this server's choices. They are candidates for ``Config``
+fields; until then the worker builds one :class:`SessionLimits` and passes it to every session.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from gateway.protocol import (
+    MAX_GUILDS_PER_SHARD,
+    MAX_PAYLOAD_BYTES,
+    PRIVILEGED_INTENTS,
+    RATE_LIMIT_EVENTS,
+    RATE_LIMIT_WINDOW_S,
+)
+
+__all__ = ["SessionLimits"]
+
+
+@dataclass(frozen=True, slots=True)
+class SessionLimits:
+    """Limits of one gateway session.
+
+    Attributes:
+        replay_max_events: dispatches kept for RESUME.
+        replay_max_bytes: encoded bytes kept for RESUME (shared bytes counted in full).
+        resume_timeout_s: seconds a disconnected session waits for a RESUME.
+        identify_timeout_s: seconds a connection may stay unauthenticated (then 4009).
+        heartbeat_timeout: a heartbeat must arrive within this many intervals of the last
+            one (then 4009, "zombied" connection).
+        first_heartbeat_timeout: the same for the first heartbeat, which clients delay by
+            a random fraction of one interval ("Sending Heartbeats").
+        max_shards: largest ``num_shards`` accepted in Identify (then 4010).
+        max_guilds_per_shard: guilds one session may hold (then 4011).
+        privileged_intents: the privileged intents clients may ask for (then 4014); all of
+            them by default.
+        max_payload_bytes: largest payload a client may send (then 4002).
+        rate_limit_events: payloads a client may send per window (then 4008).
+        rate_limit_window_s: that window, in seconds.
+    """
+
+    replay_max_events: int = 1000
+    replay_max_bytes: int = 1 << 20
+    resume_timeout_s: float = 180.0
+    identify_timeout_s: float = 60.0
+    heartbeat_timeout: float = 1.5
+    first_heartbeat_timeout: float = 2.0
+    max_shards: int = 1024
+    max_guilds_per_shard: int = MAX_GUILDS_PER_SHARD
+    privileged_intents: int = PRIVILEGED_INTENTS
+    max_payload_bytes: int = MAX_PAYLOAD_BYTES
+    rate_limit_events: int = RATE_LIMIT_EVENTS
+    rate_limit_window_s: float = RATE_LIMIT_WINDOW_S

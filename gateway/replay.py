@@ -1,0 +1,71 @@
+"""A session's sequence counter and the bounded buffer of its last dispatches, for RESUME.
+
+Discord's "Resuming": a client that reconnects with ``{session_id, seq}`` gets every dispatch
+after ``seq``, in order, then RESUMED. The buffer holds the encoded :data:`~gateway.codec.Parts`
+objects the hub shares between sessions (no copies): its byte bound counts their sizes as if
+owned, so it bounds the worst case, while the real cost of a fanout event is one pointer per
+session. Sequence numbers are contiguous, so only the last one is stored.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from itertools import islice
+
+from gateway.codec import Parts
+
+__all__ = ["ReplayBuffer"]
+
+
+class ReplayBuffer:
+    """The last dispatches of one session, bounded by count and by bytes.
+
+    Args:
+        max_events: dispatches kept; older ones are dropped first.
+        max_bytes: encoded bytes kept (prefix + suffix of each); older ones are dropped first.
+    """
+
+    __slots__ = ("_bytes", "_entries", "_max_bytes", "_max_events", "last_seq")
+
+    def __init__(self, max_events: int, max_bytes: int) -> None:
+        self._entries: deque[Parts] = deque()
+        self._bytes = 0
+        self._max_events = max_events
+        self._max_bytes = max_bytes
+        self.last_seq = 0
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    @property
+    def size(self) -> int:
+        """Bytes held, counted as if the parts were not shared."""
+        return self._bytes
+
+    @property
+    def first_seq(self) -> int:
+        """The sequence number of the oldest dispatch held (``last_seq + 1`` when empty)."""
+        return self.last_seq - len(self._entries) + 1
+
+    def append(self, parts: Parts) -> int:
+        """Keep ``parts`` as the next dispatch and return its sequence number."""
+        self.last_seq += 1
+        entries = self._entries
+        entries.append(parts)
+        self._bytes += len(parts[0]) + len(parts[1])
+        while entries and (len(entries) > self._max_events or self._bytes > self._max_bytes):
+            old = entries.popleft()
+            self._bytes -= len(old[0]) + len(old[1])
+        return self.last_seq
+
+    def after(self, seq: int) -> list[tuple[int, Parts]] | None:
+        """Every dispatch after ``seq`` with its sequence number, oldest first.
+
+        Returns:
+            None when some of them were already dropped (or ``seq`` is in the future).
+        """
+        first = self.first_seq
+        if not first - 1 <= seq <= self.last_seq:
+            return None
+        start = seq - first + 1
+        return [(first + i, p) for i, p in enumerate(islice(self._entries, start, None), start)]

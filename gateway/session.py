@@ -1,0 +1,400 @@
+"""The gateway session state machine, sans-I/O (python-websockets' ``Protocol`` shape).
+
+The adapter feeds a :class:`Session` the client's payloads (``receive``) and the clock (``tick``
+at ``next_deadline``), writes ``outgoing()`` (frames encoded and compressed for this
+connection), fulfils ``requests()`` (commands needing I/O) and closes the connection once
+``close_code`` is set. A resumable session outlives its connection (DETACHED): it keeps
+numbering and buffering dispatches until a RESUME takes it over (``on_resumed``) or it expires.
+References are to Discord's "Gateway" and "Gateway Events" pages; docs/gateway.md has the rest.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import replace
+from enum import IntEnum
+from typing import Any
+
+from core.config import Config
+from core.models import Application, User
+from gateway.codec import Codec, Dispatch, codec_for
+from gateway.commands import parse_command
+from gateway.compress import new_compressor
+from gateway.limits import SessionLimits
+from gateway.params import ConnectParams
+from gateway.payloads import SEND_FAILED, ready_payload, resumed_payload, send_failed_payload
+from gateway.protocol import (
+    PRIVILEGED_INTENTS,
+    CloseCode,
+    Command,
+    Heartbeat,
+    Identify,
+    Intent,
+    Nonce,
+    Opcode,
+    PresenceUpdate,
+    ProtocolError,
+    RequestGuildMembers,
+    Resume,
+    SendMessage,
+    session_survives,
+)
+from gateway.ratelimit import WindowLimiter
+from gateway.replay import ReplayBuffer
+
+__all__ = ["ConnectParams", "Session", "SessionLimits", "State"]
+
+logger = logging.getLogger(__name__)
+
+
+
+class State(IntEnum):
+    CONNECTED = 0  # Hello sent; waiting for Identify or Resume
+    IDENTIFYING = 1  # Identify requested; waiting for on_identified / on_auth_failed
+    RESUMING = 2  # Resume requested; waiting for on_resumed / on_resume_failed
+    READY = 3  # authenticated; dispatches flow
+    DETACHED = 4  # connection gone, resumable: dispatches are only buffered
+    CLOSED = 5  # over; nothing is kept
+
+
+class Session:
+    """One gateway connection and, once authenticated, its session.
+
+    Args:
+        config: the server config (``heartbeat_interval_ms``).
+        now: the current time in seconds (any monotonic clock; the same one for every call).
+        params: the URL's parameters (``ConnectParams.parse(query)``); when they are invalid
+            the session sends no Hello and asks to close at once.
+        limits: the limits of this session.
+
+    Attributes:
+        state: where the session is (:class:`State`).
+        close_code: set when the session wants the connection closed, with ``close_reason``.
+        session_id: the id given in READY (None before).
+        user_id: the authenticated user's id (None before).
+        identify: the accepted Identify (intents, shard, large_threshold), None before.
+        encoding: the payload encoding of this connection.
+    """
+
+    __slots__ = ("_codec", "_compressor", "_expires_at", "_heartbeat_deadline", "_held",
+                 "_identify_deadline", "_interval_ms", "_limiter", "_limits", "_out", "_replay",
+                 "_requests", "_resume", "close_code", "close_reason", "encoding", "identify",
+                 "session_id", "state", "user_id")
+
+    def __init__(
+        self,
+        config: Config,
+        now: float,
+        params: ConnectParams = ConnectParams(),  # noqa: B008 - frozen
+        limits: SessionLimits = SessionLimits(),  # noqa: B008 - frozen, shared safely
+    ) -> None:
+        self.state = State.CONNECTED
+        self.close_code: int | None = None
+        self.close_reason = ""
+        self.session_id: str | None = None
+        self.user_id: int | None = None
+        self.identify: Identify | None = None
+        self.encoding = params.encoding
+        self._codec: Codec = codec_for(params.encoding)
+        self._compressor = None if params.compress is None else new_compressor(params.compress)
+        self._limits = limits
+        self._interval_ms = config.heartbeat_interval_ms
+        self._out: list[bytes] = []
+        self._requests: list[Command] = []
+        self._held: list[Command] = []
+        self._resume: Resume | None = None
+        self._replay: ReplayBuffer | None = None
+        self._limiter = WindowLimiter(limits.rate_limit_events, limits.rate_limit_window_s)
+        self._heartbeat_deadline = now + self._interval_ms / 1000 * limits.first_heartbeat_timeout
+        self._identify_deadline = now + limits.identify_timeout_s
+        self._expires_at = float("inf")
+        if params.error is not None:
+            self._close(params.error.code, params.error.reason)
+        else:
+            self._send(Opcode.HELLO, {"heartbeat_interval": self._interval_ms})
+
+    # -- the adapter's interface: read, feed, answer ----------------------------------------------
+
+    @property
+    def binary(self) -> bool:
+        """Whether frames go out as binary websocket messages (ETF or compressed), else text."""
+        return self._codec.binary or self._compressor is not None
+
+    @property
+    def seq(self) -> int:
+        """The last sequence number given to a dispatch (0 before READY)."""
+        return self._replay.last_seq if self._replay is not None else 0
+
+    @property
+    def intents(self) -> int:
+        return self.identify.intents if self.identify is not None else 0
+
+    @property
+    def shard(self) -> tuple[int, int] | None:
+        return self.identify.shard if self.identify is not None else None
+
+    def outgoing(self) -> list[bytes]:
+        """The frames to write, in order, since the last call."""
+        out, self._out = self._out, []
+        return out
+
+    def requests(self) -> list[Command]:
+        """The commands the adapter must fulfil, in order, since the last call.
+
+        Identify → ``on_identified``/``on_auth_failed``; Resume → ``on_resumed``/
+        ``on_resume_failed``; PresenceUpdate → broadcast; RequestGuildMembers →
+        GUILD_MEMBERS_CHUNK via ``dispatch_one``; SendMessage → send it or ``on_send_failed``.
+        """
+        out, self._requests = self._requests, []
+        return out
+
+    def next_deadline(self) -> float | None:
+        """When :meth:`tick` must run next (heartbeat, identify or resume timeout), or None."""
+        if self.state is State.DETACHED:
+            return self._expires_at
+        if self.state is State.CLOSED or self.close_code is not None:
+            return None
+        if self.state is State.CONNECTED:
+            return min(self._heartbeat_deadline, self._identify_deadline)
+        return self._heartbeat_deadline
+
+    def receive(self, data: bytes | str, now: float) -> None:
+        """Handle one whole message from the client; each counts toward the rate limit."""
+        if self.close_code is not None or self.state >= State.DETACHED:
+            return
+        if not self._limiter.hit(now):
+            return self._close(CloseCode.RATE_LIMITED)
+        if isinstance(data, str):
+            data = data.encode()
+        if len(data) > self._limits.max_payload_bytes:
+            return self._close(CloseCode.DECODE_ERROR, "Payload too large")
+        try:
+            command = parse_command(self._codec.decode(data))
+        except ProtocolError as e:
+            return self._close(e.code, e.reason)
+        self._handle(command, now)
+
+    def tick(self, now: float) -> None:
+        """Apply the timeouts due at ``now``: 4009 for a missing heartbeat ("zombied
+        connection") or identify; a DETACHED session past its resume window is CLOSED."""
+        deadline = self.next_deadline()
+        if deadline is None or now < deadline:
+            return
+        if self.state is State.DETACHED:
+            self._drop()
+        elif now >= self._heartbeat_deadline:
+            self._close(CloseCode.SESSION_TIMED_OUT)
+        else:
+            self._close(CloseCode.SESSION_TIMED_OUT, "Identify timed out")
+
+    def connection_lost(self, now: float, code: int | None = None) -> None:
+        """The connection is gone; ``code`` is the client's close code (None if abnormal).
+
+        A READY session stays resumable (DETACHED for ``resume_timeout_s``) if
+        :func:`~gateway.protocol.session_survives` the close.
+        """
+        if self.state >= State.DETACHED:
+            return
+        keep = session_survives(self.close_code, code)
+        self._out.clear()
+        self._compressor = None
+        if keep and self._replay is not None and self.state is State.READY:
+            self.state = State.DETACHED
+            self._expires_at = now + self._limits.resume_timeout_s
+        else:
+            self._drop()
+
+    def on_identified(
+        self,
+        user: User,
+        application: Application | None,
+        guilds: Sequence[dict[str, Any]],
+        session_id: str,
+        resume_gateway_url: str,
+        private_channels: Sequence[dict[str, Any]] = (),
+    ) -> None:
+        """The Identify token is ``user``'s: send READY, then one GUILD_CREATE per guild.
+
+        Args:
+            user: the authenticated user.
+            application: the bot's application (None for user accounts).
+            guilds: GUILD_CREATE payloads (``core.guilds.guild_create_payload``); for a sharded
+                session only its shard's (``shard_of``). Over ``max_guilds_per_shard``: 4011.
+            session_id: a new unguessable id (the key of a later RESUME).
+            resume_gateway_url: the URL of the worker that holds this session.
+            private_channels: the user's DM channels (``core.wire.channel_json``).
+        """
+        if self.state is not State.IDENTIFYING or self.close_code is not None:
+            return
+        if len(guilds) > self._limits.max_guilds_per_shard:
+            return self._close(CloseCode.SHARDING_REQUIRED)
+        self.state, self.session_id, self.user_id = State.READY, session_id, user.id
+        self._replay = ReplayBuffer(self._limits.replay_max_events, self._limits.replay_max_bytes)
+        self.dispatch_one("READY", ready_payload(user, application, guilds, session_id,
+                                                 resume_gateway_url, self.shard, private_channels))
+        for guild in guilds:
+            self.dispatch_one("GUILD_CREATE", guild)
+        self._run_held()
+
+    def on_auth_failed(self) -> None:
+        """The Identify token is invalid: close with 4004."""
+        if self.state is State.IDENTIFYING and self.close_code is None:
+            self._close(CloseCode.AUTHENTICATION_FAILED)
+
+    def on_resumed(self, old: Session) -> None:
+        """Take over ``old`` (named by the Resume; the adapter checked the token's user).
+
+        Replays the dispatches after ``seq`` in order, then RESUMED. A ``seq`` never sent: 4007;
+        already dropped, or another encoding: op 9 ``d: false``. ``old`` ends CLOSED (4009 if
+        still connected); the adapter puts this session in its place in the hub.
+        """
+        if self.state is not State.RESUMING or self.close_code is not None:
+            return
+        resume, replay = self._resume, old._replay
+        if (resume is None or replay is None or old.session_id != resume.session_id
+                or old.encoding is not self.encoding):
+            return self.on_resume_failed()
+        if resume.seq > replay.last_seq:
+            return self._close(CloseCode.INVALID_SEQ)
+        missed = replay.after(resume.seq)
+        if missed is None:
+            return self.on_resume_failed()
+        self.session_id, self.user_id, self.identify = old.session_id, old.user_id, old.identify
+        self._replay, self.state = replay, State.READY
+        old._superseded()
+        for seq, parts in missed:
+            self._emit(self._codec.splice(parts, seq))
+        self.dispatch_one("RESUMED", resumed_payload())
+        self._run_held()
+
+    def on_resume_failed(self) -> None:
+        """The session is unknown or expired: op 9 ``d: false``; the client must Identify."""
+        if self.state is State.RESUMING and self.close_code is None:
+            self._send(Opcode.INVALID_SESSION, False)
+            self._reset()
+
+    def on_send_failed(self, nonce: Nonce, code: int, message: str, channel_id: int) -> None:
+        """An op 50 send failed: dispatch MESSAGE_SEND_FAILED (``code`` as in REST errors)."""
+        self.dispatch_one(SEND_FAILED, send_failed_payload(nonce, code, message, channel_id))
+
+    # -- server-initiated -----------------------------------------------------------------------
+
+    def dispatch(self, event: Dispatch) -> bool:
+        """Number ``event``, keep it for RESUME and send it (only ``s`` is per session).
+
+        Returns:
+            False when the session has no sequence yet (or any more) and dropped it.
+        """
+        replay = self._replay
+        if replay is None:
+            return False
+        parts = event.parts(self.encoding)
+        seq = replay.append(parts)
+        if self.state is State.READY and self.close_code is None:
+            self._emit(self._codec.splice(parts, seq))
+        return True
+
+    def dispatch_one(self, name: str, data: Any) -> bool:
+        """Dispatch an event for this session only (READY, GUILD_MEMBERS_CHUNK...)."""
+        return self.dispatch(Dispatch(name, data))
+
+    def request_heartbeat(self) -> None:
+        """Ask the client for a heartbeat now (op 1 from the server)."""
+        if self.close_code is None and self.state < State.DETACHED:
+            self._send(Opcode.HEARTBEAT, None)
+
+    def reconnect(self) -> None:
+        """Tell the client to reconnect and resume (op 7), e.g. when the worker drains."""
+        if self.close_code is None and self.state < State.DETACHED:
+            self._send(Opcode.RECONNECT, None)
+
+    def invalidate(self, resumable: bool = False) -> None:
+        """Send op 9; unless ``resumable``, forget the session (the client must Identify)."""
+        if self.close_code is None and self.state < State.DETACHED:
+            self._send(Opcode.INVALID_SESSION, resumable)
+            if not resumable:
+                self._reset()
+
+    def close(self, code: CloseCode, reason: str | None = None) -> None:
+        """Close the connection with ``code`` (e.g. :attr:`CloseCode.SLOW_CONSUMER`)."""
+        if self.close_code is None and self.state < State.DETACHED:
+            self._close(code, reason)
+
+    # -- internals ------------------------------------------------------------------------------
+
+    def _handle(self, command: Command, now: float) -> None:
+        match command:
+            case Heartbeat():
+                timeout = self._interval_ms / 1000 * self._limits.heartbeat_timeout
+                self._heartbeat_deadline = now + timeout
+                self._emit(self._codec.heartbeat_ack)
+            case Identify() if self.state is State.CONNECTED:
+                self._start_identify(command)
+            case Resume() if self.state is State.CONNECTED:
+                self.state, self._resume = State.RESUMING, command
+                self._requests.append(command)
+            case Identify() | Resume():
+                self._close(CloseCode.ALREADY_AUTHENTICATED)
+            case _ if self.state is State.CONNECTED:
+                self._close(CloseCode.NOT_AUTHENTICATED)
+            case _ if self.state is State.READY:
+                self._handle_ready(command)
+            case _:
+                # Sent before the adapter answered Identify/Resume (bounded by the rate limit).
+                self._held.append(command)
+
+    def _handle_ready(self, command: Command) -> None:
+        match command:
+            case RequestGuildMembers(query="", limit=0) if not self.intents & Intent.GUILD_MEMBERS:
+                # "Request Guild Members": the whole member list needs GUILD_MEMBERS.
+                self._close(CloseCode.INVALID_INTENTS, "GUILD_MEMBERS intent required")
+            case RequestGuildMembers(presences=True) if not self.intents & Intent.GUILD_PRESENCES:
+                # Discord: without GUILD_PRESENCES, presences "will always be false".
+                self._requests.append(replace(command, presences=False))
+            case RequestGuildMembers() | PresenceUpdate() | SendMessage():
+                self._requests.append(command)
+            case _:
+                pass  # Ignored: the voice and soundboard opcodes
+
+    def _start_identify(self, command: Identify) -> None:
+        if command.intents & PRIVILEGED_INTENTS & ~self._limits.privileged_intents:
+            return self._close(CloseCode.DISALLOWED_INTENTS)
+        if command.shard is not None and command.shard[1] > self._limits.max_shards:
+            return self._close(CloseCode.INVALID_SHARD, "Too many shards")
+        self.state, self.identify = State.IDENTIFYING, command
+        self._requests.append(command)
+
+    def _run_held(self) -> None:
+        held, self._held = self._held, []
+        for command in held:
+            if self.close_code is None:
+                self._handle_ready(command)
+
+    def _send(self, op: Opcode, d: Any) -> None:
+        self._emit(self._codec.encode(op, d))
+
+    def _emit(self, frame: bytes) -> None:
+        if self._compressor is not None:
+            frame = self._compressor.compress(frame)
+        self._out.append(frame)
+
+    def _close(self, code: CloseCode, reason: str | None = None) -> None:
+        self.close_code = int(code)
+        self.close_reason = reason or code.reason
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug("session %s closing: %d %s", self.session_id, code, self.close_reason)
+
+    def _reset(self) -> None:
+        # Back to CONNECTED without a session: the client may Identify on this connection.
+        self.state, self.identify, self._resume, self._replay = State.CONNECTED, None, None, None
+        self.session_id = self.user_id = None
+        self._held.clear()
+
+    def _superseded(self) -> None:
+        if self.state is State.READY and self.close_code is None:
+            self._close(CloseCode.SESSION_TIMED_OUT, "Session resumed on another connection")
+        self._drop()
+
+    def _drop(self) -> None:
+        self.state, self._replay, self._held = State.CLOSED, None, []
