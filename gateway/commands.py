@@ -85,7 +85,7 @@ def _identify(d: dict[str, Any]) -> Identify:
     if compress is not None and not isinstance(compress, bool):
         raise _decode("compress must be a boolean")
     return Identify(
-        token=token,
+        token=str(token),  # ETF atoms are str subclasses; keep plain str from here on
         properties=_properties(d.get("properties")),
         intents=_intents(d.get("intents")),
         shard=_shard(d.get("shard")),
@@ -150,7 +150,7 @@ def _presence(d: dict[str, Any]) -> PresenceUpdate:
     if afk is not None and not isinstance(afk, bool):
         raise _decode("afk must be a boolean")
     return PresenceUpdate(
-        status=status,
+        status=str(status),
         activities=tuple(activities),
         since=None if since is None else int(since),
         afk=bool(afk),
@@ -166,7 +166,7 @@ def _resume(d: dict[str, Any]) -> Resume:
     seq = _optional_int(d.get("seq"), "seq")
     if seq is not None and seq < 0:
         raise _decode("seq must not be negative")
-    return Resume(token=token, session_id=session_id, seq=seq or 0)
+    return Resume(token=str(token), session_id=str(session_id), seq=seq or 0)
 
 
 def _request_members(d: dict[str, Any]) -> RequestGuildMembers:

@@ -15,10 +15,10 @@ reorder one.
 
 Memory is the cost (each connection owns a context): the defaults use smaller windows than the
 libraries do (zlib 2**13 bytes instead of 2**15, Zstandard 2**15 with small tables instead of
-level 3's 2**21), about 70 KiB per connection instead of 260 KiB (zlib) or 800 KiB (zstd),
-for a compression ratio within a few percent on chat traffic. Clients decompress either with
-their default settings: a zlib window smaller than 2**15 and a zstd window under 2**27 are
-accepted by every decompressor.
+level 3's 2**21): about 70 KiB (zlib) and 100 KiB (zstd) per connection instead of 260 KiB
+and 800 KiB, for a compression ratio within a few percent on chat traffic. Clients decompress
+either with their default settings: a zlib window smaller than 2**15 and a zstd window under
+2**27 are accepted by every decompressor.
 """
 
 from __future__ import annotations

@@ -25,18 +25,14 @@ TRACE = "discord-arch-gateway"
 
 
 def ready_payload(
-    user: User,
-    application: Application | None,
-    guilds: Sequence[dict[str, Any]],
-    session_id: str,
-    resume_gateway_url: str,
-    shard: tuple[int, int] | None = None,
+    user: User, application: Application | None, guilds: Sequence[dict[str, Any]],
+    session_id: str, resume_gateway_url: str, shard: tuple[int, int] | None = None,
     private_channels: Sequence[dict[str, Any]] = (),
 ) -> dict[str, Any]:
     """The ``d`` of READY.
 
     Args:
-        user: the session's user (sent with the private fields of ``/users/@me``).
+        user: the session's user (with the private fields of ``/users/@me``).
         application: the bot's application, None for a user account.
         guilds: the GUILD_CREATE payloads that follow; READY lists them as unavailable.
         session_id: the session's id.
