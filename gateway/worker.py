@@ -1,7 +1,11 @@
-"""One worker process: its loop, its platform, the REST API and (soon) the gateway listener.
+"""One worker process: its loop, its platform, the REST API and the gateway listener.
 
 The worker is the composition root of a process: it opens the platform once and shares it
 between the API and the gateway. It is the only module that imports ``api``.
+
+Shutdown (SIGTERM/SIGINT, or ``stop``): op 7 Reconnect to every gateway session and a flush,
+then the listener and its connections close, then the REST API, then the platform (whose
+router flushes the pending message writes).
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from aiohttp import web
 from api.app import create_app
 from core.config import Config
 from core.platform import Platform
+from gateway.server import GatewayServer
 
 __all__ = ["migrate", "run_worker", "serve"]
 
@@ -23,6 +28,8 @@ logger = logging.getLogger(__name__)
 # aiohttp's default keep-alive of a bare AppRunner lets a client trickle headers for an hour.
 KEEPALIVE_TIMEOUT_S = 15.0
 SHUTDOWN_TIMEOUT_S = 10.0
+# After op 7, the time given to clients to close and reconnect before the sockets are closed.
+DRAIN_GRACE_S = 0.1
 
 
 def run_worker(config: Config, index: int) -> int:
@@ -45,6 +52,7 @@ async def serve(config: Config, index: int, stop: asyncio.Event | None = None) -
             pass
     platform = await Platform.open(config, worker_index=index)
     try:
+        gateway = GatewayServer(platform)
         runner = web.AppRunner(
             create_app(platform), keepalive_timeout=KEEPALIVE_TIMEOUT_S,
             shutdown_timeout=SHUTDOWN_TIMEOUT_S, access_log=None,
@@ -54,9 +62,14 @@ async def serve(config: Config, index: int, stop: asyncio.Event | None = None) -
             site = web.TCPSite(runner, config.host, config.http_port, reuse_port=True)
             await site.start()
             logger.info("worker %d: REST API on %s", index, config.http_url)
+            await gateway.start(config.host, config.gateway_port)
+            logger.info("worker %d: gateway on %s", index, gateway.resume_url)
             await stop.wait()
             logger.info("worker %d: shutting down", index)
+            gateway.drain()
+            await asyncio.sleep(DRAIN_GRACE_S)  # let the op 7 frames leave the buffers
         finally:
+            await gateway.aclose()
             await runner.cleanup()
     finally:
         await platform.aclose()

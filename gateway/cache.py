@@ -1,0 +1,119 @@
+"""What the hub knows of one guild to choose an event's audience without a query per recipient.
+
+A :class:`GuildCache` exists while the worker holds at least one session in the guild. It keeps
+the guild, its roles and channels (reloaded lazily after an event that changes them) and the
+memberships of the *local* users only (updated from GUILD_MEMBER_UPDATE itself), plus a memo
+of who may VIEW which channel. A message's fanout is then dictionary lookups; the permission
+computation runs once per (user, channel) until the next change in the guild.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from core.models import Channel, Guild, Member, Role
+from core.permissions import Permission, compute_permissions
+from core.store.base import MetaStore
+
+__all__ = ["RELOAD_EVENTS", "GuildCache"]
+
+_VIEW = int(Permission.VIEW_CHANNEL)
+# Events after which the guild, roles or channels must be read again before the next fanout.
+RELOAD_EVENTS = frozenset({
+    "GUILD_UPDATE", "GUILD_ROLE_CREATE", "GUILD_ROLE_UPDATE", "GUILD_ROLE_DELETE",
+    "CHANNEL_CREATE", "CHANNEL_UPDATE", "CHANNEL_DELETE",
+})
+
+
+class GuildCache:
+    """One guild as the hub sees it.
+
+    Attributes:
+        guild_id: the guild.
+        conns: the local connections subscribed to it (any object; the hub's).
+        stale: True until loaded, and again after an event in :data:`RELOAD_EVENTS`.
+        members: memberships of the local users, by user id.
+    """
+
+    __slots__ = ("_channels", "_guild", "_roles", "_version", "_view", "conns", "guild_id",
+                 "members", "stale")
+
+    def __init__(self, guild_id: int) -> None:
+        self.guild_id = guild_id
+        self.conns: set[Any] = set()
+        self.stale = True
+        self.members: dict[int, Member] = {}
+        self._guild: Guild | None = None
+        self._roles: dict[int, Role] = {}
+        self._channels: dict[int, Channel] = {}
+        self._view: dict[int, dict[int, bool]] = {}
+        self._version = 0
+
+    def missing(self, user_ids: tuple[int, ...] = ()) -> bool:
+        """Whether :meth:`load` must run before a fanout involving ``user_ids``."""
+        return self.stale or any(u not in self.members for u in user_ids)
+
+    async def load(self, meta: MetaStore, user_ids: tuple[int, ...] = ()) -> None:
+        """Read what is stale, and the memberships of ``user_ids`` not known yet.
+
+        An invalidation that arrives while reading keeps the cache stale (``_version``), so
+        a change is never hidden by a read that started before it.
+        """
+        version = self._version
+        if self.stale:
+            guild = await meta.get_guild(self.guild_id)
+            roles = await meta.list_roles(self.guild_id)
+            channels = await meta.list_channels(self.guild_id)
+            self._guild = guild
+            self._roles = {r.id: r for r in roles}
+            self._channels = {c.id: c for c in channels}
+            self._view.clear()
+        for user_id in user_ids:
+            if user_id not in self.members:
+                member = await meta.get_member(self.guild_id, user_id)
+                if member is not None:
+                    self.members[user_id] = member
+                    self._view.clear()
+        if version == self._version:
+            self.stale = False
+
+    def invalidate(self) -> None:
+        """The guild, a role or a channel changed: read them again before the next fanout."""
+        self.stale = True
+        self._version += 1
+        self._view.clear()
+
+    def can_view(self, user_id: int, channel_id: int) -> bool:
+        """Whether ``user_id`` may VIEW ``channel_id`` (False for an unknown member/channel)."""
+        seen = self._view.get(channel_id)
+        if seen is None:
+            seen = self._view[channel_id] = {}
+        allowed = seen.get(user_id)
+        if allowed is None:
+            allowed = seen[user_id] = self._compute(user_id, channel_id)
+        return allowed
+
+    def has_channel(self, channel_id: int) -> bool:
+        return channel_id in self._channels
+
+    def _compute(self, user_id: int, channel_id: int) -> bool:
+        member = self.members.get(user_id)
+        channel = self._channels.get(channel_id)
+        if member is None or channel is None or self._guild is None:
+            return False
+        return bool(compute_permissions(self._guild, self._roles, member, channel) & _VIEW)
+
+    def update_member(self, data: dict[str, Any]) -> None:
+        """Apply a GUILD_MEMBER_UPDATE ``d`` (roles, nick) to a local member."""
+        user_id = int(data["user"]["id"])
+        member = self.members.get(user_id)
+        if member is not None:
+            roles = tuple(int(r) for r in data.get("roles", ()))
+            self.members[user_id] = dataclasses.replace(member, roles=roles,
+                                                        nick=data.get("nick"))
+            self._view.clear()
+
+    def forget_member(self, user_id: int) -> None:
+        if self.members.pop(user_id, None) is not None:
+            self._view.clear()

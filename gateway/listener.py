@@ -1,0 +1,179 @@
+"""The picows adapter: one :class:`Connection` per websocket, feeding a sans-I/O ``Session``.
+
+It only moves bytes: frames in (decoded inside ``on_ws_frame``, because picows reuses a
+frame's buffer once the callback returns), ``session.outgoing()`` out, and a close frame once
+``session.close_code`` is set. It fills the RFC 6455 gaps picows leaves (docs/gateway.md,
+DESIGN.md): reassembly of fragmented messages (capped at the payload limit), UTF-8 validation
+of text messages (1007), reserved bits (1002), and the reply to a client's CLOSE. Commands that
+need I/O go to the worker's :class:`~gateway.server.GatewayServer`.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import TYPE_CHECKING
+
+from picows import WSCloseCode, WSFrame, WSListener, WSMsgType, WSTransport
+
+from core.models import User
+from gateway.params import ConnectParams
+from gateway.protocol import CloseCode, Command
+from gateway.session import Session
+
+if TYPE_CHECKING:
+    from gateway.server import GatewayServer
+
+__all__ = ["Connection", "frames_buffer"]
+
+_TEXT, _BINARY, _CONT, _CLOSE = WSMsgType.TEXT, WSMsgType.BINARY, WSMsgType.CONTINUATION, WSMsgType.CLOSE
+
+
+class Connection(WSListener):  # type: ignore[misc]  # picows' base class is untyped Cython
+    """One gateway websocket and its session.
+
+    Attributes:
+        session: the session state machine (replaced by nothing: a RESUME moves the hub's
+            subscriptions to the new connection instead).
+        user: the authenticated user (None before READY).
+        guilds: the guilds the hub subscribed this connection to.
+        status: the presence status this connection set (Identify ``presence``, op 3).
+        connected: False once the socket is gone.
+    """
+
+    def __init__(self, server: GatewayServer, params: ConnectParams) -> None:
+        self.server = server
+        self.session = Session(server.config, server.now(), params, server.limits)
+        self.user: User | None = None
+        self.guilds: set[int] = set()
+        self.status = "online"
+        self.connected = False
+        self.transport: WSTransport | None = None
+        self.client_close: int | None = None
+        self.commands: deque[Command] = deque()  # requests waiting for the server's task
+        self._msg_type = _BINARY if self.session.binary else _TEXT
+        self._parts: list[bytes] | None = None  # a fragmented message being reassembled
+        self._parts_size = 0
+        self._parts_kind = _TEXT
+
+    def on_ws_connected(self, transport: WSTransport) -> None:
+        self.transport, self.connected = transport, True
+        self.server.connected(self)
+        self.flush()
+
+    def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
+        kind = frame.msg_type
+        if kind is _CLOSE:
+            return self._answer_close(frame)
+        if kind is not _TEXT and kind is not _BINARY and kind is not _CONT:
+            return None  # PING is answered by picows (enable_auto_pong), PONG needs nothing
+        if frame.rsv1 or frame.rsv2 or frame.rsv3:  # no extension was negotiated (§5.2)
+            return self._protocol_close(WSCloseCode.PROTOCOL_ERROR, "Reserved bits set")
+        data = self._message(kind, frame)
+        if data is None:
+            return None
+        session = self.session
+        session.receive(data, self.server.now())
+        if session._requests:  # noqa: SLF001 - peek without allocating per frame
+            self.server.submit(self)
+        self.flush()
+        return None
+
+    def on_ws_disconnected(self, transport: WSTransport) -> None:
+        self.connected = False
+        self._parts = None
+        self.server.disconnected(self)
+
+    # -- writing ---------------------------------------------------------------------------------
+
+    def flush(self) -> None:
+        """Write the session's pending frames; close the connection if the session asked."""
+        transport = self.transport
+        if transport is None or not self.connected:
+            return
+        frames = self.session.outgoing()
+        if frames and not transport.is_close_frame_sent:
+            if len(frames) == 1:
+                transport.send(self._msg_type, frames[0])
+            else:  # one write for every frame queued this iteration (DESIGN.md, measured)
+                transport.underlying_transport.write(frames_buffer(self._msg_type, frames))
+            if transport.underlying_transport.get_write_buffer_size() > self.server.send_buffer_limit:
+                self.session.close(CloseCode.SLOW_CONSUMER)
+        code = self.session.close_code
+        if code is not None and not transport.is_close_frame_sent:
+            transport.send_close(code, self.session.close_reason.encode()[:123])
+            # A slow consumer would not read what is queued: drop it instead of waiting.
+            transport.disconnect(graceful=code != CloseCode.SLOW_CONSUMER)
+
+    # -- RFC 6455 details picows leaves to the application -------------------------------------
+
+    def _message(self, kind: WSMsgType, frame: WSFrame) -> bytes | None:
+        """The whole message once its last fragment arrived (§5.4), else None."""
+        parts = self._parts
+        if kind is _CONT:
+            if parts is None:
+                return self._protocol_close(WSCloseCode.PROTOCOL_ERROR, "Unexpected continuation")
+        elif parts is not None:
+            return self._protocol_close(WSCloseCode.PROTOCOL_ERROR, "Expected a continuation")
+        elif frame.fin:
+            data = frame.get_payload_as_bytes()
+            return data if kind is _BINARY or _valid_utf8(data) else self._bad_utf8()
+        else:
+            parts, self._parts, self._parts_size = [], [], 0
+            self._parts_kind = kind
+        self._parts_size += frame.payload_size
+        if self._parts_size > self.server.limits.max_payload_bytes:
+            self._parts = None
+            self.session.close(CloseCode.DECODE_ERROR, "Payload too large")
+            self.flush()
+            return None
+        parts.append(frame.get_payload_as_bytes())
+        if not frame.fin:
+            return None
+        self._parts, data = None, b"".join(parts)
+        return data if self._parts_kind is _BINARY or _valid_utf8(data) else self._bad_utf8()
+
+    def _bad_utf8(self) -> None:
+        return self._protocol_close(WSCloseCode.INVALID_TEXT, "Invalid UTF-8")
+
+    def _protocol_close(self, code: WSCloseCode, reason: str) -> None:
+        transport = self.transport
+        if transport is not None and not transport.is_close_frame_sent:
+            transport.send_close(code, reason.encode())
+            transport.disconnect()
+
+    def _answer_close(self, frame: WSFrame) -> None:
+        """Echo the client's close code (§5.5.1) and end the TCP connection (§7.1.1)."""
+        transport = self.transport
+        if frame.payload_size >= 2:
+            self.client_close = int(frame.get_close_code())
+        if transport is not None and not transport.is_close_frame_sent:
+            if self.client_close is None:
+                transport.send(_CLOSE, b"")  # no status received: none sent back
+            else:
+                transport.send_close(self.client_close)
+        if transport is not None:
+            transport.disconnect()
+
+
+def _valid_utf8(data: bytes) -> bool:
+    try:
+        data.decode()
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def frames_buffer(msg_type: WSMsgType, frames: list[bytes]) -> bytearray:
+    """Server frames (unmasked, FIN) for ``frames``, concatenated for one transport write."""
+    first = 0x80 | int(msg_type)
+    out = bytearray()
+    for frame in frames:
+        n = len(frame)
+        if n < 126:
+            out += bytes((first, n))
+        elif n < 65536:
+            out += bytes((first, 126)) + n.to_bytes(2, "big")
+        else:
+            out += bytes((first, 127)) + n.to_bytes(8, "big")
+        out += frame
+    return bytes(out)

@@ -1,0 +1,397 @@
+"""The gateway of one worker: listener, hub, session registry, timers and the commands' I/O.
+
+:class:`GatewayServer` owns everything a worker's websocket sessions share: the picows server
+(one :class:`~gateway.listener.Connection` per socket), the :class:`~gateway.hub.Hub`, the
+registry of sessions by id (DETACHED ones wait there for a RESUME), one sweep timer for every
+session's deadlines, and the work that awaits (identify, resume, send, member requests): one
+task per connection at most, started when a command arrives and ended when its queue is empty,
+never one per frame.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import logging
+import secrets
+from collections import OrderedDict
+from typing import Any
+
+from picows import WSCloseCode, WSUpgradeRequest, ws_create_server
+
+from core import messages
+from core.errors import ApiError
+from core.events import Event
+from core.guilds import guild_create_payload
+from core.models import Member, User
+from core.platform import Platform
+from core.wire import channel_json, member_json
+from gateway.hub import Hub
+from gateway.limits import SessionLimits
+from gateway.listener import Connection
+from gateway.params import ConnectParams
+from gateway.protocol import (
+    CloseCode,
+    Identify,
+    PresenceUpdate,
+    RequestGuildMembers,
+    Resume,
+    SendMessage,
+    shard_of,
+)
+from gateway.ratelimit import IDENTIFY_INTERVAL_S, IdentifyLimiter
+from gateway.session import State
+
+__all__ = ["SEND_BUFFER_LIMIT", "GatewayServer"]
+
+logger = logging.getLogger(__name__)
+
+# Bytes a connection may have queued in its transport before it is closed with 4900.
+SEND_BUFFER_LIMIT = 1 << 20
+# picows' read buffer starts at 16 KiB; 4 KiB (the payload limit) cuts idle memory per
+# connection from ~28 to ~16 KiB (DESIGN.md) and grows on demand.
+READ_BUFFER_BYTES = 4096
+# Frames up to twice the payload limit reach the session, which closes with Discord's 4002;
+# only larger ones get picows' 1009 before being buffered whole.
+MAX_FRAME_BYTES = 2 * 4096
+SWEEP_INTERVAL_S = 1.0
+# Identify limiters kept (one per account, Discord's per-application bucket); least recent out.
+_LIMITERS_MAX = 10_000
+# Identifies of one account queued behind each other that still wait for a slot (then: go).
+_IDENTIFY_WAITS_MAX = 16
+# GUILD_MEMBERS_CHUNK size (Discord: up to 1000 members per chunk).
+_CHUNK = 1000
+_QUERY_LIMIT_MAX = 100
+
+
+class GatewayServer:
+    """The websocket gateway of one worker.
+
+    Args:
+        platform: the worker's platform, shared with the REST API.
+        limits: every session's limits.
+        send_buffer_limit: bytes queued in a transport before 4900 Slow consumer.
+        identify_interval_s: seconds between two identifies of one account.
+        sweep_interval_s: period of the deadline sweep; timeouts fire up to this late.
+    """
+
+    def __init__(
+        self, platform: Platform, limits: SessionLimits = SessionLimits(),  # noqa: B008 - frozen
+        send_buffer_limit: int = SEND_BUFFER_LIMIT,
+        identify_interval_s: float = IDENTIFY_INTERVAL_S, sweep_interval_s: float = SWEEP_INTERVAL_S,
+    ) -> None:
+        self.platform = platform
+        self.config = platform.config
+        self.limits = limits
+        self.send_buffer_limit = send_buffer_limit
+        self.hub = Hub(platform)
+        self.resume_url = self.config.gateway_url
+        self.port = 0
+        self._identify_interval = identify_interval_s
+        self._sweep_interval = sweep_interval_s
+        self._loop = asyncio.get_running_loop()
+        self._conns: set[Connection] = set()  # connected sockets
+        self._sessions: dict[str, Connection] = {}  # READY or DETACHED sessions by id
+        self._heap: list[tuple[float, int, Connection]] = []
+        self._order = itertools.count()
+        self._tasks: dict[Connection, asyncio.Task[None]] = {}
+        self._limiters: OrderedDict[int, IdentifyLimiter] = OrderedDict()
+        self._online: set[int] = set()
+        self._server: asyncio.Server | None = None
+        self._sweeper: asyncio.TimerHandle | None = None
+
+    def now(self) -> float:
+        """The sessions' clock (the loop's monotonic time)."""
+        return self._loop.time()
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    async def start(self, host: str, port: int) -> int:
+        """Listen on ``host:port`` (SO_REUSEPORT); returns the bound port."""
+        await self.hub.start()
+        self._server = await ws_create_server(
+            self._listener_for, host, port, reuse_port=True,
+            max_frame_size=MAX_FRAME_BYTES, read_buffer_init_size=READ_BUFFER_BYTES,
+            enable_auto_pong=True, logger_name="gateway",
+        )
+        self.port = int(self._server.sockets[0].getsockname()[1])
+        if port == 0 and not self.config.public_gateway_url:
+            self.resume_url = self.config.replace(gateway_port=self.port).gateway_url
+        self._sweeper = self._loop.call_later(self._sweep_interval, self._sweep)
+        return self.port
+
+    def drain(self) -> None:
+        """Ask every connected session to reconnect and resume elsewhere (op 7), and flush."""
+        for conn in tuple(self._conns):
+            conn.session.reconnect()
+            conn.flush()
+
+    async def aclose(self) -> None:
+        """Stop listening, close every connection (1012) and stop the sweep and the hub."""
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+        if self._server is not None:
+            self._server.close()
+        for conn in tuple(self._conns):
+            transport = conn.transport
+            if transport is not None and not transport.is_close_frame_sent:
+                transport.send_close(WSCloseCode.SERVICE_RESTART, b"Service restart")
+            if transport is not None:
+                transport.disconnect()
+        tasks = tuple(self._tasks.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await self.hub.aclose()
+
+    # -- the listener's calls -------------------------------------------------------------------
+
+    def _listener_for(self, request: WSUpgradeRequest) -> Connection | None:
+        path, _, query = request.path.decode("latin-1").partition("?")
+        if path != "/":
+            return None  # 404
+        return Connection(self, ConnectParams.parse(query))
+
+    def connected(self, conn: Connection) -> None:
+        self._conns.add(conn)
+        self._schedule(conn)
+
+    def submit(self, conn: Connection) -> None:
+        """Queue ``conn``'s new requests; one task per connection runs them in order."""
+        conn.commands.extend(conn.session.requests())
+        if conn not in self._tasks and conn.commands:
+            self._tasks[conn] = self._loop.create_task(self._run(conn))
+
+    def disconnected(self, conn: Connection) -> None:
+        self._conns.discard(conn)
+        guilds = set(conn.guilds)
+        task = self._tasks.pop(conn, None)
+        if task is not None:
+            task.cancel()
+        conn.commands.clear()
+        conn.session.connection_lost(self.now(), conn.client_close)
+        if conn.session.state is State.DETACHED:
+            self._schedule(conn)  # for its resume window
+        else:
+            self._forget(conn)
+        if conn.user is not None:
+            self._presence_changed(conn.user, conn.status, guilds)
+
+    # -- timers: one sweep for every session ----------------------------------------------------
+
+    def _schedule(self, conn: Connection) -> None:
+        deadline = conn.session.next_deadline()
+        if deadline is not None:
+            heapq.heappush(self._heap, (deadline, next(self._order), conn))
+
+    def _sweep(self) -> None:
+        """Tick the sessions whose deadline passed. Each is in the heap once, at a deadline no
+        later than its real one (heartbeats only push deadlines back): a popped session not
+        yet due is pushed again at its current deadline."""
+        now, heap = self.now(), self._heap
+        while heap and heap[0][0] <= now:
+            conn = heapq.heappop(heap)[2]
+            conn.session.tick(now)
+            if conn.session.state is State.CLOSED and not conn.connected:
+                self._forget(conn)
+                continue
+            conn.flush()
+            self._schedule(conn)
+        self._sweeper = self._loop.call_later(self._sweep_interval, self._sweep)
+
+    def _forget(self, conn: Connection) -> None:
+        session_id = conn.session.session_id
+        if session_id is not None and self._sessions.get(session_id) is conn:
+            del self._sessions[session_id]
+        self.hub.detach(conn)
+
+    # -- commands -------------------------------------------------------------------------------
+
+    async def _run(self, conn: Connection) -> None:
+        try:
+            while conn.commands and conn.connected:
+                match conn.commands.popleft():
+                    case Identify() as command:
+                        await self._identify(conn, command)
+                    case Resume() as command:
+                        await self._resume(conn, command)
+                    case SendMessage() as command:
+                        await self._send(conn, command)
+                    case RequestGuildMembers() as command:
+                        await self._members(conn, command)
+                    case PresenceUpdate() as command:
+                        self._set_status(conn, command.status)
+                conn.flush()
+        except Exception:  # a task boundary: log, and close this connection only
+            logger.exception("gateway command failed")
+            conn.session.close(CloseCode.UNKNOWN_ERROR)
+            conn.flush()
+        finally:
+            if self._tasks.get(conn) is asyncio.current_task():
+                del self._tasks[conn]
+
+    async def _identify(self, conn: Connection, command: Identify) -> None:
+        p, session = self.platform, conn.session
+        user_id = await p.tokens.resolve(command.token.removeprefix("Bot "))
+        user = await p.meta.get_user(user_id) if user_id is not None else None
+        if user is None:
+            return session.on_auth_failed()
+        shard_id, shards = command.shard or (0, 1)
+        await self._identify_slot(user.id, shard_id)
+        guild_ids = [g.id for g in await p.meta.list_user_guilds(user.id)
+                     if shard_of(g.id, shards) == shard_id]
+        try:
+            payloads = await self._guild_payloads(guild_ids, user.id)
+            private = await self._dm_channels(user) if shard_id == 0 else []
+            app = await p.meta.get_application(user.id) if user.bot else None
+            await self.hub.prepare([int(g["id"]) for g in payloads], user.id)
+            if session.state is not State.IDENTIFYING or not conn.connected:
+                return None
+            session_id = secrets.token_hex(16)
+            conn.user, conn.status = user, _status(command.presence)
+            session.on_identified(user, app, payloads, session_id, self.resume_url, private)
+            if session.state is State.READY:
+                self._sessions[session_id] = conn
+                self.hub.attach(conn, [int(g["id"]) for g in payloads])
+                self._presence_changed(user, conn.status, conn.guilds)
+        finally:
+            self.hub.prune(guild_ids)
+        return None
+
+    async def _identify_slot(self, user_id: int, shard_id: int) -> None:
+        """Wait for a free identify bucket of this account (``max_concurrency`` 1, per 5 s)."""
+        limiter = self._limiters.pop(user_id, None) or IdentifyLimiter(1, self._identify_interval)
+        self._limiters[user_id] = limiter  # most recent last
+        if len(self._limiters) > _LIMITERS_MAX:
+            self._limiters.popitem(last=False)
+        # A deadline, not a condition to poll: the bucket frees itself after ``wait``.
+        for _ in range(_IDENTIFY_WAITS_MAX):
+            wait = limiter.acquire(shard_id, self.now())
+            if wait <= 0:
+                return
+            await asyncio.sleep(wait)
+
+    async def _guild_payloads(self, guild_ids: list[int], user_id: int) -> list[dict[str, Any]]:
+        out = []
+        for guild_id in guild_ids:
+            try:
+                out.append(await guild_create_payload(self.platform, guild_id, user_id))
+            except ApiError:  # left or deleted since the list was read
+                continue
+        return out
+
+    async def _dm_channels(self, user: User) -> list[dict[str, Any]]:
+        dms = await self.platform.meta.list_dms(user.id)
+        others = await self.platform.meta.get_users(
+            list({r for c in dms for r in c.recipients if r != user.id}))
+        return [channel_json(c, [others[r] for r in c.recipients if r in others]) for c in dms]
+
+    async def _resume(self, conn: Connection, command: Resume) -> None:
+        old = self._sessions.get(command.session_id)
+        user_id = await self.platform.tokens.resolve(command.token.removeprefix("Bot "))
+        session = conn.session
+        if old is None or old is conn or user_id is None or old.session.user_id != user_id:
+            return session.on_resume_failed()
+        if session.state is not State.RESUMING or not conn.connected:
+            return None
+        session.on_resumed(old.session)
+        if session.state is State.READY:
+            assert session.session_id is not None
+            self._sessions[session.session_id] = conn
+            conn.status = old.status
+            self.hub.replace(old, conn)
+            old.flush()  # its close (4009) if it was still connected
+            self._presence_changed(conn.user, conn.status, conn.guilds)  # type: ignore[arg-type]
+        return None
+
+    async def _send(self, conn: Connection, command: SendMessage) -> None:
+        """Op 50: the REST send path; success is the MESSAGE_CREATE echo with the nonce."""
+        assert conn.user is not None
+        try:
+            await messages.send(self.platform, conn.user, command.channel_id, command.body)
+        except ApiError as e:
+            conn.session.on_send_failed(command.nonce, e.code, e.message, command.channel_id)
+
+    async def _members(self, conn: Connection, command: RequestGuildMembers) -> None:
+        """Op 8: GUILD_MEMBERS_CHUNK dispatches (ignored for a guild the session is not in)."""
+        guild_id, meta = command.guild_id, self.platform.meta
+        if guild_id not in conn.guilds:
+            return
+        not_found: list[int] = []
+        if command.user_ids:
+            found = [await meta.get_member(guild_id, u) for u in command.user_ids]
+            members = [m for m in found if m is not None]
+            not_found = [u for u, m in zip(command.user_ids, found, strict=True) if m is None]
+        else:
+            members = await self._search(guild_id, command.query or "", command.limit)
+        users = await meta.get_users([m.user_id for m in members])
+        listed = [member_json(m, users[m.user_id]) for m in members if m.user_id in users]
+        count = max(1, -(-len(listed) // _CHUNK))
+        for index in range(count):
+            data: dict[str, Any] = {
+                "guild_id": str(guild_id), "members": listed[index * _CHUNK:(index + 1) * _CHUNK],
+                "chunk_index": index, "chunk_count": count,
+            }
+            if index == 0 and not_found:
+                data["not_found"] = [str(u) for u in not_found]
+            if command.presences:
+                data["presences"] = []
+            if command.nonce is not None:
+                data["nonce"] = command.nonce
+            conn.session.dispatch_one("GUILD_MEMBERS_CHUNK", data)
+
+    async def _search(self, guild_id: int, query: str, limit: int) -> list[Member]:
+        """Members whose username starts with ``query`` (case-insensitive), at most ``limit``
+        (every member for an empty query and limit 0; a query returns at most 100)."""
+        if query or limit:
+            limit = min(limit or _QUERY_LIMIT_MAX, _QUERY_LIMIT_MAX)
+        prefix, out, after, meta = query.casefold(), [], 0, self.platform.meta
+        while True:
+            page = await meta.list_members(guild_id, after=after, limit=_CHUNK)
+            users = await meta.get_users([m.user_id for m in page]) if prefix else {}
+            for m in page:
+                if not prefix or (m.user_id in users
+                                  and users[m.user_id].username.casefold().startswith(prefix)):
+                    out.append(m)
+                    if limit and len(out) >= limit:
+                        return out
+            if len(page) < _CHUNK:
+                return out
+            after = page[-1].user_id
+
+    # -- presence -------------------------------------------------------------------------------
+
+    def _set_status(self, conn: Connection, status: str) -> None:
+        """Op 3: this connection's status; broadcast when it changes what others see."""
+        conn.status = status
+        if conn.user is not None:
+            self._publish_presence(conn.user, _visible(status), conn.guilds)
+
+    def _presence_changed(self, user: User, status: str, guild_ids: set[int]) -> None:
+        """Online on a user's first connected session, offline when the last one is gone."""
+        online = any(c.connected for c in self.hub.user_conns(user.id))
+        if online == (user.id in self._online):
+            return
+        if online:
+            self._online.add(user.id)
+        else:
+            self._online.discard(user.id)
+        self._publish_presence(user, _visible(status) if online else "offline", guild_ids)
+
+    def _publish_presence(self, user: User, status: str, guild_ids: set[int]) -> None:
+        self.platform.publish(*(
+            Event("PRESENCE_UPDATE", {"user": {"id": str(user.id)}, "guild_id": str(g),
+                                      "status": status, "activities": [],
+                                      "client_status": {"web": status}}, guild_id=g)
+            for g in guild_ids
+        ))
+
+
+def _status(presence: PresenceUpdate | None) -> str:
+    return presence.status if presence is not None else "online"
+
+
+def _visible(status: str) -> str:
+    """What others see: invisible users appear offline."""
+    return "offline" if status == "invisible" else status
