@@ -15,6 +15,7 @@ import pytest
 
 from api.app import create_app
 from core.config import Config
+from core.events import Event
 from core.platform import Platform
 
 
@@ -110,6 +111,14 @@ class Api:
         assert inv.status == 200, inv.body
         r = await self.post(f"/invites/{inv.body['code']}", who.token)
         assert r.status == 200, r.body
+
+
+@pytest.fixture
+def events(platform: Platform) -> list[Event]:
+    """Every event the platform publishes during the test (delivered a loop turn later)."""
+    got: list[Event] = []
+    platform.bus.subscribe(got.extend)
+    return got
 
 
 @pytest.fixture

@@ -2,56 +2,29 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import pytest
 
 from core.events import Event
-from core.models import Member, Message, Role
+from core.models import Message
 from core.permissions import Permission
 from core.platform import Platform
 from tests.api.conftest import Account, Api
+from tests.api.helpers import add_member, assert_error, grant, named, settle
 
 UNKNOWN = "1234567890123456789"
 VIEW = str(int(Permission.VIEW_CHANNEL))
 
 
-@pytest.fixture
-def events(platform: Platform) -> list[Event]:
-    got: list[Event] = []
-    platform.bus.subscribe(got.extend)
-    return got
 
 
-async def settle() -> None:
-    # The MemoryBus delivers on the next loop iteration.
-    await asyncio.sleep(0)
-    await asyncio.sleep(0)
 
 
-def named(events: list[Event], name: str) -> list[Event]:
-    return [e for e in events if e.name == name]
 
 
-async def add_member(platform: Platform, guild: dict[str, Any], who: Account) -> None:
-    await platform.meta.add_member(Member(int(guild["id"]), int(who.id), platform.now_ms()))
 
 
-async def grant(platform: Platform, guild: dict[str, Any], who: Account, perms: int) -> int:
-    """Give ``who`` (made a member if needed) a new role with ``perms``; returns its id."""
-    gid = int(guild["id"])
-    if await platform.meta.get_member(gid, int(who.id)) is None:
-        await add_member(platform, guild, who)
-    role = Role(platform.ids.next(), gid, "granted", perms, position=1)
-    await platform.meta.create_role(role)
-    await platform.meta.add_member_role(gid, int(who.id), role.id)
-    return role.id
-
-
-def assert_error(reply: Any, status: int, code: int) -> None:
-    assert reply.status == status, reply.body
-    assert reply.body["code"] == code, reply.body
 
 
 async def make_channel(api: Api, owner: Account, guild: dict[str, Any], **body: Any) -> Any:

@@ -14,7 +14,7 @@ from core.models import Invite
 from core.permissions import DEFAULT_EVERYONE, Permission
 from core.platform import Platform
 from tests.api.conftest import Account, Api
-from tests.api.test_members import (
+from tests.api.helpers import (
     UNKNOWN,
     assert_error,
     grant,
@@ -26,13 +26,6 @@ from tests.api.test_members import (
 )
 
 P = Permission
-
-
-@pytest.fixture
-def events(platform: Platform) -> list[Event]:
-    got: list[Event] = []
-    platform.bus.subscribe(got.extend)
-    return got
 
 
 async def make_invite(api: Api, who: Account, guild: dict[str, Any], **body: Any) -> Any:

@@ -10,7 +10,7 @@ from core.events import Event
 from core.permissions import ALL, DEFAULT_EVERYONE, Permission
 from core.platform import Platform
 from tests.api.conftest import Api
-from tests.api.test_members import (
+from tests.api.helpers import (
     UNKNOWN,
     add_member,
     assert_error,
@@ -23,13 +23,6 @@ from tests.api.test_members import (
 )
 
 P = Permission
-
-
-@pytest.fixture
-def events(platform: Platform) -> list[Event]:
-    got: list[Event] = []
-    platform.bus.subscribe(got.extend)
-    return got
 
 
 def roles_path(guild: dict[str, Any]) -> str:
