@@ -12,7 +12,9 @@ from core.errors import ApiError
 from core.models import User
 from core.validate import require_object
 
-__all__ = ["USER", "json_response", "no_content", "public", "read_json", "user_of"]
+__all__ = [
+    "USER", "json_response", "no_content", "public", "read_json", "read_json_value", "user_of",
+]
 
 # The authenticated User of a request, set by the auth middleware.
 USER = web.RequestKey("user", User)
@@ -45,21 +47,26 @@ def no_content() -> web.Response:
     return web.Response(status=204)
 
 
-async def read_json(request: web.Request) -> dict[str, Any]:
-    """The request body as a JSON object.
+async def read_json_value(request: web.Request) -> Any:
+    """The request body as any JSON value (None when empty); reorder routes take arrays.
 
     Raises:
-        ApiError: 400 50109 for malformed JSON, 50035 for a non-object, 413 when too large
-            (aiohttp enforces ``client_max_size``; the error middleware maps it).
+        ApiError: 400 50109 for malformed JSON, 413 when too large (aiohttp enforces
+            ``client_max_size``; the error middleware maps it).
     """
     raw = await request.read()
     if not raw:
-        return {}
+        return None
     try:
-        body = orjson.loads(raw)
+        return orjson.loads(raw)
     except orjson.JSONDecodeError:
         raise ApiError(400, INVALID_JSON, "The request body contains invalid JSON.") from None
-    return require_object(body)
+
+
+async def read_json(request: web.Request) -> dict[str, Any]:
+    """The request body as a JSON object (``{}`` when empty); 50035 for a non-object."""
+    body = await read_json_value(request)
+    return {} if body is None else require_object(body)
 
 
 def user_of(request: web.Request) -> User:

@@ -2,30 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-import orjson
 from aiohttp import web
 
 from api.app import PLATFORM
-from api.http import INVALID_JSON, json_response, no_content, read_json, user_of
+from api.http import json_response, no_content, read_json, read_json_value, user_of
 from core import channels
 from core.access import parse_id
-from core.errors import ApiError
 
 __all__ = ["routes"]
 
 routes = web.RouteTableDef()
 V = "/api/v10"
-
-
-async def _read_json_any(request: web.Request) -> Any:
-    """The request body as any JSON value (the reorder route takes an array)."""
-    raw = await request.read()
-    try:
-        return orjson.loads(raw) if raw else None
-    except orjson.JSONDecodeError:
-        raise ApiError(400, INVALID_JSON, "The request body contains invalid JSON.") from None
 
 
 @routes.get(V + "/guilds/{guild_id}/channels")
@@ -46,7 +33,7 @@ async def create_channel(request: web.Request) -> web.Response:
 @routes.patch(V + "/guilds/{guild_id}/channels")
 async def reorder_channels(request: web.Request) -> web.Response:
     guild_id = parse_id(request.match_info["guild_id"], "guild")
-    items = await _read_json_any(request)
+    items = await read_json_value(request)
     await channels.reorder_channels(request.app[PLATFORM], user_of(request), guild_id, items)
     return no_content()
 

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import orjson
 from aiohttp import web
 
 from api.app import PLATFORM
-from api.http import INVALID_JSON, json_response, no_content, read_json, user_of
+from api.http import json_response, no_content, read_json, read_json_value, user_of
 from core import roles
 from core.access import parse_id
-from core.errors import ApiError
 from core.wire import role_json
 
 __all__ = ["routes"]
@@ -43,12 +41,8 @@ async def create_role(request: web.Request) -> web.Response:
 
 @routes.patch(_R)
 async def move_roles(request: web.Request) -> web.Response:
-    """The body is a JSON list ``[{id, position}, ...]``, so it is not read with read_json."""
-    raw = await request.read()
-    try:
-        body = orjson.loads(raw) if raw else None
-    except orjson.JSONDecodeError:
-        raise ApiError(400, INVALID_JSON, "The request body contains invalid JSON.") from None
+    """The body is a JSON list ``[{id, position}, ...]``."""
+    body = await read_json_value(request)
     out = await roles.move_roles(request.app[PLATFORM], user_of(request), _guild_id(request), body)
     return json_response([role_json(r) for r in out])
 
