@@ -1,9 +1,11 @@
 """Reading messages: history pages, one message, and rendering them as Discord JSON.
 
 A page is rendered with one ``get_users`` call for every author, mention and replied-to author;
-members (for ``member``) and replied-to messages that are not on the page are fetched
-concurrently, one lookup per distinct author or reference (the stores have no batch lookups for
-those), at most 100 each.
+replied-to messages that are not on the page are fetched concurrently, one lookup per distinct
+reference (the message store has no batch lookup), at most 100. Message objects read over REST
+carry no ``member``, as on Discord (it is an extra field of the gateway's MESSAGE_CREATE and
+MESSAGE_UPDATE): leaving it out spares one member lookup per distinct author and page, which
+cost more than half of a history request (bench/RESULTS.md).
 
 ``last_message_id``: a channel's newest message id is *not* written on the send path (that
 would be a second, unbatched write per message, on another store when messages live in
@@ -84,10 +86,13 @@ async def get(p: Platform, user: User, channel_id: int, message_id: int) -> Json
     return (await render(p, view.channel, [message]))[0]
 
 
-async def render(p: Platform, channel: Channel, messages: Sequence[Message]) -> list[Json]:
+async def render(
+    p: Platform, channel: Channel, messages: Sequence[Message], *, members: bool = False
+) -> list[Json]:
     """Message objects for ``messages`` of ``channel``, in the order given.
 
-    Adds ``member`` (guild channels, authors still members) and ``referenced_message``.
+    Adds ``referenced_message`` to replies, and with ``members`` the author's ``member`` in
+    guild channels (when still a member), as gateway events and the send response carry it.
     """
     by_id = {m.id: m for m in messages}
     ref_ids = {m.reference.message_id for m in messages if m.reference} - by_id.keys()
@@ -95,13 +100,15 @@ async def render(p: Platform, channel: Channel, messages: Sequence[Message]) -> 
     refs = {**by_id, **{m.id: m for m in fetched if m is not None}}
     user_ids = {u for m in refs.values() for u in (m.author_id, *m.mentions)}
     users = await p.meta.get_users(list(user_ids)) if user_ids else {}
-    members = await _members(p, channel.guild_id, {m.author_id for m in messages})
+    by_author = (
+        await _members(p, channel.guild_id, {m.author_id for m in messages}) if members else {}
+    )
     out = []
     for m in messages:
         ref_json = None
         if m.reference is not None and (r := refs.get(m.reference.message_id)) is not None:
             ref_json = message_json(r, users)
-        out.append(message_json(m, users, members.get(m.author_id), ref_json))
+        out.append(message_json(m, users, by_author.get(m.author_id), ref_json))
     return out
 
 

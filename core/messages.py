@@ -121,7 +121,7 @@ async def send(p: Platform, author: User, channel_id: int, body: dict[str, Any])
     event = Event("MESSAGE_CREATE", data, **_audience(channel))
     earlier = await _submit(p, message, event, form.enforce_nonce)
     if earlier is not None:
-        return (await render(p, channel, [earlier]))[0]
+        return (await render(p, channel, [earlier], members=True))[0]
     return data
 
 
@@ -235,7 +235,7 @@ async def edit(
         if found is None:  # deleted meanwhile
             raise ApiError.unknown("message")
         updated = found
-    data = (await render(p, view.channel, [updated]))[0]
+    data = (await render(p, view.channel, [updated], members=True))[0]
     if fields:
         p.publish(Event("MESSAGE_UPDATE", data, **_audience(view.channel)))
     return data
