@@ -49,8 +49,7 @@ def make_middlewares(platform: Platform) -> list[web.middleware]:
         token = header[4:] if is_bot else header
         if token.startswith("Bearer "):
             token = token[7:]
-        user_id = await platform.tokens.resolve(token) if token else None
-        user = await platform.meta.get_user(user_id) if user_id is not None else None
+        user = await platform.tokens.resolve_user(token) if token else None
         # Bot tokens must come with the "Bot " prefix and user tokens without it.
         if user is None or user.bot != is_bot:
             raise ApiError.unauthorized()

@@ -119,6 +119,7 @@ async def update_profile(p: Platform, user: User, body: dict[str, Any]) -> User:
         ) from None
     if updated is None:
         raise ApiError.unknown("user")
+    p.tokens.forget_user(updated.id)
     p.publish(Event("USER_UPDATE", user_json(updated, me=True), user_ids=(updated.id,)))
     return updated
 

@@ -20,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from core.models import User
 from core.store.base import MetaStore
 from core.store.cache import Cache
 
@@ -55,6 +56,7 @@ class TokenAuth:
         self._cache = cache
         self._ttl = ttl_ms / 1000
         self._local: OrderedDict[bytes, tuple[float, int]] = OrderedDict()
+        self._users: OrderedDict[int, tuple[float, User]] = OrderedDict()
 
     async def issue(self, user_id: int) -> str:
         token = new_token(user_id)
@@ -79,6 +81,28 @@ class TokenAuth:
         if len(self._local) > _LOCAL_CACHE_MAX:
             self._local.popitem(last=False)
         return user_id
+
+    async def resolve_user(self, token: str) -> User | None:
+        """The user ``token`` belongs to; the record is cached like the token (``ttl_ms``),
+        so an authenticated request costs no query while both are fresh."""
+        user_id = await self.resolve(token)
+        if user_id is None:
+            return None
+        now = time.monotonic()
+        hit = self._users.get(user_id)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        user = await self._meta.get_user(user_id)
+        if user is not None:
+            self._users[user_id] = (now + self._ttl, user)
+            self._users.move_to_end(user_id)
+            if len(self._users) > _LOCAL_CACHE_MAX:
+                self._users.popitem(last=False)
+        return user
+
+    def forget_user(self, user_id: int) -> None:
+        """Drop the cached record after the user changed (other workers catch up in ``ttl_ms``)."""
+        self._users.pop(user_id, None)
 
     async def revoke(self, token: str) -> bool:
         key = hash_token(token)

@@ -76,8 +76,11 @@ async def test_user_token_with_bot_prefix_is_rejected(api: Api) -> None:
 
 async def test_patch_me_updates_profile_and_checks_fields(api: Api) -> None:
     acct = await api.register("erin")
+    assert (await api.get("/users/@me", acct.token)).body["global_name"] is None  # now cached
     r = await api.patch("/users/@me", acct.token, json={"global_name": "Erin E."})
     assert r.status == 200 and r.body["global_name"] == "Erin E."
+    # The worker's cached user record is dropped on change, not served stale.
+    assert (await api.get("/users/@me", acct.token)).body["global_name"] == "Erin E."
     other = await api.register("frank")
     r = await api.patch("/users/@me", other.token, json={"username": "ERIN"})
     assert r.status == 400 and r.body["code"] == 50035
