@@ -118,7 +118,8 @@ class Connection(WSListener):  # type: ignore[misc]  # picows' base class is unt
             data = frame.get_payload_as_bytes()
             return data if kind is _BINARY or _valid_utf8(data) else self._bad_utf8()
         else:
-            parts, self._parts, self._parts_size = [], [], 0
+            parts = self._parts = []
+            self._parts_size = 0
             self._parts_kind = kind
         self._parts_size += frame.payload_size
         if self._parts_size > self.server.limits.max_payload_bytes:

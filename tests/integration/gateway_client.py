@@ -19,6 +19,7 @@ import aiohttp
 import erlpack  # type: ignore[import-untyped]
 import orjson
 import zstandard
+from picows import WSFrame, WSListener, WSMsgType, WSTransport, ws_connect
 
 from core.config import Config
 from gateway.protocol import ALL_INTENTS
@@ -126,6 +127,7 @@ class Server:
 
     config: Config
     http: aiohttp.ClientSession
+    stop: asyncio.Event
 
     @property
     def gateway_url(self) -> str:
@@ -165,7 +167,45 @@ async def running_server(config: Config) -> AsyncIterator[Server]:
                     await writer.wait_closed()
                     break
         async with aiohttp.ClientSession(base_url=config.http_url) as http:
-            yield Server(config, http)
+            yield Server(config, http, stop)
     finally:
         stop.set()
         await asyncio.wait_for(task, 15)
+
+
+class RawListener(WSListener):  # type: ignore[misc]
+    """A picows client listener that queues every frame: ``(msg_type, payload)``, a close as
+    ``("close", code)`` and the end of the connection as ``("gone", None)``."""
+
+    def __init__(self) -> None:
+        self.frames: asyncio.Queue[tuple[Any, Any]] = asyncio.Queue()
+
+    def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
+        if frame.msg_type == WSMsgType.CLOSE:
+            code = int(frame.get_close_code()) if frame.payload_size >= 2 else None
+            self.frames.put_nowait(("close", code))
+        else:
+            self.frames.put_nowait((frame.msg_type, frame.get_payload_as_bytes()))
+
+    def on_ws_disconnected(self, transport: WSTransport) -> None:
+        self.frames.put_nowait(("gone", None))
+
+    async def next(self) -> tuple[Any, Any]:
+        return await asyncio.wait_for(self.frames.get(), TIMEOUT)
+
+    async def close_code(self) -> int | None:
+        """Skip data frames until the server's close frame; its code."""
+        async with asyncio.timeout(TIMEOUT):
+            while True:
+                kind, value = await self.frames.get()
+                if kind == "close":
+                    return value  # type: ignore[no-any-return]
+                if kind == "gone":
+                    raise ConnectionError("disconnected without a close frame")
+
+
+async def raw_connect(server: Server, query: str = "v=10&encoding=json") -> tuple[WSTransport, RawListener]:
+    """A picows client, to send what aiohttp's client cannot (fragments, bad UTF-8, raw CLOSE)."""
+    url = f"ws://127.0.0.1:{server.config.gateway_port}/?{query}"
+    transport, listener = await asyncio.wait_for(ws_connect(RawListener, url), TIMEOUT)
+    return transport, listener

@@ -12,12 +12,23 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
+from picows import WSCloseCode, WSMsgType
 
 from core.config import Config
 from core.permissions import Permission
+from gateway.protocol import ALL_INTENTS, Intent
 from tests.api.conftest import Account, Api
-from tests.integration.gateway_client import TIMEOUT, Server, free_port, running_server
+from tests.api.helpers import make_bot
+from tests.integration.gateway_client import (
+    TIMEOUT,
+    GatewayClient,
+    Server,
+    free_port,
+    raw_connect,
+    running_server,
+)
 
 VIEW = int(Permission.VIEW_CHANNEL)
 
@@ -195,3 +206,184 @@ async def test_resume_after_dropped_connection_replays_missed_events(
         # Live again: a new message arrives after RESUMED.
         r = await api.post(f"/channels/{channel_id}/messages", a.token, json={"content": "3"})
         assert (await wb.recv_until("MESSAGE_CREATE"))["d"]["id"] == r.body["id"]
+
+
+# -- RFC 6455 details picows leaves to the listener ---------------------------------------------
+
+
+async def test_fragmented_message_is_reassembled(server: Server) -> None:
+    transport, client = await raw_connect(server)
+    try:
+        assert orjson.loads((await client.next())[1])["op"] == 10
+        payload = b'{"op": 1, "d": null}'
+        transport.send(WSMsgType.TEXT, payload[:5], fin=False)
+        transport.send(WSMsgType.CONTINUATION, payload[5:12], fin=False)
+        transport.send(WSMsgType.CONTINUATION, payload[12:], fin=True)
+        kind, data = await client.next()
+        assert kind == WSMsgType.TEXT and orjson.loads(data)["op"] == 11
+    finally:
+        transport.disconnect()
+
+
+async def test_fragmented_message_over_4096_bytes_closes_4002(server: Server) -> None:
+    transport, client = await raw_connect(server)
+    try:
+        transport.send(WSMsgType.TEXT, b"x" * 3000, fin=False)
+        transport.send(WSMsgType.CONTINUATION, b"x" * 3000, fin=True)
+        assert await client.close_code() == 4002
+    finally:
+        transport.disconnect()
+
+
+@pytest.mark.parametrize(("size", "code"), [(5000, 4002), (9000, 1009)])
+async def test_oversized_frame_closes(server: Server, size: int, code: int) -> None:
+    transport, client = await raw_connect(server)
+    try:
+        transport.send(WSMsgType.TEXT, b"x" * size)
+        assert await client.close_code() == code
+    finally:
+        transport.disconnect()
+
+
+async def test_invalid_utf8_text_closes_1007(server: Server) -> None:
+    transport, client = await raw_connect(server)
+    try:
+        transport.send(WSMsgType.TEXT, b'{"op": 1, "d": "\xff"}')
+        assert await client.close_code() == 1007
+    finally:
+        transport.disconnect()
+
+
+async def test_unexpected_continuation_closes_1002(server: Server) -> None:
+    transport, client = await raw_connect(server)
+    try:
+        transport.send(WSMsgType.CONTINUATION, b"{}")
+        assert await client.close_code() == 1002
+    finally:
+        transport.disconnect()
+
+
+async def test_client_close_is_answered_with_its_code(server: Server) -> None:
+    transport, client = await raw_connect(server)
+    try:
+        assert (await client.next())[0] == WSMsgType.TEXT  # Hello
+        transport.send_close(WSCloseCode.GOING_AWAY)
+        assert await client.close_code() == 1001
+        assert (await client.next())[0] == "gone"  # the server ends the TCP connection
+    finally:
+        transport.disconnect()
+
+
+# -- subscriptions follow membership; DMs; intents ----------------------------------------------
+
+
+async def test_joining_while_connected_subscribes_and_leaving_unsubscribes(
+    server: Server, api: Api
+) -> None:
+    a, b = await api.register(), await api.register()
+    guild = await api.guild(a)
+    general = guild["channels"][0]["id"]
+    async with server.connect() as wb:
+        await wb.identify(b.token)
+        await api.join(guild, a, b)
+        assert (await wb.recv_until("GUILD_CREATE"))["d"]["id"] == guild["id"]
+        r = await api.post(f"/channels/{general}/messages", a.token, json={"content": "hi b"})
+        assert (await wb.recv_until("MESSAGE_CREATE"))["d"]["id"] == r.body["id"]
+        r = await api.delete(f"/users/@me/guilds/{guild['id']}", b.token)
+        assert r.status == 204, r.body
+        assert (await wb.recv_until("GUILD_DELETE"))["d"]["id"] == guild["id"]
+        await api.post(f"/channels/{general}/messages", a.token, json={"content": "gone"})
+        dm = await api.post("/users/@me/channels", a.token, json={"recipient_id": b.id})
+        assert dm.status == 200, dm.body
+        r = await api.post(f"/channels/{dm.body['id']}/messages", a.token, json={"content": "dm"})
+        assert r.status == 200, r.body
+        # The guild message after leaving never came: the next one is the DM.
+        got = await wb.recv_until("MESSAGE_CREATE")
+        assert got["d"]["content"] == "dm" and "guild_id" not in got["d"]
+
+
+@pytest.mark.parametrize("content_intent", [False, True])
+async def test_bot_without_message_content_gets_redacted_messages(
+    server: Server, api: Api, content_intent: bool
+) -> None:
+    a = await api.register()
+    guild = await api.guild(a)
+    general = guild["channels"][0]["id"]
+    bot = await make_bot(api, a)
+    r = await api.put(f"/guilds/{guild['id']}/members/{bot.id}", a.token, json={})
+    assert r.status == 201, r.body
+    intents = ALL_INTENTS if content_intent else ALL_INTENTS & ~int(Intent.MESSAGE_CONTENT)
+    async with server.connect() as wbot, server.connect() as wa:
+        await wbot.identify(f"Bot {bot.token}", intents)
+        await wa.identify(a.token)
+        await api.post(f"/channels/{general}/messages", a.token, json={"content": "secret"})
+        await api.post(f"/channels/{general}/messages", a.token,
+                       json={"content": f"hey <@{bot.id}>"})
+        first = await wbot.recv_until("MESSAGE_CREATE")
+        second = await wbot.recv_until("MESSAGE_CREATE")
+        assert first["d"]["content"] == ("secret" if content_intent else "")
+        assert second["d"]["content"] == f"hey <@{bot.id}>"  # mentioned: always whole
+        assert (await wa.recv_until("MESSAGE_CREATE"))["d"]["content"] == "secret"
+
+
+async def test_request_guild_members_answers_chunks(server: Server, api: Api) -> None:
+    a, b, guild = await _guild_of_two(api)
+    async with server.connect() as wa:
+        await wa.identify(a.token)
+        await wa.send({"op": 8, "d": {"guild_id": guild["id"], "query": "", "limit": 0,
+                                      "nonce": "all"}})
+        chunk = await wa.recv_until("GUILD_MEMBERS_CHUNK")
+        assert chunk["d"]["nonce"] == "all" and chunk["d"]["chunk_count"] == 1
+        assert {m["user"]["id"] for m in chunk["d"]["members"]} == {a.id, b.id}
+        await wa.send({"op": 8, "d": {"guild_id": guild["id"], "query": b.username.upper(),
+                                      "limit": 10}})
+        chunk = await wa.recv_until("GUILD_MEMBERS_CHUNK")
+        assert [m["user"]["id"] for m in chunk["d"]["members"]] == [b.id]
+        await wa.send({"op": 8, "d": {"guild_id": guild["id"], "user_ids": [b.id, "1234"]}})
+        chunk = await wa.recv_until("GUILD_MEMBERS_CHUNK")
+        assert [m["user"]["id"] for m in chunk["d"]["members"]] == [b.id]
+        assert chunk["d"]["not_found"] == ["1234"]
+
+
+async def test_presence_online_on_identify_and_offline_when_gone(
+    server: Server, api: Api
+) -> None:
+    a, b, _ = await _guild_of_two(api)
+    async with server.connect() as wb:
+        await wb.identify(b.token)
+        async with server.connect() as wa:
+            await wa.identify(a.token)
+            assert (await _presence_of(wb, a))["status"] == "online"
+            await wa.send({"op": 3, "d": {"status": "dnd", "since": None, "activities": [],
+                                          "afk": False}})
+            assert (await _presence_of(wb, a))["status"] == "dnd"
+        assert (await _presence_of(wb, a))["status"] == "offline"
+
+
+async def _presence_of(ws: GatewayClient, who: Account) -> dict[str, Any]:
+    """The next PRESENCE_UPDATE about ``who`` (a session also hears its own)."""
+    while (got := await ws.recv_until("PRESENCE_UPDATE"))["d"]["user"]["id"] != who.id:
+        pass
+    return got["d"]  # type: ignore[no-any-return]
+
+
+async def test_resume_with_another_users_token_is_invalid_session(
+    server: Server, api: Api
+) -> None:
+    a, b = await api.register(), await api.register()
+    async with server.connect() as wa:
+        ready = await wa.identify(a.token)
+        async with server.connect() as wb:
+            assert (await wb.recv())["op"] == 10
+            await wb.send({"op": 6, "d": {"token": b.token, "session_id": ready["session_id"],
+                                          "seq": 1}})
+            assert await wb.recv() == {"op": 9, "d": False, "s": None, "t": None}
+
+
+async def test_stop_sends_reconnect_to_every_session(server: Server, api: Api) -> None:
+    a = await api.register()
+    async with server.connect() as wa:
+        await wa.identify(a.token)
+        server.stop.set()
+        assert (await wa.recv())["op"] == 7
+        assert await wa.closed() == 1012
