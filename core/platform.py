@@ -11,6 +11,7 @@ import contextlib
 import os
 import time
 from dataclasses import dataclass, field
+from typing import cast
 
 from core.auth import Passwords, TokenAuth
 from core.bus.memory import MemoryBus
@@ -20,6 +21,7 @@ from core.router import MessageRouter
 from core.snowflake import SnowflakeGenerator
 from core.store.base import MessageStore, MetaStore
 from core.store.cache import Cache, MemoryCache
+from core.store.metacache import CachedMetaStore
 
 __all__ = ["Platform"]
 
@@ -30,7 +32,8 @@ class Platform:
 
     Attributes:
         config: the frozen config.
-        meta: users, guilds, channels, members, roles, invites.
+        meta: users, guilds, channels, members, roles, invites (behind the per-worker
+            ``CachedMetaStore`` of what permission checks read).
         messages: message history (behind the Redis recent cache when Redis is configured).
         cache: rate limits, token cache and nonce claims (Redis or in-process).
         bus: where events go once durable.
@@ -68,9 +71,13 @@ class Platform:
         """
         stack = contextlib.AsyncExitStack()
         try:
-            meta, messages, cache = await _open_backends(config, stack)
+            store_meta, messages, cache = await _open_backends(config, stack)
             if bus is None:
                 bus = MemoryBus()
+            meta_cache = CachedMetaStore(store_meta)
+            # Events from every worker drop what they changed from this worker's cache.
+            stack.callback(bus.subscribe(meta_cache.on_events))
+            meta = cast(MetaStore, meta_cache)
             await bus.start()
             stack.push_async_callback(bus.aclose)
             passwords = Passwords(config.argon2_time_cost, config.argon2_memory_kib)
