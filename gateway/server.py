@@ -56,7 +56,7 @@ READ_BUFFER_BYTES = 4096
 # only larger ones get picows' 1009 before being buffered whole.
 MAX_FRAME_BYTES = 2 * 4096
 SWEEP_INTERVAL_S = 1.0
-# Identify limiters kept (one per account, Discord's per-application bucket); least recent out.
+# Identify limiters kept (one per bot: Discord's per-application bucket); least recent out.
 _LIMITERS_MAX = 10_000
 # Identifies of one account queued behind each other that still wait for a slot (then: go).
 _IDENTIFY_WAITS_MAX = 16
@@ -72,7 +72,7 @@ class GatewayServer:
         platform: the worker's platform, shared with the REST API.
         limits: every session's limits.
         send_buffer_limit: bytes queued in a transport before 4900 Slow consumer.
-        identify_interval_s: seconds between two identifies of one account.
+        identify_interval_s: seconds between two identifies of one bot (and shard bucket).
         sweep_interval_s: period of the deadline sweep; timeouts fire up to this late.
     """
 
@@ -238,7 +238,8 @@ class GatewayServer:
         if user is None:
             return session.on_auth_failed()
         shard_id, shards = command.shard or (0, 1)
-        await self._identify_slot(user.id, shard_id)
+        if user.bot:  # Discord's session start limit is per bot; a user's tabs never wait
+            await self._identify_slot(user.id, shard_id)
         guild_ids = [g.id for g in await p.meta.list_user_guilds(user.id)
                      if shard_of(g.id, shards) == shard_id]
         try:
@@ -260,7 +261,7 @@ class GatewayServer:
         return None
 
     async def _identify_slot(self, user_id: int, shard_id: int) -> None:
-        """Wait for a free identify bucket of this account (``max_concurrency`` 1, per 5 s)."""
+        """Wait for a free identify bucket of this bot (``max_concurrency`` 1, one per 5 s)."""
         limiter = self._limiters.pop(user_id, None) or IdentifyLimiter(1, self._identify_interval)
         self._limiters[user_id] = limiter  # most recent last
         if len(self._limiters) > _LIMITERS_MAX:

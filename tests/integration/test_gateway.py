@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import orjson
@@ -18,6 +19,9 @@ from picows import WSCloseCode, WSMsgType
 
 from core.config import Config
 from core.permissions import Permission
+from gateway.limits import SessionLimits
+from gateway.listener import Connection
+from gateway.params import ConnectParams
 from gateway.protocol import ALL_INTENTS, Intent
 from tests.api.conftest import Account, Api
 from tests.api.helpers import make_bot
@@ -33,14 +37,17 @@ from tests.integration.gateway_client import (
 VIEW = int(Permission.VIEW_CHANNEL)
 
 
-@pytest.fixture
-async def server(tmp_path: Path) -> AsyncIterator[Server]:
-    config = Config(
+def _config(tmp_path: Path, **changes: Any) -> Config:
+    return Config(
         data_dir=str(tmp_path), http_port=free_port(), gateway_port=free_port(),
         argon2_time_cost=1, argon2_memory_kib=64, ratelimit_route_limit=1000,
-        ratelimit_global_per_s=1000, batch_max_delay_ms=0,
+        ratelimit_global_per_s=1000, batch_max_delay_ms=0, **changes,
     )
-    async with running_server(config) as s:
+
+
+@pytest.fixture
+async def server(tmp_path: Path) -> AsyncIterator[Server]:
+    async with running_server(_config(tmp_path)) as s:
         yield s
 
 
@@ -387,3 +394,63 @@ async def test_stop_sends_reconnect_to_every_session(server: Server, api: Api) -
         server.stop.set()
         assert (await wa.recv())["op"] == 7
         assert await wa.closed() == 1012
+
+
+async def test_overwrite_change_while_connected_stops_delivery(server: Server, api: Api) -> None:
+    a, b, guild = await _guild_of_two(api)
+    general = guild["channels"][0]["id"]
+    async with server.connect() as wa, server.connect() as wb:
+        await wa.identify(a.token)
+        await wb.identify(b.token)
+        r = await api.put(f"/channels/{general}/permissions/{b.id}", a.token,
+                          json={"type": 1, "allow": "0", "deny": str(VIEW)})
+        assert r.status == 204, r.body
+        await api.post(f"/channels/{general}/messages", a.token, json={"content": "hidden"})
+        r = await api.put(f"/channels/{general}/permissions/{b.id}", a.token,
+                          json={"type": 1, "allow": "0", "deny": "0"})
+        assert r.status == 204, r.body
+        await api.post(f"/channels/{general}/messages", a.token, json={"content": "visible"})
+        assert (await wb.recv_until("MESSAGE_CREATE"))["d"]["content"] == "visible"
+
+
+async def test_missing_heartbeat_closes_4009_and_session_stays_resumable(
+    tmp_path: Path,
+) -> None:
+    config = _config(tmp_path, heartbeat_interval_ms=100)
+    async with running_server(config) as server:
+        a = await Api(server.http).register()
+        async with server.connect() as ws:
+            ready = await ws.identify(a.token)
+            assert await ws.closed() == 4009  # first heartbeat due within 2 intervals (+ sweep)
+        async with server.connect() as ws:
+            assert (await ws.recv())["op"] == 10
+            await ws.send({"op": 6, "d": {"token": a.token, "session_id": ready["session_id"],
+                                          "seq": 1}})
+            assert (await ws.recv_until("RESUMED"))["op"] == 0
+
+
+def test_full_send_buffer_closes_4900_without_waiting(tmp_path: Path) -> None:
+    sent: list[Any] = []
+
+    class Transport:
+        is_close_frame_sent = False
+        underlying_transport = SimpleNamespace(get_write_buffer_size=lambda: 2048,
+                                               write=sent.append)
+
+        def send(self, kind: Any, data: bytes) -> None:
+            sent.append((kind, data))
+
+        def send_close(self, code: int, reason: bytes) -> None:
+            sent.append(("close", code))
+            self.is_close_frame_sent = True
+
+        def disconnect(self, graceful: bool = True) -> None:
+            sent.append(("disconnect", graceful))
+
+    server = SimpleNamespace(config=Config(data_dir=str(tmp_path)), limits=SessionLimits(),
+                             now=lambda: 0.0, send_buffer_limit=1024,
+                             connected=lambda conn: None)
+    conn = Connection(server, ConnectParams.parse("v=10"))  # type: ignore[arg-type]
+    conn.on_ws_connected(Transport())  # type: ignore[arg-type]
+    assert sent[0][0] == WSMsgType.TEXT  # Hello
+    assert sent[1:] == [("close", 4900), ("disconnect", False)]
