@@ -28,7 +28,7 @@ __all__ = ["Connection", "frames_buffer"]
 _TEXT, _BINARY, _CONT, _CLOSE = WSMsgType.TEXT, WSMsgType.BINARY, WSMsgType.CONTINUATION, WSMsgType.CLOSE
 
 
-class Connection(WSListener):  # type: ignore[misc]  # picows' base class is untyped Cython
+class Connection(WSListener):
     """One gateway websocket and its session.
 
     Attributes:
@@ -63,11 +63,13 @@ class Connection(WSListener):  # type: ignore[misc]  # picows' base class is unt
     def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
         kind = frame.msg_type
         if kind is _CLOSE:
-            return self._answer_close(frame)
+            self._answer_close(frame)
+            return None
         if kind is not _TEXT and kind is not _BINARY and kind is not _CONT:
             return None  # PING is answered by picows (enable_auto_pong), PONG needs nothing
         if frame.rsv1 or frame.rsv2 or frame.rsv3:  # no extension was negotiated (§5.2)
-            return self._protocol_close(WSCloseCode.PROTOCOL_ERROR, "Reserved bits set")
+            self._protocol_close(WSCloseCode.PROTOCOL_ERROR, "Reserved bits set")
+            return None
         data = self._message(kind, frame)
         if data is None:
             return None
@@ -100,7 +102,7 @@ class Connection(WSListener):  # type: ignore[misc]  # picows' base class is unt
                 self.session.close(CloseCode.SLOW_CONSUMER)
         code = self.session.close_code
         if code is not None and not transport.is_close_frame_sent:
-            transport.send_close(code, self.session.close_reason.encode()[:123])
+            transport.send_close(WSCloseCode(code), self.session.close_reason.encode()[:123])
             # A slow consumer would not read what is queued: drop it instead of waiting.
             transport.disconnect(graceful=code != CloseCode.SLOW_CONSUMER)
 
@@ -111,12 +113,13 @@ class Connection(WSListener):  # type: ignore[misc]  # picows' base class is unt
         parts = self._parts
         if kind is _CONT:
             if parts is None:
-                return self._protocol_close(WSCloseCode.PROTOCOL_ERROR, "Unexpected continuation")
+                self._protocol_close(WSCloseCode.PROTOCOL_ERROR, "Unexpected continuation")
+                return None
         elif parts is not None:
-            return self._protocol_close(WSCloseCode.PROTOCOL_ERROR, "Expected a continuation")
+            self._protocol_close(WSCloseCode.PROTOCOL_ERROR, "Expected a continuation")
+            return None
         elif frame.fin:
-            data = frame.get_payload_as_bytes()
-            return data if kind is _BINARY or _valid_utf8(data) else self._bad_utf8()
+            return self._checked(kind, frame.get_payload_as_bytes())
         else:
             parts = self._parts = []
             self._parts_size = 0
@@ -130,11 +133,15 @@ class Connection(WSListener):  # type: ignore[misc]  # picows' base class is unt
         parts.append(frame.get_payload_as_bytes())
         if not frame.fin:
             return None
-        self._parts, data = None, b"".join(parts)
-        return data if self._parts_kind is _BINARY or _valid_utf8(data) else self._bad_utf8()
+        self._parts = None
+        return self._checked(self._parts_kind, b"".join(parts))
 
-    def _bad_utf8(self) -> None:
-        return self._protocol_close(WSCloseCode.INVALID_TEXT, "Invalid UTF-8")
+    def _checked(self, kind: WSMsgType, data: bytes) -> bytes | None:
+        """``data``, unless a text message is not UTF-8 (§8.1: close with 1007)."""
+        if kind is _BINARY or _valid_utf8(data):
+            return data
+        self._protocol_close(WSCloseCode.INVALID_TEXT, "Invalid UTF-8")
+        return None
 
     def _protocol_close(self, code: WSCloseCode, reason: str) -> None:
         transport = self.transport
@@ -146,12 +153,12 @@ class Connection(WSListener):  # type: ignore[misc]  # picows' base class is unt
         """Echo the client's close code (§5.5.1) and end the TCP connection (§7.1.1)."""
         transport = self.transport
         if frame.payload_size >= 2:
-            self.client_close = int(frame.get_close_code())
+            self.client_close = frame.get_close_code().value
         if transport is not None and not transport.is_close_frame_sent:
             if self.client_close is None:
                 transport.send(_CLOSE, b"")  # no status received: none sent back
             else:
-                transport.send_close(self.client_close)
+                transport.send_close(WSCloseCode(self.client_close))
         if transport is not None:
             transport.disconnect()
 
@@ -166,7 +173,7 @@ def _valid_utf8(data: bytes) -> bool:
 
 def frames_buffer(msg_type: WSMsgType, frames: list[bytes]) -> bytearray:
     """Server frames (unmasked, FIN) for ``frames``, concatenated for one transport write."""
-    first = 0x80 | int(msg_type)
+    first = 0x80 | msg_type.value
     out = bytearray()
     for frame in frames:
         n = len(frame)
@@ -177,4 +184,4 @@ def frames_buffer(msg_type: WSMsgType, frames: list[bytes]) -> bytearray:
         else:
             out += bytes((first, 127)) + n.to_bytes(8, "big")
         out += frame
-    return bytes(out)
+    return out  # never mutated after: no copy needed

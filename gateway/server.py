@@ -252,7 +252,7 @@ class GatewayServer:
             session_id = secrets.token_hex(16)
             conn.user, conn.status = user, _status(command.presence)
             session.on_identified(user, app, payloads, session_id, self.resume_url, private)
-            if session.state is State.READY:
+            if session.session_id is not None:  # READY (not closed with 4011)
                 self._sessions[session_id] = conn
                 self.hub.attach(conn, [int(g["id"]) for g in payloads])
                 self._presence_changed(user, conn.status, conn.guilds)
@@ -297,13 +297,13 @@ class GatewayServer:
         if session.state is not State.RESUMING or not conn.connected:
             return None
         session.on_resumed(old.session)
-        if session.state is State.READY:
-            assert session.session_id is not None
+        if session.session_id is not None:  # READY: resumed (not 4007 nor op 9)
             self._sessions[session.session_id] = conn
             conn.status = old.status
             self.hub.replace(old, conn)
             old.flush()  # its close (4009) if it was still connected
-            self._presence_changed(conn.user, conn.status, conn.guilds)  # type: ignore[arg-type]
+            assert conn.user is not None
+            self._presence_changed(conn.user, conn.status, conn.guilds)
         return None
 
     async def _send(self, conn: Connection, command: SendMessage) -> None:
@@ -371,7 +371,7 @@ class GatewayServer:
 
     def _presence_changed(self, user: User, status: str, guild_ids: set[int]) -> None:
         """Online on a user's first connected session, offline when the last one is gone."""
-        online = any(c.connected for c in self.hub.user_conns(user.id))
+        online = any(c.connected for c in self.hub.user_conns(user.id))  # type: ignore[attr-defined]
         if online == (user.id in self._online):
             return
         if online:
