@@ -160,8 +160,14 @@ class Hub:
         for i, event in enumerate(events):
             if self._needs_load(event) is not None:
                 return self._queue(events[i:])
-            self.publish(event)
+            self._publish_one(event)
         return None
+
+    def _publish_one(self, event: Event) -> None:
+        try:
+            self.publish(event)
+        except Exception:  # a malformed event must not cost the rest of the batch
+            logger.exception("fanout of %s failed", event.name)
 
     def publish(self, event: Event) -> None:
         """Fan ``event`` out to the local sessions allowed to receive it; never awaits."""
@@ -273,7 +279,7 @@ class Hub:
                 if need is not None:
                     await self._load(*need)
                 if self._backlog:  # aclose may have run meanwhile
-                    self.publish(self._backlog.popleft())
+                    self._publish_one(self._backlog.popleft())
         finally:
             self._drainer = None
 

@@ -454,3 +454,18 @@ def test_full_send_buffer_closes_4900_without_waiting(tmp_path: Path) -> None:
     conn.on_ws_connected(Transport())  # type: ignore[arg-type]
     assert sent[0][0] == WSMsgType.TEXT  # Hello
     assert sent[1:] == [("close", 4900), ("disconnect", False)]
+
+
+async def test_guild_created_while_connected_is_subscribed(server: Server, api: Api) -> None:
+    a = await api.register()
+    async with server.connect("etf", "zlib-stream") as wa:
+        ready = await wa.identify(a.token)
+        assert ready["guilds"] == []
+        guild = await api.guild(a)
+        assert (await wa.recv_until("GUILD_CREATE"))["d"]["id"] == guild["id"]
+        general = guild["channels"][0]["id"]
+        r = await api.post(f"/channels/{general}/messages", a.token, json={"content": "mine"})
+        assert (await wa.recv_until("MESSAGE_CREATE"))["d"]["id"] == r.body["id"]
+        r = await api.delete(f"/guilds/{guild['id']}", a.token)
+        assert r.status == 204, r.body
+        assert (await wa.recv_until("GUILD_DELETE"))["d"]["id"] == guild["id"]
