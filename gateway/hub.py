@@ -173,18 +173,19 @@ class Hub:
         """Fan ``event`` out to the local sessions allowed to receive it; never awaits."""
         guild_id = _guild_of(event)
         cache = self._guilds.get(guild_id) if guild_id is not None else None
-        need = event_intent(event.name, guild_id is None)
+        need = event_intent(event.name, guild_id is None) or 0
         plain = Dispatch(event.name, event.data)
         gate = _ContentGate(event) if event.name in _MESSAGE_EVENTS and guild_id else None
+        touched, ready = self._touched, State.READY
         for conn in self._audience(event, cache):
             session = conn.session
-            if need is not None and not session.intents & need:
-                continue
-            if not _on_shard(session.shard, guild_id):
+            if (need and not session.intents & need) or not _on_shard(session.shard, guild_id):
                 continue
             dispatch = gate.variant(conn, plain) if gate is not None else plain
-            if session.dispatch(dispatch) and session.state is State.READY:
-                self.touch(conn)
+            if session.dispatch(dispatch) and session.state is ready:
+                touched[conn] = None  # flushed once at the end of the iteration
+        if touched and self._flush_handle is None:
+            self._flush_handle = asyncio.get_running_loop().call_soon(self._flush)
         self._apply(event, guild_id, cache)
 
     def touch(self, conn: Conn) -> None:
