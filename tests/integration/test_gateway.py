@@ -8,6 +8,7 @@ resume after a dropped TCP connection, heartbeats and the fatal close codes.
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import AsyncIterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -19,10 +20,12 @@ from picows import WSCloseCode, WSMsgType
 
 from core.config import Config
 from core.permissions import Permission
+from gateway import worker
 from gateway.limits import SessionLimits
 from gateway.listener import Connection
 from gateway.params import ConnectParams
 from gateway.protocol import ALL_INTENTS, Intent
+from gateway.server import GatewayServer
 from tests.api.conftest import Account, Api
 from tests.api.helpers import make_bot
 from tests.integration.gateway_client import (
@@ -469,3 +472,50 @@ async def test_guild_created_while_connected_is_subscribed(server: Server, api: 
         r = await api.delete(f"/guilds/{guild['id']}", a.token)
         assert r.status == 204, r.body
         assert (await wa.recv_until("GUILD_DELETE"))["d"]["id"] == guild["id"]
+
+
+async def test_resume_while_old_connection_open_closes_it_4009(server: Server, api: Api) -> None:
+    a, b, guild = await _guild_of_two(api)
+    general = guild["channels"][0]["id"]
+    async with server.connect() as old:
+        ready = await old.identify(b.token)
+        await old.recv_until("GUILD_CREATE")
+        async with server.connect("json", "zlib-stream") as new:
+            assert (await new.recv())["op"] == 10
+            await new.send({"op": 6, "d": {"token": b.token, "session_id": ready["session_id"],
+                                           "seq": old.seq}})
+            await new.recv_until("RESUMED")
+            assert await old.closed() == 4009
+            r = await api.post(f"/channels/{general}/messages", a.token, json={"content": "x"})
+            assert (await new.recv_until("MESSAGE_CREATE"))["d"]["id"] == r.body["id"]
+
+
+async def test_client_close_1000_ends_the_session(server: Server, api: Api) -> None:
+    a = await api.register()
+    async with server.connect() as ws:
+        ready = await ws.identify(a.token)
+        await ws.ws.close(code=1000)
+    async with server.connect() as ws:
+        assert (await ws.recv())["op"] == 10
+        await ws.send({"op": 6, "d": {"token": a.token, "session_id": ready["session_id"],
+                                      "seq": 1}})
+        assert await ws.recv() == {"op": 9, "d": False, "s": None, "t": None}
+
+
+async def test_detached_session_expires_after_resume_window(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    short = functools.partial(GatewayServer, limits=SessionLimits(resume_timeout_s=0.2),
+                              sweep_interval_s=0.05)
+    monkeypatch.setattr(worker, "GatewayServer", short)
+    async with running_server(_config(tmp_path)) as server:
+        a = await Api(server.http).register()
+        async with server.connect() as ws:
+            ready = await ws.identify(a.token)
+            ws.ws._response.connection.transport.abort()  # type: ignore[union-attr]
+        await asyncio.sleep(0.5)
+        async with server.connect() as ws:
+            assert (await ws.recv())["op"] == 10
+            await ws.send({"op": 6, "d": {"token": a.token, "session_id": ready["session_id"],
+                                          "seq": 1}})
+            assert await ws.recv() == {"op": 9, "d": False, "s": None, "t": None}
