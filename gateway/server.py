@@ -222,6 +222,8 @@ class GatewayServer:
                         await self._members(conn, command)
                     case PresenceUpdate() as command:
                         self._set_status(conn, command.status)
+                # Commands the session held until READY/RESUMED are released by the answer.
+                conn.commands.extend(conn.session.requests())
                 conn.flush()
         except Exception:  # a task boundary: log, and close this connection only
             logger.exception("gateway command failed")

@@ -50,6 +50,9 @@ async def serve(config: Config, index: int, stop: asyncio.Event | None = None) -
             loop.add_signal_handler(sig, stop.set)
         except (NotImplementedError, RuntimeError):  # not the main thread (tests)
             pass
+    if not logging.getLogger().isEnabledFor(logging.DEBUG):
+        # picows logs every accepted connection at INFO: too much for a gateway.
+        logging.getLogger("picows").setLevel(logging.WARNING)
     platform = await Platform.open(config, worker_index=index)
     try:
         gateway = GatewayServer(platform)

@@ -519,3 +519,17 @@ async def test_detached_session_expires_after_resume_window(
             await ws.send({"op": 6, "d": {"token": a.token, "session_id": ready["session_id"],
                                           "seq": 1}})
             assert await ws.recv() == {"op": 9, "d": False, "s": None, "t": None}
+
+
+async def test_send_before_ready_runs_after_ready(server: Server, api: Api) -> None:
+    a = await api.register()
+    guild = await api.guild(a)
+    general = guild["channels"][0]["id"]
+    async with server.connect() as ws:
+        assert (await ws.recv())["op"] == 10
+        await ws.send({"op": 2, "d": {"token": a.token, "intents": ALL_INTENTS,
+                                      "properties": {"os": "x", "browser": "y", "device": "z"}}})
+        await ws.send({"op": 50, "d": {"channel_id": general, "content": "early", "nonce": "e"}})
+        assert (await ws.recv())["t"] == "READY"
+        echo = await ws.recv_until("MESSAGE_CREATE")
+        assert echo["d"]["nonce"] == "e" and echo["d"]["content"] == "early"
