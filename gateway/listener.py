@@ -54,6 +54,7 @@ class Connection(WSListener):
         self._parts: list[bytes] | None = None  # a fragmented message being reassembled
         self._parts_size = 0
         self._parts_kind = _TEXT
+        self._closing = False  # our close frame is out: write nothing more
 
     def on_ws_connected(self, transport: WSTransport) -> None:
         self.transport, self.connected = transport, True
@@ -90,10 +91,10 @@ class Connection(WSListener):
     def flush(self) -> None:
         """Write the session's pending frames; close the connection if the session asked."""
         transport = self.transport
-        if transport is None or not self.connected:
+        if transport is None or not self.connected or self._closing:
             return
         frames = self.session.outgoing()
-        if frames and not transport.is_close_frame_sent:
+        if frames:
             if len(frames) == 1:
                 transport.send(self._msg_type, frames[0])
             else:  # one write for every frame queued this iteration (DESIGN.md, measured)
@@ -101,7 +102,8 @@ class Connection(WSListener):
             if transport.underlying_transport.get_write_buffer_size() > self.server.send_buffer_limit:
                 self.session.close(CloseCode.SLOW_CONSUMER)
         code = self.session.close_code
-        if code is not None and not transport.is_close_frame_sent:
+        if code is not None:
+            self._closing = True
             transport.send_close(WSCloseCode(code), self.session.close_reason.encode()[:123])
             # A slow consumer would not read what is queued: drop it instead of waiting.
             transport.disconnect(graceful=code != CloseCode.SLOW_CONSUMER)
@@ -145,7 +147,8 @@ class Connection(WSListener):
 
     def _protocol_close(self, code: WSCloseCode, reason: str) -> None:
         transport = self.transport
-        if transport is not None and not transport.is_close_frame_sent:
+        if transport is not None and not self._closing:
+            self._closing = True
             transport.send_close(code, reason.encode())
             transport.disconnect()
 
@@ -154,7 +157,8 @@ class Connection(WSListener):
         transport = self.transport
         if frame.payload_size >= 2:
             self.client_close = frame.get_close_code().value
-        if transport is not None and not transport.is_close_frame_sent:
+        if transport is not None and not self._closing:
+            self._closing = True
             if self.client_close is None:
                 transport.send(_CLOSE, b"")  # no status received: none sent back
             else:

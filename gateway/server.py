@@ -11,6 +11,7 @@ never one per frame.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import heapq
 import itertools
 import logging
@@ -56,6 +57,8 @@ READ_BUFFER_BYTES = 4096
 # only larger ones get picows' 1009 before being buffered whole.
 MAX_FRAME_BYTES = 2 * 4096
 SWEEP_INTERVAL_S = 1.0
+# How long ``aclose`` waits for the listening socket and its connections to close.
+CLOSE_TIMEOUT_S = 5.0
 # Identify limiters kept (one per bot: Discord's per-application bucket); least recent out.
 _LIMITERS_MAX = 10_000
 # Identifies of one account queued behind each other that still wait for a slot (then: go).
@@ -143,6 +146,9 @@ class GatewayServer:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        if self._server is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._server.wait_closed(), CLOSE_TIMEOUT_S)
         await self.hub.aclose()
 
     # -- the listener's calls -------------------------------------------------------------------
