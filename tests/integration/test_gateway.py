@@ -533,3 +533,36 @@ async def test_send_before_ready_runs_after_ready(server: Server, api: Api) -> N
         assert (await ws.recv())["t"] == "READY"
         echo = await ws.recv_until("MESSAGE_CREATE")
         assert echo["d"]["nonce"] == "e" and echo["d"]["content"] == "early"
+
+
+async def test_sharded_sessions_get_only_their_shards_guilds(server: Server, api: Api) -> None:
+    a, b, guild = await _guild_of_two(api)
+    general = guild["channels"][0]["id"]
+    mine = (int(guild["id"]) >> 22) % 2
+    async with server.connect() as right, server.connect() as wrong:
+        for ws, shard in ((right, mine), (wrong, 1 - mine)):
+            assert (await ws.recv())["op"] == 10
+            await ws.send({"op": 2, "d": {"token": b.token, "intents": ALL_INTENTS,
+                                          "shard": [shard, 2], "properties": {
+                                              "os": "x", "browser": "y", "device": "z"}}})
+            ready = await ws.recv_until("READY")
+            expected = [{"id": guild["id"], "unavailable": True}] if shard == mine else []
+            assert ready["d"]["guilds"] == expected and ready["d"]["shard"] == [shard, 2]
+        await api.post(f"/channels/{general}/messages", a.token, json={"content": "guild"})
+        dm = await api.post("/users/@me/channels", a.token, json={"recipient_id": b.id})
+        await api.post(f"/channels/{dm.body['id']}/messages", a.token, json={"content": "dm"})
+        # The guild's events go to its shard only, DMs to shard 0 only.
+        got_right, got_wrong = await _messages(right), await _messages(wrong)
+        assert got_right == (["guild", "dm"] if mine == 0 else ["guild"])
+        assert got_wrong == ([] if mine == 0 else ["dm"])
+
+
+async def _messages(ws: GatewayClient, quiet: float = 0.3) -> list[str]:
+    """The contents of the MESSAGE_CREATEs received until ``quiet`` seconds pass without one."""
+    out = []
+    while True:
+        try:
+            got = await asyncio.wait_for(ws.recv_until("MESSAGE_CREATE"), quiet)
+        except TimeoutError:
+            return out
+        out.append(got["d"]["content"])
