@@ -48,6 +48,7 @@ class Conn(Protocol):
     session: Session
     user: User | None
     guilds: set[int]
+    connected: bool
 
     def flush(self) -> None:
         """Write the session's pending frames (and its close, if it asked for one)."""

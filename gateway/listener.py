@@ -40,6 +40,11 @@ class Connection(WSListener):
         connected: False once the socket is gone.
     """
 
+    # One per socket: slots save the ~300-byte attribute dict of each idle connection.
+    __slots__ = ("_closing", "_msg_type", "_parts", "_parts_kind", "_parts_size", "client_close",
+                 "commands", "connected", "guilds", "server", "session", "status", "transport",
+                 "user")
+
     def __init__(self, server: GatewayServer, params: ConnectParams) -> None:
         self.server = server
         self.session = Session(server.config, server.now(), params, server.limits)

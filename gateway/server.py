@@ -379,7 +379,7 @@ class GatewayServer:
 
     def _presence_changed(self, user: User, status: str, guild_ids: set[int]) -> None:
         """Online on a user's first connected session, offline when the last one is gone."""
-        online = any(c.connected for c in self.hub.user_conns(user.id))  # type: ignore[attr-defined]
+        online = any(c.connected for c in self.hub.user_conns(user.id))
         if online == (user.id in self._online):
             return
         if online:
