@@ -37,13 +37,15 @@ class GuildCache:
     """
 
     __slots__ = ("_channels", "_guild", "_roles", "_version", "_view", "conns", "guild_id",
-                 "members", "stale")
+                 "members", "stale", "unloaded")
 
     def __init__(self, guild_id: int) -> None:
         self.guild_id = guild_id
         self.conns: set[Any] = set()
         self.stale = True
         self.members: dict[int, Member] = {}
+        # Subscribed users whose membership is not read yet (joined before a load finished).
+        self.unloaded: set[int] = set()
         self._guild: Guild | None = None
         self._roles: dict[int, Role] = {}
         self._channels: dict[int, Channel] = {}
@@ -51,8 +53,14 @@ class GuildCache:
         self._version = 0
 
     def missing(self, user_ids: tuple[int, ...] = ()) -> bool:
-        """Whether :meth:`load` must run before a fanout involving ``user_ids``."""
-        return self.stale or any(u not in self.members for u in user_ids)
+        """Whether :meth:`load` must run before a fanout to the subscribers and ``user_ids``."""
+        return self.stale or bool(self.unloaded) or any(u not in self.members for u in user_ids)
+
+    def subscribe(self, conn: Any, user_id: int) -> None:
+        """Add a subscriber; its membership is read by the next :meth:`load` if unknown."""
+        self.conns.add(conn)
+        if user_id not in self.members:
+            self.unloaded.add(user_id)
 
     async def load(self, meta: MetaStore, user_ids: tuple[int, ...] = ()) -> None:
         """Read what is stale, and the memberships of ``user_ids`` not known yet.
@@ -69,12 +77,13 @@ class GuildCache:
             self._roles = {r.id: r for r in roles}
             self._channels = {c.id: c for c in channels}
             self._view.clear()
-        for user_id in user_ids:
+        for user_id in {*user_ids, *self.unloaded}:
             if user_id not in self.members:
                 member = await meta.get_member(self.guild_id, user_id)
                 if member is not None:
                     self.members[user_id] = member
                     self._view.clear()
+            self.unloaded.discard(user_id)
         if version == self._version:
             self.stale = False
 
@@ -115,5 +124,6 @@ class GuildCache:
             self._view.clear()
 
     def forget_member(self, user_id: int) -> None:
+        self.unloaded.discard(user_id)
         if self.members.pop(user_id, None) is not None:
             self._view.clear()

@@ -103,7 +103,7 @@ class Hub:
         for guild_id in guild_ids:
             cache = self._guilds.get(guild_id)
             if cache is not None and not cache.conns:
-                del self._guilds[guild_id]
+                self._guilds.pop(guild_id, None)
 
     def attach(self, conn: Conn, guild_ids: Iterable[int]) -> None:
         """Subscribe an identified connection to its user's events and ``guild_ids``."""
@@ -135,10 +135,14 @@ class Hub:
         return self._users.get(user_id, set())
 
     def _join(self, conn: Conn, guild_id: int) -> None:
+        # A cache dropped meanwhile (its last local session left during a prepare) is made
+        # again: the next fanout that needs it loads it first (GuildCache.missing).
         cache = self._guilds.get(guild_id)
-        if cache is not None:
-            cache.conns.add(conn)
-            conn.guilds.add(guild_id)
+        if cache is None:
+            cache = self._guilds[guild_id] = GuildCache(guild_id)
+        assert conn.session.user_id is not None
+        cache.subscribe(conn, conn.session.user_id)
+        conn.guilds.add(guild_id)
 
     def _leave(self, conn: Conn, guild_id: int) -> None:
         conn.guilds.discard(guild_id)
@@ -225,6 +229,8 @@ class Hub:
         if name == "GUILD_CREATE" and guild_id is not None:
             for conn in self._targets(event.user_ids, guild_id):
                 self._join(conn, guild_id)
+            if cache is not None and not cache.conns:  # loaded for sessions gone meanwhile
+                self._guilds.pop(guild_id, None)
         elif name == "GUILD_DELETE" and guild_id is not None:
             conns = self._targets(event.user_ids, guild_id) if event.user_ids else (
                 tuple(cache.conns) if cache is not None else ())
@@ -259,8 +265,8 @@ class Hub:
         cache = self._guilds.get(event.guild_id)
         if cache is None:
             return None  # no local session in this guild
-        if cache.stale or (event.name != "CHANNEL_DELETE"
-                           and not cache.has_channel(event.channel_id)):
+        if cache.missing() or (event.name != "CHANNEL_DELETE"
+                               and not cache.has_channel(event.channel_id)):
             return event.guild_id, ()
         return None
 
@@ -293,9 +299,6 @@ class Hub:
             await cache.load(self._platform.meta, user_ids)
         except Exception:  # a store error must not stop the fanout: go on with what we have
             logger.exception("loading guild %d for the hub failed", guild_id)
-        finally:
-            if not cache.conns and not any(u in self._users for u in user_ids):
-                self._guilds.pop(guild_id, None)
 
 
 def _guild_of(event: Event) -> int | None:

@@ -19,13 +19,17 @@ import pytest
 from picows import WSCloseCode, WSMsgType
 
 from core.config import Config
+from core.events import Event
+from core.models import Channel, ChannelType, Guild, Member, Role, User
 from core.permissions import Permission
 from gateway import worker
+from gateway.hub import Hub
 from gateway.limits import SessionLimits
 from gateway.listener import Connection
 from gateway.params import ConnectParams
 from gateway.protocol import ALL_INTENTS, Intent
 from gateway.server import GatewayServer
+from gateway.session import Session
 from tests.api.conftest import Account, Api
 from tests.api.helpers import make_bot
 from tests.integration.gateway_client import (
@@ -566,3 +570,58 @@ async def _messages(ws: GatewayClient, quiet: float = 0.3) -> list[str]:
         except TimeoutError:
             return out
         out.append(got["d"]["content"])
+
+
+# -- the hub without sockets ---------------------------------------------------------------------
+
+GUILD, CHANNEL = 1 << 30, (1 << 30) + 1
+
+
+class _Meta:
+    """The four reads the hub's guild cache makes, for one guild where everyone may view."""
+
+    async def get_guild(self, guild_id: int) -> Guild:
+        return Guild(guild_id, "g", owner_id=1)
+
+    async def list_roles(self, guild_id: int) -> list[Role]:
+        return [Role(guild_id, guild_id, "@everyone", VIEW)]
+
+    async def list_channels(self, guild_id: int) -> list[Channel]:
+        return [Channel(CHANNEL, ChannelType.GUILD_TEXT, guild_id, "general")]
+
+    async def get_member(self, guild_id: int, user_id: int) -> Member:
+        return Member(guild_id, user_id, 0)
+
+
+class _Conn:
+    def __init__(self, user_id: int, tmp_path: Path) -> None:
+        self.session = Session(Config(data_dir=str(tmp_path)), 0.0, ConnectParams.parse("v=10"))
+        self.session.receive(orjson.dumps({"op": 2, "d": {
+            "token": "t", "intents": ALL_INTENTS,
+            "properties": {"os": "x", "browser": "y", "device": "z"}}}), 0.0)
+        self.session.requests()
+        self.user = User(user_id, f"u{user_id}")
+        self.session.on_identified(self.user, None, [], f"s{user_id}", "ws://x")
+        self.session.outgoing()
+        self.guilds: set[int] = set()
+        self.connected = True
+        self.frames: list[bytes] = []
+        self.flushed = asyncio.Event()
+
+    def flush(self) -> None:
+        self.frames += self.session.outgoing()
+        self.flushed.set()
+
+
+async def test_hub_reloads_a_guild_dropped_while_a_session_was_joining(tmp_path: Path) -> None:
+    hub = Hub(SimpleNamespace(meta=_Meta()))  # type: ignore[arg-type]
+    x, y = _Conn(10, tmp_path), _Conn(11, tmp_path)
+    await hub.prepare([GUILD], 10)
+    hub.attach(x, [GUILD])
+    await hub.prepare([GUILD], 11)  # y's identify read the guild...
+    hub.detach(x)  # ...then x, the guild's last attached session, left: its cache went
+    hub.attach(y, [GUILD])
+    data = {"id": "5", "channel_id": str(CHANNEL), "content": "hi", "author": {"id": "10"}}
+    hub._on_events([Event("MESSAGE_CREATE", data, guild_id=GUILD, channel_id=CHANNEL)])
+    await asyncio.wait_for(y.flushed.wait(), TIMEOUT)
+    assert orjson.loads(y.frames[-1])["d"]["content"] == "hi" and x.frames == []
