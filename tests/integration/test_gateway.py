@@ -625,3 +625,14 @@ async def test_hub_reloads_a_guild_dropped_while_a_session_was_joining(tmp_path:
     hub._on_events([Event("MESSAGE_CREATE", data, guild_id=GUILD, channel_id=CHANNEL)])
     await asyncio.wait_for(y.flushed.wait(), TIMEOUT)
     assert orjson.loads(y.frames[-1])["d"]["content"] == "hi" and x.frames == []
+
+
+async def test_ready_lists_dm_channels(server: Server, api: Api) -> None:
+    a, b = await api.register(), await api.register()
+    dm = await api.post("/users/@me/channels", a.token, json={"recipient_id": b.id})
+    assert dm.status == 200, dm.body
+    async with server.connect("etf") as wb:
+        ready = await wb.identify(b.token)
+        [channel] = ready["private_channels"]
+        assert channel["id"] == dm.body["id"]
+        assert [u["id"] for u in channel["recipients"]] == [a.id]
