@@ -36,8 +36,8 @@ class GuildCache:
         members: memberships of the local users, by user id.
     """
 
-    __slots__ = ("_channels", "_guild", "_roles", "_version", "_view", "conns", "guild_id",
-                 "members", "stale", "unloaded")
+    __slots__ = ("_channels", "_guild", "_roles", "_users", "_version", "_view", "conns",
+                 "guild_id", "members", "stale", "unloaded")
 
     def __init__(self, guild_id: int) -> None:
         self.guild_id = guild_id
@@ -46,6 +46,7 @@ class GuildCache:
         self.members: dict[int, Member] = {}
         # Subscribed users whose membership is not read yet (joined before a load finished).
         self.unloaded: set[int] = set()
+        self._users: dict[int, int] = {}  # subscribed connections per user
         self._guild: Guild | None = None
         self._roles: dict[int, Role] = {}
         self._channels: dict[int, Channel] = {}
@@ -58,9 +59,24 @@ class GuildCache:
 
     def subscribe(self, conn: Any, user_id: int) -> None:
         """Add a subscriber; its membership is read by the next :meth:`load` if unknown."""
+        if conn in self.conns:
+            return
         self.conns.add(conn)
+        self._users[user_id] = self._users.get(user_id, 0) + 1
         if user_id not in self.members:
             self.unloaded.add(user_id)
+
+    def unsubscribe(self, conn: Any, user_id: int) -> None:
+        """Remove a subscriber; the membership goes with the user's last connection."""
+        if conn not in self.conns:
+            return
+        self.conns.discard(conn)
+        left = self._users.get(user_id, 1) - 1
+        if left > 0:
+            self._users[user_id] = left
+        else:
+            self._users.pop(user_id, None)
+            self.forget_member(user_id)
 
     async def load(self, meta: MetaStore, user_ids: tuple[int, ...] = ()) -> None:
         """Read what is stale, and the memberships of ``user_ids`` not known yet.

@@ -149,10 +149,8 @@ class Hub:
         cache = self._guilds.get(guild_id)
         if cache is None:
             return
-        cache.conns.discard(conn)
-        user_id = conn.session.user_id
-        if user_id is not None and not any(c.session.user_id == user_id for c in cache.conns):
-            cache.forget_member(user_id)
+        if conn.session.user_id is not None:
+            cache.unsubscribe(conn, conn.session.user_id)
         if not cache.conns:
             del self._guilds[guild_id]
 
