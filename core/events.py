@@ -50,3 +50,23 @@ class Bus(Protocol):
 
     def subscribe(self, handler: EventHandler) -> Callable[[], None]:
         """Call ``handler`` with each delivered batch; returns the unsubscribe function."""
+
+    # Interest: which other workers' events this worker receives. A hub calls ``interest``
+    # when its first local session in a guild appears and ``release`` when the last one
+    # leaves (reference-counted), and the same per user for targeted events. Events
+    # published by this worker are always delivered locally, whatever the interest.
+
+    def interest(self, guild_id: int) -> None:
+        """Receive other workers' events about ``guild_id`` (one reference more)."""
+
+    def release(self, guild_id: int) -> None:
+        """Drop one reference taken by :meth:`interest`."""
+
+    def interest_user(self, user_id: int) -> None:
+        """Receive other workers' events addressed to ``user_id`` (one reference more)."""
+
+    def release_user(self, user_id: int) -> None:
+        """Drop one reference taken by :meth:`interest_user`."""
+
+    async def subscribed(self) -> None:
+        """Wait until the interests taken so far are in effect (callers add a timeout)."""

@@ -45,6 +45,22 @@ class MemoryBus:
         self._handlers.append(handler)
         return lambda: self._handlers.remove(handler) if handler in self._handlers else None
 
+    # One process sees every event: interest is for buses that connect workers.
+    def interest(self, guild_id: int) -> None:
+        return None
+
+    def release(self, guild_id: int) -> None:
+        return None
+
+    def interest_user(self, user_id: int) -> None:
+        return None
+
+    def release_user(self, user_id: int) -> None:
+        return None
+
+    async def subscribed(self) -> None:
+        return None
+
     def _deliver(self) -> None:
         self._scheduled = False
         batch, self._pending = self._pending, []
