@@ -32,8 +32,8 @@ class Connection(WSListener):
     """One gateway websocket and its session.
 
     Attributes:
-        session: the session state machine (replaced by nothing: a RESUME moves the hub's
-            subscriptions to the new connection instead).
+        session: this connection's session (a RESUME on another connection moves the hub's
+            subscriptions and the replay buffer there; this one then ends CLOSED).
         user: the authenticated user (None before READY).
         guilds: the guilds the hub subscribed this connection to.
         status: the presence status this connection set (Identify ``presence``, op 3).
@@ -71,7 +71,7 @@ class Connection(WSListener):
         if kind is _CLOSE:
             self._answer_close(frame)
             return None
-        if kind is not _TEXT and kind is not _BINARY and kind is not _CONT:
+        if self._closing or (kind is not _TEXT and kind is not _BINARY and kind is not _CONT):
             return None  # PING is answered by picows (enable_auto_pong), PONG needs nothing
         if frame.rsv1 or frame.rsv2 or frame.rsv3:  # no extension was negotiated (§5.2)
             self._protocol_close(WSCloseCode.PROTOCOL_ERROR, "Reserved bits set")
