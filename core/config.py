@@ -36,6 +36,9 @@ class Config:
         public_gateway_url: websocket URL returned by ``/gateway``; default ``ws://host:gateway_port``.
         data_dir: directory of the embedded SQLite database (created if missing).
         workers: worker processes (one per shard). More than 1 requires ``redis_url``.
+        drain_timeout_s: seconds a stopping worker gets to drain (op 7 to its sessions, flush
+            pending writes) before the supervisor SIGKILLs it; a service manager's stop
+            timeout (systemd ``TimeoutStopSec``) must be longer.
         postgres_url: PostgreSQL DSN for metadata (and messages without ``mongo_url``).
         mongo_url: MongoDB URL for message history.
         redis_url: Redis URL for the bus, recent-message cache, token cache and rate limits.
@@ -58,6 +61,13 @@ class Config:
         max_guilds_per_user: guilds a user may own or join (Discord: 100 for users).
         max_channels_per_guild: channels in a guild (Discord: 500).
         max_roles_per_guild: roles in a guild (Discord: 250).
+        metrics_host: interface of the internal ops port (``/metrics``, ``/healthz``,
+            ``/readyz``); keep it private.
+        metrics_port: ops port of worker 0; worker ``i`` listens on ``metrics_port + i``.
+            0 disables the ops port.
+        log_level: ``DEBUG``, ``INFO``, ``WARNING``, ``ERROR``.
+        log_format: ``auto`` (JSON lines when stderr is not a terminal, text otherwise),
+            ``json`` or ``text``.
     """
 
     host: str = "127.0.0.1"
@@ -67,6 +77,7 @@ class Config:
     public_gateway_url: str = ""
     data_dir: str = "./data"
     workers: int = 1
+    drain_timeout_s: float = 30.0
     postgres_url: str = ""
     mongo_url: str = ""
     redis_url: str = ""
@@ -86,14 +97,20 @@ class Config:
     max_guilds_per_user: int = 100
     max_channels_per_guild: int = 500
     max_roles_per_guild: int = 250
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = 9090
+    log_level: str = "INFO"
+    log_format: str = "auto"
 
     def __post_init__(self) -> None:
-        for name in ("http_port", "gateway_port"):
+        for name in ("http_port", "gateway_port", "metrics_port"):
             port = getattr(self, name)
             if not 0 <= port <= 65535:
                 raise ConfigError(f"{name} must be 0..65535, got {port}")
         if not 1 <= self.workers <= 32:
             raise ConfigError(f"workers must be 1..32, got {self.workers}")
+        if not self.drain_timeout_s > 0:
+            raise ConfigError(f"drain_timeout_s must be > 0, got {self.drain_timeout_s}")
         if self.workers > 1 and not self.redis_url:
             raise ConfigError("--workers > 1 needs --redis-url: workers fan out through Redis")
         _check_url("postgres_url", self.postgres_url, ("postgres", "postgresql"))
@@ -103,6 +120,10 @@ class Config:
             raise ConfigError("sqlite_synchronous must be OFF, NORMAL, FULL or EXTRA")
         if self.batch_max_messages < 1 or self.batch_max_delay_ms < 0:
             raise ConfigError("batch_max_messages must be >= 1 and batch_max_delay_ms >= 0")
+        if self.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+            raise ConfigError("log_level must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
+        if self.log_format not in ("auto", "json", "text"):
+            raise ConfigError("log_format must be auto, json or text")
 
     @property
     def http_url(self) -> str:

@@ -1,0 +1,426 @@
+"""The parent of ``discord-arch serve --workers N``: starts, watches, restarts and stops workers.
+
+Shape (uvicorn ``multiprocess.py``, hypercorn ``run.py``; STYLE.md §10): synchronous code, no
+event loop. Workers are started with the ``spawn`` context. Signal handlers only queue the
+signal number, and a wakeup fd (``signal.set_wakeup_fd``) makes the wait return at once. The
+main loop waits on the workers' sentinels, their readiness pipes and that fd.
+
+- SIGTERM, SIGINT: graceful stop. SIGTERM to every worker (each sends op 7 to its sessions,
+  flushes pending writes and exits 0), up to ``config.drain_timeout_s`` for them to exit, then
+  SIGKILL. A second SIGTERM/SIGINT while draining SIGKILLs at once.
+- SIGHUP: rolling restart, one slot at a time. A new worker is started; only when it reports
+  ready does the old one get SIGTERM (SIGKILL after the drain timeout), and the next slot
+  follows. If a new worker dies, or is not ready within ``START_TIMEOUT_S``, the roll stops
+  and the old worker keeps serving.
+- A worker that exits unexpectedly is started again: at once the first time, then after
+  ``BACKOFF_MIN_S``, doubling up to ``BACKOFF_MAX_S``; the count is forgotten once a worker
+  has stayed up ``STABLE_S``.
+- A worker exiting with status 2 before any worker was ever ready could not start
+  (configuration, unreachable backend; it printed why in one line): everything stops, exit 2.
+
+Worker index: the target is called as ``target(config, slot + 32 * lane)``. The slot
+(``index % 32``, 0..workers-1) is the worker's identity: its own port, its logs. The lane
+alternates between consecutive incarnations of a slot, so a worker still draining and its
+replacement never share snowflake bits (``Platform.open`` takes the worker bits from
+``index & 31`` and the process bits from ``index >> 5``).
+
+Readiness: a worker's environment holds ``DISCORD_ARCH_READY_FD``, the write end of a pipe to
+the supervisor; the worker calls :func:`notify_ready` once it serves (the idea of systemd's
+``sd_notify``). A worker that never calls it is still supervised, but a SIGHUP roll waits for
+it in vain and stops.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import signal
+import socket
+import sys
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from multiprocessing.connection import Connection, wait
+from multiprocessing.process import BaseProcess
+from types import FrameType
+from typing import Any
+
+from core.config import Config
+from core.store.base import StoreUnavailable
+
+__all__ = [
+    "BACKOFF_MAX_S",
+    "LANE",
+    "LOG_FORMAT",
+    "READY_FD_ENV",
+    "STABLE_S",
+    "Supervisor",
+    "notify_ready",
+]
+
+logger = logging.getLogger(__name__)
+
+READY_FD_ENV = "DISCORD_ARCH_READY_FD"
+# Index offset of the second lane (see the module docstring): 2**5, the worker-bits range.
+LANE = 32
+# The status of a worker (and of ``discord-arch``) that cannot start: config, backends, port.
+EXIT_UNAVAILABLE = 2
+# Restart backoff of a crashing worker, seconds: 0, then BACKOFF_MIN_S doubling to the cap.
+BACKOFF_MIN_S = 0.5
+BACKOFF_MAX_S = 30.0
+# A worker up this long (seconds) has its crash count forgotten.
+STABLE_S = 60.0
+# The longest a SIGHUP replacement may take to report ready, in seconds.
+START_TIMEOUT_S = 60.0
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+_STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+Target = Callable[[Config, int], "int | None"]
+
+
+def notify_ready() -> None:
+    """Tell the supervisor this worker serves. A no-op outside a supervised worker."""
+    fd = os.environ.pop(READY_FD_ENV, None)
+    if fd is None:
+        return
+    # A duplicate, so closing it leaves the worker's own end to the process exit.
+    with Connection(os.dup(int(fd)), readable=False) as pipe:
+        pipe.send_bytes(b"ready")
+
+
+@dataclass(slots=True, eq=False)
+class _Worker:
+    """One worker process and what the supervisor knows of it."""
+
+    process: BaseProcess
+    slot: int
+    ready_pipe: Connection | None  # None once read: ready, or died before
+    started: float
+    ready: bool = False
+    deadline: float | None = None  # ready by (replacement) or killed at (stopping)
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid or 0
+
+
+@dataclass(slots=True)
+class _Slot:
+    number: int
+    worker: _Worker | None = None
+    incoming: _Worker | None = None  # a SIGHUP replacement, until it is ready
+    failures: int = 0
+    restart_at: float | None = None
+    lane: int = 0
+
+
+class Supervisor:
+    """Runs ``config.workers`` worker processes until SIGTERM/SIGINT.
+
+    Args:
+        config: the frozen config, pickled to each worker.
+        target: the worker body, ``target(config, index)``, a module-level function (spawn
+            imports it by name); default :func:`gateway.worker.run_worker`.
+    """
+
+    def __init__(self, config: Config, target: Target | None = None) -> None:
+        if target is None:
+            from gateway.worker import run_worker  # here: the worker imports notify_ready
+
+            target = run_worker
+        self._config = config
+        self._target = target
+        self._ctx = multiprocessing.get_context("spawn")
+        self._slots = [_Slot(i) for i in range(config.workers)]
+        self._retiring: list[_Worker] = []
+        self._roll: deque[int] = deque()
+        self._signals: deque[int] = deque()
+        self._stopping = False
+        self._status = 0
+        self._ever_ready = False
+
+    def run(self) -> int:
+        """Start the workers and supervise them until told to stop; returns the exit status.
+
+        Returns:
+            0 when every worker stopped by itself within the drain timeout, 1 when one had to
+            be killed or exited with an error, 2 when the workers could not start.
+        """
+        wake_r, wake_w = socket.socketpair()
+        wake_r.setblocking(False)
+        wake_w.setblocking(False)
+        previous = self._install_signals(wake_w)
+        try:
+            logger.info("supervisor %d: starting %d workers", os.getpid(), len(self._slots))
+            for slot in self._slots:
+                slot.worker = self._spawn(slot)
+            while not self._stopping:
+                self._wait(wake_r, self._timeout())
+                self._dispatch_signals()
+                if not self._stopping:
+                    self._step(time.monotonic())
+            return self._shutdown(wake_r)
+        finally:
+            self._restore_signals(previous)
+            wake_r.close()
+            wake_w.close()
+
+    # -- signals --------------------------------------------------------------------------------
+
+    def _install_signals(self, wake_w: socket.socket) -> dict[int, Any]:
+        previous: dict[int, Any] = {sig: signal.signal(sig, self._on_signal)
+                                    for sig in (*_STOP_SIGNALS, signal.SIGHUP)}
+        previous[-1] = signal.set_wakeup_fd(wake_w.fileno(), warn_on_full_buffer=False)
+        return previous
+
+    @staticmethod
+    def _restore_signals(previous: dict[int, Any]) -> None:
+        signal.set_wakeup_fd(previous.pop(-1))
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        self._signals.append(signum)  # nothing else here: the main loop does the work
+
+    def _dispatch_signals(self) -> None:
+        while self._signals:
+            signum = self._signals.popleft()
+            if signum == signal.SIGHUP:
+                self.handle_hup()
+            else:
+                self.handle_term(signum)
+
+    def handle_term(self, signum: int) -> None:
+        """SIGTERM/SIGINT: stop every worker gracefully."""
+        logger.info("%s: stopping the workers", signal.Signals(signum).name)
+        self._stopping = True
+
+    def handle_hup(self) -> None:
+        """SIGHUP: replace every worker, one at a time, each after its successor is ready."""
+        if self._roll or any(s.incoming for s in self._slots):
+            logger.info("SIGHUP: a restart is already in progress")
+            return
+        logger.info("SIGHUP: restarting %d workers one by one", len(self._slots))
+        self._roll.extend(range(len(self._slots)))
+
+    # -- the main loop --------------------------------------------------------------------------
+
+    def _workers(self) -> list[_Worker]:
+        slots = [w for s in self._slots for w in (s.worker, s.incoming) if w is not None]
+        return slots + self._retiring
+
+    def _timeout(self) -> float | None:
+        """Seconds until the next deadline (restart, replacement, kill); None: none pending."""
+        due = [s.restart_at for s in self._slots if s.restart_at is not None]
+        due += [w.deadline for w in self._workers() if w.deadline is not None]
+        return max(min(due) - time.monotonic(), 0.0) if due else None
+
+    def _wait(self, wake_r: socket.socket, timeout: float | None) -> None:
+        objects: list[Any] = [wake_r]
+        for worker in self._workers():
+            objects.append(worker.process.sentinel)
+            if worker.ready_pipe is not None:
+                objects.append(worker.ready_pipe)
+        if wake_r in wait(objects, timeout):
+            try:
+                while wake_r.recv(64):
+                    pass
+            except BlockingIOError:
+                pass
+
+    def _step(self, now: float) -> None:
+        """Take in what happened: readiness, exits, deadlines; then roll and restart."""
+        for slot in self._slots:
+            for worker in (slot.worker, slot.incoming):
+                if worker is not None:
+                    self._read_ready(worker)
+            if slot.incoming is not None:
+                self._check_incoming(slot, now)
+            if slot.worker is not None and slot.worker.process.exitcode is not None:
+                self._exited(slot, slot.worker, now)
+                if self._stopping:
+                    return
+        self._check_retiring(now)
+        self._advance_roll()
+        for slot in self._slots:
+            if slot.restart_at is not None and now >= slot.restart_at and slot.worker is None:
+                slot.restart_at = None
+                slot.worker = self._spawn(slot)
+
+    def _spawn(self, slot: _Slot) -> _Worker:
+        index = slot.number + LANE * slot.lane
+        slot.lane ^= 1
+        ready_r, ready_w = self._ctx.Pipe(duplex=False)
+        process = self._ctx.Process(
+            target=_worker_main, name=f"discord-arch-worker-{slot.number}",
+            args=(self._target, self._config, index, ready_w, logging.getLogger().level),
+        )
+        process.start()
+        ready_w.close()  # the child's copy is the only one left: EOF when it dies
+        logger.info("worker %d started (pid %d)", slot.number, process.pid)
+        return _Worker(process, slot.number, ready_r, time.monotonic())
+
+    def _read_ready(self, worker: _Worker) -> None:
+        pipe = worker.ready_pipe
+        if pipe is None or not pipe.poll():
+            return
+        try:
+            pipe.recv_bytes()
+        except (EOFError, OSError):
+            pass  # died before it was ready: its sentinel tells the rest
+        else:
+            worker.ready = self._ever_ready = True
+            logger.info("worker %d ready (pid %d)", worker.slot, worker.pid)
+        pipe.close()
+        worker.ready_pipe = None
+
+    def _exited(self, slot: _Slot, worker: _Worker, now: float) -> None:
+        """A slot's current worker is gone without being asked to: start it again later."""
+        self._reap(worker)
+        slot.worker = None
+        code = worker.process.exitcode
+        if code == EXIT_UNAVAILABLE and not self._ever_ready:
+            logger.error("worker %d could not start (exit status 2): stopping",
+                         slot.number)
+            self._status, self._stopping = EXIT_UNAVAILABLE, True
+            return
+        if slot.incoming is not None:
+            logger.warning("worker %d (pid %d) exited with %s while replaced",
+                           slot.number, worker.pid, _describe(code))
+            return
+        uptime = now - worker.started
+        if uptime >= STABLE_S:
+            slot.failures = 0
+        delay = min(BACKOFF_MIN_S * 2 ** (slot.failures - 1), BACKOFF_MAX_S) if slot.failures else 0.0
+        slot.failures += 1
+        slot.restart_at = now + delay
+        logger.warning("worker %d (pid %d) exited with %s after %.1f s; "
+                       "restarting in %.1f s", slot.number, worker.pid, _describe(code),
+                       uptime, delay)
+
+    # -- rolling restart ------------------------------------------------------------------------
+
+    def _advance_roll(self) -> None:
+        """Start the next replacement when none is pending."""
+        if any(s.incoming is not None for s in self._slots):
+            return
+        while self._roll:
+            slot = self._slots[self._roll.popleft()]
+            if slot.worker is None:
+                continue  # down: its pending restart is a new worker already
+            slot.incoming = self._spawn(slot)
+            slot.incoming.deadline = time.monotonic() + START_TIMEOUT_S
+            return
+
+    def _check_incoming(self, slot: _Slot, now: float) -> None:
+        new = slot.incoming
+        assert new is not None
+        if new.ready:
+            new.deadline, slot.incoming, old = None, None, slot.worker
+            slot.worker = new
+            if old is not None:
+                self._retire(old, now)
+                logger.info("worker %d replaced (pid %d -> %d)",
+                            slot.number, old.pid, new.pid)
+            return
+        exited = new.process.exitcode is not None
+        if not exited and (new.deadline is None or now < new.deadline):
+            return
+        logger.error("the new worker %d (pid %d) %s: restart stopped%s",
+                     slot.number, new.pid,
+                     f"exited with {_describe(new.process.exitcode)}" if exited
+                     else f"was not ready within {START_TIMEOUT_S:.0f} s",
+                     f", pid {slot.worker.pid} keeps serving" if slot.worker else "")
+        if not exited:
+            new.process.kill()
+        self._reap(new)
+        slot.incoming = None
+        self._roll.clear()
+        if slot.worker is None:
+            slot.restart_at = now + BACKOFF_MIN_S
+
+    def _retire(self, worker: _Worker, now: float) -> None:
+        worker.process.terminate()
+        worker.deadline = now + self._config.drain_timeout_s
+        self._retiring.append(worker)
+
+    def _check_retiring(self, now: float) -> None:
+        for worker in tuple(self._retiring):
+            if worker.process.exitcode is not None:
+                self._reap(worker)
+                self._retiring.remove(worker)
+                logger.info("old worker %d (pid %d) exited with %s",
+                            worker.slot, worker.pid, _describe(worker.process.exitcode))
+            elif worker.deadline is not None and now >= worker.deadline:
+                logger.warning("old worker %d (pid %d) still draining after "
+                               "%.0f s: SIGKILL", worker.slot, worker.pid,
+                               self._config.drain_timeout_s)
+                worker.process.kill()
+                worker.deadline = None
+
+    # -- stopping -------------------------------------------------------------------------------
+
+    def _shutdown(self, wake_r: socket.socket) -> int:
+        """SIGTERM to all, wait up to the drain timeout, SIGKILL the rest; the exit status."""
+        workers = self._workers()
+        for worker in workers:
+            if worker.process.exitcode is None:
+                worker.process.terminate()
+        deadline = time.monotonic() + self._config.drain_timeout_s
+        alive = workers
+        while alive := [w for w in alive if w.process.exitcode is None]:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            self._wait(wake_r, remaining)
+            if any(sig in _STOP_SIGNALS for sig in self._signals):
+                logger.warning("signalled again: killing the workers now")
+                break
+        for worker in alive:
+            logger.warning("worker %d (pid %d) did not stop within %.0f s: SIGKILL",
+                           worker.slot, worker.pid, self._config.drain_timeout_s)
+            worker.process.kill()
+        clean = True
+        for worker in workers:
+            self._reap(worker)
+            # -SIGTERM: stopped before its own handler was installed, which is a clean stop.
+            clean = clean and worker not in alive and worker.process.exitcode in (
+                0, -signal.SIGTERM)
+        logger.info("all workers stopped")
+        return self._status or (0 if clean else 1)
+
+    @staticmethod
+    def _reap(worker: _Worker) -> None:
+        worker.process.join()
+        if worker.ready_pipe is not None:
+            worker.ready_pipe.close()
+            worker.ready_pipe = None
+
+
+def _worker_main(
+    target: Target, config: Config, index: int, ready: Connection, log_level: int
+) -> None:
+    """The body of a worker process: spawn imports this module, then calls this."""
+    # SIGHUP is the supervisor's (a closed terminal sends it to the whole process group).
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    logging.basicConfig(level=log_level, format=LOG_FORMAT)
+    os.environ[READY_FD_ENV] = str(ready.fileno())
+    try:
+        status = target(config, index)
+    except StoreUnavailable as exc:
+        print(f"discord-arch: error: {exc}", file=sys.stderr)
+        status = EXIT_UNAVAILABLE
+    except OSError as exc:  # e.g. a port taken
+        print(f"discord-arch: error: {exc.strerror or exc}", file=sys.stderr)
+        status = EXIT_UNAVAILABLE
+    except KeyboardInterrupt:
+        status = 0
+    sys.exit(status or 0)
+
+
+def _describe(exitcode: int | None) -> str:
+    if exitcode is not None and exitcode < 0:
+        return signal.Signals(-exitcode).name
+    return f"status {exitcode}"
