@@ -1,0 +1,530 @@
+"""Gateway benchmarks, with peer servers measured in the same run.
+
+Usage::
+
+    python -m bench.gateway fanout [--receivers 1000] [--rates 25,50,100] [--duration 5]
+                                   [--targets gateway,bare_picows,aiohttp,websockets]
+    python -m bench.gateway idle   [--sessions 10000]
+    python -m bench.gateway storm  [--sessions 5000]
+    python -m bench.gateway report     # RESULTS.md section and fanout.png from bench/results/
+
+The server under test (``python -m gateway.cli serve``: one worker, free ports, a temporary
+data directory; or a ``bench.peers`` server) runs pinned to ``--server-cpu`` with ``taskset``;
+the load (``bench.loadclient``, one process per ``--client-cpus`` entry) and this controller on
+the other core. Server CPU% and RSS are read from ``/proc/<pid>`` (the process and its children).
+
+- ``fanout``: ``--receivers`` sessions in one guild channel; the offered rate steps up (the
+  ladder of ``--rates``, else ×1.25 from 25 msg/s) until a step saturates: deliveries lag the
+  offer by more than 10%, p99 goes over ``--max-p99-ms``, or sessions drop. Then one step at
+  half the saturated deliveries gives the latency "at half load". Every target gets the same
+  ladder, the same receive path, and messages of the size the gateway's MESSAGE_CREATE had.
+- ``idle``: RSS growth per IDENTIFIED idle session, measured at quarters up to ``--sessions``.
+- ``storm``: ``--sessions`` READY sessions lose their sockets at once (no close frame), then
+  all RESUME at once: time until the last RESUMED, and errors.
+
+Results go to ``bench/results/<scenario>.json``; ``report`` (run after each scenario unless
+``--no-report``) regenerates the gateway section of ``bench/RESULTS.md`` and ``bench/fanout.png``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import secrets
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import aiohttp
+
+from bench import gateway_report
+from bench.loadclient import LoadPool, raise_nofile
+from bench.rest_send import V, _free_port, _json, _stop, _wait_ready
+
+__all__ = ["main"]
+
+_REPO = Path(__file__).resolve().parent.parent
+RESULTS_DIR = _REPO / "bench" / "results"
+PEERS = {"bare_picows": "bench.peers.bare_picows", "aiohttp": "bench.peers.aiohttp_broadcast",
+         "websockets": "bench.peers.websockets_broadcast"}
+_SETUP_CONCURRENCY = 64
+_DEFAULT_FRAME_BYTES = 700
+_TICKS = os.sysconf("SC_CLK_TCK")
+_PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def _say(line: str) -> None:
+    """The live progress line (stderr, rewritten in place)."""
+    sys.stderr.write("\r\033[K" + line)
+    sys.stderr.flush()
+
+
+# -- /proc ----------------------------------------------------------------------------------------
+
+
+class ProcTree:
+    """CPU time and RSS of a process and its descendants, from ``/proc``."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+
+    def pids(self) -> list[int]:
+        out, todo = [], [self.pid]
+        while todo:
+            pid = todo.pop()
+            out.append(pid)
+            with contextlib.suppress(OSError):
+                for task in os.listdir(f"/proc/{pid}/task"):
+                    with open(f"/proc/{pid}/task/{task}/children") as f:
+                        todo.extend(int(c) for c in f.read().split())
+        return out
+
+    def cpu_s(self) -> float:
+        total = 0
+        for pid in self.pids():
+            with contextlib.suppress(OSError), open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rpartition(")")[2].split()
+                total += int(fields[11]) + int(fields[12])  # utime, stime
+        return total / _TICKS
+
+    def rss_kib(self) -> int:
+        total = 0
+        for pid in self.pids():
+            with contextlib.suppress(OSError), open(f"/proc/{pid}/statm") as f:
+                total += int(f.read().split()[1]) * _PAGE // 1024
+        return total
+
+
+def slab_kib() -> int:
+    """The machine's kernel slab memory (sockets live there); noisy, other processes count."""
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("Slab:"):
+                return int(line.split()[1])
+    return 0
+
+
+_NETSTAT = ("ListenOverflows", "ListenDrops", "TCPSynRetrans", "TCPReqQFullDoCookies")
+
+
+def tcp_counters() -> dict[str, int]:
+    """The machine's TcpExt counters of a full accept queue and of SYN retransmissions."""
+    with open("/proc/net/netstat") as f:
+        lines = [line.split() for line in f if line.startswith("TcpExt:")]
+    values = dict(zip(lines[0][1:], (int(v) for v in lines[1][1:]), strict=True))
+    return {k: values.get(k, 0) for k in _NETSTAT}
+
+
+# -- servers ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Running:
+    """A server under test: its process tree and its URLs."""
+
+    proc: ProcTree
+    ws_url: str  # receivers connect here
+    send_url: str  # REST messages URL base (gateway) or the peer's /send
+    http: str = ""
+
+
+def _pinned(cmd: list[str], cpu: int | None) -> list[str]:
+    return ["taskset", "-c", str(cpu), *cmd] if cpu is not None else cmd
+
+
+@contextlib.contextmanager
+def gateway_server(cpu: int | None, env_extra: dict[str, str] | None = None) -> Iterator[Running]:
+    """``discord-arch serve`` (one worker, SQLite in a temporary directory), pinned."""
+    with contextlib.ExitStack() as stack:
+        data_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="discord-arch-gw-"))
+        http_port, ws_port = _free_port(), _free_port()
+        env = {**os.environ, "DISCORD_ARCH_RATELIMIT_ROUTE_LIMIT": "0",
+               "DISCORD_ARCH_RATELIMIT_GLOBAL_PER_S": "0", "DISCORD_ARCH_ARGON2_TIME_COST": "1",
+               "DISCORD_ARCH_ARGON2_MEMORY_KIB": "8", "DISCORD_ARCH_LOG_LEVEL": "WARNING",
+               **(env_extra or {})}
+        cmd = _pinned([sys.executable, "-m", "gateway.cli", "serve", "--http-port", str(http_port),
+                       "--gateway-port", str(ws_port), "--data-dir", data_dir], cpu)
+        log = stack.enter_context(open(os.path.join(data_dir, "server.log"), "w+"))
+        proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=log, cwd=_REPO)
+        stack.callback(_stop, proc)
+        _wait_ready(proc, http_port, log)
+        _wait_ready(proc, ws_port, log)
+        yield Running(ProcTree(proc.pid), f"ws://127.0.0.1:{ws_port}/?v=10&encoding=json",
+                      "", f"http://127.0.0.1:{http_port}")
+        _tail(log)
+
+
+@contextlib.contextmanager
+def peer_server(name: str, cpu: int | None) -> Iterator[Running]:
+    """One of ``bench.peers``, pinned."""
+    with contextlib.ExitStack() as stack:
+        port = _free_port()
+        log = stack.enter_context(tempfile.TemporaryFile("w+"))
+        proc = subprocess.Popen(_pinned([sys.executable, "-m", PEERS[name], "--port", str(port)],
+                                        cpu), stdout=log, stderr=log, cwd=_REPO)
+        stack.callback(_stop, proc)
+        _wait_ready(proc, port, log)
+        yield Running(ProcTree(proc.pid), f"ws://127.0.0.1:{port}/recv",
+                      f"ws://127.0.0.1:{port}/send")
+        _tail(log)
+
+
+def _tail(log: IO[str]) -> None:
+    """Echo what a server logged (warnings and errors only: they are set to WARNING)."""
+    log.seek(0)
+    text = log.read().strip()
+    if text:
+        sys.stderr.write("\nserver log (last lines):\n" + "\n".join(text.splitlines()[-15:]) + "\n")
+
+
+async def setup_guild(http: str, receivers: int, senders: int
+                      ) -> tuple[list[str], list[str], str]:
+    """Register users, one guild, everyone joined by invite: receiver and sender tokens and
+    the channel's messages URL. Argon2 is cheap on the bench server: this is set-up."""
+    run, total = secrets.token_hex(3), receivers + senders
+    gate = asyncio.Semaphore(_SETUP_CONCURRENCY)
+    done = 0
+    connector = aiohttp.TCPConnector(limit=_SETUP_CONCURRENCY)
+    async with aiohttp.ClientSession(connector=connector) as session:
+
+        async def register(i: int) -> str:
+            nonlocal done
+            async with gate:
+                body = {"username": f"gw_{run}_{i}", "password": "correct horse"}
+                data = await _json(session, "POST", f"{http}{V}/auth/register", None, body, 201)
+            done += 1
+            if done % 500 == 0:
+                _say(f"set-up: {done}/{total} registered")
+            return str(data["token"])
+
+        tokens = list(await asyncio.gather(*(register(i) for i in range(total))))
+        owner = tokens[0]
+        guild = await _json(session, "POST", f"{http}{V}/guilds", owner, {"name": "bench"}, 201)
+        channels = await _json(session, "GET", f"{http}{V}/guilds/{guild['id']}/channels", owner)
+        channel = next(c["id"] for c in channels if c["type"] == 0)
+        invite = await _json(session, "POST", f"{http}{V}/channels/{channel}/invites", owner, {})
+        done = 0
+
+        async def join(token: str) -> None:
+            nonlocal done
+            async with gate:
+                await _json(session, "POST", f"{http}{V}/invites/{invite['code']}", token)
+            done += 1
+            if done % 500 == 0:
+                _say(f"set-up: {done}/{total - 1} joined")
+
+        await asyncio.gather(*(join(t) for t in tokens[1:]))
+    _say("")
+    return tokens[senders:], tokens[:senders], f"{http}{V}/channels/{channel}/messages"
+
+
+@contextlib.asynccontextmanager
+async def load_pool(cpus: Sequence[int | None]) -> AsyncIterator[LoadPool]:
+    pool = LoadPool(cpus)
+    try:
+        yield pool
+    finally:
+        await pool.aclose()
+
+
+async def connect(pool: LoadPool, url: str, tokens: Sequence[str | None], probe_every: int,
+                  concurrency: int) -> dict[str, Any]:
+    """Split ``tokens`` over the pool's processes and connect them all; totals."""
+    n = pool.size
+    shares = [list(tokens[i::n]) for i in range(n)]
+    # Receiver k of process i is receiver k*n + i of the pool: probes stay every probe_every-th.
+    extra = [{"tokens": s, "offset": i} for i, s in enumerate(shares)]
+    task = asyncio.ensure_future(pool.all("connect", url=url, probe_every=probe_every * n,
+                                          concurrency=max(1, concurrency // n), per_process=extra))
+    while not task.done():
+        await asyncio.wait([task], timeout=0.5)
+        if not task.done():
+            ready = sum(p["ready"] for p in await pool.all("progress", limit_s=10))
+            _say(f"connecting: {ready}/{len(tokens)} ready")
+    results = task.result()
+    _say("")
+    errors: dict[str, int] = {}
+    for r in results:
+        for k, v in r["errors"].items():
+            errors[k] = errors.get(k, 0) + v
+    return {"ok": sum(r["ok"] for r in results), "failed": sum(r["failed"] for r in results),
+            "seconds": max(r["seconds"] for r in results), "errors": errors}
+
+
+# -- fanout -------------------------------------------------------------------------------------
+
+
+def percentile(ordered: Sequence[float], q: float) -> float:
+    """Nearest-rank percentile of sorted values (0 when empty)."""
+    if not ordered:
+        return 0.0
+    return ordered[min(len(ordered) - 1, max(0, int(q * len(ordered) + 0.5) - 1))]
+
+
+async def run_step(pool: LoadPool, server: ProcTree, label: str, rate: float, receivers: int,
+                   duration: float, drain_s: float) -> dict[str, Any]:
+    """One offered rate: the figures of ``step`` merged over the pool, plus the server's."""
+    import array
+
+    t0 = time.monotonic() + 0.3
+    task = asyncio.ensure_future(pool.all("step", rate=rate, t0=t0, duration=duration,
+                                          drain_s=drain_s, limit_s=duration + drain_s + 60))
+    await asyncio.sleep(max(0.0, t0 - time.monotonic()))
+    cpu0, wall0 = server.cpu_s(), time.monotonic()
+    last = (0, wall0)
+    while time.monotonic() < t0 + duration:
+        await asyncio.sleep(min(0.5, max(0.01, t0 + duration - time.monotonic())))
+        progress = await pool.all("progress", limit_s=10)
+        count, now = sum(p["count"] for p in progress), time.monotonic()
+        if last[0]:
+            _say(f"{label}: offered {rate:,.0f} msg/s ({rate * receivers:,.0f} ev/s) | delivered "
+                 f"{(count - last[0]) / (now - last[1]):,.0f} ev/s | sent {sum(p['sent'] for p in progress)}"
+                 f" | errors {sum(p['errors'] for p in progress)}")
+        last = (count, now)
+    cpu1, wall1, rss = server.cpu_s(), time.monotonic(), server.rss_kib()
+    _say(f"{label}: draining")
+    parts = await task
+    lat = array.array("q")
+    for p in parts:
+        lat.frombytes(p["lat_ns"])
+    ordered = sorted(x / 1e6 for x in lat)
+    connected = sum(p["connected"] for p in parts)
+    sent, sent_total = sum(p["sent"] for p in parts), sum(p["sent_total"] for p in parts)
+    errors: dict[str, int] = {}
+    for p in parts:
+        for k, v in p["errors"].items():
+            errors[k] = errors.get(k, 0) + v
+    delivered = sum(p["window"] for p in parts) / duration
+    total = sum(p["total"] for p in parts)
+    return {
+        "offered_msg_s": rate, "offered_events_s": rate * receivers,
+        "sent_msg_s": sent / duration, "delivered_events_s": delivered,
+        "completion": total / (sent_total * receivers) if sent_total else 0.0,
+        "p50_ms": percentile(ordered, 0.50), "p99_ms": percentile(ordered, 0.99),
+        "p999_ms": percentile(ordered, 0.999), "max_ms": ordered[-1] if ordered else 0.0,
+        "samples": len(ordered), "server_cpu_pct": 100 * (cpu1 - cpu0) / (wall1 - wall0),
+        "server_rss_kib": rss,
+        "client_cpu_pct": 100 * sum(p["client_cpu_s"] for p in parts) / duration,
+        "connected": connected, "shed": sum(p["shed"] for p in parts),
+        "unsent": sum(p["unsent"] for p in parts), "errors": errors,
+        "frame_bytes": max(p["frame_bytes"] for p in parts),
+    }
+
+
+def saturated(step: dict[str, Any], receivers: int, max_p99_ms: float) -> str | None:
+    """Why this step is past saturation, or None."""
+    if step["connected"] < receivers:
+        return f"{receivers - step['connected']} sessions dropped"
+    if step["delivered_events_s"] < 0.9 * step["offered_events_s"]:
+        return "deliveries lag the offer by >10%"
+    if step["p99_ms"] > max_p99_ms:
+        return f"p99 over {max_p99_ms:g} ms"
+    return None
+
+
+def ladder(args: argparse.Namespace) -> list[float]:
+    if args.rates:
+        return [float(r) for r in args.rates.split(",")]
+    rates, rate = [], 25.0
+    while len(rates) < args.max_steps:
+        rates.append(round(rate))
+        rate *= 1.25
+    return rates
+
+
+async def fanout_target(args: argparse.Namespace, target: str, frame_bytes: int
+                        ) -> dict[str, Any]:
+    """Every step of the ladder against one target, then the half-saturation step."""
+    n = args.receivers
+    with contextlib.ExitStack() as stack:
+        if target == "gateway":
+            server = stack.enter_context(gateway_server(args.server_cpu))
+            tokens, senders, messages_url = await setup_guild(server.http, n, args.senders)
+        else:
+            server = stack.enter_context(peer_server(target, args.server_cpu))
+            tokens, senders, messages_url = [None] * n, [], ""  # type: ignore[list-item]
+        async with load_pool(args.client_cpus) as pool:
+            conn = await connect(pool, server.ws_url, tokens, args.probe_every, args.concurrency)
+            if conn["failed"]:
+                raise SystemExit(f"{target}: {conn['failed']} receivers failed: {conn['errors']}")
+            if target == "gateway":
+                await pool.call(0, "sender", kind="rest", url=messages_url, tokens=senders,
+                                payload_bytes=0, concurrency=args.rest_concurrency)
+            else:
+                await pool.call(0, "sender", kind="ws", url=server.send_url, tokens=[],
+                                payload_bytes=frame_bytes, concurrency=1)
+            warm = await run_step(pool, server.proc, f"{target} warm-up", 10, n, 1.0, 5.0)
+            steps: list[dict[str, Any]] = []
+            for i, rate in enumerate(ladder(args)):
+                step = await run_step(pool, server.proc, f"{target} step {i + 1}", rate, n,
+                                      args.duration, args.drain)
+                step["saturated"] = saturated(step, n, args.max_p99_ms)
+                steps.append(step)
+                _say("")
+                print(f"{target:>12} {rate:>7,.0f} msg/s: delivered {step['delivered_events_s']:>9,.0f}"
+                      f" ev/s  p50 {step['p50_ms']:7.2f}  p99 {step['p99_ms']:8.2f} ms  server "
+                      f"{step['server_cpu_pct']:3.0f}%  client {step['client_cpu_pct']:3.0f}%"
+                      f"{'  SATURATED: ' + step['saturated'] if step['saturated'] else ''}",
+                      file=sys.stderr)
+                if step["saturated"]:
+                    break
+            best = max(s["delivered_events_s"] for s in steps)
+            half_rate = best / n / 2
+            half = await run_step(pool, server.proc, f"{target} half load", half_rate, n,
+                                  args.duration * 2, args.drain)
+            _say("")
+            print(f"{target:>12} half load {half_rate:,.0f} msg/s: p50 {half['p50_ms']:.2f} "
+                  f"p99 {half['p99_ms']:.2f} p99.9 {half['p999_ms']:.2f} ms", file=sys.stderr)
+        return {"receivers": n, "connect": conn, "frame_bytes": warm["frame_bytes"] or frame_bytes,
+                "steps": steps, "saturation_events_s": best,
+                "saturated_at_msg_s": next((s["offered_msg_s"] for s in steps if s["saturated"]),
+                                           None), "half": half}
+
+
+async def fanout(args: argparse.Namespace) -> dict[str, Any]:
+    targets = args.targets.split(",")
+    results: dict[str, Any] = {}
+    frame_bytes = args.payload_bytes or _DEFAULT_FRAME_BYTES
+    for target in targets:
+        results[target] = await fanout_target(args, target, frame_bytes)
+        if target == "gateway" and not args.payload_bytes:
+            frame_bytes = results[target]["frame_bytes"]  # peers send the gateway's frame size
+    out: dict[str, Any] = {"targets": results}
+    if "gateway" in results:
+        g = results["gateway"]["saturation_events_s"]
+        out["ratios"] = {t: g / r["saturation_events_s"] for t, r in results.items()
+                         if t != "gateway" and r["saturation_events_s"]}
+    return out
+
+
+# -- idle and storm -----------------------------------------------------------------------------
+
+
+async def idle(args: argparse.Namespace) -> dict[str, Any]:
+    """RSS per identified idle session: measured at each quarter of ``--sessions``."""
+    n = args.sessions
+    with gateway_server(args.server_cpu) as server:
+        tokens, _, _ = await setup_guild(server.http, n, 1)
+        await asyncio.sleep(args.settle)
+        points = [{"sessions": 0, "rss_kib": server.proc.rss_kib(), "slab_kib": slab_kib()}]
+        async with load_pool(args.client_cpus) as pool:
+            connects = []
+            for q in range(1, 5):
+                lo, hi = (q - 1) * n // 4, q * n // 4
+                connects.append(await connect(pool, server.ws_url, tokens[lo:hi], 10**9,
+                                              args.concurrency))
+                if connects[-1]["failed"]:
+                    raise SystemExit(f"idle: {connects[-1]['failed']} sessions failed: "
+                                     f"{connects[-1]['errors']}")
+                await asyncio.sleep(args.settle)
+                points.append({"sessions": hi, "rss_kib": server.proc.rss_kib(),
+                               "slab_kib": slab_kib()})
+                print(f"idle: {hi} sessions, server RSS {points[-1]['rss_kib']:,} KiB", file=sys.stderr)
+            ready = sum(p["ready"] for p in await pool.all("progress"))
+    first, last, mid = points[0], points[-1], points[2]
+    return {"sessions": n, "ready": ready, "points": points, "connects": connects,
+            "kib_per_session": (last["rss_kib"] - first["rss_kib"]) / n,
+            "kib_per_session_second_half": (last["rss_kib"] - mid["rss_kib"]) / (n - mid["sessions"]),
+            "slab_kib_per_socket": (last["slab_kib"] - first["slab_kib"]) / (2 * n)}
+
+
+async def storm(args: argparse.Namespace) -> dict[str, Any]:
+    """Every session drops at once (no close frame), then all RESUME at once."""
+    n = args.sessions
+    with gateway_server(args.server_cpu) as server:
+        tokens, _, _ = await setup_guild(server.http, n, 1)
+        async with load_pool(args.client_cpus) as pool:
+            conn = await connect(pool, server.ws_url, tokens, 10**9, args.concurrency)
+            if conn["failed"]:
+                raise SystemExit(f"storm: {conn['failed']} sessions failed: {conn['errors']}")
+            await asyncio.sleep(args.settle)
+            cpu0, rss0, tcp0 = server.proc.cpu_s(), server.proc.rss_kib(), tcp_counters()
+            _say(f"storm: dropping and resuming {conn['ok']} sessions")
+            parts = await pool.all("storm", url=server.ws_url, concurrency=args.storm_concurrency,
+                                   retries=args.retries)
+            cpu1, rss1, tcp1 = server.proc.cpu_s(), server.proc.rss_kib(), tcp_counters()
+            _say("")
+    start = min(p["start_ns"] for p in parts)
+    last = max(p["last_ns"] for p in parts)
+    times = sorted(t for p in parts for t in p["ms"])
+    errors: dict[str, int] = {}
+    for p in parts:
+        for k, v in p["errors"].items():
+            errors[k] = errors.get(k, 0) + v
+    return {"sessions": sum(p["sessions"] for p in parts), "connect": conn,
+            "resumed": sum(p["resumed"] for p in parts), "all_resumed_s": (last - start) / 1e9,
+            "p50_ms": percentile(times, 0.5), "p99_ms": percentile(times, 0.99),
+            "errors": errors, "storm_concurrency": args.storm_concurrency,
+            "server_cpu_s": cpu1 - cpu0, "server_rss_kib": [rss0, rss1],
+            "tcp_counters": {k: tcp1[k] - tcp0[k] for k in tcp0}}
+
+
+# -- the command ----------------------------------------------------------------------------------
+
+
+def _cpus(text: str) -> list[int | None]:
+    return [None if c in ("", "none") else int(c) for c in text.split(",")]
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m bench.gateway", description=__doc__.split("\n")[0])
+    p.add_argument("scenario", choices=("fanout", "idle", "storm", "report"))
+    p.add_argument("--receivers", type=int, default=1000, help="fanout: sessions in the channel")
+    p.add_argument("--sessions", type=int, default=None, help="idle (10000) / storm (5000)")
+    p.add_argument("--targets", default="gateway," + ",".join(PEERS), help="fanout targets")
+    p.add_argument("--rates", default="", help="fanout: offered msg/s, comma-separated")
+    p.add_argument("--max-steps", type=int, default=20, help="fanout: steps of the ×1.25 ladder")
+    p.add_argument("--duration", type=float, default=5.0, help="fanout: seconds per step")
+    p.add_argument("--drain", type=float, default=15.0, help="fanout: max seconds to drain a step")
+    p.add_argument("--max-p99-ms", type=float, default=500.0, help="fanout: saturation p99")
+    p.add_argument("--probe-every", type=int, default=10, help="fanout: time 1 receiver in N")
+    p.add_argument("--senders", type=int, default=8, help="fanout: REST sender accounts")
+    p.add_argument("--rest-concurrency", type=int, default=64, help="REST requests in flight")
+    p.add_argument("--payload-bytes", type=int, default=0,
+                   help="peers' message size (default: the gateway's MESSAGE_CREATE frame)")
+    p.add_argument("--concurrency", type=int, default=200, help="connects in flight")
+    p.add_argument("--storm-concurrency", type=int, default=0, help="storm: resumes in flight (0: all)")
+    p.add_argument("--retries", type=int, default=2, help="storm: reconnects after a socket error")
+    p.add_argument("--settle", type=float, default=2.0, help="idle/storm: seconds before measuring")
+    p.add_argument("--server-cpu", type=lambda s: None if s == "none" else int(s), default=0)
+    p.add_argument("--client-cpus", type=_cpus, default=[1], help="one load process per CPU")
+    p.add_argument("--json", type=Path, default=None, help="results file (default bench/results/)")
+    p.add_argument("--no-report", action="store_true", help="do not touch RESULTS.md and the plot")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.scenario == "report":
+        gateway_report.write(RESULTS_DIR)
+        return 0
+    args.sessions = args.sessions or (10_000 if args.scenario == "idle" else 5_000)
+    client_cpu = args.client_cpus[0]
+    if client_cpu is not None and hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {client_cpu})  # this controller shares the load's core
+    raise_nofile()  # inherited by the server and the load processes
+    meta = gateway_report.machine(argv if argv is not None else sys.argv[1:])
+    import uvloop
+
+    scenario = {"fanout": fanout, "idle": idle, "storm": storm}[args.scenario]
+    result = {"scenario": args.scenario, **meta, **uvloop.run(scenario(args))}
+    path = args.json or RESULTS_DIR / f"{args.scenario}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=1) + "\n")
+    print(f"results: {path}", file=sys.stderr)
+    if not args.no_report:
+        gateway_report.write(RESULTS_DIR)
+    print(gateway_report.summary(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

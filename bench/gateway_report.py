@@ -1,0 +1,208 @@
+"""Reporting for ``bench.gateway``: machine facts, markdown tables, the RESULTS.md section and
+the latency plot (``bench/fanout.png``), all from the JSON files in ``bench/results/``.
+
+The gateway section of RESULTS.md sits between two HTML comments and is regenerated whole; the
+analysis written by hand around it is left alone.
+"""
+
+from __future__ import annotations
+
+import datetime
+import importlib.metadata
+import json
+import os
+import platform
+import subprocess
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+__all__ = ["machine", "summary", "write"]
+
+_REPO = Path(__file__).resolve().parent.parent
+BEGIN, END = "<!-- bench.gateway:begin -->", "<!-- bench.gateway:end -->"
+# The issue's targets (fanout at 1,000 receivers; idle at 10,000 sessions).
+TARGET_VS_BARE, TARGET_VS_AIOHTTP, TARGET_P99_MS, TARGET_IDLE_KIB = 2.0, 3.0, 25.0, 16.0
+_COLORS = {"gateway": "tab:red", "bare_picows": "tab:blue", "aiohttp": "tab:green",
+           "websockets": "tab:purple"}
+
+
+def machine(argv: Sequence[str]) -> dict[str, Any]:
+    """Where and when a run happened, and the exact command."""
+    cpu = ""
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), "")
+    except OSError:
+        pass
+
+    def git(*args: str) -> str:
+        try:
+            return subprocess.run(["git", *args], capture_output=True, text=True, cwd=_REPO,
+                                  timeout=10).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            return ""
+
+    versions = {}
+    for name in ("picows", "uvloop", "aiohttp", "websockets", "orjson"):
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            versions[name] = "-"
+    return {
+        "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "command": " ".join([".venv/bin/python -m bench.gateway", *argv]),
+        "commit": git("rev-parse", "--short", "HEAD"),
+        "dirty": bool(git("status", "--porcelain", "--untracked-files=no", "--", "gateway", "core")),
+        "cpu": f"{os.cpu_count()} × {cpu}", "kernel": platform.release(),
+        "python": platform.python_version(), "versions": versions,
+        "loadavg": os.getloadavg()[0],
+    }
+
+
+def _n(x: float) -> str:
+    return f"{x:,.0f}"
+
+
+def _fanout(r: dict[str, Any]) -> list[str]:
+    targets = r["targets"]
+    n = next(iter(targets.values()))["receivers"]
+    lines = [
+        f"**fanout**: {n:,} receivers in one channel, one sender account per REST request "
+        f"in flight (gateway) or one sender socket (peers); message frames of "
+        f"{next(iter(targets.values()))['frame_bytes']} bytes.",
+        "",
+        "| target | saturation deliveries/s | gateway × | saturated at msg/s | server CPU | client CPU "
+        "| half load msg/s | p50 ms | p99 ms | p99.9 ms |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    g = targets.get("gateway", {}).get("saturation_events_s")
+    for name, t in targets.items():
+        best = max(t["steps"], key=lambda s: s["delivered_events_s"])
+        h = t["half"]
+        ratio = f"{g / t['saturation_events_s']:.2f}×" if g and name != "gateway" else ""
+        lines.append(
+            f"| {name} | {_n(t['saturation_events_s'])} | {ratio} | "
+            f"{_n(t['saturated_at_msg_s']) if t['saturated_at_msg_s'] else 'not reached'} | "
+            f"{best['server_cpu_pct']:.0f}% | {best['client_cpu_pct']:.0f}% | "
+            f"{_n(h['offered_msg_s'])} | {h['p50_ms']:.2f} | {h['p99_ms']:.2f} | {h['p999_ms']:.2f} |")
+    lines.append("")
+    if g:
+        checks = []
+        for peer, want in (("bare_picows", TARGET_VS_BARE), ("aiohttp", TARGET_VS_AIOHTTP)):
+            ratio = r.get("ratios", {}).get(peer)
+            if ratio is not None:
+                checks.append(f"≥ {want:g}× {peer}: {ratio:.2f}× — {'met' if ratio >= want else 'MISSED'}")
+        p99 = targets["gateway"]["half"]["p99_ms"]
+        checks.append(f"p99 ≤ {TARGET_P99_MS:g} ms at half load: {p99:.2f} ms — "
+                      f"{'met' if p99 <= TARGET_P99_MS else 'MISSED'}")
+        lines += ["Targets: " + "; ".join(checks) + ".", ""]
+    lines += ["Every step (offered → delivered; latency send → receive in ms; CPU of one core):", "",
+              "| target | offered msg/s | offered ev/s | delivered ev/s | completion | p50 | p99 "
+              "| p99.9 | max | server CPU | server RSS MiB | client CPU | saturated |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for name, t in targets.items():
+        for s in [*t["steps"], {**t["half"], "saturated": "(half load)"}]:
+            lines.append(
+                f"| {name} | {_n(s['offered_msg_s'])} | {_n(s['offered_events_s'])} | "
+                f"{_n(s['delivered_events_s'])} | {s['completion']:.3f} | {s['p50_ms']:.2f} | "
+                f"{s['p99_ms']:.2f} | {s['p999_ms']:.2f} | {s['max_ms']:.1f} | "
+                f"{s['server_cpu_pct']:.0f}% | {s['server_rss_kib'] / 1024:.0f} | "
+                f"{s['client_cpu_pct']:.0f}% | {s.get('saturated') or ''} |")
+    return lines
+
+
+def _idle(r: dict[str, Any]) -> list[str]:
+    per = r["kib_per_session"]
+    lines = [f"**idle**: {r['sessions']:,} IDENTIFIED sessions ({r['ready']:,} READY at the end), "
+             "connected in quarters; server RSS after each quarter (and the machine's kernel "
+             "slab, where both ends' sockets live; other processes move it too):", "",
+             "| sessions | server RSS MiB | machine slab MiB |", "|---|---|---|"]
+    lines += [f"| {p['sessions']:,} | {p['rss_kib'] / 1024:.1f} | {p['slab_kib'] / 1024:.1f} |"
+              for p in r["points"]]
+    lines += ["", f"RSS growth per session: **{per:.1f} KiB** over all {r['sessions']:,} "
+              f"({r['kib_per_session_second_half']:.1f} KiB over the second half); kernel slab "
+              f"~{r['slab_kib_per_socket']:.1f} KiB per socket (not in RSS). Target ≤ "
+              f"{TARGET_IDLE_KIB:g} KiB: {'met' if per <= TARGET_IDLE_KIB else 'MISSED'}.", ""]
+    return lines
+
+
+def _storm(r: dict[str, Any]) -> list[str]:
+    how = ("all at once" if not r["storm_concurrency"]
+           else f"{r['storm_concurrency']} in flight")
+    return [f"**storm**: {r['sessions']:,} READY sessions dropped at once (socket aborted, no "
+            f"close frame), then RESUME {how}:", "",
+            "| sessions | resumed | all resumed after s | p50 ms | p99 ms | errors | server CPU s "
+            "| accept queue overflows | SYN retransmits |",
+            "|---|---|---|---|---|---|---|---|---|",
+            f"| {r['sessions']:,} | {r['resumed']:,} | {r['all_resumed_s']:.2f} | "
+            f"{r['p50_ms']:.0f} | {r['p99_ms']:.0f} | {r['errors'] or 'none'} | "
+            f"{r['server_cpu_s']:.1f} | {r['tcp_counters']['ListenOverflows']:,} | "
+            f"{r['tcp_counters']['TCPSynRetrans']:,} |", ""]
+
+
+def summary(r: dict[str, Any]) -> str:
+    """The markdown of one scenario's results, with its machine, date and command."""
+    head = [f"{r['date']}, commit {r['commit']}{' (+ uncommitted gateway/core changes)' if r['dirty'] else ''}, "
+            f"{r['cpu']}, Linux {r['kernel']}, Python {r['python']}, "
+            + ", ".join(f"{k} {v}" for k, v in r["versions"].items())
+            + f"; load average {r['loadavg']:.2f} before the run.", "",
+            "```sh", r["command"], "```", ""]
+    body = {"fanout": _fanout, "idle": _idle, "storm": _storm}[r["scenario"]](r)
+    return "\n".join(head + body)
+
+
+def plot(r: dict[str, Any], path: Path) -> None:
+    """Latency percentiles against offered load, one colour per target."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(9, 5.5), dpi=110)
+    for name, t in r["targets"].items():
+        steps = t["steps"]
+        x = [s["offered_events_s"] for s in steps]
+        color = _COLORS.get(name)
+        for key, style, label in (("p50_ms", "-", "p50"), ("p99_ms", "--", "p99"),
+                                  ("p999_ms", ":", "p99.9")):
+            ax.plot(x, [max(0.01, s[key]) for s in steps], style, color=color, marker=".",
+                    label=f"{name} {label}")
+        ax.axvline(t["saturation_events_s"], color=color, alpha=0.25, linewidth=4)
+    ax.axhline(TARGET_P99_MS, color="grey", linewidth=0.8)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("offered deliveries/s (msg/s × receivers); shaded: saturation deliveries/s")
+    ax.set_ylabel("send → receive latency, ms")
+    n = next(iter(r["targets"].values()))["receivers"]
+    ax.set_title(f"Fanout to {n:,} receivers, server on one core ({r['date']})", fontsize=10)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=7, ncol=4, loc="upper left")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def write(results_dir: Path) -> None:
+    """Regenerate RESULTS.md's gateway section and fanout.png from ``results_dir``."""
+    parts = ["## Gateway (`bench.gateway`): fanout, idle sessions, resume storm", "",
+             "Generated by `python -m bench.gateway report` from `bench/results/*.json`; "
+             "each scenario's own machine line, date and exact command are given with it. "
+             "Server pinned to CPU 0 (`taskset -c 0`), load client and controller on CPU 1.", ""]
+    for name in ("fanout", "idle", "storm"):
+        path = results_dir / f"{name}.json"
+        if path.exists():
+            r = json.loads(path.read_text())
+            parts += [f"### {name}", "", summary(r), ""]
+            if name == "fanout":
+                plot(r, results_dir.parent / "fanout.png")
+                parts += ["![latency vs offered load](fanout.png)", ""]
+    section = "\n".join([BEGIN, *parts, END])
+    md = results_dir.parent / "RESULTS.md"
+    text = md.read_text() if md.exists() else "# Benchmark results\n"
+    if BEGIN in text and END in text:
+        text = text[:text.index(BEGIN)] + section + text[text.index(END) + len(END):]
+    else:
+        title, _, rest = text.partition("\n")
+        text = f"{title}\n\n{section}\n{rest}"
+    md.write_text(text)

@@ -1,0 +1,46 @@
+"""Smoke test of the gateway benchmark (``bench.gateway``), so that its code cannot rot.
+
+It runs the fanout scenario for about a second with 10 receivers, against the gateway and the
+bare picows peer, unpinned, and checks the shape of the results and that messages arrived.
+Nothing here is timed: benchmark figures are not asserted, only that there are some.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from bench import gateway_report
+
+_REPO = Path(__file__).resolve().parents[2]
+_STEP_FIELDS = {
+    "offered_msg_s", "offered_events_s", "sent_msg_s", "delivered_events_s", "completion",
+    "p50_ms", "p99_ms", "p999_ms", "max_ms", "samples", "server_cpu_pct", "server_rss_kib",
+    "client_cpu_pct", "connected", "errors", "frame_bytes",
+}
+
+
+def test_fanout_smoke_run_reports_deliveries(tmp_path: Path) -> None:
+    out = tmp_path / "fanout.json"
+    cmd = [sys.executable, "-m", "bench.gateway", "fanout", "--receivers", "10", "--rates", "20",
+           "--duration", "1", "--drain", "2", "--targets", "gateway,bare_picows",
+           "--server-cpu", "none", "--client-cpus", "none", "--json", str(out), "--no-report"]
+    run = subprocess.run(cmd, cwd=_REPO, capture_output=True, text=True, timeout=110,
+                         env={**os.environ, "PYTHONPATH": str(_REPO)})
+    assert run.returncode == 0, run.stderr[-3000:]
+    result = json.loads(out.read_text())
+    assert result["scenario"] == "fanout" and result["command"].startswith(".venv/bin/python")
+    assert set(result["targets"]) == {"gateway", "bare_picows"}
+    assert "bare_picows" in result["ratios"]
+    for name, target in result["targets"].items():
+        assert target["receivers"] == 10 and target["connect"]["ok"] == 10, name
+        assert target["steps"] and target["saturation_events_s"] > 0, name
+        for step in [*target["steps"], target["half"]]:
+            assert _STEP_FIELDS <= set(step), name
+        step = target["steps"][0]
+        assert step["delivered_events_s"] > 0 and step["samples"] > 0, name
+        assert step["completion"] > 0.5 and step["connected"] == 10, name
+    assert "| gateway |" in gateway_report.summary(result)
