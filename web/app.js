@@ -1,0 +1,433 @@
+// Discord Arch web client: the app root. It wires the REST client, the gateway and the store
+// to the views, and holds the actions (select, send, edit, delete, create, invite). The only
+// global it leaves is the element it renders into.
+
+import { Api } from "./api.js";
+import { applyDispatch } from "./events.js";
+import { Gateway } from "./gateway.js";
+import { makeNonce } from "./ids.js";
+import { channelPath, inviteLink, parseRoute } from "./route.js";
+import { Store } from "./store.js";
+import { AuthView } from "./ui/auth.js";
+import { ChannelList } from "./ui/channels.js";
+import { Composer } from "./ui/composer.js";
+import { formDialog, inviteDialog } from "./ui/dialogs.js";
+import { h, replaceChildren } from "./ui/dom.js";
+import { MemberList } from "./ui/members.js";
+import { MessageList } from "./ui/messages.js";
+import { ServerList } from "./ui/servers.js";
+import { ConnectionBanner } from "./ui/status.js";
+import { TypingIndicator } from "./ui/typing.js";
+
+const TOKEN_KEY = "discord-arch.token";
+const LAST_KEY = "discord-arch.last-channels"; // {guild: guildId, channels: {guildId: channelId}}
+const PAGE_SIZE = 50;
+const BOOT_RETRY_MS = 3000;
+
+class App {
+  constructor(root) {
+    this.root = root;
+    this.api = new Api();
+    this.store = null;
+    this.gateway = null;
+    this.guildId = null;
+    this.channelId = null;
+    this.sessions = 0; // READYs seen: a second one means events were missed meanwhile
+    this.ready = false; // the first selection is made: store events may move it
+    this.selection = 0; // bumped by every selectGuild: a slower, older one gives way
+    this.route = parseRoute();
+  }
+
+  async start() {
+    this.api.token = localStorage.getItem(TOKEN_KEY);
+    if (!this.api.token) return this.showAuth();
+    try {
+      return await this.enter(await this.api.me());
+    } catch (e) {
+      if (e.status === 401) {
+        localStorage.removeItem(TOKEN_KEY);
+        this.api.token = null;
+        return this.showAuth();
+      }
+      replaceChildren(this.root, h("main", { class: "auth" }, h("p", { class: "auth-card", role: "alert" },
+        `${e.message} Retrying…`)));
+      setTimeout(() => this.start(), BOOT_RETRY_MS);
+    }
+  }
+
+  // -- accounts ----------------------------------------------------------------------------
+
+  async showAuth() {
+    let invite = null;
+    if (this.route.invite) invite = await this.api.invite(this.route.invite).catch(() => null);
+    const view = new AuthView({
+      invite,
+      onLogin: async (username, password) => {
+        const { token } = await this.api.login(username, password);
+        this.api.token = token;
+        await this.loggedIn(token, await this.api.me());
+      },
+      onRegister: async (username, password) => {
+        const { token, user } = await this.api.register(username, password);
+        this.api.token = token;
+        await this.loggedIn(token, user);
+      },
+    });
+    replaceChildren(this.root, view.el);
+    document.title = "Log in — Discord Arch";
+    view.focus();
+  }
+
+  async loggedIn(token, me) {
+    localStorage.setItem(TOKEN_KEY, token);
+    await this.enter(me);
+  }
+
+  async logout() {
+    this.gateway?.stop();
+    await this.api.logout().catch(() => {});
+    localStorage.removeItem(TOKEN_KEY);
+    window.location.assign("/");
+  }
+
+  // -- the chat screen ---------------------------------------------------------------------
+
+  async enter(me) {
+    const store = (this.store = new Store());
+    store.me = me;
+    this.buildChat();
+    const [{ url }, guilds] = await Promise.all([this.api.gateway(), this.api.myGuilds()]);
+    for (const g of guilds) store.upsertGuild(g);
+    this.gateway = new Gateway({ url, token: this.api.token });
+    this.gateway.addEventListener("dispatch", (ev) => this.onDispatch(ev.detail));
+    this.gateway.addEventListener("state", (ev) => this.onGatewayState(ev.detail));
+    this.gateway.addEventListener("fatal", (ev) => this.onGatewayFatal(ev.detail));
+    this.gateway.start();
+    window.addEventListener("popstate", () => {
+      const route = parseRoute();
+      if (route.guildId) this.selectGuild(route.guildId, route.channelId, { push: false });
+    });
+    const last = this.lastChannels();
+    await this.selectGuild(this.route.guildId || last.guild || store.guildOrder[0] || null, this.route.channelId, { push: false });
+    this.ready = true;
+    if (this.route.invite) await this.followInvite(this.route.invite);
+  }
+
+  buildChat() {
+    const store = this.store;
+    this.announcer = h("div", { class: "visually-hidden", "aria-live": "polite", "aria-atomic": "true" });
+    this.toastEl = h("div", { class: "toast", role: "alert", hidden: true });
+    this.banner = new ConnectionBanner();
+    this.servers = new ServerList({ store, onSelect: (id) => this.selectGuild(id), onCreate: () => this.createGuild() });
+    this.channels = new ChannelList({
+      store,
+      onSelect: (id) => this.selectChannel(id),
+      onCreateChannel: (parentId) => this.createChannel(parentId),
+      onInvite: () => this.invite(),
+      onLogout: () => this.logout(),
+    });
+    this.messages = new MessageList({
+      store,
+      announce: (text) => this.announce(text),
+      actions: {
+        loadOlder: (id) => this.loadOlder(id),
+        edit: (m, text) => this.api.edit(m.channel_id, m.id, text).then((updated) => store.updateMessage(updated)),
+        remove: (m, skipConfirm) => this.removeMessage(m, skipConfirm),
+        retry: (m) => this.sendPending(m.channel_id, m.nonce, m.content, true),
+        discard: (m) => store.dropPending(m.channel_id, m.nonce),
+      },
+    });
+    this.composer = new Composer({
+      send: (text) => this.send(text),
+      typing: () => this.channelId && this.api.typing(this.channelId).catch(() => {}),
+      editLast: () => this.messages.editLast(),
+    });
+    this.typing = new TypingIndicator(store);
+    this.members = new MemberList(store);
+    this.chatTitle = h("h2", { class: "chat-title" });
+    this.chatTopic = h("p", { class: "chat-topic" });
+    this.empty = h("div", { class: "empty-state", hidden: true },
+      h("h2", {}, "No server yet"),
+      h("p", {}, "Create a server with the + button, or open an invite link someone sent you."));
+    this.chat = h("main", { class: "chat" },
+      h("header", { class: "chat-header" }, this.chatTitle, this.chatTopic),
+      this.banner.el, this.empty, this.messages.el,
+      h("div", { class: "chat-footer" }, this.composer.el, this.typing.el));
+    replaceChildren(this.root,
+      h("div", { class: "layout" }, this.servers.el, this.channels.el, this.chat, this.members.el),
+      this.announcer, this.toastEl);
+    store.addEventListener("guilds", () => this.checkSelection());
+    store.addEventListener("guild", (ev) => { if (ev.detail.guildId === this.guildId) this.checkSelection(); });
+  }
+
+  /** Select a guild, then a channel of it (the one asked, the last one, or the first). */
+  async selectGuild(guildId, channelId = null, { push = true } = {}) {
+    const store = this.store;
+    const selection = ++this.selection;
+    if (!store.guilds.has(guildId)) guildId = store.guildOrder[0] || null;
+    this.guildId = guildId;
+    this.servers.select(guildId);
+    this.members.show(guildId);
+    this.empty.hidden = Boolean(guildId);
+    this.messages.el.hidden = !guildId;
+    this.composer.el.hidden = !guildId;
+    if (!guildId) {
+      this.channels.show(null, null);
+      this.chatTitle.textContent = "";
+      return;
+    }
+    const guild = store.guilds.get(guildId);
+    if (!guild.channels.size) {
+      this.loading = true;
+      await this.loadGuild(guildId);
+      this.loading = false;
+      if (selection !== this.selection) return; // another selection came meanwhile
+    }
+    const first = store.channelTree(guildId).flatMap((g) => g.channels)[0]?.id;
+    const pick = [channelId, this.lastChannels().channels[guildId], first].find((id) => id && guild.channels.has(id));
+    this.selectChannel(pick || null, { push });
+  }
+
+  /** Channels and members over REST, for a guild whose GUILD_CREATE has not come (yet). */
+  async loadGuild(guildId) {
+    try {
+      const [channels, members] = await Promise.all([this.api.channels(guildId), this.api.members(guildId, 1000)]);
+      const guild = this.store.guilds.get(guildId);
+      if (!guild) return;
+      if (!guild.channels.size) this.store.setChannels(guild, channels);
+      this.store.setMembers(guild, members);
+    } catch (e) {
+      this.toast(e.describe());
+    }
+  }
+
+  selectChannel(channelId, { push = true } = {}) {
+    const store = this.store;
+    const channel = channelId && store.channel(channelId);
+    this.channelId = channel ? channelId : null;
+    store.currentChannelId = this.channelId;
+    this.channels.show(this.guildId, this.channelId);
+    const name = channel ? channel.name : "";
+    this.chatTitle.textContent = channel ? `# ${name}` : "";
+    this.chatTopic.textContent = channel?.topic || "";
+    document.title = channel ? `#${name} | ${store.guilds.get(this.guildId).name} — Discord Arch` : "Discord Arch";
+    this.messages.show(this.channelId, this.guildId, name);
+    this.typing.show(this.channelId);
+    this.composer.setChannel(name, Boolean(channel));
+    if (!channel) return;
+    store.markRead(channelId);
+    this.saveLastChannel(this.guildId, channelId);
+    const path = channelPath(this.guildId, channelId);
+    if (window.location.pathname !== path || window.location.hash) {
+      history[push ? "pushState" : "replaceState"](null, "", path);
+    }
+    if (!store.history(channelId).loaded) this.loadLatest(channelId);
+    this.composer.focus();
+  }
+
+  /** After a change of guilds or channels: leave a guild or channel that is gone. */
+  checkSelection() {
+    if (!this.ready || this.loading) return;
+    const guild = this.store.guilds.get(this.guildId);
+    if (!guild && (this.guildId || this.store.guildOrder.length)) this.selectGuild(null, null, { push: false });
+    else if (guild && this.channelId && !guild.channels.has(this.channelId)) this.selectGuild(this.guildId, null, { push: false });
+    else if (guild && !this.channelId && guild.channels.size) this.selectGuild(this.guildId, null, { push: false });
+  }
+
+  // -- history -----------------------------------------------------------------------------
+
+  async loadLatest(channelId) {
+    const hist = this.store.history(channelId);
+    hist.loading = true;
+    this.store.emit("messages", { channelId, kind: "loading" });
+    try {
+      const page = await this.api.messages(channelId, { limit: PAGE_SIZE });
+      hist.loading = false;
+      this.store.addPage(channelId, page, { older: false, limit: PAGE_SIZE });
+    } catch (e) {
+      hist.loading = false;
+      this.toast(`Could not load messages: ${e.describe()}`);
+      this.store.emit("messages", { channelId, kind: "loading" });
+    }
+  }
+
+  async loadOlder(channelId) {
+    const hist = this.store.history(channelId);
+    if (hist.loading || !hist.hasMore || hist.loadError || !hist.messages.length) return;
+    hist.loading = true;
+    this.store.emit("messages", { channelId, kind: "loading" });
+    try {
+      const page = await this.api.messages(channelId, { before: hist.messages[0].id, limit: PAGE_SIZE });
+      hist.loading = false;
+      this.store.addPage(channelId, page, { older: true, limit: PAGE_SIZE });
+    } catch (e) {
+      hist.loading = false;
+      hist.loadError = true;
+      this.toast(`Could not load older messages: ${e.describe()}`);
+    }
+    this.store.emit("messages", { channelId, kind: "loading" });
+  }
+
+  // -- sending -----------------------------------------------------------------------------
+
+  send(text) {
+    if (!this.channelId) return;
+    const nonce = makeNonce();
+    this.store.addPending(this.channelId, nonce, text);
+    this.sendPending(this.channelId, nonce, text, false);
+  }
+
+  /** POST the message; the answer (or the gateway's echo, if first) replaces the pending one.
+   * A retry reuses the nonce: with enforce_nonce the server never stores it twice. */
+  async sendPending(channelId, nonce, text, retry) {
+    if (retry) this.store.retryPending(channelId, nonce);
+    try {
+      this.store.addMessage(await this.api.send(channelId, text, nonce));
+    } catch (e) {
+      this.store.failPending(channelId, nonce, e.describe());
+    }
+  }
+
+  async removeMessage(message, skipConfirm) {
+    const confirmed = skipConfirm || await formDialog({
+      title: "Delete message",
+      body: [h("p", {}, "Are you sure you want to delete this message?"), h("blockquote", { class: "quote" }, message.content)],
+      submit: "Delete",
+      danger: true,
+    });
+    if (!confirmed) return;
+    try {
+      await this.api.remove(message.channel_id, message.id);
+      this.store.removeMessage(message.channel_id, message.id);
+    } catch (e) {
+      this.toast(`Could not delete: ${e.describe()}`);
+    }
+  }
+
+  // -- guilds, channels, invites -----------------------------------------------------------
+
+  async createGuild() {
+    const guild = await formDialog({
+      title: "Create a server",
+      fields: [{ name: "name", label: "Server name", value: `${this.store.me.username}'s server`, minlength: 2, maxlength: 100 }],
+      submit: "Create",
+      onSubmit: ({ name }) => this.api.createGuild(name),
+    });
+    if (!guild) return;
+    this.store.upsertGuild(guild);
+    await this.selectGuild(guild.id);
+  }
+
+  async createChannel(parentId) {
+    const guildId = this.guildId;
+    const channel = await formDialog({
+      title: "Create a text channel",
+      fields: [{ name: "name", label: "Channel name", value: "", maxlength: 100 }],
+      submit: "Create channel",
+      // Discord's client does the same to names: lowercase, words joined with "-".
+      onSubmit: ({ name }) => this.api.createChannel(guildId, name.toLowerCase().replace(/\s+/g, "-"), parentId),
+    });
+    if (!channel) return;
+    this.store.upsertChannel(channel);
+    if (this.guildId === guildId) this.selectChannel(channel.id);
+  }
+
+  async invite() {
+    if (!this.channelId) return;
+    try {
+      const invite = await this.api.createInvite(this.channelId);
+      await inviteDialog(this.store.guilds.get(this.guildId).name, inviteLink(invite.code));
+    } catch (e) {
+      this.toast(`Could not create an invite: ${e.describe()}`);
+    }
+  }
+
+  /** /invite/CODE: ask, then join and open the invite's channel. */
+  async followInvite(code) {
+    this.route = {};
+    let info;
+    try {
+      info = await this.api.invite(code);
+    } catch {
+      history.replaceState(null, "", "/");
+      this.toast("This invite is invalid or has expired.");
+      return;
+    }
+    const known = this.store.guilds.has(info.guild.id);
+    const joined = known || await formDialog({
+      title: `Join ${info.guild.name}?`,
+      body: [h("p", {}, info.inviter ? `${info.inviter.username} invited you to join this server.` : "You have been invited to join this server.")],
+      submit: "Accept invite",
+      onSubmit: () => this.api.acceptInvite(code),
+    });
+    if (!joined) {
+      history.replaceState(null, "", "/");
+      return;
+    }
+    this.store.upsertGuild(info.guild);
+    await this.selectGuild(info.guild.id, info.channel.id, { push: false });
+  }
+
+  // -- gateway -----------------------------------------------------------------------------
+
+  onDispatch({ t, d }) {
+    const store = this.store;
+    if (t === "READY") {
+      this.sessions += 1;
+      // Guilds left or deleted while we were away are not in READY.
+      const present = new Set(d.guilds.map((g) => g.id));
+      for (const id of [...store.guildOrder]) if (!present.has(id)) store.removeGuild(id);
+      if (this.sessions > 1) {
+        // A new session, not a resume: events were missed. Read the open channel again.
+        store.forgetHistories();
+        if (this.channelId) this.loadLatest(this.channelId);
+      }
+    }
+    applyDispatch(store, t, d);
+  }
+
+  onGatewayState(detail) {
+    this.banner.update(detail);
+    if (this.store.me) this.store.setPresence(this.store.me.id, detail.state === "ready" ? "online" : "offline");
+  }
+
+  onGatewayFatal({ code, reason }) {
+    if (code === 4004) {
+      this.logout(); // the token was revoked (logged out elsewhere, or the password changed)
+      return;
+    }
+    this.toast(`The gateway refused this client (${code} ${reason}). Live updates are off.`);
+  }
+
+  // -- small things ------------------------------------------------------------------------
+
+  announce(text) {
+    // Cleared first, so that the same words twice are read twice.
+    this.announcer.textContent = "";
+    requestAnimationFrame(() => { this.announcer.textContent = text; });
+  }
+
+  toast(text) {
+    this.toastEl.textContent = text;
+    this.toastEl.hidden = false;
+    clearTimeout(this.toastTimer);
+    this.toastTimer = setTimeout(() => { this.toastEl.hidden = true; }, 6000);
+  }
+
+  lastChannels() {
+    try {
+      return { guild: null, channels: {}, ...JSON.parse(localStorage.getItem(LAST_KEY) || "{}") };
+    } catch {
+      return { guild: null, channels: {} };
+    }
+  }
+
+  saveLastChannel(guildId, channelId) {
+    const last = this.lastChannels();
+    last.guild = guildId;
+    last.channels[guildId] = channelId;
+    localStorage.setItem(LAST_KEY, JSON.stringify(last));
+  }
+}
+
+new App(document.getElementById("app")).start();

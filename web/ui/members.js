@@ -1,0 +1,54 @@
+// The member list: online members first, then offline, each sorted by name.
+
+import { h, hue, initials, replaceChildren } from "./dom.js";
+import { icon } from "./icons.js";
+import { applyHue } from "./message.js";
+
+export class MemberList {
+  constructor(store) {
+    this.store = store;
+    this.guildId = null;
+    this.el = h("aside", { class: "members", "aria-label": "Members" });
+    store.addEventListener("members", (ev) => { if (ev.detail.guildId === this.guildId) this.render(); });
+    store.addEventListener("presence", () => this.render());
+  }
+
+  show(guildId) {
+    this.guildId = guildId;
+    this.render();
+  }
+
+  render() {
+    const { store } = this;
+    const guild = store.guilds.get(this.guildId);
+    if (!guild) {
+      replaceChildren(this.el);
+      return;
+    }
+    const entries = [...guild.members.values()].map((m) => ({
+      member: m, name: store.displayName(m.user, guild.id), status: store.status(m.user.id),
+    })).sort((a, b) => a.name.localeCompare(b.name));
+    const online = entries.filter((e) => e.status !== "offline");
+    const offline = entries.filter((e) => e.status === "offline");
+    replaceChildren(this.el,
+      this._group(`Online — ${online.length}`, online, guild),
+      this._group(`Offline — ${offline.length}`, offline, guild));
+  }
+
+  _group(title, entries, guild) {
+    if (!entries.length) return null;
+    return h("section", { class: "member-group", "aria-label": title },
+      h("h2", {}, title),
+      h("ul", {}, entries.map(({ member, name, status }) => {
+        const avatar = h("div", { class: "avatar small", "aria-hidden": "true", dataset: { hue: String(hue(member.user.id)) } },
+          initials(name), h("span", { class: `status-dot ${status}` }));
+        applyHue(avatar);
+        return h("li", { class: `member ${status}`, dataset: { userId: member.user.id, status } },
+          avatar,
+          h("span", { class: "member-name" }, name),
+          member.user.id === guild.ownerId && h("span", { class: "owner", title: "Server owner" }, icon("crown", 14), h("span", { class: "visually-hidden" }, ", owner")),
+          member.user.bot && h("span", { class: "bot-tag" }, "BOT"),
+          h("span", { class: "visually-hidden" }, `, ${status}`));
+      })));
+  }
+}
