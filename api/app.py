@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from aiohttp import web
 
 from api.http import json_response, public
 from api.middleware import make_middlewares
 from api.openapi import build_document
+from api.static import WebFiles, default_root, web_middleware
 from core.platform import Platform
 
 __all__ = ["PLATFORM", "create_app"]
@@ -15,16 +18,22 @@ PLATFORM = web.AppKey("platform", Platform)
 API_PREFIX = "/api/v10"
 
 
-def create_app(platform: Platform) -> web.Application:
-    """The REST app for one worker, over an already opened ``platform``.
+def create_app(platform: Platform, web_root: Path | None = None) -> web.Application:
+    """The REST app for one worker, over an already opened ``platform``, and the web client.
 
     The platform's lifecycle belongs to the caller (the worker opens it once and shares it
     with the gateway listener in the same process).
+
+    Args:
+        platform: the worker's platform.
+        web_root: the browser client's directory (default: ``web/``, see ``api.static``).
     """
     from api.routes import ROUTE_TABLES
 
+    files = WebFiles(web_root or default_root(), platform.config.gateway_url)
     app = web.Application(
-        middlewares=make_middlewares(platform), client_max_size=platform.config.max_body_bytes
+        middlewares=[web_middleware(files), *make_middlewares(platform)],
+        client_max_size=platform.config.max_body_bytes,
     )
     app[PLATFORM] = platform
     for table in ROUTE_TABLES:
