@@ -1,0 +1,287 @@
+"""Fixtures for the browser tests: a real server (the ``discord-arch serve`` binary) and
+Debian's Chromium driven by Playwright.
+
+The server runs as a subprocess, as deployed: its own process, its own event loop, SQLite
+in a temporary directory, the HTTP API (which serves ``web/``) and the gateway on free ports.
+It can be stopped and started again on the same ports and data, to test reconnection.
+
+Chromium is the system one (``apt-get install chromium``), never a browser Playwright
+downloads. Without it the tests fail, saying what to install; they are never skipped.
+Screenshots (and the server's log) go to ``test-artifacts/``; a failing test also leaves a
+screenshot of every page it had open there.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, Page, Playwright, sync_playwright
+
+from tests.integration.gateway_client import free_port
+
+CHROMIUM = "/usr/bin/chromium"
+# Flags for a headless browser with nothing of its own going on in the background: no
+# sandbox (CI runs as root), no GPU, no QUIC, no first-run, sync or component-update traffic.
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+START_TIMEOUT_S = 20.0
+STOP_TIMEOUT_S = 15.0
+VIEWPORT = {"width": 1280, "height": 800}
+
+
+class ServerProcess:
+    """``python -m gateway.cli serve`` on fixed free ports over one data directory.
+
+    Args:
+        data_dir: SQLite directory (kept across restarts).
+        log: file the server's output is appended to.
+        env: extra environment (``DISCORD_ARCH_*`` settings).
+    """
+
+    def __init__(self, data_dir: Path, log: Path, env: dict[str, str] | None = None) -> None:
+        self.data_dir = data_dir
+        self.log = log
+        self.extra_env = env or {}
+        self.http_port = free_port()
+        self.gateway_port = free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}"
+
+    def start(self) -> None:
+        env = {
+            **os.environ,
+            # Cheap password hashing, and rate limits that a scripted user cannot hit: the
+            # tests time deliveries and must not wait out a 429.
+            "DISCORD_ARCH_ARGON2_TIME_COST": "1",
+            "DISCORD_ARCH_ARGON2_MEMORY_KIB": "64",
+            "DISCORD_ARCH_RATELIMIT_ROUTE_LIMIT": "1000",
+            "DISCORD_ARCH_RATELIMIT_GLOBAL_PER_S": "1000",
+            **self.extra_env,
+        }
+        cmd = [sys.executable, "-m", "gateway.cli", "serve", "--host", "127.0.0.1",
+               "--data-dir", str(self.data_dir), "--http-port", str(self.http_port),
+               "--gateway-port", str(self.gateway_port)]
+        with self.log.open("ab") as out:
+            self.proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env,
+                                         cwd=Path(__file__).resolve().parents[2])
+        self._wait_ready()
+
+    def _wait_ready(self) -> None:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            assert self.proc is not None
+            if self.proc.poll() is not None:
+                pytest.fail(f"the server exited with {self.proc.returncode}:\n{self._tail()}")
+            try:
+                with urllib.request.urlopen(self.url + "/api/v10/gateway", timeout=1) as r:
+                    if r.status == 200:
+                        return
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                pass
+            time.sleep(0.05)
+        pytest.fail(f"the server did not answer within {START_TIMEOUT_S} s:\n{self._tail()}")
+
+    def stop(self) -> None:
+        """SIGTERM (the server drains: op 7 to every session), then wait; SIGKILL if stuck."""
+        proc, self.proc = self.proc, None
+        if proc is None or proc.poll() is not None:
+            return
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            pytest.fail(f"the server ignored SIGTERM for {STOP_TIMEOUT_S} s")
+
+    def _tail(self) -> str:
+        return "\n".join(self.log.read_text(errors="replace").splitlines()[-30:])
+
+
+class TcpProxy:
+    """A TCP relay from a free local port to ``target_port`` whose connections can be cut,
+    as a network failure would: no close frame, the browser sees 1006, the server a lost
+    connection (its session stays resumable). Threads, to stay out of Playwright's loop.
+
+    Attributes:
+        port: where clients connect.
+        refuse: while True, new connections are closed at once (the network is down).
+    """
+
+    def __init__(self, target_port: int = 0) -> None:
+        self.target_port = target_port
+        self.refuse = False
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = int(self._listener.getsockname()[1])
+        self._lock = threading.Lock()
+        self._conns: set[socket.socket] = set()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return  # closed
+            try:
+                if self.refuse:
+                    raise ConnectionRefusedError
+                upstream = socket.create_connection(("127.0.0.1", self.target_port))
+            except OSError:
+                client.close()
+                continue
+            with self._lock:
+                self._conns |= {client, upstream}
+            for src, dst in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(src, dst), daemon=True).start()
+
+    @staticmethod
+    def _pipe(src: socket.socket, dst: socket.socket) -> None:
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def cut(self) -> None:
+        """Drop every relayed connection (shutdown wakes the threads blocked in recv)."""
+        with self._lock:
+            conns, self._conns = self._conns, set()
+        for s in conns:
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            s.close()
+
+    def close(self) -> None:
+        self._listener.close()
+        self.cut()
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> str:
+    if not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
+        pytest.fail(f"Chromium is missing at {CHROMIUM}: apt-get install chromium", pytrace=False)
+    return CHROMIUM
+
+
+# Module scope, not session: while Playwright's sync API is started, its event loop counts
+# as running in this thread, and every asyncio test after it would fail to start its own.
+@pytest.fixture(scope="module")
+def playwright() -> Iterator[Playwright]:
+    with sync_playwright() as p:
+        yield p
+
+
+@pytest.fixture(scope="module")
+def browser(playwright: Playwright, chromium_path: str) -> Iterator[Browser]:
+    # launch() gives the browser a fresh temporary profile (user-data-dir) and removes it at
+    # close; every context below is an isolated profile of its own (storage, cookies).
+    browser = playwright.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
+    try:
+        yield browser
+    finally:
+        browser.close()
+
+
+@pytest.fixture
+def gateway_proxy() -> Iterator[TcpProxy]:
+    """A :class:`TcpProxy`; the ``server`` fixture then gives it as the gateway's public URL."""
+    proxy = TcpProxy()
+    try:
+        yield proxy
+    finally:
+        proxy.close()
+
+
+@pytest.fixture
+def server(request: pytest.FixtureRequest) -> Iterator[ServerProcess]:
+    """The server, started; with ``gateway_proxy`` requested, clients reach the gateway (and
+    resume) through the proxy."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    data = Path(tempfile.mkdtemp(prefix="discord-arch-e2e-"))
+    log = ARTIFACTS / f"{request.node.name}.server.log"
+    log.unlink(missing_ok=True)
+    proxy = request.getfixturevalue("gateway_proxy") if "gateway_proxy" in request.fixturenames else None
+    env = {"DISCORD_ARCH_PUBLIC_GATEWAY_URL": f"ws://127.0.0.1:{proxy.port}"} if proxy else {}
+    server = ServerProcess(data, log, env)
+    if proxy is not None:
+        proxy.target_port = server.gateway_port
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(data, ignore_errors=True)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> Iterator[None]:
+    outcome = yield
+    report = outcome.get_result()
+    if report.when == "call":
+        item.stash[_FAILED] = report.failed
+
+
+_FAILED = pytest.StashKey[bool]()
+# What Chromium itself logs when a connection fails (a server restart does that on purpose);
+# the app's own errors are anything else at level "error".
+_NETWORK_NOISE = ("WebSocket connection to", "Failed to load resource")
+
+
+def _is_app_error(kind: str, text: str) -> bool:
+    return kind == "error" and not text.startswith(_NETWORK_NOISE)
+
+
+@pytest.fixture
+def new_page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Any]:
+    """``new_page(name)``: a page in a context of its own (one user each). Console errors
+    and uncaught exceptions in a page fail the test; on failure every page is screenshot."""
+    pages: dict[str, Page] = {}
+    errors: list[str] = []
+
+    def make(name: str) -> Page:
+        context = browser.new_context(viewport=VIEWPORT)
+        page = context.new_page()
+        page.on("pageerror", lambda e: errors.append(f"{name}: uncaught {e}"))
+        page.on("console", lambda m: _is_app_error(m.type, m.text)
+                and errors.append(f"{name}: console {m.text}"))
+        pages[name] = page
+        return page
+
+    yield make
+    if request.node.stash.get(_FAILED, False):
+        ARTIFACTS.mkdir(exist_ok=True)
+        for name, page in pages.items():
+            if not page.is_closed():
+                page.screenshot(path=str(ARTIFACTS / f"{request.node.name}-{name}.png"))
+    for page in pages.values():
+        page.context.close()  # a no-op for a context the test closed itself
+    assert not errors, "\n".join(errors)
