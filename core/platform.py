@@ -17,6 +17,7 @@ from core.auth import Passwords, TokenAuth
 from core.bus.memory import MemoryBus
 from core.config import Config
 from core.events import Bus, Event
+from core.metrics import Metrics
 from core.router import MessageRouter
 from core.snowflake import SnowflakeGenerator
 from core.store.base import MessageStore, MetaStore
@@ -41,6 +42,7 @@ class Platform:
         tokens: token issue/resolve/revoke.
         passwords: Argon2id hashing off the loop.
         router: the batched message write path.
+        metrics: this worker's Prometheus metrics (its own registry).
     """
 
     config: Config
@@ -52,6 +54,7 @@ class Platform:
     tokens: TokenAuth
     passwords: Passwords
     router: MessageRouter
+    metrics: Metrics = field(default_factory=Metrics)
     _closers: contextlib.AsyncExitStack = field(default_factory=contextlib.AsyncExitStack)
 
     @staticmethod
@@ -63,13 +66,23 @@ class Platform:
         self.bus.publish(events)
 
     @classmethod
-    async def open(cls, config: Config, worker_index: int = 0, bus: Bus | None = None) -> Platform:
+    async def open(
+        cls, config: Config, worker_index: int = 0, bus: Bus | None = None,
+        metrics: Metrics | None = None,
+    ) -> Platform:
         """Open every backend the config names and start the router.
+
+        Args:
+            config: the frozen config.
+            worker_index: the worker's index (snowflake worker and process bits).
+            bus: the bus between workers (default: in-process).
+            metrics: where to record (default: a new instance, owned by this platform).
 
         Raises:
             StoreUnavailable: a backend is unreachable or its URL is wrong (one-line message).
         """
         stack = contextlib.AsyncExitStack()
+        metrics = metrics or Metrics(worker_index)
         try:
             store_meta, messages, cache = await _open_backends(config, stack)
             if bus is None:
@@ -80,11 +93,13 @@ class Platform:
             meta = cast(MetaStore, meta_cache)
             await bus.start()
             stack.push_async_callback(bus.aclose)
+            metrics.bind_bus(bus)
             passwords = Passwords(config.argon2_time_cost, config.argon2_memory_kib)
             stack.callback(passwords.close)
             router = MessageRouter(
                 messages, bus, cache,
                 max_batch=config.batch_max_messages, max_delay_ms=config.batch_max_delay_ms,
+                on_batch=metrics.batch,
             )
             await router.start()
             stack.push_async_callback(router.aclose)  # closed first: flushes pending writes
@@ -95,7 +110,7 @@ class Platform:
             config=config, meta=meta, messages=messages, cache=cache, bus=bus,
             ids=SnowflakeGenerator(worker_index & 31, (worker_index >> 5) & 31),
             tokens=TokenAuth(meta, cache, config.token_cache_ttl_ms),
-            passwords=passwords, router=router, _closers=stack,
+            passwords=passwords, router=router, metrics=metrics, _closers=stack,
         )
 
     async def aclose(self) -> None:

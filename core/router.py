@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from core.events import Bus, Event
@@ -57,6 +58,8 @@ class MessageRouter:
             then form only from what arrives while the previous write is in flight).
         max_pending: messages queued but not yet written; ``submit`` waits beyond it, which
             pushes back on senders instead of growing memory.
+        on_batch: called after each write with ``(messages, seconds, error or None)``, for
+            metrics (``core.metrics.Metrics.batch``); once per batch, never per message.
     """
 
     def __init__(
@@ -68,6 +71,7 @@ class MessageRouter:
         max_batch: int = 256,
         max_delay_ms: float = 0.0,
         max_pending: int = 10_000,
+        on_batch: Callable[[int, float, BaseException | None], None] | None = None,
     ) -> None:
         self._store = store
         self._bus = bus
@@ -79,6 +83,7 @@ class MessageRouter:
         self._task: asyncio.Task[None] | None = None
         self._inflight_nonces: dict[tuple[int, int, str], asyncio.Future[None]] = {}
         self._closing = False
+        self._on_batch = on_batch
         # Counters read by metrics and benchmarks.
         self.batches = 0
         self.messages = 0
@@ -181,14 +186,19 @@ class MessageRouter:
             batch.append(self._queue.get_nowait())
 
     async def _write(self, batch: list[_Pending]) -> None:
+        started = time.perf_counter()
         try:
             await self._store.insert_many([p.message for p in batch])
         except Exception as e:  # any store failure fails this batch, not the writer
             logger.error("message batch of %d failed: %r", len(batch), e)
+            if self._on_batch is not None:
+                self._on_batch(len(batch), time.perf_counter() - started, e)
             for p in batch:
                 if not p.done.done():
                     p.done.set_exception(WriteFailed(str(e)))
             return
+        if self._on_batch is not None:
+            self._on_batch(len(batch), time.perf_counter() - started, None)
         self.batches += 1
         self.messages += len(batch)
         events: list[Event] = []
