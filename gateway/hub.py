@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Protocol
@@ -70,11 +71,14 @@ class Hub:
         self._backlog: deque[Event] = deque()
         self._drainer: asyncio.Task[None] | None = None
         self._unsubscribe: Callable[[], None] | None = None
+        self._metrics = platform.metrics
+        # perf_counter() of the oldest bus delivery whose frames are not written yet.
+        self._delivered: float | None = None
 
     # -- lifecycle ------------------------------------------------------------------------------
 
     async def start(self) -> None:
-        self._unsubscribe = self._platform.bus.subscribe(self._on_events)
+        self._unsubscribe = self._platform.bus.subscribe(self._on_bus)
 
     async def aclose(self) -> None:
         if self._unsubscribe is not None:
@@ -156,6 +160,15 @@ class Hub:
 
     # -- events ---------------------------------------------------------------------------------
 
+    def _on_bus(self, events: Sequence[Event]) -> None:
+        """The bus handler: count and time the batch (per batch, not per event), publish it."""
+        self._metrics.hub_events += len(events)
+        if self._delivered is None:
+            self._delivered = time.perf_counter()
+        self._on_events(events)
+        if self._flush_handle is None and self._drainer is None:
+            self._delivered = None  # nothing to write for these: no fanout to time
+
     def _on_events(self, events: Sequence[Event]) -> None:
         """The bus handler: publish in order; from the first event needing a read, queue."""
         if self._backlog:
@@ -205,6 +218,9 @@ class Hub:
                 conn.flush()
             except Exception:  # one broken socket must not starve the others
                 logger.exception("flushing a gateway connection failed")
+        if self._delivered is not None:
+            self._metrics.fanout_seconds.observe(time.perf_counter() - self._delivered)
+            self._delivered = None
 
     def _audience(self, event: Event, cache: GuildCache | None) -> Iterable[Conn]:
         if event.user_ids:
@@ -288,6 +304,8 @@ class Hub:
                     self._publish_one(self._backlog.popleft())
         finally:
             self._drainer = None
+            if self._flush_handle is None:
+                self._delivered = None
 
     async def _load(self, guild_id: int, user_ids: tuple[int, ...]) -> None:
         cache = self._guilds.get(guild_id)

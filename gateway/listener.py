@@ -79,6 +79,7 @@ class Connection(WSListener):
         data = self._message(kind, frame)
         if data is None:
             return None
+        self.server.metrics.frames_in += 1  # an int, not a prometheus Counter (core.metrics)
         session = self.session
         session.receive(data, self.server.now())
         if session._requests:  # noqa: SLF001 - peek without allocating per frame
@@ -100,11 +101,13 @@ class Connection(WSListener):
             return
         frames = self.session.outgoing()
         if frames:
+            self.server.metrics.frames_out += len(frames)
             if len(frames) == 1:
                 transport.send(self._msg_type, frames[0])
             else:  # one write for every frame queued this iteration (DESIGN.md, measured)
                 transport.underlying_transport.write(frames_buffer(self._msg_type, frames))
             if transport.underlying_transport.get_write_buffer_size() > self.server.send_buffer_limit:
+                self.server.metrics.slow_consumer_closes += 1
                 self.session.close(CloseCode.SLOW_CONSUMER)
         code = self.session.close_code
         if code is not None:

@@ -89,6 +89,7 @@ class GatewayServer:
         self.limits = limits
         self.send_buffer_limit = send_buffer_limit
         self.hub = Hub(platform)
+        self.metrics = platform.metrics
         self.resume_url = self.config.gateway_url
         self.port = 0
         self._identify_interval = identify_interval_s
@@ -119,6 +120,7 @@ class GatewayServer:
             enable_auto_pong=True, logger_name="gateway",
         )
         self.port = int(self._server.sockets[0].getsockname()[1])
+        self.metrics.bind_gateway(lambda: len(self._conns), lambda: len(self._sessions))
         if port == 0 and not self.config.public_gateway_url:
             self.resume_url = self.config.replace(gateway_port=self.port).gateway_url
         self._sweeper = self._loop.call_later(self._sweep_interval, self._sweep)
@@ -162,6 +164,9 @@ class GatewayServer:
     def connected(self, conn: Connection) -> None:
         self._conns.add(conn)
         self._schedule(conn)
+        peer = _peer(conn)
+        logger.info("gateway connect from %s", peer,
+                    extra={"peer": peer, "encoding": str(conn.session.encoding)})
 
     def submit(self, conn: Connection) -> None:
         """Queue ``conn``'s new requests; one task per connection runs them in order."""
@@ -171,6 +176,7 @@ class GatewayServer:
 
     def disconnected(self, conn: Connection) -> None:
         self._conns.discard(conn)
+        self._log_close(conn)
         guilds = set(conn.guilds)
         task = self._tasks.pop(conn, None)
         if task is not None:
@@ -231,8 +237,13 @@ class GatewayServer:
                 # Commands the session held until READY/RESUMED are released by the answer.
                 conn.commands.extend(conn.session.requests())
                 conn.flush()
-        except Exception:  # a task boundary: log, and close this connection only
+        except Exception as e:  # a task boundary: log, and close this connection only
             logger.exception("gateway command failed")
+            self.metrics.backend_error(e, "gateway")
+            if conn.session.state is State.IDENTIFYING:
+                self.metrics.identifies.labels("error").inc()
+            elif conn.session.state is State.RESUMING:
+                self.metrics.resumes.labels("error").inc()
             conn.session.close(CloseCode.UNKNOWN_ERROR)
             conn.flush()
         finally:
@@ -244,6 +255,8 @@ class GatewayServer:
         user_id = await p.tokens.resolve(command.token.removeprefix("Bot "))
         user = await p.meta.get_user(user_id) if user_id is not None else None
         if user is None:
+            self.metrics.identifies.labels("auth_failed").inc()
+            logger.info("identify failed: invalid token", extra={"peer": _peer(conn)})
             return session.on_auth_failed()
         shard_id, shards = command.shard or (0, 1)
         if user.bot:  # Discord's session start limit is per bot; a user's tabs never wait
@@ -264,6 +277,7 @@ class GatewayServer:
                 self._sessions[session_id] = conn
                 self.hub.attach(conn, [int(g["id"]) for g in payloads])
                 self._presence_changed(user, conn.status, conn.guilds)
+            self._log_identify(conn, user, (shard_id, shards), len(payloads))
         finally:
             self.hub.prune(guild_ids)
         return None
@@ -301,6 +315,9 @@ class GatewayServer:
         user_id = await self.platform.tokens.resolve(command.token.removeprefix("Bot "))
         session = conn.session
         if old is None or old is conn or user_id is None or old.session.user_id != user_id:
+            self.metrics.resumes.labels("failed").inc()
+            logger.info("resume failed: unknown session or token",
+                        extra={"peer": _peer(conn), "session_id": command.session_id[:64]})
             return session.on_resume_failed()
         if session.state is not State.RESUMING or not conn.connected:
             return None
@@ -312,6 +329,13 @@ class GatewayServer:
             old.flush()  # its close (4009) if it was still connected
             assert conn.user is not None
             self._presence_changed(conn.user, conn.status, conn.guilds)
+        extra = {"peer": _peer(conn), "session_id": command.session_id[:64]}
+        if session.session_id is not None:
+            self.metrics.resumes.labels("ok").inc()
+            logger.info("resumed", extra=extra)
+        else:  # 4007 (a seq never sent), or op 9 (replay expired, another encoding)
+            self.metrics.resumes.labels("failed").inc()
+            logger.info("resume failed: %s", session.close_code or "replay expired", extra=extra)
         return None
 
     async def _send(self, conn: Connection, command: SendMessage) -> None:
@@ -369,6 +393,34 @@ class GatewayServer:
                 return out
             after = page[-1].user_id
 
+    # -- lifecycle logs: one INFO line per connect, identify, resume, close; never a token ------
+
+    def _log_identify(
+        self, conn: Connection, user: User, shard: tuple[int, int], guilds: int
+    ) -> None:
+        session = conn.session
+        if session.session_id is None:  # closed by the session (4010, 4011, 4013, 4014)
+            self.metrics.identifies.labels("rejected").inc()
+            logger.info("identify rejected with %s", session.close_code,
+                        extra={"peer": _peer(conn), "user_id": user.id})
+            return
+        self.metrics.identifies.labels("ok").inc()
+        logger.info("identified user %d", user.id, extra={
+            "peer": _peer(conn), "session_id": session.session_id, "user_id": user.id,
+            "shard": list(shard), "guilds": guilds, "bot": user.bot,
+        })
+
+    def _log_close(self, conn: Connection) -> None:
+        code, by = conn.session.close_code, "server"
+        if code is None:
+            code = conn.client_close
+            by = "client" if code is not None else "lost"
+        self.metrics.closed(by, code)
+        logger.info("gateway close %s by %s", code if code is not None else "-", by, extra={
+            "peer": _peer(conn), "session_id": conn.session.session_id,
+            "user_id": conn.session.user_id, "code": code, "by": by,
+        })
+
     # -- presence -------------------------------------------------------------------------------
 
     def _set_status(self, conn: Connection, status: str) -> None:
@@ -395,6 +447,13 @@ class GatewayServer:
                                       "client_status": {"web": status}}, guild_id=g)
             for g in guild_ids
         ))
+
+
+def _peer(conn: Connection) -> str:
+    """The client's address as ``host:port`` (a load balancer's, behind one), or ``-``."""
+    transport = conn.transport
+    peer = transport.underlying_transport.get_extra_info("peername") if transport else None
+    return f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) and len(peer) >= 2 else "-"
 
 
 def _status(presence: PresenceUpdate | None) -> str:

@@ -20,6 +20,7 @@ from picows import WSCloseCode, WSMsgType
 
 from core.config import Config
 from core.events import Event
+from core.metrics import Metrics
 from core.models import Channel, ChannelType, Guild, Member, Role, User
 from core.permissions import Permission
 from gateway import worker
@@ -456,11 +457,12 @@ def test_full_send_buffer_closes_4900_without_waiting(tmp_path: Path) -> None:
 
     server = SimpleNamespace(config=Config(data_dir=str(tmp_path)), limits=SessionLimits(),
                              now=lambda: 0.0, send_buffer_limit=1024,
-                             connected=lambda conn: None)
+                             connected=lambda conn: None, metrics=Metrics())
     conn = Connection(server, ConnectParams.parse("v=10"))  # type: ignore[arg-type]
     conn.on_ws_connected(Transport())  # type: ignore[arg-type]
     assert sent[0][0] == WSMsgType.TEXT  # Hello
     assert sent[1:] == [("close", 4900), ("disconnect", False)]
+    assert server.metrics.slow_consumer_closes == 1 and server.metrics.frames_out == 1
 
 
 async def test_guild_created_while_connected_is_subscribed(server: Server, api: Api) -> None:
@@ -614,7 +616,7 @@ class _Conn:
 
 
 async def test_hub_reloads_a_guild_dropped_while_a_session_was_joining(tmp_path: Path) -> None:
-    hub = Hub(SimpleNamespace(meta=_Meta()))  # type: ignore[arg-type]
+    hub = Hub(SimpleNamespace(meta=_Meta(), metrics=Metrics()))  # type: ignore[arg-type]
     x, y = _Conn(10, tmp_path), _Conn(11, tmp_path)
     await hub.prepare([GUILD], 10)
     hub.attach(x, [GUILD])
