@@ -1,0 +1,133 @@
+"""Logging setup of a process: JSON lines for machines, one readable line for people.
+
+:func:`configure_logging` is called once per process at its composition root (the CLI; each
+spawned worker, whose logging is not inherited). Under systemd, Docker or a pipe, stderr is
+not a terminal and every record becomes one JSON object on one line::
+
+    {"ts": "2024-05-01T12:00:00.123Z", "level": "INFO", "logger": "gateway.server",
+     "msg": "identified", "session_id": "9f...", "user_id": 1234, "shard": [0, 1], "worker": 0}
+
+``extra={...}`` fields of a record and the process-wide ``fields`` (e.g. ``worker``) become
+keys of that object; on a terminal they follow the message as ``key=value``. Nothing here
+knows about tokens: callers never log one (tests check the identify lines).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from collections.abc import Mapping
+from typing import Any, TextIO
+
+import orjson
+
+__all__ = ["JsonFormatter", "TextFormatter", "configure_logging", "json_of"]
+
+# LogRecord attributes that are not extras (``logging.LogRecord.__init__`` and what
+# ``Formatter.format`` adds); anything else on a record came from ``extra=`` or ``fields``.
+_STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
+    "message", "asctime", "taskName",
+}
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def _extras(record: logging.LogRecord) -> dict[str, Any]:
+    return {k: v for k, v in vars(record).items() if k not in _STANDARD and not k.startswith("_")}
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per record: ``ts`` (UTC, ms), ``level``, ``logger``, ``msg``, extras,
+    and ``exc`` (the formatted traceback) when there is one."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        ts = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+        out: dict[str, Any] = {
+            "ts": f"{ts}.{int(record.msecs):03d}Z", "level": record.levelname,
+            "logger": record.name, "msg": record.getMessage(),
+        }
+        for key, value in _extras(record).items():
+            out.setdefault(key, value)  # an extra never hides the four fields above
+        if record.exc_info:
+            out["exc"] = self.formatException(record.exc_info)
+        elif record.exc_text:
+            out["exc"] = record.exc_text
+        if record.stack_info:
+            out["stack"] = self.formatStack(record.stack_info)
+        # default=str: an extra that is not JSON (an exception, a set) still logs.
+        return orjson.dumps(out, default=str).decode()
+
+
+class TextFormatter(logging.Formatter):
+    """``TEXT_FORMAT``, then the record's extras as ``key=value``."""
+
+    def __init__(self) -> None:
+        super().__init__(TEXT_FORMAT)
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        extras = _extras(record)
+        if not extras:
+            return line
+        head, sep, tail = line.partition("\n")  # keep a traceback below the first line
+        pairs = " ".join(f"{k}={v}" for k, v in extras.items())
+        return f"{head} {pairs}{sep}{tail}"
+
+
+class _Fields(logging.Filter):
+    """Adds the process-wide fields to every record that does not set them itself."""
+
+    def __init__(self, fields: Mapping[str, Any]) -> None:
+        super().__init__()
+        self._fields = dict(fields)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        for key, value in self._fields.items():
+            if not hasattr(record, key):
+                setattr(record, key, value)
+        return True
+
+
+def json_of(log_format: str) -> bool | None:
+    """``Config.log_format`` as :func:`configure_logging`'s ``json``: auto → None."""
+    return {"json": True, "text": False}.get(log_format)
+
+
+def configure_logging(
+    level: str | int = "INFO",
+    json: bool | None = None,
+    *,
+    stream: TextIO | None = None,
+    fields: Mapping[str, Any] | None = None,
+) -> logging.Handler:
+    """Send every log record of this process to ``stream``, one line each.
+
+    Replaces the root logger's stream handlers (its own from an earlier call, and
+    ``logging.basicConfig``'s), so calling it again (a worker after the CLI) does not
+    duplicate lines; other handlers (a test's capture) stay.
+
+    Args:
+        level: the root level (``"INFO"``, ``logging.DEBUG``...).
+        json: JSON lines (True), text (False), or None: JSON unless ``stream`` is a terminal.
+        stream: where to write (default ``sys.stderr``).
+        fields: added to every record, e.g. ``{"worker": 3}``.
+
+    Returns:
+        The installed handler.
+    """
+    stream = stream if stream is not None else sys.stderr
+    if json is None:
+        isatty = getattr(stream, "isatty", None)
+        json = not (isatty is not None and isatty())
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter() if json else TextFormatter())
+    if fields:
+        handler.addFilter(_Fields(fields))
+    handler._discord_arch = True  # type: ignore[attr-defined] - marks ours for the next call
+    root = logging.getLogger()
+    for old in root.handlers[:]:
+        if getattr(old, "_discord_arch", False) or type(old) is logging.StreamHandler:
+            root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level.upper() if isinstance(level, str) else level)
+    return handler
