@@ -9,6 +9,7 @@ import time
 from aiohttp import web
 
 from api.http import USER, Handler, json_response
+from api.ops import measure_middleware
 from core.errors import ApiError
 from core.platform import Platform
 
@@ -22,7 +23,7 @@ _READ_MULTIPLIER = 10  # GET buckets allow this many times the write limit
 
 
 def make_middlewares(platform: Platform) -> list[web.middleware]:
-    """The middleware chain: errors (outermost), authentication, rate limits."""
+    """The middleware chain: metrics (outermost), errors, authentication, rate limits."""
 
     @web.middleware
     async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -89,7 +90,7 @@ def make_middlewares(platform: Platform) -> list[web.middleware]:
         response.headers.update(headers)
         return response
 
-    return [errors, auth, ratelimit]
+    return [measure_middleware(platform.metrics), errors, auth, ratelimit]
 
 
 def _bucket(request: web.Request) -> str:

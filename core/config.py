@@ -61,6 +61,13 @@ class Config:
         max_guilds_per_user: guilds a user may own or join (Discord: 100 for users).
         max_channels_per_guild: channels in a guild (Discord: 500).
         max_roles_per_guild: roles in a guild (Discord: 250).
+        metrics_host: interface of the internal ops port (``/metrics``, ``/healthz``,
+            ``/readyz``); keep it private.
+        metrics_port: ops port of worker 0; worker ``i`` listens on ``metrics_port + i``.
+            0 disables the ops port.
+        log_level: ``DEBUG``, ``INFO``, ``WARNING``, ``ERROR``.
+        log_format: ``auto`` (JSON lines when stderr is not a terminal, text otherwise),
+            ``json`` or ``text``.
     """
 
     host: str = "127.0.0.1"
@@ -90,9 +97,13 @@ class Config:
     max_guilds_per_user: int = 100
     max_channels_per_guild: int = 500
     max_roles_per_guild: int = 250
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = 9090
+    log_level: str = "INFO"
+    log_format: str = "auto"
 
     def __post_init__(self) -> None:
-        for name in ("http_port", "gateway_port"):
+        for name in ("http_port", "gateway_port", "metrics_port"):
             port = getattr(self, name)
             if not 0 <= port <= 65535:
                 raise ConfigError(f"{name} must be 0..65535, got {port}")
@@ -109,6 +120,10 @@ class Config:
             raise ConfigError("sqlite_synchronous must be OFF, NORMAL, FULL or EXTRA")
         if self.batch_max_messages < 1 or self.batch_max_delay_ms < 0:
             raise ConfigError("batch_max_messages must be >= 1 and batch_max_delay_ms >= 0")
+        if self.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+            raise ConfigError("log_level must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
+        if self.log_format not in ("auto", "json", "text"):
+            raise ConfigError("log_format must be auto, json or text")
 
     @property
     def http_url(self) -> str:

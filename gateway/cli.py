@@ -10,6 +10,7 @@ import sys
 from collections.abc import Sequence
 
 from core.config import Config, ConfigError
+from core.logs import configure_logging, json_of
 
 __all__ = ["main"]
 
@@ -34,28 +35,29 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--gateway-port", type=int, help="gateway port (default 8081)")
     serve.add_argument("--workers", type=int, help="worker processes (default 1)")
     serve.add_argument("--log-level", default=None, help="DEBUG, INFO, WARNING (default INFO)")
+    serve.add_argument("--log-format", choices=("auto", "json", "text"), default=None,
+                       help="auto (default): JSON lines unless stderr is a terminal")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    overrides = {
-        k: v for k, v in vars(args).items() if k not in ("command", "config", "log_level")
-    }
+    overrides = {k: v for k, v in vars(args).items() if k not in ("command", "config")}
     try:
         config = Config.load(os.environ, overrides, args.config)
     except ConfigError as e:
         print(f"discord-arch: error: {e}", file=sys.stderr)
         return 2
-    level = getattr(args, "log_level", None) or os.environ.get("DISCORD_ARCH_LOG_LEVEL", "INFO")
-    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(config.log_level, json_of(config.log_format))
     if args.command == "migrate":
         from gateway.worker import migrate
 
         return _report(lambda: asyncio.run(migrate(config)))
+    from gateway.notify import Notifier
     from gateway.worker import run_worker
 
-    return _report(lambda: run_worker(config, 0))
+    # One worker is the service's main process: it tells systemd itself (gateway.notify).
+    return _report(lambda: run_worker(config, 0, Notifier.from_env(os.environ)))
 
 
 def _report(run: object) -> int:

@@ -17,8 +17,11 @@ import signal
 from aiohttp import web
 
 from api.app import create_app
+from api.ops import start_ops
 from core.config import Config
+from core.metrics import Metrics
 from core.platform import Platform
+from gateway.notify import Notifier
 from gateway.server import GatewayServer
 
 __all__ = ["migrate", "run_worker", "serve"]
@@ -32,17 +35,31 @@ SHUTDOWN_TIMEOUT_S = 10.0
 DRAIN_GRACE_S = 0.1
 
 
-def run_worker(config: Config, index: int) -> int:
-    """Run one worker until SIGTERM/SIGINT; returns the exit status."""
+def run_worker(config: Config, index: int, notifier: Notifier | None = None) -> int:
+    """Run one worker until SIGTERM/SIGINT; returns the exit status.
+
+    ``notifier``: given only when this worker is the service's main process (no supervisor).
+    """
     try:
         import uvloop
     except ImportError:  # pragma: no cover - uvloop is a dependency; plain asyncio still works
-        return asyncio.run(serve(config, index))
-    return uvloop.run(serve(config, index))
+        return asyncio.run(serve(config, index, notifier=notifier))
+    return uvloop.run(serve(config, index, notifier=notifier))
 
 
-async def serve(config: Config, index: int, stop: asyncio.Event | None = None) -> int:
-    """Open the platform, serve until ``stop`` is set (or a signal), then close in order."""
+async def serve(
+    config: Config, index: int, stop: asyncio.Event | None = None,
+    notifier: Notifier | None = None,
+) -> int:
+    """Open the platform, serve until ``stop`` is set (or a signal), then close in order.
+
+    Args:
+        config: the frozen config.
+        index: the worker index (its ops port is ``metrics_port + index % 32``).
+        stop: set to stop (default: a new event, set by SIGTERM/SIGINT).
+        notifier: sends systemd ``READY=1`` once serving and ``STOPPING=1`` when the
+            drain starts (``gateway.notify``); None under a supervisor, which does it.
+    """
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -53,7 +70,8 @@ async def serve(config: Config, index: int, stop: asyncio.Event | None = None) -
     if not logging.getLogger().isEnabledFor(logging.DEBUG):
         # picows logs every accepted connection at INFO: too much for a gateway.
         logging.getLogger("picows").setLevel(logging.WARNING)
-    platform = await Platform.open(config, worker_index=index)
+    platform = await Platform.open(config, worker_index=index, metrics=Metrics(index))
+    ops = None
     try:
         gateway = GatewayServer(platform)
         runner = web.AppRunner(
@@ -67,16 +85,33 @@ async def serve(config: Config, index: int, stop: asyncio.Event | None = None) -
             logger.info("worker %d: REST API on %s", index, config.http_url)
             await gateway.start(config.host, config.gateway_port)
             logger.info("worker %d: gateway on %s", index, gateway.resume_url)
+            ops = await start_ops(platform, config.metrics_host, _ops_port(config, index),
+                                  draining=stop.is_set)
+            if ops is not None:
+                logger.info("worker %d: /metrics, /healthz, /readyz on %s:%d", index,
+                            config.metrics_host, _ops_port(config, index))
+            if notifier is not None:
+                notifier.ready(f"serving: REST {config.http_url}, gateway {gateway.resume_url}")
             await stop.wait()
             logger.info("worker %d: shutting down", index)
+            if notifier is not None:
+                notifier.stopping("draining the gateway sessions")
             gateway.drain()
             await asyncio.sleep(DRAIN_GRACE_S)  # let the op 7 frames leave the buffers
         finally:
             await gateway.aclose()
             await runner.cleanup()
+            if ops is not None:  # last: /readyz says "draining" until the end
+                await ops.cleanup()
     finally:
         await platform.aclose()
     return 0
+
+
+def _ops_port(config: Config, index: int) -> int:
+    """This worker's ops port: its slot's offset from ``metrics_port`` (0: none). A worker
+    and its SIGHUP replacement share the slot (``index % 32``, gateway.supervisor)."""
+    return config.metrics_port + index % 32 if config.metrics_port else 0
 
 
 async def migrate(config: Config) -> int:

@@ -1,0 +1,118 @@
+"""What operators see: the REST latency middleware and the internal ops app of a worker.
+
+The ops app serves three routes on an internal port of its own (``metrics_host``,
+``metrics_port`` + worker index), never on the public ports:
+
+- ``GET /metrics``: the worker's Prometheus metrics (``core.metrics``), text format.
+- ``GET /healthz``: 200 whenever the event loop runs (liveness; it checks nothing else, so
+  that a database outage never gets the process restarted).
+- ``GET /readyz``: 200 when the stores, the cache and the bus answer (``core.health``), 503
+  with ``{"ready": false, "failed": {component: reason}}`` otherwise, and 503 while the worker
+  drains, so a load balancer stops sending it new connections.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+from aiohttp import web
+
+from api.http import Handler, json_response
+from core.health import readiness
+from core.metrics import CONTENT_TYPE, Metrics
+from core.platform import Platform
+
+__all__ = ["create_ops_app", "measure_middleware", "start_ops"]
+
+logger = logging.getLogger(__name__)
+
+# An ops client (Prometheus, a probe) trickling headers is cut after this (DESIGN.md: aiohttp).
+KEEPALIVE_TIMEOUT_S = 15.0
+_UNMATCHED = "unmatched"  # the route label of requests no route matched (404, 405)
+
+
+def measure_middleware(metrics: Metrics) -> web.middleware:
+    """REST latency by route template, method and status class, and 429s by scope.
+
+    Outermost in the chain, so the status is the one the client gets (the error middleware
+    has turned ``ApiError`` into its response by then). The route label is the template
+    (``/api/v10/channels/{channel_id}/messages``), never the path, to bound its values.
+    """
+
+    @web.middleware
+    async def measure(request: web.Request, handler: Handler) -> web.StreamResponse:
+        started = time.perf_counter()
+        resource = request.match_info.route.resource
+        route = resource.canonical if resource is not None else _UNMATCHED
+        try:
+            response = await handler(request)
+        except web.HTTPException as e:  # redirects and anything the error middleware let by
+            metrics.http(route, request.method, e.status, time.perf_counter() - started)
+            raise
+        except Exception as e:  # aiohttp answers 500; count it, and the backend behind it
+            metrics.http(route, request.method, 500, time.perf_counter() - started)
+            metrics.backend_error(e, "http")
+            raise
+        metrics.http(route, request.method, response.status, time.perf_counter() - started)
+        if response.status == 429:
+            scope = response.headers.get("X-RateLimit-Scope", "user")
+            metrics.http_ratelimited.labels(route, scope).inc()
+        return response
+
+    return measure
+
+
+def create_ops_app(platform: Platform, draining: Callable[[], bool] = lambda: False) -> web.Application:
+    """The ops app of one worker: ``/metrics``, ``/healthz``, ``/readyz``.
+
+    Args:
+        platform: the worker's platform (its metrics and backends).
+        draining: whether the worker is stopping; ``/readyz`` answers 503 from then on.
+    """
+
+    async def metrics(request: web.Request) -> web.Response:
+        return web.Response(body=platform.metrics.render(), headers={"Content-Type": CONTENT_TYPE})
+
+    async def healthz(request: web.Request) -> web.Response:
+        return json_response({"status": "ok"})
+
+    async def readyz(request: web.Request) -> web.Response:
+        if draining():
+            return json_response({"ready": False, "failed": {"worker": "draining"}}, 503)
+        failed = await readiness(platform)
+        if failed:
+            return json_response({"ready": False, "failed": failed}, 503)
+        return json_response({"ready": True})
+
+    app = web.Application()
+    app.router.add_get("/metrics", metrics)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    return app
+
+
+async def start_ops(
+    platform: Platform, host: str, port: int, draining: Callable[[], bool] = lambda: False
+) -> web.AppRunner | None:
+    """Serve the ops app on ``host:port`` (SO_REUSEPORT); None when ``port`` is 0 or taken.
+
+    A port that cannot be bound is logged and the worker serves on without it: losing the
+    metrics must not take the chat down (Prometheus itself listens on 9090 by default).
+    The caller owns the returned runner (``await runner.cleanup()``).
+    """
+    if not port:
+        return None
+    runner = web.AppRunner(create_ops_app(platform, draining), access_log=None,
+                           keepalive_timeout=KEEPALIVE_TIMEOUT_S)
+    await runner.setup()
+    try:
+        # reuse_port: a draining worker and its replacement (SIGHUP) share their slot's port.
+        await web.TCPSite(runner, host, port, reuse_port=True).start()
+    except OSError as e:
+        logger.error("ops port %s:%d unavailable (%s): /metrics, /healthz and /readyz are off; "
+                     "set DISCORD_ARCH_METRICS_PORT", host, port, e.strerror or e)
+        await runner.cleanup()
+        return None
+    return runner
