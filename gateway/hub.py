@@ -279,8 +279,12 @@ class Hub:
         cache = self._guilds.get(event.guild_id)
         if cache is None:
             return None  # no local session in this guild
-        if cache.missing() or (event.name != "CHANNEL_DELETE"
-                               and not cache.has_channel(event.channel_id)):
+        if cache.missing():
+            return event.guild_id, ()
+        if event.name != "CHANNEL_DELETE" and not cache.has_channel(event.channel_id):
+            # A channel made since the last load (CHANNEL_CREATE is fanned out before it
+            # invalidates the cache): a load must read the channels again, not just members.
+            cache.invalidate()
             return event.guild_id, ()
         return None
 

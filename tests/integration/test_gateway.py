@@ -317,6 +317,27 @@ async def test_joining_while_connected_subscribes_and_leaving_unsubscribes(
         assert got["d"]["content"] == "dm" and "guild_id" not in got["d"]
 
 
+async def test_channel_created_while_connected_reaches_members(server: Server, api: Api) -> None:
+    # discord.py's on_guild_channel_create never fired: the warm guild cache did not know the
+    # new channel, so nobody passed the VIEW_CHANNEL check for it.
+    a, b, guild = await _guild_of_two(api)
+    async with server.connect() as wa, server.connect() as wb:
+        await wa.identify(a.token)
+        await wb.identify(b.token)
+        r = await api.post(f"/channels/{guild['channels'][0]['id']}/messages", a.token,
+                           json={"content": "warm the cache"})
+        assert r.status == 200, r.body
+        await wb.recv_until("MESSAGE_CREATE")
+        r = await api.post(f"/guilds/{guild['id']}/channels", a.token, json={"name": "new"})
+        assert r.status == 201, r.body
+        for ws in (wa, wb):
+            assert (await ws.recv_until("CHANNEL_CREATE"))["d"]["id"] == r.body["id"]
+        sent = await api.post(f"/channels/{r.body['id']}/messages", a.token,
+                              json={"content": "in new"})
+        assert sent.status == 200, sent.body
+        assert (await wb.recv_until("MESSAGE_CREATE"))["d"]["id"] == sent.body["id"]
+
+
 @pytest.mark.parametrize("content_intent", [False, True])
 async def test_bot_without_message_content_gets_redacted_messages(
     server: Server, api: Api, content_intent: bool
