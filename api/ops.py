@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 from api.http import Handler, json_response
 from core.health import readiness
@@ -33,7 +34,7 @@ KEEPALIVE_TIMEOUT_S = 15.0
 _UNMATCHED = "unmatched"  # the route label of requests no route matched (404, 405)
 
 
-def measure_middleware(metrics: Metrics) -> web.middleware:
+def measure_middleware(metrics: Metrics) -> Middleware:
     """REST latency by route template, method and status class, and 429s by scope.
 
     Outermost in the chain, so the status is the one the client gets (the error middleware
@@ -64,7 +65,9 @@ def measure_middleware(metrics: Metrics) -> web.middleware:
     return measure
 
 
-def create_ops_app(platform: Platform, draining: Callable[[], bool] = lambda: False) -> web.Application:
+def create_ops_app(
+    platform: Platform, draining: Callable[[], bool] = lambda: False
+) -> web.Application:
     """The ops app of one worker: ``/metrics``, ``/healthz``, ``/readyz``.
 
     Args:

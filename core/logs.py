@@ -74,6 +74,10 @@ class TextFormatter(logging.Formatter):
         return f"{head} {pairs}{sep}{tail}"
 
 
+class _Handler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Ours: the next :func:`configure_logging` call replaces it."""
+
+
 class _Fields(logging.Filter):
     """Adds the process-wide fields to every record that does not set them itself."""
 
@@ -119,14 +123,13 @@ def configure_logging(
     if json is None:
         isatty = getattr(stream, "isatty", None)
         json = not (isatty is not None and isatty())
-    handler = logging.StreamHandler(stream)
+    handler = _Handler(stream)
     handler.setFormatter(JsonFormatter() if json else TextFormatter())
     if fields:
         handler.addFilter(_Fields(fields))
-    handler._discord_arch = True  # type: ignore[attr-defined] - marks ours for the next call
     root = logging.getLogger()
     for old in root.handlers[:]:
-        if getattr(old, "_discord_arch", False) or type(old) is logging.StreamHandler:
+        if isinstance(old, _Handler) or type(old) is logging.StreamHandler:
             root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level.upper() if isinstance(level, str) else level)
