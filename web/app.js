@@ -107,6 +107,11 @@ class App {
       const route = parseRoute();
       if (route.guildId) this.selectGuild(route.guildId, route.channelId, { push: false });
     });
+    // An invite link pasted into this tab's address bar as #/invite/CODE loads no new page.
+    window.addEventListener("hashchange", () => {
+      const { invite } = parseRoute();
+      if (invite) this.followInvite(invite);
+    });
     const last = this.lastChannels();
     await this.selectGuild(this.route.guildId || last.guild || store.guildOrder[0] || null, this.route.channelId, { push: false });
     this.ready = true;
@@ -384,6 +389,25 @@ class App {
       }
     }
     applyDispatch(store, t, d);
+    // Activity in a channel we do not know: its CHANNEL_CREATE was missed. Read the list.
+    const guild = d?.guild_id && store.guilds.get(d.guild_id);
+    if (guild && (t === "MESSAGE_CREATE" || t === "TYPING_START") && !guild.channels.has(d.channel_id)) {
+      this.refreshChannels(guild.id);
+    }
+  }
+
+  async refreshChannels(guildId) {
+    if (this.refreshing?.has(guildId)) return;
+    (this.refreshing ??= new Set()).add(guildId);
+    try {
+      const channels = await this.api.channels(guildId);
+      const guild = this.store.guilds.get(guildId);
+      if (guild) this.store.setChannels(guild, channels);
+    } catch {
+      // Not fatal: the next event in that channel tries again.
+    } finally {
+      this.refreshing.delete(guildId);
+    }
   }
 
   onGatewayState(detail) {
