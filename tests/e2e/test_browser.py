@@ -206,6 +206,9 @@ def test_two_people_chat_live(server: ServerProcess, new_page: Any) -> None:
     expect(message(alice, "not bold")).to_have_count(0, timeout=LIVE_MS)
     expect(message(bob, "not bold")).to_have_count(0)
 
+    # The other way round too; and the picture of it all (docs/web-client.png is one).
+    bob.locator("#composer-input").press_sequentially("see you")
+    expect(alice.locator(".typing")).to_have_text(f"{bob_name} is typing…", timeout=LIVE_MS)
     ARTIFACTS.mkdir(exist_ok=True)
     alice.screenshot(path=str(ARTIFACTS / "web-client.png"))
 
