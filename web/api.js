@@ -14,10 +14,14 @@ export class ApiError extends Error {
     this.errors = body?.errors;
   }
 
-  /** The first field error of a 50035 "Invalid Form Body", else the message. */
+  /** The first field error of a 50035 "Invalid Form Body" (its words name the field),
+   * else the message. */
   describe() {
     const first = this.errors && findFieldError(this.errors);
-    return first ? `${first.field}: ${first.message}` : this.message;
+    if (!first) return this.message;
+    // "Must be between 8 and 128 in length." needs the field's name; most messages have it.
+    const field = first.field.split(".").at(-1).replace(/_/g, " ");
+    return /^(Must|This field)/.test(first.message) ? `${field[0].toUpperCase()}${field.slice(1)}: ${first.message}` : first.message;
   }
 }
 

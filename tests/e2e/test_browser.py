@@ -213,6 +213,56 @@ def test_two_people_chat_live(server: ServerProcess, new_page: Any) -> None:
     alice.screenshot(path=str(ARTIFACTS / "web-client.png"))
 
 
+def test_log_in_and_out(server: ServerProcess, rest: Rest, new_page: Any) -> None:
+    name = _name("carol")
+    old_token, _ = rest.register(name)
+    rest.call("POST", "/guilds", old_token, {"name": "Carol's place"})
+    page = new_page("carol")
+    page.goto(server.url + "/")
+    expect(page.get_by_role("heading", name="Welcome back!")).to_be_visible(timeout=UI_MS)
+    page.get_by_label("Username").fill(name)
+    page.get_by_label("Password").fill("wrong password")
+    page.get_by_role("button", name="Log in", exact=True).click()
+    expect(page.get_by_role("alert")).to_have_text("Login or password is invalid.", timeout=UI_MS)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in", exact=True).click()
+    expect(page.locator(".guild-name")).to_have_text("Carol's place", timeout=UI_MS)
+    token = page.evaluate("(key) => localStorage.getItem(key)", TOKEN_KEY)
+    wait_live(page)
+
+    page.get_by_role("button", name="Log out").click()
+    expect(page.get_by_role("heading", name="Welcome back!")).to_be_visible(timeout=UI_MS)
+    assert page.evaluate("(key) => localStorage.getItem(key)", TOKEN_KEY) is None
+    r = rest.request.get("/api/v10/users/@me", headers={"Authorization": token})
+    assert r.status == 401  # the token was revoked, not only forgotten
+
+
+def test_failed_send_can_be_retried(server: ServerProcess, rest: Rest, new_page: Any) -> None:
+    alice_token, _ = rest.register(_name("alice"))
+    bob_token, _ = rest.register(_name("bob"))
+    guild = rest.call("POST", "/guilds", alice_token, {"name": "Retry"})
+    channel = rest.call("GET", f"/guilds/{guild['id']}/channels", alice_token)[0]
+    invite = rest.call("POST", f"/channels/{channel['id']}/invites", alice_token, {})
+    rest.call("POST", f"/invites/{invite['code']}", bob_token)
+    alice, bob = new_page("alice"), new_page("bob")
+    log_in_with_token(alice, server.url, alice_token)
+    log_in_with_token(bob, server.url, bob_token)
+    wait_live(bob)
+
+    sends = "**/api/v10/channels/*/messages"
+    alice.route(sends, lambda route: route.abort() if route.request.method == "POST"
+                else route.continue_())
+    send(alice, "second time lucky")
+    failed = alice.locator(".message.failed")
+    expect(failed).to_contain_text("Not sent: The server cannot be reached.", timeout=UI_MS)
+    expect(message(bob, "second time lucky")).to_have_count(0)
+    alice.unroute(sends)
+    failed.get_by_role("button", name="Retry").click()
+    expect(message(bob, "second time lucky")).to_be_visible(timeout=LIVE_MS)
+    expect(message(alice, "second time lucky")).to_have_count(1, timeout=LIVE_MS)
+    expect(alice.locator(".message.failed, .message.pending")).to_have_count(0)
+
+
 def test_member_list_shows_who_is_online(
     server: ServerProcess, rest: Rest, new_page: Any
 ) -> None:

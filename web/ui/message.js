@@ -39,7 +39,7 @@ export function renderMessage(message, ctx) {
     ),
     h("div", { class: "message-content" }, content(message, ctx)),
     message.failed && h("div", { class: "send-error", role: "alert" },
-      `Not sent: ${message.error || "error"}. `,
+      `Not sent: ${String(message.error || "error").replace(/\.$/, "")}. `,
       h("button", { type: "button", class: "link", on: { click: () => actions.retry(message) } }, "Retry"),
       " · ",
       h("button", { type: "button", class: "link", on: { click: () => actions.discard(message) } }, "Discard"),
