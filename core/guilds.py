@@ -68,6 +68,9 @@ async def guild_create_payload(p: Platform, guild_id: int, user_id: int) -> Json
     can VIEW, ``members`` (every member up to :data:`LARGE_THRESHOLD` members, else only the
     user's own, with ``large`` true), ``member_count``, the user's ``joined_at``, and empty
     lists for the features this server does not have (threads, presences, voice states...).
+    It has no ``unavailable`` key: that is a join, and discord.py takes ``unavailable: false``
+    for a guild coming back from an outage (``on_guild_available``, never ``on_guild_join``).
+    The gateway adds ``unavailable: false`` itself to the GUILD_CREATEs that follow READY.
 
     Args:
         p: the platform.
@@ -90,7 +93,6 @@ async def guild_create_payload(p: Platform, guild_id: int, user_id: int) -> Json
         member_count=count,
         joined_at=iso_timestamp(gv.member.joined_at),
         large=large,
-        unavailable=False,
         lazy=True,
         threads=[],
         presences=[],

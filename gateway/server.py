@@ -299,9 +299,13 @@ class GatewayServer:
         out = []
         for guild_id in guild_ids:
             try:
-                out.append(await guild_create_payload(self.platform, guild_id, user_id))
+                payload = await guild_create_payload(self.platform, guild_id, user_id)
             except ApiError:  # left or deleted since the list was read
                 continue
+            # READY listed it as unavailable: this GUILD_CREATE is the guild becoming available
+            # (a join's GUILD_CREATE has no ``unavailable``, see guild_create_payload).
+            payload["unavailable"] = False
+            out.append(payload)
         return out
 
     async def _dm_channels(self, user: User) -> list[dict[str, Any]]:

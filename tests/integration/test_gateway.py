@@ -84,7 +84,7 @@ async def test_identify_gives_ready_then_guild_create(
         assert ready["guilds"] == [{"id": guild["id"], "unavailable": True}]
         created = await ws.recv()
         assert created["t"] == "GUILD_CREATE" and created["s"] == 2
-        assert created["d"]["id"] == guild["id"]
+        assert created["d"]["id"] == guild["id"] and created["d"]["unavailable"] is False
         assert {m["user"]["id"] for m in created["d"]["members"]} == {a.id, _.id}
 
 
@@ -301,7 +301,9 @@ async def test_joining_while_connected_subscribes_and_leaving_unsubscribes(
     async with server.connect() as wb:
         await wb.identify(b.token)
         await api.join(guild, a, b)
-        assert (await wb.recv_until("GUILD_CREATE"))["d"]["id"] == guild["id"]
+        joined = (await wb.recv_until("GUILD_CREATE"))["d"]
+        # No ``unavailable`` on a join: discord.py would fire on_guild_available, not _join.
+        assert joined["id"] == guild["id"] and "unavailable" not in joined
         r = await api.post(f"/channels/{general}/messages", a.token, json={"content": "hi b"})
         assert (await wb.recv_until("MESSAGE_CREATE"))["d"]["id"] == r.body["id"]
         r = await api.delete(f"/users/@me/guilds/{guild['id']}", b.token)
