@@ -48,12 +48,13 @@ from types import FrameType
 from typing import Any
 
 from core.config import Config
+from core.logs import configure_logging, json_of
 from core.store.base import StoreUnavailable
+from gateway.notify import Notifier
 
 __all__ = [
     "BACKOFF_MAX_S",
     "LANE",
-    "LOG_FORMAT",
     "READY_FD_ENV",
     "STABLE_S",
     "Supervisor",
@@ -74,7 +75,6 @@ BACKOFF_MAX_S = 30.0
 STABLE_S = 60.0
 # The longest a SIGHUP replacement may take to report ready, in seconds.
 START_TIMEOUT_S = 60.0
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 _STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 Target = Callable[[Config, int], "int | None"]
@@ -123,9 +123,13 @@ class Supervisor:
         config: the frozen config, pickled to each worker.
         target: the worker body, ``target(config, index)``, a module-level function (spawn
             imports it by name); default :func:`gateway.worker.run_worker`.
+        notifier: tells systemd ``READY=1`` once every worker is ready, ``STOPPING=1`` when
+            the drain starts (``gateway.notify``; the workers get none).
     """
 
-    def __init__(self, config: Config, target: Target | None = None) -> None:
+    def __init__(
+        self, config: Config, target: Target | None = None, notifier: Notifier | None = None
+    ) -> None:
         if target is None:
             from gateway.worker import run_worker  # here: the worker imports notify_ready
 
@@ -140,6 +144,8 @@ class Supervisor:
         self._stopping = False
         self._status = 0
         self._ever_ready = False
+        self._notifier = notifier or Notifier(None)
+        self._announced = False  # READY=1 sent
 
     def run(self) -> int:
         """Start the workers and supervise them until told to stop; returns the exit status.
@@ -195,6 +201,7 @@ class Supervisor:
     def handle_term(self, signum: int) -> None:
         """SIGTERM/SIGINT: stop every worker gracefully."""
         logger.info("%s: stopping the workers", signal.Signals(signum).name)
+        self._notifier.stopping(f"draining {len(self._slots)} workers")
         self._stopping = True
 
     def handle_hup(self) -> None:
@@ -255,7 +262,7 @@ class Supervisor:
         ready_r, ready_w = self._ctx.Pipe(duplex=False)
         process = self._ctx.Process(
             target=_worker_main, name=f"discord-arch-worker-{slot.number}",
-            args=(self._target, self._config, index, ready_w, logging.getLogger().level),
+            args=(self._target, self._config, index, ready_w),
         )
         process.start()
         ready_w.close()  # the child's copy is the only one left: EOF when it dies
@@ -273,6 +280,9 @@ class Supervisor:
         else:
             worker.ready = self._ever_ready = True
             logger.info("worker %d ready (pid %d)", worker.slot, worker.pid)
+            if not self._announced and all(s.worker and s.worker.ready for s in self._slots):
+                self._announced = True
+                self._notifier.ready(f"{len(self._slots)} workers ready")
         pipe.close()
         worker.ready_pipe = None
 
@@ -399,13 +409,13 @@ class Supervisor:
             worker.ready_pipe = None
 
 
-def _worker_main(
-    target: Target, config: Config, index: int, ready: Connection, log_level: int
-) -> None:
+def _worker_main(target: Target, config: Config, index: int, ready: Connection) -> None:
     """The body of a worker process: spawn imports this module, then calls this."""
     # SIGHUP is the supervisor's (a closed terminal sends it to the whole process group).
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
-    logging.basicConfig(level=log_level, format=LOG_FORMAT)
+    # Logging is not inherited by spawned processes.
+    configure_logging(config.log_level, json_of(config.log_format),
+                      fields={"worker": index % LANE})
     os.environ[READY_FD_ENV] = str(ready.fileno())
     try:
         status = target(config, index)

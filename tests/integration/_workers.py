@@ -10,14 +10,15 @@ ran when. Spawned workers import this module by name, hence no test-only imports
 from __future__ import annotations
 
 import importlib
-import logging
 import os
 import signal
 import sys
 import time
 
 from core.config import Config
-from gateway.supervisor import LANE, LOG_FORMAT, Supervisor, notify_ready
+from core.logs import configure_logging
+from gateway.notify import Notifier
+from gateway.supervisor import LANE, Supervisor, notify_ready
 
 
 def _record(config: Config, what: str, index: int) -> None:
@@ -81,12 +82,14 @@ def first_lane_only(config: Config, index: int) -> int:
 
 def main(argv: list[str]) -> int:
     target, data_dir, workers, drain = argv
-    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     config = Config(data_dir=data_dir, workers=int(workers), drain_timeout_s=float(drain),
-                    redis_url="redis://127.0.0.1:1/0")  # required by workers > 1, never used
+                    redis_url="redis://127.0.0.1:1/0",  # required by workers > 1, never used
+                    log_format="text")
+    configure_logging(config.log_level, json=False)
     # By its import name, not __main__, so that spawned workers find the function.
     module = importlib.import_module("tests.integration._workers")
-    return Supervisor(config, target=getattr(module, target)).run()
+    notifier = Notifier.from_env(os.environ)
+    return Supervisor(config, target=getattr(module, target), notifier=notifier).run()
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -35,12 +36,21 @@ class Run:
     def __init__(self, target: str, tmp_path: Path, workers: int, drain_s: float) -> None:
         self.dir = tmp_path
         self.stderr_path = tmp_path / "stderr"
+        # A datagram socket standing for systemd's $NOTIFY_SOCKET.
+        self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.notify.bind(str(tmp_path / "notify"))
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "NOTIFY_SOCKET": str(tmp_path / "notify")}
         with open(self.stderr_path, "wb") as stderr:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "tests.integration._workers", target, str(tmp_path),
                  str(workers), str(drain_s)],
-                cwd=ROOT, stderr=stderr, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                cwd=ROOT, stderr=stderr, env=env,
             )
+
+    def notified(self) -> str:
+        """The next sd_notify datagram."""
+        self.notify.settimeout(10)
+        return self.notify.recv(4096).decode()
 
     def lines(self, what: str) -> list[Start]:
         path = self.dir / "log"
@@ -92,6 +102,7 @@ def run(tmp_path: Path) -> Iterator[Callable[..., Run]]:
 
     yield start
     for r in runs:  # whatever a failed test left running
+        r.notify.close()
         if r.proc.poll() is None:
             r.proc.kill()
             r.proc.wait()
@@ -108,6 +119,17 @@ def test_sigterm_stops_every_worker_with_status_0(run: Callable[..., Run]) -> No
     assert time.monotonic() - began < 3
     assert sorted(s.slot for s in sup.lines("stop")) == [0, 1, 2]
     assert not any(alive(s.pid) for s in sup.lines("start"))
+
+
+def test_systemd_is_told_ready_once_every_worker_is_and_stopping_on_sigterm(
+    run: Callable[..., Run],
+) -> None:
+    sup = run("sleeper", workers=2)
+    assert sup.notified() == "READY=1\nSTATUS=2 workers ready"
+    assert sup.ready_count() == 2
+    sup.signal(signal.SIGTERM)
+    assert sup.notified().startswith("STOPPING=1\n")
+    assert sup.proc.wait(10) == 0
 
 
 def test_killed_worker_is_restarted(run: Callable[..., Run]) -> None:
