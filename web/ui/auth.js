@@ -12,7 +12,9 @@ export class AuthView {
     this.deps = { onLogin, onRegister };
     this.heading = h("h1", {});
     this.username = h("input", { id: "auth-username", name: "username", autocomplete: "username", required: true,
-      minlength: 2, maxlength: 32, autocapitalize: "off", spellcheck: "false" });
+      minlength: 2, maxlength: 32, autocapitalize: "off", spellcheck: "false", "aria-describedby": "auth-username-hint" });
+    // The server's rule for new names (core/accounts.py), said before it refuses one.
+    this.hint = h("p", { id: "auth-username-hint", class: "field-hint" }, "2-32 lowercase letters, numbers, _ and .");
     this.password = h("input", { id: "auth-password", name: "password", type: "password", required: true, minlength: 8, maxlength: 128 });
     this.error = h("p", { class: "form-error", role: "alert", hidden: true });
     this.submit = h("button", { type: "submit", class: "primary wide" });
@@ -24,7 +26,7 @@ export class AuthView {
           invite.inviter ? `${invite.inviter.username} invited you to join` : "You have been invited to join",
           h("strong", { class: "auth-invite-guild" }, invite.guild.name)),
         this.heading,
-        h("div", { class: "field" }, h("label", { for: "auth-username" }, "Username"), this.username),
+        h("div", { class: "field" }, h("label", { for: "auth-username" }, "Username"), this.username, this.hint),
         h("div", { class: "field" }, h("label", { for: "auth-password" }, "Password"), this.password),
         this.error,
         this.submit,
@@ -40,6 +42,7 @@ export class AuthView {
     this.switchText.textContent = login ? "Need an account?" : "Already have an account?";
     this.switchButton.textContent = login ? "Register" : "Log in";
     this.password.autocomplete = login ? "current-password" : "new-password";
+    this.hint.hidden = login;
     this.error.hidden = true;
   }
 
