@@ -1,0 +1,376 @@
+"""discord.py, unmodified, against a real server: login, READY, messages, typing, resume,
+rate limits and sharding.
+
+The library is pointed at the server only through the three class attributes a user would
+set (``Route.BASE``, ``DiscordWebSocket.DEFAULT_GATEWAY``, ``Asset.BASE``; restored after
+each test). The client runs in the test's loop beside the server: ``await client.login``,
+``create_task(client.connect())``, ``await client.close()``. The user's side is a plain
+gateway connection (``tests/integration/gateway_client.py``) and REST. Every wait is bounded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import logging
+import sys
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+import discord
+import discord.asset
+import discord.gateway
+import discord.http
+import discord.utils
+import pytest
+import yarl
+
+from gateway.protocol import shard_of
+from tests.compat.conftest import World, compat_config, make_world
+from tests.integration.gateway_client import GatewayClient, Server, running_server
+
+TIMEOUT = 10.0
+# discord.py waits this long after the last GUILD_CREATE before on_ready (default 2 s, for
+# guilds trickling in over the internet); on loopback they are all there at once.
+GUILD_READY_TIMEOUT = 0.3
+
+
+# -- pointing discord.py at the server -------------------------------------------------------
+
+
+def point_at(server: Server, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The README's three assignments (``monkeypatch`` undoes them after the test)."""
+    cfg = server.config
+    monkeypatch.setattr(discord.http.Route, "BASE", f"{cfg.http_url}/api/v10")
+    monkeypatch.setattr(discord.gateway.DiscordWebSocket, "DEFAULT_GATEWAY",
+                        yarl.URL(f"{cfg.gateway_url}/"))
+    monkeypatch.setattr(discord.asset.Asset, "BASE", cfg.http_url)
+
+
+@pytest.fixture
+def pointed(server: Server, monkeypatch: pytest.MonkeyPatch) -> Server:
+    """The default server, with discord.py pointed at it."""
+    point_at(server, monkeypatch)
+    return server
+
+
+def _zlib_context() -> type:
+    """discord.py's own zlib-stream decompressor, which it uses when zstandard is missing.
+
+    discord.py picks ``zstd-stream`` at import when ``zstandard`` is importable (it is one of
+    our dependencies) and only then defines the zlib class; so ``discord/utils.py`` is loaded
+    a second time, as a separate module with zstandard hidden, to get the class a machine
+    without zstandard runs.
+    """
+    origin = importlib.util.find_spec("discord.utils").origin  # type: ignore[union-attr]
+    spec = importlib.util.spec_from_file_location("discord._utils_without_zstd", origin)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    with mock.patch.dict(sys.modules, {"zstandard": None, "compression.zstd": None}):
+        spec.loader.exec_module(module)
+    return module._ZlibDecompressionContext  # type: ignore[no-any-return]
+
+
+@pytest.fixture(params=["zlib-stream", "zstd-stream"])
+def compression(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Each of discord.py's two transport compressions (it asks for one, never none)."""
+    active = discord.utils._ActiveDecompressionContext
+    if request.param == "zlib-stream":
+        monkeypatch.setattr(discord.utils, "_ActiveDecompressionContext", _zlib_context())
+    else:  # the default wherever zstandard is installed, which our dependencies guarantee
+        assert active.COMPRESSION_TYPE == "zstd-stream", "zstandard is not importable"
+    return str(request.param)
+
+
+def _intents(message_content: bool = True) -> discord.Intents:
+    intents = discord.Intents.default()
+    intents.message_content = message_content
+    return intents
+
+
+def _client(intents: discord.Intents | None = None) -> discord.Client:
+    return discord.Client(intents=intents or _intents(), guild_ready_timeout=GUILD_READY_TIMEOUT)
+
+
+@asynccontextmanager
+async def running(client: discord.Client, token: str) -> AsyncIterator[discord.Client]:
+    """Log ``client`` in, connect it in a task and wait (bounded) for ``on_ready``; close it
+    at exit and check that ``connect()`` ended cleanly."""
+    connect: asyncio.Task[None] | None = None
+    try:
+        await asyncio.wait_for(client.login(token), TIMEOUT)
+        connect = asyncio.create_task(client.connect())
+        ready = asyncio.ensure_future(client.wait_until_ready())
+        done, _ = await asyncio.wait({connect, ready}, timeout=TIMEOUT,
+                                     return_when=asyncio.FIRST_COMPLETED)
+        if ready not in done:
+            ready.cancel()
+            if connect.done():
+                connect.result()  # raise why it stopped
+            raise AssertionError(f"no on_ready within {TIMEOUT} s")
+        yield client
+    finally:
+        await asyncio.wait_for(client.close(), TIMEOUT)  # also closes its HTTP session
+        if connect is not None:
+            await asyncio.wait_for(connect, TIMEOUT)
+
+
+async def until(ws: GatewayClient, name: str,
+                check: Callable[[dict[str, Any]], bool] = lambda d: True) -> dict[str, Any]:
+    """The ``d`` of the user's next ``name`` dispatch that passes ``check``."""
+    async with asyncio.timeout(TIMEOUT):
+        while True:
+            payload = await ws.recv()
+            if payload.get("t") == name and check(payload["d"]):
+                return payload["d"]  # type: ignore[no-any-return]
+
+
+def waiter(client: discord.Client, event: str, check: Callable[..., bool] | None = None
+           ) -> asyncio.Future[Any]:
+    """``client.wait_for`` started now (before what triggers it), bounded by TIMEOUT."""
+    return asyncio.ensure_future(client.wait_for(event, check=check, timeout=TIMEOUT))
+
+
+# -- tests ------------------------------------------------------------------------------------
+
+
+async def test_ready_message_reply_edit_delete_and_typing(
+    pointed: Server, world: World, compression: str
+) -> None:
+    guild_id, channel_id = int(world.guild["id"]), int(world.channel_id)
+    user_id, bot_id = int(world.user.id), int(world.bot.id)
+    client = _client()
+    async with pointed.connect() as ws, running(client, world.bot.token):
+        await ws.identify(world.user.token)
+        assert type(client.ws._decompressor).COMPRESSION_TYPE == compression
+        assert client.user is not None and client.user.id == bot_id and client.user.bot
+        assert client.application_id == bot_id
+        guild = client.get_guild(guild_id)
+        assert guild is not None and guild.name == "Compat Guild"
+        assert guild.owner_id == user_id and guild.get_member(bot_id) is not None
+        channel = guild.get_channel(channel_id)
+        assert isinstance(channel, discord.TextChannel)
+        assert channel.permissions_for(guild.me).send_messages
+
+        # The user's message reaches on_message with its content (MESSAGE_CONTENT intent).
+        got = waiter(client, "message", lambda m: m.author.id == user_id)
+        r = await world.api.post(f"/channels/{channel_id}/messages", world.user.token,
+                                 json={"content": "hello bot"})
+        assert r.status == 200, r.body
+        message: discord.Message = await got
+        assert message.id == int(r.body["id"]) and message.content == "hello bot"
+        assert message.channel.id == channel_id and message.guild == guild
+        # A Member (not a bare User): GUILD_CREATE's members and the event's member agree.
+        assert isinstance(message.author, discord.Member)
+
+        reply = await asyncio.wait_for(message.reply("pong: hello bot"), TIMEOUT)
+        seen = await until(ws, "MESSAGE_CREATE", lambda d: d["id"] == str(reply.id))
+        assert seen["author"]["id"] == str(bot_id) and seen["content"] == "pong: hello bot"
+        assert seen["message_reference"]["message_id"] == str(message.id)
+        assert reply.reference is not None and reply.reference.message_id == message.id
+
+        async with channel.typing():
+            typing = await until(ws, "TYPING_START")
+        assert typing["user_id"] == str(bot_id) and typing["channel_id"] == str(channel_id)
+
+        edited = await asyncio.wait_for(reply.edit(content="pong, edited"), TIMEOUT)
+        assert edited.content == "pong, edited" and edited.edited_at is not None
+        seen = await until(ws, "MESSAGE_UPDATE", lambda d: d["id"] == str(reply.id))
+        assert seen["content"] == "pong, edited"
+
+        await asyncio.wait_for(reply.delete(), TIMEOUT)
+        seen = await until(ws, "MESSAGE_DELETE")
+        assert seen == {"id": str(reply.id), "channel_id": str(channel_id),
+                        "guild_id": str(guild_id)}
+
+        history = [m async for m in channel.history(limit=10)]
+        assert [(m.id, m.content) for m in history] == [(message.id, "hello bot")]
+
+
+async def test_without_message_content_intent_content_is_empty(
+    pointed: Server, world: World
+) -> None:
+    user_id = int(world.user.id)
+    client = _client(_intents(message_content=False))
+    async with running(client, world.bot.token):
+        got = waiter(client, "message", lambda m: m.author.id == user_id)
+        r = await world.api.post(f"/channels/{world.channel_id}/messages", world.user.token,
+                                 json={"content": "secret"})
+        assert r.status == 200, r.body
+        message: discord.Message = await got
+        assert message.id == int(r.body["id"]) and message.content == ""
+
+
+async def test_guild_changes_reach_the_bot_as_events(pointed: Server, world: World) -> None:
+    """What the user does in the guild arrives as discord.py events, its cache kept current."""
+    api, user, guild_id = world.api, world.user, int(world.guild["id"])
+    client = _client(discord.Intents.all())
+    async with running(client, world.bot.token):
+        guild = client.get_guild(guild_id)
+        assert guild is not None and guild.chunked and len(guild.members) == 2
+
+        got = waiter(client, "guild_channel_create")
+        r = await api.post(f"/guilds/{guild_id}/channels", user.token, json={"name": "new"})
+        assert r.status == 201, r.body
+        channel = await got
+        assert channel.id == int(r.body["id"]) and guild.get_channel(channel.id) is channel
+
+        got = waiter(client, "typing")
+        r = await api.post(f"/channels/{channel.id}/typing", user.token)
+        assert r.status == 204, r.body
+        where, who, _ = await got
+        assert where == channel and who.id == int(user.id)
+
+        got = waiter(client, "message")
+        r = await api.post(f"/channels/{channel.id}/messages", user.token, json={"content": "a"})
+        message = await got
+        got = waiter(client, "message_edit")
+        r = await api.patch(f"/channels/{channel.id}/messages/{message.id}", user.token,
+                            json={"content": "b"})
+        assert r.status == 200, r.body
+        before, after = await got
+        assert (before.content, after.content) == ("a", "b") and after.edited_at is not None
+        got = waiter(client, "message_delete")
+        r = await api.delete(f"/channels/{channel.id}/messages/{message.id}", user.token)
+        assert r.status == 204, r.body
+        assert (await got).id == message.id
+
+        bob = await api.register("bob")
+        got = waiter(client, "member_join")
+        await api.join(world.guild, user, bob)
+        assert (await got).id == int(bob.id) and guild.get_member(int(bob.id)) is not None
+
+        # The bot added to another guild: a join (on_guild_join), then its deletion.
+        got = waiter(client, "guild_join")
+        second = await api.guild(user, "Second")
+        r = await api.put(f"/guilds/{second['id']}/members/{world.bot.id}", user.token)
+        assert r.status in (200, 201, 204), r.body
+        joined = await got
+        assert joined.id == int(second["id"]) and joined.name == "Second"
+        assert [c.name for c in joined.text_channels] == ["general"]
+        got = waiter(client, "guild_remove")
+        r = await api.delete(f"/guilds/{second['id']}", user.token)
+        assert r.status == 204, r.body
+        assert (await got).id == joined.id and client.get_guild(joined.id) is None
+
+
+def _transport_of(client: discord.Client) -> asyncio.Transport:
+    """The TCP transport under discord.py's gateway websocket (an aiohttp client socket)."""
+    connection = client.ws.socket._response.connection
+    assert connection is not None and connection.transport is not None
+    return connection.transport  # type: ignore[return-value]
+
+
+async def test_dropped_connection_resumes_and_replays_missed_messages(
+    pointed: Server, world: World
+) -> None:
+    user_id = int(world.user.id)
+    client = _client()
+    readies: list[None] = []
+    client.event(_appender("on_ready", readies))
+    async with running(client, world.bot.token):
+        session_id = client.ws.session_id
+        # Hold discord.py's reconnection until a message has been sent while it is away.
+        gate, reconnecting = asyncio.Event(), asyncio.Event()
+        connect = client.http.ws_connect
+
+        async def held_connect(url: str, **kwargs: Any) -> Any:
+            reconnecting.set()
+            await gate.wait()
+            return await connect(url, **kwargs)
+
+        client.http.ws_connect = held_connect  # type: ignore[method-assign]
+        resumed = waiter(client, "resumed")
+        got = waiter(client, "message", lambda m: m.author.id == user_id)
+        _transport_of(client).abort()  # no close frame: the TCP connection just ends
+        await asyncio.wait_for(reconnecting.wait(), TIMEOUT)
+        r = await world.api.post(f"/channels/{world.channel_id}/messages", world.user.token,
+                                 json={"content": "while you were away"})
+        assert r.status == 200, r.body
+        gate.set()
+        await resumed
+        message: discord.Message = await got
+        assert message.id == int(r.body["id"]) and message.content == "while you were away"
+        assert client.ws.session_id == session_id  # the same session: resumed, not a new one
+        assert len(readies) == 1
+
+        # And the resumed connection carries new events too.
+        got = waiter(client, "message", lambda m: m.author.id == user_id)
+        r = await world.api.post(f"/channels/{world.channel_id}/messages", world.user.token,
+                                 json={"content": "welcome back"})
+        assert (await got).content == "welcome back"
+
+
+def _appender(name: str, into: list[None]) -> Callable[[], Any]:
+    async def handler() -> None:
+        into.append(None)
+
+    handler.__name__ = name
+    return handler
+
+
+async def test_429_on_send_is_retried(tmp_path: Path, caplog: pytest.LogCaptureFixture,
+                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """With two sends per second allowed, the bucket is first used up by the same bot token
+    from elsewhere, so discord.py, which cannot know it, gets a 429 and must wait and retry."""
+    config = compat_config(tmp_path, ratelimit_route_limit=2, ratelimit_route_window_ms=1000)
+    async with running_server(config) as server:
+        point_at(server, monkeypatch)
+        world = await make_world(server)
+        client = _client()
+        async with running(client, world.bot.token):
+            channel = client.get_channel(int(world.channel_id))
+            assert isinstance(channel, discord.TextChannel)
+            path = f"/channels/{world.channel_id}/messages"
+            for i in range(2):
+                r = await world.api.post(path, world.bot.token, bot=True,
+                                         json={"content": f"elsewhere {i}"})
+                assert r.status == 200, r.body
+            r = await world.api.post(path, world.bot.token, bot=True, json={"content": "no"})
+            assert r.status == 429 and r.headers["Via"], r.body
+            with caplog.at_level(logging.WARNING, logger="discord.http"):
+                sent = [await asyncio.wait_for(channel.send(f"m{i}"), TIMEOUT) for i in range(4)]
+            assert any("responded with 429" in rec.getMessage() for rec in caplog.records)
+            history = await world.api.get(path, world.user.token, params={"limit": 10})
+            assert history.status == 200, history.body
+            contents = [m["content"] for m in reversed(history.body)]
+            assert contents == ["elsewhere 0", "elsewhere 1", "m0", "m1", "m2", "m3"]
+            assert [str(m.id) for m in sent] == [m["id"] for m in reversed(history.body)][2:]
+
+
+async def test_auto_sharded_client_gets_each_guild_on_one_shard(
+    pointed: Server, world: World
+) -> None:
+    api, user, bot = world.api, world.user, world.bot
+    guild_ids = [int(world.guild["id"])]
+    # Guild ids are time-based snowflakes: make guilds until both shards have one.
+    while len({shard_of(g, 2) for g in guild_ids}) < 2 or len(guild_ids) < 3:
+        assert len(guild_ids) < 20, "every new guild landed on the same shard"
+        guild = await api.guild(user, f"Guild {len(guild_ids)}")
+        r = await api.put(f"/guilds/{guild['id']}/members/{bot.id}", user.token)
+        assert r.status in (200, 201, 204), r.body
+        guild_ids.append(int(guild["id"]))
+        await asyncio.sleep(0.003)  # another millisecond, another parity
+
+    client = discord.AutoShardedClient(intents=_intents(), shard_count=2,
+                                       guild_ready_timeout=GUILD_READY_TIMEOUT)
+    # What each shard's READY listed, read as discord.py parses it.
+    per_shard: dict[int, list[int]] = {}
+    parse_ready = client._connection.parsers["READY"]
+
+    def record_ready(data: dict[str, Any]) -> None:
+        per_shard[data["shard"][0]] = [int(g["id"]) for g in data["guilds"]]
+        parse_ready(data)
+
+    client._connection.parsers["READY"] = record_ready
+    async with running(client, bot.token):
+        assert sorted(per_shard) == [0, 1]
+        for shard_id, ids in per_shard.items():
+            assert ids and all(shard_of(g, 2) == shard_id for g in ids), (shard_id, ids)
+        assert sorted(per_shard[0] + per_shard[1]) == sorted(guild_ids)
+        assert sorted(g.id for g in client.guilds) == sorted(guild_ids)
+        assert all(not g.unavailable for g in client.guilds)
+        assert sorted(client.shards) == [0, 1]
