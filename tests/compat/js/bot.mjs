@@ -1,0 +1,83 @@
+// A discord.js v14 bot, unmodified library, pointed at a Discord Arch server.
+//
+//   DISCORD_API=http://127.0.0.1:8080/api DISCORD_TOKEN=... node bot.mjs
+//   node bot.mjs http://127.0.0.1:8080/api   (token from DISCORD_TOKEN)
+//
+// The API base is the only setting: discord.js appends /v10 to it, fetches /gateway/bot and
+// connects to the `url` that returns. It prints one JSON line per event on stdout (what
+// tests/compat/test_discordjs.py reads): {"event": "ready", ...} once logged in and every
+// guild has arrived, {"event": "reply", ...} after answering a user's message with
+// "pong: <content>". Errors go to stderr; SIGTERM/SIGINT log out and exit 0.
+
+import process from "node:process";
+import { Client, Events, GatewayIntentBits } from "discord.js";
+
+const api = process.argv[2] ?? process.env.DISCORD_API;
+const token = process.env.DISCORD_TOKEN;
+if (!api || !token) {
+  console.error("usage: DISCORD_TOKEN=... node bot.mjs <api base, e.g. http://127.0.0.1:8080/api>");
+  process.exit(2);
+}
+
+function emit(event, data) {
+  process.stdout.write(JSON.stringify({ event, ...data }) + "\n");
+}
+
+const client = new Client({
+  intents: [
+    GatewayIntentBits.Guilds,
+    GatewayIntentBits.GuildMessages,
+    GatewayIntentBits.MessageContent,
+  ],
+  rest: { api },
+});
+
+client.once(Events.ClientReady, (ready) => {
+  emit("ready", {
+    user: { id: ready.user.id, username: ready.user.username, bot: ready.user.bot },
+    guilds: ready.guilds.cache.map((g) => ({
+      id: g.id,
+      name: g.name,
+      channels: g.channels.cache.map((c) => c.id),
+    })),
+  });
+});
+
+client.on(Events.MessageCreate, async (message) => {
+  if (message.author.bot) return;
+  try {
+    const reply = await message.reply("pong: " + message.content);
+    emit("reply", {
+      to: message.id,
+      id: reply.id,
+      channel_id: message.channelId,
+      guild_id: message.guildId,
+      author: message.author.id,
+      member: message.member !== null,
+      content: message.content,
+    });
+  } catch (error) {
+    console.error("reply failed:", error);
+    emit("error", { where: "reply", message: String(error) });
+  }
+});
+
+client.on(Events.Error, (error) => {
+  console.error("client error:", error);
+  emit("error", { where: "client", message: String(error) });
+});
+
+async function stop() {
+  await client.destroy();
+  process.exit(0);
+}
+process.on("SIGTERM", stop);
+process.on("SIGINT", stop);
+
+try {
+  await client.login(token);
+} catch (error) {
+  console.error("login failed:", error);
+  emit("error", { where: "login", message: String(error) });
+  process.exit(1);
+}

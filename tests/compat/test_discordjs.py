@@ -1,0 +1,156 @@
+"""discord.js v14, unmodified, against a real server: a Node bot (``tests/compat/js/bot.mjs``)
+logs in, gets READY with the guild, and answers a user's message with a reply.
+
+The bot is given only the API base (``rest: {api}``); discord.js finds the gateway itself
+(``GET /gateway/bot``). Its dependencies are those of the committed ``package-lock.json``:
+``npm ci`` runs here when ``node_modules`` is missing or does not match the lock, so a clean
+clone needs no manual step. Without Node.js the test fails and says what to install.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.compat.conftest import World
+from tests.integration.gateway_client import Server
+
+JS_DIR = Path(__file__).resolve().parent / "js"
+TIMEOUT = 20.0
+NPM_TIMEOUT_S = 300
+# discord.js 14's HTTP client (undici) needs Node.js 18.17.
+NODE_MIN = (18, 17)
+INSTALL_HINT = ("Node.js 18.17+ and npm are needed for the discord.js tests: "
+                "apt-get install nodejs npm")
+
+
+def _installed_matches_lock() -> bool:
+    """Whether ``node_modules`` holds every package of the lock at its locked version."""
+    lock = json.loads((JS_DIR / "package-lock.json").read_text())
+    for path, entry in lock["packages"].items():
+        if not path:
+            continue  # the root project itself
+        manifest = JS_DIR / path / "package.json"
+        if not manifest.is_file():
+            return False
+        if json.loads(manifest.read_text()).get("version") != entry.get("version"):
+            return False
+    return True
+
+
+@pytest.fixture(scope="session")
+def node() -> Iterator[str]:
+    """The ``node`` binary, with ``tests/compat/js`` installed from its lock (``npm ci``)."""
+    node_bin, npm_bin = shutil.which("node"), shutil.which("npm")
+    if node_bin is None or npm_bin is None:
+        pytest.fail(INSTALL_HINT, pytrace=False)
+    version = subprocess.run([node_bin, "--version"], capture_output=True, text=True,
+                             check=True).stdout.strip()
+    if tuple(int(n) for n in version.lstrip("v").split(".")[:2]) < NODE_MIN:
+        pytest.fail(f"node {version} is too old. {INSTALL_HINT}", pytrace=False)
+    if not _installed_matches_lock():
+        done = subprocess.run(
+            [npm_bin, "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=JS_DIR,
+            capture_output=True, text=True, timeout=NPM_TIMEOUT_S,
+        )
+        if done.returncode != 0:
+            pytest.fail(f"npm ci in {JS_DIR} failed:\n{done.stdout}\n{done.stderr}",
+                        pytrace=False)
+    yield node_bin
+
+
+@dataclass
+class NodeBot:
+    """``node bot.mjs`` running: its JSON lines read one at a time, its stderr kept."""
+
+    process: asyncio.subprocess.Process
+    stderr: list[str] = field(default_factory=list)
+
+    async def event(self, name: str) -> dict[str, Any]:
+        """The bot's next ``{"event": name}`` line (other lines skipped), bounded."""
+        assert self.process.stdout is not None
+        try:
+            async with asyncio.timeout(TIMEOUT):
+                while True:
+                    line = await self.process.stdout.readline()
+                    if not line:
+                        await self.process.wait()
+                        raise AssertionError(
+                            f"bot exited ({self.process.returncode}) before {name!r}:\n"
+                            + "".join(self.stderr))
+                    out = json.loads(line)
+                    assert out["event"] != "error", (out, "".join(self.stderr))
+                    if out["event"] == name:
+                        return out  # type: ignore[no-any-return]
+        except TimeoutError:
+            raise AssertionError(f"no {name!r} from the bot within {TIMEOUT} s:\n"
+                                 + "".join(self.stderr)) from None
+
+    async def _drain_stderr(self) -> None:
+        assert self.process.stderr is not None
+        async for line in self.process.stderr:
+            self.stderr.append(line.decode(errors="replace"))
+
+
+@contextlib.asynccontextmanager
+async def node_bot(node: str, server: Server, token: str) -> AsyncIterator[NodeBot]:
+    """Spawn the bot against ``server``; SIGTERM it at exit (SIGKILL if it lingers)."""
+    api = f"{server.config.http_url}/api"
+    process = await asyncio.create_subprocess_exec(
+        node, str(JS_DIR / "bot.mjs"), api, cwd=JS_DIR,
+        env={**os.environ, "DISCORD_TOKEN": token},
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    bot = NodeBot(process)
+    drain = asyncio.create_task(bot._drain_stderr())
+    try:
+        yield bot
+    finally:
+        if process.returncode is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(process.wait(), TIMEOUT)
+            except TimeoutError:
+                process.kill()
+                await process.wait()
+        await asyncio.wait_for(drain, TIMEOUT)
+
+
+async def test_discordjs_bot_gets_ready_and_replies(
+    node: str, server: Server, world: World
+) -> None:
+    channel_id, guild_id = world.channel_id, str(world.guild["id"])
+    async with node_bot(node, server, world.bot.token) as bot:
+        ready = await bot.event("ready")
+        assert ready["user"] == {"id": world.bot.id, "username": world.bot.username,
+                                 "bot": True}
+        assert [g["id"] for g in ready["guilds"]] == [guild_id]
+        assert ready["guilds"][0]["name"] == "Compat Guild"
+        assert channel_id in ready["guilds"][0]["channels"]
+
+        path = f"/channels/{channel_id}/messages"
+        sent = await world.api.post(path, world.user.token, json={"content": "ping"})
+        assert sent.status == 200, sent.body
+        replied = await bot.event("reply")
+        assert replied["to"] == sent.body["id"] and replied["content"] == "ping"
+        assert replied["author"] == world.user.id and replied["guild_id"] == guild_id
+        assert replied["member"] is True
+
+    history = await world.api.get(path, world.user.token)
+    assert history.status == 200, history.body
+    reply, original = history.body
+    assert original["id"] == sent.body["id"]
+    assert reply["id"] == replied["id"] and reply["content"] == "pong: ping"
+    assert reply["author"]["id"] == world.bot.id
+    assert reply["message_reference"]["message_id"] == sent.body["id"]
