@@ -13,7 +13,7 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 __all__ = ["Config", "ConfigError", "ENV_PREFIX"]
 
@@ -36,6 +36,10 @@ class Config:
         public_gateway_url: websocket URL returned by ``/gateway``; default ``ws://host:gateway_port``.
         data_dir: directory of the embedded SQLite database (created if missing).
         workers: worker processes (one per shard). More than 1 requires ``redis_url``.
+        worker_port_base: with ``workers`` > 1, worker ``i`` (0-based) also listens on
+            ``worker_port_base + i`` alone, and that port is its sessions'
+            ``resume_gateway_url`` (``gateway_url`` with the port replaced), so a RESUME reaches
+            the worker holding the session's replay buffer. 0: ``gateway_port + 1``.
         drain_timeout_s: seconds a stopping worker gets to drain (op 7 to its sessions, flush
             pending writes) before the supervisor SIGKILLs it; a service manager's stop
             timeout (systemd ``TimeoutStopSec``) must be longer.
@@ -77,6 +81,7 @@ class Config:
     public_gateway_url: str = ""
     data_dir: str = "./data"
     workers: int = 1
+    worker_port_base: int = 0
     drain_timeout_s: float = 30.0
     postgres_url: str = ""
     mongo_url: str = ""
@@ -109,6 +114,13 @@ class Config:
                 raise ConfigError(f"{name} must be 0..65535, got {port}")
         if not 1 <= self.workers <= 32:
             raise ConfigError(f"workers must be 1..32, got {self.workers}")
+        if self.workers > 1 and 0 in (self.http_port, self.gateway_port):
+            raise ConfigError("--workers > 1 needs fixed HTTP and gateway ports (the workers "
+                              "share them)")
+        if self.worker_port_base < 0 or (
+                self.workers > 1 and self.worker_port(self.workers - 1) > 65535):
+            raise ConfigError(f"worker_port_base must leave room for {self.workers} ports "
+                              f"below 65536, got {self.worker_port_base}")
         if not self.drain_timeout_s > 0:
             raise ConfigError(f"drain_timeout_s must be > 0, got {self.drain_timeout_s}")
         if self.workers > 1 and not self.redis_url:
@@ -132,6 +144,16 @@ class Config:
     @property
     def gateway_url(self) -> str:
         return self.public_gateway_url or f"ws://{_url_host(self.host)}:{self.gateway_port}"
+
+    def worker_port(self, slot: int) -> int:
+        """The port worker ``slot`` listens on alone (see ``worker_port_base``)."""
+        return (self.worker_port_base or self.gateway_port + 1) + slot
+
+    def gateway_url_at(self, port: int) -> str:
+        """``gateway_url`` with its port replaced by ``port`` (a worker's own URL)."""
+        parts = urlsplit(self.gateway_url)
+        host = _url_host(parts.hostname or self.host)
+        return urlunsplit((parts.scheme, f"{host}:{port}", parts.path, parts.query, ""))
 
     def replace(self, **changes: Any) -> Config:
         return dataclasses.replace(self, **changes)
