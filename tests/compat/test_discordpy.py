@@ -11,6 +11,7 @@ gateway connection (``tests/integration/gateway_client.py``) and REST. Every wai
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib.util
 import logging
 import sys
@@ -29,6 +30,7 @@ import pytest
 import yarl
 
 from gateway.protocol import shard_of
+from tests.api.conftest import Api
 from tests.compat.conftest import World, compat_config, make_world
 from tests.integration.gateway_client import GatewayClient, Server, running_server
 
@@ -310,6 +312,39 @@ def _appender(name: str, into: list[None]) -> Callable[[], Any]:
 
     handler.__name__ = name
     return handler
+
+
+async def test_server_restart_bot_comes_back_by_itself(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server stops (op 7 Reconnect, then close 1012) and starts again on the same ports
+    and data: the session is gone, so discord.py's RESUME gets op 9 and it identifies anew."""
+    config = compat_config(tmp_path)
+    readies: list[None] = []
+    client = _client()
+    client.event(_appender("on_ready", readies))
+    bot: contextlib.AbstractAsyncContextManager[discord.Client] | None = None
+    try:
+        async with running_server(config) as server:
+            point_at(server, monkeypatch)
+            world = await make_world(server)
+            bot = running(client, world.bot.token)  # outlives this server
+            await bot.__aenter__()
+            old_session = client.ws.session_id
+        async with running_server(config) as server:
+            # discord.py waits 5 s before any identify but its first (before_identify_hook).
+            await asyncio.wait_for(client.wait_for("ready"), TIMEOUT + 5)
+            assert len(readies) == 2 and client.ws.session_id != old_session
+            got = waiter(client, "message", lambda m: m.author.id == int(world.user.id))
+            r = await Api(server.http).post(f"/channels/{world.channel_id}/messages",
+                                            world.user.token, json={"content": "after restart"})
+            assert r.status == 200, r.body
+            assert (await got).content == "after restart"
+            closing, bot = bot, None
+            await closing.__aexit__(None, None, None)  # while the server is up
+    finally:
+        if bot is not None:
+            await bot.__aexit__(None, None, None)
 
 
 async def test_429_on_send_is_retried(tmp_path: Path, caplog: pytest.LogCaptureFixture,
