@@ -10,6 +10,7 @@ need I/O go to the worker's :class:`~gateway.server.GatewayServer`.
 
 from __future__ import annotations
 
+import struct
 from collections import deque
 from typing import TYPE_CHECKING
 
@@ -26,6 +27,10 @@ if TYPE_CHECKING:
 __all__ = ["Connection", "frames_buffer"]
 
 _TEXT, _BINARY, _CONT, _CLOSE = WSMsgType.TEXT, WSMsgType.BINARY, WSMsgType.CONTINUATION, WSMsgType.CLOSE
+# RFC 6455 §5.2 server frame headers: FIN + opcode, then the length in 7 bits, 16 or 64.
+_HEADER_7 = struct.Struct("!BB").pack
+_HEADER_16 = struct.Struct("!BBH").pack
+_HEADER_64 = struct.Struct("!BBQ").pack
 
 
 class Connection(WSListener):
@@ -183,17 +188,23 @@ def _valid_utf8(data: bytes) -> bool:
     return True
 
 
-def frames_buffer(msg_type: WSMsgType, frames: list[bytes]) -> bytearray:
-    """Server frames (unmasked, FIN) for ``frames``, concatenated for one transport write."""
+def frames_buffer(msg_type: WSMsgType, frames: list[bytes]) -> bytes:
+    """Server frames (unmasked, FIN) for ``frames``, concatenated for one transport write.
+
+    Headers are packed with ``struct`` and everything is copied once by ``bytes.join`` (which
+    sizes the result first): 2.5-3× faster per frame than growing a ``bytearray`` piece by
+    piece (bench/RESULTS.md), and this runs for every coalesced frame of a fanout.
+    """
     first = 0x80 | msg_type.value
-    out = bytearray()
+    pieces: list[bytes] = []
+    append = pieces.append
     for frame in frames:
         n = len(frame)
         if n < 126:
-            out += bytes((first, n))
+            append(_HEADER_7(first, n))
         elif n < 65536:
-            out += bytes((first, 126)) + n.to_bytes(2, "big")
+            append(_HEADER_16(first, 126, n))
         else:
-            out += bytes((first, 127)) + n.to_bytes(8, "big")
-        out += frame
-    return out  # never mutated after: no copy needed
+            append(_HEADER_64(first, 127, n))
+        append(frame)
+    return b"".join(pieces)
