@@ -195,9 +195,16 @@ class Hub:
         touched, ready = self._touched, State.READY
         for conn in self._audience(event, cache):
             session = conn.session
-            if (need and not session.intents & need) or not _on_shard(session.shard, guild_id):
+            # Per recipient, so no property calls: the Identify read once. Without one a
+            # session has no sequence either (never identified, or reset by op 9): it would
+            # drop the dispatch anyway.
+            ident = session.identify
+            if ident is None or (need and not ident.intents & need) or (
+                    ident.shard is not None and not _on_shard(ident.shard, guild_id)):
                 continue
-            dispatch = gate.variant(conn, plain) if gate is not None else plain
+            user = conn.user  # only a bot can get the redacted variant
+            dispatch = (gate.variant(conn, plain) if gate is not None and user is not None
+                        and user.bot else plain)
             if session.dispatch(dispatch) and session.state is ready:
                 touched[conn] = None  # flushed once at the end of the iteration
         if touched and self._flush_handle is None:

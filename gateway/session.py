@@ -58,6 +58,9 @@ class State(IntEnum):
     CLOSED = 5  # over; nothing is kept
 
 
+_READY = State.READY  # a module constant: no class attribute lookup per dispatch
+
+
 class Session:
     """One gateway connection and, once authenticated, its session.
 
@@ -291,8 +294,11 @@ class Session:
             return False
         parts = event.parts(self.encoding)
         seq = replay.append(parts)
-        if self.state is State.READY and self.close_code is None:
-            self._emit(self._codec.splice(parts, seq))
+        if self.state is _READY and self.close_code is None:
+            # _emit inlined: this runs once per recipient of every fanout.
+            frame = self._codec.splice(parts, seq)
+            compressor = self._compressor
+            self._out.append(frame if compressor is None else compressor.compress(frame))
         return True
 
     def dispatch_one(self, name: str, data: Any) -> bool:
