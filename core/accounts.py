@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 import secrets
 from typing import Any
@@ -93,6 +94,19 @@ async def login(p: Platform, login_name: Any, password: Any) -> tuple[str, int]:
 
 
 
+def _avatar_hash(avatar: Any) -> str | None:
+    """``avatar``: null, a hash, or image data as a data URI (Discord's upload format, what
+    discord.py's ``ClientUser.edit(avatar=...)`` sends), kept as its MD5 like a guild icon;
+    the image itself is not stored."""
+    if avatar is None:
+        return None
+    if isinstance(avatar, str) and avatar.startswith("data:image/"):
+        return hashlib.md5(avatar.encode(), usedforsecurity=False).hexdigest()
+    if isinstance(avatar, str) and len(avatar) <= 64:
+        return avatar
+    raise invalid_form("avatar", "BASE_TYPE_BAD_LENGTH", "Must be an avatar hash or null.")
+
+
 async def update_profile(p: Platform, user: User, body: dict[str, Any]) -> User:
     """``PATCH /users/@me``: ``username``, ``global_name`` (1-32 chars or null), ``avatar``."""
     fields: dict[str, Any] = {}
@@ -105,10 +119,7 @@ async def update_profile(p: Platform, user: User, body: dict[str, Any]) -> User:
                                "Must be between 1 and 32 in length.")
         fields["global_name"] = gname
     if "avatar" in body:
-        avatar = body["avatar"]
-        if avatar is not None and (not isinstance(avatar, str) or len(avatar) > 64):
-            raise invalid_form("avatar", "BASE_TYPE_BAD_LENGTH", "Must be an avatar hash or null.")
-        fields["avatar"] = avatar
+        fields["avatar"] = _avatar_hash(body["avatar"])
     if not fields:
         return user
     try:

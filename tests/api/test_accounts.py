@@ -88,6 +88,19 @@ async def test_patch_me_updates_profile_and_checks_fields(api: Api) -> None:
     assert r.status == 400
 
 
+async def test_patch_me_avatar_takes_image_data_as_its_hash(api: Api) -> None:
+    # discord.py's ClientUser.edit(avatar=bytes) sends a data URI, as Discord's API expects.
+    acct = await api.register("gina")
+    image = "data:image/png;base64," + "iVBORw0KGgo" * 20
+    r = await api.patch("/users/@me", acct.token, json={"avatar": image})
+    assert r.status == 200, r.body
+    assert len(r.body["avatar"]) == 32 and int(r.body["avatar"], 16) >= 0
+    r = await api.patch("/users/@me", acct.token, json={"avatar": "x" * 65})
+    assert r.status == 400 and r.body["code"] == 50035
+    r = await api.patch("/users/@me", acct.token, json={"avatar": None})
+    assert r.status == 200 and r.body["avatar"] is None
+
+
 async def test_get_user_by_id(api: Api) -> None:
     a, b = await api.register(), await api.register()
     r = await api.get(f"/users/{b.id}", a.token)

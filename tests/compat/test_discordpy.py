@@ -259,6 +259,27 @@ async def test_guild_changes_reach_the_bot_as_events(pointed: Server, world: Wor
         assert (await got).id == joined.id and client.get_guild(joined.id) is None
 
 
+async def test_avatar_and_icon_edits_give_asset_urls_on_the_server(
+    pointed: Server, world: World
+) -> None:
+    # discord.py sends images as data URIs; the URLs it builds use Asset.BASE.
+    png = b"\x89PNG\r\n\x1a\n" + bytes(200)
+    base = pointed.config.http_url
+    client = _client()
+    client_user_id, guild_id = int(world.bot.id), int(world.guild["id"])
+    async with running(client, world.bot.token):
+        assert client.user is not None
+        me = await asyncio.wait_for(client.user.edit(avatar=png), TIMEOUT)
+        assert me.avatar is not None
+        assert me.avatar.url.startswith(f"{base}/avatars/{client_user_id}/{me.avatar.key}.png")
+        got = waiter(client, "guild_update")
+        r = await world.api.patch(f"/guilds/{guild_id}", world.user.token, json={
+            "icon": "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4"})
+        assert r.status == 200, r.body
+        _, guild = await got
+        assert guild.icon is not None and guild.icon.url.startswith(f"{base}/icons/{guild_id}/")
+
+
 def _transport_of(client: discord.Client) -> asyncio.Transport:
     """The TCP transport under discord.py's gateway websocket (an aiohttp client socket)."""
     connection = client.ws.socket._response.connection
