@@ -75,7 +75,12 @@ class NodeBot:
     """``node bot.mjs`` running: its JSON lines read one at a time, its stderr kept."""
 
     process: asyncio.subprocess.Process
+    stdout: list[str] = field(default_factory=list)
     stderr: list[str] = field(default_factory=list)
+
+    def report(self) -> str:
+        """What the bot printed, for a failure message."""
+        return "stdout:\n" + "".join(self.stdout) + "stderr:\n" + "".join(self.stderr)
 
     async def event(self, name: str) -> dict[str, Any]:
         """The bot's next ``{"event": name}`` line (other lines skipped), bounded."""
@@ -88,14 +93,15 @@ class NodeBot:
                         await self.process.wait()
                         raise AssertionError(
                             f"bot exited ({self.process.returncode}) before {name!r}:\n"
-                            + "".join(self.stderr))
+                            + self.report())
+                    self.stdout.append(line.decode(errors="replace"))
                     out = json.loads(line)
-                    assert out["event"] != "error", (out, "".join(self.stderr))
+                    assert out["event"] != "error", (out, self.report())
                     if out["event"] == name:
                         return out  # type: ignore[no-any-return]
         except TimeoutError:
             raise AssertionError(f"no {name!r} from the bot within {TIMEOUT} s:\n"
-                                 + "".join(self.stderr)) from None
+                                 + self.report()) from None
 
     async def _drain_stderr(self) -> None:
         assert self.process.stderr is not None
@@ -109,7 +115,7 @@ async def node_bot(node: str, server: Server, token: str) -> AsyncIterator[NodeB
     api = f"{server.config.http_url}/api"
     process = await asyncio.create_subprocess_exec(
         node, str(JS_DIR / "bot.mjs"), api, cwd=JS_DIR,
-        env={**os.environ, "DISCORD_TOKEN": token},
+        env={**os.environ, "DISCORD_TOKEN": token, "DISCORD_DEBUG": "1"},
         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )
     bot = NodeBot(process)

@@ -7,7 +7,8 @@
 // connects to the `url` that returns. It prints one JSON line per event on stdout (what
 // tests/compat/test_discordjs.py reads): {"event": "ready", ...} once logged in and every
 // guild has arrived, {"event": "reply", ...} after answering a user's message with
-// "pong: <content>". Errors go to stderr; SIGTERM/SIGINT log out and exit 0.
+// "pong: <content>". Errors go to stderr (with discord.js's debug log if DISCORD_DEBUG=1);
+// SIGTERM/SIGINT log out and exit 0.
 
 import process from "node:process";
 import { Client, Events, GatewayIntentBits } from "discord.js";
@@ -61,6 +62,14 @@ client.on(Events.MessageCreate, async (message) => {
     emit("error", { where: "reply", message: String(error) });
   }
 });
+
+// DISCORD_DEBUG=1: discord.js's own debug log on stderr (the test shows it when it fails).
+if (process.env.DISCORD_DEBUG === "1") {
+  client.on(Events.Debug, (line) => {
+    // discord.js prints the token (it masks only a third part, which ours do not have).
+    if (!line.startsWith("Provided token")) console.error("[debug]", line);
+  });
+}
 
 client.on(Events.Error, (error) => {
   console.error("client error:", error);
