@@ -185,7 +185,8 @@ class RedisBus:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         for waiter in self._waiters + [w for ws in self._pings.values() for w in ws]:
-            waiter.cancel()
+            if not waiter.done():  # nothing more will be subscribed: let them go on
+                waiter.set_result(None)
         await self._local.aclose()
         if self._owns_client:
             await self._client.aclose()

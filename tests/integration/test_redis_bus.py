@@ -299,3 +299,13 @@ async def test_idle_connection_is_kept_alive_by_pings(redis_url: str, prefix: st
     async with open_bus(redis_url, 0, prefix, ping_interval_s=20 * MS) as bus:
         await asyncio.sleep(300 * MS)
         assert bus.gaps == 0 and bus._down_since is None
+
+
+async def test_subscribed_returns_when_the_bus_closes(redis_url: str, prefix: str) -> None:
+    async with open_bus(redis_url, 0, prefix) as bus:
+        assert await kill_connections(redis_url, f"{prefix}w0", subscriber=True) == 1
+        bus.interest(G1)
+        waiting = asyncio.ensure_future(bus.subscribed())
+        await asyncio.sleep(0)
+    async with asyncio.timeout(1):
+        await waiting  # resolved (not cancelled) by aclose, or by the reconnect before it
