@@ -34,6 +34,7 @@ import contextlib
 import json
 import os
 import secrets
+import signal
 import subprocess
 import sys
 import tempfile
@@ -88,12 +89,28 @@ class ProcTree:
         return out
 
     def cpu_s(self) -> float:
-        total = 0
+        """User + system CPU seconds."""
+        return sum(self.cpu_split())
+
+    def cpu_split(self) -> tuple[float, float]:
+        """(user, system) CPU seconds: system is mostly the kernel's TCP send path."""
+        user = system = 0
         for pid in self.pids():
             with contextlib.suppress(OSError), open(f"/proc/{pid}/stat") as f:
                 fields = f.read().rpartition(")")[2].split()
-                total += int(fields[11]) + int(fields[12])  # utime, stime
-        return total / _TICKS
+                user, system = user + int(fields[11]), system + int(fields[12])
+        return user / _TICKS, system / _TICKS
+
+    def wait_s(self) -> float:
+        """Seconds its threads spent runnable but waiting for a CPU (``schedstat``): how much
+        other processes on the server's core took from it."""
+        total = 0
+        for pid in self.pids():
+            with contextlib.suppress(OSError):
+                for task in os.listdir(f"/proc/{pid}/task"):
+                    with open(f"/proc/{pid}/task/{task}/schedstat") as f:
+                        total += int(f.read().split()[1])
+        return total / 1e9
 
     def rss_kib(self) -> int:
         total = 0
@@ -134,6 +151,30 @@ class Running:
     ws_url: str  # receivers connect here
     send_url: str  # REST messages URL base (gateway) or the peer's /send
     http: str = ""
+    metrics_url: str = ""  # the gateway worker's Prometheus /metrics
+
+
+def scrape(url: str, names: Sequence[str]) -> dict[str, float]:
+    """Unlabelled samples ``names`` from a Prometheus text page (empty without ``url``)."""
+    if not url:
+        return {}
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=5) as resp:
+            text = resp.read().decode()
+    except OSError:
+        return {}
+    out = {}
+    for line in text.splitlines():
+        name, _, value = line.partition(" ")
+        if name in names:
+            out[name] = float(value)
+    return out
+
+
+_BATCH_SUM = "discord_arch_router_batch_messages_sum"
+_BATCH_COUNT = "discord_arch_router_batch_messages_count"
 
 
 def _pinned(cmd: list[str], cpu: int | None) -> list[str]:
@@ -145,10 +186,11 @@ def gateway_server(cpu: int | None, env_extra: dict[str, str] | None = None) -> 
     """``discord-arch serve`` (one worker, SQLite in a temporary directory), pinned."""
     with contextlib.ExitStack() as stack:
         data_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="discord-arch-gw-"))
-        http_port, ws_port = _free_port(), _free_port()
+        http_port, ws_port, metrics_port = _free_port(), _free_port(), _free_port()
         env = {**os.environ, "DISCORD_ARCH_RATELIMIT_ROUTE_LIMIT": "0",
                "DISCORD_ARCH_RATELIMIT_GLOBAL_PER_S": "0", "DISCORD_ARCH_ARGON2_TIME_COST": "1",
                "DISCORD_ARCH_ARGON2_MEMORY_KIB": "8", "DISCORD_ARCH_LOG_LEVEL": "WARNING",
+               "DISCORD_ARCH_METRICS_PORT": str(metrics_port),
                **(env_extra or {})}
         cmd = _pinned([sys.executable, "-m", "gateway.cli", "serve", "--http-port", str(http_port),
                        "--gateway-port", str(ws_port), "--data-dir", data_dir], cpu)
@@ -158,7 +200,8 @@ def gateway_server(cpu: int | None, env_extra: dict[str, str] | None = None) -> 
         _wait_ready(proc, http_port, log)
         _wait_ready(proc, ws_port, log)
         yield Running(ProcTree(proc.pid), f"ws://127.0.0.1:{ws_port}/?v=10&encoding=json",
-                      "", f"http://127.0.0.1:{http_port}")
+                      "", f"http://127.0.0.1:{http_port}",
+                      f"http://127.0.0.1:{metrics_port}/metrics")
         _tail(log)
 
 
@@ -269,16 +312,19 @@ def percentile(ordered: Sequence[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, int(q * len(ordered) + 0.5) - 1))]
 
 
-async def run_step(pool: LoadPool, server: ProcTree, label: str, rate: float, receivers: int,
+async def run_step(pool: LoadPool, running: Running, label: str, rate: float, receivers: int,
                    duration: float, drain_s: float) -> dict[str, Any]:
     """One offered rate: the figures of ``step`` merged over the pool, plus the server's."""
     import array
 
+    server = running.proc
     t0 = time.monotonic() + 0.3
     task = asyncio.ensure_future(pool.all("step", rate=rate, t0=t0, duration=duration,
                                           drain_s=drain_s, limit_s=duration + drain_s + 60))
     await asyncio.sleep(max(0.0, t0 - time.monotonic()))
-    cpu0, wall0 = server.cpu_s(), time.monotonic()
+    batches0 = scrape(running.metrics_url, (_BATCH_SUM, _BATCH_COUNT))
+    (user0, sys0), wait0, wall0 = server.cpu_split(), server.wait_s(), time.monotonic()
+    cpu0 = user0 + sys0
     last = (0, wall0)
     while time.monotonic() < t0 + duration:
         await asyncio.sleep(min(0.5, max(0.01, t0 + duration - time.monotonic())))
@@ -289,7 +335,9 @@ async def run_step(pool: LoadPool, server: ProcTree, label: str, rate: float, re
                  f"{(count - last[0]) / (now - last[1]):,.0f} ev/s | sent {sum(p['sent'] for p in progress)}"
                  f" | errors {sum(p['errors'] for p in progress)}")
         last = (count, now)
-    cpu1, wall1, rss = server.cpu_s(), time.monotonic(), server.rss_kib()
+    (user1, sys1), wait1, wall1 = server.cpu_split(), server.wait_s(), time.monotonic()
+    cpu1, rss = user1 + sys1, server.rss_kib()
+    batches1 = scrape(running.metrics_url, (_BATCH_SUM, _BATCH_COUNT))
     _say(f"{label}: draining")
     parts = await task
     lat = array.array("q")
@@ -303,6 +351,8 @@ async def run_step(pool: LoadPool, server: ProcTree, label: str, rate: float, re
         for k, v in p["errors"].items():
             errors[k] = errors.get(k, 0) + v
     delivered = sum(p["window"] for p in parts) / duration
+    written = batches1.get(_BATCH_COUNT, 0) - batches0.get(_BATCH_COUNT, 0)
+    reads = sum(p["reads"] for p in parts)
     total = sum(p["total"] for p in parts)
     return {
         "offered_msg_s": rate, "offered_events_s": rate * receivers,
@@ -311,11 +361,23 @@ async def run_step(pool: LoadPool, server: ProcTree, label: str, rate: float, re
         "p50_ms": percentile(ordered, 0.50), "p99_ms": percentile(ordered, 0.99),
         "p999_ms": percentile(ordered, 0.999), "max_ms": ordered[-1] if ordered else 0.0,
         "samples": len(ordered), "server_cpu_pct": 100 * (cpu1 - cpu0) / (wall1 - wall0),
+        "server_sys_pct": 100 * (sys1 - sys0) / (wall1 - wall0),
+        # Deliveries per second of server CPU: what the server would do on a core of its
+        # own; steadier than deliveries/s when other processes share the machine.
+        "events_per_cpu_s": delivered * (wall1 - wall0) / (cpu1 - cpu0) if cpu1 > cpu0 else 0.0,
         "server_rss_kib": rss,
+        # Time the server was runnable but another process had its core: >5% means the
+        # figures of this step are disturbed by whatever else runs on the machine.
+        "server_wait_pct": 100 * (wait1 - wait0) / (wall1 - wall0),
         "client_cpu_pct": 100 * sum(p["client_cpu_s"] for p in parts) / duration,
         "connected": connected, "shed": sum(p["shed"] for p in parts),
         "unsent": sum(p["unsent"] for p in parts), "errors": errors,
         "frame_bytes": max(p["frame_bytes"] for p in parts),
+        # Coalescing as the receivers see it: message frames per socket read (the kernel may
+        # merge writes too); and the router's mean write batch (gateway only).
+        "frames_per_read": sum(p["window"] for p in parts) / reads if reads else 0.0,
+        "router_batch": ((batches1.get(_BATCH_SUM, 0) - batches0.get(_BATCH_SUM, 0)) / written
+                         if written else None),
     }
 
 
@@ -361,24 +423,28 @@ async def fanout_target(args: argparse.Namespace, target: str, frame_bytes: int
             else:
                 await pool.call(0, "sender", kind="ws", url=server.send_url, tokens=[],
                                 payload_bytes=frame_bytes, concurrency=1)
-            warm = await run_step(pool, server.proc, f"{target} warm-up", 10, n, 1.0, 5.0)
+            warm = await run_step(pool, server, f"{target} warm-up", 10, n, 1.0, 5.0)
             steps: list[dict[str, Any]] = []
             for i, rate in enumerate(ladder(args)):
-                step = await run_step(pool, server.proc, f"{target} step {i + 1}", rate, n,
+                step = await run_step(pool, server, f"{target} step {i + 1}", rate, n,
                                       args.duration, args.drain)
                 step["saturated"] = saturated(step, n, args.max_p99_ms)
                 steps.append(step)
                 _say("")
                 print(f"{target:>12} {rate:>7,.0f} msg/s: delivered {step['delivered_events_s']:>9,.0f}"
                       f" ev/s  p50 {step['p50_ms']:7.2f}  p99 {step['p99_ms']:8.2f} ms  server "
-                      f"{step['server_cpu_pct']:3.0f}%  client {step['client_cpu_pct']:3.0f}%"
+                      f"{step['server_cpu_pct']:3.0f}% (sys {step['server_sys_pct']:.0f}%, waited "
+                      f"{step['server_wait_pct']:.0f}%, "
+                      f"{step['events_per_cpu_s']:,.0f} ev/cpu-s)  "
+                      f"client {step['client_cpu_pct']:3.0f}%  {step['frames_per_read']:.1f} "
+                      f"frames/read"
                       f"{'  SATURATED: ' + step['saturated'] if step['saturated'] else ''}",
                       file=sys.stderr)
                 if step["saturated"]:
                     break
             best = max(s["delivered_events_s"] for s in steps)
             half_rate = best / n / 2
-            half = await run_step(pool, server.proc, f"{target} half load", half_rate, n,
+            half = await run_step(pool, server, f"{target} half load", half_rate, n,
                                   args.duration * 2, args.drain)
             _say("")
             print(f"{target:>12} half load {half_rate:,.0f} msg/s: p50 {half['p50_ms']:.2f} "
@@ -511,6 +577,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if client_cpu is not None and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {client_cpu})  # this controller shares the load's core
     raise_nofile()  # inherited by the server and the load processes
+    # SIGTERM unwinds like ^C, so the server and load processes are stopped on the way out.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     meta = gateway_report.machine(argv if argv is not None else sys.argv[1:])
     import uvloop
 

@@ -99,16 +99,25 @@ def _fanout(r: dict[str, Any]) -> list[str]:
         lines += ["Targets: " + "; ".join(checks) + ".", ""]
     lines += ["Every step (offered → delivered; latency send → receive in ms; CPU of one core):", "",
               "| target | offered msg/s | offered ev/s | delivered ev/s | completion | p50 | p99 "
-              "| p99.9 | max | server CPU | server RSS MiB | client CPU | saturated |",
-              "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+              "| p99.9 | max | server CPU (sys) | waited | ev per CPU-s | frames/read "
+              "| router batch | server RSS MiB | client CPU | saturated |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for name, t in targets.items():
         for s in [*t["steps"], {**t["half"], "saturated": "(half load)"}]:
+            batch = s.get("router_batch")
             lines.append(
                 f"| {name} | {_n(s['offered_msg_s'])} | {_n(s['offered_events_s'])} | "
                 f"{_n(s['delivered_events_s'])} | {s['completion']:.3f} | {s['p50_ms']:.2f} | "
                 f"{s['p99_ms']:.2f} | {s['p999_ms']:.2f} | {s['max_ms']:.1f} | "
-                f"{s['server_cpu_pct']:.0f}% | {s['server_rss_kib'] / 1024:.0f} | "
+                f"{s['server_cpu_pct']:.0f}% ({s.get('server_sys_pct', 0):.0f}%) | "
+                f"{s.get('server_wait_pct', 0):.0f}% | {_n(s.get('events_per_cpu_s', 0))} | "
+                f"{s.get('frames_per_read', 0):.1f} | {f'{batch:.1f}' if batch else ''} | "
+                f"{s['server_rss_kib'] / 1024:.0f} | "
                 f"{s['client_cpu_pct']:.0f}% | {s.get('saturated') or ''} |")
+    lines += ["", "*waited*: time the server was runnable while another process had its core "
+              "(`/proc/<pid>/task/*/schedstat`); *ev per CPU-s*: deliveries per second of server "
+              "CPU; *frames/read*: message frames per socket read at the receivers (coalescing); "
+              "*router batch*: mean messages per write batch of the router (`/metrics`).", ""]
     return lines
 
 

@@ -84,6 +84,7 @@ class Receiver(WSListener):
     def __init__(self, worker: LoadWorker, token: str | None, probe: bool) -> None:
         super().__init__()
         self.count = 0
+        self.reads = 0
         self.probe = probe
         self.sends, self.recvs = worker.sends, worker.recvs
         self.token = token
@@ -109,6 +110,8 @@ class Receiver(WSListener):
             data = frame.get_payload_as_bytes()  # the frame's buffer is reused after return
             if data.startswith(_MC, 13):
                 self.count += 1
+                if frame.last_in_buffer:  # coalescing as seen here: frames per socket read
+                    self.reads += 1
                 if self.probe:
                     i = data.find(_NONCE) + 9
                     self.recvs.append(monotonic_ns())
@@ -192,6 +195,9 @@ class LoadWorker:
     def count(self) -> int:
         return sum(r.count for r in self.receivers)
 
+    def reads(self) -> int:
+        return sum(r.reads for r in self.receivers)
+
     def _error(self, what: str) -> None:
         self.errors[what] = self.errors.get(what, 0) + 1
 
@@ -268,11 +274,11 @@ class LoadWorker:
             r.sends, r.recvs = self.sends, self.recvs
         self.sent = self.shed = 0
         await asyncio.sleep(max(0.0, t0 - time.monotonic()))
-        c0, cpu0 = self.count(), time.process_time()
+        c0, cpu0, r0 = self.count(), time.process_time(), self.reads()
         if self._sender is not None and rate > 0:
             self._spawn(self._sender.run(rate, t0, duration))
         await asyncio.sleep(max(0.0, t0 + duration - time.monotonic()))
-        c1, cpu1, sent = self.count(), time.process_time(), self.sent
+        c1, cpu1, sent, r1 = self.count(), time.process_time(), self.sent, self.reads()
         if self._sender is not None:
             self._sender.stop()
         last, deadline = c1, time.monotonic() + drain_s
@@ -286,7 +292,7 @@ class LoadWorker:
         lo, hi = int(t0 * 1e9), int((t0 + duration) * 1e9)
         lat = array.array("q", (r - s for s, r in zip(self.sends, self.recvs, strict=True)
                                 if lo <= s < hi))
-        return {"window": c1 - c0, "total": self.count() - c0, "sent": sent,
+        return {"window": c1 - c0, "reads": r1 - r0, "total": self.count() - c0, "sent": sent,
                 "sent_total": self.sent, "shed": self.shed, "unsent": unsent, "client_cpu_s": cpu1 - cpu0,
                 "lat_ns": lat.tobytes(), "frame_bytes": max((r.frame_bytes for r in self.receivers),
                                                             default=0),

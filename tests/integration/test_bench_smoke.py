@@ -1,19 +1,21 @@
 """Smoke test of the gateway benchmark (``bench.gateway``), so that its code cannot rot.
 
 It runs the fanout scenario for about a second with 10 receivers, against the gateway and the
-bare picows peer, unpinned, and checks the shape of the results and that messages arrived.
+bare picows peer, unpinned, and checks the shape of the results and that messages arrived; and
+the socket-less hub micro-benchmark (``bench.hub_fanout``) with 20 receivers.
 Nothing here is timed: benchmark figures are not asserted, only that there are some.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
-from bench import gateway_report
+from bench import gateway_report, hub_fanout
 
 _REPO = Path(__file__).resolve().parents[2]
 _STEP_FIELDS = {
@@ -44,3 +46,11 @@ def test_fanout_smoke_run_reports_deliveries(tmp_path: Path) -> None:
         assert step["delivered_events_s"] > 0 and step["samples"] > 0, name
         assert step["completion"] > 0.5 and step["connected"] == 10, name
     assert "| gateway |" in gateway_report.summary(result)
+
+
+def test_hub_fanout_smoke_run_counts_one_write_per_connection() -> None:
+    rows = asyncio.run(hub_fanout.measure(20, [1, 4], 2))
+    assert [r["batch"] for r in rows] == [1, 4]
+    for row in rows:
+        assert row["writes_per_conn"] == 1.0  # one write per connection per flush, coalesced
+        assert row["publish_ns"] > 0 and row["flush_ns"] > 0
