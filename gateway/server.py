@@ -17,6 +17,7 @@ import itertools
 import logging
 import secrets
 from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from picows import WSCloseCode, WSUpgradeRequest, ws_create_server
@@ -50,11 +51,9 @@ logger = logging.getLogger(__name__)
 
 # Bytes a connection may have queued in its transport before it is closed with 4900.
 SEND_BUFFER_LIMIT = 1 << 20
-# picows' read buffer starts at 16 KiB and grows on demand (never shrinks). Clients send
-# little (heartbeats, commands; the HTTP upgrade), so start at picows' minimum, 2 KiB: ~2 KiB
-# less per idle connection than 4 KiB (bench.gateway idle), and a payload up to the 4096-byte
-# limit grows it once to what 4 KiB was.
-READ_BUFFER_BYTES = 2048
+# picows' read buffer starts at 16 KiB; 4 KiB (the payload limit) cuts idle memory per
+# connection from ~28 to ~16 KiB (DESIGN.md) and grows on demand.
+READ_BUFFER_BYTES = 4096
 # Frames up to twice the payload limit reach the session, which closes with Discord's 4002;
 # only larger ones get picows' 1009 before being buffered whole.
 MAX_FRAME_BYTES = 2 * 4096
@@ -108,7 +107,9 @@ class GatewayServer:
         self._order = itertools.count()
         self._tasks: dict[Connection, asyncio.Task[None]] = {}
         self._limiters: OrderedDict[int, IdentifyLimiter] = OrderedDict()
-        self._online: set[int] = set()
+        # Users with a connected session on this worker, and the status others see.
+        self._online: dict[int, str] = {}
+        self._unsubscribe: Callable[[], None] | None = None
         self._server: asyncio.Server | None = None
         self._sweeper: asyncio.TimerHandle | None = None
 
@@ -131,6 +132,7 @@ class GatewayServer:
         if port == 0 and not self.config.public_gateway_url:
             self.resume_url = self.config.replace(gateway_port=self.port).gateway_url
         self._sweeper = self._loop.call_later(self._sweep_interval, self._sweep)
+        self._unsubscribe = self.platform.bus.subscribe(self._on_events)
         return self.port
 
     def drain(self) -> None:
@@ -143,6 +145,8 @@ class GatewayServer:
         """Stop listening, close every connection (1012) and stop the sweep and the hub."""
         if self._sweeper is not None:
             self._sweeper.cancel()
+        if self._unsubscribe is not None:
+            self._unsubscribe()
         if self._server is not None:
             self._server.close()
         for conn in tuple(self._conns):
@@ -230,7 +234,7 @@ class GatewayServer:
     async def _run(self, conn: Connection) -> None:
         try:
             while conn.commands and conn.connected:
-                match conn.commands.pop(0):  # a short list (rate-limited commands)
+                match conn.commands.popleft():
                     case Identify() as command:
                         await self._identify(conn, command)
                     case Resume() as command:
@@ -272,6 +276,8 @@ class GatewayServer:
                      if shard_of(g.id, shards) == shard_id]
         try:
             payloads = await self._guild_payloads(guild_ids, user.id)
+            for payload in payloads:
+                payload["presences"] = self._presences(payload["members"])
             private = await self._dm_channels(user) if shard_id == 0 else []
             app = await p.meta.get_application(user.id) if user.bot else None
             await self.hub.prepare([int(g["id"]) for g in payloads], user.id)
@@ -380,7 +386,7 @@ class GatewayServer:
             if index == 0 and not_found:
                 data["not_found"] = [str(u) for u in not_found]
             if command.presences:
-                data["presences"] = []
+                data["presences"] = self._presences(data["members"])
             if command.nonce is not None:
                 data["nonce"] = command.nonce
             conn.session.dispatch_one("GUILD_MEMBERS_CHUNK", data)
@@ -438,6 +444,8 @@ class GatewayServer:
         """Op 3: this connection's status; broadcast when it changes what others see."""
         conn.status = status
         if conn.user is not None:
+            if conn.user.id in self._online:
+                self._online[conn.user.id] = _visible(status)
             self._publish_presence(conn.user, _visible(status), conn.guilds)
 
     def _presence_changed(self, user: User, status: str, guild_ids: set[int]) -> None:
@@ -446,18 +454,43 @@ class GatewayServer:
         if online == (user.id in self._online):
             return
         if online:
-            self._online.add(user.id)
+            self._online[user.id] = _visible(status)
         else:
-            self._online.discard(user.id)
+            self._online.pop(user.id, None)
         self._publish_presence(user, _visible(status) if online else "offline", guild_ids)
 
+    def _presences(self, members: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """PRESENCE_UPDATE-shaped entries for the listed members online on this worker.
+
+        Presence is per worker for now: with several workers, members online on another one
+        show offline here until their status changes (shared presence is future work).
+        """
+        out = []
+        for member in members:
+            status = self._online.get(int(member["user"]["id"]))
+            if status is not None and status != "offline":
+                out.append({"user": {"id": member["user"]["id"]}, "status": status,
+                            "activities": [], "client_status": {"web": status}})
+        return out
+
+    def _on_events(self, events: Sequence[Event]) -> None:
+        """A user online here who joins a guild is announced to it (bus subscriber)."""
+        for event in events:
+            if event.name != "GUILD_MEMBER_ADD" or event.guild_id is None:
+                continue
+            user_id = int(event.data["user"]["id"])
+            status = self._online.get(user_id)
+            if status is not None and status != "offline":
+                self.platform.publish(_presence_event(user_id, status, event.guild_id))
+
     def _publish_presence(self, user: User, status: str, guild_ids: set[int]) -> None:
-        self.platform.publish(*(
-            Event("PRESENCE_UPDATE", {"user": {"id": str(user.id)}, "guild_id": str(g),
-                                      "status": status, "activities": [],
-                                      "client_status": {"web": status}}, guild_id=g)
-            for g in guild_ids
-        ))
+        self.platform.publish(*(_presence_event(user.id, status, g) for g in guild_ids))
+
+
+def _presence_event(user_id: int, status: str, guild_id: int) -> Event:
+    return Event("PRESENCE_UPDATE", {"user": {"id": str(user_id)}, "guild_id": str(guild_id),
+                                     "status": status, "activities": [],
+                                     "client_status": {"web": status}}, guild_id=guild_id)
 
 
 def _peer(conn: Connection) -> str:

@@ -287,10 +287,10 @@ def test_member_list_shows_who_is_online(
 
 
 @pytest.mark.xfail(strict=True, reason=(
-    "gateway: GUILD_CREATE carries presences: [] (core/guilds.py guild_create_payload), and "
-    "joining a guild while connected publishes no PRESENCE_UPDATE (gateway/server.py "
-    "_presence_changed runs only at identify/resume/disconnect): members already online "
-    "show offline. Remove this mark when it passes."))
+    "gateway: the GUILD_CREATE a user gets when joining while connected is built in core "
+    "(core/members.py via guild_create_payload) with presences: [], so the joiner sees members "
+    "already online as offline (the others do see the joiner: gateway/server.py announces it). "
+    "Remove this mark when it passes."))
 def test_member_list_shows_members_already_online(
     server: ServerProcess, rest: Rest, new_page: Any
 ) -> None:

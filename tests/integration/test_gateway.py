@@ -398,6 +398,23 @@ async def test_presence_online_on_identify_and_offline_when_gone(
         assert (await _presence_of(wb, a))["status"] == "offline"
 
 
+async def test_members_already_online_are_in_guild_create_and_announced_on_join(
+    server: Server, api: Api
+) -> None:
+    a, b, guild = await _guild_of_two(api)
+    c = await api.register()
+    async with server.connect() as wa, server.connect() as wc:
+        await wa.identify(a.token)
+        await wc.identify(c.token)  # online, but in no guild of A's yet
+        async with server.connect() as wb:
+            await wb.identify(b.token)
+            created = await wb.recv_until("GUILD_CREATE")
+            online = {p["user"]["id"]: p["status"] for p in created["d"]["presences"]}
+            assert online.get(a.id) == "online" and c.id not in online
+            await api.join(guild, a, c)  # C joins while connected: the guild hears C is online
+            assert (await _presence_of(wb, c))["status"] == "online"
+
+
 async def _presence_of(ws: GatewayClient, who: Account) -> dict[str, Any]:
     """The next PRESENCE_UPDATE about ``who`` (a session also hears its own)."""
     while (got := await ws.recv_until("PRESENCE_UPDATE"))["d"]["user"]["id"] != who.id:
