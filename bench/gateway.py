@@ -381,6 +381,15 @@ async def run_step(pool: LoadPool, running: Running, label: str, rate: float, re
     }
 
 
+def _step_line(target: str, rate: float, step: dict[str, Any]) -> str:
+    return (f"{target:>12} {rate:>7,.0f} msg/s: delivered {step['delivered_events_s']:>9,.0f}"
+            f" ev/s  p50 {step['p50_ms']:7.2f}  p99 {step['p99_ms']:8.2f} ms  server "
+            f"{step['server_cpu_pct']:3.0f}% (sys {step['server_sys_pct']:.0f}%, waited "
+            f"{step['server_wait_pct']:.0f}%, {step['events_per_cpu_s']:,.0f} ev/cpu-s)  "
+            f"client {step['client_cpu_pct']:3.0f}%  {step['frames_per_read']:.1f} frames/read"
+            f"{'  SATURATED: ' + step['saturated'] if step['saturated'] else ''}")
+
+
 def saturated(step: dict[str, Any], receivers: int, max_p99_ms: float) -> str | None:
     """Why this step is past saturation, or None."""
     if step["connected"] < receivers:
@@ -425,21 +434,21 @@ async def fanout_target(args: argparse.Namespace, target: str, frame_bytes: int
                                 payload_bytes=frame_bytes, concurrency=1)
             warm = await run_step(pool, server, f"{target} warm-up", 10, n, 1.0, 5.0)
             steps: list[dict[str, Any]] = []
+            retries = args.confirm
             for i, rate in enumerate(ladder(args)):
-                step = await run_step(pool, server, f"{target} step {i + 1}", rate, n,
-                                      args.duration, args.drain)
-                step["saturated"] = saturated(step, n, args.max_p99_ms)
+                while True:
+                    step = await run_step(pool, server, f"{target} step {i + 1}", rate, n,
+                                          args.duration, args.drain)
+                    step["saturated"] = saturated(step, n, args.max_p99_ms)
+                    _say("")
+                    print(_step_line(target, rate, step), file=sys.stderr)
+                    # A co-tenant's burst can fake a saturation: the same rate once more.
+                    if not step["saturated"] or retries <= 0 or step["connected"] < n:
+                        break
+                    retries -= 1
+                    step["retried"], step["saturated"] = step["saturated"], None
+                    steps.append(step)
                 steps.append(step)
-                _say("")
-                print(f"{target:>12} {rate:>7,.0f} msg/s: delivered {step['delivered_events_s']:>9,.0f}"
-                      f" ev/s  p50 {step['p50_ms']:7.2f}  p99 {step['p99_ms']:8.2f} ms  server "
-                      f"{step['server_cpu_pct']:3.0f}% (sys {step['server_sys_pct']:.0f}%, waited "
-                      f"{step['server_wait_pct']:.0f}%, "
-                      f"{step['events_per_cpu_s']:,.0f} ev/cpu-s)  "
-                      f"client {step['client_cpu_pct']:3.0f}%  {step['frames_per_read']:.1f} "
-                      f"frames/read"
-                      f"{'  SATURATED: ' + step['saturated'] if step['saturated'] else ''}",
-                      file=sys.stderr)
                 if step["saturated"]:
                     break
             best = max(s["delivered_events_s"] for s in steps)
@@ -551,6 +560,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--duration", type=float, default=5.0, help="fanout: seconds per step")
     p.add_argument("--drain", type=float, default=15.0, help="fanout: max seconds to drain a step")
     p.add_argument("--max-p99-ms", type=float, default=500.0, help="fanout: saturation p99")
+    p.add_argument("--confirm", type=int, default=1,
+                   help="fanout: saturated steps re-run once to confirm (this many in all)")
     p.add_argument("--probe-every", type=int, default=10, help="fanout: time 1 receiver in N")
     p.add_argument("--senders", type=int, default=8, help="fanout: REST sender accounts")
     p.add_argument("--rest-concurrency", type=int, default=64, help="REST requests in flight")

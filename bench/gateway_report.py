@@ -113,7 +113,8 @@ def _fanout(r: dict[str, Any]) -> list[str]:
                 f"{s.get('server_wait_pct', 0):.0f}% | {_n(s.get('events_per_cpu_s', 0))} | "
                 f"{s.get('frames_per_read', 0):.1f} | {f'{batch:.1f}' if batch else ''} | "
                 f"{s['server_rss_kib'] / 1024:.0f} | "
-                f"{s['client_cpu_pct']:.0f}% | {s.get('saturated') or ''} |")
+                f"{s['client_cpu_pct']:.0f}% | {s.get('saturated') or ''}"
+                f"{'re-run: ' + s['retried'] if s.get('retried') else ''} |")
     lines += ["", "*waited*: time the server was runnable while another process had its core "
               "(`/proc/<pid>/task/*/schedstat`); *ev per CPU-s*: deliveries per second of server "
               "CPU; *frames/read*: message frames per socket read at the receivers (coalescing); "
