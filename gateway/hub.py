@@ -2,7 +2,9 @@
 
 The hub subscribes once to ``platform.bus`` and keeps two indexes of local connections: by
 guild (a :class:`~gateway.cache.GuildCache` each, holding what the VIEW_CHANNEL check needs)
-and by user (DMs and targeted events). For each event it picks the audience (explicit
+and by user (DMs and targeted events). The bus interest follows these indexes exactly: a
+guild's while its cache exists, a user's while the user has a local connection (with several
+workers, the Redis channels this worker listens to). For each event it picks the audience (explicit
 ``user_ids``, else the guild's sessions), filters by intent, shard and VIEW_CHANNEL, builds one
 :class:`~gateway.codec.Dispatch` per variant (two when MESSAGE_CONTENT redaction applies) and
 calls ``session.dispatch`` per recipient: no await, no task, no serialization per recipient.
@@ -96,9 +98,7 @@ class Hub:
     async def prepare(self, guild_ids: Iterable[int], user_id: int) -> None:
         """Load the caches of ``guild_ids`` (with ``user_id``'s membership) before ``attach``."""
         for guild_id in guild_ids:
-            cache = self._guilds.get(guild_id)
-            if cache is None:
-                cache = self._guilds[guild_id] = GuildCache(guild_id)
+            cache = self._cache(guild_id)
             if cache.missing((user_id,)):
                 await cache.load(self._platform.meta, (user_id,))
 
@@ -107,12 +107,17 @@ class Hub:
         for guild_id in guild_ids:
             cache = self._guilds.get(guild_id)
             if cache is not None and not cache.conns:
-                self._guilds.pop(guild_id, None)
+                self._drop(guild_id)
 
     def attach(self, conn: Conn, guild_ids: Iterable[int]) -> None:
         """Subscribe an identified connection to its user's events and ``guild_ids``."""
-        assert conn.session.user_id is not None
-        self._users.setdefault(conn.session.user_id, set()).add(conn)
+        user_id = conn.session.user_id
+        assert user_id is not None
+        conns = self._users.get(user_id)
+        if conns is None:
+            conns = self._users[user_id] = set()
+            self._platform.bus.interest_user(user_id)
+        conns.add(conn)
         for guild_id in guild_ids:
             self._join(conn, guild_id)
 
@@ -131,6 +136,7 @@ class Hub:
             conns.discard(conn)
             if not conns:
                 del self._users[user_id]  # type: ignore[arg-type]
+                self._platform.bus.release_user(user_id)  # type: ignore[arg-type]
         for guild_id in tuple(conn.guilds):
             self._leave(conn, guild_id)
 
@@ -141,9 +147,7 @@ class Hub:
     def _join(self, conn: Conn, guild_id: int) -> None:
         # A cache dropped meanwhile (its last local session left during a prepare) is made
         # again: the next fanout that needs it loads it first (GuildCache.missing).
-        cache = self._guilds.get(guild_id)
-        if cache is None:
-            cache = self._guilds[guild_id] = GuildCache(guild_id)
+        cache = self._cache(guild_id)
         assert conn.session.user_id is not None
         cache.subscribe(conn, conn.session.user_id)
         conn.guilds.add(guild_id)
@@ -156,7 +160,20 @@ class Hub:
         if conn.session.user_id is not None:
             cache.unsubscribe(conn, conn.session.user_id)
         if not cache.conns:
-            del self._guilds[guild_id]
+            self._drop(guild_id)
+
+    def _cache(self, guild_id: int) -> GuildCache:
+        """``guild_id``'s cache, made (and the bus's interest in the guild taken) if absent."""
+        cache = self._guilds.get(guild_id)
+        if cache is None:
+            cache = self._guilds[guild_id] = GuildCache(guild_id)
+            self._platform.bus.interest(guild_id)
+        return cache
+
+    def _drop(self, guild_id: int) -> None:
+        """Forget ``guild_id``'s cache and release the interest its creation took."""
+        if self._guilds.pop(guild_id, None) is not None:
+            self._platform.bus.release(guild_id)
 
     # -- events ---------------------------------------------------------------------------------
 
@@ -251,7 +268,7 @@ class Hub:
             for conn in self._targets(event.user_ids, guild_id):
                 self._join(conn, guild_id)
             if cache is not None and not cache.conns:  # loaded for sessions gone meanwhile
-                self._guilds.pop(guild_id, None)
+                self._drop(guild_id)
         elif name == "GUILD_DELETE" and guild_id is not None:
             conns = self._targets(event.user_ids, guild_id) if event.user_ids else (
                 tuple(cache.conns) if cache is not None else ())
@@ -319,9 +336,7 @@ class Hub:
                 self._delivered = None
 
     async def _load(self, guild_id: int, user_ids: tuple[int, ...]) -> None:
-        cache = self._guilds.get(guild_id)
-        if cache is None:
-            cache = self._guilds[guild_id] = GuildCache(guild_id)
+        cache = self._cache(guild_id)
         try:
             await cache.load(self._platform.meta, user_ids)
         except Exception:  # a store error must not stop the fanout: go on with what we have

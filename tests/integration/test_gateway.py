@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -18,6 +19,7 @@ import orjson
 import pytest
 from picows import WSCloseCode, WSMsgType
 
+from core.bus.memory import MemoryBus
 from core.config import Config
 from core.events import Event
 from core.metrics import Metrics
@@ -655,8 +657,62 @@ class _Conn:
         self.flushed.set()
 
 
+class _InterestBus(MemoryBus):
+    """A MemoryBus that counts the hub's interest references, per guild and per user."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.guilds: Counter[int] = Counter()
+        self.users: Counter[int] = Counter()
+
+    def interest(self, guild_id: int) -> None:
+        self.guilds[guild_id] += 1
+
+    def release(self, guild_id: int) -> None:
+        self.guilds[guild_id] -= 1
+        assert self.guilds[guild_id] >= 0, "released more than taken"
+
+    def interest_user(self, user_id: int) -> None:
+        self.users[user_id] += 1
+
+    def release_user(self, user_id: int) -> None:
+        self.users[user_id] -= 1
+        assert self.users[user_id] >= 0, "released more than taken"
+
+
+def _hub(bus: MemoryBus | None = None) -> Hub:
+    platform = SimpleNamespace(meta=_Meta(), metrics=Metrics(), bus=bus or MemoryBus())
+    return Hub(platform)  # type: ignore[arg-type]
+
+
+async def test_hub_holds_one_bus_interest_per_cached_guild_and_per_local_user(
+    tmp_path: Path,
+) -> None:
+    bus = _InterestBus()
+    hub = _hub(bus)
+    x, y = _Conn(10, tmp_path), _Conn(10, tmp_path)  # one user, two sessions
+    await hub.prepare([GUILD], 10)
+    assert +bus.guilds == {GUILD: 1} and not +bus.users  # the cache exists: the guild's
+    hub.attach(x, [GUILD])
+    hub.attach(y, [GUILD])
+    assert +bus.guilds == {GUILD: 1} and +bus.users == {10: 1}  # once, not per session
+    hub.detach(x)
+    assert +bus.guilds == {GUILD: 1} and +bus.users == {10: 1}
+    hub.detach(y)  # the last local session: the cache and both interests go
+    assert not +bus.guilds and not +bus.users
+    await hub.prepare([GUILD + 1], 11)
+    hub.prune([GUILD + 1])  # a failed identify's cache is released too
+    assert not +bus.guilds
+    z = _Conn(12, tmp_path)
+    hub.attach(z, [])
+    hub.publish(Event("GUILD_CREATE", {"id": str(GUILD)}, user_ids=(12,)))  # a join
+    assert +bus.guilds == {GUILD: 1}
+    hub.publish(Event("GUILD_DELETE", {"id": str(GUILD)}, user_ids=(12,)))  # a leave
+    assert not +bus.guilds and +bus.users == {12: 1}
+
+
 async def test_hub_reloads_a_guild_dropped_while_a_session_was_joining(tmp_path: Path) -> None:
-    hub = Hub(SimpleNamespace(meta=_Meta(), metrics=Metrics()))  # type: ignore[arg-type]
+    hub = _hub()
     x, y = _Conn(10, tmp_path), _Conn(11, tmp_path)
     await hub.prepare([GUILD], 10)
     hub.attach(x, [GUILD])
