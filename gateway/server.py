@@ -69,6 +69,10 @@ CLOSE_TIMEOUT_S = 5.0
 _LIMITERS_MAX = 10_000
 # Identifies of one account queued behind each other that still wait for a slot (then: go).
 _IDENTIFY_WAITS_MAX = 16
+# How long an identify waits for the bus to confirm its new subscriptions before it reads the
+# READY snapshot (seconds). Past it the session starts anyway: an event published meanwhile
+# may be missed, which is what the bus's at-most-once delivery allows for.
+SUBSCRIBE_TIMEOUT_S = 2.0
 # GUILD_MEMBERS_CHUNK size (Discord: up to 1000 members per chunk).
 _CHUNK = 1000
 _QUERY_LIMIT_MAX = 100
@@ -111,6 +115,7 @@ class GatewayServer:
         self._online: dict[int, str] = {}
         self._unsubscribe: Callable[[], None] | None = None
         self._server: asyncio.Server | None = None
+        self._own_server: asyncio.Server | None = None  # this worker's own port
         self._sweeper: asyncio.TimerHandle | None = None
 
     def now(self) -> float:
@@ -119,21 +124,35 @@ class GatewayServer:
 
     # -- lifecycle ------------------------------------------------------------------------------
 
-    async def start(self, host: str, port: int) -> int:
-        """Listen on ``host:port`` (SO_REUSEPORT); returns the bound port."""
+    async def start(self, host: str, port: int, own_port: int | None = None) -> int:
+        """Listen on ``host:port`` (SO_REUSEPORT); returns the bound port.
+
+        Args:
+            own_port: with several workers, this worker's own port (``config.worker_port``):
+                listened on as well, and named in READY as ``resume_gateway_url``, so a RESUME
+                reaches the worker holding the session. SO_REUSEPORT there too: a SIGHUP
+                replacement binds it while this worker drains.
+        """
         await self.hub.start()
-        self._server = await ws_create_server(
-            self._listener_for, host, port, reuse_port=True,
-            max_frame_size=MAX_FRAME_BYTES, read_buffer_init_size=READ_BUFFER_BYTES,
-            enable_auto_pong=True, logger_name="gateway", backlog=LISTEN_BACKLOG,
-        )
+        self._server = await self._listen(host, port)
         self.port = int(self._server.sockets[0].getsockname()[1])
         self.metrics.bind_gateway(lambda: len(self._conns), lambda: len(self._sessions))
-        if port == 0 and not self.config.public_gateway_url:
+        if own_port is not None:
+            self._own_server = await self._listen(host, own_port)
+            bound = int(self._own_server.sockets[0].getsockname()[1])
+            self.resume_url = self.config.gateway_url_at(bound)
+        elif port == 0 and not self.config.public_gateway_url:
             self.resume_url = self.config.replace(gateway_port=self.port).gateway_url
         self._sweeper = self._loop.call_later(self._sweep_interval, self._sweep)
         self._unsubscribe = self.platform.bus.subscribe(self._on_events)
         return self.port
+
+    async def _listen(self, host: str, port: int) -> asyncio.Server:
+        return await ws_create_server(
+            self._listener_for, host, port, reuse_port=True,
+            max_frame_size=MAX_FRAME_BYTES, read_buffer_init_size=READ_BUFFER_BYTES,
+            enable_auto_pong=True, logger_name="gateway", backlog=LISTEN_BACKLOG,
+        )
 
     def drain(self) -> None:
         """Ask every connected session to reconnect and resume elsewhere (op 7), and flush."""
@@ -147,8 +166,9 @@ class GatewayServer:
             self._sweeper.cancel()
         if self._unsubscribe is not None:
             self._unsubscribe()
-        if self._server is not None:
-            self._server.close()
+        servers = [s for s in (self._server, self._own_server) if s is not None]
+        for server in servers:
+            server.close()
         for conn in tuple(self._conns):
             transport = conn.transport
             if transport is not None and not transport.is_close_frame_sent:
@@ -159,9 +179,9 @@ class GatewayServer:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        if self._server is not None:
+        for server in servers:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._server.wait_closed(), CLOSE_TIMEOUT_S)
+                await asyncio.wait_for(server.wait_closed(), CLOSE_TIMEOUT_S)
         await self.hub.aclose()
 
     # -- the listener's calls -------------------------------------------------------------------
@@ -274,7 +294,20 @@ class GatewayServer:
             await self._identify_slot(user.id, shard_id)
         guild_ids = [g.id for g in await p.meta.list_user_guilds(user.id)
                      if shard_of(g.id, shards) == shard_id]
+        # Subscribe before the snapshot is read, so what changes after the read reaches this
+        # worker (from any worker). These references are temporary: the hub's own (attach)
+        # are taken before they are released below, so the subscriptions stay.
+        bus = p.bus
+        bus.interest_user(user.id)
+        for guild_id in guild_ids:
+            bus.interest(guild_id)
         try:
+            try:
+                async with asyncio.timeout(SUBSCRIBE_TIMEOUT_S):
+                    await bus.subscribed()
+            except TimeoutError:
+                logger.warning("identify: the bus did not confirm the subscriptions within "
+                               "%.0f s; going on", SUBSCRIBE_TIMEOUT_S)
             payloads = await self._guild_payloads(guild_ids, user.id)
             for payload in payloads:
                 payload["presences"] = self._presences(payload["members"])
@@ -293,6 +326,9 @@ class GatewayServer:
             self._log_identify(conn, user, (shard_id, shards), len(payloads))
         finally:
             self.hub.prune(guild_ids)
+            for guild_id in guild_ids:
+                bus.release(guild_id)
+            bus.release_user(user.id)
         return None
 
     async def _identify_slot(self, user_id: int, shard_id: int) -> None:
