@@ -54,8 +54,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return _report(lambda: asyncio.run(migrate(config)))
     from gateway.notify import Notifier
-    from gateway.worker import run_worker
+    from gateway.worker import check, run_worker
 
+    if config.workers > 1:
+        from gateway.supervisor import Supervisor
+
+        # Once, here: the migrations run before the workers start (not N times at once), and
+        # a store that is down is one line and status 2, not N workers failing to start.
+        status = _report(lambda: asyncio.run(check(config)))
+        if status:
+            return status
+        # The supervisor is the service's main process: it tells systemd, its workers don't.
+        return _report(Supervisor(config, notifier=Notifier.from_env(os.environ)).run)
     # One worker is the service's main process: it tells systemd itself (gateway.notify).
     return _report(lambda: run_worker(config, 0, Notifier.from_env(os.environ)))
 

@@ -3,6 +3,12 @@
 The worker is the composition root of a process: it opens the platform once and shares it
 between the API and the gateway. It is the only module that imports ``api``.
 
+With ``redis_url`` set, the platform's bus is a :class:`~core.bus.redis.RedisBus` (whatever the
+number of workers), so every worker's hub hears the others. With several workers, the gateway
+also listens on the worker's own port (``config.worker_port(slot)``), which its sessions name
+as ``resume_gateway_url``, and the worker tells the supervisor it is ready
+(:func:`~gateway.supervisor.notify_ready`) once it serves.
+
 Shutdown (SIGTERM/SIGINT, or ``stop``): op 7 Reconnect to every gateway session and a flush,
 then the listener and its connections close, then the REST API, then the platform (whose
 router flushes the pending message writes).
@@ -19,12 +25,14 @@ from aiohttp import web
 from api.app import create_app
 from api.ops import start_ops
 from core.config import Config
+from core.events import Bus
 from core.metrics import Metrics
 from core.platform import Platform
 from gateway.notify import Notifier
 from gateway.server import GatewayServer
+from gateway.supervisor import LANE, notify_ready
 
-__all__ = ["migrate", "run_worker", "serve"]
+__all__ = ["check", "migrate", "open_platform", "run_worker", "serve"]
 
 logger = logging.getLogger(__name__)
 
@@ -70,7 +78,7 @@ async def serve(
     if not logging.getLogger().isEnabledFor(logging.DEBUG):
         # picows logs every accepted connection at INFO: too much for a gateway.
         logging.getLogger("picows").setLevel(logging.WARNING)
-    platform = await Platform.open(config, worker_index=index, metrics=Metrics(index))
+    platform = await open_platform(config, index)
     ops = None
     try:
         gateway = GatewayServer(platform)
@@ -83,7 +91,9 @@ async def serve(
             site = web.TCPSite(runner, config.host, config.http_port, reuse_port=True)
             await site.start()
             logger.info("worker %d: REST API on %s", index, config.http_url)
-            await gateway.start(config.host, config.gateway_port)
+            # One worker: the shared port is its own (no supervisor, nothing to resume elsewhere).
+            own_port = config.worker_port(index % LANE) if config.workers > 1 else None
+            await gateway.start(config.host, config.gateway_port, own_port)
             logger.info("worker %d: gateway on %s", index, gateway.resume_url)
             ops = await start_ops(platform, config.metrics_host, _ops_port(config, index),
                                   draining=stop.is_set)
@@ -92,6 +102,7 @@ async def serve(
                             config.metrics_host, _ops_port(config, index))
             if notifier is not None:
                 notifier.ready(f"serving: REST {config.http_url}, gateway {gateway.resume_url}")
+            notify_ready()  # the supervisor's readiness pipe (a no-op without a supervisor)
             await stop.wait()
             logger.info("worker %d: shutting down", index)
             if notifier is not None:
@@ -108,10 +119,38 @@ async def serve(
     return 0
 
 
+async def open_platform(config: Config, index: int = 0) -> Platform:
+    """The worker's platform; its bus is Redis pub/sub when ``config.redis_url`` is set.
+
+    Raises:
+        StoreUnavailable: a backend (Redis included) cannot be reached.
+    """
+    bus: Bus | None = None
+    if config.redis_url:
+        from core.bus.redis import open_redis_bus
+
+        bus = await open_redis_bus(config.redis_url, index)
+    try:
+        return await Platform.open(config, worker_index=index, bus=bus,
+                                   metrics=Metrics(index))
+    except BaseException:
+        # Platform.open closes the bus only once it took it over; aclose is idempotent.
+        if bus is not None:
+            await bus.aclose()
+        raise
+
+
 def _ops_port(config: Config, index: int) -> int:
     """This worker's ops port: its slot's offset from ``metrics_port`` (0: none). A worker
     and its SIGHUP replacement share the slot (``index % 32``, gateway.supervisor)."""
     return config.metrics_port + index % 32 if config.metrics_port else 0
+
+
+async def check(config: Config) -> None:
+    """Open the platform once and close it: applies pending migrations (before several
+    workers would race to), and raises :class:`StoreUnavailable` if a store does not answer."""
+    platform = await Platform.open(config)
+    await platform.aclose()
 
 
 async def migrate(config: Config) -> int:

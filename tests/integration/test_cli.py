@@ -52,6 +52,19 @@ def test_unreachable_redis_and_mongo_are_one_line_errors(tmp_path: Path) -> None
         assert lines[0].startswith("discord-arch: error:") and "Traceback" not in r.stderr
 
 
+def test_several_workers_with_redis_down_are_one_line_error_before_any_worker(
+    tmp_path: Path,
+) -> None:
+    http = _free_port()
+    r = _run(["serve", "--workers", "2", "--redis-url", f"redis://127.0.0.1:{_free_port()}/0",
+              "--http-port", str(http), "--gateway-port", str(_free_port()),
+              "--data-dir", str(tmp_path / "d")], tmp_path, timeout=60)
+    lines = r.stderr.strip().splitlines()
+    # The platform is opened once by the CLI: no supervisor, no worker was started.
+    assert r.returncode == 2 and len(lines) == 1, r.stderr
+    assert lines[0].startswith("discord-arch: error:") and "Redis" in lines[0]
+
+
 def test_serve_runs_embedded_default_and_stops_on_sigterm(tmp_path: Path) -> None:
     http_port = _free_port()
     env = {**os.environ, "PYTHONPATH": os.getcwd(), "DISCORD_ARCH_HTTP_PORT": str(http_port)}
