@@ -51,9 +51,11 @@ logger = logging.getLogger(__name__)
 
 # Bytes a connection may have queued in its transport before it is closed with 4900.
 SEND_BUFFER_LIMIT = 1 << 20
-# picows' read buffer starts at 16 KiB; 4 KiB (the payload limit) cuts idle memory per
-# connection from ~28 to ~16 KiB (DESIGN.md) and grows on demand.
-READ_BUFFER_BYTES = 4096
+# picows' read buffer starts at 16 KiB and grows on demand (never shrinks). Clients send
+# little (heartbeats, commands; the HTTP upgrade), so start at picows' minimum, 2 KiB: ~2 KiB
+# less per idle connection than 4 KiB (bench.gateway idle), and a payload up to the 4096-byte
+# limit grows it once to what 4 KiB was.
+READ_BUFFER_BYTES = 2048
 # Frames up to twice the payload limit reach the session, which closes with Discord's 4002;
 # only larger ones get picows' 1009 before being buffered whole.
 MAX_FRAME_BYTES = 2 * 4096
@@ -254,7 +256,7 @@ class GatewayServer:
     async def _run(self, conn: Connection) -> None:
         try:
             while conn.commands and conn.connected:
-                match conn.commands.popleft():
+                match conn.commands.pop(0):  # a short list (rate-limited commands)
                     case Identify() as command:
                         await self._identify(conn, command)
                     case Resume() as command:
