@@ -26,6 +26,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from core.bus.memory import MemoryBus
 from core.config import Config
 from core.events import Event
 from core.metrics import Metrics
@@ -80,7 +81,8 @@ class _Platform:
     def __init__(self) -> None:
         self.meta = _Meta()
         self.metrics = Metrics()
-        self.bus = None
+        # The hub takes bus interest per guild and user it indexes: no-ops on a MemoryBus.
+        self.bus = MemoryBus()
 
 
 class _Server:
