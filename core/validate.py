@@ -34,6 +34,20 @@ class _Missing:
 MISSING: Any = _Missing()
 
 
+def _present(body: dict[str, Any], key: str, *, required: bool, nullable: bool) -> Any:
+    """The field's value; MISSING when absent (or null but not ``nullable``), else None or it.
+
+    Raises:
+        ApiError: 50035 ``BASE_TYPE_REQUIRED`` when ``required`` and absent.
+    """
+    value = body.get(key, MISSING)
+    if value is MISSING or (value is None and not nullable):
+        if required:
+            raise invalid_form(key, "BASE_TYPE_REQUIRED", "This field is required")
+        return MISSING
+    return value
+
+
 def require_object(body: Any) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise invalid_form("_root", "DICT_TYPE_CONVERT", "Only dictionaries may be used in a DictType")
@@ -52,13 +66,9 @@ def get_str(
     strip: bool = False,
 ) -> Any:
     """A string field; ``default`` (or MISSING) when absent and not ``required``."""
-    value = body.get(key, MISSING)
-    if value is MISSING or (value is None and not nullable):
-        if required:
-            raise invalid_form(key, "BASE_TYPE_REQUIRED", "This field is required")
-        return default
-    if value is None:
-        return None
+    value = _present(body, key, required=required, nullable=nullable)
+    if value is MISSING or value is None:
+        return default if value is MISSING else None
     if not isinstance(value, str):
         raise invalid_form(key, "BASE_TYPE_STRING", f"Could not interpret \"{value!r}\" as string.")
     if strip:
@@ -81,13 +91,9 @@ def get_int(
     default: Any = MISSING,
 ) -> Any:
     """An integer field (JSON number or numeric string, as Discord accepts)."""
-    value = body.get(key, MISSING)
-    if value is MISSING or (value is None and not nullable):
-        if required:
-            raise invalid_form(key, "BASE_TYPE_REQUIRED", "This field is required")
-        return default
-    if value is None:
-        return None
+    value = _present(body, key, required=required, nullable=nullable)
+    if value is MISSING or value is None:
+        return default if value is MISSING else None
     if isinstance(value, bool) or not isinstance(value, int | str):
         raise invalid_form(key, "NUMBER_TYPE_COERCE", f"Value \"{value!r}\" is not int.")
     try:
@@ -116,13 +122,9 @@ def get_snowflake(
     default: Any = MISSING,
 ) -> Any:
     """A snowflake field, string or integer (discord.py sends some ids as integers)."""
-    value = body.get(key, MISSING)
-    if value is MISSING or (value is None and not nullable):
-        if required:
-            raise invalid_form(key, "BASE_TYPE_REQUIRED", "This field is required")
-        return default
-    if value is None:
-        return None
+    value = _present(body, key, required=required, nullable=nullable)
+    if value is MISSING or value is None:
+        return default if value is MISSING else None
     return snowflake_value(value, key)
 
 
