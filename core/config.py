@@ -36,6 +36,11 @@ class Config:
         public_gateway_url: websocket URL returned by ``/gateway``; default ``ws://host:gateway_port``.
         data_dir: directory of the embedded SQLite database (created if missing).
         workers: worker processes (one per shard). More than 1 requires ``redis_url``.
+        allowed_origins: comma-separated origins (``scheme://host:port``) whose browser pages may
+            open a gateway connection; a websocket upgrade with another ``Origin`` gets 403.
+            Empty (default): the API's own origin (``http_url``; on loopback, both 127.0.0.1
+            and localhost). Requests without ``Origin`` (bots, non-browser clients) are allowed:
+            the check exists to stop other web sites riding a user's browser.
         worker_port_base: with ``workers`` > 1, worker ``i`` (0-based) also listens on
             ``worker_port_base + i`` alone, and that port is its sessions'
             ``resume_gateway_url`` (``gateway_url`` with the port replaced), so a RESUME reaches
@@ -82,6 +87,7 @@ class Config:
     data_dir: str = "./data"
     workers: int = 1
     worker_port_base: int = 0
+    allowed_origins: str = ""
     drain_timeout_s: float = 30.0
     postgres_url: str = ""
     mongo_url: str = ""
@@ -144,6 +150,18 @@ class Config:
     @property
     def gateway_url(self) -> str:
         return self.public_gateway_url or f"ws://{_url_host(self.host)}:{self.gateway_port}"
+
+    @property
+    def origins(self) -> frozenset[str]:
+        """The allowed browser origins of the gateway (see ``allowed_origins``)."""
+        if self.allowed_origins:
+            return frozenset(o.strip().rstrip("/") for o in self.allowed_origins.split(",")
+                             if o.strip())
+        own = urlsplit(self.http_url)
+        out = {f"{own.scheme}://{own.netloc}"}
+        if own.hostname in ("127.0.0.1", "localhost", "::1"):
+            out.update(f"{own.scheme}://{h}:{own.port}" for h in ("127.0.0.1", "localhost"))
+        return frozenset(out)
 
     def worker_port(self, slot: int) -> int:
         """The port worker ``slot`` listens on alone (see ``worker_port_base``)."""

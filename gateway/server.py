@@ -20,7 +20,13 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from picows import WSCloseCode, WSUpgradeRequest, ws_create_server
+from picows import (
+    WSCloseCode,
+    WSUpgradeRequest,
+    WSUpgradeResponse,
+    WSUpgradeResponseWithListener,
+    ws_create_server,
+)
 
 from core import messages
 from core.errors import ApiError
@@ -115,6 +121,7 @@ class GatewayServer:
         self._limiters: OrderedDict[int, IdentifyLimiter] = OrderedDict()
         # Users with a connected session on this worker, and the status others see.
         self._online: dict[int, str] = {}
+        self._origins = self.config.origins
         self._unsubscribe: Callable[[], None] | None = None
         self._server: asyncio.Server | None = None
         self._own_server: asyncio.Server | None = None  # this worker's own port
@@ -188,10 +195,19 @@ class GatewayServer:
 
     # -- the listener's calls -------------------------------------------------------------------
 
-    def _listener_for(self, request: WSUpgradeRequest) -> Connection | None:
+    def _listener_for(
+        self, request: WSUpgradeRequest
+    ) -> Connection | WSUpgradeResponseWithListener | None:
         path, _, query = request.path.decode("latin-1").partition("?")
         if path != "/":
             return None  # 404
+        origin = request.headers.get("Origin")
+        # Browsers always send Origin; a page of another site must not open a session with the
+        # user's token (cross-site websocket hijacking). Bots send none and are not affected.
+        if origin is not None and origin.rstrip("/") not in self._origins:
+            logger.info("gateway upgrade refused: origin %s not allowed", origin)
+            return WSUpgradeResponseWithListener(
+                WSUpgradeResponse.create_error_response(403, b"Origin not allowed"), None)
         return Connection(self, ConnectParams.parse(query))
 
     def connected(self, conn: Connection) -> None:

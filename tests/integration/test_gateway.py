@@ -190,6 +190,26 @@ async def test_bad_version_closes_4012(server: Server) -> None:
         assert await ws.closed() == 4012
 
 
+async def test_upgrade_from_a_foreign_origin_is_refused_and_own_origin_accepted(
+    server: Server,
+) -> None:
+    cfg = server.config
+    own = f"http://localhost:{cfg.http_port}"  # loopback: 127.0.0.1 and localhost both count
+    for origin, status in (("https://evil.example", 403), (cfg.http_url, 101), (own, 101)):
+        resp = await server.http.get(server.gateway_url, headers={
+            "Origin": origin, "Connection": "Upgrade", "Upgrade": "websocket",
+            "Sec-WebSocket-Version": "13", "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+        }, params={"v": "10", "encoding": "json"})
+        assert resp.status == status, (origin, resp.status)
+        resp.close()
+
+
+def test_allowed_origins_setting_replaces_the_default() -> None:
+    cfg = Config(allowed_origins="https://chat.example.com/, https://b.example")
+    assert cfg.origins == {"https://chat.example.com", "https://b.example"}
+    assert Config(http_port=9000).origins == {"http://127.0.0.1:9000", "http://localhost:9000"}
+
+
 async def test_resume_after_dropped_connection_replays_missed_events(
     server: Server, api: Api
 ) -> None:
