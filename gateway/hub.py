@@ -40,6 +40,11 @@ logger = logging.getLogger(__name__)
 # Events waiting behind a store read, at most; beyond, the oldest are dropped (and logged).
 BACKLOG_MAX = 10_000
 _CONTENT = int(Intent.MESSAGE_CONTENT)
+# Intents most sessions lack (privileged): an event that needs one goes to an index of the
+# guild's sessions that have it instead of filtering the whole guild. Without it every
+# connect and disconnect (PRESENCE_UPDATE) cost one check per member: a 5,000-session resume
+# storm spent 75% of its CPU there (bench.gateway storm).
+_INDEXED = (int(Intent.GUILD_PRESENCES), int(Intent.GUILD_MEMBERS))
 _MESSAGE_EVENTS = frozenset({"MESSAGE_CREATE", "MESSAGE_UPDATE"})
 # Fields a bot without MESSAGE_CONTENT does not get ("Message Content Intent").
 _REDACTED = {"content": "", "embeds": [], "attachments": [], "components": []}
@@ -68,6 +73,8 @@ class Hub:
         self._platform = platform
         self._guilds: dict[int, GuildCache] = {}
         self._users: dict[int, set[Conn]] = {}
+        # (guild_id, intent in _INDEXED) -> the guild's connections with that intent.
+        self._by_intent: dict[tuple[int, int], set[Conn]] = {}
         self._touched: dict[Conn, None] = {}  # ordered set
         self._flush_handle: asyncio.Handle | None = None
         self._backlog: deque[Event] = deque()
@@ -151,9 +158,19 @@ class Hub:
         assert conn.session.user_id is not None
         cache.subscribe(conn, conn.session.user_id)
         conn.guilds.add(guild_id)
+        intents = conn.session.intents
+        for intent in _INDEXED:
+            if intents & intent:
+                self._by_intent.setdefault((guild_id, intent), set()).add(conn)
 
     def _leave(self, conn: Conn, guild_id: int) -> None:
         conn.guilds.discard(guild_id)
+        for intent in _INDEXED:
+            indexed = self._by_intent.get((guild_id, intent))
+            if indexed is not None:
+                indexed.discard(conn)
+                if not indexed:
+                    del self._by_intent[guild_id, intent]
         cache = self._guilds.get(guild_id)
         if cache is None:
             return
@@ -210,7 +227,7 @@ class Hub:
         plain = Dispatch(event.name, event.data)
         gate = _ContentGate(event) if event.name in _MESSAGE_EVENTS and guild_id else None
         touched, ready = self._touched, State.READY
-        for conn in self._audience(event, cache):
+        for conn in self._audience(event, cache, need):
             session = conn.session
             # Per recipient, so no property calls: the Identify read once. Without one a
             # session has no sequence either (never identified, or reset by op 9): it would
@@ -246,12 +263,13 @@ class Hub:
             self._metrics.fanout_seconds.observe(time.perf_counter() - self._delivered)
             self._delivered = None
 
-    def _audience(self, event: Event, cache: GuildCache | None) -> Iterable[Conn]:
+    def _audience(self, event: Event, cache: GuildCache | None, need: int) -> Iterable[Conn]:
         if event.user_ids:
             users = self._users
             conns: Iterable[Conn] = [c for u in event.user_ids for c in users.get(u, ())]
         elif cache is not None:
-            conns = tuple(cache.conns)
+            conns = tuple(self._by_intent.get((cache.guild_id, need), ()) if need in _INDEXED
+                          else cache.conns)
         else:
             return ()
         channel_id = event.channel_id

@@ -658,10 +658,10 @@ class _Meta:
 
 
 class _Conn:
-    def __init__(self, user_id: int, tmp_path: Path) -> None:
+    def __init__(self, user_id: int, tmp_path: Path, intents: int = ALL_INTENTS) -> None:
         self.session = Session(Config(data_dir=str(tmp_path)), 0.0, ConnectParams.parse("v=10"))
         self.session.receive(orjson.dumps({"op": 2, "d": {
-            "token": "t", "intents": ALL_INTENTS,
+            "token": "t", "intents": intents,
             "properties": {"os": "x", "browser": "y", "device": "z"}}}), 0.0)
         self.session.requests()
         self.user = User(user_id, f"u{user_id}")
@@ -743,6 +743,23 @@ async def test_hub_reloads_a_guild_dropped_while_a_session_was_joining(tmp_path:
     hub._on_events([Event("MESSAGE_CREATE", data, guild_id=GUILD, channel_id=CHANNEL)])
     await asyncio.wait_for(y.flushed.wait(), TIMEOUT)
     assert orjson.loads(y.frames[-1])["d"]["content"] == "hi" and x.frames == []
+
+
+async def test_hub_sends_presences_only_to_sessions_with_the_intent(tmp_path: Path) -> None:
+    hub = _hub()
+    listening = _Conn(10, tmp_path)
+    deaf = _Conn(11, tmp_path, ALL_INTENTS & ~int(Intent.GUILD_PRESENCES))
+    for conn in (listening, deaf):
+        await hub.prepare([GUILD], conn.user.id)
+        hub.attach(conn, [GUILD])
+    data = {"user": {"id": "12"}, "guild_id": str(GUILD), "status": "online", "activities": [],
+            "client_status": {"web": "online"}}
+    hub._on_events([Event("PRESENCE_UPDATE", data, guild_id=GUILD)])
+    await asyncio.wait_for(listening.flushed.wait(), TIMEOUT)
+    assert orjson.loads(listening.frames[-1])["t"] == "PRESENCE_UPDATE" and deaf.frames == []
+    hub.detach(listening)
+    hub.detach(deaf)
+    assert not hub._by_intent  # the index of sessions by intent goes with them
 
 
 async def test_ready_lists_dm_channels(server: Server, api: Api) -> None:
