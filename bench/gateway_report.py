@@ -73,8 +73,8 @@ def _fanout(r: dict[str, Any]) -> list[str]:
         f"{next(iter(targets.values()))['frame_bytes']} bytes.",
         "",
         "| target | saturation deliveries/s | gateway × | saturated at msg/s | server CPU | client CPU "
-        "| half load msg/s | p50 ms | p99 ms | p99.9 ms |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| half load msg/s | p50 ms | p99 ms | p99.9 ms | most waited |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     g = targets.get("gateway", {}).get("saturation_events_s")
     for name, t in targets.items():
@@ -85,8 +85,12 @@ def _fanout(r: dict[str, Any]) -> list[str]:
             f"| {name} | {_n(t['saturation_events_s'])} | {ratio} | "
             f"{_n(t['saturated_at_msg_s']) if t['saturated_at_msg_s'] else 'not reached'} | "
             f"{best['server_cpu_pct']:.0f}% | {best['client_cpu_pct']:.0f}% | "
-            f"{_n(h['offered_msg_s'])} | {h['p50_ms']:.2f} | {h['p99_ms']:.2f} | {h['p999_ms']:.2f} |")
-    lines.append("")
+            f"{_n(h['offered_msg_s'])} | {h['p50_ms']:.2f} | {h['p99_ms']:.2f} | {h['p999_ms']:.2f} | "
+            f"{max(s.get('server_wait_pct', 0) for s in [*t['steps'], h]):.0f}% |")
+    lines += ["", "*most waited*: the largest share of a step's time the server spent runnable while "
+              "something else had its core. The peers are one thread: above ~5% another process "
+              "disturbed them. The gateway also waits for its own threads (the SQLite writer, the "
+              "thread pools), pinned to the same core.", ""]
     if g:
         checks = []
         for peer, want in (("bare_picows", TARGET_VS_BARE), ("aiohttp", TARGET_VS_AIOHTTP)):
@@ -115,8 +119,8 @@ def _fanout(r: dict[str, Any]) -> list[str]:
                 f"{s['server_rss_kib'] / 1024:.0f} | "
                 f"{s['client_cpu_pct']:.0f}% | {s.get('saturated') or ''}"
                 f"{'re-run: ' + s['retried'] if s.get('retried') else ''} |")
-    lines += ["", "*waited*: time the server was runnable while another process had its core "
-              "(`/proc/<pid>/task/*/schedstat`); *ev per CPU-s*: deliveries per second of server "
+    lines += ["", "*waited*: time the server was runnable while something else had its core "
+              "(`/proc/<pid>/task/*/schedstat`; for the gateway, its own threads too); *ev per CPU-s*: deliveries per second of server "
               "CPU; *frames/read*: message frames per socket read at the receivers (coalescing); "
               "*router batch*: mean messages per write batch of the router (`/metrics`).", ""]
     return lines
