@@ -108,6 +108,17 @@ def user_id_of(page: Page) -> str:
     }""", TOKEN_KEY))
 
 
+def guild_of_two(rest: Rest, name: str) -> tuple[str, str, str, str]:
+    """Alice's guild ``name`` with Bob joined by invite: (alice token, id, bob token, id)."""
+    alice_token, alice_id = rest.register(_name("alice"))
+    bob_token, bob_id = rest.register(_name("bob"))
+    guild = rest.call("POST", "/guilds", alice_token, {"name": name})
+    channel = rest.call("GET", f"/guilds/{guild['id']}/channels", alice_token)[0]
+    invite = rest.call("POST", f"/channels/{channel['id']}/invites", alice_token, {})
+    rest.call("POST", f"/invites/{invite['code']}", bob_token)
+    return alice_token, alice_id, bob_token, bob_id
+
+
 def wait_live(page: Page) -> None:
     """The gateway session is READY (the connection banner is gone, my status is online)."""
     expect(page.locator(".connection-banner")).to_be_hidden(timeout=UI_MS)
@@ -238,12 +249,7 @@ def test_log_in_and_out(server: ServerProcess, rest: Rest, new_page: Any) -> Non
 
 
 def test_failed_send_can_be_retried(server: ServerProcess, rest: Rest, new_page: Any) -> None:
-    alice_token, _ = rest.register(_name("alice"))
-    bob_token, _ = rest.register(_name("bob"))
-    guild = rest.call("POST", "/guilds", alice_token, {"name": "Retry"})
-    channel = rest.call("GET", f"/guilds/{guild['id']}/channels", alice_token)[0]
-    invite = rest.call("POST", f"/channels/{channel['id']}/invites", alice_token, {})
-    rest.call("POST", f"/invites/{invite['code']}", bob_token)
+    alice_token, _, bob_token, _ = guild_of_two(rest, "Retry")
     alice, bob = new_page("alice"), new_page("bob")
     log_in_with_token(alice, server.url, alice_token)
     log_in_with_token(bob, server.url, bob_token)
@@ -266,12 +272,7 @@ def test_failed_send_can_be_retried(server: ServerProcess, rest: Rest, new_page:
 def test_member_list_shows_who_is_online(
     server: ServerProcess, rest: Rest, new_page: Any
 ) -> None:
-    alice_token, _ = rest.register(_name("alice"))
-    bob_token, bob_id = rest.register(_name("bob"))
-    guild = rest.call("POST", "/guilds", alice_token, {"name": "Presence"})
-    channel = rest.call("GET", f"/guilds/{guild['id']}/channels", alice_token)[0]
-    invite = rest.call("POST", f"/channels/{channel['id']}/invites", alice_token, {})
-    rest.call("POST", f"/invites/{invite['code']}", bob_token)
+    alice_token, _, bob_token, bob_id = guild_of_two(rest, "Presence")
     alice = new_page("alice")
     log_in_with_token(alice, server.url, alice_token)
     wait_live(alice)
@@ -355,12 +356,7 @@ def test_channels_invites_and_kicks_show_live(
 def test_new_channel_appears_live_for_other_members(
     server: ServerProcess, rest: Rest, new_page: Any
 ) -> None:
-    alice_token, _ = rest.register(_name("alice"))
-    bob_token, _ = rest.register(_name("bob"))
-    guild = rest.call("POST", "/guilds", alice_token, {"name": "Channels"})
-    general = rest.call("GET", f"/guilds/{guild['id']}/channels", alice_token)[0]
-    invite = rest.call("POST", f"/channels/{general['id']}/invites", alice_token, {})
-    rest.call("POST", f"/invites/{invite['code']}", bob_token)
+    alice_token, _, bob_token, _ = guild_of_two(rest, "Channels")
     alice, bob = new_page("alice"), new_page("bob")
     log_in_with_token(alice, server.url, alice_token)
     log_in_with_token(bob, server.url, bob_token)
@@ -402,12 +398,7 @@ def test_history_loads_older_pages_when_scrolled_up(
 def test_client_reconnects_after_server_restart(
     server: ServerProcess, rest: Rest, new_page: Any
 ) -> None:
-    alice_token, _ = rest.register(_name("alice"))
-    bob_token, _ = rest.register(_name("bob"))
-    guild = rest.call("POST", "/guilds", alice_token, {"name": "Restart"})
-    channel = rest.call("GET", f"/guilds/{guild['id']}/channels", alice_token)[0]
-    invite = rest.call("POST", f"/channels/{channel['id']}/invites", alice_token, {})
-    rest.call("POST", f"/invites/{invite['code']}", bob_token)
+    alice_token, _, bob_token, _ = guild_of_two(rest, "Restart")
     alice, bob = new_page("alice"), new_page("bob")
     log_in_with_token(alice, server.url, alice_token)
     log_in_with_token(bob, server.url, bob_token)
