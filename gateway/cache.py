@@ -34,10 +34,12 @@ class GuildCache:
         conns: the local connections subscribed to it (any object; the hub's).
         stale: True until loaded, and again after an event in :data:`RELOAD_EVENTS`.
         members: memberships of the local users, by user id.
+        audiences: the hub's memo of who receives which kind of event here, emptied whenever
+            that may have changed (a subscriber, a membership, a role, a channel).
     """
 
-    __slots__ = ("_channels", "_guild", "_roles", "_users", "_version", "_view", "conns",
-                 "guild_id", "members", "stale", "unloaded")
+    __slots__ = ("_channels", "_guild", "_roles", "_users", "_version", "_view", "audiences",
+                 "conns", "guild_id", "members", "stale", "unloaded")
 
     def __init__(self, guild_id: int) -> None:
         self.guild_id = guild_id
@@ -51,6 +53,7 @@ class GuildCache:
         self._roles: dict[int, Role] = {}
         self._channels: dict[int, Channel] = {}
         self._view: dict[int, dict[int, bool]] = {}
+        self.audiences: dict[Any, Any] = {}
         self._version = 0
 
     def missing(self, user_ids: tuple[int, ...] = ()) -> bool:
@@ -62,6 +65,7 @@ class GuildCache:
         if conn in self.conns:
             return
         self.conns.add(conn)
+        self.audiences.clear()
         self._users[user_id] = self._users.get(user_id, 0) + 1
         if user_id not in self.members:
             self.unloaded.add(user_id)
@@ -71,6 +75,7 @@ class GuildCache:
         if conn not in self.conns:
             return
         self.conns.discard(conn)
+        self.audiences.clear()
         left = self._users.get(user_id, 1) - 1
         if left > 0:
             self._users[user_id] = left
@@ -92,13 +97,13 @@ class GuildCache:
             self._guild = guild
             self._roles = {r.id: r for r in roles}
             self._channels = {c.id: c for c in channels}
-            self._view.clear()
+            self._changed()
         for user_id in {*user_ids, *self.unloaded}:
             if user_id not in self.members:
                 member = await meta.get_member(self.guild_id, user_id)
                 if member is not None:
                     self.members[user_id] = member
-                    self._view.clear()
+                    self._changed()
             self.unloaded.discard(user_id)
         if version == self._version:
             self.stale = False
@@ -107,7 +112,7 @@ class GuildCache:
         """The guild, a role or a channel changed: read them again before the next fanout."""
         self.stale = True
         self._version += 1
-        self._view.clear()
+        self._changed()
 
     def can_view(self, user_id: int, channel_id: int) -> bool:
         """Whether ``user_id`` may VIEW ``channel_id`` (False for an unknown member/channel)."""
@@ -137,9 +142,14 @@ class GuildCache:
             roles = tuple(int(r) for r in data.get("roles", ()))
             self.members[user_id] = dataclasses.replace(member, roles=roles,
                                                         nick=data.get("nick"))
-            self._view.clear()
+            self._changed()
 
     def forget_member(self, user_id: int) -> None:
         self.unloaded.discard(user_id)
         if self.members.pop(user_id, None) is not None:
-            self._view.clear()
+            self._changed()
+
+    def _changed(self) -> None:
+        """Who may view what may have changed: drop the memos built on it."""
+        self._view.clear()
+        self.audiences.clear()

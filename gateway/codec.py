@@ -83,6 +83,10 @@ class Codec:
 
     def splice(self, parts: Parts, seq: int) -> bytes:
         """The frame of a dispatch for sequence number ``seq``."""
+        return b"".join((parts[0], self.seq_bytes(seq), parts[1]))
+
+    def seq_bytes(self, seq: int) -> bytes:
+        """The encoded value of ``s`` that goes between a dispatch's parts."""
         raise NotImplementedError
 
 
@@ -109,8 +113,8 @@ class JsonCodec(Codec):
             b',"d":' + orjson.dumps(data) + b"}",
         )
 
-    def splice(self, parts: Parts, seq: int) -> bytes:
-        return b"".join((parts[0], b"%d" % seq, parts[1]))
+    def seq_bytes(self, seq: int) -> bytes:
+        return b"%d" % seq
 
 
 class EtfCodec(Codec):
@@ -140,8 +144,8 @@ class EtfCodec(Codec):
             _term("d") + _term(data),
         )
 
-    def splice(self, parts: Parts, seq: int) -> bytes:
-        return b"".join((parts[0], _etf_int(seq), parts[1]))
+    def seq_bytes(self, seq: int) -> bytes:
+        return _etf_int(seq)
 
 
 def _term(value: Any) -> bytes:

@@ -7,7 +7,10 @@ guild's while its cache exists, a user's while the user has a local connection (
 workers, the Redis channels this worker listens to). For each event it picks the audience (explicit
 ``user_ids``, else the guild's sessions), filters by intent, shard and VIEW_CHANNEL, builds one
 :class:`~gateway.codec.Dispatch` per variant (two when MESSAGE_CONTENT redaction applies) and
-calls ``session.dispatch`` per recipient: no await, no task, no serialization per recipient.
+calls ``session.push`` per recipient: no await, no task, no serialization per recipient. The
+filtered audience of a guild event is memoized per (channel, intent) in the guild's cache
+until something it depends on changes, so a message costs each recipient one call, not a
+permission, intent and shard check (bench/RESULTS.md).
 Touched connections are flushed once at the end of the loop iteration (``call_soon``), so the
 frames queued for one socket during an iteration go out in one write (DESIGN.md, measured).
 
@@ -29,9 +32,9 @@ from core.events import Event
 from core.models import User
 from core.platform import Platform
 from gateway.cache import RELOAD_EVENTS, GuildCache
-from gateway.codec import Dispatch
+from gateway.codec import Dispatch, Encoding, Parts
 from gateway.protocol import Intent, event_intent, shard_of
-from gateway.session import Session, State
+from gateway.session import Session
 
 __all__ = ["BACKLOG_MAX", "Conn", "Hub"]
 
@@ -226,21 +229,18 @@ class Hub:
         need = event_intent(event.name, guild_id is None) or 0
         plain = Dispatch(event.name, event.data)
         gate = _ContentGate(event) if event.name in _MESSAGE_EVENTS and guild_id else None
-        touched, ready = self._touched, State.READY
-        for conn in self._audience(event, cache, need):
+        touched = self._touched
+        audience = self._audience(event, cache, need, guild_id)
+        for encoding, members in audience.groups:
+            parts = plain.parts(encoding)
+            for conn, push in members:  # the hot loop: one call per recipient, nothing else
+                if push(parts):
+                    touched[conn] = None  # flushed once at the end of the iteration
+        for conn in audience.gated:
             session = conn.session
-            # Per recipient, so no property calls: the Identify read once. Without one a
-            # session has no sequence either (never identified, or reset by op 9): it would
-            # drop the dispatch anyway.
-            ident = session.identify
-            if ident is None or (need and not ident.intents & need) or (
-                    ident.shard is not None and not _on_shard(ident.shard, guild_id)):
-                continue
-            user = conn.user  # only a bot can get the redacted variant
-            dispatch = (gate.variant(conn, plain) if gate is not None and user is not None
-                        and user.bot else plain)
-            if session.dispatch(dispatch) and session.state is ready:
-                touched[conn] = None  # flushed once at the end of the iteration
+            dispatch = gate.variant(conn, plain) if gate is not None else plain
+            if session.push(dispatch.parts(session.encoding)):
+                touched[conn] = None
         if touched and self._flush_handle is None:
             self._flush_handle = asyncio.get_running_loop().call_soon(self._flush)
         self._apply(event, guild_id, cache)
@@ -263,7 +263,21 @@ class Hub:
             self._metrics.fanout_seconds.observe(time.perf_counter() - self._delivered)
             self._delivered = None
 
-    def _audience(self, event: Event, cache: GuildCache | None, need: int) -> Iterable[Conn]:
+    def _audience(self, event: Event, cache: GuildCache | None, need: int,
+                  guild_id: int | None) -> _Audience:
+        """Who receives ``event``: memoized per (channel, intent) for a guild's events."""
+        if event.user_ids or cache is None:
+            return _Audience(self._candidates(event, cache, need), need, guild_id)
+        key = (event.channel_id, need)
+        audience = cache.audiences.get(key)
+        if audience is None:
+            audience = _Audience(self._candidates(event, cache, need), need, guild_id)
+            if event.name != "CHANNEL_DELETE":  # its audience is not the channel's viewers
+                cache.audiences[key] = audience
+        return audience
+
+    def _candidates(self, event: Event, cache: GuildCache | None, need: int) -> Iterable[Conn]:
+        """The connections that may receive ``event`` as far as VIEW_CHANNEL is concerned."""
         if event.user_ids:
             users = self._users
             conns: Iterable[Conn] = [c for u in event.user_ids for c in users.get(u, ())]
@@ -359,6 +373,37 @@ class Hub:
             await cache.load(self._platform.meta, user_ids)
         except Exception:  # a store error must not stop the fanout: go on with what we have
             logger.exception("loading guild %d for the hub failed", guild_id)
+
+
+class _Audience:
+    """The recipients of an event, ready for the delivery loop.
+
+    Sessions without the event's intent or on another shard are left out. The rest are
+    grouped by encoding (one ``Dispatch.parts`` per group) as ``(conn, session.push)``, so
+    the loop makes no attribute lookup per recipient; bots without MESSAGE_CONTENT are kept
+    apart (``gated``), as their variant of a message depends on the message.
+    """
+
+    __slots__ = ("gated", "groups")
+
+    def __init__(self, conns: Iterable[Conn], need: int, guild_id: int | None) -> None:
+        groups: dict[Encoding, list[tuple[Conn, Callable[[Parts], bool]]]] = {}
+        gated: list[Conn] = []
+        for conn in conns:
+            session = conn.session
+            # Without an Identify a session has no sequence either (never identified, or
+            # reset by op 9): it would drop the dispatch anyway.
+            ident = session.identify
+            if ident is None or (need and not ident.intents & need) or (
+                    ident.shard is not None and not _on_shard(ident.shard, guild_id)):
+                continue
+            user = conn.user
+            if user is not None and user.bot and not ident.intents & _CONTENT:
+                gated.append(conn)
+            else:
+                groups.setdefault(session.encoding, []).append((conn, session.push))
+        self.groups = tuple((encoding, tuple(members)) for encoding, members in groups.items())
+        self.gated = tuple(gated)
 
 
 def _guild_of(event: Event) -> int | None:

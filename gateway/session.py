@@ -2,7 +2,7 @@
 
 The adapter feeds a :class:`Session` the client's payloads (``receive``) and the clock (``tick``
 at ``next_deadline``), writes ``outgoing()`` (frames encoded and compressed for this
-connection), fulfils ``requests()`` (commands needing I/O) and closes the connection once
+connection; a fanned-out dispatch as the chunks of its frame, see :data:`Frame`), fulfils ``requests()`` (commands needing I/O) and closes the connection once
 ``close_code`` is set. A resumable session outlives its connection (DETACHED): it keeps
 numbering and buffering dispatches until a RESUME takes it over (``on_resumed``) or it expires.
 References are to Discord's "Gateway" and "Gateway Events" pages; docs/gateway.md has the rest.
@@ -18,7 +18,7 @@ from typing import Any
 
 from core.config import Config
 from core.models import Application, User
-from gateway.codec import Codec, Dispatch, codec_for
+from gateway.codec import Codec, Dispatch, Parts, codec_for
 from gateway.commands import parse_command
 from gateway.compress import new_compressor
 from gateway.limits import SessionLimits
@@ -43,9 +43,20 @@ from gateway.protocol import (
 from gateway.ratelimit import WindowLimiter
 from gateway.replay import ReplayBuffer
 
-__all__ = ["ConnectParams", "Session", "SessionLimits", "State"]
+__all__ = ["ConnectParams", "Frame", "Session", "SessionLimits", "State", "frame_bytes"]
 
 logger = logging.getLogger(__name__)
+
+# One outgoing websocket message: its bytes, or the chunks to write back to back. A dispatch
+# of an uncompressed session is ``(prefix, s, suffix)`` with the prefix and suffix shared by
+# every recipient: a fanout allocates no frame per recipient, and the adapter copies each
+# frame once, into the write of all the frames queued for that socket (bench/RESULTS.md).
+Frame = bytes | tuple[bytes, bytes, bytes]
+
+
+def frame_bytes(frame: Frame) -> bytes:
+    """The payload of one outgoing :data:`Frame`."""
+    return frame if isinstance(frame, bytes) else b"".join(frame)
 
 
 
@@ -103,7 +114,7 @@ class Session:
         self._compressor = None if params.compress is None else new_compressor(params.compress)
         self._limits = limits
         self._interval_ms = config.heartbeat_interval_ms
-        self._out: list[bytes] = []
+        self._out: list[Frame] = []
         self._requests: list[Command] = []
         self._held: list[Command] = []
         self._resume: Resume | None = None
@@ -137,8 +148,8 @@ class Session:
     def shard(self) -> tuple[int, int] | None:
         return self.identify.shard if self.identify is not None else None
 
-    def outgoing(self) -> list[bytes]:
-        """The frames to write, in order, since the last call."""
+    def outgoing(self) -> list[Frame]:
+        """The frames to write, in order, since the last call (:func:`frame_bytes` joins one)."""
         out, self._out = self._out, []
         return out
 
@@ -289,16 +300,32 @@ class Session:
         Returns:
             False when the session has no sequence yet (or any more) and dropped it.
         """
+        if self._replay is None:
+            return False
+        self.push(event.parts(self.encoding))
+        return True
+
+    def push(self, parts: Parts) -> bool:
+        """:meth:`dispatch` for the hub: ``parts`` already in this session's encoding.
+
+        This runs once per recipient of every fanout, so it does the least it can: number the
+        dispatch, keep the shared parts for RESUME and queue ``(prefix, s, suffix)``.
+
+        Returns:
+            True when a frame was queued (the adapter must flush), False when the session has
+            no sequence (dropped) or no connection to write to (DETACHED: kept for RESUME).
+        """
         replay = self._replay
         if replay is None:
             return False
-        parts = event.parts(self.encoding)
         seq = replay.append(parts)
-        if self.state is _READY and self.close_code is None:
-            # _emit inlined: this runs once per recipient of every fanout.
-            frame = self._codec.splice(parts, seq)
-            compressor = self._compressor
-            self._out.append(frame if compressor is None else compressor.compress(frame))
+        if self.state is not _READY or self.close_code is not None:
+            return False
+        compressor = self._compressor
+        if compressor is None:
+            self._out.append((parts[0], self._codec.seq_bytes(seq), parts[1]))
+        else:  # one compression stream per connection: its frames cannot be shared
+            self._out.append(compressor.compress(self._codec.splice(parts, seq)))
         return True
 
     def dispatch_one(self, name: str, data: Any) -> bool:

@@ -32,7 +32,7 @@ from gateway.listener import Connection
 from gateway.params import ConnectParams
 from gateway.protocol import ALL_INTENTS, Intent
 from gateway.server import GatewayServer
-from gateway.session import Session
+from gateway.session import Session, frame_bytes
 from tests.api.conftest import Account, Api
 from tests.api.helpers import make_bot
 from tests.integration.gateway_client import (
@@ -522,7 +522,8 @@ def test_full_send_buffer_closes_4900_without_waiting(tmp_path: Path) -> None:
                              connected=lambda conn: None, metrics=Metrics())
     conn = Connection(server, ConnectParams.parse("v=10"))  # type: ignore[arg-type]
     conn.on_ws_connected(Transport())  # type: ignore[arg-type]
-    assert sent[0][0] == WSMsgType.TEXT  # Hello
+    assert sent[0][:2] == bytes((0x81, len(sent[0]) - 2))  # Hello: one unmasked FIN text frame
+    assert b'"op":10' in sent[0]
     assert sent[1:] == [("close", 4900), ("disconnect", False)]
     assert server.metrics.slow_consumer_closes == 1 and server.metrics.frames_out == 1
 
@@ -673,7 +674,7 @@ class _Conn:
         self.flushed = asyncio.Event()
 
     def flush(self) -> None:
-        self.frames += self.session.outgoing()
+        self.frames += map(frame_bytes, self.session.outgoing())
         self.flushed.set()
 
 

@@ -21,7 +21,7 @@ from gateway.compress import Compression
 from gateway.limits import SessionLimits
 from gateway.params import ConnectParams
 from gateway.protocol import Identify
-from gateway.session import Session
+from gateway.session import Session, frame_bytes
 
 INTERVAL_MS = 1000
 CONFIG = Config(heartbeat_interval_ms=INTERVAL_MS)
@@ -86,7 +86,8 @@ class Client:
     def recv(self) -> list[Any]:
         """Decode every frame the session wants written."""
         out = []
-        for frame in self.session.outgoing():
+        for chunks in self.session.outgoing():
+            frame = frame_bytes(chunks)
             self.raw.append(frame)
             data = self._decompress(frame)
             if data is None:

@@ -21,7 +21,7 @@ from gateway.protocol import (
     Resume,
     SendMessage,
 )
-from gateway.session import Session, State
+from gateway.session import Session, State, frame_bytes
 from tests.unit.gateway_client import BOT, TOKEN, Client
 
 
@@ -79,8 +79,11 @@ def test_encode_once_two_sessions_share_bytes_only_s_differs() -> None:
     a.session.dispatch(event)
     b.session.dispatch(event)
     (frame_a,), (frame_b,) = a.session.outgoing(), b.session.outgoing()
-    assert frame_a.replace(b'"s":4,', b'"s":7,') == frame_b
+    assert frame_bytes(frame_a).replace(b'"s":4,', b'"s":7,') == frame_bytes(frame_b)
     parts = event.parts(Encoding.JSON)
+    # The frames are the shared parts around each session's own s: nothing copied per session.
+    assert isinstance(frame_a, tuple) and isinstance(frame_b, tuple)
+    assert frame_a[0] is frame_b[0] is parts[0] and frame_a[2] is frame_b[2] is parts[1]
     # Both replay buffers hold the very same parts object: no copy per session.
     assert a.session._replay is not None and b.session._replay is not None
     assert a.session._replay.after(3) == [(4, parts)]

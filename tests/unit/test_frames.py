@@ -40,3 +40,12 @@ def test_frames_buffer_binary_frames_keep_their_opcode_and_order() -> None:
     frames = [b"\x83\x74" + bytes([i]) * i for i in range(10)]
     parsed = parse(frames_buffer(WSMsgType.BINARY, frames))
     assert [(p[0], p[2]) for p in parsed] == [(WSMsgType.BINARY.value, f) for f in frames]
+
+
+def test_frames_buffer_writes_chunked_frames_as_one_frame_each() -> None:
+    # A shared dispatch comes as (prefix, s, suffix): one frame, its length the sum of all three.
+    prefix, suffix = b'{"op":0,"t":"X","s":', b',"d":' + b"y" * 200 + b"}"
+    frames = [(prefix, b"7", suffix), b"plain", (prefix, b"1234", suffix)]
+    parsed = parse(frames_buffer(WSMsgType.TEXT, frames))
+    assert [p[2] for p in parsed] == [prefix + b"7" + suffix, b"plain", prefix + b"1234" + suffix]
+    assert [p[1] for p in parsed] == [4, 2, 4]
