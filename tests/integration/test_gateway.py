@@ -32,7 +32,7 @@ from gateway.listener import Connection
 from gateway.params import ConnectParams
 from gateway.protocol import ALL_INTENTS, Intent
 from gateway.server import GatewayServer
-from gateway.session import Session, frame_bytes
+from gateway.session import Session, frames
 from tests.api.conftest import Account, Api
 from tests.api.helpers import make_bot
 from tests.integration.gateway_client import (
@@ -674,7 +674,7 @@ class _Conn:
         self.flushed = asyncio.Event()
 
     def flush(self) -> None:
-        self.frames += map(frame_bytes, self.session.outgoing())
+        self.frames += frames(self.session.outgoing())
         self.flushed.set()
 
 

@@ -21,7 +21,7 @@ from gateway.compress import Compression
 from gateway.limits import SessionLimits
 from gateway.params import ConnectParams
 from gateway.protocol import Identify
-from gateway.session import Session, frame_bytes
+from gateway.session import Session, frames
 
 INTERVAL_MS = 1000
 CONFIG = Config(heartbeat_interval_ms=INTERVAL_MS)
@@ -86,8 +86,7 @@ class Client:
     def recv(self) -> list[Any]:
         """Decode every frame the session wants written."""
         out = []
-        for chunks in self.session.outgoing():
-            frame = frame_bytes(chunks)
+        for frame in frames(self.session.outgoing()):
             self.raw.append(frame)
             data = self._decompress(frame)
             if data is None:

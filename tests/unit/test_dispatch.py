@@ -21,7 +21,7 @@ from gateway.protocol import (
     Resume,
     SendMessage,
 )
-from gateway.session import Session, State, frame_bytes
+from gateway.session import Session, State, frames
 from tests.unit.gateway_client import BOT, TOKEN, Client
 
 
@@ -78,12 +78,13 @@ def test_encode_once_two_sessions_share_bytes_only_s_differs() -> None:
     event = message(7)
     a.session.dispatch(event)
     b.session.dispatch(event)
-    (frame_a,), (frame_b,) = a.session.outgoing(), b.session.outgoing()
-    assert frame_bytes(frame_a).replace(b'"s":4,', b'"s":7,') == frame_bytes(frame_b)
+    out_a, out_b = a.session.outgoing(), b.session.outgoing()
+    (frame_a,), (frame_b,) = frames(out_a), frames(out_b)
+    assert frame_a.replace(b'"s":4,', b'"s":7,') == frame_b
     parts = event.parts(Encoding.JSON)
-    # The frames are the shared parts around each session's own s: nothing copied per session.
-    assert isinstance(frame_a, tuple) and isinstance(frame_b, tuple)
-    assert frame_a[0] is frame_b[0] is parts[0] and frame_a[2] is frame_b[2] is parts[1]
+    # Queued as the shared parts and each session's own s: nothing copied or built per session.
+    assert out_a == [parts, b"4"] and out_b == [parts, b"7"]
+    assert out_a[0] is out_b[0] is parts
     # Both replay buffers hold the very same parts object: no copy per session.
     assert a.session._replay is not None and b.session._replay is not None
     assert a.session._replay.after(3) == [(4, parts)]

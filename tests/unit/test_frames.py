@@ -30,7 +30,7 @@ def parse(buffer: bytes) -> list[tuple[int, int, bytes]]:
 
 def test_frames_buffer_lengths_use_the_shortest_header() -> None:
     frames = [b"", b"a", b"b" * 125, b"c" * 126, b"d" * 65535, b"e" * 65536]
-    parsed = parse(frames_buffer(WSMsgType.TEXT, frames))
+    parsed = parse(frames_buffer(WSMsgType.TEXT, frames)[0])
     assert [p[2] for p in parsed] == frames
     assert [p[1] for p in parsed] == [2, 2, 2, 4, 4, 10]
     assert {p[0] for p in parsed} == {WSMsgType.TEXT.value}
@@ -38,14 +38,16 @@ def test_frames_buffer_lengths_use_the_shortest_header() -> None:
 
 def test_frames_buffer_binary_frames_keep_their_opcode_and_order() -> None:
     frames = [b"\x83\x74" + bytes([i]) * i for i in range(10)]
-    parsed = parse(frames_buffer(WSMsgType.BINARY, frames))
+    parsed = parse(frames_buffer(WSMsgType.BINARY, frames)[0])
     assert [(p[0], p[2]) for p in parsed] == [(WSMsgType.BINARY.value, f) for f in frames]
 
 
 def test_frames_buffer_writes_chunked_frames_as_one_frame_each() -> None:
-    # A shared dispatch comes as (prefix, s, suffix): one frame, its length the sum of all three.
+    # A shared dispatch comes as its parts then its s: one frame, its length the sum of all three.
     prefix, suffix = b'{"op":0,"t":"X","s":', b',"d":' + b"y" * 200 + b"}"
-    frames = [(prefix, b"7", suffix), b"plain", (prefix, b"1234", suffix)]
-    parsed = parse(frames_buffer(WSMsgType.TEXT, frames))
+    out = [(prefix, suffix), b"7", b"plain", (prefix, suffix), b"1234"]
+    buffer, count = frames_buffer(WSMsgType.TEXT, out)
+    parsed = parse(buffer)
+    assert count == 3
     assert [p[2] for p in parsed] == [prefix + b"7" + suffix, b"plain", prefix + b"1234" + suffix]
     assert [p[1] for p in parsed] == [4, 2, 4]
