@@ -4,6 +4,7 @@ Usage::
 
     python -m bench.gateway fanout [--receivers 1000] [--rates 25,50,100] [--duration 5]
                                    [--targets gateway,bare_picows,aiohttp,websockets]
+    python -m bench.gateway guilds [--mix 1000x2,100x20,10x200] [--zipf 1.1] [--rates ...]
     python -m bench.gateway idle   [--sessions 10000]
     python -m bench.gateway storm  [--sessions 5000]
     python -m bench.gateway report     # RESULTS.md section and fanout.png from bench/results/
@@ -18,6 +19,10 @@ the other core. Server CPU% and RSS are read from ``/proc/<pid>`` (the process a
   offer by more than 10%, p99 goes over ``--max-p99-ms``, or sessions drop. Then one step at
   half the saturated deliveries gives the latency "at half load". Every target gets the same
   ladder, the same receive path, and messages of the size the gateway's MESSAGE_CREATE had.
+- ``guilds``: guilds of mixed sizes (``--mix``), users in several of them, a role-only private
+  channel in each; messages go to a guild drawn by Zipf over size rank, 30% to its private
+  channel (``--private-share``): the fanout ladder, where a message's deliveries depend on
+  where it went, and every receiver's count is checked against what it may see. No peers.
 - ``idle``: RSS growth per IDENTIFIED idle session, measured at quarters up to ``--sessions``.
 - ``storm``: ``--sessions`` READY sessions lose their sockets at once (no close frame), then
   all RESUME at once: time until the last RESUMED, and errors.
@@ -33,21 +38,22 @@ import asyncio
 import contextlib
 import json
 import os
+import random
 import secrets
 import signal
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 import aiohttp
 
 from bench import gateway_report
-from bench.loadclient import LoadPool, raise_nofile
+from bench.loadclient import LoadPool, Target, raise_nofile
 from bench.rest_send import V, _free_port, _json, _stop, _wait_ready
 
 __all__ = ["main"]
@@ -60,6 +66,10 @@ _SETUP_CONCURRENCY = 64
 _DEFAULT_FRAME_BYTES = 700
 _TICKS = os.sysconf("SC_CLK_TCK")
 _PAGE = os.sysconf("SC_PAGE_SIZE")
+T = TypeVar("T")
+# Checks a step's per-receiver counts (the load processes' step results) against the plan;
+# what it returns updates the step's figures (the second argument).
+Audit = Callable[[list[dict[str, Any]], dict[str, Any]], dict[str, Any]]
 
 
 def _say(line: str) -> None:
@@ -228,43 +238,54 @@ def _tail(log: IO[str]) -> None:
         sys.stderr.write("\nserver log (last lines):\n" + "\n".join(text.splitlines()[-15:]) + "\n")
 
 
+async def _gather(label: str, coros: Sequence[Awaitable[T]]) -> list[T]:
+    """Await ``coros`` (each bounded by the caller's gate), with a progress line every 500."""
+    done = 0
+
+    async def one(coro: Awaitable[T]) -> T:
+        nonlocal done
+        out = await coro
+        done += 1
+        if done % 500 == 0:
+            _say(f"set-up: {done}/{len(coros)} {label}")
+        return out
+
+    return list(await asyncio.gather(*(one(c) for c in coros)))
+
+
+async def register_users(session: aiohttp.ClientSession, http: str, n: int,
+                         gate: asyncio.Semaphore) -> list[tuple[str, str]]:
+    """Register ``n`` users: their (token, user id)."""
+    run = secrets.token_hex(3)
+
+    async def register(i: int) -> tuple[str, str]:
+        async with gate:
+            body = {"username": f"gw_{run}_{i}", "password": "correct horse"}
+            data = await _json(session, "POST", f"{http}{V}/auth/register", None, body, 201)
+        return str(data["token"]), str(data["user"]["id"])
+
+    return await _gather("registered", [register(i) for i in range(n)])
+
+
 async def setup_guild(http: str, receivers: int, senders: int
                       ) -> tuple[list[str], list[str], str]:
     """Register users, one guild, everyone joined by invite: receiver and sender tokens and
     the channel's messages URL. Argon2 is cheap on the bench server: this is set-up."""
-    run, total = secrets.token_hex(3), receivers + senders
     gate = asyncio.Semaphore(_SETUP_CONCURRENCY)
-    done = 0
     connector = aiohttp.TCPConnector(limit=_SETUP_CONCURRENCY)
     async with aiohttp.ClientSession(connector=connector) as session:
-
-        async def register(i: int) -> str:
-            nonlocal done
-            async with gate:
-                body = {"username": f"gw_{run}_{i}", "password": "correct horse"}
-                data = await _json(session, "POST", f"{http}{V}/auth/register", None, body, 201)
-            done += 1
-            if done % 500 == 0:
-                _say(f"set-up: {done}/{total} registered")
-            return str(data["token"])
-
-        tokens = list(await asyncio.gather(*(register(i) for i in range(total))))
+        tokens = [t for t, _ in await register_users(session, http, receivers + senders, gate)]
         owner = tokens[0]
         guild = await _json(session, "POST", f"{http}{V}/guilds", owner, {"name": "bench"}, 201)
         channels = await _json(session, "GET", f"{http}{V}/guilds/{guild['id']}/channels", owner)
         channel = next(c["id"] for c in channels if c["type"] == 0)
         invite = await _json(session, "POST", f"{http}{V}/channels/{channel}/invites", owner, {})
-        done = 0
 
         async def join(token: str) -> None:
-            nonlocal done
             async with gate:
                 await _json(session, "POST", f"{http}{V}/invites/{invite['code']}", token)
-            done += 1
-            if done % 500 == 0:
-                _say(f"set-up: {done}/{total - 1} joined")
 
-        await asyncio.gather(*(join(t) for t in tokens[1:]))
+        await _gather("joined", [join(t) for t in tokens[1:]])
     _say("")
     return tokens[senders:], tokens[:senders], f"{http}{V}/channels/{channel}/messages"
 
@@ -312,15 +333,23 @@ def percentile(ordered: Sequence[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, int(q * len(ordered) + 0.5) - 1))]
 
 
-async def run_step(pool: LoadPool, running: Running, label: str, rate: float, receivers: int,
-                   duration: float, drain_s: float) -> dict[str, Any]:
-    """One offered rate: the figures of ``step`` merged over the pool, plus the server's."""
+async def run_step(pool: LoadPool, running: Running, label: str, rate: float, receivers: float,
+                   duration: float, drain_s: float,
+                   audit: Audit | None = None
+                   ) -> dict[str, Any]:
+    """One offered rate: the figures of ``step`` merged over the pool, plus the server's.
+
+    ``receivers`` is the deliveries each message should make (fanout: every receiver; guilds:
+    the traffic's mean). With ``audit``, the load processes also return per-receiver counts
+    and sends per target, and ``audit(parts, step)`` adds to (or corrects) the step's figures.
+    """
     import array
 
     server = running.proc
     t0 = time.monotonic() + 0.3
     task = asyncio.ensure_future(pool.all("step", rate=rate, t0=t0, duration=duration,
-                                          drain_s=drain_s, limit_s=duration + drain_s + 60))
+                                          drain_s=drain_s, limit_s=duration + drain_s + 60,
+                                          counts=audit is not None))
     await asyncio.sleep(max(0.0, t0 - time.monotonic()))
     batches0 = scrape(running.metrics_url, (_BATCH_SUM, _BATCH_COUNT))
     (user0, sys0), wait0, wall0 = server.cpu_split(), server.wait_s(), time.monotonic()
@@ -354,7 +383,7 @@ async def run_step(pool: LoadPool, running: Running, label: str, rate: float, re
     written = batches1.get(_BATCH_COUNT, 0) - batches0.get(_BATCH_COUNT, 0)
     reads = sum(p["reads"] for p in parts)
     total = sum(p["total"] for p in parts)
-    return {
+    step = {
         "offered_msg_s": rate, "offered_events_s": rate * receivers,
         "sent_msg_s": sent / duration, "delivered_events_s": delivered,
         "completion": total / (sent_total * receivers) if sent_total else 0.0,
@@ -379,6 +408,7 @@ async def run_step(pool: LoadPool, running: Running, label: str, rate: float, re
         "router_batch": ((batches1.get(_BATCH_SUM, 0) - batches0.get(_BATCH_SUM, 0)) / written
                          if written else None),
     }
+    return {**step, **audit(parts, step)} if audit is not None else step
 
 
 def _step_line(target: str, rate: float, step: dict[str, Any]) -> str:
@@ -433,35 +463,46 @@ async def fanout_target(args: argparse.Namespace, target: str, frame_bytes: int
                 await pool.call(0, "sender", kind="ws", url=server.send_url, tokens=[],
                                 payload_bytes=frame_bytes, concurrency=1)
             warm = await run_step(pool, server, f"{target} warm-up", 10, n, 1.0, 5.0)
-            steps: list[dict[str, Any]] = []
-            retries = args.confirm
-            for i, rate in enumerate(ladder(args)):
-                while True:
-                    step = await run_step(pool, server, f"{target} step {i + 1}", rate, n,
-                                          args.duration, args.drain)
-                    step["saturated"] = saturated(step, n, args.max_p99_ms)
-                    _say("")
-                    print(_step_line(target, rate, step), file=sys.stderr)
-                    # A co-tenant's burst can fake a saturation: the same rate once more.
-                    if not step["saturated"] or retries <= 0 or step["connected"] < n:
-                        break
-                    retries -= 1
-                    step["retried"], step["saturated"] = step["saturated"], None
-                    steps.append(step)
-                steps.append(step)
-                if step["saturated"]:
-                    break
-            best = max(s["delivered_events_s"] for s in steps)
-            half_rate = best / n / 2
-            half = await run_step(pool, server, f"{target} half load", half_rate, n,
-                                  args.duration * 2, args.drain)
-            _say("")
-            print(f"{target:>12} half load {half_rate:,.0f} msg/s: p50 {half['p50_ms']:.2f} "
-                  f"p99 {half['p99_ms']:.2f} p99.9 {half['p999_ms']:.2f} ms", file=sys.stderr)
+            climbed = await climb(args, pool, server, target, n, n)
         return {"receivers": n, "connect": conn, "frame_bytes": warm["frame_bytes"] or frame_bytes,
-                "steps": steps, "saturation_events_s": best,
-                "saturated_at_msg_s": next((s["offered_msg_s"] for s in steps if s["saturated"]),
-                                           None), "half": half}
+                **climbed}
+
+
+async def climb(args: argparse.Namespace, pool: LoadPool, server: Running, target: str,
+                per_msg: float, sessions: int,
+                audit: Audit | None = None
+                ) -> dict[str, Any]:
+    """The ladder until a step saturates, then the half-saturation step: ``steps``,
+    ``saturation_events_s``, ``saturated_at_msg_s`` and ``half``. ``per_msg`` is the
+    deliveries a message should make, ``sessions`` how many should stay connected."""
+    steps: list[dict[str, Any]] = []
+    retries = args.confirm
+    for i, rate in enumerate(ladder(args)):
+        while True:
+            step = await run_step(pool, server, f"{target} step {i + 1}", rate, per_msg,
+                                  args.duration, args.drain, audit)
+            step["saturated"] = saturated(step, sessions, args.max_p99_ms)
+            _say("")
+            print(_step_line(target, rate, step), file=sys.stderr)
+            # A co-tenant's burst can fake a saturation: the same rate once more.
+            if not step["saturated"] or retries <= 0 or step["connected"] < sessions:
+                break
+            retries -= 1
+            step["retried"], step["saturated"] = step["saturated"], None
+            steps.append(step)
+        steps.append(step)
+        if step["saturated"]:
+            break
+    best = max(s["delivered_events_s"] for s in steps)
+    half_rate = best / per_msg / 2
+    half = await run_step(pool, server, f"{target} half load", half_rate, per_msg,
+                          args.duration * 2, args.drain, audit)
+    _say("")
+    print(f"{target:>12} half load {half_rate:,.0f} msg/s: p50 {half['p50_ms']:.2f} "
+          f"p99 {half['p99_ms']:.2f} p99.9 {half['p999_ms']:.2f} ms", file=sys.stderr)
+    return {"steps": steps, "saturation_events_s": best,
+            "saturated_at_msg_s": next((s["offered_msg_s"] for s in steps if s["saturated"]),
+                                       None), "half": half}
 
 
 async def fanout(args: argparse.Namespace) -> dict[str, Any]:
@@ -478,6 +519,206 @@ async def fanout(args: argparse.Namespace) -> dict[str, Any]:
         out["ratios"] = {t: g / r["saturation_events_s"] for t, r in results.items()
                          if t != "gateway" and r["saturation_events_s"]}
     return out
+
+
+# -- guilds -------------------------------------------------------------------------------------
+
+_VIEW_CHANNEL = 1 << 10
+_SENDERS_PER_TARGET = 8  # accounts posting to one channel (the REST sender's posters rotate)
+
+
+def parse_mix(text: str) -> list[int]:
+    """``"1000x2,100x20"`` (size × count): the guild sizes, largest first."""
+    sizes: list[int] = []
+    for part in text.split(","):
+        size, _, count = part.strip().partition("x")
+        sizes += [int(size)] * int(count or 1)
+    if not sizes or min(sizes) < 1:
+        raise ValueError(f"bad guild mix {text!r}")
+    return sorted(sizes, reverse=True)
+
+
+@dataclass(frozen=True, slots=True)
+class GuildPlan:
+    """Who is in which guild and where the traffic goes, drawn before any request is made.
+
+    Targets are two per guild, public then private: ``audiences[2g]`` is guild g's members,
+    ``audiences[2g + 1]`` the holders of its role (the only ones who may see its private
+    channel), ``weights`` each target's share of the messages.
+    """
+
+    users: int
+    members: list[list[int]]  # per guild, largest first: user indices, [0] owns it
+    audiences: list[list[int]]
+    senders: list[list[int]]  # per target: the users posting there
+    weights: list[float]
+
+    def per_msg(self) -> float:
+        """Deliveries a message makes on average: Σ weight × audience."""
+        return sum(w * len(a) for w, a in zip(self.weights, self.audiences, strict=True)) \
+            / sum(self.weights)
+
+
+def plan_guilds(sizes: Sequence[int], users: int, zipf: float, private_share: float,
+                rng: random.Random) -> GuildPlan:
+    """Draw the memberships, role holders, senders and traffic weights.
+
+    Users in no guild yet are taken first, so everyone is somewhere (the large guilds share
+    them out); the rest are drawn among everyone, so a member of a large guild is also in some
+    small ones. Half of each guild's members (the owner among them) hold its role. A guild's
+    share of the messages is Zipf over its rank by size, ``1 / rank**zipf``, split
+    ``1 - private_share`` / ``private_share`` between its public and private channel.
+    """
+    fresh = list(range(users))
+    rng.shuffle(fresh)
+    members: list[list[int]] = []
+    for size in sizes:
+        mine, fresh = fresh[:size], fresh[size:]
+        if len(mine) < size:
+            taken = set(mine)
+            mine += rng.sample([u for u in range(users) if u not in taken], size - len(mine))
+            rng.shuffle(mine)  # the owner and role holders: not only users new to guilds
+        members.append(mine)
+    audiences: list[list[int]] = []
+    weights: list[float] = []
+    for rank, mine in enumerate(members, 1):
+        share = rank ** -zipf
+        audiences += [mine, mine[:max(1, len(mine) // 2)]]
+        weights += [share * (1 - private_share), share * private_share]
+    senders = [rng.sample(a, min(_SENDERS_PER_TARGET, len(a))) for a in audiences]
+    return GuildPlan(users, members, audiences, senders, weights)
+
+
+async def setup_guilds(http: str, plan: GuildPlan) -> tuple[list[str], list[Target]]:
+    """Create ``plan`` over REST: every user's token, and the sender's targets (messages URL,
+    sender tokens, weight). Each guild is made by its owner: a role with no permissions, a
+    private channel that denies VIEW_CHANNEL to @everyone and allows it to the role, an invite
+    to the public one; then the members join and the holders get the role."""
+    gate = asyncio.Semaphore(_SETUP_CONCURRENCY)
+    connector = aiohttp.TCPConnector(limit=_SETUP_CONCURRENCY)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        users = await register_users(session, http, plan.users, gate)
+
+        async def make(g: int, owner: str) -> tuple[str, str, str, str, str]:
+            async with gate:
+                guild = await _json(session, "POST", f"{http}{V}/guilds", owner,
+                                    {"name": f"bench {g}"}, 201)
+                gid = guild["id"]
+                channels = await _json(session, "GET", f"{http}{V}/guilds/{gid}/channels", owner)
+                public = next(c["id"] for c in channels if c["type"] == 0)
+                role = await _json(session, "POST", f"{http}{V}/guilds/{gid}/roles", owner,
+                                   {"name": "insiders", "permissions": "0"})
+                private = await _json(session, "POST", f"{http}{V}/guilds/{gid}/channels", owner,
+                                      {"name": "private", "type": 0}, 201)
+                for target, bits in ((gid, {"deny": str(_VIEW_CHANNEL)}),
+                                     (role["id"], {"allow": str(_VIEW_CHANNEL)})):
+                    await _json(session, "PUT",
+                                f"{http}{V}/channels/{private['id']}/permissions/{target}",
+                                owner, {"type": 0, **bits}, 204)
+                invite = await _json(session, "POST", f"{http}{V}/channels/{public}/invites",
+                                     owner, {})
+            return gid, public, private["id"], role["id"], invite["code"]
+
+        made = await _gather("guilds made", [make(g, users[m[0]][0])
+                                             for g, m in enumerate(plan.members)])
+
+        async def call(method: str, path: str, token: str, expect: int) -> None:
+            async with gate:
+                await _json(session, method, f"{http}{V}{path}", token, None, expect)
+
+        await _gather("joined", [call("POST", f"/invites/{made[g][4]}", users[u][0], 200)
+                                 for g, m in enumerate(plan.members) for u in m[1:]])
+        await _gather("roles given", [
+            call("PUT", f"/guilds/{made[g][0]}/members/{users[u][1]}/roles/{made[g][3]}",
+                 users[m[0]][0], 204)
+            for g, m in enumerate(plan.members) for u in plan.audiences[2 * g + 1]])
+    _say("")
+    targets = []
+    for t, (senders, weight) in enumerate(zip(plan.senders, plan.weights, strict=True)):
+        channel = made[t // 2][1 + t % 2]
+        targets.append((f"{http}{V}/channels/{channel}/messages",
+                        [users[u][0] for u in senders], weight))
+    return [token for token, _ in users], targets
+
+
+def guild_audit(plan: GuildPlan, processes: int) -> Audit:
+    """A ``run_step`` audit: what each receiver should have got, from the messages sent to each
+    target, against what it got. A receiver with more than its due got a message it may not
+    see (or one from the step before, when a step's drain was cut short).
+
+    The offered events/s become the offered msg/s times the deliveries due per message *sent
+    in this step*: a few hundred Zipf draws stray ~10% from the plan's mean (one message to a
+    1,000-member guild weighs a hundred to a 10-member one), which would fake a lag.
+    """
+    import array
+
+    def audit(parts: list[dict[str, Any]], step: dict[str, Any]) -> dict[str, Any]:
+        sent = parts[0]["sent_by_target"]  # the sender lives in load process 0
+        due = [0] * plan.users
+        for n, audience in zip(sent, plan.audiences, strict=True):
+            for u in audience:
+                due[u] += n
+        got = [0] * plan.users
+        for i, part in enumerate(parts):  # receiver k of process i is user k * processes + i
+            for k, n in enumerate(array.array("q", part["counts"])):
+                got[k * processes + i] = n
+        expected = sum(due)
+        return {"expected_events": expected, "sent_private": sum(sent[1::2]),
+                "mean_events_s": step["offered_events_s"],
+                "offered_events_s": (step["offered_msg_s"] * expected / sum(sent) if sum(sent)
+                                     else step["offered_events_s"]),
+                "completion": sum(got) / expected if expected else 0.0,
+                "receivers_over": sum(g > d for g, d in zip(got, due, strict=True)),
+                "receivers_under": sum(g < d for g, d in zip(got, due, strict=True)),
+                "events_over": sum(max(0, g - d) for g, d in zip(got, due, strict=True))}
+
+    return audit
+
+
+def _classes(plan: GuildPlan, sizes: Sequence[int]) -> list[dict[str, Any]]:
+    """Per guild size: how many guilds, their share of the messages and of the deliveries."""
+    total_w = sum(plan.weights)
+    total_ev = plan.per_msg() * total_w
+    out = []
+    for size in sorted(set(sizes), reverse=True):
+        ts = [t for t in range(len(plan.weights)) if sizes[t // 2] == size]
+        out.append({"size": size, "guilds": sizes.count(size),
+                    "msg_share": sum(plan.weights[t] for t in ts) / total_w,
+                    "events_share": sum(plan.weights[t] * len(plan.audiences[t]) for t in ts)
+                    / total_ev})
+    return out
+
+
+async def guilds(args: argparse.Namespace) -> dict[str, Any]:
+    """Many guilds of mixed sizes, Zipf traffic, a private channel in each: the ladder."""
+    sizes = parse_mix(args.mix)
+    users = args.users or max(sizes[0], sum(sizes) // 3)
+    if not sizes[0] <= users <= sum(sizes):
+        raise SystemExit(f"--users {users}: from the largest guild ({sizes[0]}) to the "
+                         f"memberships ({sum(sizes)}), so that everyone is in some guild")
+    plan = plan_guilds(sizes, users, args.zipf, args.private_share, random.Random(args.seed))
+    per_msg = plan.per_msg()
+    with gateway_server(args.server_cpu) as server:
+        start = time.monotonic()
+        tokens, targets = await setup_guilds(server.http, plan)
+        setup_s = time.monotonic() - start
+        print(f"guilds: {len(sizes)} guilds, {users} users, {sum(sizes)} memberships, "
+              f"{per_msg:,.1f} deliveries per message; set-up {setup_s:.0f} s", file=sys.stderr)
+        async with load_pool(args.client_cpus) as pool:
+            audit = guild_audit(plan, pool.size)
+            conn = await connect(pool, server.ws_url, tokens, args.probe_every, args.concurrency)
+            if conn["failed"]:
+                raise SystemExit(f"guilds: {conn['failed']} receivers failed: {conn['errors']}")
+            await pool.call(0, "sender", kind="rest", url="", tokens=[], payload_bytes=0,
+                            concurrency=args.rest_concurrency, targets=targets)
+            warm = await run_step(pool, server, "guilds warm-up", 10, per_msg, 1.0, 5.0, audit)
+            climbed = await climb(args, pool, server, "guilds", per_msg, users, audit)
+    return {"users": users, "mix": args.mix, "guilds": len(sizes), "memberships": sum(sizes),
+            "zipf": args.zipf, "private_share": args.private_share, "role_share": 0.5,
+            "senders_per_channel": _SENDERS_PER_TARGET, "seed": args.seed,
+            "events_per_msg": per_msg, "classes": _classes(plan, sizes), "setup_s": setup_s,
+            "connect": conn, "frame_bytes": warm["frame_bytes"],
+            "peers": "none: the peer servers have no guilds or permissions", **climbed}
 
 
 # -- idle and storm -----------------------------------------------------------------------------
@@ -551,18 +792,31 @@ def _cpus(text: str) -> list[int | None]:
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m bench.gateway", description=__doc__.split("\n")[0])
-    p.add_argument("scenario", choices=("fanout", "idle", "storm", "report"))
+    p.add_argument("scenario", choices=("fanout", "guilds", "idle", "storm", "report"))
     p.add_argument("--receivers", type=int, default=1000, help="fanout: sessions in the channel")
+    p.add_argument("--mix", default="1000x2,100x20,10x200",
+                   help="guilds: guild sizes, SIZExCOUNT comma-separated")
+    p.add_argument("--users", type=int, default=0,
+                   help="guilds: receiver accounts (default: a third of the memberships, at "
+                        "least the largest guild: 2,000 for the default mix)")
+    p.add_argument("--zipf", type=float, default=1.1,
+                   help="guilds: a guild's share of messages is 1/rank**ZIPF (rank by size)")
+    p.add_argument("--private-share", type=float, default=0.3,
+                   help="guilds: share of messages to the private (role-only) channels")
+    p.add_argument("--seed", type=int, default=1, help="guilds: seed of the memberships drawn")
     p.add_argument("--sessions", type=int, default=None, help="idle (10000) / storm (5000)")
     p.add_argument("--targets", default="gateway," + ",".join(PEERS), help="fanout targets")
-    p.add_argument("--rates", default="", help="fanout: offered msg/s, comma-separated")
-    p.add_argument("--max-steps", type=int, default=20, help="fanout: steps of the ×1.25 ladder")
-    p.add_argument("--duration", type=float, default=5.0, help="fanout: seconds per step")
-    p.add_argument("--drain", type=float, default=15.0, help="fanout: max seconds to drain a step")
-    p.add_argument("--max-p99-ms", type=float, default=500.0, help="fanout: saturation p99")
+    p.add_argument("--rates", default="", help="fanout, guilds: offered msg/s, comma-separated")
+    p.add_argument("--max-steps", type=int, default=20,
+                   help="fanout, guilds: steps of the ×1.25 ladder")
+    p.add_argument("--duration", type=float, default=5.0, help="fanout, guilds: seconds per step")
+    p.add_argument("--drain", type=float, default=15.0,
+                   help="fanout, guilds: max seconds to drain a step")
+    p.add_argument("--max-p99-ms", type=float, default=500.0, help="fanout, guilds: saturation p99")
     p.add_argument("--confirm", type=int, default=1,
-                   help="fanout: saturated steps re-run once to confirm (this many in all)")
-    p.add_argument("--probe-every", type=int, default=10, help="fanout: time 1 receiver in N")
+                   help="fanout, guilds: saturated steps re-run once to confirm (this many in all)")
+    p.add_argument("--probe-every", type=int, default=10,
+                   help="fanout, guilds: time 1 receiver in N")
     p.add_argument("--senders", type=int, default=8, help="fanout: REST sender accounts")
     p.add_argument("--rest-concurrency", type=int, default=64, help="REST requests in flight")
     p.add_argument("--payload-bytes", type=int, default=0,
@@ -593,7 +847,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     meta = gateway_report.machine(argv if argv is not None else sys.argv[1:])
     import uvloop
 
-    scenario = {"fanout": fanout, "idle": idle, "storm": storm}[args.scenario]
+    scenario = {"fanout": fanout, "guilds": guilds, "idle": idle, "storm": storm}[args.scenario]
     result = {"scenario": args.scenario, **meta, **uvloop.run(scenario(args))}
     path = args.json or RESULTS_DIR / f"{args.scenario}.json"
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -10,7 +10,8 @@ Targets:
 - ``gateway``: receivers connect to ``?v=10&encoding=json``, IDENTIFY with a token (intents
   GUILDS | GUILD_MESSAGES: no presence or member events), heartbeat, and count MESSAGE_CREATE.
   The sender posts over REST (``POST /channels/{id}/messages``) with a ``nonce`` that is the
-  send time (``time.monotonic_ns()``: one clock for every process of the machine).
+  send time (``time.monotonic_ns()``: one clock for every process of the machine), to one
+  channel or, per message, to one of weighted targets (channel, its sender accounts).
 - ``peer`` (``bench.peers``): receivers connect to ``/recv``; the sender writes text frames to
   ``/send`` that carry the send time themselves, shaped like a MESSAGE_CREATE dispatch so the
   receive path is the very same.
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import array
 import asyncio
+import bisect
 import contextlib
 import itertools
 import logging
@@ -44,6 +46,8 @@ __all__ = ["INTENTS", "LoadPool", "LoadWorker", "Receiver", "peer_payload", "rai
 
 logger = logging.getLogger(__name__)
 
+# A REST sender's target: (messages URL, tokens of accounts that may post there, weight).
+Target = tuple[str, Sequence[str], float]
 INTENTS = 1 | 1 << 9  # GUILDS | GUILD_MESSAGES: no presence, typing or member events
 _TEXT, _CLOSE = WSMsgType.TEXT, WSMsgType.CLOSE
 _MC = b"MESSAGE_CREATE"  # at offset 13 of b'{"op":0,"t":"MESSAGE_CREATE","s":...' (gateway/codec.py)
@@ -256,25 +260,34 @@ class LoadWorker:
     # -- sending ----------------------------------------------------------------------------------
 
     async def cmd_sender(self, kind: str, url: str, tokens: Sequence[str], payload_bytes: int,
-                         concurrency: int) -> dict[str, Any]:
-        """Open the sender: ``rest`` (gateway: POST ``url`` as ``tokens`` in turn) or ``ws``."""
+                         concurrency: int, targets: Sequence[Target] | None = None
+                         ) -> dict[str, Any]:
+        """Open the sender: ``rest`` (gateway: POST ``url`` as ``tokens`` in turn, or to
+        ``targets`` drawn by weight per message) or ``ws``."""
         if kind == "rest":
-            self._sender = _RestSender(self, url, tokens, concurrency)
+            self._sender = _RestSender(self, url, tokens, concurrency, targets)
         else:
             self._sender = _WsSender(self, url, payload_bytes)
         await self._sender.start()
         return {"ok": True}
 
-    async def cmd_step(self, rate: float, t0: float, duration: float, drain_s: float
-                       ) -> dict[str, Any]:
+    async def cmd_step(self, rate: float, t0: float, duration: float, drain_s: float,
+                       counts: bool = False) -> dict[str, Any]:
         """Send at ``rate`` msg/s from monotonic ``t0`` for ``duration`` s; count and time what
-        arrives, in the window and until quiet (at most ``drain_s`` more)."""
+        arrives, in the window and until quiet (at most ``drain_s`` more).
+
+        With ``counts``, also each receiver's deliveries of the step (in connect order) and the
+        messages sent to each target: enough to tell who got more or less than their share.
+        """
         self.sends, self.recvs = array.array("q"), array.array("q")
         for r in self.receivers:
             r.sends, r.recvs = self.sends, self.recvs
         self.sent = self.shed = 0
+        if self._sender is not None:
+            self._sender.by_target = [0] * len(self._sender.by_target)
         await asyncio.sleep(max(0.0, t0 - time.monotonic()))
         c0, cpu0, r0 = self.count(), time.process_time(), self.reads()
+        base = [r.count for r in self.receivers] if counts else []
         if self._sender is not None and rate > 0:
             self._spawn(self._sender.run(rate, t0, duration))
         await asyncio.sleep(max(0.0, t0 + duration - time.monotonic()))
@@ -292,7 +305,13 @@ class LoadWorker:
         lo, hi = int(t0 * 1e9), int((t0 + duration) * 1e9)
         lat = array.array("q", (r - s for s, r in zip(self.sends, self.recvs, strict=True)
                                 if lo <= s < hi))
-        return {"window": c1 - c0, "reads": r1 - r0, "total": self.count() - c0, "sent": sent,
+        extra: dict[str, Any] = {}
+        if counts:
+            got = array.array("q", (r.count - b for r, b in zip(self.receivers, base, strict=True)))
+            extra = {"counts": got.tobytes(),
+                     "sent_by_target": list(self._sender.by_target) if self._sender else []}
+        return {**extra,
+                "window": c1 - c0, "reads": r1 - r0, "total": self.count() - c0, "sent": sent,
                 "sent_total": self.sent, "shed": self.shed, "unsent": unsent, "client_cpu_s": cpu1 - cpu0,
                 "lat_ns": lat.tobytes(), "frame_bytes": max((r.frame_bytes for r in self.receivers),
                                                             default=0),
@@ -360,6 +379,7 @@ class _Sender:
     def __init__(self, worker: LoadWorker) -> None:
         self.worker = worker
         self._running = False
+        self.by_target: list[int] = []  # messages sent (answered 200) per target, this step
 
     async def start(self) -> None:
         pass
@@ -417,14 +437,23 @@ class _WsSender(_Sender):
 
 class _RestSender(_Sender):
     """The gateway's sender: ``concurrency`` aiohttp requests in flight, fed by a queue whose
-    items are stamped when offered (a slow server shows as latency, not as a slower offer)."""
+    items are stamped when offered (a slow server shows as latency, not as a slower offer).
+
+    One channel (``url``, poster k posts as ``tokens[k % len]``), or ``targets``: each message
+    goes to a target drawn by weight, as that target's ``tokens[k % len]`` (accounts that may
+    post there), and is counted in ``by_target`` so the caller knows who should receive what.
+    """
 
     _QUEUE_MAX = 100_000
 
-    def __init__(self, worker: LoadWorker, url: str, tokens: Sequence[str], concurrency: int
-                 ) -> None:
+    def __init__(self, worker: LoadWorker, url: str, tokens: Sequence[str], concurrency: int,
+                 targets: Sequence[Target] | None = None) -> None:
         super().__init__(worker)
-        self.url, self.tokens, self.concurrency = url, list(tokens), concurrency
+        self.targets = [(u, list(t), float(w)) for u, t, w in targets or [(url, tokens, 1.0)]]
+        self.concurrency = concurrency
+        self.by_target = [0] * len(self.targets)
+        self._cum = list(itertools.accumulate(w for _, _, w in self.targets))
+        self._rng = random.Random()
         self.queue: asyncio.Queue[int] = asyncio.Queue(self._QUEUE_MAX)
         self.inflight = 0
         self._posters: list[asyncio.Task[None]] = []
@@ -435,9 +464,13 @@ class _RestSender(_Sender):
 
         self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
         loop = asyncio.get_running_loop()
-        tokens = itertools.cycle(self.tokens)
-        self._posters = [loop.create_task(self._post(next(tokens)))
-                         for _ in range(self.concurrency)]
+        self._posters = [loop.create_task(self._post(k)) for k in range(self.concurrency)]
+
+    def _pick(self) -> int:
+        """A target index, drawn by weight (always 0 for one channel)."""
+        if len(self._cum) == 1:
+            return 0
+        return bisect.bisect_right(self._cum, self._rng.random() * self._cum[-1])
 
     def offer(self, send_ns: int) -> None:
         try:
@@ -448,18 +481,24 @@ class _RestSender(_Sender):
     def idle(self) -> bool:
         return self.queue.empty() and self.inflight == 0
 
-    async def _post(self, token: str) -> None:
-        headers = {"Authorization": token, "Content-Type": "application/json"}
+    async def _post(self, k: int) -> None:
+        """Poster ``k``: takes stamped messages off the queue, one request at a time."""
+        # Per target: its URL and the headers of the account poster k posts as there.
+        plan = [(url, {"Authorization": tokens[k % len(tokens)],
+                       "Content-Type": "application/json"}) for url, tokens, _ in self.targets]
         pad = "x" * 80  # ~100-byte messages, as in DESIGN.md and bench.rest_send
         while True:
             send_ns = await self.queue.get()
             self.inflight += 1
             body = b'{"content":"%d %s","nonce":"%d"}' % (send_ns, pad.encode(), send_ns)
+            target = self._pick()
+            url, headers = plan[target]
             try:
-                async with self._session.post(self.url, data=body, headers=headers) as resp:
+                async with self._session.post(url, data=body, headers=headers) as resp:
                     await resp.read()
                     if resp.status == 200:
                         self.worker.sent += 1
+                        self.by_target[target] += 1
                     else:
                         self.worker._error(f"http {resp.status}")
             except OSError as e:

@@ -1,8 +1,10 @@
 """Smoke test of the gateway benchmark (``bench.gateway``), so that its code cannot rot.
 
 It runs the fanout scenario for about a second with 10 receivers, against the gateway and the
-bare picows peer, unpinned, and checks the shape of the results and that messages arrived; and
-the socket-less hub micro-benchmark (``bench.hub_fanout``) with 20 receivers.
+bare picows peer, unpinned, and checks the shape of the results and that messages arrived; the
+guilds scenario with three guilds of six users, checking that every receiver got exactly what it
+may see (no private-channel message reached a member without the role); and the socket-less
+hub micro-benchmark (``bench.hub_fanout``) with 20 receivers.
 Nothing here is timed: benchmark figures are not asserted, only that there are some.
 """
 
@@ -46,6 +48,33 @@ def test_fanout_smoke_run_reports_deliveries(tmp_path: Path) -> None:
         assert step["delivered_events_s"] > 0 and step["samples"] > 0, name
         assert step["completion"] > 0.5 and step["connected"] == 10, name
     assert "| gateway |" in gateway_report.summary(result)
+
+
+def test_guilds_smoke_run_delivers_exactly_what_each_receiver_may_see(tmp_path: Path) -> None:
+    out = tmp_path / "guilds.json"
+    # A drain ends when deliveries stop: a long limit costs nothing and spares a busy machine.
+    cmd = [sys.executable, "-m", "bench.gateway", "guilds", "--mix", "6x1,3x2", "--rates", "20",
+           "--duration", "1", "--drain", "5", "--server-cpu", "none", "--client-cpus", "none",
+           "--json", str(out), "--no-report"]
+    run = subprocess.run(cmd, cwd=_REPO, capture_output=True, text=True, timeout=110,
+                         env={**os.environ, "PYTHONPATH": str(_REPO)})
+    assert run.returncode == 0, run.stderr[-3000:]
+    result = json.loads(out.read_text())
+    assert result["scenario"] == "guilds" and result["command"].startswith(".venv/bin/python")
+    assert result["guilds"] == 3 and result["memberships"] == 12
+    assert result["users"] == 6 and result["connect"]["ok"] == 6
+    assert [c["size"] for c in result["classes"]] == [6, 3]
+    assert 1 < result["events_per_msg"] < 6
+    steps = [*result["steps"], result["half"]]
+    for step in steps:
+        assert _STEP_FIELDS | {"expected_events", "receivers_over", "receivers_under"} <= set(step)
+        assert step["connected"] == 6 and step["delivered_events_s"] > 0
+        # Each receiver's count against the messages sent to the channels it may see: a private
+        # message that reached a member without the role makes it "over" (and completion > 1).
+        assert step["receivers_over"] == 0 and step["events_over"] == 0
+        assert step["receivers_under"] == 0 and step["completion"] == 1.0
+    assert sum(s["sent_private"] for s in steps) > 0  # the VIEW_CHANNEL filter had work
+    assert "| 6 | 1 |" in gateway_report.summary(result)
 
 
 def test_hub_fanout_smoke_run_counts_one_write_per_connection() -> None:
