@@ -21,8 +21,9 @@ class ReplayBuffer:
     """The last dispatches of one session, bounded by count and by bytes.
 
     Args:
-        max_events: dispatches kept; older ones are dropped first.
-        max_bytes: encoded bytes kept (prefix + suffix of each); older ones are dropped first.
+        max_events: dispatches kept at most; once over, the oldest are dropped down to 7/8 of
+            it (so a full buffer holds between 7/8 of the bound and the bound).
+        max_bytes: encoded bytes kept at most (prefix + suffix of each), dropped the same way.
     """
 
     __slots__ = ("_bytes", "_entries", "_max_bytes", "_max_events", "last_seq")
@@ -49,14 +50,30 @@ class ReplayBuffer:
 
     def append(self, parts: Parts) -> int:
         """Keep ``parts`` as the next dispatch and return its sequence number."""
-        self.last_seq += 1
+        # Once per recipient of every fanout: the bounds are checked, not enforced, here.
         entries = self._entries
         entries.append(parts)
-        self._bytes += len(parts[0]) + len(parts[1])
-        while entries and (len(entries) > self._max_events or self._bytes > self._max_bytes):
+        size = self._bytes + len(parts[0]) + len(parts[1])
+        if size > self._max_bytes or len(entries) > self._max_events:
+            size = self._trim(size)
+        self._bytes = size
+        self.last_seq = seq = self.last_seq + 1
+        return seq
+
+    def _trim(self, size: int) -> int:
+        """Drop the oldest dispatches down to 7/8 of both bounds; return the bytes left.
+
+        Trimming by an eighth at a time, not one entry per append, makes a full buffer cost
+        one comparison per dispatch instead of a ``popleft`` and its accounting (the full
+        buffer is the steady state of every busy session).
+        """
+        entries = self._entries
+        max_events = self._max_events - self._max_events // 8
+        max_bytes = self._max_bytes - self._max_bytes // 8
+        while entries and (len(entries) > max_events or size > max_bytes):
             old = entries.popleft()
-            self._bytes -= len(old[0]) + len(old[1])
-        return self.last_seq
+            size -= len(old[0]) + len(old[1])
+        return size
 
     def after(self, seq: int) -> list[tuple[int, Parts]] | None:
         """Every dispatch after ``seq`` with its sequence number, oldest first.

@@ -18,7 +18,7 @@ from typing import Any
 
 from core.config import Config
 from core.models import Application, User
-from gateway.codec import Codec, Dispatch, Parts, codec_for
+from gateway.codec import Codec, Dispatch, Encoding, Parts, codec_for
 from gateway.commands import parse_command
 from gateway.compress import new_compressor
 from gateway.limits import SessionLimits
@@ -76,7 +76,8 @@ class State(IntEnum):
     CLOSED = 5  # over; nothing is kept
 
 
-_READY = State.READY  # a module constant: no class attribute lookup per dispatch
+_READY = State.READY  # module constants: no class attribute lookup per dispatch
+_JSON = Encoding.JSON
 
 
 class Session:
@@ -332,7 +333,8 @@ class Session:
         if compressor is None:
             out = self._out
             out.append(parts)
-            out.append(self._codec.seq_bytes(seq))
+            # JsonCodec.seq_bytes inlined: a method call is a third of this function.
+            out.append(b"%d" % seq if self.encoding is _JSON else self._codec.seq_bytes(seq))
         else:  # one compression stream per connection: its frames cannot be shared
             self._out.append(compressor.compress(self._codec.splice(parts, seq)))
         return True

@@ -127,6 +127,19 @@ def test_replay_bounded_by_count() -> None:
     assert buf.after(1) is None and buf.after(6) is None and buf.after(5) == []
 
 
+def test_replay_full_drops_an_eighth_at_a_time() -> None:
+    buf = ReplayBuffer(max_events=16, max_bytes=1 << 20)
+    for i in range(16):
+        buf.append(parts(i))
+    assert (len(buf), buf.first_seq) == (16, 1)  # at the bound: nothing dropped yet
+    assert buf.append(parts(16)) == 17
+    assert (len(buf), buf.first_seq, buf.last_seq) == (14, 4, 17)  # down to 16 - 16 // 8
+    assert buf.after(2) is None and [s for s, _ in buf.after(3) or []] == list(range(4, 18))
+    for i in range(17, 19):
+        buf.append(parts(i))
+    assert (len(buf), buf.first_seq) == (16, 4)  # grows back to the bound before the next drop
+
+
 def test_replay_bounded_by_bytes() -> None:
     one = sum(map(len, parts(0, 100)))
     buf = ReplayBuffer(max_events=100, max_bytes=one * 2 + 1)
