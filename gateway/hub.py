@@ -70,10 +70,16 @@ class Hub:
 
     Args:
         platform: the worker's platform (``bus`` to subscribe to, ``meta`` for cache loads).
+        presences: the PRESENCE_UPDATE-shaped entries of the listed GUILD_CREATE members
+            online (the server's); a joiner's GUILD_CREATE is built in core, which does not
+            know who is online, so the hub fills them in before encoding it.
     """
 
-    def __init__(self, platform: Platform) -> None:
+    def __init__(self, platform: Platform,
+                 presences: Callable[[list[dict[str, Any]]], list[dict[str, Any]]] | None = None
+                 ) -> None:
         self._platform = platform
+        self._presences = presences
         self._guilds: dict[int, GuildCache] = {}
         self._users: dict[int, set[Conn]] = {}
         # (guild_id, intent in _INDEXED) -> the guild's connections with that intent.
@@ -227,7 +233,10 @@ class Hub:
         guild_id = _guild_of(event)
         cache = self._guilds.get(guild_id) if guild_id is not None else None
         need = event_intent(event.name, guild_id is None) or 0
-        plain = Dispatch(event.name, event.data)
+        data = event.data
+        if event.name == "GUILD_CREATE" and self._presences is not None and "members" in data:
+            data = {**data, "presences": self._presences(data["members"])}
+        plain = Dispatch(event.name, data)
         gate = _ContentGate(event) if event.name in _MESSAGE_EVENTS and guild_id else None
         touched = self._touched
         audience = self._audience(event, cache, need, guild_id)

@@ -111,7 +111,7 @@ class GatewayServer:
         self.config = platform.config
         self.limits = limits
         self.send_buffer_limit = send_buffer_limit
-        self.hub = Hub(platform)
+        self.hub = Hub(platform, self._presences)
         self.metrics = platform.metrics
         self.resume_url = self.config.gateway_url
         self.port = 0

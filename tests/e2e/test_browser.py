@@ -287,11 +287,6 @@ def test_member_list_shows_who_is_online(
     expect(bob_entry).to_have_attribute("data-status", "offline", timeout=UI_MS)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "gateway: the GUILD_CREATE a user gets when joining while connected is built in core "
-    "(core/members.py via guild_create_payload) with presences: [], so the joiner sees members "
-    "already online as offline (the others do see the joiner: gateway/server.py announces it). "
-    "Remove this mark when it passes."))
 def test_member_list_shows_members_already_online(
     server: ServerProcess, rest: Rest, new_page: Any
 ) -> None:

@@ -435,6 +435,11 @@ async def test_members_already_online_are_in_guild_create_and_announced_on_join(
             assert online.get(a.id) == "online" and c.id not in online
             await api.join(guild, a, c)  # C joins while connected: the guild hears C is online
             assert (await _presence_of(wb, c))["status"] == "online"
+            # ... and C's own GUILD_CREATE (built in core) has A and B online in it.
+            joined = await wc.recv_until("GUILD_CREATE")
+            assert joined["d"]["id"] == guild["id"]
+            online = {p["user"]["id"]: p["status"] for p in joined["d"]["presences"]}
+            assert online.get(a.id) == "online" and online.get(b.id) == "online"
 
 
 async def _presence_of(ws: GatewayClient, who: Account) -> dict[str, Any]:
