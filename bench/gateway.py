@@ -7,12 +7,15 @@ Usage::
     python -m bench.gateway guilds [--mix 1000x2,100x20,10x200] [--zipf 1.1] [--rates ...]
     python -m bench.gateway idle   [--sessions 10000]
     python -m bench.gateway storm  [--sessions 5000]
-    python -m bench.gateway report     # RESULTS.md section and fanout.png from bench/results/
+    python -m bench.gateway report     # RESULTS.md's sections and plots from bench/results/
 
-The server under test (``python -m gateway.cli serve``: one worker, free ports, a temporary
-data directory; or a ``bench.peers`` server) runs pinned to ``--server-cpu`` with ``taskset``;
-the load (``bench.loadclient``, one process per ``--client-cpus`` entry) and this controller on
-the other core. Server CPU% and RSS are read from ``/proc/<pid>`` (the process and its children).
+(``python -m bench SCENARIO ...`` is the same.) The server under test (``python -m gateway.cli
+serve`` as ``--deploy`` says, see ``bench.deploy``: ``embedded``, one worker, free ports, a
+temporary data directory; ``workers2``, two workers with Redis and PostgreSQL; or a
+``bench.peers`` server) runs pinned to ``--server-cpu`` with ``taskset``; the load
+(``bench.loadclient``, one process per ``--client-cpus`` entry) and this controller on the
+other core. Server CPU% and RSS are read from ``/proc/<pid>`` (the process and its children:
+with workers, the supervisor and every worker).
 
 - ``fanout``: ``--receivers`` sessions in one guild channel; the offered rate steps up (the
   ladder of ``--rates``, else ×1.25 from 25 msg/s) until a step saturates: deliveries lag the
@@ -27,8 +30,10 @@ the other core. Server CPU% and RSS are read from ``/proc/<pid>`` (the process a
 - ``storm``: ``--sessions`` READY sessions lose their sockets at once (no close frame), then
   all RESUME at once: time until the last RESUMED, and errors.
 
-Results go to ``bench/results/<scenario>.json``; ``report`` (run after each scenario unless
-``--no-report``) regenerates the gateway section of ``bench/RESULTS.md`` and ``bench/fanout.png``.
+Results go to ``bench/results/<scenario>.json`` (embedded; other deployments
+``<scenario>_workers2.json`` and so on); ``report`` (run after each scenario unless
+``--no-report``) regenerates the generated sections of ``bench/RESULTS.md`` and the plots
+(``bench.report``).
 """
 
 from __future__ import annotations
@@ -48,13 +53,14 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, TypeVar
+from typing import Any, TypeVar
 
 import aiohttp
 
-from bench import gateway_report
+from bench import deploy, gateway_report, report
+from bench.deploy import ProcTree, free_port, stop, tail, wait_ready
 from bench.loadclient import LoadPool, Target, raise_nofile
-from bench.rest_send import V, _free_port, _json, _stop, _wait_ready
+from bench.rest_send import V, _json
 
 __all__ = ["main"]
 
@@ -64,8 +70,6 @@ PEERS = {"bare_picows": "bench.peers.bare_picows", "aiohttp": "bench.peers.aioht
          "websockets": "bench.peers.websockets_broadcast"}
 _SETUP_CONCURRENCY = 64
 _DEFAULT_FRAME_BYTES = 700
-_TICKS = os.sysconf("SC_CLK_TCK")
-_PAGE = os.sysconf("SC_PAGE_SIZE")
 T = TypeVar("T")
 # Checks a step's per-receiver counts (the load processes' step results) against the plan;
 # what it returns updates the step's figures (the second argument).
@@ -79,55 +83,6 @@ def _say(line: str) -> None:
 
 
 # -- /proc ----------------------------------------------------------------------------------------
-
-
-class ProcTree:
-    """CPU time and RSS of a process and its descendants, from ``/proc``."""
-
-    def __init__(self, pid: int) -> None:
-        self.pid = pid
-
-    def pids(self) -> list[int]:
-        out, todo = [], [self.pid]
-        while todo:
-            pid = todo.pop()
-            out.append(pid)
-            with contextlib.suppress(OSError):
-                for task in os.listdir(f"/proc/{pid}/task"):
-                    with open(f"/proc/{pid}/task/{task}/children") as f:
-                        todo.extend(int(c) for c in f.read().split())
-        return out
-
-    def cpu_s(self) -> float:
-        """User + system CPU seconds."""
-        return sum(self.cpu_split())
-
-    def cpu_split(self) -> tuple[float, float]:
-        """(user, system) CPU seconds: system is mostly the kernel's TCP send path."""
-        user = system = 0
-        for pid in self.pids():
-            with contextlib.suppress(OSError), open(f"/proc/{pid}/stat") as f:
-                fields = f.read().rpartition(")")[2].split()
-                user, system = user + int(fields[11]), system + int(fields[12])
-        return user / _TICKS, system / _TICKS
-
-    def wait_s(self) -> float:
-        """Seconds its threads spent runnable but waiting for a CPU (``schedstat``): how much
-        other processes on the server's core took from it."""
-        total = 0
-        for pid in self.pids():
-            with contextlib.suppress(OSError):
-                for task in os.listdir(f"/proc/{pid}/task"):
-                    with open(f"/proc/{pid}/task/{task}/schedstat") as f:
-                        total += int(f.read().split()[1])
-        return total / 1e9
-
-    def rss_kib(self) -> int:
-        total = 0
-        for pid in self.pids():
-            with contextlib.suppress(OSError), open(f"/proc/{pid}/statm") as f:
-                total += int(f.read().split()[1]) * _PAGE // 1024
-        return total
 
 
 def slab_kib() -> int:
@@ -161,25 +116,25 @@ class Running:
     ws_url: str  # receivers connect here
     send_url: str  # REST messages URL base (gateway) or the peer's /send
     http: str = ""
-    metrics_url: str = ""  # the gateway worker's Prometheus /metrics
+    metrics_urls: tuple[str, ...] = ()  # each gateway worker's Prometheus /metrics
 
 
-def scrape(url: str, names: Sequence[str]) -> dict[str, float]:
-    """Unlabelled samples ``names`` from a Prometheus text page (empty without ``url``)."""
-    if not url:
-        return {}
+def scrape(urls: Sequence[str], names: Sequence[str]) -> dict[str, float]:
+    """Unlabelled samples ``names`` from Prometheus text pages, summed over ``urls`` (the
+    workers); empty without any."""
     import urllib.request
 
-    try:
-        with urllib.request.urlopen(url, timeout=5) as resp:
-            text = resp.read().decode()
-    except OSError:
-        return {}
-    out = {}
-    for line in text.splitlines():
-        name, _, value = line.partition(" ")
-        if name in names:
-            out[name] = float(value)
+    out: dict[str, float] = {}
+    for url in urls:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as resp:
+                text = resp.read().decode()
+        except OSError:
+            continue
+        for line in text.splitlines():
+            name, _, value = line.partition(" ")
+            if name in names:
+                out[name] = out.get(name, 0.0) + float(value)
     return out
 
 
@@ -192,50 +147,27 @@ def _pinned(cmd: list[str], cpu: int | None) -> list[str]:
 
 
 @contextlib.contextmanager
-def gateway_server(cpu: int | None, env_extra: dict[str, str] | None = None) -> Iterator[Running]:
-    """``discord-arch serve`` (one worker, SQLite in a temporary directory), pinned."""
-    with contextlib.ExitStack() as stack:
-        data_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="discord-arch-gw-"))
-        http_port, ws_port, metrics_port = _free_port(), _free_port(), _free_port()
-        env = {**os.environ, "DISCORD_ARCH_RATELIMIT_ROUTE_LIMIT": "0",
-               "DISCORD_ARCH_RATELIMIT_GLOBAL_PER_S": "0", "DISCORD_ARCH_ARGON2_TIME_COST": "1",
-               "DISCORD_ARCH_ARGON2_MEMORY_KIB": "8", "DISCORD_ARCH_LOG_LEVEL": "WARNING",
-               "DISCORD_ARCH_METRICS_PORT": str(metrics_port),
-               **(env_extra or {})}
-        cmd = _pinned([sys.executable, "-m", "gateway.cli", "serve", "--http-port", str(http_port),
-                       "--gateway-port", str(ws_port), "--data-dir", data_dir], cpu)
-        log = stack.enter_context(open(os.path.join(data_dir, "server.log"), "w+"))
-        proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=log, cwd=_REPO)
-        stack.callback(_stop, proc)
-        _wait_ready(proc, http_port, log)
-        _wait_ready(proc, ws_port, log)
-        yield Running(ProcTree(proc.pid), f"ws://127.0.0.1:{ws_port}/?v=10&encoding=json",
-                      "", f"http://127.0.0.1:{http_port}",
-                      f"http://127.0.0.1:{metrics_port}/metrics")
-        _tail(log)
+def gateway_server(cpu: int | None, env_extra: dict[str, str] | None = None,
+                   where: deploy.Deploy | None = None) -> Iterator[Running]:
+    """``discord-arch serve`` as ``where`` says (default embedded: one worker, SQLite in a
+    temporary directory), pinned to ``cpu``."""
+    with deploy.serve(where or deploy.Deploy(), cpu, env_extra, prefix="discord-arch-gw-") as s:
+        yield Running(s.proc, s.ws_url, "", s.http, s.metrics_urls)
 
 
 @contextlib.contextmanager
 def peer_server(name: str, cpu: int | None) -> Iterator[Running]:
     """One of ``bench.peers``, pinned."""
     with contextlib.ExitStack() as stack:
-        port = _free_port()
+        port = free_port()
         log = stack.enter_context(tempfile.TemporaryFile("w+"))
         proc = subprocess.Popen(_pinned([sys.executable, "-m", PEERS[name], "--port", str(port)],
                                         cpu), stdout=log, stderr=log, cwd=_REPO)
-        stack.callback(_stop, proc)
-        _wait_ready(proc, port, log)
+        stack.callback(stop, proc)
+        wait_ready(proc, port, log)
         yield Running(ProcTree(proc.pid), f"ws://127.0.0.1:{port}/recv",
                       f"ws://127.0.0.1:{port}/send")
-        _tail(log)
-
-
-def _tail(log: IO[str]) -> None:
-    """Echo what a server logged (warnings and errors only: they are set to WARNING)."""
-    log.seek(0)
-    text = log.read().strip()
-    if text:
-        sys.stderr.write("\nserver log (last lines):\n" + "\n".join(text.splitlines()[-15:]) + "\n")
+        tail(log)
 
 
 async def _gather(label: str, coros: Sequence[Awaitable[T]]) -> list[T]:
@@ -351,7 +283,7 @@ async def run_step(pool: LoadPool, running: Running, label: str, rate: float, re
                                           drain_s=drain_s, limit_s=duration + drain_s + 60,
                                           counts=audit is not None))
     await asyncio.sleep(max(0.0, t0 - time.monotonic()))
-    batches0 = scrape(running.metrics_url, (_BATCH_SUM, _BATCH_COUNT))
+    batches0 = scrape(running.metrics_urls, (_BATCH_SUM, _BATCH_COUNT))
     (user0, sys0), wait0, wall0 = server.cpu_split(), server.wait_s(), time.monotonic()
     cpu0 = user0 + sys0
     last = (0, wall0)
@@ -366,7 +298,7 @@ async def run_step(pool: LoadPool, running: Running, label: str, rate: float, re
         last = (count, now)
     (user1, sys1), wait1, wall1 = server.cpu_split(), server.wait_s(), time.monotonic()
     cpu1, rss = user1 + sys1, server.rss_kib()
-    batches1 = scrape(running.metrics_url, (_BATCH_SUM, _BATCH_COUNT))
+    batches1 = scrape(running.metrics_urls, (_BATCH_SUM, _BATCH_COUNT))
     _say(f"{label}: draining")
     parts = await task
     lat = array.array("q")
@@ -447,7 +379,7 @@ async def fanout_target(args: argparse.Namespace, target: str, frame_bytes: int
     n = args.receivers
     with contextlib.ExitStack() as stack:
         if target == "gateway":
-            server = stack.enter_context(gateway_server(args.server_cpu))
+            server = stack.enter_context(gateway_server(args.server_cpu, where=deploy.of(args)))
             tokens, senders, messages_url = await setup_guild(server.http, n, args.senders)
         else:
             server = stack.enter_context(peer_server(target, args.server_cpu))
@@ -698,7 +630,7 @@ async def guilds(args: argparse.Namespace) -> dict[str, Any]:
                          f"memberships ({sum(sizes)}), so that everyone is in some guild")
     plan = plan_guilds(sizes, users, args.zipf, args.private_share, random.Random(args.seed))
     per_msg = plan.per_msg()
-    with gateway_server(args.server_cpu) as server:
+    with gateway_server(args.server_cpu, where=deploy.of(args)) as server:
         start = time.monotonic()
         tokens, targets = await setup_guilds(server.http, plan)
         setup_s = time.monotonic() - start
@@ -727,7 +659,7 @@ async def guilds(args: argparse.Namespace) -> dict[str, Any]:
 async def idle(args: argparse.Namespace) -> dict[str, Any]:
     """RSS per identified idle session: measured at each quarter of ``--sessions``."""
     n = args.sessions
-    with gateway_server(args.server_cpu) as server:
+    with gateway_server(args.server_cpu, where=deploy.of(args)) as server:
         tokens, _, _ = await setup_guild(server.http, n, 1)
         await asyncio.sleep(args.settle)
         points = [{"sessions": 0, "rss_kib": server.proc.rss_kib(), "slab_kib": slab_kib()}]
@@ -755,7 +687,7 @@ async def idle(args: argparse.Namespace) -> dict[str, Any]:
 async def storm(args: argparse.Namespace) -> dict[str, Any]:
     """Every session drops at once (no close frame), then all RESUME at once."""
     n = args.sessions
-    with gateway_server(args.server_cpu) as server:
+    with gateway_server(args.server_cpu, where=deploy.of(args)) as server:
         tokens, _, _ = await setup_guild(server.http, n, 1)
         async with load_pool(args.client_cpus) as pool:
             conn = await connect(pool, server.ws_url, tokens, 10**9, args.concurrency)
@@ -792,6 +724,7 @@ def _cpus(text: str) -> list[int | None]:
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m bench.gateway", description=__doc__.split("\n")[0])
+    deploy.add_arguments(p)
     p.add_argument("scenario", choices=("fanout", "guilds", "idle", "storm", "report"))
     p.add_argument("--receivers", type=int, default=1000, help="fanout: sessions in the channel")
     p.add_argument("--mix", default="1000x2,100x20,10x200",
@@ -827,15 +760,17 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--settle", type=float, default=2.0, help="idle/storm: seconds before measuring")
     p.add_argument("--server-cpu", type=lambda s: None if s == "none" else int(s), default=0)
     p.add_argument("--client-cpus", type=_cpus, default=[1], help="one load process per CPU")
-    p.add_argument("--json", type=Path, default=None, help="results file (default bench/results/)")
+    p.add_argument("--json", type=Path, default=None,
+                   help="results file (default bench/results/<scenario>[_<deployment>].json)")
     p.add_argument("--no-report", action="store_true", help="do not touch RESULTS.md and the plot")
     return p
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, prog: str = "bench.gateway") -> int:
+    """``prog`` is what the exact command in the results says was run (``python -m prog``)."""
     args = _parser().parse_args(argv)
     if args.scenario == "report":
-        gateway_report.write(RESULTS_DIR)
+        report.write(RESULTS_DIR, report.RESULTS_MD)
         return 0
     args.sessions = args.sessions or (10_000 if args.scenario == "idle" else 5_000)
     client_cpu = args.client_cpus[0]
@@ -844,17 +779,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     raise_nofile()  # inherited by the server and the load processes
     # SIGTERM unwinds like ^C, so the server and load processes are stopped on the way out.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
-    meta = gateway_report.machine(argv if argv is not None else sys.argv[1:])
+    meta = gateway_report.machine(argv if argv is not None else sys.argv[1:], prog)
     import uvloop
 
+    where = deploy.of(args)
     scenario = {"fanout": fanout, "guilds": guilds, "idle": idle, "storm": storm}[args.scenario]
-    result = {"scenario": args.scenario, **meta, **uvloop.run(scenario(args))}
-    path = args.json or RESULTS_DIR / f"{args.scenario}.json"
+    result = {"scenario": args.scenario, **meta, "deployment": where.describe(),
+              "server_cpu": args.server_cpu, "client_cpus": args.client_cpus,
+              **uvloop.run(scenario(args))}
+    path = args.json or RESULTS_DIR / where.results_name(args.scenario)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(result, indent=1) + "\n")
     print(f"results: {path}", file=sys.stderr)
     if not args.no_report:
-        gateway_report.write(RESULTS_DIR)
+        report.write(RESULTS_DIR, report.RESULTS_MD)
     print(gateway_report.summary(result))
     return 0
 

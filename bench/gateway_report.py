@@ -1,8 +1,10 @@
 """Reporting for ``bench.gateway``: machine facts, markdown tables, the RESULTS.md section and
 the latency plot (``bench/fanout.png``), all from the JSON files in ``bench/results/``.
 
-The gateway section of RESULTS.md sits between two HTML comments and is regenerated whole; the
-analysis written by hand around it is left alone.
+The gateway section of RESULTS.md sits between two HTML comments and is regenerated whole
+(by ``bench.report``, with the other generated sections); the analysis written by hand around
+it is left alone. A scenario run in several deployments (``fanout.json`` embedded,
+``fanout_workers2.json``, ...) gets a table of the deployments side by side, then each run.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["machine", "summary", "write"]
+__all__ = ["deployments", "head", "machine", "section", "summary", "write"]
 
 _REPO = Path(__file__).resolve().parent.parent
 BEGIN, END = "<!-- bench.gateway:begin -->", "<!-- bench.gateway:end -->"
@@ -27,8 +29,8 @@ _COLORS = {"gateway": "tab:red", "bare_picows": "tab:blue", "aiohttp": "tab:gree
            "websockets": "tab:purple"}
 
 
-def machine(argv: Sequence[str]) -> dict[str, Any]:
-    """Where and when a run happened, and the exact command."""
+def machine(argv: Sequence[str], prog: str = "bench.gateway") -> dict[str, Any]:
+    """Where and when a run happened, and the exact command (``python -m prog argv``)."""
     cpu = ""
     try:
         with open("/proc/cpuinfo") as f:
@@ -51,7 +53,7 @@ def machine(argv: Sequence[str]) -> dict[str, Any]:
             versions[name] = "-"
     return {
         "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "command": " ".join([".venv/bin/python -m bench.gateway", *argv]),
+        "command": " ".join([f".venv/bin/python -m {prog}", *argv]),
         "commit": git("rev-parse", "--short", "HEAD"),
         "dirty": bool(git("status", "--porcelain", "--untracked-files=no", "--", "gateway", "core")),
         "cpu": f"{os.cpu_count()} × {cpu}", "kernel": platform.release(),
@@ -208,34 +210,62 @@ def _storm(r: dict[str, Any]) -> list[str]:
             f"{r['tcp_counters']['TCPSynRetrans']:,} |", ""]
 
 
-def summary(r: dict[str, Any]) -> str:
-    """The markdown of one scenario's results, with its machine, date and command."""
-    head = [f"{r['date']}, commit {r['commit']}{' (+ uncommitted gateway/core changes)' if r['dirty'] else ''}, "
+def label(r: dict[str, Any]) -> str:
+    """The deployment a run was made in (runs from before deployments were recorded:
+    embedded)."""
+    return str(r.get("deployment", {}).get("label", "embedded"))
+
+
+def where(r: dict[str, Any]) -> str:
+    """The server's processes and stores, and its pinning, in a few words."""
+    d = r.get("deployment") or {"workers": 1, "metadata": "sqlite", "messages": "sqlite",
+                                "bus": "in-process"}
+    cpu = r.get("server_cpu", 0)
+    stores = d["metadata"] if d["messages"] == d["metadata"] else \
+        f"{d['metadata']} + {d['messages']} for messages"
+    return (f"{d['workers']} worker{'s' if d['workers'] > 1 else ''}, {stores}, "
+            f"{d['bus']} bus, {'unpinned' if cpu is None else f'pinned to CPU {cpu}'}")
+
+
+def head(r: dict[str, Any]) -> list[str]:
+    """A run's machine line, deployment and exact command (markdown lines)."""
+    return [f"{r['date']}, commit {r['commit']}{' (+ uncommitted gateway/core changes)' if r['dirty'] else ''}, "
             f"{r['cpu']}, Linux {r['kernel']}, Python {r['python']}, "
             + ", ".join(f"{k} {v}" for k, v in r["versions"].items())
-            + f"; load average {r['loadavg']:.2f} before the run.", "",
+            + f"; load average {r['loadavg']:.2f} before the run. Deployment "
+            f"**{label(r)}**: {where(r)}.", "",
             "```sh", r["command"], "```", ""]
+
+
+def summary(r: dict[str, Any]) -> str:
+    """The markdown of one scenario's results, with its machine, date and command."""
     body = {"fanout": _fanout, "guilds": _guilds, "idle": _idle,
             "storm": _storm}[r["scenario"]](r)
-    return "\n".join(head + body)
+    return "\n".join(head(r) + body)
 
 
-def plot(r: dict[str, Any], path: Path) -> None:
-    """Latency percentiles against offered load, one colour per target."""
+def plot(r: dict[str, Any], path: Path, others: Sequence[dict[str, Any]] = ()) -> None:
+    """Latency percentiles against offered load, one colour per target; the gateway of the
+    ``others`` runs (other deployments) too, dashed-dotted in its own colour."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(9, 5.5), dpi=110)
-    for name, t in r["targets"].items():
+    lines = [(name, t, _COLORS.get(name)) for name, t in r["targets"].items()]
+    extra_colors = iter(("tab:orange", "tab:brown", "tab:olive", "tab:cyan"))
+    for other in others:
+        if "gateway" in other["targets"]:
+            lines.append((f"gateway {label(other)}", other["targets"]["gateway"],
+                          next(extra_colors, "black")))
+    for name, t, color in lines:
         steps = t["steps"]
         x = [s["offered_events_s"] for s in steps]
-        color = _COLORS.get(name)
-        for key, style, label in (("p50_ms", "-", "p50"), ("p99_ms", "--", "p99"),
-                                  ("p999_ms", ":", "p99.9")):
+        for key, style, pct in (("p50_ms", "-", "p50"), ("p99_ms", "--", "p99"),
+                                ("p999_ms", ":", "p99.9")):
             ax.plot(x, [max(0.01, s[key]) for s in steps], style, color=color, marker=".",
-                    label=f"{name} {label}")
+                    label=f"{name} {pct}")
         ax.axvline(t["saturation_events_s"], color=color, alpha=0.25, linewidth=4)
     ax.axhline(TARGET_P99_MS, color="grey", linewidth=0.8)
     ax.set_xscale("log")
@@ -243,7 +273,8 @@ def plot(r: dict[str, Any], path: Path) -> None:
     ax.set_xlabel("offered deliveries/s (msg/s × receivers); shaded: saturation deliveries/s")
     ax.set_ylabel("send → receive latency, ms")
     n = next(iter(r["targets"].values()))["receivers"]
-    ax.set_title(f"Fanout to {n:,} receivers, server on one core ({r['date']})", fontsize=10)
+    core = "server on one core" if r.get("server_cpu", 0) is not None else "server unpinned"
+    ax.set_title(f"Fanout to {n:,} receivers, {core} ({r['date']})", fontsize=10)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=7, ncol=4, loc="upper left")
     fig.tight_layout()
@@ -251,26 +282,119 @@ def plot(r: dict[str, Any], path: Path) -> None:
     plt.close(fig)
 
 
-def write(results_dir: Path) -> None:
-    """Regenerate RESULTS.md's gateway section and fanout.png from ``results_dir``."""
+# -- deployments side by side -----------------------------------------------------------------
+
+
+def deployments(results_dir: Path, scenario: str) -> list[dict[str, Any]]:
+    """The runs of ``scenario``: ``<scenario>.json`` (embedded) first, then
+    ``<scenario>_<deployment>.json`` by name."""
+    paths = [results_dir / f"{scenario}.json", *sorted(results_dir.glob(f"{scenario}_*.json"))]
+    return [json.loads(p.read_text()) for p in paths if p.is_file()]
+
+
+def _x(value: float, base: float | None) -> str:
+    return f"{value / base:.2f}×" if base else ""
+
+
+def _side_fanout(runs: Sequence[dict[str, Any]]) -> list[str]:
+    peers = next((r["targets"] for r in runs if "bare_picows" in r["targets"]), {})
+    bare = peers.get("bare_picows", {}).get("saturation_events_s")
+    aio = peers.get("aiohttp", {}).get("saturation_events_s")
+    base = runs[0]["targets"].get("gateway", {}).get("saturation_events_s")
+    lines = ["| deployment | server | saturation deliveries/s | × embedded | × bare_picows "
+             "| × aiohttp | saturated at msg/s | ev per CPU-s | half load msg/s | p50 ms "
+             "| p99 ms | p99.9 ms |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in runs:
+        t = r["targets"].get("gateway")
+        if t is None:
+            continue
+        best = max(t["steps"], key=lambda s: s["delivered_events_s"])
+        h, sat = t["half"], t["saturation_events_s"]
+        lines.append(
+            f"| {label(r)} | {where(r)} | {_n(sat)} | {_x(sat, base)} | {_x(sat, bare)} | "
+            f"{_x(sat, aio)} | {_n(t['saturated_at_msg_s']) if t['saturated_at_msg_s'] else 'not reached'} | "
+            f"{_n(best.get('events_per_cpu_s', 0))} | {_n(h['offered_msg_s'])} | "
+            f"{h['p50_ms']:.2f} | {h['p99_ms']:.2f} | {h['p999_ms']:.2f} |")
+    return lines + ["", "The peers (one process each) ran in the embedded run; their ratios "
+                    "are against the gateway of each deployment.", ""]
+
+
+def _side_guilds(runs: Sequence[dict[str, Any]]) -> list[str]:
+    base = runs[0]["saturation_events_s"]
+    lines = ["| deployment | server | saturation deliveries/s | × embedded | saturated at msg/s "
+             "| ev per CPU-s | half load msg/s | p50 ms | p99 ms | receivers over / under |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in runs:
+        best = max(r["steps"], key=lambda s: s["delivered_events_s"])
+        h, steps = r["half"], [*r["steps"], r["half"]]
+        lines.append(
+            f"| {label(r)} | {where(r)} | {_n(r['saturation_events_s'])} | "
+            f"{_x(r['saturation_events_s'], base)} | "
+            f"{_n(r['saturated_at_msg_s']) if r['saturated_at_msg_s'] else 'not reached'} | "
+            f"{_n(best['events_per_cpu_s'])} | {_n(h['offered_msg_s'])} | {h['p50_ms']:.2f} | "
+            f"{h['p99_ms']:.2f} | {max(s['receivers_over'] for s in steps)} / "
+            f"{max(s['receivers_under'] for s in steps)} |")
+    return lines + [""]
+
+
+def _side_idle(runs: Sequence[dict[str, Any]]) -> list[str]:
+    base = runs[0]["kib_per_session"]
+    lines = ["| deployment | server | sessions | KiB per session | × embedded | RSS at 0 MiB "
+             "| RSS at the end MiB |", "|---|---|---|---|---|---|---|"]
+    for r in runs:
+        lines.append(f"| {label(r)} | {where(r)} | {r['sessions']:,} | "
+                     f"{r['kib_per_session']:.1f} | {_x(r['kib_per_session'], base)} | "
+                     f"{r['points'][0]['rss_kib'] / 1024:.1f} | "
+                     f"{r['points'][-1]['rss_kib'] / 1024:.1f} |")
+    return lines + ["", "RSS is summed over the server's processes (with workers: the "
+                    "supervisor and each worker, each with its own interpreter).", ""]
+
+
+def _side_storm(runs: Sequence[dict[str, Any]]) -> list[str]:
+    lines = ["| deployment | server | sessions | resumed | all resumed after s | p50 ms | p99 ms "
+             "| errors | server CPU s |", "|---|---|---|---|---|---|---|---|---|"]
+    for r in runs:
+        lines.append(f"| {label(r)} | {where(r)} | {r['sessions']:,} | {r['resumed']:,} | "
+                     f"{r['all_resumed_s']:.2f} | {r['p50_ms']:.0f} | {r['p99_ms']:.0f} | "
+                     f"{r['errors'] or 'none'} | {r['server_cpu_s']:.1f} |")
+    return lines + [""]
+
+
+_SIDE = {"fanout": _side_fanout, "guilds": _side_guilds, "idle": _side_idle,
+         "storm": _side_storm}
+
+
+def section(results_dir: Path, plot_dir: Path) -> str:
+    """The gateway section (between its markers) from ``results_dir``; draws
+    ``plot_dir/fanout.png``. Empty without any results."""
+    if not any(deployments(results_dir, name) for name in _SIDE):
+        return ""
     parts = ["## Gateway (`bench.gateway`): fanout, guilds, idle sessions, resume storm", "",
-             "Generated by `python -m bench.gateway report` from `bench/results/*.json`; "
-             "each scenario's own machine line, date and exact command are given with it. "
-             "Server pinned to CPU 0 (`taskset -c 0`), load client and controller on CPU 1.", ""]
+             "Generated by `python -m bench report` from `bench/results/*.json`; "
+             "each run's own machine line, deployment, date and exact command are given with "
+             "it. Server pinned to CPU 0 (`taskset -c 0`; with `--deploy workers2` both workers "
+             "share it), load client and controller on CPU 1.", ""]
     for name in ("fanout", "guilds", "idle", "storm"):
-        path = results_dir / f"{name}.json"
-        if path.exists():
-            r = json.loads(path.read_text())
-            parts += [f"### {name}", "", summary(r), ""]
-            if name == "fanout":
-                plot(r, results_dir.parent / "fanout.png")
-                parts += ["![latency vs offered load](fanout.png)", ""]
-    section = "\n".join([BEGIN, *parts, END])
-    md = results_dir.parent / "RESULTS.md"
-    text = md.read_text() if md.exists() else "# Benchmark results\n"
-    if BEGIN in text and END in text:
-        text = text[:text.index(BEGIN)] + section + text[text.index(END) + len(END):]
-    else:
-        title, _, rest = text.partition("\n")
-        text = f"{title}\n\n{section}\n{rest}"
-    md.write_text(text)
+        runs = deployments(results_dir, name)
+        if not runs:
+            continue
+        parts += [f"### {name}", ""]
+        if len(runs) > 1:
+            parts += ["Deployments side by side (each run in full below):", "",
+                      *_SIDE[name](runs)]
+        for r in runs:
+            if len(runs) > 1:
+                parts += [f"#### {name}: {label(r)}", ""]
+            parts += [summary(r), ""]
+        if name == "fanout":
+            plot(runs[0], plot_dir / "fanout.png", runs[1:])
+            parts += ["![latency vs offered load](fanout.png)", ""]
+    return "\n".join([BEGIN, *parts, END])
+
+
+def write(results_dir: Path) -> None:
+    """Regenerate RESULTS.md's generated sections and plots from ``results_dir`` (all of
+    them: see ``bench.report``)."""
+    from bench import report
+
+    report.write(results_dir, results_dir.parent / "RESULTS.md")

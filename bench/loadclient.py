@@ -95,6 +95,7 @@ class Receiver(WSListener):
         self.fast = token is None  # counting mode; the gateway's starts after READY
         self.resume_from: tuple[str, int] | None = None  # (session_id, seq): RESUME, not IDENTIFY
         self.session_id: str | None = None
+        self.resume_url = ""  # READY's resume_gateway_url: the worker holding the session
         self.seq = 0
         self.frame_bytes = 0
         self.interval_s = 0.0
@@ -145,6 +146,7 @@ class Receiver(WSListener):
             self.seq = msg.get("s") or self.seq
             if msg["t"] == "READY":
                 self.session_id = msg["d"]["session_id"]
+                self.resume_url = msg["d"].get("resume_gateway_url") or ""
                 self.fast = True
                 self._finish("ready")
             elif msg["t"] == "RESUMED":
@@ -329,7 +331,9 @@ class LoadWorker:
     # -- storm ----------------------------------------------------------------------------------
 
     async def cmd_storm(self, url: str, concurrency: int, retries: int) -> dict[str, Any]:
-        """Drop every session (abort: no close frame), then RESUME them all at once."""
+        """Drop every session (abort: no close frame), then RESUME them all at once, each at
+        its READY's ``resume_gateway_url`` (with several workers, the one holding it; else
+        ``url``), with ``url``'s query."""
         olds = [r for r in self.receivers if r.session_id is not None and r.token is not None]
         for r in olds:
             assert r.transport is not None
@@ -338,12 +342,15 @@ class LoadWorker:
         gate = asyncio.Semaphore(concurrency) if concurrency > 0 else contextlib.nullcontext()
         self.errors.clear()
 
+        query = url[url.index("?"):] if "?" in url else ""
+
         async def resume(old: Receiver) -> Receiver | None:
+            where = f"{old.resume_url.rstrip('/')}/{query}" if old.resume_url else url
             for _ in range(1 + retries):
                 new = Receiver(self, old.token, old.probe)
                 new.resume_from = (old.session_id, old.seq)  # type: ignore[assignment]
                 async with gate:  # type: ignore[attr-defined]
-                    outcome = await self._open(url, new)
+                    outcome = await self._open(where, new)
                 if outcome == "resumed":
                     return new
                 if outcome in ("invalid session", "reconnect") or outcome.startswith("close"):
