@@ -6,9 +6,10 @@ Scenarios (the options after SCENARIO go to the module that runs it, unchanged):
   send, history                 bench.rest_send (python -m bench send --help)
   report                        bench.report: RESULTS.md's generated sections and the plots,
                                 from bench/results/*.json (--results DIR --out FILE)
-  all                           every scenario in each deployment (embedded, then workers2),
-                                default sizes, then report: the one command that regenerates
-                                bench/RESULTS.md (python -m bench all --help)
+  all                           every scenario in each deployment (embedded, then workers2;
+                                send and history also embedded on PostgreSQL), default sizes,
+                                then report: the one command that regenerates bench/RESULTS.md
+                                (python -m bench all --help)
 
 Every scenario takes ``--deploy embedded|workers2`` (bench.deploy) and writes
 ``bench/results/<scenario>.json`` (embedded) or ``<scenario>_<deployment>.json``.
@@ -56,7 +57,9 @@ def _all_parser() -> argparse.ArgumentParser:
 
 def plan(args: argparse.Namespace) -> list[list[str]]:
     """The argv (after ``python -m bench``) of every run of ``all``: per scenario, each
-    deployment in turn (runs to compare are made close in time)."""
+    deployment in turn (runs to compare are made close in time); ``send`` and ``history``
+    also embedded on PostgreSQL (one worker), which tells the store's part from the
+    workers'."""
     from bench import deploy
 
     runs = []
@@ -73,12 +76,20 @@ def plan(args: argparse.Namespace) -> list[list[str]]:
                     argv += ["--targets", "gateway"]  # the peers ran with the embedded one
                 if args.mongo_url:
                     argv += ["--mongo-url", args.mongo_url]
-                if args.postgres_url != deploy.DEFAULT_POSTGRES_URL:
-                    argv += ["--postgres-url", args.postgres_url]
+                argv += _postgres(args)
                 if args.redis_url != deploy.DEFAULT_REDIS_URL:
                     argv += ["--redis-url", args.redis_url]
             runs.append([*argv, "--no-report"])
+            if name == "embedded" and scenario in REST_SCENARIOS:
+                runs.append([scenario, "--backend", "postgres", *_postgres(args), "--no-report"])
     return runs
+
+
+def _postgres(args: argparse.Namespace) -> list[str]:
+    from bench import deploy
+
+    return ["--postgres-url", args.postgres_url] \
+        if args.postgres_url != deploy.DEFAULT_POSTGRES_URL else []
 
 
 def run_all(argv: Sequence[str]) -> int:

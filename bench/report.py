@@ -72,7 +72,7 @@ def _send(runs: Sequence[dict[str, Any]]) -> list[str]:
         f"MESSAGE_CREATE echo (the nonce), which the server sends only after the write is "
         f"durable. The gateway allows 120 payloads per connection per 60 s, so each sender "
         f"moves to a fresh READY session every {first['ws_per_session']} messages "
-        f"({first['ws_sessions']} sessions in all, IDENTIFYed with GUILDS | GUILD_MESSAGES); "
+        f"({first.get('ws_sessions', first['ws_senders'])} sessions in all, IDENTIFYed with GUILDS | GUILD_MESSAGES); "
         f"each session is alone in a guild of its own, so the echo is the message's one "
         f"delivery. *server CPU*: of one core, over the phase, summed over the server's "
         f"processes.", "",

@@ -129,9 +129,14 @@ def test_report_regenerates_the_generated_sections_only(results: Path, tmp_path:
 def test_all_runs_every_scenario_in_each_deployment_then_report() -> None:
     run = bench("all", "--dry-run", "--mongo-url", "mongodb://127.0.0.1:27017")
     lines = run.stdout.splitlines()
-    assert len(lines) == 6 * 2 + 1 and lines[-1] == ".venv/bin/python -m bench report"
+    # Each scenario embedded and with workers2; send and history also embedded on PostgreSQL.
+    assert len(lines) == 6 * 2 + 2 + 1 and lines[-1] == ".venv/bin/python -m bench report"
     assert lines[0] == ".venv/bin/python -m bench fanout --no-report"
     assert lines[1] == (".venv/bin/python -m bench fanout --deploy workers2 --targets gateway "
                         "--mongo-url mongodb://127.0.0.1:27017 --no-report")
+    assert lines[8:11] == [".venv/bin/python -m bench send --no-report",
+                           ".venv/bin/python -m bench send --backend postgres --no-report",
+                           ".venv/bin/python -m bench send --deploy workers2 --mongo-url "
+                           "mongodb://127.0.0.1:27017 --no-report"]
     assert {line.split()[3] for line in lines[:-1]} == {"fanout", "guilds", "idle", "storm",
                                                         "send", "history"}
