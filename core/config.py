@@ -67,6 +67,14 @@ class Config:
         argon2_time_cost: Argon2id iterations.
         argon2_memory_kib: Argon2id memory in KiB (OWASP minimum 19456 with t=2).
         heartbeat_interval_ms: gateway Hello ``heartbeat_interval``.
+        gateway_send_buffer_bytes: bytes a gateway connection may have queued unsent (its
+            client reads slower than it is written to) before it is closed with 4900 (Slow
+            consumer; the session stays resumable).
+        gateway_resume_timeout_s: seconds a dropped gateway session waits for a RESUME.
+        gateway_replay_max_events: dispatches a session keeps for RESUME; once over, the
+            oldest are dropped down to 7/8 of it.
+        gateway_replay_max_bytes: encoded bytes a session keeps for RESUME, counted as if
+            owned (a fanout's bytes are shared, so this bounds the worst case), dropped alike.
         max_guilds_per_user: guilds a user may own or join (Discord: 100 for users).
         max_channels_per_guild: channels in a guild (Discord: 500).
         max_roles_per_guild: roles in a guild (Discord: 250).
@@ -105,6 +113,10 @@ class Config:
     argon2_time_cost: int = 2
     argon2_memory_kib: int = 19_456
     heartbeat_interval_ms: int = 41_250
+    gateway_send_buffer_bytes: int = 1 << 20
+    gateway_resume_timeout_s: float = 180.0
+    gateway_replay_max_events: int = 1000
+    gateway_replay_max_bytes: int = 1 << 20
     max_guilds_per_user: int = 100
     max_channels_per_guild: int = 500
     max_roles_per_guild: int = 250
@@ -138,6 +150,16 @@ class Config:
             raise ConfigError("sqlite_synchronous must be OFF, NORMAL, FULL or EXTRA")
         if self.batch_max_messages < 1 or self.batch_max_delay_ms < 0:
             raise ConfigError("batch_max_messages must be >= 1 and batch_max_delay_ms >= 0")
+        if self.heartbeat_interval_ms < 1:
+            raise ConfigError("heartbeat_interval_ms must be >= 1")
+        if self.gateway_send_buffer_bytes < 65536:
+            raise ConfigError("gateway_send_buffer_bytes must be >= 65536 (one fanout burst "
+                              "of a busy channel must fit)")
+        if not self.gateway_resume_timeout_s >= 0:
+            raise ConfigError("gateway_resume_timeout_s must be >= 0")
+        if self.gateway_replay_max_events < 1 or self.gateway_replay_max_bytes < 4096:
+            raise ConfigError("gateway_replay_max_events must be >= 1 and "
+                              "gateway_replay_max_bytes >= 4096")
         if self.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
             raise ConfigError("log_level must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
         if self.log_format not in ("auto", "json", "text"):

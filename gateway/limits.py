@@ -2,13 +2,15 @@
 
 Discord's fixed numbers are the defaults where Discord has one (payload size, rate limit,
 guilds per shard); the rest are this server's choices. They are candidates for ``Config``
-fields; until then the worker builds one :class:`SessionLimits` and passes it to every session.
+fields; the ones an operator sizes (the RESUME window and buffer) are, and
+:meth:`SessionLimits.from_config` takes them from there.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from core.config import Config
 from gateway.protocol import (
     MAX_GUILDS_PER_SHARD,
     MAX_PAYLOAD_BYTES,
@@ -54,3 +56,10 @@ class SessionLimits:
     max_payload_bytes: int = MAX_PAYLOAD_BYTES
     rate_limit_events: int = RATE_LIMIT_EVENTS
     rate_limit_window_s: float = RATE_LIMIT_WINDOW_S
+
+    @classmethod
+    def from_config(cls, config: Config) -> SessionLimits:
+        """The defaults, with the RESUME window and replay buffer of ``config``."""
+        return cls(replay_max_events=config.gateway_replay_max_events,
+                   replay_max_bytes=config.gateway_replay_max_bytes,
+                   resume_timeout_s=config.gateway_resume_timeout_s)

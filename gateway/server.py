@@ -51,12 +51,10 @@ from gateway.protocol import (
 from gateway.ratelimit import IDENTIFY_INTERVAL_S, IdentifyLimiter
 from gateway.session import State
 
-__all__ = ["SEND_BUFFER_LIMIT", "GatewayServer"]
+__all__ = ["GatewayServer"]
 
 logger = logging.getLogger(__name__)
 
-# Bytes a connection may have queued in its transport before it is closed with 4900.
-SEND_BUFFER_LIMIT = 1 << 20
 # picows' read buffer starts at 16 KiB and grows on demand (never shrinks). Clients send
 # little (heartbeats, commands; the HTTP upgrade), so start at picows' minimum, 2 KiB: ~2 KiB
 # less per idle connection than 4 KiB (bench.gateway idle), and a payload up to the 4096-byte
@@ -96,21 +94,22 @@ class GatewayServer:
 
     Args:
         platform: the worker's platform, shared with the REST API.
-        limits: every session's limits.
-        send_buffer_limit: bytes queued in a transport before 4900 Slow consumer.
+        limits: every session's limits (default: ``SessionLimits.from_config``).
+        send_buffer_limit: bytes queued in a transport before 4900 Slow consumer (default:
+            ``config.gateway_send_buffer_bytes``).
         identify_interval_s: seconds between two identifies of one bot (and shard bucket).
         sweep_interval_s: period of the deadline sweep; timeouts fire up to this late.
     """
 
     def __init__(
-        self, platform: Platform, limits: SessionLimits = SessionLimits(),  # noqa: B008 - frozen
-        send_buffer_limit: int = SEND_BUFFER_LIMIT,
+        self, platform: Platform, limits: SessionLimits | None = None,
+        send_buffer_limit: int | None = None,
         identify_interval_s: float = IDENTIFY_INTERVAL_S, sweep_interval_s: float = SWEEP_INTERVAL_S,
     ) -> None:
         self.platform = platform
         self.config = platform.config
-        self.limits = limits
-        self.send_buffer_limit = send_buffer_limit
+        self.limits = limits or SessionLimits.from_config(self.config)
+        self.send_buffer_limit = send_buffer_limit or self.config.gateway_send_buffer_bytes
         self.hub = Hub(platform, self._presences)
         self.metrics = platform.metrics
         self.resume_url = self.config.gateway_url

@@ -579,10 +579,11 @@ async def test_client_close_1000_ends_the_session(server: Server, api: Api) -> N
 async def test_detached_session_expires_after_resume_window(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    short = functools.partial(GatewayServer, limits=SessionLimits(resume_timeout_s=0.2),
-                              sweep_interval_s=0.05)
+    # The window comes from the config (DISCORD_ARCH_GATEWAY_RESUME_TIMEOUT_S); only the
+    # sweep period, an internal knob, is shortened here.
+    short = functools.partial(GatewayServer, sweep_interval_s=0.05)
     monkeypatch.setattr(worker, "GatewayServer", short)
-    async with running_server(_config(tmp_path)) as server:
+    async with running_server(_config(tmp_path, gateway_resume_timeout_s=0.2)) as server:
         a = await Api(server.http).register()
         async with server.connect() as ws:
             ready = await ws.identify(a.token)

@@ -33,6 +33,9 @@ def test_bad_values_raise_one_line_config_errors(tmp_path: Path) -> None:
         ({"DISCORD_ARCH_REDIS_URL": "redis://host:notaport"}, "redis_url"),
         ({"DISCORD_ARCH_WORKERS": "2"}, "redis"),
         ({"DISCORD_ARCH_MONGO_URL": "http://x"}, "mongo_url"),
+        ({"DISCORD_ARCH_GATEWAY_SEND_BUFFER_BYTES": "1000"}, "gateway_send_buffer_bytes"),
+        ({"DISCORD_ARCH_GATEWAY_REPLAY_MAX_EVENTS": "0"}, "gateway_replay_max_events"),
+        ({"DISCORD_ARCH_GATEWAY_RESUME_TIMEOUT_S": "-1"}, "gateway_resume_timeout_s"),
     ]
     for env, needle in cases:
         with pytest.raises(ConfigError) as info:
@@ -56,3 +59,15 @@ def test_config_is_frozen() -> None:
     c = Config()
     with pytest.raises(AttributeError):
         c.http_port = 1  # type: ignore[misc]
+
+
+def test_gateway_session_limits_come_from_the_config() -> None:
+    from gateway.limits import SessionLimits
+
+    c = Config.load({"DISCORD_ARCH_GATEWAY_REPLAY_MAX_EVENTS": "50",
+                     "DISCORD_ARCH_GATEWAY_REPLAY_MAX_BYTES": "65536",
+                     "DISCORD_ARCH_GATEWAY_RESUME_TIMEOUT_S": "30"})
+    limits = SessionLimits.from_config(c)
+    assert (limits.replay_max_events, limits.replay_max_bytes, limits.resume_timeout_s) == (
+        50, 65536, 30.0)
+    assert SessionLimits.from_config(Config()) == SessionLimits()  # the same defaults
