@@ -22,10 +22,11 @@ reads the store; the common case never awaits.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, Protocol
 
 from core.events import Event
@@ -70,13 +71,15 @@ class Hub:
 
     Args:
         platform: the worker's platform (``bus`` to subscribe to, ``meta`` for cache loads).
-        presences: the PRESENCE_UPDATE-shaped entries of the listed GUILD_CREATE members
-            online (the server's); a joiner's GUILD_CREATE is built in core, which does not
-            know who is online, so the hub fills them in before encoding it.
+        presences: reads the ``presences`` of a GUILD_CREATE's listed members (the server's,
+            from the shared presence). A joiner's GUILD_CREATE is built in core, which does
+            not know who is online: the hub fills them in, in the same wait as the guild
+            cache's load for the joiner, before it encodes the event.
     """
 
     def __init__(self, platform: Platform,
-                 presences: Callable[[list[dict[str, Any]]], list[dict[str, Any]]] | None = None
+                 presences: Callable[[list[dict[str, Any]]],
+                                     Awaitable[list[dict[str, Any]]]] | None = None
                  ) -> None:
         self._platform = platform
         self._presences = presences
@@ -233,10 +236,7 @@ class Hub:
         guild_id = _guild_of(event)
         cache = self._guilds.get(guild_id) if guild_id is not None else None
         need = event_intent(event.name, guild_id is None) or 0
-        data = event.data
-        if event.name == "GUILD_CREATE" and self._presences is not None and "members" in data:
-            data = {**data, "presences": self._presences(data["members"])}
-        plain = Dispatch(event.name, data)
+        plain = Dispatch(event.name, event.data)
         gate = _ContentGate(event) if event.name in _MESSAGE_EVENTS and guild_id else None
         touched = self._touched
         audience = self._audience(event, cache, need, guild_id)
@@ -337,6 +337,8 @@ class Hub:
             users = tuple(u for u in event.user_ids if u in self._users)
             if guild_id is None or not users:
                 return None
+            if self._presences is not None and "members" in event.data:
+                return guild_id, users  # its presences are read first (_drain)
             cache = self._guilds.get(guild_id)
             return (guild_id, users) if cache is None or cache.missing(users) else None
         if event.guild_id is None or event.channel_id is None:
@@ -366,15 +368,30 @@ class Hub:
     async def _drain(self) -> None:
         try:
             while self._backlog:
-                need = self._needs_load(self._backlog[0])
+                event = self._backlog[0]
+                need = self._needs_load(event)
                 if need is not None:
                     await self._load(*need)
+                    if event.name == "GUILD_CREATE":
+                        event = await self._with_presences(event)
                 if self._backlog:  # aclose may have run meanwhile
-                    self._publish_one(self._backlog.popleft())
+                    self._backlog.popleft()
+                    self._publish_one(event)
         finally:
             self._drainer = None
             if self._flush_handle is None:
                 self._delivered = None
+
+    async def _with_presences(self, event: Event) -> Event:
+        """``event`` (a GUILD_CREATE) with the presences of its listed members."""
+        if self._presences is None or "members" not in event.data:
+            return event
+        try:
+            presences = await self._presences(event.data["members"])
+        except Exception:  # the guild matters more than who in it is online
+            logger.exception("reading the presences of guild %s failed", event.data.get("id"))
+            return event
+        return dataclasses.replace(event, data={**event.data, "presences": presences})
 
     async def _load(self, guild_id: int, user_ids: tuple[int, ...]) -> None:
         cache = self._cache(guild_id)

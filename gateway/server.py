@@ -16,7 +16,7 @@ import heapq
 import itertools
 import logging
 import secrets
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -84,6 +84,9 @@ _IDENTIFY_WAITS_MAX = 16
 # READY snapshot (seconds). Past it the session starts anyway: an event published meanwhile
 # may be missed, which is what the bus's at-most-once delivery allows for.
 SUBSCRIBE_TIMEOUT_S = 2.0
+# How long this worker's users count as online in the shared presence (Cache.presence_alive)
+# if it stops saying it is alive (killed); it says so every third of this.
+PRESENCE_ALIVE_MS = 15_000
 # GUILD_MEMBERS_CHUNK size (Discord: up to 1000 members per chunk).
 _CHUNK = 1000
 _QUERY_LIMIT_MAX = 100
@@ -111,6 +114,14 @@ class GatewayServer:
         self.limits = limits or SessionLimits.from_config(self.config)
         self.send_buffer_limit = send_buffer_limit or self.config.gateway_send_buffer_bytes
         self.hub = Hub(platform, self._presences)
+        # This process's id in the shared presence: new per process, so a restarted worker
+        # does not revive what its killed predecessor reported.
+        self._presence_id = secrets.token_hex(8)
+        # What this worker reports of its users, in order, to the shared presence (one task
+        # sends them; at most one entry per connect, disconnect or op 3, never per frame).
+        self._presence_reports: deque[tuple[User, str | None, frozenset[int]]] = deque()
+        self._presence_sender: asyncio.Task[None] | None = None
+        self._presence_alive: asyncio.Task[None] | None = None
         self.metrics = platform.metrics
         self.resume_url = self.config.gateway_url
         self.port = 0
@@ -123,7 +134,8 @@ class GatewayServer:
         self._order = itertools.count()
         self._tasks: dict[Connection, asyncio.Task[None]] = {}
         self._limiters: OrderedDict[int, IdentifyLimiter] = OrderedDict()
-        # Users with a connected session on this worker, and the status others see.
+        # Users with a connected session on this worker, and the status others see (the shared
+        # presence, platform.cache, holds every worker's).
         self._online: dict[int, str] = {}
         self._origins = self.config.origins
         self._unsubscribe: Callable[[], None] | None = None
@@ -158,6 +170,8 @@ class GatewayServer:
             self.resume_url = self.config.replace(gateway_port=self.port).gateway_url
         self._sweeper = self._loop.call_later(self._sweep_interval, self._sweep)
         self._unsubscribe = self.platform.bus.subscribe(self._on_events)
+        await self.platform.cache.presence_alive(self._presence_id, PRESENCE_ALIVE_MS)
+        self._presence_alive = self._loop.create_task(self._keep_presence_alive())
         return self.port
 
     async def _listen(self, host: str, port: int) -> asyncio.Server:
@@ -197,6 +211,12 @@ class GatewayServer:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(server.wait_closed(), CLOSE_TIMEOUT_S)
         await self.hub.aclose()
+        if self._presence_alive is not None:
+            self._presence_alive.cancel()
+        if self._presence_sender is not None:  # the disconnects above queued their reports
+            await asyncio.gather(self._presence_sender, return_exceptions=True)
+        with contextlib.suppress(Exception):  # this worker's users are gone at once
+            await self.platform.cache.presence_alive(self._presence_id, 0)
 
     # -- the listener's calls -------------------------------------------------------------------
 
@@ -332,8 +352,9 @@ class GatewayServer:
                 logger.warning("identify: the bus did not confirm the subscriptions within "
                                "%.0f s; going on", SUBSCRIBE_TIMEOUT_S)
             payloads = await self._guild_payloads(guild_ids, user.id)
+            online = await self._online_of([_member_id(m) for p in payloads for m in p["members"]])
             for payload in payloads:
-                payload["presences"] = self._presences(payload["members"])
+                payload["presences"] = _presence_list(payload["members"], online)
             private = await self._dm_channels(user) if shard_id == 0 else []
             app = await p.meta.get_application(user.id) if user.bot else None
             await self.hub.prepare([int(g["id"]) for g in payloads], user.id)
@@ -445,7 +466,7 @@ class GatewayServer:
             if index == 0 and not_found:
                 data["not_found"] = [str(u) for u in not_found]
             if command.presences:
-                data["presences"] = self._presences(data["members"])
+                data["presences"] = await self._presences(data["members"])
             if command.nonce is not None:
                 data["nonce"] = command.nonce
             conn.session.dispatch_one("GUILD_MEMBERS_CHUNK", data)
@@ -502,13 +523,12 @@ class GatewayServer:
     def _set_status(self, conn: Connection, status: str) -> None:
         """Op 3: this connection's status; broadcast when it changes what others see."""
         conn.status = status
-        if conn.user is not None:
-            if conn.user.id in self._online:
-                self._online[conn.user.id] = _visible(status)
-            self._publish_presence(conn.user, _visible(status), conn.guilds)
+        if conn.user is not None and conn.user.id in self._online:
+            self._online[conn.user.id] = _visible(status)
+            self._report_presence(conn.user, _visible(status), conn.guilds)
 
     def _presence_changed(self, user: User, status: str, guild_ids: set[int]) -> None:
-        """Online on a user's first connected session, offline when the last one is gone."""
+        """Report a user's first connected session here, or its last one gone."""
         online = any(c.connected for c in self.hub.user_conns(user.id))
         if online == (user.id in self._online):
             return
@@ -516,21 +536,53 @@ class GatewayServer:
             self._online[user.id] = _visible(status)
         else:
             self._online.pop(user.id, None)
-        self._publish_presence(user, _visible(status) if online else "offline", guild_ids)
+        self._report_presence(user, _visible(status) if online else None, guild_ids)
 
-    def _presences(self, members: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """PRESENCE_UPDATE-shaped entries for the listed members online on this worker.
+    def _report_presence(self, user: User, status: str | None, guild_ids: set[int]) -> None:
+        """Queue what this worker now says of ``user`` (None: no connected session here).
 
-        Presence is per worker for now: with several workers, members online on another one
-        show offline here until their status changes (shared presence is future work).
+        The shared presence (``platform.cache``) answers with the user's status across
+        workers before and after; a PRESENCE_UPDATE goes out only when it changed, so a user
+        on two workers goes offline when the last session on either ends, not the first.
         """
-        out = []
-        for member in members:
-            status = self._online.get(int(member["user"]["id"]))
-            if status is not None and status != "offline":
-                out.append({"user": {"id": member["user"]["id"]}, "status": status,
-                            "activities": [], "client_status": {"web": status}})
-        return out
+        self._presence_reports.append((user, status, frozenset(guild_ids)))
+        if self._presence_sender is None:
+            self._presence_sender = self._loop.create_task(self._send_presence_reports())
+
+    async def _send_presence_reports(self) -> None:
+        try:
+            while self._presence_reports:
+                user, status, guild_ids = self._presence_reports.popleft()
+                try:
+                    before, after = await self.platform.cache.presence_set(
+                        user.id, self._presence_id, status)
+                except Exception:  # Redis down: this change is not seen by the others
+                    logger.exception("presence report for user %d failed", user.id)
+                    continue
+                if before != after:
+                    self._publish_presence(user, after, guild_ids)
+        finally:
+            self._presence_sender = None
+
+    async def _keep_presence_alive(self) -> None:
+        while True:
+            await asyncio.sleep(PRESENCE_ALIVE_MS / 3000)
+            try:
+                await self.platform.cache.presence_alive(self._presence_id, PRESENCE_ALIVE_MS)
+            except Exception:  # Redis down: others may see our users offline meanwhile
+                logger.exception("presence keep-alive failed")
+
+    async def _online_of(self, user_ids: list[int]) -> dict[int, str]:
+        """The status of those of ``user_ids`` online on any worker (the shared presence)."""
+        try:
+            return await self.platform.cache.presence_get(user_ids)
+        except Exception:  # Redis down: what this worker knows is better than nothing
+            logger.exception("reading the shared presence failed")
+            return {u: s for u in user_ids if (s := self._online.get(u)) not in (None, "offline")}
+
+    async def _presences(self, members: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """GUILD_CREATE's (or a chunk's) ``presences`` for ``members``."""
+        return _presence_list(members, await self._online_of([_member_id(m) for m in members]))
 
     def _on_events(self, events: Sequence[Event]) -> None:
         """A user online here who joins a guild is announced to it (bus subscriber)."""
@@ -544,6 +596,17 @@ class GatewayServer:
 
     def _publish_presence(self, user: User, status: str, guild_ids: set[int]) -> None:
         self.platform.publish(*(_presence_event(user.id, status, g) for g in guild_ids))
+
+
+def _member_id(member: dict[str, Any]) -> int:
+    return int(member["user"]["id"])
+
+
+def _presence_list(members: list[dict[str, Any]], online: dict[int, str]) -> list[dict[str, Any]]:
+    """The ``presences`` of GUILD_CREATE (or GUILD_MEMBERS_CHUNK): the members online."""
+    return [{"user": {"id": m["user"]["id"]}, "status": s, "activities": [],
+             "client_status": {"web": s}}
+            for m in members if (s := online.get(_member_id(m))) is not None]
 
 
 def _presence_event(user_id: int, status: str, guild_id: int) -> Event:

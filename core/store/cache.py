@@ -1,4 +1,4 @@
-"""The shared cache: rate-limit buckets, token lookups and nonce claims.
+"""The shared cache: rate-limit buckets, token lookups, nonce claims and who is online.
 
 :class:`Cache` is what the router, auth and the API need from it. Two implementations:
 
@@ -11,12 +11,13 @@ Both pass ``tests/integration/test_cache_contract.py``. Times are milliseconds.
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Protocol
 
-__all__ = ["Cache", "MemoryCache"]
+__all__ = ["Cache", "MemoryCache", "latest_status"]
 
 
 class Cache(Protocol):
@@ -52,6 +53,30 @@ class Cache(Protocol):
         Returns:
             None if this call made the claim, else the message id that holds it.
         """
+
+    async def presence_set(self, user_id: int, worker: str, status: str | None
+                           ) -> tuple[str, str]:
+        """Record what ``worker`` says of ``user_id``, atomically with reading the result.
+
+        Args:
+            worker: this worker process's own id (a new one per process: a restarted worker
+                must not revive the statuses its killed predecessor left).
+            status: the status others see of the user's sessions on ``worker`` (``online``,
+                ``idle``, ``dnd``; ``offline`` for invisible); None when none is connected there.
+
+        Returns:
+            The user's status across live workers before and after: the one reported last
+            by a worker that still has the user (a status is the user's, as on Discord: the
+            latest op 3 or Identify sets it), ``offline`` when none has the user. Of several
+            workers reporting at once exactly one sees a given change, so it is published once.
+        """
+
+    async def presence_get(self, user_ids: Sequence[int]) -> dict[int, str]:
+        """The status across live workers of those of ``user_ids`` not offline."""
+
+    async def presence_alive(self, worker: str, ttl_ms: int) -> None:
+        """``worker`` is alive for ``ttl_ms`` more; a worker that stops saying so (killed)
+        has its users' statuses ignored from then on. ``ttl_ms`` 0: it stopped."""
 
     async def aclose(self) -> None:
         """Release connections; safe to call twice."""
@@ -112,6 +137,9 @@ class MemoryCache:
         self._rates = _TtlMap(max_entries)
         self._tokens = _TtlMap(max_entries)
         self._nonces = _TtlMap(max_entries)
+        # user -> worker -> (report order, status)
+        self._presence: dict[int, dict[str, tuple[int, str]]] = {}
+        self._reports = itertools.count(1)
 
     async def rate_hit(self, key: str, limit: int, window_ms: int) -> tuple[bool, int, int]:
         now = self._clock()
@@ -139,6 +167,38 @@ class MemoryCache:
         self._nonces.put(key, now + ttl_ms, message_id)
         return None
 
+    async def presence_set(self, user_id: int, worker: str, status: str | None
+                           ) -> tuple[str, str]:
+        # One process: every worker of this cache is this one, always alive. Not capped by
+        # max_entries: an entry lives exactly while the user has a connected session.
+        workers = self._presence.get(user_id, {})
+        before = latest_status(workers.values())
+        if status is None:
+            workers.pop(worker, None)
+        else:
+            workers[worker] = (next(self._reports), status)
+        if workers:
+            self._presence[user_id] = workers
+        else:
+            self._presence.pop(user_id, None)
+        return before, latest_status(workers.values())
+
+    async def presence_get(self, user_ids: Sequence[int]) -> dict[int, str]:
+        out = {}
+        for user_id in user_ids:
+            status = latest_status(self._presence.get(user_id, {}).values())
+            if status != "offline":
+                out[user_id] = status
+        return out
+
+    async def presence_alive(self, worker: str, ttl_ms: int) -> None:
+        return None  # one process: its own statuses go when its sessions do
+
     async def aclose(self) -> None:
         # Nothing to release; kept for the Cache lifecycle.
         return None
+
+
+def latest_status(reports: Iterable[tuple[int, str]]) -> str:
+    """The status of the latest ``(when, status)`` report; ``offline`` if there is none."""
+    return max(reports, default=(0, "offline"))[1]

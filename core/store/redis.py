@@ -18,6 +18,7 @@ from redis.exceptions import NoScriptError, RedisError
 
 from core.models import Message, MessageReference
 from core.store.base import HISTORY_MAX, MessageStore, StoreUnavailable
+from core.store.cache import latest_status
 
 __all__ = ["CachedMessageStore", "RedisCache", "open_redis_cache"]
 
@@ -34,6 +35,58 @@ if ttl < 0 then
 end
 return {n, ttl}
 """
+
+
+# Presence: one hash per user, ``{presence}:u:<id>``, field = the worker's id, value = when (a
+# counter, ``{presence}:w:order``) and which status that worker last reported,
+# ``"<order>:<status>"``; and one key
+# per live worker, ``{presence}:w:<id>``, with a TTL the worker keeps refreshing. A field
+# whose worker key is gone (the worker was killed) is ignored and deleted on the way, so a
+# killed worker's users read offline within the TTL; the hash of one who never comes back
+# keeps its dead field (tens of bytes) until read. Every presence key shares the hash tag
+# ``{presence}`` because the scripts read worker keys not given in KEYS (one Cluster slot).
+_PRESENCE_LIVE = """
+local function live(key)
+  local flat = redis.call('HGETALL', key)
+  local out = {}
+  for i = 1, #flat, 2 do
+    if redis.call('EXISTS', ARGV[1] .. flat[i]) == 1 then
+      out[#out + 1] = flat[i + 1]
+    else
+      redis.call('HDEL', key, flat[i])
+    end
+  end
+  return out
+end
+"""
+# KEYS[1]: the user's hash; ARGV: worker key prefix, worker, status ('' to remove).
+_PRESENCE_SET = _PRESENCE_LIVE + """
+local before = live(KEYS[1])
+if ARGV[3] == '' then
+  redis.call('HDEL', KEYS[1], ARGV[2])
+else
+  local order = redis.call('INCR', ARGV[1] .. 'order')
+  redis.call('HSET', KEYS[1], ARGV[2], order .. ':' .. ARGV[3])
+end
+return {before, live(KEYS[1])}
+"""
+# KEYS: the users' hashes; ARGV[1]: worker key prefix.
+_PRESENCE_GET = _PRESENCE_LIVE + """
+local out = {}
+for i, key in ipairs(KEYS) do
+  out[i] = live(key)
+end
+return out
+"""
+# One script call reads at most this many users (a guild's GUILD_CREATE lists up to 250
+# members, op 8 chunks 1000): the script blocks Redis while it runs.
+_PRESENCE_GET_MAX = 1000
+
+
+def _report(raw: bytes) -> tuple[int, str]:
+    """A presence field's ``b"<order>:<status>"`` as ``(order, status)``."""
+    when, _, status = raw.decode().partition(":")
+    return int(when), status
 
 
 def _where(client: Redis) -> str:
@@ -62,6 +115,8 @@ class RedisCache:
         self._prefix = prefix
         self._owns_client = owns_client
         self._rate_hit = client.register_script(_RATE_HIT)
+        self._presence_set = client.register_script(_PRESENCE_SET)
+        self._presence_get = client.register_script(_PRESENCE_GET)
 
     @property
     def client(self) -> Redis:
@@ -90,6 +145,34 @@ class RedisCache:
             pipe.get(full_key)
             claimed_now, holder = await pipe.execute()
         return None if claimed_now or holder is None else int(holder)
+
+    async def presence_set(self, user_id: int, worker: str, status: str | None
+                           ) -> tuple[str, str]:
+        before, after = await self._presence_set(
+            keys=[f"{self._prefix}{{presence}}:u:{user_id}"],
+            args=[f"{self._prefix}{{presence}}:w:", worker, status or ""])
+        return latest_status(map(_report, before)), latest_status(map(_report, after))
+
+    async def presence_get(self, user_ids: Sequence[int]) -> dict[int, str]:
+        out: dict[int, str] = {}
+        ids = list(user_ids)
+        for start in range(0, len(ids), _PRESENCE_GET_MAX):
+            part = ids[start:start + _PRESENCE_GET_MAX]
+            rows = await self._presence_get(
+                keys=[f"{self._prefix}{{presence}}:u:{u}" for u in part],
+                args=[f"{self._prefix}{{presence}}:w:"])
+            for user_id, row in zip(part, rows, strict=True):
+                status = latest_status(map(_report, row))
+                if status != "offline":
+                    out[user_id] = status
+        return out
+
+    async def presence_alive(self, worker: str, ttl_ms: int) -> None:
+        key = f"{self._prefix}{{presence}}:w:{worker}"
+        if ttl_ms > 0:
+            await self._client.set(key, 1, px=ttl_ms)
+        else:
+            await self._client.delete(key)
 
     async def aclose(self) -> None:
         if self._owns_client:

@@ -98,6 +98,39 @@ async def test_claim_nonce_expires_after_ttl(cache: Cache) -> None:
     assert await cache.claim_nonce("nonce:x", 2, 100 * MS) is None
 
 
+async def test_presence_first_worker_in_and_last_out_see_the_change(cache: Cache) -> None:
+    for worker in ("1", "2"):
+        await cache.presence_alive(worker, 60_000)
+    assert await cache.presence_set(7, "1", "online") == ("offline", "online")
+    assert await cache.presence_set(7, "2", "online") == ("online", "online")  # already online
+    assert await cache.presence_get([7, 8]) == {7: "online"}
+    assert await cache.presence_set(7, "1", None) == ("online", "online")  # still on worker 2
+    assert await cache.presence_set(7, "2", None) == ("online", "offline")
+    assert await cache.presence_get([7]) == {}
+    assert await cache.presence_set(7, "2", None) == ("offline", "offline")  # idempotent
+
+
+async def test_presence_is_the_status_reported_last(cache: Cache) -> None:
+    for worker in ("1", "2"):
+        await cache.presence_alive(worker, 60_000)
+    await cache.presence_set(5, "1", "online")
+    assert await cache.presence_set(5, "2", "dnd") == ("online", "dnd")  # op 3 on worker 2
+    assert await cache.presence_get([5]) == {5: "dnd"}
+    assert await cache.presence_set(5, "1", "offline") == ("dnd", "offline")  # invisible
+    assert await cache.presence_get([5]) == {}  # offline users are not listed
+    assert await cache.presence_set(5, "1", None) == ("offline", "dnd")  # back to worker 2's
+
+
+async def test_presence_concurrent_reports_see_each_change_once(cache: Cache) -> None:
+    workers = [str(w) for w in range(8)]
+    for worker in workers:
+        await cache.presence_alive(worker, 60_000)
+    came = await asyncio.gather(*(cache.presence_set(3, w, "online") for w in workers))
+    assert [c for c in came if c[0] != c[1]] == [("offline", "online")]
+    went = await asyncio.gather(*(cache.presence_set(3, w, None) for w in workers))
+    assert [c for c in went if c[0] != c[1]] == [("online", "offline")]
+
+
 async def test_aclose_twice_is_safe(cache: Cache) -> None:
     await cache.aclose()
     await cache.aclose()
@@ -135,6 +168,28 @@ async def test_redis_cache_shares_state_between_clients(redis_url: str) -> None:
         assert (await second.rate_hit("k", 2, 1000))[:2] == (True, 0)
     finally:
         await first.client.delete(f"{prefix}nonce:n", f"{prefix}rl:k")
+        await first.aclose()
+        await second.aclose()
+
+
+async def test_redis_presence_of_a_dead_worker_is_ignored(redis_url: str) -> None:
+    prefix = f"test:{uuid.uuid4().hex}:"
+    first = await open_redis_cache(redis_url, prefix=prefix)
+    second = await open_redis_cache(redis_url, prefix=prefix)
+    try:
+        await first.presence_alive("1", 5 * MS)  # worker 1 stops refreshing: killed
+        await second.presence_alive("2", 60_000)
+        assert await first.presence_set(9, "1", "online") == ("offline", "online")
+        assert await second.presence_get([9]) == {9: "online"}
+        await asyncio.sleep(10 * MS / 1000)
+        assert await second.presence_get([9]) == {}
+        assert await second.presence_set(9, "2", "idle") == ("offline", "idle")
+        await second.presence_alive("2", 0)  # a clean stop: gone at once
+        assert await first.presence_get([9]) == {}
+    finally:
+        keys = [key async for key in first.client.scan_iter(match=f"{prefix}*")]
+        if keys:
+            await first.client.delete(*keys)
         await first.aclose()
         await second.aclose()
 

@@ -191,6 +191,37 @@ async def test_message_reaches_a_client_of_the_other_worker(cluster: Cluster) ->
             assert got["d"]["id"] == echo["d"]["id"] and got["d"]["content"] == "across"
 
 
+async def presence_of(client: GatewayClient, user_id: str) -> str:
+    """The status in the next PRESENCE_UPDATE about ``user_id``."""
+    while (got := await client.recv_until("PRESENCE_UPDATE"))["d"]["user"]["id"] != user_id:
+        pass
+    return str(got["d"]["status"])
+
+
+async def test_presence_is_shared_between_the_workers(cluster: Cluster) -> None:
+    await wait_open(*cluster.worker_ports)
+    async with aiohttp.ClientSession(base_url=cluster.http_url) as http:
+        rest = Rest(http)
+        owner, member, _ = await guild_of_two(rest)
+        owner_id = (await rest.call("GET", "/users/@me", owner))[1]["id"]
+        async with gateway(http, cluster.worker_ports[0]) as first:
+            await first.identify(owner)
+            async with gateway(http, cluster.worker_ports[1]) as watcher:
+                # Online on worker 0 only: worker 1's READY knows it (the shared presence).
+                await watcher.identify(member)
+                created = await watcher.recv_until("GUILD_CREATE")
+                online = {p["user"]["id"]: p["status"] for p in created["d"]["presences"]}
+                assert online.get(owner_id) == "online"
+                async with gateway(http, cluster.worker_ports[1]) as second:
+                    await second.identify(owner)  # now on both workers
+                    await first.ws.close()  # worker 0's last session of the owner ends...
+                    await second.send({"op": 3, "d": {"status": "dnd", "since": None,
+                                                      "activities": [], "afk": False}})
+                    # ... with no offline in between: the owner was still on worker 1.
+                    assert await presence_of(watcher, owner_id) == "dnd"
+                assert await presence_of(watcher, owner_id) == "offline"  # the last one ended
+
+
 async def send_until_dead(client: GatewayClient, channel: str) -> list[str]:
     """Send op 50 messages one after the other until the connection dies; the acked ids."""
     acked: list[str] = []
