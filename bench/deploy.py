@@ -296,7 +296,7 @@ def serve(deploy: Deploy, cpu: int | None, env_extra: Mapping[str, str] | None =
         metrics = [metrics_port + i for i in range(n)]
         for port in [*ports, *metrics]:  # the ops port opens last in each worker
             wait_ready(proc, port, log)
+        stack.callback(tail, log)  # also when the scenario fails: its errors are logged there
         yield Server(ProcTree(proc.pid), f"http://127.0.0.1:{http_port}",
                      f"ws://127.0.0.1:{ws_port}/?v=10&encoding=json",
                      tuple(f"http://127.0.0.1:{p}/metrics" for p in metrics), deploy)
-        tail(log)

@@ -172,6 +172,17 @@ async def test_redis_cache_shares_state_between_clients(redis_url: str) -> None:
         await second.aclose()
 
 
+async def test_redis_cache_bursts_past_its_pool_wait_instead_of_failing(redis_url: str) -> None:
+    from core.store.redis import POOL_MAX
+
+    shared = await open_redis_cache(redis_url, prefix=f"test:{uuid.uuid4().hex}:")
+    try:  # every call at once: more commands in flight than connections in the pool
+        got = await asyncio.gather(*(shared.token_get(b"%d" % i) for i in range(5 * POOL_MAX)))
+        assert got == [None] * (5 * POOL_MAX)
+    finally:
+        await shared.aclose()
+
+
 async def test_redis_presence_of_a_dead_worker_is_ignored(redis_url: str) -> None:
     prefix = f"test:{uuid.uuid4().hex}:"
     first = await open_redis_cache(redis_url, prefix=prefix)
