@@ -99,6 +99,10 @@ def _add_options(parser: Any) -> None:
     parser.add_argument("--echo-timeout", type=float, default=10.0,
                         env_var="DISCORD_ARCH_LOCUST_ECHO_TIMEOUT",
                         help="seconds an op 50 send may wait for its echo (default 10)")
+    parser.add_argument("--rest-weights", default="10,4,1,1",
+                        env_var="DISCORD_ARCH_LOCUST_REST_WEIGHTS",
+                        help="SEND,HISTORY,SCROLL,GUILDS: how often a REST user does each "
+                             "(default 10,4,1,1)")
 
 
 def _option(env: Environment, name: str, default: Any) -> Any:
@@ -259,6 +263,15 @@ class RestChatter(FastHttpUser):
             raise StopUser() from e
         self.oldest: str | None = None  # where scrolling back continues from
         self.sent = 0
+        weights = [int(w) for w in str(_option(self.environment, "rest_weights",
+                                                "10,4,1,1")).split(",")]
+        if len(weights) != 4 or min(weights) < 0 or not any(weights):
+            raise StopUser("--rest-weights wants four counts, e.g. 10,4,1,1")
+        # An instance's own task list replaces the class's @task weights (locust picks from
+        # self.tasks); the defaults are the decorators' weights.
+        self.tasks = [t for t, w in zip((RestChatter.send_message, RestChatter.read_history,
+                                         RestChatter.scroll_back, RestChatter.list_guilds),
+                                        weights, strict=True) for _ in range(w)]
 
     def _messages(self) -> str:
         return f"/channels/{self.channel_id}/messages"

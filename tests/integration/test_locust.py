@@ -87,6 +87,9 @@ def test_locustfile_runs_every_task_without_failures(tmp_path: Path) -> None:
             [sys.executable, "-m", "locust", "-f", str(_REPO / "bench" / "locustfile.py"), "--headless",
              "-u", "6", "-r", "6", "-t", f"{_RUN_S}s", "--host", host, "--only-summary",
              "--think-time", "0.1,0.3", "--echo-timeout", "3",
+             # Every task often enough to be seen in 10 s (the default 10,4,1,1 may, by
+             # chance, never scroll back in so short a run), sends still the most frequent.
+             "--rest-weights", "3,1,1,1",
              "--json-file", str(stats_file.with_suffix(""))],
             cwd=tmp_path, capture_output=True, text=True, timeout=_RUN_S + 30)
     output = run.stdout[-3000:] + run.stderr[-5000:]
