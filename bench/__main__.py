@@ -9,7 +9,8 @@ Scenarios (the options after SCENARIO go to the module that runs it, unchanged):
   all                           every scenario in each deployment (embedded, then workers2;
                                 send and history also embedded on PostgreSQL), default sizes,
                                 then report: the one command that regenerates bench/RESULTS.md
-                                (python -m bench all --help)
+                                (python -m bench all --help); fanout, idle and storm
+                                measure the peers in the embedded run only
 
 Every scenario takes ``--deploy embedded|workers2`` (bench.deploy) and writes
 ``bench/results/<scenario>.json`` (embedded) or ``<scenario>_<deployment>.json``.
@@ -30,6 +31,7 @@ __all__ = ["main", "plan"]
 _REPO = Path(__file__).resolve().parent.parent
 GATEWAY_SCENARIOS = ("fanout", "guilds", "idle", "storm")
 REST_SCENARIOS = ("send", "history")
+PEER_SCENARIOS = ("fanout", "idle", "storm")  # measure the peers too (embedded runs only)
 SCENARIOS = (*GATEWAY_SCENARIOS, *REST_SCENARIOS)
 
 
@@ -72,7 +74,7 @@ def plan(args: argparse.Namespace) -> list[list[str]]:
             argv = [scenario]
             if name != "embedded":
                 argv += ["--deploy", name]
-                if scenario == "fanout":
+                if scenario in PEER_SCENARIOS:
                     argv += ["--targets", "gateway"]  # the peers ran with the embedded one
                 if args.mongo_url:
                     argv += ["--mongo-url", args.mongo_url]

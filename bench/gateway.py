@@ -5,8 +5,8 @@ Usage::
     python -m bench.gateway fanout [--receivers 1000] [--rates 25,50,100] [--duration 5]
                                    [--targets gateway,bare_picows,aiohttp,websockets]
     python -m bench.gateway guilds [--mix 1000x2,100x20,10x200] [--zipf 1.1] [--rates ...]
-    python -m bench.gateway idle   [--sessions 10000]
-    python -m bench.gateway storm  [--sessions 5000]
+    python -m bench.gateway idle   [--sessions 10000] [--targets gateway,bare_picows,...]
+    python -m bench.gateway storm  [--sessions 5000] [--targets gateway,bare_picows,...]
     python -m bench.gateway report     # RESULTS.md's sections and plots from bench/results/
 
 (``python -m bench SCENARIO ...`` is the same.) The server under test (``python -m gateway.cli
@@ -26,9 +26,17 @@ with workers, the supervisor and every worker).
   channel in each; messages go to a guild drawn by Zipf over size rank, 30% to its private
   channel (``--private-share``): the fanout ladder, where a message's deliveries depend on
   where it went, and every receiver's count is checked against what it may see. No peers.
-- ``idle``: RSS growth per IDENTIFIED idle session, measured at quarters up to ``--sessions``.
+- ``idle``: RSS growth per IDENTIFIED idle session, measured at quarters up to ``--sessions``;
+  for each peer of ``--targets``, per idle connection (no IDENTIFY: the peers have no
+  protocol), the same way.
 - ``storm``: ``--sessions`` READY sessions lose their sockets at once (no close frame), then
-  all RESUME at once: time until the last RESUMED, and errors.
+  all RESUME at once: time until the last RESUMED, and errors. The peers' connections are
+  dropped the same way and all reconnect at once (no session to resume): time until every
+  connection is receiving again.
+
+``idle`` and ``storm`` keep the gateway's figures at the top level of their JSON and put the
+peers' under ``peers`` (with ``ratios``, the gateway's figure over each peer's); every target
+gets a fresh server and load pool, one after the other.
 
 Results go to ``bench/results/<scenario>.json`` (embedded; other deployments
 ``<scenario>_workers2.json`` and so on); ``report`` (run after each scenario unless
@@ -438,7 +446,7 @@ async def climb(args: argparse.Namespace, pool: LoadPool, server: Running, targe
 
 
 async def fanout(args: argparse.Namespace) -> dict[str, Any]:
-    targets = args.targets.split(",")
+    targets = args.targets
     results: dict[str, Any] = {}
     frame_bytes = args.payload_bytes or _DEFAULT_FRAME_BYTES
     for target in targets:
@@ -656,11 +664,36 @@ async def guilds(args: argparse.Namespace) -> dict[str, Any]:
 # -- idle and storm -----------------------------------------------------------------------------
 
 
-async def idle(args: argparse.Namespace) -> dict[str, Any]:
-    """RSS per identified idle session: measured at each quarter of ``--sessions``."""
+@contextlib.asynccontextmanager
+async def _target(args: argparse.Namespace, target: str, n: int
+                  ) -> AsyncIterator[tuple[Running, list[str | None]]]:
+    """The server of ``target`` and its ``n`` receivers' tokens: the gateway (as ``--deploy``
+    says) with ``n`` users registered and joined to one guild, or a peer and ``n`` Nones
+    (a peer receiver connects to ``/recv`` and is receiving: no IDENTIFY, no protocol)."""
+    with contextlib.ExitStack() as stack:
+        if target == "gateway":
+            server = stack.enter_context(gateway_server(args.server_cpu, where=deploy.of(args)))
+            tokens: list[str | None] = list((await setup_guild(server.http, n, 1))[0])
+        else:
+            server = stack.enter_context(peer_server(target, args.server_cpu))
+            tokens = [None] * n
+        yield server, tokens
+
+
+def _peer_keys(result: dict[str, Any], renames: dict[str, str]) -> dict[str, Any]:
+    """A peer's result under its own words (connections, not sessions)."""
+    return {renames.get(k, k): v for k, v in result.items()}
+
+
+def _ratio(gateway: float | None, peer: float | None) -> float | None:
+    return gateway / peer if gateway is not None and peer is not None and peer > 0 else None
+
+
+async def idle_target(args: argparse.Namespace, target: str) -> dict[str, Any]:
+    """RSS per idle session (gateway: IDENTIFIED) or connection (peer), measured at each
+    quarter of ``--sessions``."""
     n = args.sessions
-    with gateway_server(args.server_cpu, where=deploy.of(args)) as server:
-        tokens, _, _ = await setup_guild(server.http, n, 1)
+    async with _target(args, target, n) as (server, tokens):
         await asyncio.sleep(args.settle)
         points = [{"sessions": 0, "rss_kib": server.proc.rss_kib(), "slab_kib": slab_kib()}]
         async with load_pool(args.client_cpus) as pool:
@@ -670,36 +703,68 @@ async def idle(args: argparse.Namespace) -> dict[str, Any]:
                 connects.append(await connect(pool, server.ws_url, tokens[lo:hi], 10**9,
                                               args.concurrency))
                 if connects[-1]["failed"]:
-                    raise SystemExit(f"idle: {connects[-1]['failed']} sessions failed: "
-                                     f"{connects[-1]['errors']}")
+                    raise SystemExit(f"idle {target}: {connects[-1]['failed']} connections "
+                                     f"failed: {connects[-1]['errors']}")
                 await asyncio.sleep(args.settle)
                 points.append({"sessions": hi, "rss_kib": server.proc.rss_kib(),
                                "slab_kib": slab_kib()})
-                print(f"idle: {hi} sessions, server RSS {points[-1]['rss_kib']:,} KiB", file=sys.stderr)
+                print(f"idle {target}: {hi} {'sessions' if target == 'gateway' else 'connections'}"
+                      f", server RSS {points[-1]['rss_kib']:,} KiB", file=sys.stderr)
             ready = sum(p["ready"] for p in await pool.all("progress"))
     first, last, mid = points[0], points[-1], points[2]
-    return {"sessions": n, "ready": ready, "points": points, "connects": connects,
-            "kib_per_session": (last["rss_kib"] - first["rss_kib"]) / n,
-            "kib_per_session_second_half": (last["rss_kib"] - mid["rss_kib"]) / (n - mid["sessions"]),
-            "slab_kib_per_socket": (last["slab_kib"] - first["slab_kib"]) / (2 * n)}
+    result = {"sessions": n, "ready": ready, "points": points, "connects": connects,
+              "kib_per_session": (last["rss_kib"] - first["rss_kib"]) / n,
+              "kib_per_session_second_half":
+                  (last["rss_kib"] - mid["rss_kib"]) / (n - mid["sessions"]),
+              "slab_kib_per_socket": (last["slab_kib"] - first["slab_kib"]) / (2 * n)}
+    if target == "gateway":
+        return result
+    result["points"] = [_peer_keys(pt, {"sessions": "connections"}) for pt in points]
+    return _peer_keys(result, {"sessions": "connections", "ready": "connected",
+                               "kib_per_session": "kib_per_connection",
+                               "kib_per_session_second_half": "kib_per_connection_second_half"})
 
 
-async def storm(args: argparse.Namespace) -> dict[str, Any]:
-    """Every session drops at once (no close frame), then all RESUME at once."""
+async def idle(args: argparse.Namespace) -> dict[str, Any]:
+    """Each target in turn (a fresh server and load pool each): the gateway's figures at the
+    top level, as before the peers were measured; the peers' under ``peers``, and ``ratios``:
+    the gateway's KiB per session over each peer's KiB per connection."""
+    out: dict[str, Any] = {}
+    peers: dict[str, Any] = {}
+    for target in args.targets:
+        result = await idle_target(args, target)
+        if target == "gateway":
+            out.update(result)
+        else:
+            peers[target] = result
+    if peers:
+        out["peers"] = peers
+        out["peers_note"] = ("no IDENTIFY: the peers have no protocol; a connection is a "
+                             "websocket handshake to /recv")
+        if "gateway" in args.targets:
+            out["ratios"] = {t: _ratio(out["kib_per_session"], r["kib_per_connection"])
+                             for t, r in peers.items()}
+    return out
+
+
+async def storm_target(args: argparse.Namespace, target: str) -> dict[str, Any]:
+    """``--sessions`` connections dropped at once (socket aborted, no close frame), then all
+    back at once: gateway sessions RESUME, peer receivers reconnect (no session to resume)."""
     n = args.sessions
-    with gateway_server(args.server_cpu, where=deploy.of(args)) as server:
-        tokens, _, _ = await setup_guild(server.http, n, 1)
-        async with load_pool(args.client_cpus) as pool:
-            conn = await connect(pool, server.ws_url, tokens, 10**9, args.concurrency)
-            if conn["failed"]:
-                raise SystemExit(f"storm: {conn['failed']} sessions failed: {conn['errors']}")
-            await asyncio.sleep(args.settle)
-            cpu0, rss0, tcp0 = server.proc.cpu_s(), server.proc.rss_kib(), tcp_counters()
-            _say(f"storm: dropping and resuming {conn['ok']} sessions")
-            parts = await pool.all("storm", url=server.ws_url, concurrency=args.storm_concurrency,
-                                   retries=args.retries)
-            cpu1, rss1, tcp1 = server.proc.cpu_s(), server.proc.rss_kib(), tcp_counters()
-            _say("")
+    async with _target(args, target, n) as (server, tokens), \
+            load_pool(args.client_cpus) as pool:
+        conn = await connect(pool, server.ws_url, tokens, 10**9, args.concurrency)
+        if conn["failed"]:
+            raise SystemExit(f"storm {target}: {conn['failed']} connections failed: "
+                             f"{conn['errors']}")
+        await asyncio.sleep(args.settle)
+        cpu0, rss0, tcp0 = server.proc.cpu_s(), server.proc.rss_kib(), tcp_counters()
+        _say(f"storm {target}: dropping and {'resuming' if target == 'gateway' else 'reconnecting'}"
+             f" {conn['ok']} {'sessions' if target == 'gateway' else 'connections'}")
+        parts = await pool.all("storm", url=server.ws_url, concurrency=args.storm_concurrency,
+                               retries=args.retries)
+        cpu1, rss1, tcp1 = server.proc.cpu_s(), server.proc.rss_kib(), tcp_counters()
+        _say("")
     start = min(p["start_ns"] for p in parts)
     last = max(p["last_ns"] for p in parts)
     times = sorted(t for p in parts for t in p["ms"])
@@ -707,12 +772,44 @@ async def storm(args: argparse.Namespace) -> dict[str, Any]:
     for p in parts:
         for k, v in p["errors"].items():
             errors[k] = errors.get(k, 0) + v
-    return {"sessions": sum(p["sessions"] for p in parts), "connect": conn,
-            "resumed": sum(p["resumed"] for p in parts), "all_resumed_s": (last - start) / 1e9,
-            "p50_ms": percentile(times, 0.5), "p99_ms": percentile(times, 0.99),
-            "errors": errors, "storm_concurrency": args.storm_concurrency,
-            "server_cpu_s": cpu1 - cpu0, "server_rss_kib": [rss0, rss1],
-            "tcp_counters": {k: tcp1[k] - tcp0[k] for k in tcp0}}
+    result = {"sessions": sum(p["sessions"] for p in parts), "connect": conn,
+              "resumed": sum(p["resumed"] for p in parts), "all_resumed_s": (last - start) / 1e9,
+              "p50_ms": percentile(times, 0.5), "p99_ms": percentile(times, 0.99),
+              "errors": errors, "storm_concurrency": args.storm_concurrency,
+              "server_cpu_s": cpu1 - cpu0, "server_rss_kib": [rss0, rss1],
+              "tcp_counters": {k: tcp1[k] - tcp0[k] for k in tcp0}}
+    print(f"storm {target}: {result['resumed']}/{result['sessions']} back after "
+          f"{result['all_resumed_s']:.2f} s, server CPU {result['server_cpu_s']:.1f} s, "
+          f"errors {errors or 'none'}", file=sys.stderr)
+    if target == "gateway":
+        return result
+    return _peer_keys(result, {"sessions": "connections", "resumed": "reconnected",
+                               "all_resumed_s": "all_back_s"})
+
+
+async def storm(args: argparse.Namespace) -> dict[str, Any]:
+    """Each target in turn, as ``idle`` does: the gateway's figures at the top level, the
+    peers' under ``peers``; ``ratios``: the gateway's time until all resumed over each peer's
+    until all reconnected; ``cpu_ratios``: the same of the server CPU seconds."""
+    out: dict[str, Any] = {}
+    peers: dict[str, Any] = {}
+    for target in args.targets:
+        result = await storm_target(args, target)
+        if target == "gateway":
+            out.update(result)
+        else:
+            peers[target] = result
+    if peers:
+        out["peers"] = peers
+        out["peers_note"] = ("the peers only reconnect (no protocol, no session to resume): "
+                             "the comparison is the time until every connection is receiving "
+                             "again")
+        if "gateway" in args.targets:
+            out["ratios"] = {t: _ratio(out["all_resumed_s"], r["all_back_s"])
+                             for t, r in peers.items()}
+            out["cpu_ratios"] = {t: _ratio(out["server_cpu_s"], r["server_cpu_s"])
+                                 for t, r in peers.items()}
+    return out
 
 
 # -- the command ----------------------------------------------------------------------------------
@@ -738,7 +835,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="guilds: share of messages to the private (role-only) channels")
     p.add_argument("--seed", type=int, default=1, help="guilds: seed of the memberships drawn")
     p.add_argument("--sessions", type=int, default=None, help="idle (10000) / storm (5000)")
-    p.add_argument("--targets", default="gateway," + ",".join(PEERS), help="fanout targets")
+    p.add_argument("--targets", default="gateway," + ",".join(PEERS),
+                   help="fanout, idle, storm: the servers measured, in this order "
+                        "(gateway and the peers: " + ", ".join(PEERS) + ")")
     p.add_argument("--rates", default="", help="fanout, guilds: offered msg/s, comma-separated")
     p.add_argument("--max-steps", type=int, default=20,
                    help="fanout, guilds: steps of the ×1.25 ladder")
@@ -773,6 +872,12 @@ def main(argv: Sequence[str] | None = None, prog: str = "bench.gateway") -> int:
         report.write(RESULTS_DIR, report.RESULTS_MD)
         return 0
     args.sessions = args.sessions or (10_000 if args.scenario == "idle" else 5_000)
+    if args.scenario in ("fanout", "idle", "storm"):
+        args.targets = [t for t in args.targets.split(",") if t]
+        unknown = [t for t in args.targets if t != "gateway" and t not in PEERS]
+        if unknown or not args.targets:
+            raise SystemExit(f"--targets {','.join(args.targets)}: each one of gateway, "
+                             f"{', '.join(PEERS)}")
     client_cpu = args.client_cpus[0]
     if client_cpu is not None and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {client_cpu})  # this controller shares the load's core

@@ -182,32 +182,100 @@ def _guilds(r: dict[str, Any]) -> list[str]:
 
 
 def _idle(r: dict[str, Any]) -> list[str]:
-    per = r["kib_per_session"]
-    lines = [f"**idle**: {r['sessions']:,} IDENTIFIED sessions ({r['ready']:,} READY at the end), "
-             "connected in quarters; server RSS after each quarter (and the machine's kernel "
-             "slab, where both ends' sockets live; other processes move it too):", "",
-             "| sessions | server RSS MiB | machine slab MiB |", "|---|---|---|"]
-    lines += [f"| {p['sessions']:,} | {p['rss_kib'] / 1024:.1f} | {p['slab_kib'] / 1024:.1f} |"
-              for p in r["points"]]
-    lines += ["", f"RSS growth per session: **{per:.1f} KiB** over all {r['sessions']:,} "
-              f"({r['kib_per_session_second_half']:.1f} KiB over the second half); kernel slab "
-              f"~{r['slab_kib_per_socket']:.1f} KiB per socket (not in RSS). Target ≤ "
-              f"{TARGET_IDLE_KIB:g} KiB: {'met' if per <= TARGET_IDLE_KIB else 'MISSED'}.", ""]
+    lines: list[str] = []
+    if "kib_per_session" in r:  # the gateway ran (a peers-only run has only ``peers``)
+        per = r["kib_per_session"]
+        lines += [f"**idle**: {r['sessions']:,} IDENTIFIED sessions ({r['ready']:,} READY at the "
+                  "end), connected in quarters; server RSS after each quarter (and the machine's "
+                  "kernel slab, where both ends' sockets live; other processes move it too):", "",
+                  "| sessions | server RSS MiB | machine slab MiB |", "|---|---|---|"]
+        lines += [f"| {p['sessions']:,} | {p['rss_kib'] / 1024:.1f} | {p['slab_kib'] / 1024:.1f} |"
+                  for p in r["points"]]
+        lines += ["", f"RSS growth per session: **{per:.1f} KiB** over all {r['sessions']:,} "
+                  f"({r['kib_per_session_second_half']:.1f} KiB over the second half); kernel slab "
+                  f"~{r['slab_kib_per_socket']:.1f} KiB per socket (not in RSS). Target ≤ "
+                  f"{TARGET_IDLE_KIB:g} KiB: {'met' if per <= TARGET_IDLE_KIB else 'MISSED'}.", ""]
+    if r.get("peers"):
+        lines += _idle_peers(r)
     return lines
+
+
+def _idle_peers(r: dict[str, Any]) -> list[str]:
+    """The gateway and the peers of one idle run side by side."""
+    peers = r["peers"]
+    n = next(iter(peers.values()))["connections"]
+    g = r.get("kib_per_session")
+    lines = [f"**idle, with the peers** (same run, same load client, a fresh server each): "
+             f"{n:,} idle connections to each peer's `/recv`, connected in quarters as the "
+             "gateway's sessions were, without IDENTIFY (the peers have no protocol: a "
+             "connection is the websocket handshake and nothing else), server RSS after each "
+             "quarter. *gateway ×*: the gateway's KiB per session over the peer's KiB per "
+             "connection.", "",
+             "| target | connections | KiB per connection (gateway: per session) | gateway × "
+             "| KiB over the second half | RSS at 0 MiB | RSS after each quarter MiB |",
+             "|---|---|---|---|---|---|---|"]
+    rows = [("gateway (IDENTIFIED sessions)", r["sessions"], g, r["kib_per_session_second_half"],
+             r["points"])] if g is not None else []
+    rows += [(name, p["connections"], p["kib_per_connection"],
+              p["kib_per_connection_second_half"], p["points"]) for name, p in peers.items()]
+    for name, count, per, half, points in rows:
+        ratio = _x(g, per) if g is not None and not name.startswith("gateway") and per > 0 \
+            else ""
+        lines.append(f"| {name} | {count:,} | {per:.1f} | {ratio} | {half:.1f} | "
+                     f"{points[0]['rss_kib'] / 1024:.1f} | "
+                     + " / ".join(f"{p['rss_kib'] / 1024:.1f}" for p in points[1:]) + " |")
+    return lines + [""]
 
 
 def _storm(r: dict[str, Any]) -> list[str]:
     how = ("all at once" if not r["storm_concurrency"]
            else f"{r['storm_concurrency']} in flight")
-    return [f"**storm**: {r['sessions']:,} READY sessions dropped at once (socket aborted, no "
-            f"close frame), then RESUME {how}:", "",
-            "| sessions | resumed | all resumed after s | p50 ms | p99 ms | errors | server CPU s "
-            "| accept queue overflows | SYN retransmits |",
-            "|---|---|---|---|---|---|---|---|---|",
-            f"| {r['sessions']:,} | {r['resumed']:,} | {r['all_resumed_s']:.2f} | "
-            f"{r['p50_ms']:.0f} | {r['p99_ms']:.0f} | {r['errors'] or 'none'} | "
-            f"{r['server_cpu_s']:.1f} | {r['tcp_counters']['ListenOverflows']:,} | "
-            f"{r['tcp_counters']['TCPSynRetrans']:,} |", ""]
+    lines: list[str] = []
+    if "all_resumed_s" in r:  # the gateway ran
+        lines += [f"**storm**: {r['sessions']:,} READY sessions dropped at once (socket aborted, no "
+                  f"close frame), then RESUME {how}:", "",
+                  "| sessions | resumed | all resumed after s | p50 ms | p99 ms | errors | server CPU s "
+                  "| accept queue overflows | SYN retransmits |",
+                  "|---|---|---|---|---|---|---|---|---|",
+                  f"| {r['sessions']:,} | {r['resumed']:,} | {r['all_resumed_s']:.2f} | "
+                  f"{r['p50_ms']:.0f} | {r['p99_ms']:.0f} | {r['errors'] or 'none'} | "
+                  f"{r['server_cpu_s']:.1f} | {r['tcp_counters']['ListenOverflows']:,} | "
+                  f"{r['tcp_counters']['TCPSynRetrans']:,} |", ""]
+    if r.get("peers"):
+        lines += _storm_peers(r, how)
+    return lines
+
+
+def _storm_peers(r: dict[str, Any], how: str) -> list[str]:
+    """The gateway and the peers of one storm run side by side."""
+    peers = r["peers"]
+    n = next(iter(peers.values()))["connections"]
+    g, g_cpu = r.get("all_resumed_s"), r.get("server_cpu_s")
+    lines = [f"**storm, with the peers** (same run, same load client, a fresh server each): "
+             f"{n:,} connections to each peer's `/recv` dropped the same way (socket aborted, no "
+             f"close frame), then reconnecting {how}. The peers only reconnect: they have "
+             "no protocol and no session to resume, so the comparison is the time until every "
+             "connection is back to receiving (for a peer, its websocket handshake done; for "
+             "the gateway, RESUMED: the handshake, HELLO, the RESUME's token checked, the "
+             "session found and its missed events replayed, none here). *gateway ×*: the "
+             "gateway's time (or server CPU) over the peer's.", "",
+             "| target | back by | connections | back | all back after s | gateway × | p50 ms "
+             "| p99 ms | errors | server CPU s | gateway × CPU | accept queue overflows "
+             "| SYN retransmits |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    rows = [("gateway", "RESUME", r["sessions"], r["resumed"], r)] if g is not None else []
+    rows += [(name, "reconnect", p["connections"], p["reconnected"], p)
+             for name, p in peers.items()]
+    for name, by, count, back, t in rows:
+        secs = t.get("all_resumed_s", t.get("all_back_s", 0.0))
+        peer = name != "gateway" and g is not None
+        lines.append(
+            f"| {name} | {by} | {count:,} | {back:,} | {secs:.2f} | "
+            f"{_x(g, secs) if peer and secs > 0 else ''} | {t['p50_ms']:.0f} | "
+            f"{t['p99_ms']:.0f} | {t['errors'] or 'none'} | {t['server_cpu_s']:.1f} | "
+            f"{_x(g_cpu, t['server_cpu_s']) if peer and t['server_cpu_s'] > 0 else ''} | "
+            f"{t['tcp_counters']['ListenOverflows']:,} | {t['tcp_counters']['TCPSynRetrans']:,} |")
+    return lines + [""]
 
 
 def label(r: dict[str, Any]) -> str:
@@ -337,27 +405,56 @@ def _side_guilds(runs: Sequence[dict[str, Any]]) -> list[str]:
     return lines + [""]
 
 
+def _peer_runs(runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The peers' results of the first run that measured them (the embedded one)."""
+    return next((r["peers"] for r in runs if r.get("peers")), {})
+
+
 def _side_idle(runs: Sequence[dict[str, Any]]) -> list[str]:
+    runs = [r for r in runs if "kib_per_session" in r]
+    if not runs:
+        return []
     base = runs[0]["kib_per_session"]
-    lines = ["| deployment | server | sessions | KiB per session | × embedded | RSS at 0 MiB "
-             "| RSS at the end MiB |", "|---|---|---|---|---|---|---|"]
+    peers = _peer_runs(runs)
+    lines = ["| deployment | server | sessions | KiB per session | × embedded | "
+             + "".join(f"× {name} | " for name in peers)
+             + "RSS at 0 MiB | RSS at the end MiB |",
+             "|---|---|---|---|---|" + "---|" * len(peers) + "---|---|"]
     for r in runs:
+        per = r["kib_per_session"]
         lines.append(f"| {label(r)} | {where(r)} | {r['sessions']:,} | "
-                     f"{r['kib_per_session']:.1f} | {_x(r['kib_per_session'], base)} | "
-                     f"{r['points'][0]['rss_kib'] / 1024:.1f} | "
+                     f"{per:.1f} | {_x(per, base)} | "
+                     + "".join(f"{_x(per, p['kib_per_connection'] if p['kib_per_connection'] > 0 else None)} | "
+                               for p in peers.values())
+                     + f"{r['points'][0]['rss_kib'] / 1024:.1f} | "
                      f"{r['points'][-1]['rss_kib'] / 1024:.1f} |")
     return lines + ["", "RSS is summed over the server's processes (with workers: the "
-                    "supervisor and each worker, each with its own interpreter).", ""]
+                    "supervisor and each worker, each with its own interpreter)."
+                    + (" The peers ran in the embedded run (no IDENTIFY: they have no "
+                       "protocol); × a peer: the deployment's KiB per session over the peer's "
+                       "KiB per idle connection." if peers else ""), ""]
 
 
 def _side_storm(runs: Sequence[dict[str, Any]]) -> list[str]:
-    lines = ["| deployment | server | sessions | resumed | all resumed after s | p50 ms | p99 ms "
-             "| errors | server CPU s |", "|---|---|---|---|---|---|---|---|---|"]
+    runs = [r for r in runs if "all_resumed_s" in r]
+    if not runs:
+        return []
+    peers = _peer_runs(runs)
+    lines = ["| deployment | server | sessions | resumed | all resumed after s | "
+             + "".join(f"× {name} | " for name in peers)
+             + "p50 ms | p99 ms | errors | server CPU s |",
+             "|---|---|---|---|---|" + "---|" * len(peers) + "---|---|---|---|"]
     for r in runs:
+        secs = r["all_resumed_s"]
         lines.append(f"| {label(r)} | {where(r)} | {r['sessions']:,} | {r['resumed']:,} | "
-                     f"{r['all_resumed_s']:.2f} | {r['p50_ms']:.0f} | {r['p99_ms']:.0f} | "
+                     f"{secs:.2f} | "
+                     + "".join(f"{_x(secs, p['all_back_s'] if p['all_back_s'] > 0 else None)} | "
+                               for p in peers.values())
+                     + f"{r['p50_ms']:.0f} | {r['p99_ms']:.0f} | "
                      f"{r['errors'] or 'none'} | {r['server_cpu_s']:.1f} |")
-    return lines + [""]
+    return lines + (["", "The peers ran in the embedded run and only reconnect (no session to "
+                     "resume); × a peer: the deployment's time until all resumed over the "
+                     "peer's until all reconnected."] if peers else []) + [""]
 
 
 _SIDE = {"fanout": _side_fanout, "guilds": _side_guilds, "idle": _side_idle,

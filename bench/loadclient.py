@@ -14,7 +14,8 @@ Targets:
   channel or, per message, to one of weighted targets (channel, its sender accounts).
 - ``peer`` (``bench.peers``): receivers connect to ``/recv``; the sender writes text frames to
   ``/send`` that carry the send time themselves, shaped like a MESSAGE_CREATE dispatch so the
-  receive path is the very same.
+  receive path is the very same. No IDENTIFY (the peers have no protocol): a receiver counts
+  from the handshake on; in a ``storm`` it reconnects instead of resuming.
 
 Receiving is the hot path of the client: after READY a frame costs a copy, one ``startswith``
 and a counter; only "probe" receivers (every ``probe_every``-th, spread over the fanout order)
@@ -102,12 +103,13 @@ class Receiver(WSListener):
         self.next_beat = float("inf")
         self.transport: WSTransport | None = None
         self.done: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-        self.resumed_ns = 0
+        self.resumed_ns = 0  # when RESUMED arrived (a peer's: when the connection was made)
         self.ended: str | None = None  # why the connection ended ("close 4900", ...)
 
     def on_ws_connected(self, transport: WSTransport) -> None:
         self.transport = transport
         if self.fast and not self.done.done():
+            self.resumed_ns = monotonic_ns()  # a peer's: receiving from now on
             self.done.set_result("connected")
 
     def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
@@ -331,10 +333,15 @@ class LoadWorker:
     # -- storm ----------------------------------------------------------------------------------
 
     async def cmd_storm(self, url: str, concurrency: int, retries: int) -> dict[str, Any]:
-        """Drop every session (abort: no close frame), then RESUME them all at once, each at
-        its READY's ``resume_gateway_url`` (with several workers, the one holding it; else
-        ``url``), with ``url``'s query."""
-        olds = [r for r in self.receivers if r.session_id is not None and r.token is not None]
+        """Drop every session (abort: no close frame), then bring them all back at once.
+
+        Gateway sessions RESUME, each at its READY's ``resume_gateway_url`` (with several
+        workers, the one holding it; else ``url``), with ``url``'s query. Peer receivers (no
+        token: no protocol, no session to resume) just connect to ``url`` again: back when
+        the websocket handshake is done, since a peer sends to every connected ``/recv``.
+        ``resumed``, ``last_ns`` and ``ms`` count and time those back (RESUMED or connected)."""
+        olds = [r for r in self.receivers if r.transport is not None
+                and (r.token is None or r.session_id is not None)]
         for r in olds:
             assert r.transport is not None
             r.transport.underlying_transport.abort()
@@ -345,13 +352,18 @@ class LoadWorker:
         query = url[url.index("?"):] if "?" in url else ""
 
         async def resume(old: Receiver) -> Receiver | None:
-            where = f"{old.resume_url.rstrip('/')}/{query}" if old.resume_url else url
+            if old.token is None:
+                where, want = url, "connected"
+            else:
+                where = f"{old.resume_url.rstrip('/')}/{query}" if old.resume_url else url
+                want = "resumed"
             for _ in range(1 + retries):
                 new = Receiver(self, old.token, old.probe)
-                new.resume_from = (old.session_id, old.seq)  # type: ignore[assignment]
+                if old.token is not None:
+                    new.resume_from = (old.session_id, old.seq)  # type: ignore[assignment]
                 async with gate:  # type: ignore[attr-defined]
                     outcome = await self._open(where, new)
-                if outcome == "resumed":
+                if outcome == want:
                     return new
                 if outcome in ("invalid session", "reconnect") or outcome.startswith("close"):
                     return None  # the server said no: a real client would IDENTIFY again

@@ -134,6 +134,13 @@ def test_all_runs_every_scenario_in_each_deployment_then_report() -> None:
     assert lines[0] == ".venv/bin/python -m bench fanout --no-report"
     assert lines[1] == (".venv/bin/python -m bench fanout --deploy workers2 --targets gateway "
                         "--mongo-url mongodb://127.0.0.1:27017 --no-report")
+    # The peers run with the embedded fanout, idle and storm only.
+    assert lines[4:8] == [".venv/bin/python -m bench idle --no-report",
+                          ".venv/bin/python -m bench idle --deploy workers2 --targets gateway "
+                          "--mongo-url mongodb://127.0.0.1:27017 --no-report",
+                          ".venv/bin/python -m bench storm --no-report",
+                          ".venv/bin/python -m bench storm --deploy workers2 --targets gateway "
+                          "--mongo-url mongodb://127.0.0.1:27017 --no-report"]
     assert lines[8:11] == [".venv/bin/python -m bench send --no-report",
                            ".venv/bin/python -m bench send --backend postgres --no-report",
                            ".venv/bin/python -m bench send --deploy workers2 --mongo-url "

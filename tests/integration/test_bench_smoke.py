@@ -3,7 +3,9 @@
 It runs the fanout scenario for about a second with 10 receivers, against the gateway and the
 bare picows peer, unpinned, and checks the shape of the results and that messages arrived; the
 guilds scenario with three guilds of six users, checking that every receiver got exactly what it
-may see (no private-channel message reached a member without the role); and the socket-less
+may see (no private-channel message reached a member without the role); idle and storm with
+20 sessions against the gateway and the bare picows peer (the peers' results under ``peers``,
+the gateway's where they always were, and the report's tables of both); and the socket-less
 hub micro-benchmark (``bench.hub_fanout``) with 20 receivers.
 Nothing here is timed: benchmark figures are not asserted, only that there are some.
 """
@@ -16,6 +18,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from bench import gateway_report, hub_fanout
 
@@ -75,6 +78,74 @@ def test_guilds_smoke_run_delivers_exactly_what_each_receiver_may_see(tmp_path: 
         assert step["receivers_under"] == 0 and step["completion"] == 1.0
     assert sum(s["sent_private"] for s in steps) > 0  # the VIEW_CHANNEL filter had work
     assert "| 6 | 1 |" in gateway_report.summary(result)
+
+
+def _tiny(scenario: str, out: Path) -> dict[str, Any]:
+    """``scenario`` with 20 sessions against the gateway and the bare picows peer, unpinned."""
+    cmd = [sys.executable, "-m", "bench.gateway", scenario, "--sessions", "20",
+           "--targets", "gateway,bare_picows", "--settle", "0.2", "--server-cpu", "none",
+           "--client-cpus", "none", "--json", str(out), "--no-report"]
+    run = subprocess.run(cmd, cwd=_REPO, capture_output=True, text=True, timeout=110,
+                         env={**os.environ, "PYTHONPATH": str(_REPO)})
+    assert run.returncode == 0, run.stderr[-3000:]
+    result: dict[str, Any] = json.loads(out.read_text())
+    assert result["scenario"] == scenario and result["command"].startswith(".venv/bin/python")
+    assert set(result["peers"]) == {"bare_picows"} and set(result["ratios"]) == {"bare_picows"}
+    assert result["peers_note"]  # what the peers do not do, said in the results
+    return result
+
+
+def _as_workers2(result: dict[str, Any], path: Path) -> None:
+    """A copy of an embedded run, as a gateway-only workers2 run would write it."""
+    other = {k: v for k, v in result.items() if k not in ("peers", "peers_note", "ratios",
+                                                           "cpu_ratios")}
+    other["deployment"] = {**result["deployment"], "name": "workers2", "label": "workers2"}
+    path.write_text(json.dumps(other))
+
+
+def test_idle_smoke_run_measures_the_gateway_and_a_peer(tmp_path: Path) -> None:
+    result = _tiny("idle", tmp_path / "idle.json")
+    assert "no IDENTIFY" in result["peers_note"]
+    # The gateway's fields where they always were.
+    assert result["sessions"] == 20 and result["ready"] == 20
+    assert [p["sessions"] for p in result["points"]] == [0, 5, 10, 15, 20]
+    assert [c["ok"] for c in result["connects"]] == [5, 5, 5, 5]
+    assert {"kib_per_session", "kib_per_session_second_half", "slab_kib_per_socket"} <= set(result)
+    peer = result["peers"]["bare_picows"]
+    assert peer["connections"] == 20 and peer["connected"] == 20
+    assert [p["connections"] for p in peer["points"]] == [0, 5, 10, 15, 20]
+    assert all(p["rss_kib"] > 0 for p in peer["points"])
+    assert [c["ok"] for c in peer["connects"]] == [5, 5, 5, 5]
+    assert {"kib_per_connection", "kib_per_connection_second_half"} <= set(peer)
+    ratio = result["ratios"]["bare_picows"]  # None only if the peer's RSS did not grow
+    assert ratio is None or ratio == result["kib_per_session"] / peer["kib_per_connection"]
+    text = gateway_report.summary(result)
+    assert "**idle, with the peers**" in text and "| bare_picows | 20 |" in text
+    assert "| gateway (IDENTIFIED sessions) | 20 |" in text
+    _as_workers2(result, tmp_path / "idle_workers2.json")
+    section = gateway_report.section(tmp_path, tmp_path)
+    assert "| deployment | server | sessions | KiB per session | × embedded | × bare_picows |" \
+        in section
+
+
+def test_storm_smoke_run_resumes_the_gateway_and_reconnects_a_peer(tmp_path: Path) -> None:
+    result = _tiny("storm", tmp_path / "storm.json")
+    assert "only reconnect" in result["peers_note"]
+    assert result["sessions"] == 20 and result["resumed"] == 20 and not result["errors"]
+    assert result["connect"]["ok"] == 20 and result["all_resumed_s"] > 0
+    peer = result["peers"]["bare_picows"]
+    assert peer["connections"] == 20 and peer["reconnected"] == 20 and not peer["errors"]
+    assert peer["connect"]["ok"] == 20 and 0 < peer["p50_ms"] <= peer["p99_ms"]
+    assert peer["all_back_s"] > 0 and peer["server_cpu_s"] >= 0
+    assert set(peer["tcp_counters"]) >= {"ListenOverflows", "TCPSynRetrans"}
+    assert result["ratios"]["bare_picows"] == result["all_resumed_s"] / peer["all_back_s"]
+    assert set(result["cpu_ratios"]) == {"bare_picows"}
+    text = gateway_report.summary(result)
+    assert "**storm, with the peers**" in text and "| bare_picows | reconnect | 20 | 20 |" in text
+    assert "| gateway | RESUME | 20 | 20 |" in text
+    _as_workers2(result, tmp_path / "storm_workers2.json")
+    section = gateway_report.section(tmp_path, tmp_path)
+    assert "| all resumed after s | × bare_picows |" in section
 
 
 def test_hub_fanout_smoke_run_counts_one_write_per_connection() -> None:
