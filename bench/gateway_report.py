@@ -210,7 +210,10 @@ def _idle_peers(r: dict[str, Any]) -> list[str]:
              "gateway's sessions were, without IDENTIFY (the peers have no protocol: a "
              "connection is the websocket handshake and nothing else), server RSS after each "
              "quarter. *gateway ×*: the gateway's KiB per session over the peer's KiB per "
-             "connection.", "",
+             "connection. The peers run as `bench/peers/` writes them, with their libraries' "
+             "defaults: bare picows starts each connection's read buffer at 16 KiB and runs on "
+             "aiofastnet's transports when that package is installed; the gateway starts it at "
+             "2 KiB and runs on uvloop's (`gateway/server.py`).", "",
              "| target | connections | KiB per connection (gateway: per session) | gateway × "
              "| KiB over the second half | RSS at 0 MiB | RSS after each quarter MiB |",
              "|---|---|---|---|---|---|---|"]
@@ -275,6 +278,14 @@ def _storm_peers(r: dict[str, Any], how: str) -> list[str]:
             f"{t['p99_ms']:.0f} | {t['errors'] or 'none'} | {t['server_cpu_s']:.1f} | "
             f"{_x(g_cpu, t['server_cpu_s']) if peer and t['server_cpu_s'] > 0 else ''} | "
             f"{t['tcp_counters']['ListenOverflows']:,} | {t['tcp_counters']['TCPSynRetrans']:,} |")
+    over = [name for name, _, _, _, t in rows if t["tcp_counters"]["ListenOverflows"]]
+    if over:
+        lines += ["", f"The accept queue overflowed for {', '.join(over)}: the kernel dropped "
+                  "SYNs and those clients retried after 1 s, 3 s, ... (*SYN retransmits*), so "
+                  "their time until all are back is mostly that back-off, not the server's work "
+                  "(server CPU compares the work). The peers listen with their libraries' "
+                  "default backlog (100 or 128: `bench/peers/` sets none); the gateway sets its "
+                  "own (`LISTEN_BACKLOG` in `gateway/server.py`)."]
     return lines + [""]
 
 
