@@ -556,8 +556,9 @@ class GatewayServer:
                 try:
                     before, after = await self.platform.cache.presence_set(
                         user.id, self._presence_id, status)
-                except Exception:  # Redis down: this change is not seen by the others
+                except Exception as e:  # Redis down: this change is not seen by the others
                     logger.exception("presence report for user %d failed", user.id)
+                    self.metrics.backend_error(e, "presence")
                     continue
                 if before != after:
                     self._publish_presence(user, after, guild_ids)
@@ -569,15 +570,17 @@ class GatewayServer:
             await asyncio.sleep(PRESENCE_ALIVE_MS / 3000)
             try:
                 await self.platform.cache.presence_alive(self._presence_id, PRESENCE_ALIVE_MS)
-            except Exception:  # Redis down: others may see our users offline meanwhile
+            except Exception as e:  # Redis down: others may see our users offline meanwhile
                 logger.exception("presence keep-alive failed")
+                self.metrics.backend_error(e, "presence")
 
     async def _online_of(self, user_ids: list[int]) -> dict[int, str]:
         """The status of those of ``user_ids`` online on any worker (the shared presence)."""
         try:
             return await self.platform.cache.presence_get(user_ids)
-        except Exception:  # Redis down: what this worker knows is better than nothing
+        except Exception as e:  # Redis down: what this worker knows is better than nothing
             logger.exception("reading the shared presence failed")
+            self.metrics.backend_error(e, "presence")
             return {u: s for u in user_ids if (s := self._online.get(u)) not in (None, "offline")}
 
     async def _presences(self, members: list[dict[str, Any]]) -> list[dict[str, Any]]:

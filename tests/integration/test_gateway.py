@@ -778,3 +778,37 @@ async def test_ready_lists_dm_channels(server: Server, api: Api) -> None:
         [channel] = ready["private_channels"]
         assert channel["id"] == dm.body["id"]
         assert [u["id"] for u in channel["recipients"]] == [a.id]
+
+
+async def test_a_failing_shared_presence_is_counted_and_the_session_goes_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import redis.exceptions
+
+    from core.store.cache import MemoryCache
+
+    made: list[GatewayServer] = []
+
+    class Recorded(GatewayServer):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            made.append(self)
+
+    async def down(*args: Any) -> Any:
+        raise redis.exceptions.ConnectionError("Redis is down")
+
+    monkeypatch.setattr(worker, "GatewayServer", Recorded)
+    monkeypatch.setattr(MemoryCache, "presence_set", down)
+    monkeypatch.setattr(MemoryCache, "presence_get", down)
+    async with running_server(_config(tmp_path)) as server:
+        a = await Api(server.http).register()
+        async with server.connect() as ws:
+            await ws.identify(a.token)  # READY although the presence cannot be read or set
+            counted = 'discord_arch_backend_errors_total{backend="redis",where="presence"} 2.0'
+            for _ in range(200):
+                if counted in made[0].metrics.render().decode():
+                    break
+                await asyncio.sleep(0.01)
+            assert counted in made[0].metrics.render().decode()  # one read, one report
+            await ws.send({"op": 1, "d": None})
+            assert (await ws.recv())["op"] == 11  # the connection lives on
