@@ -83,6 +83,13 @@ class Hub:
                  ) -> None:
         self._platform = platform
         self._presences = presences
+        # The loop, looked up once: asyncio.get_running_loop() makes a getpid() system call
+        # each time (CPython 3.11 checks for a fork); getpid was 1.2% of the main thread in
+        # bench guilds (py-spy), this per-event lookup among its callers.
+        try:
+            self._loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:  # made outside a loop: looked up at start
+            self._loop = None
         self._guilds: dict[int, GuildCache] = {}
         self._users: dict[int, set[Conn]] = {}
         # (guild_id, intent in _INDEXED) -> the guild's connections with that intent.
@@ -99,6 +106,7 @@ class Hub:
     # -- lifecycle ------------------------------------------------------------------------------
 
     async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
         self._unsubscribe = self._platform.bus.subscribe(self._on_bus)
 
     async def aclose(self) -> None:
@@ -251,14 +259,14 @@ class Hub:
             if session.push(dispatch.parts(session.encoding)):
                 touched[conn] = None
         if touched and self._flush_handle is None:
-            self._flush_handle = asyncio.get_running_loop().call_soon(self._flush)
+            self._flush_handle = (self._loop or asyncio.get_running_loop()).call_soon(self._flush)
         self._apply(event, guild_id, cache)
 
     def touch(self, conn: Conn) -> None:
         """Flush ``conn`` at the end of this loop iteration (once, however many frames)."""
         self._touched[conn] = None
         if self._flush_handle is None:
-            self._flush_handle = asyncio.get_running_loop().call_soon(self._flush)
+            self._flush_handle = (self._loop or asyncio.get_running_loop()).call_soon(self._flush)
 
     def _flush(self) -> None:
         self._flush_handle = None
@@ -363,7 +371,7 @@ class Hub:
             for _ in range(overflow):
                 self._backlog.popleft()
         if self._drainer is None:
-            self._drainer = asyncio.get_running_loop().create_task(self._drain())
+            self._drainer = (self._loop or asyncio.get_running_loop()).create_task(self._drain())
 
     async def _drain(self) -> None:
         try:
