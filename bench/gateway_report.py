@@ -361,6 +361,40 @@ def plot(r: dict[str, Any], path: Path, others: Sequence[dict[str, Any]] = ()) -
     plt.close(fig)
 
 
+def plot_guilds(runs: Sequence[dict[str, Any]], path: Path) -> None:
+    """The guilds ladder: latency percentiles against offered messages/s, one colour per
+    deployment (msg/s, not deliveries: a message reaches ~300 sessions on average here)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(9, 5.5), dpi=110)
+    colors = iter(("tab:red", "tab:orange", "tab:brown", "tab:olive"))
+    for r in runs:
+        color, steps = next(colors, "black"), r["steps"]
+        x = [s["offered_msg_s"] for s in steps]
+        for key, style, pct in (("p50_ms", "-", "p50"), ("p99_ms", "--", "p99"),
+                                ("p999_ms", ":", "p99.9")):
+            ax.plot(x, [max(0.01, s[key]) for s in steps], style, color=color, marker=".",
+                    label=f"{label(r)} {pct}")
+        if r.get("saturated_at_msg_s"):
+            ax.axvline(r["saturated_at_msg_s"], color=color, alpha=0.25, linewidth=4)
+    ax.axhline(TARGET_P99_MS, color="grey", linewidth=0.8)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("offered messages/s (Zipf over guilds by size); shaded: saturated at")
+    ax.set_ylabel("send → receive latency, ms")
+    first = runs[0]
+    ax.set_title(f"{first['guilds']} guilds ({first['mix']}), {first['users']:,} receivers, "
+                 f"server on one core ({first['date']})", fontsize=10)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=7, ncol=2, loc="upper left")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
 # -- deployments side by side -----------------------------------------------------------------
 
 
@@ -474,7 +508,7 @@ _SIDE = {"fanout": _side_fanout, "guilds": _side_guilds, "idle": _side_idle,
 
 def section(results_dir: Path, plot_dir: Path) -> str:
     """The gateway section (between its markers) from ``results_dir``; draws
-    ``plot_dir/fanout.png``. Empty without any results."""
+    ``plot_dir/fanout.png`` and ``guilds.png``. Empty without any results."""
     if not any(deployments(results_dir, name) for name in _SIDE):
         return ""
     parts = ["## Gateway (`bench.gateway`): fanout, guilds, idle sessions, resume storm", "",
@@ -497,6 +531,9 @@ def section(results_dir: Path, plot_dir: Path) -> str:
         if name == "fanout":
             plot(runs[0], plot_dir / "fanout.png", runs[1:])
             parts += ["![latency vs offered load](fanout.png)", ""]
+        if name == "guilds":
+            plot_guilds(runs, plot_dir / "guilds.png")
+            parts += ["![guilds: latency vs offered load](guilds.png)", ""]
     return "\n".join([BEGIN, *parts, END])
 
 
