@@ -16,7 +16,7 @@ import heapq
 import itertools
 import logging
 import secrets
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -117,9 +117,11 @@ class GatewayServer:
         # This process's id in the shared presence: new per process, so a restarted worker
         # does not revive what its killed predecessor reported.
         self._presence_id = secrets.token_hex(8)
-        # What this worker reports of its users, in order, to the shared presence (one task
-        # sends them; at most one entry per connect, disconnect or op 3, never per frame).
-        self._presence_reports: deque[tuple[User, str | None, frozenset[int]]] = deque()
+        # What this worker has yet to report of its users to the shared presence, by user: one
+        # task sends them, oldest first. A user's newer change replaces the one not sent yet
+        # (only where the user ends up matters), so this holds at most one entry per local
+        # user, however long Redis is away.
+        self._presence_reports: dict[int, tuple[str | None, frozenset[int]]] = {}
         self._presence_sender: asyncio.Task[None] | None = None
         self._presence_alive: asyncio.Task[None] | None = None
         self.metrics = platform.metrics
@@ -525,7 +527,7 @@ class GatewayServer:
         conn.status = status
         if conn.user is not None and conn.user.id in self._online:
             self._online[conn.user.id] = _visible(status)
-            self._report_presence(conn.user, _visible(status), conn.guilds)
+            self._report_presence(conn.user.id, _visible(status), conn.guilds)
 
     def _presence_changed(self, user: User, status: str, guild_ids: set[int]) -> None:
         """Report a user's first connected session here, or its last one gone."""
@@ -536,36 +538,39 @@ class GatewayServer:
             self._online[user.id] = _visible(status)
         else:
             self._online.pop(user.id, None)
-        self._report_presence(user, _visible(status) if online else None, guild_ids)
+        self._report_presence(user.id, _visible(status) if online else None, guild_ids)
 
-    def _report_presence(self, user: User, status: str | None, guild_ids: set[int]) -> None:
+    def _report_presence(self, user_id: int, status: str | None, guild_ids: set[int]) -> None:
         """Queue what this worker now says of ``user`` (None: no connected session here).
 
         The shared presence (``platform.cache``) answers with the user's status across
         workers before and after; a PRESENCE_UPDATE goes out only when it changed, so a user
         on two workers goes offline when the last session on either ends, not the first.
         """
-        self._presence_reports.append((user, status, frozenset(guild_ids)))
+        self._presence_reports.pop(user_id, None)  # a newer change goes to the back
+        self._presence_reports[user_id] = (status, frozenset(guild_ids))
         if self._presence_sender is None:
             self._presence_sender = self._loop.create_task(self._send_presence_reports())
 
     async def _send_presence_reports(self) -> None:
         try:
             while self._presence_reports:
-                user, status, guild_ids = self._presence_reports.popleft()
+                user_id = next(iter(self._presence_reports))
+                status, guild_ids = self._presence_reports.pop(user_id)
                 try:
                     before, after = await self.platform.cache.presence_set(
-                        user.id, self._presence_id, status)
+                        user_id, self._presence_id, status)
                 except Exception as e:  # Redis down: this change is not seen by the others
-                    logger.exception("presence report for user %d failed", user.id)
+                    logger.exception("presence report for user %d failed", user_id)
                     self.metrics.backend_error(e, "presence")
                     continue
                 if before != after:
-                    self._publish_presence(user, after, guild_ids)
+                    self._publish_presence(user_id, after, guild_ids)
         finally:
             self._presence_sender = None
 
     async def _keep_presence_alive(self) -> None:
+        lapsed = False
         while True:
             await asyncio.sleep(PRESENCE_ALIVE_MS / 3000)
             try:
@@ -573,6 +578,13 @@ class GatewayServer:
             except Exception as e:  # Redis down: others may see our users offline meanwhile
                 logger.exception("presence keep-alive failed")
                 self.metrics.backend_error(e, "presence")
+                lapsed = True
+                continue
+            if lapsed:  # our statuses may have been dropped as a dead worker's: say them again
+                lapsed = False
+                for user_id, status in tuple(self._online.items()):
+                    guilds = {g for c in self.hub.user_conns(user_id) for g in c.guilds}
+                    self._report_presence(user_id, status, guilds)
 
     async def _online_of(self, user_ids: list[int]) -> dict[int, str]:
         """The status of those of ``user_ids`` online on any worker (the shared presence)."""
@@ -597,8 +609,8 @@ class GatewayServer:
             if status is not None and status != "offline":
                 self.platform.publish(_presence_event(user_id, status, event.guild_id))
 
-    def _publish_presence(self, user: User, status: str, guild_ids: set[int]) -> None:
-        self.platform.publish(*(_presence_event(user.id, status, g) for g in guild_ids))
+    def _publish_presence(self, user_id: int, status: str, guild_ids: frozenset[int]) -> None:
+        self.platform.publish(*(_presence_event(user_id, status, g) for g in guild_ids))
 
 
 def _member_id(member: dict[str, Any]) -> int:

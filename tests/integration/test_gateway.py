@@ -812,3 +812,46 @@ async def test_a_failing_shared_presence_is_counted_and_the_session_goes_on(
             assert counted in made[0].metrics.render().decode()  # one read, one report
             await ws.send({"op": 1, "d": None})
             assert (await ws.recv())["op"] == 11  # the connection lives on
+
+
+async def test_presence_is_said_again_after_the_keep_alive_lapsed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import redis.exceptions
+
+    from core.store.cache import MemoryCache
+    from gateway import server as server_module
+
+    monkeypatch.setattr(server_module, "PRESENCE_ALIVE_MS", 30)  # a keep-alive every 10 ms
+    blip, reports = asyncio.Event(), []
+    real_alive, real_set = MemoryCache.presence_alive, MemoryCache.presence_set
+
+    async def flaky_alive(self: MemoryCache, worker: str, ttl_ms: int) -> None:
+        if blip.is_set():
+            blip.clear()
+            raise redis.exceptions.ConnectionError("Redis went away for a moment")
+        await real_alive(self, worker, ttl_ms)
+
+    async def recorded_set(self: MemoryCache, user_id: int, worker: str,
+                           status: str | None) -> tuple[str, str]:
+        reports.append((user_id, status))
+        return await real_set(self, user_id, worker, status)
+
+    monkeypatch.setattr(MemoryCache, "presence_alive", flaky_alive)
+    monkeypatch.setattr(MemoryCache, "presence_set", recorded_set)
+    async with running_server(_config(tmp_path)) as server:
+        a = await Api(server.http).register()
+        async with server.connect() as ws:
+            await ws.identify(a.token)
+            me = (int(a.id), "online")
+            for _ in range(300):
+                if me in reports:
+                    break
+                await asyncio.sleep(0.01)
+            assert reports == [me]
+            blip.set()  # the next keep-alive fails: others may have dropped this worker's
+            for _ in range(300):
+                if reports.count(me) == 2:
+                    break
+                await asyncio.sleep(0.01)
+            assert reports == [me, me]  # ... so once it is back, the user is reported again
