@@ -769,6 +769,34 @@ async def test_hub_sends_presences_only_to_sessions_with_the_intent(tmp_path: Pa
     assert not hub._by_intent  # the index of sessions by intent goes with them
 
 
+async def test_hub_memoized_audience_follows_who_joins_and_leaves(tmp_path: Path) -> None:
+    hub = _hub()
+    x, y, z = _Conn(10, tmp_path), _Conn(11, tmp_path), _Conn(12, tmp_path)
+    for conn in (x, y):
+        await hub.prepare([GUILD], conn.user.id)
+        hub.attach(conn, [GUILD])
+
+    async def say(content: str, *expected: _Conn) -> None:
+        for conn in (x, y, z):
+            conn.flushed.clear()
+        data = {"id": "5", "channel_id": str(CHANNEL), "content": content,
+                "author": {"id": "10"}}
+        hub._on_events([Event("MESSAGE_CREATE", data, guild_id=GUILD, channel_id=CHANNEL)])
+        for conn in expected:
+            await asyncio.wait_for(conn.flushed.wait(), TIMEOUT)
+
+    await say("one", x, y)  # builds the channel's audience memo
+    assert hub._guilds[GUILD].audiences
+    hub.detach(y)
+    await hub.prepare([GUILD], z.user.id)
+    hub.attach(z, [GUILD])
+    await say("two", x, z)  # the memo followed: y left, z came
+    heard = {c.user.id: [orjson.loads(f)["d"]["content"] for f in c.frames] for c in (x, y, z)}
+    assert heard == {10: ["one", "two"], 11: ["one"], 12: ["two"]}
+    hub._guilds[GUILD].update_member({"user": {"id": "10"}, "roles": []})
+    assert not hub._guilds[GUILD].audiences  # a membership change drops it too
+
+
 async def test_ready_lists_dm_channels(server: Server, api: Api) -> None:
     a, b = await api.register(), await api.register()
     dm = await api.post("/users/@me/channels", a.token, json={"recipient_id": b.id})
