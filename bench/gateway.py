@@ -725,20 +725,31 @@ async def idle_target(args: argparse.Namespace, target: str) -> dict[str, Any]:
                                "kib_per_session_second_half": "kib_per_connection_second_half"})
 
 
-async def idle(args: argparse.Namespace) -> dict[str, Any]:
-    """Each target in turn (a fresh server and load pool each): the gateway's figures at the
-    top level, as before the peers were measured; the peers' under ``peers``, and ``ratios``:
-    the gateway's KiB per session over each peer's KiB per connection."""
+async def _each_target(
+    args: argparse.Namespace,
+    run: Callable[[argparse.Namespace, str], Awaitable[dict[str, Any]]],
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``run`` for each of ``--targets`` in turn: the gateway's result (the top level of the
+    scenario's JSON, as before the peers were measured) with the peers' under ``peers``."""
     out: dict[str, Any] = {}
     peers: dict[str, Any] = {}
     for target in args.targets:
-        result = await idle_target(args, target)
+        result = await run(args, target)
         if target == "gateway":
             out.update(result)
         else:
             peers[target] = result
     if peers:
         out["peers"] = peers
+    return out, peers
+
+
+async def idle(args: argparse.Namespace) -> dict[str, Any]:
+    """Each target in turn (a fresh server and load pool each): the gateway's figures at the
+    top level, as before the peers were measured; the peers' under ``peers``, and ``ratios``:
+    the gateway's KiB per session over each peer's KiB per connection."""
+    out, peers = await _each_target(args, idle_target)
+    if peers:
         out["peers_note"] = ("no IDENTIFY: the peers have no protocol; a connection is a "
                              "websocket handshake to /recv")
         if "gateway" in args.targets:
@@ -791,16 +802,8 @@ async def storm(args: argparse.Namespace) -> dict[str, Any]:
     """Each target in turn, as ``idle`` does: the gateway's figures at the top level, the
     peers' under ``peers``; ``ratios``: the gateway's time until all resumed over each peer's
     until all reconnected; ``cpu_ratios``: the same of the server CPU seconds."""
-    out: dict[str, Any] = {}
-    peers: dict[str, Any] = {}
-    for target in args.targets:
-        result = await storm_target(args, target)
-        if target == "gateway":
-            out.update(result)
-        else:
-            peers[target] = result
+    out, peers = await _each_target(args, storm_target)
     if peers:
-        out["peers"] = peers
         out["peers_note"] = ("the peers only reconnect (no protocol, no session to resume): "
                              "the comparison is the time until every connection is receiving "
                              "again")
