@@ -23,9 +23,10 @@ with workers, the supervisor and every worker).
   half the saturated deliveries gives the latency "at half load". Every target gets the same
   ladder, the same receive path, and messages of the size the gateway's MESSAGE_CREATE had.
 - ``guilds`` (its set-up and audit in ``bench.guilds``): guilds of mixed sizes (``--mix``),
-  users in several of them, a role-only private channel in each; messages go to a guild drawn by Zipf over size rank, 30% to its private
-  channel (``--private-share``): the fanout ladder, where a message's deliveries depend on
-  where it went, and every receiver's count is checked against what it may see. No peers.
+  users in several of them, a role-only private channel in each; messages go to a guild
+  drawn by Zipf over size rank, 30% to its private channel (``--private-share``): the fanout
+  ladder, where a message's deliveries depend on where it went, and every receiver's count is
+  checked against what it may see. No peers.
 - ``idle``: RSS growth per IDENTIFIED idle session, measured at quarters up to ``--sessions``;
   for each peer of ``--targets``, per idle connection (no IDENTIFY: the peers have no
   protocol), the same way.
