@@ -50,7 +50,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import os
 import secrets
 import signal
@@ -697,12 +696,8 @@ def main(argv: Sequence[str] | None = None, prog: str = "bench.gateway") -> int:
     result = {"scenario": args.scenario, **meta, "deployment": where.describe(),
               "server_cpu": args.server_cpu, "client_cpus": args.client_cpus,
               **uvloop.run(scenario(args))}
-    path = args.json or RESULTS_DIR / where.results_name(args.scenario)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(result, indent=1) + "\n")
-    print(f"results: {path}", file=sys.stderr)
-    if not args.no_report:
-        report.write(RESULTS_DIR, report.RESULTS_MD)
+    report.save(result, args.json or RESULTS_DIR / where.results_name(args.scenario),
+                not args.no_report)
     print(gateway_report.summary(result))
     return 0
 

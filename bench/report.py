@@ -225,6 +225,16 @@ def write(results_dir: Path, out: Path) -> None:
     out.write_text(text)
 
 
+def save(result: dict[str, Any], path: Path, regenerate: bool) -> None:
+    """Write one run's results JSON to ``path``; with ``regenerate``, rewrite RESULTS.md from
+    the results directory (where every scenario saves by default)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=1) + "\n")
+    print(f"results: {path}", file=sys.stderr)
+    if regenerate:
+        write(RESULTS_DIR, RESULTS_MD)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench report", description=__doc__.split("\n")[0])
     p.add_argument("--results", type=Path, default=RESULTS_DIR, help="the results JSON files")

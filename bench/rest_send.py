@@ -489,12 +489,8 @@ def main(argv: Sequence[str] | None = None, prog: str = "bench.rest_send") -> in
                "batch_delay_ms": args.batch_delay_ms,
                "variants": [{"variant": r.variant, **{k: asdict(v) for k, v in r.phases.items()}}
                             for r in results]}
-        path = args.json or RESULTS_DIR / where.results_name(args.scenario)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(out, indent=1) + "\n")
-        print(f"results: {path}", file=sys.stderr)
-        if not args.no_report:
-            report.write(RESULTS_DIR, report.RESULTS_MD)
+        report.save(out, args.json or RESULTS_DIR / where.results_name(args.scenario),
+                    not args.no_report)
     return 0
 
 

@@ -354,7 +354,8 @@ class GatewayServer:
                 logger.warning("identify: the bus did not confirm the subscriptions within "
                                "%.0f s; going on", SUBSCRIBE_TIMEOUT_S)
             payloads = await self._guild_payloads(guild_ids, user.id)
-            online = await self._online_of([_member_id(m) for p in payloads for m in p["members"]])
+            online = await self._online_of(
+                [_member_id(m) for payload in payloads for m in payload["members"]])
             for payload in payloads:
                 payload["presences"] = _presence_list(payload["members"], online)
             private = await self._dm_channels(user) if shard_id == 0 else []
