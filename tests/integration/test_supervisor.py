@@ -210,9 +210,11 @@ def test_crash_loop_backs_off(run: Callable[..., Run]) -> None:
     assert sup.stop() == 0
     times = [s.at for s in sup.lines("start")]
     gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
-    # 0 s, then 0.5 s, then 1 s (plus the time a spawned interpreter takes to start).
+    # 0 s, then 0.5 s, then 1 s (plus the time a spawned interpreter takes to start). The
+    # first restart's immediacy is read from the log, not timed: under load a spawn alone
+    # can take a second (a full-suite run failed a timed check here once).
     assert gaps[1] >= 0.5 and gaps[2] >= 1.0
-    assert gaps[0] < gaps[1] + 0.5
+    assert "restarting in 0.0 s" in sup.stderr
     assert "restarting in 0.5 s" in sup.stderr and "restarting in 1.0 s" in sup.stderr
 
 
