@@ -6,7 +6,7 @@ guilds scenario with three guilds of six users, checking that every receiver got
 may see (no private-channel message reached a member without the role); idle and storm with
 20 sessions against the gateway and the bare picows peer (the peers' results under ``peers``,
 the gateway's where they always were, and the report's tables of both); and the socket-less
-hub micro-benchmark (``bench.hub_fanout``) with 20 receivers.
+hub micro-benchmark (``bench.hub_fanout``) with 20 receivers; ``bench.send_floor`` with 20 sockets.
 Nothing here is timed: benchmark figures are not asserted, only that there are some.
 """
 
@@ -154,3 +154,15 @@ def test_hub_fanout_smoke_run_counts_one_write_per_connection() -> None:
     for row in rows:
         assert row["writes_per_conn"] == 1.0  # one write per connection per flush, coalesced
         assert row["publish_ns"] > 0 and row["flush_ns"] > 0
+
+
+def test_send_floor_measures_every_size_and_the_reader_gets_every_byte() -> None:
+    from bench import send_floor
+
+    result = send_floor.measure(20, [930, 3720], 2, None, None)
+    assert [row["frame_bytes"] for row in result["sizes"]] == [930, 3720]
+    assert result["sent_bytes"] == 20 * 5 * (930 + 3720)  # 3 warm-up rounds + 2 measured
+    assert result["received_bytes"] == result["sent_bytes"]
+    for row in result["sizes"]:
+        assert row["wall_us_per_send"] > 0 and row["round_ms"] > 0
+    assert "| 3,720 |" in send_floor.table(result)
