@@ -96,9 +96,9 @@ SCHEMAS: dict[str, Any] = {
     "DmCreate": _obj({"recipient_id": _ID_IN}),
     "Member": _obj({"roles": {"type": "array", "items": _SNOWFLAKE}, "joined_at": _STR,
                     "flags": _INT, "deaf": _BOOL, "mute": _BOOL},
-                   {"user": _ref("User"), "nick": _NSTR}),
-    "MemberPatch": {"type": "object", "properties": {"nick": _NSTR,
-                                                     "roles": {"type": "array"}}},
+                   {"user": _ref("User"), "nick": _NSTR, "communication_disabled_until": _NSTR}),
+    "MemberPatch": {"type": "object", "properties": {
+        "nick": _NSTR, "roles": {"type": "array"}, "communication_disabled_until": _NSTR}},
     "Invite": _obj({"code": _STR, "guild": {"type": "object"}, "channel": {"type": "object"}},
                    {"inviter": {"oneOf": [_ref("User"), {"type": "null"}]},
                     "uses": _INT, "max_uses": _INT, "max_age": _INT}),

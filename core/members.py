@@ -11,8 +11,14 @@ Discord's rules (developer docs, Guild resource and topic *Permissions*), follow
   managed role is never given or taken by hand (403 50013).
 - Kicking needs KICK_MEMBERS over a strictly lower member; the owner is never kicked and
   never leaves (400 50055 Invalid Guild: they transfer or delete the guild instead).
+- A timeout (``communication_disabled_until``, an ISO 8601 time at most
+  :data:`TIMEOUT_MAX_MS` ahead, or null to lift it) needs MODERATE_MEMBERS over a strictly
+  lower member who is neither the owner nor an ADMINISTRATOR (403 50013). Until it ends the
+  member keeps only VIEW_CHANNEL and READ_MESSAGE_HISTORY (``core.permissions.TIMED_OUT``):
+  no sending, typing or reacting. It ends by itself: no event is published when it does.
 
-Limits: ``nick`` is 1-32 characters (empty or null clears it); a member list page holds
+Limits: a timeout is at most 28 days ahead (400 50035 INVALID_COMMUNICATION_DISABLED_TIMESTAMP);
+``nick`` is 1-32 characters (empty or null clears it); a member list page holds
 1-:data:`MEMBERS_PAGE_MAX` members (default 1, as on Discord); a user joins at most
 ``config.max_guilds_per_user`` guilds (400 30001).
 
@@ -24,6 +30,7 @@ GUILD_MEMBER_REMOVE ``{guild_id, user}`` to the guild and GUILD_DELETE ``{id}`` 
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from core.access import GuildView, guild_view, parse_id
@@ -31,7 +38,7 @@ from core.errors import ApiError, ErrorCode, invalid_form
 from core.events import Event
 from core.guilds import guild_create_payload
 from core.models import Member, User
-from core.permissions import Permission, can_moderate_member, has
+from core.permissions import ALL, Permission, can_moderate_member, compute_permissions, has
 from core.platform import Platform
 from core.roles import invalid_role, require_manageable
 from core.validate import get_str, require_object, snowflake_value
@@ -40,6 +47,7 @@ from core.wire import member_json, user_json
 __all__ = [
     "MEMBERS_PAGE_MAX",
     "NICK_MAX",
+    "TIMEOUT_MAX_MS",
     "add_bot",
     "admit",
     "check_guild_limit",
@@ -56,6 +64,8 @@ Json = dict[str, Any]
 
 MEMBERS_PAGE_MAX = 1000
 NICK_MAX = 32
+# Discord's longest timeout: 28 days.
+TIMEOUT_MAX_MS = 28 * 24 * 3600 * 1000
 # Discord's code for a guild a user cannot leave (the owner's own).
 INVALID_GUILD = 50055
 
@@ -135,7 +145,9 @@ async def add_bot(
         raise ApiError.missing_access()
     body = require_object(body)
     member = Member(guild_id, user.id, p.now_ms())
-    fields = _edit_fields(gv, member, body, self_edit=False)
+    # Discord's "Add Guild Member" takes a nick and roles (no timeout): only those are read.
+    body = {key: body[key] for key in ("nick", "roles") if key in body}
+    fields = _edit_fields(gv, member, body, self_edit=False, now_ms=member.joined_at)
     await check_guild_limit(p, user.id)
     member = Member(guild_id, user.id, member.joined_at, nick=fields.get("nick"),
                     roles=tuple(fields.get("roles", ())))
@@ -221,10 +233,41 @@ def _check_nick(gv: GuildView, target: Member, self_edit: bool) -> None:
         raise ApiError.missing_permissions()
 
 
+def _timeout_until(value: Any, now_ms: int) -> int | None:
+    """A ``communication_disabled_until`` value as unix ms (None lifts the timeout)."""
+    if value is None:
+        return None
+    try:
+        if not isinstance(value, str):
+            raise ValueError
+        moment = datetime.fromisoformat(value)  # 3.11: "Z", fractions, offsets
+    except ValueError:
+        raise invalid_form("communication_disabled_until", "DATE_TIME_TYPE_COERCE",
+                           "Could not interpret the value as a date and time.") from None
+    if moment.tzinfo is None:  # a naive time is read as UTC, as Discord does
+        moment = moment.replace(tzinfo=UTC)
+    until = int(moment.timestamp() * 1000)
+    if until > now_ms + TIMEOUT_MAX_MS:
+        raise invalid_form("communication_disabled_until",
+                           "INVALID_COMMUNICATION_DISABLED_TIMESTAMP",
+                           "Invalid communication disabled timestamp")
+    return until
+
+
+def _check_timeout(gv: GuildView, target: Member) -> None:
+    gv.require(Permission.MODERATE_MEMBERS)
+    if compute_permissions(gv.guild, gv.roles, target) == ALL or not can_moderate_member(
+        owner_id=gv.guild.owner_id, actor_id=gv.member.user_id, actor_role_ids=gv.member.roles,
+        target_id=target.user_id, target_role_ids=target.roles, roles=gv.roles,
+    ):  # the owner and administrators cannot be timed out; nor can equals or superiors
+        raise ApiError.missing_permissions()
+
+
 def _edit_fields(
-    gv: GuildView, target: Member, body: dict[str, Any], *, self_edit: bool
+    gv: GuildView, target: Member, body: dict[str, Any], *, self_edit: bool, now_ms: int
 ) -> dict[str, Any]:
-    """The validated, permission-checked member fields of ``body`` (``nick``, ``roles``)."""
+    """The validated, permission-checked member fields of ``body`` (``nick``, ``roles``,
+    ``communication_disabled_until``)."""
     fields: dict[str, Any] = {}
     if "nick" in body:
         nick = get_str(body, "nick", nullable=True, max_len=NICK_MAX, default=None)
@@ -234,6 +277,10 @@ def _edit_fields(
         roles = _role_ids(gv, body["roles"])
         _check_role_change(gv, target.roles, roles)
         fields["roles"] = roles
+    if "communication_disabled_until" in body and not self_edit:
+        until = _timeout_until(body["communication_disabled_until"], now_ms)
+        _check_timeout(gv, target)
+        fields["communication_disabled_until"] = until
     return fields
 
 
@@ -250,17 +297,19 @@ async def update_member(
     """``PATCH /guilds/{guild.id}/members/{user.id}`` (and ``/members/@me``: ``self_edit``).
 
     Body: ``nick`` (1-32 characters; empty or null clears it) and, except for ``@me``,
-    ``roles`` (the complete new list of role ids). Other Discord fields (voice state,
-    timeouts) have no feature here and are ignored. Publishes GUILD_MEMBER_UPDATE.
+    ``roles`` (the complete new list of role ids) and ``communication_disabled_until`` (a
+    timeout: ISO 8601, at most 28 days ahead; null lifts it). Other Discord fields (voice
+    state) have no feature here and are ignored. Publishes GUILD_MEMBER_UPDATE.
 
     Raises:
         ApiError: 404 10004 / 403 50001 (guild access), 404 10007 unknown member, 50013
-            (CHANGE_NICKNAME / MANAGE_NICKNAMES / MANAGE_ROLES or the hierarchy), 404 10011
+            (CHANGE_NICKNAME / MANAGE_NICKNAMES / MANAGE_ROLES / MODERATE_MEMBERS or the
+            hierarchy; timing out the owner or an administrator), 404 10011
             a role not of this guild, 400 50028 @everyone in ``roles``, 50035 bad fields.
     """
     gv = await guild_view(p.meta, guild_id, actor.id)
     target = gv.member if self_edit else await _member(p, guild_id, raw_user_id)
-    fields = _edit_fields(gv, target, require_object(body), self_edit=self_edit)
+    fields = _edit_fields(gv, target, require_object(body), self_edit=self_edit, now_ms=p.now_ms())
     if not fields:
         return member_json(target, await _user(p, target.user_id))
     updated = await p.meta.update_member(guild_id, target.user_id, fields)

@@ -128,6 +128,12 @@ class Member:
     flags: int = 0
     deaf: bool = False
     mute: bool = False
+    # Unix ms until which the member is timed out (Discord's communication_disabled_until).
+    communication_disabled_until: int | None = None
+
+    def timed_out(self, now_ms: int) -> bool:
+        until = self.communication_disabled_until
+        return until is not None and now_ms < until
 
 
 @dataclass(frozen=True, slots=True)

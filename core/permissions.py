@@ -18,6 +18,7 @@ result, so a computed set is always a subset of :data:`ALL`.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Collection, Iterable, Mapping
 from enum import IntFlag
 from functools import reduce
@@ -31,6 +32,7 @@ __all__ = [
     "DM_RECIPIENT",
     "SEND_DEPENDENT",
     "TEXT_CHANNEL",
+    "TIMED_OUT",
     "Permission",
     "apply_implicit",
     "base_permissions",
@@ -209,6 +211,9 @@ DM_RECIPIENT: int = int(
 _ADMINISTRATOR = int(_P.ADMINISTRATOR)
 _VIEW_CHANNEL = int(_P.VIEW_CHANNEL)
 _SEND_MESSAGES = int(_P.SEND_MESSAGES)
+# What a timed-out member keeps ("Modify Guild Member": communication_disabled_until): they can
+# read a channel and its history, nothing else, until the timeout ends.
+TIMED_OUT: int = int(_P.VIEW_CHANNEL | _P.READ_MESSAGE_HISTORY)
 # ADMINISTRATOR is a guild-level permission (no channel type in the flag table), so an
 # overwrite can neither grant nor take it away: it is masked out of overwrite results.
 _OVERWRITABLE = ALL & ~_ADMINISTRATOR
@@ -332,6 +337,7 @@ def compute_permissions(
     roles: Mapping[int, Role] | Iterable[Role],
     member: Member,
     channel: Channel | None = None,
+    now_ms: int | None = None,
 ) -> int:
     """A member's permissions in a guild, or in one of its channels.
 
@@ -342,10 +348,13 @@ def compute_permissions(
             not here, or that belong to another guild, are ignored, as are their overwrites.
         member: The member.
         channel: A channel of ``guild`` (text or category), or None for guild-level permissions.
+        now_ms: the time a member's timeout is compared with (unix ms; default: the clock,
+            read only for a member with a timeout).
 
     Returns:
-        :data:`ALL` for the owner and ADMINISTRATOR (no overwrite or implicit denial applies to
-        them); otherwise base permissions, then the channel's overwrites and implicit denials.
+        :data:`ALL` for the owner and ADMINISTRATOR (no overwrite, implicit denial or timeout
+        applies to them); otherwise base permissions, then the channel's overwrites and
+        implicit denials, limited to :data:`TIMED_OUT` while the member is timed out.
 
     Raises:
         ValueError: ``member`` or ``channel`` belongs to another guild, or ``channel`` is a DM
@@ -373,16 +382,22 @@ def compute_permissions(
         everyone=everyone.permissions if everyone is not None else 0,
         role_permissions=(role.permissions for role in member_roles),
     )
-    if channel is None or base & _ADMINISTRATOR:
+    if base & _ADMINISTRATOR:
         return base
-    perms = overwrite_permissions(
-        base,
-        guild_id=guild.id,
-        user_id=member.user_id,
-        member_role_ids={role.id for role in member_roles},
-        overwrites=channel.overwrites,
-    )
-    return apply_implicit(perms, channel.type)
+    if channel is None:
+        perms = base
+    else:
+        perms = apply_implicit(overwrite_permissions(
+            base,
+            guild_id=guild.id,
+            user_id=member.user_id,
+            member_role_ids={role.id for role in member_roles},
+            overwrites=channel.overwrites,
+        ), channel.type)
+    if member.communication_disabled_until is not None and member.timed_out(
+            int(time.time() * 1000) if now_ms is None else now_ms):
+        return perms & TIMED_OUT
+    return perms
 
 
 def dm_permissions() -> int:

@@ -179,7 +179,8 @@ def member_json(member: Member, user: User | None) -> Json:
         # discord.py turns authors into plain users when `flags` is missing (DESIGN.md).
         "flags": member.flags,
         "pending": False,
-        "communication_disabled_until": None,
+        "communication_disabled_until": None if member.communication_disabled_until is None
+        else iso_timestamp(member.communication_disabled_until),
     }
     if user is not None:
         out["user"] = user_json(user)

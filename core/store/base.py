@@ -158,7 +158,8 @@ class MetaStore(Protocol):
     async def update_member(
         self, guild_id: int, user_id: int, fields: dict[str, Any]
     ) -> Member | None:
-        """Set ``nick``, ``flags``, ``deaf``, ``mute``; ``roles`` replaces the role list."""
+        """Set ``nick``, ``flags``, ``deaf``, ``mute``, ``communication_disabled_until``;
+        ``roles`` replaces the role list."""
 
     async def remove_member(self, guild_id: int, user_id: int) -> bool: ...
 

@@ -220,7 +220,12 @@ _V1_SCHEMA = (
     "WHERE nonce IS NOT NULL",
 )
 
-MIGRATIONS: tuple[Migration, ...] = (Migration(1, "initial schema", _V1_SCHEMA),)
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "initial schema", _V1_SCHEMA),
+    # Member timeouts: unix ms, NULL when none (an expired one may stay until next changed).
+    Migration(2, "member timeouts",
+              ("ALTER TABLE members ADD COLUMN communication_disabled_until BIGINT",)),
+)
 
 _CREATE_LEDGER = (
     "CREATE TABLE IF NOT EXISTS schema_migrations "

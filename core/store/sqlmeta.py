@@ -61,7 +61,8 @@ _CHANNEL_SELECT = (
 )
 # One row per member role (or one with NULL role_id), grouped by user id.
 _MEMBER_JOIN = (
-    "SELECT m.guild_id, m.user_id, m.joined_at, m.nick, m.flags, m.deaf, m.mute, r.role_id"
+    "SELECT m.guild_id, m.user_id, m.joined_at, m.nick, m.flags, m.deaf, m.mute, r.role_id,"
+    " m.communication_disabled_until"
     " FROM {members} m LEFT JOIN member_roles r"
     " ON r.guild_id = m.guild_id AND r.user_id = m.user_id"
 )
@@ -111,7 +112,7 @@ def _members(rows: Iterable[Row]) -> list[Member]:
         rs = list(group)
         r = rs[0]
         roles = tuple(x[7] for x in rs if x[7] is not None)
-        out.append(Member(r[0], r[1], r[2], r[3], roles, r[4], bool(r[5]), bool(r[6])))
+        out.append(Member(r[0], r[1], r[2], r[3], roles, r[4], bool(r[5]), bool(r[6]), r[8]))
     return out
 
 
@@ -144,6 +145,7 @@ _CHANNEL_FIELDS: Mapping[str, Callable[[Any], Any]] = MappingProxyType(
 _MEMBER_FIELDS: Mapping[str, Callable[[Any], Any]] = MappingProxyType(
     {
         "nick": str, "flags": int, "deaf": bool, "mute": bool,
+        "communication_disabled_until": int,
     }
 )
 
@@ -494,11 +496,13 @@ class SqlMetaStore:
     async def _insert_member(db: Executor, m: Member) -> bool:
         # From the guild's row: joining a guild being deleted adds nothing (no FK error).
         added = await db.execute(
-            "INSERT INTO members (guild_id, user_id, joined_at, nick, flags, deaf, mute)"
+            "INSERT INTO members (guild_id, user_id, joined_at, nick, flags, deaf, mute,"
+            " communication_disabled_until)"
             " SELECT id, CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS TEXT),"
-            " CAST(? AS BIGINT), CAST(? AS BOOLEAN), CAST(? AS BOOLEAN) FROM guilds WHERE id = ?"
-            " ON CONFLICT (guild_id, user_id) DO NOTHING",
-            m.user_id, m.joined_at, m.nick, m.flags, m.deaf, m.mute, m.guild_id,
+            " CAST(? AS BIGINT), CAST(? AS BOOLEAN), CAST(? AS BOOLEAN), CAST(? AS BIGINT)"
+            " FROM guilds WHERE id = ? ON CONFLICT (guild_id, user_id) DO NOTHING",
+            m.user_id, m.joined_at, m.nick, m.flags, m.deaf, m.mute,
+            m.communication_disabled_until, m.guild_id,
         )
         if added and m.roles:
             await db.executemany(_INSERT_MEMBER_ROLE, [(m.guild_id, m.user_id, r) for r in m.roles])

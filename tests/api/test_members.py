@@ -1,9 +1,11 @@
-"""Member routes: list, get, add a bot (PUT), edit (PATCH, @me), kick, leave, role give/take.
+"""Member routes: list, get, add a bot (PUT), edit (PATCH, @me; timeouts), kick, leave, role
+give/take.
 
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -12,6 +14,7 @@ from core.events import Event
 from core.models import Application, User
 from core.permissions import DEFAULT_EVERYONE, Permission
 from core.platform import Platform
+from core.snowflake import iso_timestamp
 from tests.api.conftest import Api
 from tests.api.helpers import (
     UNKNOWN,
@@ -371,3 +374,99 @@ async def test_leave_errors(api: Api, platform: Platform) -> None:
     assert_error(await api.delete(f"/users/@me/guilds/{guild['id']}", stranger.token),
                  404, 10004)
     assert_error(await api.delete(f"/users/@me/guilds/{UNKNOWN}", member.token), 404, 10004)
+
+
+# -- timeouts (communication_disabled_until) ----------------------------------------------------
+
+def _in(platform: Platform, ms: int) -> str:
+    """An ISO 8601 time ``ms`` from now, as discord.py sends it."""
+    return iso_timestamp(platform.now_ms() + ms)
+
+
+async def test_timeout_takes_send_away_until_lifted_and_is_published(
+    api: Api, platform: Platform, events: list[Event]
+) -> None:
+    owner, guild, member = await setup(api, platform)
+    channel = guild["channels"][0]["id"]
+    path = f"/guilds/{guild['id']}/members/{member.id}"
+    sent = await api.post(f"/channels/{channel}/messages", member.token, json={"content": "a"})
+    assert sent.status == 200
+    until = _in(platform, 3_600_000)
+    r = await api.patch(path, owner.token, json={"communication_disabled_until": until})
+    assert r.status == 200, r.body
+    assert datetime.fromisoformat(r.body["communication_disabled_until"]) == \
+        datetime.fromisoformat(until)
+    await settle()
+    [ev] = named(events, "GUILD_MEMBER_UPDATE")
+    assert ev.data["communication_disabled_until"] == r.body["communication_disabled_until"]
+    # Timed out: reading stays, sending, typing and reacting go.
+    assert_error(await api.post(f"/channels/{channel}/messages", member.token,
+                                json={"content": "b"}), 403, 50013)
+    assert_error(await api.post(f"/channels/{channel}/typing", member.token), 403, 50013)
+    history = await api.get(f"/channels/{channel}/messages", member.token)
+    assert history.status == 200 and [m["content"] for m in history.body] == ["a"]
+    got = await api.get(path, owner.token)
+    assert got.body["communication_disabled_until"] == r.body["communication_disabled_until"]
+    # Lifted with null: sending again.
+    r = await api.patch(path, owner.token, json={"communication_disabled_until": None})
+    assert r.status == 200 and r.body["communication_disabled_until"] is None
+    assert (await api.post(f"/channels/{channel}/messages", member.token,
+                           json={"content": "c"})).status == 200
+
+
+async def test_expired_timeout_restricts_nothing(api: Api, platform: Platform) -> None:
+    owner, guild, member = await setup(api, platform)
+    channel = guild["channels"][0]["id"]
+    r = await api.patch(f"/guilds/{guild['id']}/members/{member.id}", owner.token,
+                        json={"communication_disabled_until": _in(platform, -1000)})
+    assert r.status == 200 and r.body["communication_disabled_until"] is not None
+    assert (await api.post(f"/channels/{channel}/messages", member.token,
+                           json={"content": "free"})).status == 200
+
+
+async def test_timeout_needs_moderate_members_over_a_lower_non_admin(
+    api: Api, platform: Platform
+) -> None:
+    owner, guild, member = await setup(api, platform)
+    gid = guild["id"]
+    body = {"communication_disabled_until": _in(platform, 60_000)}
+    mod = await api.register()
+    await grant(platform, guild, mod, P.MODERATE_MEMBERS, position=5)
+    admin = await api.register()
+    await grant(platform, guild, admin, P.ADMINISTRATOR, position=1)
+    peer = await api.register()
+    await grant(platform, guild, peer, 0, position=5)
+    assert (await api.patch(f"/guilds/{gid}/members/{member.id}", mod.token,
+                            json=body)).status == 200
+    assert_error(await api.patch(f"/guilds/{gid}/members/{member.id}", peer.token, json=body),
+                 403, 50013)  # no MODERATE_MEMBERS
+    for target in (owner, admin):  # never the owner or an administrator
+        assert_error(await api.patch(f"/guilds/{gid}/members/{target.id}", mod.token, json=body),
+                     403, 50013)
+    high = await make_role(platform, guild, position=9)
+    await platform.meta.add_member_role(int(gid), int(peer.id), high)
+    assert_error(await api.patch(f"/guilds/{gid}/members/{peer.id}", mod.token, json=body),
+                 403, 50013)  # above the moderator
+    # @me edits only the nick: a timeout in its body is ignored.
+    r = await api.patch(f"/guilds/{gid}/members/@me", member.token,
+                        json={"communication_disabled_until": None})
+    assert r.status == 200 and r.body["communication_disabled_until"] is not None
+
+
+@pytest.mark.parametrize(("value", "code"), [
+    (29 * 24 * 3600 * 1000, "INVALID_COMMUNICATION_DISABLED_TIMESTAMP"),
+    ("tomorrow", "DATE_TIME_TYPE_COERCE"),
+    (12345, "DATE_TIME_TYPE_COERCE"),
+])
+async def test_bad_timeout_is_50035(
+    api: Api, platform: Platform, value: Any, code: str
+) -> None:
+    owner, guild, member = await setup(api, platform)
+    if isinstance(value, int) and value > 12345:
+        value = _in(platform, value)
+    r = await api.patch(f"/guilds/{guild['id']}/members/{member.id}", owner.token,
+                        json={"communication_disabled_until": value})
+    assert_error(r, 400, 50035)
+    assert r.body["errors"]["communication_disabled_until"]["_errors"][0]["code"] == code
+    assert (await platform.meta.get_member(int(guild["id"]), int(member.id))) \
+        .communication_disabled_until is None  # nothing written

@@ -1,5 +1,5 @@
 """discord.py, unmodified, against a real server: login, READY, messages, typing, resume,
-rate limits and sharding.
+rate limits, sharding and member timeouts.
 
 The library is pointed at the server only through the three class attributes a user would
 set (``Route.BASE``, ``DiscordWebSocket.DEFAULT_GATEWAY``, ``Asset.BASE``; restored after
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime
 import importlib.util
 import logging
 import sys
@@ -257,6 +258,36 @@ async def test_guild_changes_reach_the_bot_as_events(pointed: Server, world: Wor
         r = await api.delete(f"/guilds/{second['id']}", user.token)
         assert r.status == 204, r.body
         assert (await got).id == joined.id and client.get_guild(joined.id) is None
+
+
+async def test_member_timeout_from_the_bot_holds_until_lifted(pointed: Server, world: World) -> None:
+    """``Member.timeout``: the PATCH discord.py sends, its answer and GUILD_MEMBER_UPDATE parse
+    into a timed-out member; the member cannot send until ``timeout(None)``."""
+    api, user, guild_id = world.api, world.user, int(world.guild["id"])
+    r = await api.post(f"/guilds/{guild_id}/roles", user.token,
+                       json={"name": "mod", "permissions": str(1 << 40)})  # MODERATE_MEMBERS
+    assert r.status in (200, 201), r.body
+    assert (await api.put(f"/guilds/{guild_id}/members/{world.bot.id}/roles/{r.body['id']}",
+                          user.token)).status == 204
+    bob = await api.register("bob")
+    await api.join(world.guild, user, bob)
+    send = f"/channels/{world.guild['channels'][0]['id']}/messages"
+    client = _client(discord.Intents.all())
+    async with running(client, world.bot.token):
+        guild = client.get_guild(guild_id)
+        assert guild is not None
+        member = await guild.fetch_member(int(bob.id))
+        updated = waiter(client, "member_update", lambda b, a: a.id == int(bob.id))
+        await member.timeout(datetime.timedelta(minutes=5), reason="spam")
+        _, after = await updated
+        assert after.is_timed_out() and after.timed_out_until is not None
+        fetched = await guild.fetch_member(int(bob.id))
+        assert fetched.timed_out_until == after.timed_out_until
+        r = await api.post(send, bob.token, json={"content": "muted?"})
+        assert r.status == 403 and r.body["code"] == 50013, r.body
+        lifted = await fetched.edit(timed_out_until=None)  # what timeout(None) sends
+        assert lifted is not None and not lifted.is_timed_out()
+        assert (await api.post(send, bob.token, json={"content": "back"})).status == 200
 
 
 async def test_avatar_and_icon_edits_give_asset_urls_on_the_server(

@@ -483,6 +483,20 @@ async def test_update_member_sets_fields_and_replaces_roles(meta_store: MetaStor
     assert only_roles == Member(GUILD, 2, NOW + 2, "nick", (), 2, True, True)
 
 
+async def test_member_timeout_is_stored_set_and_lifted(meta_store: MetaStore) -> None:
+    await make_guild(meta_store)
+    timed_out = Member(GUILD, 2, NOW, communication_disabled_until=NOW + 60_000)
+    assert await meta_store.add_member(timed_out) is True
+    assert await meta_store.get_member(GUILD, 2) == timed_out
+    later = NOW + 28 * 24 * 3600 * 1000  # Discord's longest: still a BIGINT's business
+    updated = await meta_store.update_member(GUILD, 2, {"communication_disabled_until": later})
+    assert updated is not None and updated.communication_disabled_until == later
+    [listed] = [m for m in await meta_store.list_members(GUILD) if m.user_id == 2]
+    assert listed.communication_disabled_until == later
+    lifted = await meta_store.update_member(GUILD, 2, {"communication_disabled_until": None})
+    assert lifted == Member(GUILD, 2, NOW)
+
+
 async def test_update_member_returns_none_when_missing(meta_store: MetaStore) -> None:
     await make_guild(meta_store)
     assert await meta_store.update_member(GUILD, 404, {"nick": "x"}) is None

@@ -18,6 +18,7 @@ from core.permissions import (
     DM_RECIPIENT,
     SEND_DEPENDENT,
     TEXT_CHANNEL,
+    TIMED_OUT,
     Permission,
     apply_implicit,
     base_permissions,
@@ -876,3 +877,43 @@ def test_compute_same_result_when_overwrites_reordered() -> None:
         reordered = _channel(*shuffled, type=channel.type)
         expected = compute_permissions(guild, roles, member, channel)
         assert compute_permissions(guild, roles, member, reordered) == expected, i
+
+
+# -- timeouts ("Modify Guild Member": communication_disabled_until) ------------------------------
+
+NOW = 1_800_000_000_000
+
+
+def _timed_out(until: int, *role_ids: int, user_id: int = USER_ID) -> Member:
+    return Member(guild_id=GUILD_ID, user_id=user_id, joined_at=0, roles=role_ids,
+                  communication_disabled_until=until)
+
+
+def test_timed_out_member_keeps_only_view_and_history_until_it_ends() -> None:
+    roles = _roles(CHAT | ATTACH, _role(ROLE_A, KICK))
+    channel = _channel(_ow_member(allow=MANAGE_MESSAGES))
+    member = _timed_out(NOW + 1, ROLE_A)
+    assert TIMED_OUT == READ
+    assert compute_permissions(_guild(), roles, member, channel, NOW) == READ
+    assert compute_permissions(_guild(), roles, member, None, NOW) == READ
+    # A channel they cannot see stays unseen: the timeout only takes away.
+    hidden = _channel(_ow_everyone(deny=VIEW))
+    assert compute_permissions(_guild(), roles, member, hidden, NOW) == 0
+    # At its end (and after) nothing is restricted.
+    assert compute_permissions(_guild(), roles, member, channel, NOW + 1) == \
+        compute_permissions(_guild(), roles, _member(ROLE_A), channel, NOW + 1)
+
+
+def test_timeout_does_not_restrict_owner_or_administrator() -> None:
+    roles = _roles(CHAT, _role(ROLE_A, ADMIN))
+    assert compute_permissions(_guild(), roles, _timed_out(NOW + 10, ROLE_A), _channel(), NOW) == ALL
+    owner = _timed_out(NOW + 10, user_id=OWNER_ID)
+    assert compute_permissions(_guild(), roles, owner, _channel(), NOW) == ALL
+
+
+def test_timeout_is_compared_with_the_clock_by_default() -> None:
+    roles = _roles(CHAT)
+    far = _timed_out(4_000_000_000_000)  # the year 2096
+    past = _timed_out(1_000)
+    assert compute_permissions(_guild(), roles, far, _channel()) == READ
+    assert compute_permissions(_guild(), roles, past, _channel()) == CHAT
