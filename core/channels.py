@@ -17,6 +17,7 @@ from core.access import GuildView, channel_view, guild_view
 from core.errors import ApiError, ErrorCode, invalid_form
 from core.events import Event
 from core.guilds import visible_channels
+from core.history import with_last_message_ids
 from core.models import Channel, ChannelType, Overwrite, OverwriteType, User
 from core.permissions import ALL, Permission
 from core.platform import Platform
@@ -193,8 +194,8 @@ async def list_guild_channels(p: Platform, actor: User, guild_id: int) -> list[J
         ApiError: 404 Unknown Guild; 403 Missing Access for a non-member.
     """
     gv = await guild_view(p.meta, guild_id, actor.id)
-    channels = await p.meta.list_channels(guild_id)
-    return [channel_json(c) for c in visible_channels(gv.guild, gv.roles, gv.member, channels)]
+    channels = visible_channels(gv.guild, gv.roles, gv.member, await p.meta.list_channels(guild_id))
+    return [channel_json(c) for c in await with_last_message_ids(p, channels)]
 
 
 async def create_channel(p: Platform, actor: User, guild_id: int, body: dict[str, Any]) -> Json:
@@ -241,9 +242,10 @@ async def get_channel(p: Platform, actor: User, channel_id: int) -> Json:
         ApiError: 404 Unknown Channel; 403 Missing Access.
     """
     cv = await channel_view(p.meta, channel_id, actor.id)
+    [channel] = await with_last_message_ids(p, [cv.channel])
     if cv.guild is None:
-        return await _dm_json(p, cv.channel, actor.id)
-    return channel_json(cv.channel)
+        return await _dm_json(p, channel, actor.id)
+    return channel_json(channel)
 
 
 async def update_channel(p: Platform, actor: User, channel_id: int, body: dict[str, Any]) -> Json:
@@ -429,7 +431,7 @@ async def open_dm(p: Platform, actor: User, body: dict[str, Any]) -> Json:
 
 async def list_dms(p: Platform, actor: User) -> list[Json]:
     """``GET /users/@me/channels``: the user's DM channels, each with the other recipient."""
-    dms = await p.meta.list_dms(actor.id)
+    dms = await with_last_message_ids(p, await p.meta.list_dms(actor.id))
     others = {u for c in dms for u in c.recipients if u != actor.id}
     users = await p.meta.get_users(list(others))
     out = []

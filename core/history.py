@@ -9,10 +9,12 @@ cost more than half of a history request (bench/RESULTS.md).
 
 ``last_message_id``: a channel's newest message id is *not* written on the send path (that
 would be a second, unbatched write per message, on another store when messages live in
-MongoDB). It is derived when a channel object is built: :func:`with_last_message_ids` reads the
-newest id of each channel from the message store (an index seek, or the Redis recent list) and
-falls back to the stored column. It is exact, costs nothing per send, and needs no router
-change. Deleting the newest message moves it back, where Discord's keeps pointing at the
+MongoDB). It is derived when a channel object is read over REST (``GET /channels/{id}``,
+``GET /guilds/{id}/channels``, ``GET /users/@me/channels``): :func:`with_last_message_ids` reads
+the newest id of each channel from the message store (an index seek, or the Redis recent list)
+and falls back to the stored column. It is exact, costs nothing per send, and needs no router
+change. The gateway's READY, GUILD_CREATE and CHANNEL_* events carry the stored column (null):
+one read per channel on every IDENTIFY would cost the storm benchmark what it saves on sends. Deleting the newest message moves it back, where Discord's keeps pointing at the
 deleted id; Discord documents it as possibly not pointing to an existing message anyway.
 """
 

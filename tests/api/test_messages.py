@@ -731,6 +731,31 @@ async def test_typing_in_category_is_400_50008(
 
 # -- last_message_id ----------------------------------------------------------------------------
 
+async def test_channel_reads_carry_the_newest_message_id(api: Api, w: World) -> None:
+    """GET /channels/{id}, GET /guilds/{id}/channels and GET /users/@me/channels."""
+    r = await api.post(f"/guilds/{w.guild_id}/channels", w.owner.token,
+                       json={"name": "cat", "type": 4})
+    assert r.status == 201, r.body
+    category = r.body["id"]
+    assert (await api.get(f"/channels/{w.channel}", w.member.token)).body["last_message_id"] \
+        is None
+    ids = await fill(api, w, 2)
+    got = await api.get(f"/channels/{w.channel}", w.member.token)
+    assert got.status == 200 and got.body["last_message_id"] == ids[-1]
+    listed = {c["id"]: c for c in (await api.get(f"/guilds/{w.guild_id}/channels",
+                                                 w.member.token)).body}
+    assert listed[w.channel]["last_message_id"] == ids[-1]
+    assert "last_message_id" not in listed[category]  # categories have none
+    dm = await api.post("/users/@me/channels", w.member.token, json={"recipient_id": w.owner.id})
+    sent = await api.post(f"/channels/{dm.body['id']}/messages", w.owner.token,
+                          json={"content": "hi"})
+    assert sent.status == 200, sent.body
+    [listed_dm] = (await api.get("/users/@me/channels", w.member.token)).body
+    assert listed_dm["last_message_id"] == sent.body["id"]
+    got = await api.get(f"/channels/{dm.body['id']}", w.owner.token)
+    assert got.body["last_message_id"] == sent.body["id"]
+
+
 async def test_with_last_message_ids_reads_newest_message(
     api: Api, w: World, platform: Platform
 ) -> None:
