@@ -132,6 +132,18 @@ async def test_add_bot_with_nick_and_roles(api: Api, platform: Platform) -> None
     assert r.status == 201 and r.body["nick"] == "Robo" and r.body["roles"] == [str(role_id)]
 
 
+async def test_add_bot_reads_no_timeout(api: Api, platform: Platform) -> None:
+    """Discord's "Add Guild Member" has no timeout field: one in the body is not read (nor is
+    MODERATE_MEMBERS asked of an adder who has MANAGE_GUILD)."""
+    owner, guild, member = await setup(api, platform)
+    await grant(platform, guild, member, P.MANAGE_GUILD, position=3)
+    bot = await make_bot(api, owner)
+    r = await api.put(f"/guilds/{guild['id']}/members/{bot.id}", member.token,
+                      json={"communication_disabled_until": _in(platform, 60_000)})
+    assert r.status == 201, r.body
+    assert r.body["communication_disabled_until"] is None
+
+
 async def test_add_bot_errors(api: Api, platform: Platform) -> None:
     owner, guild, member = await setup(api, platform)
     bot = await make_bot(api, owner)
