@@ -35,7 +35,8 @@ class Config:
         public_http_url: base URL clients use for REST; default ``http://host:http_port``.
         public_gateway_url: websocket URL returned by ``/gateway``; default ``ws://host:gateway_port``.
         data_dir: directory of the embedded SQLite database (created if missing).
-        workers: worker processes (one per shard). More than 1 requires ``redis_url``.
+        workers: worker processes; the kernel spreads connections over them (SO_REUSEPORT), so
+            a worker holds sessions of any shard. More than 1 requires ``redis_url``.
         allowed_origins: comma-separated origins (``scheme://host:port``) whose browser pages may
             open a gateway connection; a websocket upgrade with another ``Origin`` gets 403.
             Empty (default): the API's own origin (``http_url``; on loopback, both 127.0.0.1
@@ -75,6 +76,10 @@ class Config:
             oldest are dropped down to 7/8 of it.
         gateway_replay_max_bytes: encoded bytes a session keeps for RESUME, counted as if
             owned (a fanout's bytes are shared, so this bounds the worst case), dropped alike.
+        identify_max_concurrency: identify buckets per bot (``GET /gateway/bot``
+            ``session_start_limit.max_concurrency``): shard ``i`` of a bot identifies in bucket
+            ``i % identify_max_concurrency``, each bucket starting one session per 5 s on a
+            worker (Discord: 1 for most bots, 16 and up for large ones).
         max_guilds_per_user: guilds a user may own or join (Discord: 100 for users).
         max_channels_per_guild: channels in a guild (Discord: 500).
         max_roles_per_guild: roles in a guild (Discord: 250).
@@ -117,6 +122,7 @@ class Config:
     gateway_resume_timeout_s: float = 180.0
     gateway_replay_max_events: int = 1000
     gateway_replay_max_bytes: int = 1 << 20
+    identify_max_concurrency: int = 1
     max_guilds_per_user: int = 100
     max_channels_per_guild: int = 500
     max_roles_per_guild: int = 250
@@ -160,6 +166,8 @@ class Config:
         if self.gateway_replay_max_events < 1 or self.gateway_replay_max_bytes < 4096:
             raise ConfigError("gateway_replay_max_events must be >= 1 and "
                               "gateway_replay_max_bytes >= 4096")
+        if not 1 <= self.identify_max_concurrency <= 1024:
+            raise ConfigError("identify_max_concurrency must be 1..1024")
         if self.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
             raise ConfigError("log_level must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
         if self.log_format not in ("auto", "json", "text"):

@@ -32,9 +32,10 @@ from typing import Any, Protocol
 from core.events import Event
 from core.models import User
 from core.platform import Platform
+from core.shard import on_shard
 from gateway.cache import RELOAD_EVENTS, GuildCache
 from gateway.codec import Dispatch, Encoding, Parts
-from gateway.protocol import Intent, event_intent, shard_of
+from gateway.protocol import Intent, event_intent
 from gateway.session import Session
 
 __all__ = ["BACKLOG_MAX", "Conn", "Hub"]
@@ -334,7 +335,7 @@ class Hub:
 
     def _targets(self, user_ids: Sequence[int], guild_id: int) -> list[Conn]:
         return [c for u in user_ids for c in self._users.get(u, ())
-                if _on_shard(c.session.shard, guild_id)]
+                if on_shard(c.session.shard, guild_id)]
 
     # -- events that wait for a store read ------------------------------------------------------
 
@@ -429,7 +430,7 @@ class _Audience:
             # reset by op 9): it would drop the dispatch anyway.
             ident = session.identify
             if ident is None or (need and not ident.intents & need) or (
-                    ident.shard is not None and not _on_shard(ident.shard, guild_id)):
+                    ident.shard is not None and not on_shard(ident.shard, guild_id)):
                 continue
             user = conn.user
             if user is not None and user.bot and not ident.intents & _CONTENT:
@@ -447,15 +448,6 @@ def _guild_of(event: Event) -> int | None:
     if event.name in ("GUILD_CREATE", "GUILD_DELETE"):
         return int(event.data["id"])
     return None
-
-
-def _on_shard(shard: tuple[int, int] | None, guild_id: int | None) -> bool:
-    """Whether a session with ``shard`` receives this guild's events (DMs: shard 0)."""
-    if shard is None:
-        return True
-    if guild_id is None:
-        return shard[0] == 0
-    return shard_of(guild_id, shard[1]) == shard[0]
 
 
 class _ContentGate:

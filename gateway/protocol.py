@@ -37,7 +37,6 @@ __all__ = [
     "SendMessage",
     "event_intent",
     "session_survives",
-    "shard_of",
 ]
 
 GATEWAY_VERSION = 10
@@ -240,11 +239,6 @@ def session_survives(sent: int | None, received: int | None) -> bool:
     if sent is not None:
         return sent in _RECONNECTABLE
     return received not in (1000, 1001)
-
-
-def shard_of(guild_id: int, num_shards: int) -> int:
-    """The shard that receives ``guild_id``'s events ("Sharding Formula"). DMs go to shard 0."""
-    return (guild_id >> 22) % num_shards
 
 
 class ProtocolError(Exception):

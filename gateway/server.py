@@ -16,7 +16,6 @@ import heapq
 import itertools
 import logging
 import secrets
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -34,6 +33,7 @@ from core.events import Event
 from core.guilds import guild_create_payload
 from core.models import Member, User
 from core.platform import Platform
+from core.shard import IDENTIFY_INTERVAL_S, IdentifyBuckets, shard_of
 from core.wire import channel_json, member_json
 from gateway.hub import Hub
 from gateway.limits import SessionLimits
@@ -46,9 +46,7 @@ from gateway.protocol import (
     RequestGuildMembers,
     Resume,
     SendMessage,
-    shard_of,
 )
-from gateway.ratelimit import IDENTIFY_INTERVAL_S, IdentifyLimiter
 from gateway.session import State
 
 __all__ = ["GatewayServer"]
@@ -76,8 +74,6 @@ LISTEN_BACKLOG = 4096
 USE_AIOFASTNET = False
 # How long ``aclose`` waits for the listening socket and its connections to close.
 CLOSE_TIMEOUT_S = 5.0
-# Identify limiters kept (one per bot: Discord's per-application bucket); least recent out.
-_LIMITERS_MAX = 10_000
 # Identifies of one account queued behind each other that still wait for a slot (then: go).
 _IDENTIFY_WAITS_MAX = 16
 # How long an identify waits for the bus to confirm its new subscriptions before it reads the
@@ -127,7 +123,6 @@ class GatewayServer:
         self.metrics = platform.metrics
         self.resume_url = self.config.gateway_url
         self.port = 0
-        self._identify_interval = identify_interval_s
         self._sweep_interval = sweep_interval_s
         self._loop = asyncio.get_running_loop()
         self._conns: set[Connection] = set()  # connected sockets
@@ -135,7 +130,8 @@ class GatewayServer:
         self._heap: list[tuple[float, int, Connection]] = []
         self._order = itertools.count()
         self._tasks: dict[Connection, asyncio.Task[None]] = {}
-        self._limiters: OrderedDict[int, IdentifyLimiter] = OrderedDict()
+        self._identify_buckets = IdentifyBuckets(
+            self.config.identify_max_concurrency, identify_interval_s)
         # Users with a connected session on this worker, and the status others see (the shared
         # presence, platform.cache, holds every worker's).
         self._online: dict[int, str] = {}
@@ -379,14 +375,10 @@ class GatewayServer:
         return None
 
     async def _identify_slot(self, user_id: int, shard_id: int) -> None:
-        """Wait for a free identify bucket of this bot (``max_concurrency`` 1, one per 5 s)."""
-        limiter = self._limiters.pop(user_id, None) or IdentifyLimiter(1, self._identify_interval)
-        self._limiters[user_id] = limiter  # most recent last
-        if len(self._limiters) > _LIMITERS_MAX:
-            self._limiters.popitem(last=False)
+        """Wait for a free identify bucket of this bot (``core.shard.IdentifyBuckets``)."""
         # A deadline, not a condition to poll: the bucket frees itself after ``wait``.
         for _ in range(_IDENTIFY_WAITS_MAX):
-            wait = limiter.acquire(shard_id, self.now())
+            wait = self._identify_buckets.acquire(user_id, shard_id, self.now())
             if wait <= 0:
                 return
             await asyncio.sleep(wait)

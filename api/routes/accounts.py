@@ -9,6 +9,7 @@ from api.http import json_response, no_content, public, read_json, user_of
 from core import accounts
 from core.access import parse_id
 from core.errors import ApiError
+from core.shard import recommended_shards
 from core.wire import application_json, user_json
 
 __all__ = ["routes"]
@@ -109,12 +110,17 @@ async def gateway(request: web.Request) -> web.Response:
 async def gateway_bot(request: web.Request) -> web.Response:
     """Gateway URL, recommended shards and identify limits, as Discord sends them.
 
-    ``max_concurrency`` is how many IDENTIFYs may start per 5 s bucket (the gateway enforces it).
+    ``shards`` is what core.shard recommends for the caller's guild count (one per 1,000);
+    ``max_concurrency`` is its identify buckets, each starting one session per 5 s (the gateway
+    enforces it with the same config value).
     """
+    platform = request.app[PLATFORM]
+    guilds = await platform.meta.count_user_guilds(user_of(request).id)
     return json_response({
-        "url": request.app[PLATFORM].config.gateway_url,
-        "shards": 1,
+        "url": platform.config.gateway_url,
+        "shards": recommended_shards(guilds),
         "session_start_limit": {
-            "total": 1000, "remaining": 1000, "reset_after": 86_400_000, "max_concurrency": 1,
+            "total": 1000, "remaining": 1000, "reset_after": 86_400_000,
+            "max_concurrency": platform.config.identify_max_concurrency,
         },
     })

@@ -30,7 +30,7 @@ import discord.utils
 import pytest
 import yarl
 
-from gateway.protocol import shard_of
+from core.shard import shard_of
 from tests.api.conftest import Api
 from tests.compat.conftest import World, compat_config, make_world
 from tests.integration.gateway_client import GatewayClient, Server, running_server

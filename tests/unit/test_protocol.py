@@ -1,4 +1,4 @@
-"""Unit tests for the gateway's pure pieces: intents, sharding, close codes, rate limiters and
+"""Unit tests for the gateway's pure pieces: intents, close codes, the rate limiter and
 the replay buffer (Discord's "Gateway" page: List of Intents, Sharding, Rate Limiting;
 "Opcodes and Status Codes": Gateway Close Event Codes)."""
 
@@ -16,9 +16,8 @@ from gateway.protocol import (
     ProtocolError,
     event_intent,
     session_survives,
-    shard_of,
 )
-from gateway.ratelimit import IdentifyLimiter, WindowLimiter
+from gateway.ratelimit import WindowLimiter
 from gateway.replay import ReplayBuffer
 
 
@@ -59,13 +58,6 @@ def test_intent_masks() -> None:
     assert ALL_INTENTS & PRIVILEGED_INTENTS == PRIVILEGED_INTENTS
 
 
-def test_shard_of_follows_discord_formula() -> None:
-    guild_id = 197038439483310086  # Discord's example snowflake
-    assert shard_of(guild_id, 1) == 0
-    assert shard_of(guild_id, 16) == (guild_id >> 22) % 16
-    assert {shard_of(g << 22, 4) for g in range(8)} == {0, 1, 2, 3}
-
-
 def test_close_code_reconnect_column() -> None:
     fatal = {c for c in CloseCode if not c.reconnect}
     assert fatal == {CloseCode(c) for c in (4004, 4010, 4011, 4012, 4013, 4014)}
@@ -100,16 +92,6 @@ def test_window_limiter_counts_per_window() -> None:
     limiter = WindowLimiter(3, 10.0)
     assert [limiter.hit(t) for t in (0.0, 1.0, 2.0, 9.9)] == [True, True, True, False]
     assert limiter.hit(10.0) is True  # a new window opens at the first hit after expiry
-
-
-def test_identify_limiter_buckets() -> None:
-    limiter = IdentifyLimiter(max_concurrency=2, interval=5.0)
-    assert limiter.acquire(0, 0.0) == 0.0
-    assert limiter.acquire(1, 0.0) == 0.0  # another bucket
-    assert limiter.acquire(2, 1.0) == 4.0  # bucket 0 again: wait
-    assert limiter.acquire(2, 5.0) == 0.0
-    with pytest.raises(ValueError):
-        IdentifyLimiter(0)
 
 
 # -- replay buffer -----------------------------------------------------------------------------
