@@ -7,6 +7,7 @@ import math
 import time
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 from api.http import USER, Handler, json_response
 from api.ops import measure_middleware
@@ -22,7 +23,7 @@ _VIA = "1.1 discord-arch"
 _READ_MULTIPLIER = 10  # GET buckets allow this many times the write limit
 
 
-def make_middlewares(platform: Platform) -> list[web.middleware]:
+def make_middlewares(platform: Platform) -> list[Middleware]:
     """The middleware chain: metrics (outermost), errors, authentication, rate limits."""
 
     @web.middleware

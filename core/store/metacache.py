@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar, cast
 
 from core.events import Event
 from core.models import Channel, Guild, Member, Overwrite, Role
@@ -31,6 +31,7 @@ __all__ = ["CachedMetaStore"]
 # Events that change what a permission check reads. Message, typing and presence events do not.
 _INVALIDATING_PREFIXES = ("GUILD_", "CHANNEL_")
 _DM_GUILD = 0  # the "guild" DM channels are filed under
+T = TypeVar("T")
 
 
 class CachedMetaStore:
@@ -101,8 +102,11 @@ class CachedMetaStore:
         return await self._cached(guild_id, "guild", lambda: self._inner.get_guild(guild_id))
 
     async def list_roles(self, guild_id: int) -> list[Role]:
-        roles = await self._cached(guild_id, "roles", lambda: self._inner.list_roles(guild_id))
-        return list(roles)
+        async def load() -> tuple[Role, ...]:
+            # Cached as a tuple, and each caller gets a list of its own: none can mutate it.
+            return tuple(await self._inner.list_roles(guild_id))
+
+        return list(await self._cached(guild_id, "roles", load))
 
     async def get_member(self, guild_id: int, user_id: int) -> Member | None:
         return await self._cached(
@@ -125,15 +129,13 @@ class CachedMetaStore:
             self._channel_guild[channel_id] = owner
         return channel
 
-    async def _cached(self, guild_id: int, key: Any, load: Callable[[], Any]) -> Any:
+    async def _cached(self, guild_id: int, key: Any, load: Callable[[], Awaitable[T]]) -> T:
         hit = self._lookup(guild_id, key)
         if hit is not _MISS:
-            return hit
+            return cast(T, hit)  # stored under this key by the same kind of load
         self.misses += 1
         epoch = self._epochs.get(guild_id, 0)
         value = await load()
-        if isinstance(value, list):
-            value = tuple(value)  # callers get copies; the cached one cannot be mutated
         if value is not None:
             self._store(guild_id, key, value, epoch)
         return value
@@ -219,13 +221,13 @@ class CachedMetaStore:
         return await self._then_drop(
             guild_id, self._inner.remove_member_role(guild_id, user_id, role_id))
 
-    async def _then_drop(self, guild_id: int, write: Any) -> Any:
+    async def _then_drop(self, guild_id: int, write: Awaitable[T]) -> T:
         try:
             return await write
         finally:
             self.invalidate_guild(guild_id)
 
-    async def _channel_then_drop(self, channel_id: int, write: Any) -> Any:
+    async def _channel_then_drop(self, channel_id: int, write: Awaitable[T]) -> T:
         guild_id = self._channel_guild.get(channel_id)
         if guild_id is None:  # not cached here: look it up so the right guild is dropped
             channel = await self._inner.get_channel(channel_id)
