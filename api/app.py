@@ -7,14 +7,15 @@ from pathlib import Path
 from aiohttp import web
 
 from api.http import json_response, public
+from api.keys import PLATFORM
 from api.middleware import make_middlewares
 from api.openapi import build_document
+from api.routes import ROUTE_TABLES
 from api.static import WebFiles, default_root, web_middleware
 from core.platform import Platform
 
-__all__ = ["PLATFORM", "create_app"]
+__all__ = ["create_app"]
 
-PLATFORM = web.AppKey("platform", Platform)
 API_PREFIX = "/api/v10"
 
 
@@ -28,8 +29,6 @@ def create_app(platform: Platform, web_root: Path | None = None) -> web.Applicat
         platform: the worker's platform.
         web_root: the browser client's directory (default: ``web/``, see ``api.static``).
     """
-    from api.routes import ROUTE_TABLES
-
     files = WebFiles(web_root or default_root(), platform.config.gateway_url)
     app = web.Application(
         middlewares=[web_middleware(files), *make_middlewares(platform)],

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from api.app import PLATFORM
 from api.http import json_response, no_content, read_json, user_of
+from api.keys import PLATFORM
 from core import guilds
 from core.access import parse_id
 from core.errors import invalid_form

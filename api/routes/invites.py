@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from api.app import PLATFORM
 from api.http import json_response, public, read_json, user_of
+from api.keys import PLATFORM
 from core import invites
 from core.access import parse_id
 

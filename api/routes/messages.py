@@ -6,8 +6,8 @@ import math
 
 from aiohttp import web
 
-from api.app import PLATFORM
 from api.http import json_response, no_content, read_json, user_of
+from api.keys import PLATFORM
 from core import history, messages
 from core.access import parse_id
 
