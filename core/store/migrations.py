@@ -25,10 +25,8 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from core.store.sql import Executor
+from core.store.executor import Executor
 
 __all__ = ["DIALECT_TYPES", "MIGRATIONS", "Migration", "migrate"]
 

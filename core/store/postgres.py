@@ -1,4 +1,4 @@
-"""PostgreSQL backend: an :class:`~core.store.sql.Executor` over an asyncpg pool.
+"""PostgreSQL backend: an :class:`~core.store.executor.Executor` over an asyncpg pool.
 
 The SQL is the shared ``?``-placeholder SQL of :mod:`core.store.sql` and
 :mod:`core.store.sqlmeta`, rewritten to asyncpg's ``$1..$n`` once per statement text (an LRU
@@ -24,7 +24,8 @@ from urllib.parse import urlsplit
 import asyncpg
 
 from core.store.base import Conflict, StoreUnavailable
-from core.store.sql import Row, SqlMessageStore, SqlStore, prepare
+from core.store.executor import Row
+from core.store.sql import SqlMessageStore, SqlStore, prepare
 from core.store.sqlmeta import SqlMetaStore
 
 __all__ = ["PostgresExecutor", "PostgresStore", "open_postgres", "to_dollar_placeholders"]
@@ -142,7 +143,7 @@ class _PgOps:
 
 
 class PostgresExecutor(_PgOps):
-    """The :class:`~core.store.sql.Executor` of an asyncpg pool (see :func:`open_postgres`).
+    """The :class:`~core.store.executor.Executor` of an asyncpg pool (see :func:`open_postgres`).
 
     Args:
         pool: an open asyncpg pool; the executor owns and closes it.

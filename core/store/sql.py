@@ -1,10 +1,11 @@
-"""The SQL foundation shared by SQLite and PostgreSQL, and the SQL message store.
+"""The SQL message store and the store pair both SQL backends open, SQLite and PostgreSQL.
 
-Both backends implement one small :class:`Executor` (``fetch``/``fetchrow``/``fetchval``/
-``execute``/``executemany``/``transaction``); the stores are written once over it:
-:class:`SqlMessageStore` here, :class:`core.store.sqlmeta.SqlMetaStore` beside it. Queries use
-``?`` placeholders and SQL that both dialects accept (``ON CONFLICT``, ``RETURNING``, partial
-indexes); the PostgreSQL executor rewrites the placeholders to ``$n`` once per statement text.
+Both backends implement one small :class:`core.store.executor.Executor` (``fetch``/
+``fetchrow``/``fetchval``/``execute``/``executemany``/``transaction``); the stores are written
+once over it: :class:`SqlMessageStore` here, :class:`core.store.sqlmeta.SqlMetaStore` beside
+it. Queries use ``?`` placeholders and SQL that both dialects accept (``ON CONFLICT``,
+``RETURNING``, partial indexes); the PostgreSQL executor rewrites the placeholders to ``$n``
+once per statement text.
 Rows are read by position against the column list declared next to each converter, and
 become ``core.models`` records: no driver row leaves the stores.
 
@@ -15,101 +16,19 @@ SQLite connection, or one PostgreSQL pool) and the two stores sharing it.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import AbstractAsyncContextManager
+from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType, TracebackType
-from typing import TYPE_CHECKING, Any, Protocol, Self
+from typing import Any, Self
 
 import orjson
 
 from core.models import Message, MessageReference
 from core.store.base import HISTORY_MAX
+from core.store.executor import Executor, Row, assignments
 from core.store.migrations import migrate
+from core.store.sqlmeta import SqlMetaStore
 
-if TYPE_CHECKING:
-    from core.store.sqlmeta import SqlMetaStore
-
-__all__ = [
-    "Executor",
-    "Row",
-    "SqlMessageStore",
-    "SqlStore",
-    "assignments",
-    "in_chunks",
-    "prepare",
-]
-
-Row = Sequence[Any]
-
-
-class Executor(Protocol):
-    """The few database operations the SQL stores need, over one database.
-
-    Statements use ``?`` placeholders. A unique-key violation raises
-    :class:`core.store.base.Conflict`; a closed executor raises
-    :class:`core.store.base.StoreUnavailable`. Outside :meth:`transaction`, each call is its
-    own transaction, and ``executemany`` is atomic (all rows or none).
-    """
-
-    dialect: str  # "sqlite" or "postgres"
-
-    async def fetch(self, sql: str, *args: Any) -> list[Row]: ...
-
-    async def fetchrow(self, sql: str, *args: Any) -> Row | None: ...
-
-    async def fetchval(self, sql: str, *args: Any) -> Any: ...
-
-    async def execute(self, sql: str, *args: Any) -> int:
-        """Run a statement; the number of rows it changed."""
-
-    async def executemany(self, sql: str, args: Iterable[Sequence[Any]]) -> None: ...
-
-    async def insert_rows(
-        self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
-    ) -> None:
-        """Insert ``rows`` into ``table`` atomically, by the fastest bulk path there is
-        (``COPY`` on PostgreSQL, ``executemany`` on SQLite)."""
-
-    def transaction(self) -> AbstractAsyncContextManager[Executor]:
-        """An executor whose calls all run in one transaction, committed on a clean exit
-        and rolled back on an exception. Nested calls join the outer transaction."""
-
-    async def aclose(self) -> None:
-        """Release every connection and thread; safe to call twice."""
-
-
-# -- helpers ---------------------------------------------------------------------------------
-
-# IN-list sizes: short lists are padded up to one of these, so that few distinct statements
-# exist (PostgreSQL prepares and caches each text) and no list exceeds SQLite's limits.
-_IN_SIZES = (1, 4, 16, 64, 256)
-
-
-def in_chunks(ids: Iterable[int]) -> Iterator[tuple[str, list[int]]]:
-    """Split ``ids`` (deduplicated) into ``("?,?,...", values)`` chunks for ``IN (...)``."""
-    unique = list(dict.fromkeys(ids))
-    for start in range(0, len(unique), _IN_SIZES[-1]):
-        chunk = unique[start : start + _IN_SIZES[-1]]
-        size = next(s for s in _IN_SIZES if s >= len(chunk))
-        chunk += chunk[:1] * (size - len(chunk))  # repeating an id in IN () is harmless
-        yield ",".join("?" * size), chunk
-
-
-def assignments(
-    fields: Mapping[str, Any], allowed: Mapping[str, Callable[[Any], Any]]
-) -> tuple[str, list[Any]]:
-    """``"a = ?, b = ?"`` and the coerced values for an UPDATE of ``fields``.
-
-    Raises:
-        ValueError: a field is not in ``allowed`` (its names are the only ones that ever
-            reach the SQL text).
-    """
-    unknown = fields.keys() - allowed.keys()
-    if unknown:
-        raise ValueError(f"fields cannot be updated: {sorted(unknown)}")
-    names = sorted(fields)  # a stable text per set of fields, for the statement caches
-    values = [None if fields[n] is None else allowed[n](fields[n]) for n in names]
-    return ", ".join(f"{n} = ?" for n in names), values
+__all__ = ["SqlMessageStore", "SqlStore", "prepare"]
 
 
 # -- messages --------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""SQLite backend: an :class:`~core.store.sql.Executor` on one connection in one thread.
+"""SQLite backend: an :class:`~core.store.executor.Executor` on one connection in one thread.
 
 Every ``sqlite3`` call runs off the event loop, on a single dedicated thread that owns the
 connection (it is created there; sqlite3 objects stay on the thread that made them). One
@@ -28,7 +28,8 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from core.store.base import Conflict, StoreUnavailable
-from core.store.sql import Row, SqlMessageStore, SqlStore, prepare
+from core.store.executor import Row
+from core.store.sql import SqlMessageStore, SqlStore, prepare
 from core.store.sqlmeta import SqlMetaStore
 
 __all__ = ["SqliteExecutor", "SqliteStore", "open_sqlite"]
@@ -154,7 +155,7 @@ def _rollback(conn: sqlite3.Connection) -> None:
 
 
 class SqliteExecutor:
-    """The :class:`~core.store.sql.Executor` of one SQLite connection on its own thread.
+    """The :class:`~core.store.executor.Executor` of one SQLite connection on its own thread.
 
     Build it with :meth:`open`. Outside :meth:`transaction`, each call is its own
     (auto-committed) transaction; ``executemany`` runs in one transaction, in one thread hop.

@@ -1,6 +1,6 @@
 """The SQL metadata store (:class:`SqlMetaStore`), written once for SQLite and PostgreSQL.
 
-It runs over a :class:`core.store.sql.Executor`: queries use ``?`` placeholders and SQL both
+It runs over a :class:`core.store.executor.Executor`: queries use ``?`` placeholders and SQL both
 dialects accept (``ON CONFLICT``, ``RETURNING``, partial indexes). Rows are read by position,
 against the column lists declared next to each converter, and become ``core.models`` records
 here: no driver row leaves this module.
@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from itertools import groupby
 from operator import itemgetter
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from core.models import (
     Application,
@@ -30,10 +30,7 @@ from core.models import (
     Role,
     User,
 )
-from core.store.sql import Row, assignments, in_chunks
-
-if TYPE_CHECKING:
-    from core.store.sql import Executor
+from core.store.executor import Executor, Row, assignments, in_chunks
 
 __all__ = ["SqlMetaStore"]
 
