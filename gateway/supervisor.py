@@ -25,8 +25,9 @@ replacement never share snowflake bits (``Platform.open`` takes the worker bits 
 ``index & 31`` and the process bits from ``index >> 5``).
 
 Readiness: a worker's environment holds ``DISCORD_ARCH_READY_FD``, the write end of a pipe to
-the supervisor; the worker calls :func:`notify_ready` once it serves (the idea of systemd's
-``sd_notify``). A worker that never calls it is still supervised, but a SIGHUP roll waits for
+the supervisor; the worker calls :func:`~gateway.supervised.notify_ready` once it serves (the
+idea of systemd's ``sd_notify``). That worker-side half, and ``LANE``, live in the leaf
+``gateway.supervised``: this module imports the worker (its default target), never the reverse. A worker that never calls it is still supervised, but a SIGHUP roll waits for
 it in vain and stops.
 """
 
@@ -51,7 +52,11 @@ from core.config import Config
 from core.logs import configure_logging, json_of
 from core.store.base import StoreUnavailable
 from gateway.notify import Notifier
+from gateway.supervised import LANE, READY_FD_ENV, notify_ready
+from gateway.worker import run_worker
 
+# LANE, READY_FD_ENV and notify_ready are gateway.supervised's, named here too as the
+# supervisor's protocol (docs/operations.md points at gateway.supervisor.notify_ready).
 __all__ = [
     "BACKOFF_MAX_S",
     "LANE",
@@ -63,9 +68,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-READY_FD_ENV = "DISCORD_ARCH_READY_FD"
-# Index offset of the second lane (see the module docstring): 2**5, the worker-bits range.
-LANE = 32
 # The status of a worker (and of ``discord-arch``) that cannot start: config, backends, port.
 EXIT_UNAVAILABLE = 2
 # Restart backoff of a crashing worker, seconds: 0, then BACKOFF_MIN_S doubling to the cap.
@@ -78,16 +80,6 @@ START_TIMEOUT_S = 60.0
 _STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 Target = Callable[[Config, int], "int | None"]
-
-
-def notify_ready() -> None:
-    """Tell the supervisor this worker serves. A no-op outside a supervised worker."""
-    fd = os.environ.pop(READY_FD_ENV, None)
-    if fd is None:
-        return
-    # A duplicate, so closing it leaves the worker's own end to the process exit.
-    with Connection(os.dup(int(fd)), readable=False) as pipe:
-        pipe.send_bytes(b"ready")
 
 
 @dataclass(slots=True, eq=False)
@@ -130,12 +122,8 @@ class Supervisor:
     def __init__(
         self, config: Config, target: Target | None = None, notifier: Notifier | None = None
     ) -> None:
-        if target is None:
-            from gateway.worker import run_worker  # here: the worker imports notify_ready
-
-            target = run_worker
         self._config = config
-        self._target = target
+        self._target = target or run_worker
         self._ctx = multiprocessing.get_context("spawn")
         self._slots = [_Slot(i) for i in range(config.workers)]
         self._retiring: list[_Worker] = []

@@ -30,7 +30,7 @@ from core.metrics import Metrics
 from core.platform import Platform
 from gateway.notify import Notifier
 from gateway.server import GatewayServer
-from gateway.supervisor import LANE, notify_ready
+from gateway.supervised import LANE, notify_ready
 
 __all__ = ["check", "migrate", "open_platform", "run_worker", "serve"]
 

@@ -18,7 +18,8 @@ import time
 from core.config import Config
 from core.logs import configure_logging
 from gateway.notify import Notifier
-from gateway.supervisor import LANE, Supervisor, notify_ready
+from gateway.supervised import LANE, notify_ready
+from gateway.supervisor import Supervisor
 
 
 def _record(config: Config, what: str, index: int) -> None:
