@@ -2,17 +2,19 @@
 
 The hub subscribes once to ``platform.bus`` and keeps two indexes of local connections: by
 guild (a :class:`~gateway.cache.GuildCache` each, holding what the VIEW_CHANNEL check needs)
-and by user (DMs and targeted events). The bus interest follows these indexes exactly: a
-guild's while its cache exists, a user's while the user has a local connection (with several
-workers, the Redis channels this worker listens to). For each event it picks the audience (explicit
+and by user (DMs and targeted events). It alone takes and releases the bus's interest (with
+several workers, the Redis channels this worker listens to), which follows these indexes
+exactly: a guild's while its cache exists, a user's while the user has a local connection,
+and both while an identify reads its snapshot (:meth:`Hub.holding`). For each event it picks the audience (explicit
 ``user_ids``, else the guild's sessions), filters by intent, shard and VIEW_CHANNEL, builds one
 :class:`~gateway.codec.Dispatch` per variant (two when MESSAGE_CONTENT redaction applies) and
 calls ``session.push`` per recipient: no await, no task, no serialization per recipient. The
 filtered audience of a guild event is memoized per (channel, intent) in the guild's cache
 until something it depends on changes, so a message costs each recipient one call, not a
-permission, intent and shard check (bench/RESULTS.md).
-Touched connections are flushed once at the end of the loop iteration (``call_soon``), so the
-frames queued for one socket during an iteration go out in one write (DESIGN.md, measured).
+permission, intent and shard check (bench/RESULTS.md; the audience types are in
+:mod:`gateway.audience`). Touched connections are flushed once at the end of the loop
+iteration (``call_soon``), so the frames queued for one socket during an iteration go out in
+one write (docs/architecture.md, "Encode once, write once").
 
 Events are handled in bus order. When one needs data the cache does not hold (a guild changed,
 a user joined one), it and every later event wait in a bounded backlog while one drain task
@@ -22,21 +24,21 @@ reads the store; the common case never awaits.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from typing import Any, Protocol
 
 from core.events import Event
-from core.models import User
 from core.platform import Platform
 from core.shard import on_shard
+from gateway.audience import MESSAGE_EVENTS, Audience, Conn, ContentGate, guild_of
 from gateway.cache import RELOAD_EVENTS, GuildCache
-from gateway.codec import Dispatch, Encoding, Parts
+from gateway.codec import Dispatch
 from gateway.protocol import Intent, event_intent
-from gateway.session import Session
 
 __all__ = ["BACKLOG_MAX", "Conn", "Hub"]
 
@@ -44,27 +46,23 @@ logger = logging.getLogger(__name__)
 
 # Events waiting behind a store read, at most; beyond, the oldest are dropped (and logged).
 BACKLOG_MAX = 10_000
-_CONTENT = int(Intent.MESSAGE_CONTENT)
 # Intents most sessions lack (privileged): an event that needs one goes to an index of the
 # guild's sessions that have it instead of filtering the whole guild. Without it every
 # connect and disconnect (PRESENCE_UPDATE) cost one check per member: a 5,000-session resume
 # storm spent 75% of its CPU there (bench.gateway storm).
 _INDEXED = (int(Intent.GUILD_PRESENCES), int(Intent.GUILD_MEMBERS))
-_MESSAGE_EVENTS = frozenset({"MESSAGE_CREATE", "MESSAGE_UPDATE"})
-# Fields a bot without MESSAGE_CONTENT does not get ("Message Content Intent").
-_REDACTED = {"content": "", "embeds": [], "attachments": [], "components": []}
+# How long an identify waits for the bus to confirm its new subscriptions before it reads the
+# READY snapshot (seconds). Past it the session starts anyway: an event published meanwhile
+# may be missed, which is what the bus's at-most-once delivery allows for.
+SUBSCRIBE_TIMEOUT_S = 2.0
 
 
-class Conn(Protocol):
-    """What the hub needs of a connection (``gateway.listener.Connection``)."""
+class PresenceSource(Protocol):
+    """Who is online, for a joiner's GUILD_CREATE (``gateway.presence.Presence``)."""
 
-    session: Session
-    user: User | None
-    guilds: set[int]
-    connected: bool
-
-    def flush(self) -> None:
-        """Write the session's pending frames (and its close, if it asked for one)."""
+    async def presences(self, members: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The ``presences`` entries of those of ``members`` online."""
+        ...
 
 
 class Hub:
@@ -72,18 +70,15 @@ class Hub:
 
     Args:
         platform: the worker's platform (``bus`` to subscribe to, ``meta`` for cache loads).
-        presences: reads the ``presences`` of a GUILD_CREATE's listed members (the server's,
-            from the shared presence). A joiner's GUILD_CREATE is built in core, which does
-            not know who is online: the hub fills them in, in the same wait as the guild
-            cache's load for the joiner, before it encodes the event.
+        presence: who is online (the worker's :class:`~gateway.presence.Presence`). A
+            joiner's GUILD_CREATE is built in core, which does not know who is online: the hub
+            fills its ``presences`` in, in the same wait as the guild cache's load for the
+            joiner, before it encodes the event. None: no presences added.
     """
 
-    def __init__(self, platform: Platform,
-                 presences: Callable[[list[dict[str, Any]]],
-                                     Awaitable[list[dict[str, Any]]]] | None = None
-                 ) -> None:
+    def __init__(self, platform: Platform, presence: PresenceSource | None = None) -> None:
         self._platform = platform
-        self._presences = presences
+        self._presence = presence
         # The loop, looked up once: asyncio.get_running_loop() makes a getpid() system call
         # each time (CPython 3.11 checks for a fork); getpid was 1.2% of the main thread in
         # bench guilds (py-spy), this per-event lookup among its callers.
@@ -123,6 +118,34 @@ class Hub:
 
     # -- subscriptions --------------------------------------------------------------------------
 
+    @contextlib.asynccontextmanager
+    async def holding(self, user_id: int, guild_ids: Sequence[int]) -> AsyncIterator[None]:
+        """Hold the bus's interest in ``user_id`` and ``guild_ids`` for an identify.
+
+        Subscribes (and waits, at most ``SUBSCRIBE_TIMEOUT_S``, for the bus to confirm) before
+        the caller reads its READY snapshot, so what changes after the read reaches this
+        worker from any worker. The references are temporary: ``attach`` takes the lasting
+        ones before they are released on exit, so the subscriptions stay; caches that
+        :meth:`prepare` loaded for a session that did not attach are dropped.
+        """
+        bus = self._platform.bus
+        bus.interest_user(user_id)
+        for guild_id in guild_ids:
+            bus.interest(guild_id)
+        try:
+            try:
+                async with asyncio.timeout(SUBSCRIBE_TIMEOUT_S):
+                    await bus.subscribed()
+            except TimeoutError:
+                logger.warning("identify: the bus did not confirm the subscriptions within "
+                               "%.0f s; going on", SUBSCRIBE_TIMEOUT_S)
+            yield
+        finally:
+            self._prune(guild_ids)
+            for guild_id in guild_ids:
+                bus.release(guild_id)
+            bus.release_user(user_id)
+
     async def prepare(self, guild_ids: Iterable[int], user_id: int) -> None:
         """Load the caches of ``guild_ids`` (with ``user_id``'s membership) before ``attach``."""
         for guild_id in guild_ids:
@@ -130,7 +153,7 @@ class Hub:
             if cache.missing((user_id,)):
                 await cache.load(self._platform.meta, (user_id,))
 
-    def prune(self, guild_ids: Iterable[int]) -> None:
+    def _prune(self, guild_ids: Iterable[int]) -> None:
         """Drop the caches of ``guild_ids`` that no connection uses (after a failed identify)."""
         for guild_id in guild_ids:
             cache = self._guilds.get(guild_id)
@@ -242,11 +265,11 @@ class Hub:
 
     def publish(self, event: Event) -> None:
         """Fan ``event`` out to the local sessions allowed to receive it; never awaits."""
-        guild_id = _guild_of(event)
+        guild_id = guild_of(event)
         cache = self._guilds.get(guild_id) if guild_id is not None else None
         need = event_intent(event.name, guild_id is None) or 0
         plain = Dispatch(event.name, event.data)
-        gate = _ContentGate(event) if event.name in _MESSAGE_EVENTS and guild_id else None
+        gate = ContentGate(event) if event.name in MESSAGE_EVENTS and guild_id else None
         touched = self._touched
         audience = self._audience(event, cache, need, guild_id)
         for encoding, members in audience.groups:
@@ -282,14 +305,14 @@ class Hub:
             self._delivered = None
 
     def _audience(self, event: Event, cache: GuildCache | None, need: int,
-                  guild_id: int | None) -> _Audience:
+                  guild_id: int | None) -> Audience:
         """Who receives ``event``: memoized per (channel, intent) for a guild's events."""
         if event.user_ids or cache is None:
-            return _Audience(self._candidates(event, cache, need), need, guild_id)
+            return Audience(self._candidates(event, cache, need), need, guild_id)
         key = (event.channel_id, need)
         audience = cache.audiences.get(key)
         if audience is None:
-            audience = _Audience(self._candidates(event, cache, need), need, guild_id)
+            audience = Audience(self._candidates(event, cache, need), need, guild_id)
             if event.name != "CHANNEL_DELETE":  # its audience is not the channel's viewers
                 cache.audiences[key] = audience
         return audience
@@ -342,11 +365,11 @@ class Hub:
     def _needs_load(self, event: Event) -> tuple[int, tuple[int, ...]] | None:
         """``(guild_id, user_ids)`` to load before ``event`` can be fanned out, or None."""
         if event.name == "GUILD_CREATE":
-            guild_id = _guild_of(event)
+            guild_id = guild_of(event)
             users = tuple(u for u in event.user_ids if u in self._users)
             if guild_id is None or not users:
                 return None
-            if self._presences is not None and "members" in event.data:
+            if self._presence is not None and "members" in event.data:
                 return guild_id, users  # its presences are read first (_drain)
             cache = self._guilds.get(guild_id)
             return (guild_id, users) if cache is None or cache.missing(users) else None
@@ -393,10 +416,10 @@ class Hub:
 
     async def _with_presences(self, event: Event) -> Event:
         """``event`` (a GUILD_CREATE) with the presences of its listed members."""
-        if self._presences is None or "members" not in event.data:
+        if self._presence is None or "members" not in event.data:
             return event
         try:
-            presences = await self._presences(event.data["members"])
+            presences = await self._presence.presences(event.data["members"])
         except Exception:  # the guild matters more than who in it is online
             logger.exception("reading the presences of guild %s failed", event.data.get("id"))
             return event
@@ -408,72 +431,3 @@ class Hub:
             await cache.load(self._platform.meta, user_ids)
         except Exception:  # a store error must not stop the fanout: go on with what we have
             logger.exception("loading guild %d for the hub failed", guild_id)
-
-
-class _Audience:
-    """The recipients of an event, ready for the delivery loop.
-
-    Sessions without the event's intent or on another shard are left out. The rest are
-    grouped by encoding (one ``Dispatch.parts`` per group) as ``(conn, session.push)``, so
-    the loop makes no attribute lookup per recipient; bots without MESSAGE_CONTENT are kept
-    apart (``gated``), as their variant of a message depends on the message.
-    """
-
-    __slots__ = ("gated", "groups")
-
-    def __init__(self, conns: Iterable[Conn], need: int, guild_id: int | None) -> None:
-        groups: dict[Encoding, list[tuple[Conn, Callable[[Parts], bool]]]] = {}
-        gated: list[Conn] = []
-        for conn in conns:
-            session = conn.session
-            # Without an Identify a session has no sequence either (never identified, or
-            # reset by op 9): it would drop the dispatch anyway.
-            ident = session.identify
-            if ident is None or (need and not ident.intents & need) or (
-                    ident.shard is not None and not on_shard(ident.shard, guild_id)):
-                continue
-            user = conn.user
-            if user is not None and user.bot and not ident.intents & _CONTENT:
-                gated.append(conn)
-            else:
-                groups.setdefault(session.encoding, []).append((conn, session.push))
-        self.groups = tuple((encoding, tuple(members)) for encoding, members in groups.items())
-        self.gated = tuple(gated)
-
-
-def _guild_of(event: Event) -> int | None:
-    """The guild an event concerns; GUILD_CREATE/DELETE name it in ``d.id`` (join, leave)."""
-    if event.guild_id is not None:
-        return event.guild_id
-    if event.name in ("GUILD_CREATE", "GUILD_DELETE"):
-        return int(event.data["id"])
-    return None
-
-
-class _ContentGate:
-    """MESSAGE_CONTENT redaction for one message event: who gets the redacted variant.
-
-    Bots without the intent get empty content except for their own messages and messages
-    that mention them (Discord's "Message Content Intent"); users always get everything.
-    """
-
-    __slots__ = ("_author", "_event", "_mentions", "_redacted")
-
-    def __init__(self, event: Event) -> None:
-        self._event = event
-        author = event.data.get("author")
-        self._author = int(author["id"]) if isinstance(author, dict) else None
-        self._mentions = {int(u["id"]) for u in event.data.get("mentions", ())}
-        self._redacted: Dispatch | None = None
-
-    def variant(self, conn: Conn, plain: Dispatch) -> Dispatch:
-        user = conn.user
-        if user is None or not user.bot or conn.session.intents & _CONTENT:
-            return plain
-        if user.id == self._author or user.id in self._mentions:
-            return plain
-        if self._redacted is None:
-            data: dict[str, Any] = {**self._event.data, **_REDACTED}
-            data.pop("poll", None)
-            self._redacted = Dispatch(self._event.name, data)
-        return self._redacted

@@ -2,28 +2,28 @@
 
 It only moves bytes: frames in (decoded inside ``on_ws_frame``, because picows reuses a
 frame's buffer once the callback returns), ``session.outgoing()`` out, and a close frame once
-``session.close_code`` is set. It fills the RFC 6455 gaps picows leaves (docs/gateway.md,
-DESIGN.md): reassembly of fragmented messages (capped at the payload limit), UTF-8 validation
-of text messages (1007), reserved bits (1002), and the reply to a client's CLOSE. Commands that
-need I/O go to the worker's :class:`~gateway.server.GatewayServer`.
+``session.close_code`` is set. It fills the RFC 6455 gaps picows leaves (docs/gateway.md):
+reassembly of fragmented messages (capped at the payload limit), UTF-8 validation of text
+messages (1007), reserved bits (1002), and the reply to a client's CLOSE. Commands that need
+I/O are handed to its :class:`Host` (the worker's :class:`~gateway.server.GatewayServer`).
 """
 
 from __future__ import annotations
 
 import struct
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from picows import WSCloseCode, WSFrame, WSListener, WSMsgType, WSTransport
 
+from core.config import Config
+from core.metrics import Metrics
 from core.models import User
+from gateway.limits import SessionLimits
 from gateway.params import ConnectParams
-from gateway.protocol import CloseCode, Command
+from gateway.protocol import CloseCode
 from gateway.session import Outgoing, Session
 
-if TYPE_CHECKING:
-    from gateway.server import GatewayServer
-
-__all__ = ["Connection", "frames_buffer"]
+__all__ = ["Connection", "Host", "frames_buffer"]
 
 _TEXT, _BINARY, _CONT, _CLOSE = WSMsgType.TEXT, WSMsgType.BINARY, WSMsgType.CONTINUATION, WSMsgType.CLOSE
 # RFC 6455 §5.2 server frame headers: FIN + opcode, then the length in 7 bits, 16 or 64.
@@ -36,6 +36,28 @@ def _header(first: int, n: int) -> bytes:
     """The header of a server frame (``first``: FIN + opcode) with an ``n``-byte payload."""
     return (_HEADER_7(first, n) if n < 126 else _HEADER_16(first, 126, n) if n < 65536
             else _HEADER_64(first, 127, n))
+
+
+class Host(Protocol):
+    """What a connection needs of its server (``gateway.server.GatewayServer``)."""
+
+    config: Config
+    limits: SessionLimits
+    metrics: Metrics
+    send_buffer_limit: int  # bytes queued unsent before 4900 Slow consumer
+
+    def now(self) -> float:
+        """The sessions' clock."""
+        ...
+
+    def connected(self, conn: Connection) -> None:
+        """The websocket is open (the Hello is queued)."""
+
+    def submit(self, conn: Connection) -> None:
+        """The session has commands that need I/O."""
+
+    def disconnected(self, conn: Connection) -> None:
+        """The socket is gone."""
 
 
 class Connection(WSListener):
@@ -52,10 +74,9 @@ class Connection(WSListener):
 
     # One per socket: slots save the ~300-byte attribute dict of each idle connection.
     __slots__ = ("_closing", "_msg_type", "_parts", "_parts_kind", "_parts_size", "client_close",
-                 "commands", "connected", "guilds", "server", "session", "status", "transport",
-                 "user")
+                 "connected", "guilds", "server", "session", "status", "transport", "user")
 
-    def __init__(self, server: GatewayServer, params: ConnectParams) -> None:
+    def __init__(self, server: Host, params: ConnectParams) -> None:
         self.server = server
         self.session = Session(server.config, server.now(), params, server.limits)
         self.user: User | None = None
@@ -64,9 +85,6 @@ class Connection(WSListener):
         self.connected = False
         self.transport: WSTransport | None = None
         self.client_close: int | None = None
-        # Requests waiting for the server's task: a list, not a deque (an empty deque is 624
-        # bytes, a list 56, on every idle connection; there are only a few at a time).
-        self.commands: list[Command] = []
         self._msg_type = _BINARY if self.session.binary else _TEXT
         self._parts: list[bytes] | None = None  # a fragmented message being reassembled
         self._parts_size = 0
@@ -94,7 +112,7 @@ class Connection(WSListener):
         self.server.metrics.frames_in += 1  # an int, not a prometheus Counter (core.metrics)
         session = self.session
         session.receive(data, self.server.now())
-        if session._requests:  # noqa: SLF001 - peek without allocating per frame
+        if session.has_requests:
             self.server.submit(self)
         self.flush()
         return None
@@ -113,8 +131,8 @@ class Connection(WSListener):
             return
         frames = self.session.outgoing()
         if frames:
-            # One write for every frame queued this iteration (DESIGN.md, measured), built
-            # here rather than by picows' send: a dispatch arrives as shared parts (Outgoing).
+            # One write for every frame queued this iteration (docs/architecture.md, measured),
+            # built here rather than by picows' send: a dispatch arrives as shared parts.
             underlying = transport.underlying_transport
             buffer, count = frames_buffer(self._msg_type, frames)
             underlying.write(buffer)
@@ -128,6 +146,12 @@ class Connection(WSListener):
             transport.send_close(WSCloseCode(code), self.session.close_reason.encode()[:123])
             # A slow consumer would not read what is queued: drop it instead of waiting.
             transport.disconnect(graceful=code != CloseCode.SLOW_CONSUMER)
+
+    def peer(self) -> str:
+        """The client's address as ``host:port`` (a load balancer's, behind one), or ``-``."""
+        transport = self.transport
+        peer = transport.underlying_transport.get_extra_info("peername") if transport else None
+        return f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) and len(peer) >= 2 else "-"
 
     # -- RFC 6455 details picows leaves to the application -------------------------------------
 
@@ -209,7 +233,7 @@ def frames_buffer(msg_type: WSMsgType, out: Outgoing) -> tuple[bytes, int]:
     """
     first = 0x80 | msg_type.value
     if len(out) == 2 and out[0].__class__ is tuple:  # one dispatch: most flushes below saturation
-        (prefix, suffix), seq = out  # type: ignore[misc]
+        (prefix, suffix), seq = out
         n = len(prefix) + len(seq) + len(suffix)  # type: ignore[arg-type]
         return b"".join((_header(first, n), prefix, seq, suffix)), 1  # type: ignore[arg-type]
     pieces: list[bytes] = []
@@ -219,9 +243,9 @@ def frames_buffer(msg_type: WSMsgType, out: Outgoing) -> tuple[bytes, int]:
     for item in items:
         count += 1
         if item.__class__ is tuple:
-            prefix, suffix = item  # type: ignore[misc]
+            prefix, suffix = item
             seq = next(items)
-            n = len(prefix) + len(seq) + len(suffix)  # type: ignore[arg-type]
+            n = len(prefix) + len(seq) + len(suffix)
             append(_header(first, n))
             append(prefix)
             append(seq)  # type: ignore[arg-type]

@@ -2,8 +2,9 @@
 
 The adapter feeds a :class:`Session` the client's payloads (``receive``) and the clock (``tick``
 at ``next_deadline``), writes ``outgoing()`` (frames encoded and compressed for this
-connection; a fanned-out dispatch as the chunks of its frame, see :data:`Outgoing`), fulfils ``requests()`` (commands needing I/O) and closes the connection once
-``close_code`` is set. A resumable session outlives its connection (DETACHED): it keeps
+connection; a fanned-out dispatch as the chunks of its frame, see :data:`Outgoing`), fulfils
+the commands that need I/O one by one (``next_request()``, answered with ``on_identified`` and
+the like) and closes the connection once ``close_code`` is set. A resumable session outlives its connection (DETACHED): it keeps
 numbering and buffering dispatches until a RESUME takes it over (``on_resumed``) or it expires.
 References are to Discord's "Gateway" and "Gateway Events" pages; docs/gateway.md has the rest.
 """
@@ -62,7 +63,12 @@ def frames(out: Outgoing) -> list[bytes]:
     whole: list[bytes] = []
     items = iter(out)
     for item in items:
-        whole.append(item if isinstance(item, bytes) else item[0] + next(items) + item[1])
+        if isinstance(item, bytes):
+            whole.append(item)
+        else:
+            seq = next(items)
+            assert isinstance(seq, bytes)  # a dispatch's parts are followed by its s
+            whole.append(item[0] + seq + item[1])
     return whole
 
 
@@ -78,6 +84,7 @@ class State(IntEnum):
 
 _READY = State.READY  # module constants: no class attribute lookup per dispatch
 _JSON = Encoding.JSON
+_AUTH = (Identify, Resume)  # the commands that run before READY
 
 
 class Session:
@@ -99,7 +106,7 @@ class Session:
         encoding: the payload encoding of this connection.
     """
 
-    __slots__ = ("_codec", "_compressor", "_expires_at", "_heartbeat_deadline", "_held",
+    __slots__ = ("_codec", "_compressor", "_expires_at", "_heartbeat_deadline",
                  "_identify_deadline", "_interval_ms", "_limiter", "_limits", "_out", "_replay",
                  "_requests", "_resume", "close_code", "close_reason", "encoding", "identify",
                  "session_id", "state", "user_id")
@@ -123,8 +130,11 @@ class Session:
         self._limits = limits
         self._interval_ms = config.heartbeat_interval_ms
         self._out: Outgoing = []
+        # The one queue of commands for the adapter (next_request), in the client's order:
+        # a list, not a deque (an empty deque is 624 bytes, a list 56, on every idle
+        # connection), and short: the rate limit bounds it. Commands sent before READY wait
+        # here behind the Identify or Resume until the answer (_admit_waiting).
         self._requests: list[Command] = []
-        self._held: list[Command] = []
         self._resume: Resume | None = None
         self._replay: ReplayBuffer | None = None
         self._limiter = WindowLimiter(limits.rate_limit_events, limits.rate_limit_window_s)
@@ -161,15 +171,29 @@ class Session:
         out, self._out = self._out, []
         return out
 
-    def requests(self) -> list[Command]:
-        """The commands the adapter must fulfil, in order, since the last call.
+    @property
+    def has_requests(self) -> bool:
+        """Whether commands wait for the adapter (cheap: checked after every payload)."""
+        return bool(self._requests)
+
+    def next_request(self) -> Command | None:
+        """The next command the adapter must fulfil, or None (none is ready to run).
 
         Identify → ``on_identified``/``on_auth_failed``; Resume → ``on_resumed``/
         ``on_resume_failed``; PresenceUpdate → broadcast; RequestGuildMembers →
         GUILD_MEMBERS_CHUNK via ``dispatch_one``; SendMessage → send it or ``on_send_failed``.
+        Commands sent after an Identify or Resume come out only once it is answered.
         """
-        out, self._requests = self._requests, []
-        return out
+        requests = self._requests
+        if not requests:
+            return None
+        if self.state is not _READY and requests[0].__class__ not in _AUTH:
+            return None
+        return requests.pop(0)
+
+    def requests(self) -> list[Command]:
+        """Every command ready to run now, in order (:meth:`next_request` until None)."""
+        return list(iter(self.next_request, None))
 
     def next_deadline(self) -> float | None:
         """When :meth:`tick` must run next (heartbeat, identify or resume timeout), or None."""
@@ -220,6 +244,7 @@ class Session:
             return
         keep = session_survives(self.close_code, code)
         self._out.clear()
+        self._requests.clear()  # nobody is left to answer
         self._compressor = None
         if keep and self._replay is not None and self.state is State.READY:
             self.state = State.DETACHED
@@ -257,7 +282,7 @@ class Session:
                                                  resume_gateway_url, self.shard, private_channels))
         for guild in guilds:
             self.dispatch_one("GUILD_CREATE", guild)
-        self._run_held()
+        self._admit_waiting()
 
     def on_auth_failed(self) -> None:
         """The Identify token is invalid: close with 4004."""
@@ -288,7 +313,7 @@ class Session:
         for seq, parts in missed:
             self._emit(self._codec.splice(parts, seq))
         self.dispatch_one("RESUMED", resumed_payload())
-        self._run_held()
+        self._admit_waiting()
 
     def on_resume_failed(self) -> None:
         """The session is unknown or expired: op 9 ``d: false``; the client must Identify."""
@@ -385,8 +410,9 @@ class Session:
             case _ if self.state is State.READY:
                 self._handle_ready(command)
             case _:
-                # Sent before the adapter answered Identify/Resume (bounded by the rate limit).
-                self._held.append(command)
+                # Sent before the adapter answered Identify/Resume (bounded by the rate
+                # limit): it waits in the queue, checked once READY (_admit_waiting).
+                self._requests.append(command)
 
     def _handle_ready(self, command: Command) -> None:
         match command:
@@ -409,9 +435,10 @@ class Session:
         self.state, self.identify = State.IDENTIFYING, command
         self._requests.append(command)
 
-    def _run_held(self) -> None:
-        held, self._held = self._held, []
-        for command in held:
+    def _admit_waiting(self) -> None:
+        """READY: check the commands that waited for it, as if they arrived now."""
+        waiting, self._requests = self._requests, []
+        for command in waiting:
             if self.close_code is None:
                 self._handle_ready(command)
 
@@ -433,7 +460,7 @@ class Session:
         # Back to CONNECTED without a session: the client may Identify on this connection.
         self.state, self.identify, self._resume, self._replay = State.CONNECTED, None, None, None
         self.session_id = self.user_id = None
-        self._held.clear()
+        self._requests.clear()
 
     def _superseded(self) -> None:
         if self.state is State.READY and self.close_code is None:
@@ -441,4 +468,5 @@ class Session:
         self._drop()
 
     def _drop(self) -> None:
-        self.state, self._replay, self._held = State.CLOSED, None, []
+        self.state, self._replay = State.CLOSED, None
+        self._requests.clear()

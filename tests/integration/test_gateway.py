@@ -727,9 +727,11 @@ async def test_hub_holds_one_bus_interest_per_cached_guild_and_per_local_user(
     assert +bus.guilds == {GUILD: 1} and +bus.users == {10: 1}
     hub.detach(y)  # the last local session: the cache and both interests go
     assert not +bus.guilds and not +bus.users
-    await hub.prepare([GUILD + 1], 11)
-    hub.prune([GUILD + 1])  # a failed identify's cache is released too
-    assert not +bus.guilds
+    async with hub.holding(11, [GUILD + 1]):  # an identify's snapshot: held while read
+        assert +bus.guilds == {GUILD + 1: 1} and +bus.users == {11: 1}
+        await hub.prepare([GUILD + 1], 11)
+        assert +bus.guilds == {GUILD + 1: 2}  # the hold's and the cache's
+    assert not +bus.guilds and not +bus.users  # a failed identify's cache is released too
     z = _Conn(12, tmp_path)
     hub.attach(z, [])
     hub.publish(Event("GUILD_CREATE", {"id": str(GUILD)}, user_ids=(12,)))  # a join
@@ -848,9 +850,9 @@ async def test_presence_is_said_again_after_the_keep_alive_lapsed(
     import redis.exceptions
 
     from core.store.cache import MemoryCache
-    from gateway import server as server_module
+    from gateway import presence as presence_module
 
-    monkeypatch.setattr(server_module, "PRESENCE_ALIVE_MS", 30)  # a keep-alive every 10 ms
+    monkeypatch.setattr(presence_module, "PRESENCE_ALIVE_MS", 30)  # a keep-alive every 10 ms
     blip, reports = asyncio.Event(), []
     real_alive, real_set = MemoryCache.presence_alive, MemoryCache.presence_set
 
