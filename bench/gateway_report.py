@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["deployments", "head", "machine", "section", "summary", "write"]
+__all__ = ["deployments", "head", "machine", "section", "summary"]
 
 _REPO = Path(__file__).resolve().parent.parent
 BEGIN, END = "<!-- bench.gateway:begin -->", "<!-- bench.gateway:end -->"
@@ -535,11 +535,3 @@ def section(results_dir: Path, plot_dir: Path) -> str:
             plot_guilds(runs, plot_dir / "guilds.png")
             parts += ["![guilds: latency vs offered load](guilds.png)", ""]
     return "\n".join([BEGIN, *parts, END])
-
-
-def write(results_dir: Path) -> None:
-    """Regenerate RESULTS.md's generated sections and plots from ``results_dir`` (all of
-    them: see ``bench.report``)."""
-    from bench import report
-
-    report.write(results_dir, results_dir.parent / "RESULTS.md")

@@ -4,7 +4,7 @@
 every guild has a public channel and a private one that denies VIEW_CHANNEL to @everyone and
 allows it to a role held by half its members. Messages go to a guild drawn by Zipf over its rank
 by size (``--zipf``), then to its private channel with probability ``--private-share``, posted
-over REST by a member who may. The fanout ladder (``bench.gateway.climb``) runs over it; a
+over REST by a member who may. The fanout ladder (``bench.harness.climb``) runs over it; a
 message's deliveries depend on where it went, and every receiver's count is checked against
 what it may see (``guild_audit``). No peers: they have no guilds or permissions.
 """
@@ -23,20 +23,20 @@ from typing import Any
 import aiohttp
 
 from bench import deploy
-from bench.gateway import (
-    _SETUP_CONCURRENCY,
+from bench.harness import (
+    SETUP_CONCURRENCY,
     Audit,
-    _gather,
-    _say,
     climb,
     connect,
     gateway_server,
+    gather,
     load_pool,
     register_users,
     run_step,
+    say,
 )
 from bench.loadclient import Target
-from bench.rest_send import V, _json
+from bench.rest import V, request_json
 
 __all__ = ["guilds", "parse_mix", "plan_guilds"]
 
@@ -112,45 +112,46 @@ async def setup_guilds(http: str, plan: GuildPlan) -> tuple[list[str], list[Targ
     sender tokens, weight). Each guild is made by its owner: a role with no permissions, a
     private channel that denies VIEW_CHANNEL to @everyone and allows it to the role, an invite
     to the public one; then the members join and the holders get the role."""
-    gate = asyncio.Semaphore(_SETUP_CONCURRENCY)
-    connector = aiohttp.TCPConnector(limit=_SETUP_CONCURRENCY)
+    gate = asyncio.Semaphore(SETUP_CONCURRENCY)
+    connector = aiohttp.TCPConnector(limit=SETUP_CONCURRENCY)
     async with aiohttp.ClientSession(connector=connector) as session:
         users = await register_users(session, http, plan.users, gate)
 
         async def make(g: int, owner: str) -> tuple[str, str, str, str, str]:
             async with gate:
-                guild = await _json(session, "POST", f"{http}{V}/guilds", owner,
-                                    {"name": f"bench {g}"}, 201)
+                guild = await request_json(session, "POST", f"{http}{V}/guilds", owner,
+                                           {"name": f"bench {g}"}, 201)
                 gid = guild["id"]
-                channels = await _json(session, "GET", f"{http}{V}/guilds/{gid}/channels", owner)
+                channels = await request_json(session, "GET", f"{http}{V}/guilds/{gid}/channels",
+                                              owner)
                 public = next(c["id"] for c in channels if c["type"] == 0)
-                role = await _json(session, "POST", f"{http}{V}/guilds/{gid}/roles", owner,
-                                   {"name": "insiders", "permissions": "0"})
-                private = await _json(session, "POST", f"{http}{V}/guilds/{gid}/channels", owner,
-                                      {"name": "private", "type": 0}, 201)
+                role = await request_json(session, "POST", f"{http}{V}/guilds/{gid}/roles", owner,
+                                          {"name": "insiders", "permissions": "0"})
+                private = await request_json(session, "POST", f"{http}{V}/guilds/{gid}/channels",
+                                             owner, {"name": "private", "type": 0}, 201)
                 for target, bits in ((gid, {"deny": str(_VIEW_CHANNEL)}),
                                      (role["id"], {"allow": str(_VIEW_CHANNEL)})):
-                    await _json(session, "PUT",
-                                f"{http}{V}/channels/{private['id']}/permissions/{target}",
-                                owner, {"type": 0, **bits}, 204)
-                invite = await _json(session, "POST", f"{http}{V}/channels/{public}/invites",
-                                     owner, {})
+                    await request_json(session, "PUT",
+                                       f"{http}{V}/channels/{private['id']}/permissions/{target}",
+                                       owner, {"type": 0, **bits}, 204)
+                invite = await request_json(session, "POST", f"{http}{V}/channels/{public}/invites",
+                                            owner, {})
             return gid, public, private["id"], role["id"], invite["code"]
 
-        made = await _gather("guilds made", [make(g, users[m[0]][0])
-                                             for g, m in enumerate(plan.members)])
+        made = await gather("guilds made", [make(g, users[m[0]][0])
+                                            for g, m in enumerate(plan.members)])
 
         async def call(method: str, path: str, token: str, expect: int) -> None:
             async with gate:
-                await _json(session, method, f"{http}{V}{path}", token, None, expect)
+                await request_json(session, method, f"{http}{V}{path}", token, None, expect)
 
-        await _gather("joined", [call("POST", f"/invites/{made[g][4]}", users[u][0], 200)
-                                 for g, m in enumerate(plan.members) for u in m[1:]])
-        await _gather("roles given", [
+        await gather("joined", [call("POST", f"/invites/{made[g][4]}", users[u][0], 200)
+                                for g, m in enumerate(plan.members) for u in m[1:]])
+        await gather("roles given", [
             call("PUT", f"/guilds/{made[g][0]}/members/{users[u][1]}/roles/{made[g][3]}",
                  users[m[0]][0], 204)
             for g, m in enumerate(plan.members) for u in plan.audiences[2 * g + 1]])
-    _say("")
+    say("")
     targets = []
     for t, (senders, weight) in enumerate(zip(plan.senders, plan.weights, strict=True)):
         channel = made[t // 2][1 + t % 2]

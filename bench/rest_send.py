@@ -64,10 +64,10 @@ from picows import WSFrame, WSListener, WSMsgType, WSTransport, ws_connect
 from bench import deploy
 from bench.deploy import Server, fresh_postgres_database
 from bench.loadclient import INTENTS
+from bench.rest import V, request_json
 
 __all__ = ["Latencies", "fresh_postgres_database", "main", "run_load"]
 
-V = "/api/v10"
 _REPO = Path(__file__).resolve().parent.parent
 RESULTS_DIR = _REPO / "bench" / "results"
 _REGISTER_CONCURRENCY = 8
@@ -114,16 +114,6 @@ class Result:
 # -- set-up -------------------------------------------------------------------------------------
 
 
-async def _json(session: aiohttp.ClientSession, method: str, url: str, token: str | None = None,
-                body: Any = None, expect: int = 200) -> Any:
-    headers = {"Authorization": token} if token else {}
-    async with session.request(method, url, json=body, headers=headers) as resp:
-        data = await resp.json(content_type=None)
-        if resp.status != expect:
-            raise SystemExit(f"{method} {url}: {resp.status} {data}")
-        return data
-
-
 async def _setup(session: aiohttp.ClientSession, base: str, users: int) -> tuple[list[str], str]:
     """Register ``users`` accounts, a guild and join them to it; the tokens and the channel."""
     gate = asyncio.Semaphore(_REGISTER_CONCURRENCY)
@@ -132,18 +122,23 @@ async def _setup(session: aiohttp.ClientSession, base: str, users: int) -> tuple
     async def register(i: int) -> str:
         async with gate:
             body = {"username": f"bench_{run}_{i}", "password": "correct horse"}
-            return str((await _json(session, "POST", f"{base}{V}/auth/register", None, body,
-                                    201))["token"])
+            data = await request_json(session, "POST", f"{base}{V}/auth/register", None, body,
+                                      201)
+            return str(data["token"])
 
     tokens = list(await asyncio.gather(*(register(i) for i in range(users))))
-    guild = await _json(session, "POST", f"{base}{V}/guilds", tokens[0], {"name": "bench"}, 201)
-    channels = await _json(session, "GET", f"{base}{V}/guilds/{guild['id']}/channels", tokens[0])
+    owner = tokens[0]
+    guild = await request_json(session, "POST", f"{base}{V}/guilds", owner, {"name": "bench"},
+                               201)
+    channels = await request_json(session, "GET", f"{base}{V}/guilds/{guild['id']}/channels",
+                                  owner)
     channel = next(c["id"] for c in channels if c["type"] == 0)
-    invite = await _json(session, "POST", f"{base}{V}/channels/{channel}/invites", tokens[0], {})
+    invite = await request_json(session, "POST", f"{base}{V}/channels/{channel}/invites", owner,
+                                {})
 
     async def join(token: str) -> None:
         async with gate:
-            await _json(session, "POST", f"{base}{V}/invites/{invite['code']}", token)
+            await request_json(session, "POST", f"{base}{V}/invites/{invite['code']}", token)
 
     await asyncio.gather(*(join(t) for t in tokens[1:]))
     return tokens, channel
@@ -156,9 +151,10 @@ async def _own_channels(session: aiohttp.ClientSession, base: str, tokens: Seque
 
     async def make(token: str) -> str:
         async with gate:
-            guild = await _json(session, "POST", f"{base}{V}/guilds", token, {"name": "own"}, 201)
-            channels = await _json(session, "GET", f"{base}{V}/guilds/{guild['id']}/channels",
-                                   token)
+            guild = await request_json(session, "POST", f"{base}{V}/guilds", token,
+                                       {"name": "own"}, 201)
+            channels = await request_json(session, "GET",
+                                          f"{base}{V}/guilds/{guild['id']}/channels", token)
         return str(next(c["id"] for c in channels if c["type"] == 0))
 
     return list(await asyncio.gather(*(make(t) for t in tokens)))
