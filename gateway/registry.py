@@ -3,7 +3,7 @@
 A session is registered under its id once READY and stays there while DETACHED (its socket
 gone, waiting for a RESUME), so a RESUME on another socket of this worker finds it; RESUME
 takes the entry over. Owned by :class:`~gateway.server.GatewayServer`; the
-:class:`~gateway.executor.Executor` binds and looks up sessions in it.
+:class:`~gateway.handler.CommandHandler` binds and looks up sessions in it.
 """
 
 from __future__ import annotations

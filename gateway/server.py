@@ -5,7 +5,7 @@
 :class:`~gateway.registry.Registry` (DETACHED sessions wait there for a RESUME), and one
 sweep timer for every session's deadlines. It composes the parts that do the rest, each in
 its own module: the :class:`~gateway.hub.Hub` (fanout), :class:`~gateway.presence.Presence`
-(who is online) and the :class:`~gateway.executor.Executor` (the commands that need I/O:
+(who is online) and the :class:`~gateway.handler.CommandHandler` (the commands that need I/O:
 identify, resume, send, member requests). docs/architecture.md draws the whole.
 """
 
@@ -27,7 +27,7 @@ from picows import (
 
 from core.platform import Platform
 from core.shard import IDENTIFY_INTERVAL_S
-from gateway.executor import Executor
+from gateway.handler import CommandHandler
 from gateway.hub import Hub
 from gateway.limits import SessionLimits
 from gateway.listener import Connection
@@ -88,7 +88,7 @@ class GatewayServer:
         self.presence = Presence(platform)
         self.hub = Hub(platform, self.presence)
         self.registry = Registry()
-        self.executor = Executor(platform, self.hub, self.presence, self.registry,
+        self.handler = CommandHandler(platform, self.hub, self.presence, self.registry,
                                  identify_interval_s)
         self.port = 0
         self._sweep_interval = sweep_interval_s
@@ -103,7 +103,7 @@ class GatewayServer:
     @property
     def resume_url(self) -> str:
         """The ``resume_gateway_url`` this worker's sessions are given."""
-        return self.executor.resume_url
+        return self.handler.resume_url
 
     def now(self) -> float:
         """The sessions' clock (the loop's monotonic time)."""
@@ -128,9 +128,9 @@ class GatewayServer:
         if own_port is not None:
             self._own_server = await self._listen(host, own_port)
             bound = int(self._own_server.sockets[0].getsockname()[1])
-            self.executor.resume_url = self.config.gateway_url_at(bound)
+            self.handler.resume_url = self.config.gateway_url_at(bound)
         elif port == 0 and not self.config.public_gateway_url:
-            self.executor.resume_url = self.config.replace(gateway_port=self.port).gateway_url
+            self.handler.resume_url = self.config.replace(gateway_port=self.port).gateway_url
         self._sweeper = self._loop.call_later(self._sweep_interval, self._sweep)
         await self.presence.start()
         return self.port
@@ -163,7 +163,7 @@ class GatewayServer:
                 transport.send_close(WSCloseCode.SERVICE_RESTART, b"Service restart")
             if transport is not None:
                 transport.disconnect()
-        await self.executor.aclose()
+        await self.handler.aclose()
         for server in servers:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(server.wait_closed(), CLOSE_TIMEOUT_S)
@@ -195,14 +195,14 @@ class GatewayServer:
                     extra={"peer": peer, "encoding": str(conn.session.encoding)})
 
     def submit(self, conn: Connection) -> None:
-        """``conn``'s session has commands: the executor runs them in order."""
-        self.executor.submit(conn)
+        """``conn``'s session has commands: the command handler runs them in order."""
+        self.handler.submit(conn)
 
     def disconnected(self, conn: Connection) -> None:
         self.registry.conns.discard(conn)
         self._log_close(conn)
         guilds = set(conn.guilds)
-        self.executor.cancel(conn)
+        self.handler.cancel(conn)
         conn.session.connection_lost(self.now(), conn.client_close)
         if conn.session.state is State.DETACHED:
             self._schedule(conn)  # for its resume window
@@ -236,7 +236,7 @@ class GatewayServer:
         self.registry.unbind(conn)
         self.hub.detach(conn)
 
-    # -- lifecycle logs: one INFO line per connect and close (the executor logs identifies) ----
+    # -- lifecycle logs: one INFO line per connect and close (identifies: gateway.handler) ---
 
     def _log_close(self, conn: Connection) -> None:
         code, by = conn.session.close_code, "server"

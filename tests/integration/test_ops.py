@@ -254,7 +254,7 @@ async def test_lifecycle_is_logged_once_each_and_never_the_token(
                                          "seq": 1}})
         await again.recv_until("RESUMED")
     await asyncio.sleep(0.1)
-    records = [r for r in caplog.records if r.name in ("gateway.server", "gateway.executor")]
+    records = [r for r in caplog.records if r.name in ("gateway.server", "gateway.handler")]
     lines = [f.format(r) for r in records for f in (JsonFormatter(), TextFormatter())]
     assert lines and not any(a.token in line for line in lines)
     assert not any(a.token.split(".")[-1] in line for line in lines)

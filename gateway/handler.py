@@ -1,8 +1,8 @@
 """The gateway commands that need I/O: identify (and READY), resume, send, member requests.
 
 A :class:`~gateway.session.Session` decides what a payload means and hands out the commands
-it cannot answer alone (``next_request``); the executor runs them for every connection of a
-worker, with one task per connection at most, started when a command arrives and ended when
+it cannot answer alone (``next_request``); the command handler runs them for every connection
+of a worker, with one task per connection at most, started when a command arrives and ended when
 the session's queue is empty, never one per frame. Each answer goes back into the session
 (``on_identified``, ``on_resumed``, ``dispatch_one``...), and the connection is flushed.
 
@@ -40,7 +40,7 @@ from gateway.protocol import (
 from gateway.registry import Registry
 from gateway.session import State
 
-__all__ = ["Executor"]
+__all__ = ["CommandHandler"]
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ _CHUNK = 1000
 _QUERY_LIMIT_MAX = 100
 
 
-class Executor:
+class CommandHandler:
     """Runs the commands of one worker's gateway sessions.
 
     Args:
