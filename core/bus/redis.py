@@ -53,6 +53,7 @@ from redis.exceptions import RedisError
 from core.bus.memory import MemoryBus
 from core.events import Event, EventHandler
 from core.store.base import StoreUnavailable
+from core.store.redis import redis_address
 
 __all__ = [
     "BROADCAST_PREFIXES",
@@ -496,8 +497,6 @@ async def open_redis_bus(
         StoreUnavailable: the URL is malformed or the server does not answer (one line,
             naming the host, never the credentials).
     """
-    from core.store.redis import _where
-
     try:
         client = Redis.from_url(
             url, protocol=2, socket_connect_timeout=socket_timeout,
@@ -512,7 +511,7 @@ async def open_redis_bus(
         await client.ping()
     except (RedisError, OSError) as exc:
         await client.aclose()
-        raise StoreUnavailable(f"Redis unreachable at {_where(client)}: {_reason(exc)}") from exc
+        raise StoreUnavailable(f"Redis unreachable at {redis_address(client)}: {_reason(exc)}") from exc
     return RedisBus(client, worker_id, prefix=prefix, owns_client=True)
 
 

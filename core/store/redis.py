@@ -20,7 +20,7 @@ from core.models import Message, MessageReference
 from core.store.base import HISTORY_MAX, MessageStore, StoreUnavailable
 from core.store.cache import latest_status
 
-__all__ = ["POOL_MAX", "CachedMessageStore", "RedisCache", "open_redis_cache"]
+__all__ = ["POOL_MAX", "CachedMessageStore", "RedisCache", "open_redis_cache", "redis_address"]
 
 logger = logging.getLogger(__name__)
 
@@ -92,8 +92,10 @@ def _report(raw: bytes) -> tuple[int, str]:
     return int(when), status
 
 
-def _where(client: Redis) -> str:
-    """Where a client connects, for messages: host and port (or socket path), no credentials."""
+def redis_address(client: Redis) -> str:
+    """Where a client connects, for messages: host and port (or socket path), no credentials.
+
+    The bus (``core.bus.redis``) names its Redis the same way."""
     kwargs = client.connection_pool.connection_kwargs
     if "path" in kwargs:
         return str(kwargs["path"])
@@ -217,7 +219,7 @@ async def open_redis_cache(
     except (RedisError, OSError) as exc:
         await client.aclose()
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise StoreUnavailable(f"Redis unreachable at {_where(client)}: {reason}") from exc
+        raise StoreUnavailable(f"Redis unreachable at {redis_address(client)}: {reason}") from exc
     return RedisCache(client, prefix=prefix, owns_client=True)
 
 
