@@ -18,7 +18,7 @@ __all__ = ["make_middlewares"]
 
 logger = logging.getLogger(__name__)
 
-# discord.py takes a 429 without `Via` for a Cloudflare ban and gives up (DESIGN.md).
+# discord.py takes a 429 without `Via` for a Cloudflare ban and gives up (docs/compatibility.md).
 _VIA = "1.1 discord-arch"
 _READ_MULTIPLIER = 10  # GET buckets allow this many times the write limit
 

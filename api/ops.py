@@ -29,7 +29,7 @@ __all__ = ["create_ops_app", "measure_middleware", "start_ops"]
 
 logger = logging.getLogger(__name__)
 
-# An ops client (Prometheus, a probe) trickling headers is cut after this (DESIGN.md: aiohttp).
+# An ops client (Prometheus, a probe) trickling headers is cut after this (docs/architecture.md, measured facts: aiohttp).
 KEEPALIVE_TIMEOUT_S = 15.0
 _UNMATCHED = "unmatched"  # the route label of requests no route matched (404, 405)
 

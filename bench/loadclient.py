@@ -505,7 +505,7 @@ class _RestSender(_Sender):
         # Per target: its URL and the headers of the account poster k posts as there.
         plan = [(url, {"Authorization": tokens[k % len(tokens)],
                        "Content-Type": "application/json"}) for url, tokens, _ in self.targets]
-        pad = "x" * 80  # ~100-byte messages, as in DESIGN.md and bench.rest_send
+        pad = "x" * 80  # ~100-byte messages, as in docs/architecture.md's measured facts and bench.rest_send
         while True:
             send_ns = await self.queue.get()
             self.inflight += 1

@@ -72,7 +72,7 @@ _REPO = Path(__file__).resolve().parent.parent
 RESULTS_DIR = _REPO / "bench" / "results"
 _REGISTER_CONCURRENCY = 8
 _CONNECT_CONCURRENCY = 32
-_PAD = "x" * 80  # ~100-byte messages, as in DESIGN.md's measurements
+_PAD = "x" * 80  # ~100-byte messages, as in docs/architecture.md's measured facts
 # The gateway's limit is 120 payloads per connection per 60 s (IDENTIFY and heartbeats
 # included, close 4008 beyond): a sender session sends at most this many messages.
 WS_PER_SESSION = 100

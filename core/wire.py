@@ -176,7 +176,7 @@ def member_json(member: Member, user: User | None) -> Json:
         "premium_since": None,
         "deaf": member.deaf,
         "mute": member.mute,
-        # discord.py turns authors into plain users when `flags` is missing (DESIGN.md).
+        # discord.py turns authors into plain users when `flags` is missing (docs/compatibility.md).
         "flags": member.flags,
         "pending": False,
         "communication_disabled_until": None if member.communication_disabled_until is None

@@ -1,6 +1,6 @@
 """The parent of ``discord-arch serve --workers N``: starts, watches, restarts and stops workers.
 
-Shape (uvicorn ``multiprocess.py``, hypercorn ``run.py``; STYLE.md §10): synchronous code, no
+Shape (uvicorn ``multiprocess.py``, hypercorn ``run.py``): synchronous code, no
 event loop. Workers are started with the ``spawn`` context. Signal handlers only queue the
 signal number, and a wakeup fd (``signal.set_wakeup_fd``) makes the wait return at once. The
 main loop waits on the workers' sentinels, their readiness pipes and that fd.

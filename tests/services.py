@@ -10,7 +10,7 @@ preference is the same for all three:
    (MongoDB: an in-process SecantusDB, since there is no mongod on the test machines).
 
 When none of them works, :class:`ServiceUnavailable` says what to install. The fixtures in
-``tests/conftest.py`` turn it into a failure, never a skip (STYLE.md §9).
+``tests/conftest.py`` turn it into a failure, never a skip (docs/architecture.md, conventions).
 
 The probes here are synchronous on purpose: they run in session fixture setup, outside any
 event loop, and must not install or replace the loop pytest-asyncio manages.

@@ -16,7 +16,7 @@ __all__ = ["routes"]
 routes = web.RouteTableDef()
 V = "/api/v10"
 _C = V + "/channels/{channel_id}"
-# discord.py takes a 429 without `Via` for a Cloudflare ban and gives up (DESIGN.md); the
+# discord.py takes a 429 without `Via` for a Cloudflare ban and gives up (docs/compatibility.md); the
 # same value as the rate-limit middleware's.
 _VIA = "1.1 discord-arch"
 

@@ -1,4 +1,4 @@
-"""Peer: the bare picows broadcast loop of DESIGN.md — one ``transport.send`` per message and
+"""Peer: the bare picows broadcast loop of docs/architecture.md's measured facts — one ``transport.send`` per message and
 per socket, no protocol, no coalescing, no bound on buffers. The floor the gateway is held to.
 
 Usage: ``python -m bench.peers.bare_picows --port 9000``

@@ -1,6 +1,6 @@
 """The storage interfaces every backend implements.
 
-Two protocols, because the production deployment splits them (DESIGN.md): ``MetaStore`` holds
+Two protocols, because the production deployment splits them (docs/architecture.md): ``MetaStore`` holds
 users, tokens, applications, guilds, roles, channels, overwrites, members and invites (SQLite or
 PostgreSQL); ``MessageStore`` holds message history (SQLite, PostgreSQL or MongoDB, optionally
 fronted by the Redis recent-messages cache). Both are exercised by one contract test suite,

@@ -14,7 +14,7 @@ half-way to upgrade a read lock when another process writes the same file.
 Durability: the database runs in WAL mode with ``synchronous=FULL`` by default, which syncs
 the WAL at every commit, so a committed transaction survives a power cut. ``NORMAL`` would
 only sync at checkpoints, and the last commits could vanish after a crash: that breaks
-"durable before visible" (DESIGN.md), since a message may be acked as soon as its batch
+"durable before visible" (docs/architecture.md), since a message may be acked as soon as its batch
 commits. The cost is one fsync per commit, which the batched message writes amortize.
 """
 

@@ -1,4 +1,4 @@
-"""Store fixtures: the one contract suite runs against every backend (STYLE.md §9).
+"""Store fixtures: the one contract suite runs against every backend (docs/architecture.md, conventions).
 
 ``meta_store`` is parametrized over SQLite and PostgreSQL, ``message_store`` over SQLite,
 PostgreSQL, MongoDB and the Redis recent-messages cache (in front of an SQLite store). Every
