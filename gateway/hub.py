@@ -399,15 +399,18 @@ class Hub:
 
     async def _drain(self) -> None:
         try:
-            while self._backlog:
-                event = self._backlog[0]
+            backlog = self._backlog
+            while backlog:
+                head = event = backlog[0]
                 need = self._needs_load(event)
                 if need is not None:
                     await self._load(*need)
                     if event.name == "GUILD_CREATE":
                         event = await self._with_presences(event)
-                if self._backlog:  # aclose may have run meanwhile
-                    self._backlog.popleft()
+                # The backlog may have overflowed during the read (its oldest dropped, this
+                # event among them) or been cleared by aclose: publish only what is still first.
+                if backlog and backlog[0] is head:
+                    backlog.popleft()
                     self._publish_one(event)
         finally:
             self._drainer = None

@@ -723,9 +723,6 @@ async def test_backlog_overflow_drops_oldest_events(gw: Gateway,
     assert alice.take() == []
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "gateway.hub._drain publishes the event it loaded for even when the overflow dropped it "
-    "meanwhile, and pops (loses) the new head instead"))
 async def test_backlog_overflow_drops_oldest_events_arriving_during_load(
         gw: Gateway, monkeypatch: pytest.MonkeyPatch) -> None:
     alice = await gw.connect(ALICE)
