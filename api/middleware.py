@@ -21,6 +21,8 @@ logger = logging.getLogger(__name__)
 # discord.py takes a 429 without `Via` for a Cloudflare ban and gives up (docs/compatibility.md).
 _VIA = "1.1 discord-arch"
 _READ_MULTIPLIER = 10  # GET buckets allow this many times the write limit
+# Discord's body for an unexpected server error.
+_INTERNAL = {"message": "500: Internal Server Error", "code": 0}
 
 
 def make_middlewares(platform: Platform) -> list[Middleware]:
@@ -40,6 +42,13 @@ def make_middlewares(platform: Platform) -> list[Middleware]:
             return json_response(
                 {"message": f"{e.status}: {e.reason}", "code": 0}, e.status, headers=_allow(e)
             )
+        except Exception as e:
+            # A bug or a backend failure: Discord's JSON 500, never aiohttp's text page with
+            # its traceback, and one log line (with the traceback) for the operator. The
+            # metrics middleware outside never sees it raised, so the backend is counted here.
+            platform.metrics.backend_error(e, "http")
+            logger.exception("%s %s failed", request.method, _route(request))
+            return json_response(_INTERNAL, 500)
 
     @web.middleware
     async def auth(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -100,6 +109,12 @@ def _bucket(request: web.Request) -> str:
     template = resource.canonical if resource is not None else request.path
     major = request.match_info.get("channel_id") or request.match_info.get("guild_id") or ""
     return f"{request.method}:{template}:{major}"
+
+
+def _route(request: web.Request) -> str:
+    """The route template of ``request`` (never the raw path: it may carry anything)."""
+    resource = request.match_info.route.resource
+    return resource.canonical if resource is not None else "(unmatched)"
 
 
 def _too_many(
