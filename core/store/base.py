@@ -75,6 +75,17 @@ class MetaStore(Protocol):
 
     async def revoke_token(self, token_hash: bytes) -> bool: ...
 
+    async def set_password_hash(self, user_id: int, password_hash: str, expected: str) -> bool:
+        """Replace the user's password hash if it is still ``expected``; False otherwise.
+
+        Compare-and-set, so a login that upgrades the hash of the password it just checked
+        never overwrites a password changed in the meantime.
+        """
+
+    async def revoke_user_tokens(self, user_id: int, keep: bytes | None = None) -> list[bytes]:
+        """Revoke every token of ``user_id`` except ``keep``; the hashes revoked (so the
+        caller can drop them from the caches in front of the store)."""
+
     # -- applications --------------------------------------------------------------------
     async def create_application(self, app: Application, bot: User) -> None:
         """Insert an application and its bot user (``bot.id == app.id``) in one transaction."""

@@ -251,6 +251,21 @@ class SqlMetaStore:
     async def revoke_token(self, token_hash: bytes) -> bool:
         return await self._db.execute("DELETE FROM tokens WHERE token_hash = ?", token_hash) > 0
 
+    async def set_password_hash(self, user_id: int, password_hash: str, expected: str) -> bool:
+        updated = await self._db.execute(
+            "UPDATE users SET password_hash = ? WHERE id = ? AND password_hash = ?",
+            password_hash, user_id, expected,
+        )
+        return updated > 0
+
+    async def revoke_user_tokens(self, user_id: int, keep: bytes | None = None) -> list[bytes]:
+        # One statement, so a token issued meanwhile is either revoked or left whole.
+        rows = await self._db.fetch(
+            "DELETE FROM tokens WHERE user_id = ? AND token_hash <> ? RETURNING token_hash",
+            user_id, b"" if keep is None else keep,
+        )
+        return [bytes(r[0]) for r in rows]
+
     # -- applications ----------------------------------------------------------------------
     async def create_application(self, app: Application, bot: User) -> None:
         async with self._db.transaction() as tx:

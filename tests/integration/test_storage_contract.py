@@ -157,6 +157,38 @@ async def test_revoke_token_returns_false_when_unknown(meta_store: MetaStore) ->
     assert await meta_store.revoke_token(b"nope") is False
 
 
+async def test_set_password_hash_replaces_only_the_expected_hash(meta_store: MetaStore) -> None:
+    await meta_store.create_user(User(1, "alice"), "h1")
+    assert await meta_store.set_password_hash(1, "h2", expected="h1") is True
+    assert await meta_store.get_login("alice") == (User(1, "alice"), "h2")
+    # A writer that read "h1" before the change loses: the newer hash stays.
+    assert await meta_store.set_password_hash(1, "h-stale", expected="h1") is False
+    assert await meta_store.get_login("alice") == (User(1, "alice"), "h2")
+    assert await meta_store.set_password_hash(404, "h", expected="h2") is False
+
+
+async def test_set_password_hash_never_gives_a_password_to_a_user_without_one(
+    meta_store: MetaStore,
+) -> None:
+    await meta_store.create_user(User(1, "botty", bot=True), None)
+    assert await meta_store.set_password_hash(1, "h", expected="") is False
+    assert await meta_store.get_login("botty") is None
+
+
+async def test_revoke_user_tokens_keeps_one_and_spares_other_users(meta_store: MetaStore) -> None:
+    await meta_store.create_user(User(1, "alice"), None)
+    await meta_store.create_user(User(2, "bob"), None)
+    for token_hash, user_id in ((b"\x00a1", 1), (b"\x00a2", 1), (b"\x00a3", 1), (b"\x00b1", 2)):
+        await meta_store.add_token(token_hash, user_id, NOW)
+    assert sorted(await meta_store.revoke_user_tokens(1, keep=b"\x00a2")) == [b"\x00a1", b"\x00a3"]
+    assert await meta_store.resolve_token(b"\x00a1") is None
+    assert await meta_store.resolve_token(b"\x00a3") is None
+    assert await meta_store.resolve_token(b"\x00a2") == 1
+    assert await meta_store.resolve_token(b"\x00b1") == 2
+    assert await meta_store.revoke_user_tokens(1) == [b"\x00a2"]
+    assert await meta_store.revoke_user_tokens(1) == []
+
+
 # -- applications --------------------------------------------------------------------------
 
 
