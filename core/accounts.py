@@ -88,7 +88,12 @@ async def login(p: Platform, login_name: Any, password: Any) -> tuple[str, int]:
     valid = await p.passwords.verify(found[1] if found else None, password[:PASSWORD_MAX])
     if found is None or not valid:
         raise invalid_form("login", "INVALID_LOGIN", "Login or password is invalid.")
-    user = found[0]
+    user, stored = found
+    if p.passwords.needs_rehash(stored):
+        # The config's Argon2 parameters were raised since this hash was made; the password
+        # is at hand only now. Compare-and-set: a password changed meanwhile is kept.
+        upgraded = await p.passwords.hash(password[:PASSWORD_MAX])
+        await p.meta.set_password_hash(user.id, upgraded, expected=stored)
     return await p.tokens.issue(user.id), user.id
 
 

@@ -129,6 +129,15 @@ class Passwords:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._pool, self._hasher.hash, password)
 
+    def needs_rehash(self, stored: str) -> bool:
+        """Whether ``stored`` was made with other parameters than the configured ones (raised
+        ``argon2_time_cost``/``argon2_memory_kib``): the caller that just verified the
+        password hashes it again, so hashes follow the config one login at a time."""
+        try:
+            return self._hasher.check_needs_rehash(stored)
+        except InvalidHashError:
+            return True
+
     async def verify(self, stored: str | None, password: str) -> bool:
         """Check ``password`` against ``stored``; with ``stored`` None (unknown user) a dummy
         hash is checked instead, so a login takes as long whether or not the user exists."""
