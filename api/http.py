@@ -10,10 +10,11 @@ from aiohttp import web
 
 from core.errors import ApiError
 from core.models import User
-from core.validate import require_object
+from core.validate import reject_control_chars, require_object
 
 __all__ = [
-    "USER", "json_response", "no_content", "public", "read_json", "read_json_value", "user_of",
+    "USER", "json_response", "no_content", "public", "read_json", "read_json_value", "token_of",
+    "user_of",
 ]
 
 # The authenticated User of a request, set by the auth middleware.
@@ -52,15 +53,29 @@ async def read_json_value(request: web.Request) -> Any:
 
     Raises:
         ApiError: 400 50109 for malformed JSON, 413 when too large (aiohttp enforces
-            ``client_max_size``; the error middleware maps it).
+            ``client_max_size``; the error middleware maps it), 50035 for a string holding
+            a control character (``core.validate.reject_control_chars``).
     """
     raw = await request.read()
     if not raw:
         return None
     try:
-        return orjson.loads(raw)
+        body = orjson.loads(raw)
     except orjson.JSONDecodeError:
         raise ApiError(400, INVALID_JSON, "The request body contains invalid JSON.") from None
+    if _may_hold_controls(raw):
+        reject_control_chars(body)
+    return body
+
+
+def _may_hold_controls(raw: bytes) -> bool:
+    """Whether a JSON text can decode to a string with a C0 control character.
+
+    JSON has no raw control characters in strings (orjson refuses them), only escapes:
+    ``\\u00XX``, ``\\b`` or ``\\f``. Without any of them (almost every body) the walk is skipped;
+    a false positive (an escaped backslash before ``b``) only costs the walk.
+    """
+    return b"\\u00" in raw or b"\\b" in raw or b"\\f" in raw
 
 
 async def read_json(request: web.Request) -> dict[str, Any]:
@@ -72,3 +87,10 @@ async def read_json(request: web.Request) -> dict[str, Any]:
 def user_of(request: web.Request) -> User:
     user: User = request[USER]
     return user
+
+
+def token_of(request: web.Request) -> str:
+    """The request's token: its Authorization header without the ``Bot ``/``Bearer ``
+    prefix, as the auth middleware read it (for routes that act on the token itself)."""
+    token = request.headers.get("Authorization", "").removeprefix("Bot ")
+    return token.removeprefix("Bearer ")

@@ -67,7 +67,10 @@ SCHEMAS: dict[str, Any] = {
     "GatewayBot": _obj({"url": _STR, "shards": _INT, "session_start_limit": _obj(
         {"total": _INT, "remaining": _INT, "reset_after": _INT, "max_concurrency": _INT})}),
     "UserPatch": {"type": "object", "properties": {"username": _STR, "global_name": _NSTR,
-                                                   "avatar": _NSTR}},
+                                                   "avatar": _NSTR, "password": _STR,
+                                                   "new_password": _STR}},
+    # PATCH /users/@me's answer: the user, and with a password change the token to use.
+    "UserEdited": {"allOf": [_ref("User"), {"type": "object", "properties": {"token": _STR}}]},
     "Role": _obj({"id": _SNOWFLAKE, "name": _STR, "color": _INT, "hoist": _BOOL,
                   "position": _INT, "permissions": _STR, "managed": _BOOL,
                   "mentionable": _BOOL}),
@@ -127,7 +130,9 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     ("POST", V + "/auth/login"): Op("Log in", "Login", "LoginBody", public=True),
     ("POST", V + "/auth/logout"): Op("Revoke the token used", None, status=204),
     ("GET", V + "/users/@me"): Op("The current user", "User"),
-    ("PATCH", V + "/users/@me"): Op("Edit the current user", "User", "UserPatch"),
+    ("PATCH", V + "/users/@me"): Op("Edit the current user; new_password (with the current "
+                                    "password) revokes the other tokens", "UserEdited",
+                                    "UserPatch"),
     ("GET", V + "/users/{user_id}"): Op("A user", "User"),
     ("POST", V + "/applications"): Op("Create a bot application (token shown once)",
                                       "Application", "ApplicationCreate", 201),

@@ -16,6 +16,7 @@ from core.wire import user_json
 
 __all__ = [
     "create_application",
+    "edit_me",
     "login",
     "register",
     "update_profile",
@@ -41,12 +42,12 @@ def validate_username(value: Any, field: str = "username") -> str:
     return name
 
 
-def _validate_password(value: Any) -> str:
+def _validate_password(value: Any, field: str = "password") -> str:
     if not isinstance(value, str):
-        raise invalid_form("password", "BASE_TYPE_REQUIRED", "This field is required")
+        raise invalid_form(field, "BASE_TYPE_REQUIRED", "This field is required")
     if not PASSWORD_MIN <= len(value) <= PASSWORD_MAX:
         raise invalid_form(
-            "password", "PASSWORD_LENGTH",
+            field, "PASSWORD_LENGTH",
             f"Must be between {PASSWORD_MIN} and {PASSWORD_MAX} in length.",
         )
     return value
@@ -138,6 +139,63 @@ async def update_profile(p: Platform, user: User, body: dict[str, Any]) -> User:
     p.tokens.forget_user(updated.id)
     p.publish(Event("USER_UPDATE", user_json(updated, me=True), user_ids=(updated.id,)))
     return updated
+
+
+async def edit_me(
+    p: Platform, user: User, token: str, body: dict[str, Any]
+) -> tuple[User, str | None]:
+    """``PATCH /users/@me``: the profile fields and, with ``new_password``, a password change
+    (``password`` is the current one: what discord.py's ``ClientUser.edit(password=...,
+    new_password=...)`` sends).
+
+    The current password is checked before anything changes and the new one stored only once
+    the profile update went through, so a rejected request changes nothing. A change revokes
+    every other token of the user; ``token`` (the request's) keeps working and is returned as
+    the answer's ``token``, where Discord puts the token to use from now on.
+
+    Returns:
+        The user, and ``token`` when the password was changed (else None).
+
+    Raises:
+        ApiError: 50035 on ``new_password`` (like registration's rules) or on ``password``
+            (``PASSWORD_DOES_NOT_MATCH``), 429 when the password is being guessed at.
+    """
+    if "new_password" not in body:
+        return await update_profile(p, user, body), None
+    new_secret = _validate_password(body["new_password"], "new_password")
+    stored = await _check_current_password(p, user, body.get("password"))
+    updated = await update_profile(p, user, body)
+    hashed = await p.passwords.hash(new_secret)
+    if not await p.meta.set_password_hash(user.id, hashed, expected=stored):
+        # Another request changed the password since it was checked: it wins.
+        raise _password_mismatch()
+    # At once on this worker; other workers stop trusting a revoked token within their token
+    # cache's lifetime (token_cache_ttl_ms), the bound logout has too.
+    await p.tokens.revoke_others(user.id, keep=token)
+    return updated, token
+
+
+async def _check_current_password(p: Platform, user: User, password: Any) -> str:
+    """The stored hash, once ``password`` is shown to match it. Attempts are limited per user
+    like logins per name: a stolen token must not become a way to guess the password."""
+    if not isinstance(password, str):
+        raise invalid_form("password", "BASE_TYPE_REQUIRED", "This field is required")
+    ok, _, reset_ms = await p.cache.rate_hit(
+        f"password:{user.id}", LOGIN_ATTEMPTS_PER_MIN, 60_000
+    )
+    if not ok:
+        raise ApiError(429, 0, f"Too many password attempts; retry in {reset_ms // 1000 + 1} s.")
+    # By the fresh record's name: the request's may be a cached one, stale by a rename.
+    fresh = await p.meta.get_user(user.id)
+    found = await p.meta.get_login(fresh.username) if fresh is not None else None
+    stored = found[1] if found is not None and found[0].id == user.id else None
+    if stored is None or not await p.passwords.verify(stored, password[:PASSWORD_MAX]):
+        raise _password_mismatch()
+    return stored
+
+
+def _password_mismatch() -> ApiError:
+    return invalid_form("password", "PASSWORD_DOES_NOT_MATCH", "Password does not match.")
 
 
 async def create_application(

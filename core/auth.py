@@ -110,6 +110,19 @@ class TokenAuth:
         await self._cache.token_delete(key)
         return await self._meta.revoke_token(key)
 
+    async def revoke_others(self, user_id: int, keep: str) -> int:
+        """Revoke every token of ``user_id`` but ``keep`` (a password change); how many.
+
+        The store forgets them first, then the shared cache and this worker's cache, so they
+        stop working here at once. Another worker that resolved one of them keeps trusting it
+        for up to ``ttl_ms`` (its local cache): the same bound as :meth:`revoke`.
+        """
+        revoked = await self._meta.revoke_user_tokens(user_id, hash_token(keep))
+        for key in revoked:
+            self._local.pop(key, None)
+            await self._cache.token_delete(key)
+        return len(revoked)
+
 
 class Passwords:
     """Argon2id hashing on a small thread pool (hashing costs tens of ms of CPU).

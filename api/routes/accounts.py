@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from api.http import json_response, no_content, public, read_json, user_of
+from api.http import json_response, no_content, public, read_json, token_of, user_of
 from api.keys import PLATFORM
 from core import accounts
 from core.access import parse_id
@@ -53,8 +53,13 @@ async def get_me(request: web.Request) -> web.Response:
 @routes.patch(V + "/users/@me")
 async def patch_me(request: web.Request) -> web.Response:
     body = await read_json(request)
-    user = await accounts.update_profile(request.app[PLATFORM], user_of(request), body)
-    return json_response(user_json(user, me=True))
+    user, token = await accounts.edit_me(
+        request.app[PLATFORM], user_of(request), token_of(request), body
+    )
+    out = user_json(user, me=True)
+    if token is not None:
+        out["token"] = token  # a password change: the token to use (Discord's field)
+    return json_response(out)
 
 
 @routes.get(V + "/users/{user_id}")

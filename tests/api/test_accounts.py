@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
+from typing import Any
 
+import pytest
+
+from core import accounts
 from core.config import Config
+from core.errors import ApiError
+from core.platform import Platform
 from tests.api.conftest import Api
 
 
@@ -159,3 +166,102 @@ async def test_concurrent_registrations_of_one_name_create_one_user(api: Api) ->
     body = {"username": "race", "password": "correct horse"}
     replies = await asyncio.gather(*(api.post("/auth/register", json=body) for _ in range(5)))
     assert sorted(r.status for r in replies) == [201, 400, 400, 400, 400]
+
+
+def _form_error(body: dict[str, Any], field: str) -> str:
+    assert body["code"] == 50035, body
+    code: str = body["errors"][field]["_errors"][0]["code"]
+    return code
+
+
+async def test_password_change_revokes_the_other_tokens_at_once(api: Api) -> None:
+    acct = await api.register("hana")
+    other = (await api.post("/auth/login", json={"login": "hana", "password": "correct horse"}))
+    other_token = other.body["token"]
+    assert (await api.get("/users/@me", other_token)).status == 200  # now in the token cache
+    r = await api.patch("/users/@me", acct.token,
+                        json={"password": "correct horse", "new_password": "battery staple"})
+    assert r.status == 200, r.body
+    # Discord answers with the user and the token to use: here the request's own, still valid.
+    assert r.body["id"] == acct.id and r.body["token"] == acct.token
+    assert (await api.get("/users/@me", acct.token)).status == 200
+    assert (await api.get("/users/@me", other_token)).status == 401
+    old = await api.post("/auth/login", json={"login": "hana", "password": "correct horse"})
+    assert old.status == 400 and _form_error(old.body, "login") == "INVALID_LOGIN"
+    new = await api.post("/auth/login", json={"login": "hana", "password": "battery staple"})
+    assert new.status == 200
+
+
+async def test_password_change_with_a_wrong_password_changes_nothing(api: Api) -> None:
+    acct = await api.register("ines")
+    other = await api.post("/auth/login", json={"login": "ines", "password": "correct horse"})
+    r = await api.patch("/users/@me", acct.token, json={
+        "password": "not my password", "new_password": "battery staple", "global_name": "I"})
+    assert r.status == 400 and _form_error(r.body, "password") == "PASSWORD_DOES_NOT_MATCH"
+    assert (await api.get("/users/@me", acct.token)).body["global_name"] is None
+    assert (await api.get("/users/@me", other.body["token"])).status == 200
+    ok = await api.post("/auth/login", json={"login": "ines", "password": "correct horse"})
+    assert ok.status == 200
+
+
+async def test_password_change_checks_its_fields_like_registration(api: Api) -> None:
+    acct = await api.register("jo")
+    for body, field, code in (
+        ({"new_password": "battery staple"}, "password", "BASE_TYPE_REQUIRED"),
+        ({"password": "correct horse", "new_password": "short"}, "new_password",
+         "PASSWORD_LENGTH"),
+        ({"password": "correct horse", "new_password": "x" * 129}, "new_password",
+         "PASSWORD_LENGTH"),
+        ({"password": "correct horse", "new_password": None}, "new_password",
+         "BASE_TYPE_REQUIRED"),
+    ):
+        r = await api.patch("/users/@me", acct.token, json=body)
+        assert r.status == 400 and _form_error(r.body, field) == code, body
+    # Without new_password, PATCH /users/@me is a profile edit and answers no token.
+    r = await api.patch("/users/@me", acct.token, json={"global_name": "Jo"})
+    assert r.status == 200 and "token" not in r.body
+
+
+async def test_a_bot_has_no_password_to_change(api: Api) -> None:
+    owner = await api.register()
+    app = await api.post("/applications", owner.token, json={"name": "pwbot"})
+    r = await api.patch("/users/@me", app.body["token"], bot=True,
+                        json={"password": "anything at all", "new_password": "battery staple"})
+    assert r.status == 400 and _form_error(r.body, "password") == "PASSWORD_DOES_NOT_MATCH"
+
+
+async def test_login_upgrades_a_hash_to_raised_argon2_parameters(config: Config) -> None:
+    raised = replace(config, argon2_time_cost=config.argon2_time_cost + 1,
+                     argon2_memory_kib=config.argon2_memory_kib * 2)
+    wanted = f"m={raised.argon2_memory_kib},t={raised.argon2_time_cost},"
+    p = await Platform.open(config)
+    try:
+        await accounts.register(p, "kim", "correct horse")
+        before = await p.meta.get_login("kim")
+        assert before is not None and wanted not in before[1]
+    finally:
+        await p.aclose()
+    p = await Platform.open(raised)  # the operator raised the parameters and restarted
+    try:
+        await accounts.login(p, "kim", "correct horse")
+        after = await p.meta.get_login("kim")
+        assert after is not None and wanted in after[1]
+        await accounts.login(p, "kim", "correct horse")  # the upgraded hash verifies
+        again = await p.meta.get_login("kim")
+        assert again is not None and again[1] == after[1]  # and is left alone from now on
+        with pytest.raises(ApiError):
+            await accounts.login(p, "kim", "wrong password")
+    finally:
+        await p.aclose()
+
+
+async def test_password_change_hashes_with_the_configured_parameters(
+    api: Api, platform: Platform, config: Config,
+) -> None:
+    acct = await api.register("lee")
+    r = await api.patch("/users/@me", acct.token,
+                        json={"password": "correct horse", "new_password": "battery staple"})
+    assert r.status == 200
+    found = await platform.meta.get_login("lee")
+    assert found is not None
+    assert f"m={config.argon2_memory_kib},t={config.argon2_time_cost}," in found[1]
