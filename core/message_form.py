@@ -12,7 +12,10 @@ Limits (Discord's, see "Message Resource" and "Embed Limits" in Discord's develo
   characters; anything over is 50035 with the field's path;
 - ``allowed_mentions``: at most 100 user ids and 100 role ids;
 - ``flags``: only SUPPRESS_EMBEDS and SUPPRESS_NOTIFICATIONS may be set;
-- mentions: the first 100 distinct user ids and 100 role ids of the content count.
+- mentions: the first 100 distinct user ids and 100 role ids of the content count;
+- no string of the body may hold a C0 control character but tab and line breaks (50035,
+  ``core.validate.reject_control_chars``): checked here as well as at the REST boundary,
+  because the gateway's op 50 hands its body straight to :func:`parse_send`.
 """
 
 from __future__ import annotations
@@ -22,7 +25,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.errors import invalid_form
-from core.validate import MISSING, get_bool, get_int, get_str, snowflake_value
+from core.validate import (
+    MISSING,
+    get_bool,
+    get_int,
+    get_str,
+    reject_control_chars,
+    snowflake_value,
+)
 
 __all__ = [
     "SUPPRESS_EMBEDS",
@@ -123,6 +133,7 @@ class EditForm:
 
 def parse_send(body: dict[str, Any], max_length: int) -> SendForm:
     """A message send body. Raises 50035 naming the first bad field."""
+    reject_control_chars(body)
     return SendForm(
         content=get_str(body, "content", max_len=max_length, default=""),
         nonce=_nonce(body.get("nonce")),
@@ -140,6 +151,7 @@ def parse_edit(body: dict[str, Any], max_length: int) -> EditForm:
 
     ``content: null`` clears the content, as on Discord; only SUPPRESS_EMBEDS may be changed.
     """
+    reject_control_chars(body)
     content = get_str(body, "content", max_len=max_length, nullable=True, default=MISSING)
     if content is None:
         content = ""

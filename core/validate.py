@@ -3,10 +3,19 @@
 Shared by the REST API and the gateway's send opcode. Each getter reads one field of a
 decoded JSON object and raises :func:`core.errors.invalid_form` naming the field, with
 Discord's per-field codes (``BASE_TYPE_REQUIRED``, ``BASE_TYPE_BAD_LENGTH``, ...).
+
+Text fields (docs/compatibility.md, "Text fields"): no string of a request body may hold a C0
+control character other than tab, line feed and carriage return. PostgreSQL cannot store
+U+0000 in ``TEXT`` at all and SQLite can, so without one rule at the boundary the same
+request was a 500 on one backend and stored on the other; Discord refuses such text too.
+:func:`reject_control_chars` checks a whole decoded body (every REST body in
+``api.http.read_json_value``, every message body in ``core.message_form``), so a field added
+later is covered without remembering to.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from core.errors import ApiError, invalid_form
@@ -18,12 +27,19 @@ __all__ = [
     "get_permissions",
     "get_snowflake",
     "get_str",
+    "reject_control_chars",
     "require_object",
     "snowflake_value",
     "too_large",
 ]
 
 _MAX_SNOWFLAKE = (1 << 63) - 1
+
+
+# C0 controls but \t (U+0009), \n (U+000A) and \r (U+000D).
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
+CONTROL_CHARS_CODE = "STRING_TYPE_INVALID_CHARACTERS"
+_CONTROL_MESSAGE = "Must not contain control characters (other than tab and line breaks)."
 
 
 class _Missing:
@@ -46,6 +62,33 @@ def _present(body: dict[str, Any], key: str, *, required: bool, nullable: bool) 
             raise invalid_form(key, "BASE_TYPE_REQUIRED", "This field is required")
         return MISSING
     return value
+
+
+def reject_control_chars(value: Any) -> None:
+    """Raise 50035 naming a string of ``value`` that holds a C0 control character (but tab,
+    line feed, carriage return).
+
+    ``value`` is a decoded JSON (or ETF) value. The walk uses its own stack, not recursion:
+    a body nested a thousand deep must be a 400 too, never a ``RecursionError``. The path
+    is Discord's (``embeds.0.title``); a bad object key is reported at its object's path.
+
+    Raises:
+        ApiError: 50035 with ``STRING_TYPE_INVALID_CHARACTERS`` for the field.
+    """
+    stack: list[tuple[str, Any]] = [("", value)]
+    while stack:
+        path, item = stack.pop()
+        if isinstance(item, str):
+            if _CONTROL.search(item) is not None:
+                raise invalid_form(path or "_root", CONTROL_CHARS_CODE, _CONTROL_MESSAGE)
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                if isinstance(key, str) and _CONTROL.search(key) is not None:
+                    raise invalid_form(path or "_root", CONTROL_CHARS_CODE, _CONTROL_MESSAGE)
+                stack.append((f"{path}.{key}" if path else str(key), child))
+        elif isinstance(item, list | tuple):
+            stack.extend((f"{path}.{i}" if path else str(i), child)
+                         for i, child in enumerate(item))
 
 
 def require_object(body: Any) -> dict[str, Any]:
