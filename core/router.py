@@ -6,6 +6,17 @@ write (up to ``batch_max_messages``), optionally lingers ``batch_max_delay_ms`` 
 writes it with one ``insert_many``. While a write is in flight the next batch fills, so batches
 grow with load on their own (group commit) and cost nothing at low rates. Only after the write
 returns are the senders answered and the events published, in id order: durable before visible.
+
+A batch is many senders' messages in one write, so one row the store refuses must not fail the
+others. When a write fails for a reason other than the store being down
+(:class:`~core.store.base.StoreUnavailable`, which fails the whole batch: every retry would
+fail too), the batch is bisected: each half is written again, a failing half split again,
+until the rows the store refuses are alone; only their senders get :class:`WriteFailed`.
+One bad row in a batch of ``n`` costs about ``2·log2(n)`` extra writes, and at most
+``ISOLATE_MAX_WRITES`` are spent on one batch (then what is still unresolved fails), so a
+store that fails every write does not hold the writer for long. Every store's
+``insert_many`` is atomic or accepts a retried row (``core.store.base``), so writing a row
+again is safe.
 """
 
 from __future__ import annotations
@@ -13,15 +24,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from core.events import Bus, Event
 from core.models import Message
-from core.store.base import MessageStore
+from core.store.base import MessageStore, StoreUnavailable
 from core.store.cache import Cache
 
-__all__ = ["MessageRouter", "RouterClosed", "WriteFailed"]
+__all__ = ["ISOLATE_MAX_WRITES", "MessageRouter", "RouterClosed", "WriteFailed"]
 
 logger = logging.getLogger(__name__)
 
@@ -29,6 +41,9 @@ logger = logging.getLogger(__name__)
 NONCE_TTL_MS = 300_000
 # How long a retry waits for the first send with its nonce to become durable elsewhere.
 _NONCE_WAIT_S = 5.0
+# Extra writes one failed batch may spend isolating the rows the store refuses (bisection):
+# enough for a few bad rows in a full batch of 256 (one costs 16).
+ISOLATE_MAX_WRITES = 64
 
 
 class WriteFailed(Exception):
@@ -187,23 +202,56 @@ class MessageRouter:
 
     async def _write(self, batch: list[_Pending]) -> None:
         started = time.perf_counter()
-        try:
-            await self._store.insert_many([p.message for p in batch])
-        except Exception as e:  # any store failure fails this batch, not the writer
-            logger.error("message batch of %d failed: %r", len(batch), e)
-            if self._on_batch is not None:
-                self._on_batch(len(batch), time.perf_counter() - started, e)
-            for p in batch:
+        failed = await self._write_isolating(batch)
+        seconds = time.perf_counter() - started
+        error = failed[0][1] if failed else None
+        if self._on_batch is not None:
+            self._on_batch(len(batch), seconds, error)
+        refused = {id(p) for p, _ in failed}
+        if failed:
+            logger.error("message batch of %d: %d not written: %r",
+                         len(batch), len(failed), error)
+            for p, e in failed:
                 if not p.done.done():
                     p.done.set_exception(WriteFailed(str(e)))
+        written = [p for p in batch if id(p) not in refused]
+        if not written:
             return
-        if self._on_batch is not None:
-            self._on_batch(len(batch), time.perf_counter() - started, None)
         self.batches += 1
-        self.messages += len(batch)
+        self.messages += len(written)
         events: list[Event] = []
-        for p in batch:
+        for p in written:
             events.extend(p.events)
             if not p.done.done():  # the sender may have gone away (cancelled)
                 p.done.set_result(None)
         self._bus.publish(events)
+
+    async def _write_isolating(
+        self, batch: list[_Pending]
+    ) -> list[tuple[_Pending, BaseException]]:
+        """Write ``batch`` durably; the rows that could not be written, with why.
+
+        The whole batch first (the common case: one write); on a failure, halves in order,
+        a failing half split again (module docstring). Whatever is written is durable when
+        this returns; nothing is answered or published here.
+        """
+        failed: list[tuple[_Pending, BaseException]] = []
+        groups: deque[list[_Pending]] = deque([batch])
+        budget = ISOLATE_MAX_WRITES
+        while groups:
+            group = groups.popleft()
+            try:
+                await self._store.insert_many([p.message for p in group])
+            except StoreUnavailable as e:  # down: every other write would fail the same way
+                failed.extend((p, e) for p in group)
+                for rest in groups:
+                    failed.extend((p, e) for p in rest)
+                break
+            except Exception as e:  # any other store failure fails its rows, not the writer
+                if len(group) == 1 or budget < 2:
+                    failed.extend((p, e) for p in group)
+                    continue
+                budget -= 2
+                middle = len(group) // 2
+                groups.extendleft((group[middle:], group[:middle]))
+        return failed

@@ -1,4 +1,5 @@
-"""The message router with an in-memory store and bus: batching, ordering, failures, nonces."""
+"""The message router with an in-memory store and bus: batching, ordering, failures (a row the
+store refuses fails only its sender), nonces."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ import pytest
 
 from core.events import Event
 from core.models import Message
-from core.router import MessageRouter, RouterClosed, WriteFailed
+from core.router import ISOLATE_MAX_WRITES, MessageRouter, RouterClosed, WriteFailed
+from core.store.base import StoreUnavailable
 from core.store.cache import MemoryCache
 
 CHANNEL, AUTHOR = 10, 20
@@ -18,19 +20,26 @@ CHANNEL, AUTHOR = 10, 20
 
 class FakeStore:
     """The part of MessageStore the router uses, in memory; each write yields to the loop once,
-    so sends made meanwhile queue up as a real round trip would let them."""
+    so sends made meanwhile queue up as a real round trip would let them.
+
+    Like every real store, a write is atomic: ``fail_next`` fails the next write whole, and a
+    batch holding an id of ``refused`` is refused whole (as PostgreSQL refuses a NUL).
+    """
 
     def __init__(self) -> None:
         self.rows: dict[int, Message] = {}
         self.calls: list[list[int]] = []
-        self.fail_next = False
+        self.fail_next: Exception | None = None
+        self.refused: set[int] = set()
 
     async def insert_many(self, messages: Sequence[Message]) -> None:
         self.calls.append([m.id for m in messages])
         await asyncio.sleep(0)
-        if self.fail_next:
-            self.fail_next = False
-            raise RuntimeError("disk full")
+        if self.fail_next is not None:
+            error, self.fail_next = self.fail_next, None
+            raise error
+        if self.refused.intersection(m.id for m in messages):
+            raise ValueError("invalid byte sequence for encoding UTF8: 0x00")
         self.rows.update((m.id, m) for m in messages)
 
     async def get_message(self, channel_id: int, message_id: int) -> Message | None:
@@ -164,12 +173,12 @@ async def test_submit_returns_only_once_the_message_is_stored(
     assert m.id in store.rows
 
 
-async def test_failed_insert_fails_every_sender_of_the_batch_and_publishes_nothing(
+async def test_unavailable_store_fails_every_sender_of_the_batch_and_publishes_nothing(
     router: MessageRouter, store: FakeStore, bus: FakeBus, ids: Ids
 ) -> None:
-    store.fail_next = True
+    store.fail_next = StoreUnavailable("down")
     results = await send_all(router, [ids.message() for _ in range(5)])
-    assert len(store.calls) == 1
+    assert len(store.calls) == 1  # down: no row is tried again alone
     assert all(isinstance(r, WriteFailed) for r in results)
     assert bus.events == [] and store.rows == {}
     assert router.batches == 0
@@ -178,12 +187,59 @@ async def test_failed_insert_fails_every_sender_of_the_batch_and_publishes_nothi
 async def test_next_batch_after_a_failed_one_is_written(
     router: MessageRouter, store: FakeStore, bus: FakeBus, ids: Ids
 ) -> None:
-    store.fail_next = True
+    store.fail_next = StoreUnavailable("down")
     await send_all(router, [ids.message() for _ in range(3)])
     m = ids.message()
     assert await router.submit(m, [event(m)]) is None
     assert list(store.rows) == [m.id]
     assert [e.data["id"] for e in bus.events] == [str(m.id)]
+
+
+async def test_a_refused_row_fails_only_its_sender(
+    store: FakeStore, bus: FakeBus, ids: Ids
+) -> None:
+    router = await make_router(store, bus, max_batch=256)
+    msgs = [ids.message() for _ in range(25)]
+    bad = msgs[17]
+    store.refused.add(bad.id)
+    try:
+        results = await send_all(router, msgs)
+    finally:
+        await router.aclose()
+    assert isinstance(results[17], WriteFailed)
+    assert results[:17] + results[18:] == [None] * 24
+    good = [m.id for m in msgs if m is not bad]
+    assert sorted(store.rows) == good
+    assert bus.published_before_durable == []  # durable before visible, still
+    assert [int(e.data["id"]) for e in bus.events] == good  # in id order
+    assert router.messages == 24
+    # One write held every queued message; bisection then costs 2 writes per level.
+    assert store.calls[0] == [m.id for m in msgs]
+    assert len(store.calls) <= 1 + 2 * len(msgs).bit_length()
+
+
+async def test_a_transient_failure_is_retried_in_halves(
+    router: MessageRouter, store: FakeStore, bus: FakeBus, ids: Ids
+) -> None:
+    store.fail_next = RuntimeError("serialization failure")
+    msgs = [ids.message() for _ in range(8)]
+    assert await send_all(router, msgs) == [None] * 8
+    assert sorted(store.rows) == [m.id for m in msgs]
+
+
+async def test_a_store_failing_every_write_spends_a_bounded_number_of_writes(
+    store: FakeStore, bus: FakeBus, ids: Ids
+) -> None:
+    router = await make_router(store, bus, max_batch=256)
+    msgs = [ids.message() for _ in range(256)]
+    store.refused.update(m.id for m in msgs)
+    try:
+        results = await send_all(router, msgs)
+    finally:
+        await router.aclose()
+    assert all(isinstance(r, WriteFailed) for r in results)
+    assert bus.events == []
+    assert len(store.calls) <= 256 // len(store.calls[0]) * (1 + ISOLATE_MAX_WRITES)
 
 
 async def test_aclose_flushes_pending_messages(
