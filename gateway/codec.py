@@ -1,4 +1,5 @@
-"""Gateway payload encodings: JSON (orjson) and ETF (erlpack), and encode-once dispatches.
+"""Gateway payload encodings: JSON (orjson) and ETF (erlpack or gateway.etf), and encode-once
+dispatches.
 
 A dispatch ``{op: 0, t, s, d}`` differs between recipients only by ``s``, the session's sequence
 number. :class:`Dispatch` therefore encodes an event at most once per encoding, as two byte
@@ -13,21 +14,40 @@ three buffers. No recipient re-serializes ``d`` (DESIGN.md "Encode once, fan out
   ``nil``/``true``/``false`` (Discord's "ETF/JSON" section).
 
 Decoding is the edge: anything undecodable raises ``ProtocolError(4002)``.
+
+ETF goes through the ``erlpack`` C extension when it is installed (the ``speedups`` extra; it
+builds from source, with a C++ compiler and the Python headers) and through the pure-Python
+:mod:`gateway.etf` otherwise, which gives the same bytes and decodes the same way. The choice
+is made once, at import (:data:`ETF_BACKEND`): ``DISCORD_ARCH_ETF=python`` in the environment
+forces the fallback for the process, and ``EtfCodec(PYTHON_ETF)`` for one codec.
 """
 
 from __future__ import annotations
 
+import os
 import struct
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Final
 
-import erlpack  # type: ignore[import-untyped]
 import orjson
-from erlpack._unpacker import ErlangTermDecodeError  # type: ignore[import-untyped]
 
+from gateway import etf
 from gateway.protocol import CloseCode, Opcode, ProtocolError
 
-__all__ = ["Codec", "Dispatch", "Encoding", "Parts", "codec_for"]
+__all__ = [
+    "ERLPACK_ETF",
+    "ETF_BACKEND",
+    "PYTHON_ETF",
+    "Codec",
+    "Dispatch",
+    "Encoding",
+    "EtfBackend",
+    "Parts",
+    "codec_for",
+]
 
 # A dispatch encoded for one encoding: the bytes before and after the value of ``s``.
 Parts = tuple[bytes, bytes]
@@ -35,9 +55,53 @@ Parts = tuple[bytes, bytes]
 _ETF_VERSION: Final = b"\x83"
 _ETF_SMALL_INT: Final = 97  # SMALL_INTEGER_EXT: one unsigned byte
 _ETF_INT: Final = b"b"  # INTEGER_EXT: four bytes, signed big-endian
-_ETF_DECODE_ERRORS = (
-    ErlangTermDecodeError, ValueError, TypeError, IndexError, KeyError, OverflowError,
-    RecursionError, struct.error,
+# What either ETF decoder raises for a payload that is not a term it supports (UnicodeError is
+# a ValueError; NotImplementedError is a list with a tail, zlib.error a bad compressed term).
+_ETF_DECODE_ERRORS: Final = (
+    ValueError, TypeError, IndexError, KeyError, OverflowError, RecursionError,
+    NotImplementedError, struct.error, zlib.error,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class EtfBackend:
+    """One implementation of ETF: erlpack (C++) or :mod:`gateway.etf` (Python), same bytes.
+
+    Attributes:
+        name: ``"erlpack"`` or ``"python"``.
+        pack: a value to a term with the version byte (``erlpack.pack``).
+        loads: a term to a value, binaries as UTF-8 ``str`` (``ErlangTermDecoder.loads``).
+        decode_errors: what ``loads`` raises for a malformed payload.
+    """
+
+    name: str
+    pack: Callable[[Any], bytes]
+    loads: Callable[[bytes], object]
+    decode_errors: tuple[type[BaseException], ...]
+
+
+PYTHON_ETF: Final = EtfBackend(
+    "python", etf.pack, etf.ErlangTermDecoder(encoding="utf-8").loads,
+    (etf.ErlangTermDecodeError, *_ETF_DECODE_ERRORS),
+)
+
+
+def _erlpack_backend() -> EtfBackend | None:
+    try:
+        import erlpack  # type: ignore[import-untyped]
+        from erlpack._unpacker import ErlangTermDecodeError  # type: ignore[import-untyped]
+    except ImportError:
+        return None
+    return EtfBackend(
+        "erlpack", erlpack.pack, erlpack.ErlangTermDecoder(encoding="utf-8").loads,
+        (ErlangTermDecodeError, *_ETF_DECODE_ERRORS),
+    )
+
+
+# The ``speedups`` pattern: the C extension if it is installed, else the same in Python.
+ERLPACK_ETF: Final = _erlpack_backend()
+ETF_BACKEND: Final = (
+    PYTHON_ETF if os.environ.get("DISCORD_ARCH_ETF") == "python" else ERLPACK_ETF or PYTHON_ETF
 )
 
 
@@ -118,46 +182,49 @@ class JsonCodec(Codec):
 
 
 class EtfCodec(Codec):
-    """Erlang External Term Format binary frames through erlpack, with string keys."""
+    """Erlang External Term Format binary frames, with string keys.
 
-    __slots__ = ("_decoder",)
+    Args:
+        backend: the ETF implementation; by default erlpack if installed, else Python.
+    """
 
-    def __init__(self) -> None:
+    __slots__ = ("_decode_errors", "_loads", "_pack", "backend")
+
+    def __init__(self, backend: EtfBackend = ETF_BACKEND) -> None:
+        self.backend = backend
+        self._pack = backend.pack
+        # Binaries decode to str, as JSON strings do; atoms come back as Atom (a str).
+        self._loads = backend.loads
+        self._decode_errors = backend.decode_errors
         super().__init__(Encoding.ETF)
-        # Binaries decode to str, as JSON strings do; atoms come back as erlpack.Atom (a str).
-        self._decoder = erlpack.ErlangTermDecoder(encoding="utf-8")
 
     def decode(self, data: bytes) -> object:
         try:
-            return self._decoder.loads(data)
-        except _ETF_DECODE_ERRORS:
+            return self._loads(data)
+        except self._decode_errors:
             raise ProtocolError(CloseCode.DECODE_ERROR, "Invalid ETF") from None
 
     def encode(self, op: int, d: Any) -> bytes:
-        return bytes(erlpack.pack({"op": op, "d": d, "s": None, "t": None}))
+        return bytes(self._pack({"op": op, "d": d, "s": None, "t": None}))
 
     def dispatch_parts(self, name: str, data: Any) -> Parts:
         # MAP_EXT (116) with 4 pairs; each term below is packed without the version byte.
+        term = self._term
         return (
-            b"".join((_ETF_VERSION, b"t\x00\x00\x00\x04", _term("op"), _term(0),
-                      _term("t"), _term(name), _term("s"))),
-            _term("d") + _term(data),
+            b"".join((_ETF_VERSION, b"t\x00\x00\x00\x04", term("op"), term(0),
+                      term("t"), term(name), term("s"))),
+            term("d") + term(data),
         )
 
     def seq_bytes(self, seq: int) -> bytes:
-        return _etf_int(seq)
+        if 0 <= seq < 256:
+            return bytes((_ETF_SMALL_INT, seq))
+        if seq < 1 << 31:
+            return _ETF_INT + seq.to_bytes(4, "big")
+        return self._term(seq)
 
-
-def _term(value: Any) -> bytes:
-    return bytes(erlpack.pack(value))[1:]
-
-
-def _etf_int(n: int) -> bytes:
-    if 0 <= n < 256:
-        return bytes((_ETF_SMALL_INT, n))
-    if n < 1 << 31:
-        return _ETF_INT + n.to_bytes(4, "big")
-    return _term(n)
+    def _term(self, value: Any) -> bytes:
+        return bytes(self._pack(value))[1:]
 
 
 _CODECS: Final[dict[Encoding, Codec]] = {Encoding.JSON: JsonCodec(), Encoding.ETF: EtfCodec()}
