@@ -4,7 +4,7 @@ dispatches.
 A dispatch ``{op: 0, t, s, d}`` differs between recipients only by ``s``, the session's sequence
 number. :class:`Dispatch` therefore encodes an event at most once per encoding, as two byte
 strings around the place of ``s``; a session's frame is ``prefix + s + suffix``, one join of
-three buffers. No recipient re-serializes ``d`` (DESIGN.md "Encode once, fan out bytes").
+three buffers. No recipient re-serializes ``d`` (docs/architecture.md, "Encode once, write once").
 
 - JSON: ``{"op":0,"t":"NAME","s":`` + ``b"%d" % seq`` + ``,"d":{...}}``.
 - ETF: the same map (MAP_EXT, 4 pairs, binary keys) cut after the ``s`` key; ``s`` is one
@@ -15,16 +15,19 @@ three buffers. No recipient re-serializes ``d`` (DESIGN.md "Encode once, fan out
 
 Decoding is the edge: anything undecodable raises ``ProtocolError(4002)``.
 
-ETF goes through the ``erlpack`` C extension when it is installed (the ``speedups`` extra; it
-builds from source, with a C++ compiler and the Python headers) and through the pure-Python
-:mod:`gateway.etf` otherwise, which gives the same bytes and decodes the same way. The choice
-is made once, at import (:data:`ETF_BACKEND`): ``DISCORD_ARCH_ETF=python`` in the environment
-forces the fallback for the process, and ``EtfCodec(PYTHON_ETF)`` for one codec.
+ETF is encoded by the ``erlpack`` C extension when it is installed (the ``speedups`` extra; it
+builds from source, with a C++ compiler and the Python headers: 2.6x faster per dispatch) and
+by the pure-Python :mod:`gateway.etf` otherwise, which gives the same bytes. Client payloads
+are always decoded by :mod:`gateway.etf`: erlpack's decoder recurses on the C stack, and one
+4 KiB compressed frame of nested tuples (under the payload limit, before IDENTIFY) crashed the
+whole process with it, while the Python decoder stops at its recursion limit (4002) and is as
+fast on gateway-sized payloads (8.9 vs 8.3 µs for an IDENTIFY; bench/RESULTS.md). The choice
+is made once, at import (:data:`ETF_BACKEND`); ``EtfCodec(PYTHON_ETF)`` forces the fallback
+for one codec.
 """
 
 from __future__ import annotations
 
-import os
 import struct
 import zlib
 from collections.abc import Callable
@@ -89,20 +92,15 @@ PYTHON_ETF: Final = EtfBackend(
 def _erlpack_backend() -> EtfBackend | None:
     try:
         import erlpack  # type: ignore[import-untyped]
-        from erlpack._unpacker import ErlangTermDecodeError  # type: ignore[import-untyped]
     except ImportError:
         return None
-    return EtfBackend(
-        "erlpack", erlpack.pack, erlpack.ErlangTermDecoder(encoding="utf-8").loads,
-        (ErlangTermDecodeError, *_ETF_DECODE_ERRORS),
-    )
+    # erlpack encodes; decoding stays in Python (the module docstring says why).
+    return EtfBackend("erlpack", erlpack.pack, PYTHON_ETF.loads, PYTHON_ETF.decode_errors)
 
 
 # The ``speedups`` pattern: the C extension if it is installed, else the same in Python.
 ERLPACK_ETF: Final = _erlpack_backend()
-ETF_BACKEND: Final = (
-    PYTHON_ETF if os.environ.get("DISCORD_ARCH_ETF") == "python" else ERLPACK_ETF or PYTHON_ETF
-)
+ETF_BACKEND: Final = ERLPACK_ETF or PYTHON_ETF
 
 
 class Encoding(StrEnum):
