@@ -2,6 +2,8 @@
 
 Sources, lowest to highest precedence: the defaults below, an optional TOML file
 (``--config`` / ``DISCORD_ARCH_CONFIG``), ``DISCORD_ARCH_*`` environment variables, CLI flags.
+A TOML key is a field name (``http_port``); since people copy from the env table and the
+flags, the env spelling (``DISCORD_ARCH_HTTP_PORT``), upper case and dashes are read too.
 The result is frozen and picklable, so it can be handed to ``spawn``-ed workers as is.
 Nothing here reads the environment at import time: ``Config.load`` is given ``environ``.
 """
@@ -9,15 +11,20 @@ Nothing here reads the environment at import time: ``Config.load`` is given ``en
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-__all__ = ["Config", "ConfigError", "ENV_PREFIX"]
+__all__ = ["Config", "ConfigError", "ENV_PREFIX", "parse_bool"]
 
 ENV_PREFIX = "DISCORD_ARCH_"
+# What a boolean setting accepts (case-insensitive); anything else is an error, so that a typo
+# ("ture") is reported instead of silently meaning False.
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off"})
 
 
 class ConfigError(ValueError):
@@ -145,6 +152,10 @@ class Config:
                 self.workers > 1 and self.worker_port(self.workers - 1) > 65535):
             raise ConfigError(f"worker_port_base must leave room for {self.workers} ports "
                               f"below 65536, got {self.worker_port_base}")
+        if self.metrics_port and self.ops_port(self.workers - 1) > 65535:
+            raise ConfigError(f"metrics_port must leave room for {self.workers} ports "
+                              f"below 65536, got {self.metrics_port}")
+        _check_distinct(self.listen_ports())
         if not self.drain_timeout_s > 0:
             raise ConfigError(f"drain_timeout_s must be > 0, got {self.drain_timeout_s}")
         if self.workers > 1 and not self.redis_url:
@@ -197,6 +208,24 @@ class Config:
         """The port worker ``slot`` listens on alone (see ``worker_port_base``)."""
         return (self.worker_port_base or self.gateway_port + 1) + slot
 
+    def ops_port(self, slot: int) -> int:
+        """The ops port of worker ``slot`` (``metrics_port + slot``); 0: the ops port is off."""
+        return self.metrics_port + slot if self.metrics_port else 0
+
+    def listen_ports(self) -> list[tuple[str, str, int]]:
+        """Every port this instance listens on, as ``(what, host, port)``; ``what`` names the
+        setting behind it (for messages). Port 0 (ephemeral, or off) is left out."""
+        ports = [("http_port", self.host, self.http_port),
+                 ("gateway_port", self.host, self.gateway_port)]
+        if self.workers > 1:  # one worker has no port of its own (gateway.worker)
+            ports += [(f"worker_port_base + {i} (worker {i}'s own gateway port)", self.host,
+                       self.worker_port(i)) for i in range(self.workers)]
+            ports += [(f"metrics_port + {i} (worker {i}'s ops port)", self.metrics_host,
+                       self.ops_port(i)) for i in range(self.workers)]
+        else:
+            ports.append(("metrics_port (the ops port)", self.metrics_host, self.metrics_port))
+        return [p for p in ports if p[2]]
+
     def gateway_url_at(self, port: int) -> str:
         """``gateway_url`` with its port replaced by ``port`` (a worker's own URL)."""
         parts = urlsplit(self.gateway_url)
@@ -223,18 +252,16 @@ class Config:
         Raises:
             ConfigError: unknown key, or a value that does not parse or validate.
         """
+        known = {f.name: f for f in fields(cls)}
         values: dict[str, Any] = {}
         toml_path = toml_path or environ.get(ENV_PREFIX + "CONFIG")
         if toml_path:
             try:
                 with open(toml_path, "rb") as f:
-                    values.update(tomllib.load(f))
+                    table = tomllib.load(f)
             except (OSError, tomllib.TOMLDecodeError) as e:
                 raise ConfigError(f"cannot read config file {toml_path}: {e}") from None
-        known = {f.name: f for f in fields(cls)}
-        for key in values:
-            if key not in known:
-                raise ConfigError(f"unknown config key {key!r} in {toml_path}")
+            values.update(_file_values(table, known, toml_path))
         for name in known:
             raw = environ.get(ENV_PREFIX + name.upper())
             if raw is not None:
@@ -249,18 +276,76 @@ class Config:
             raise ConfigError(str(e)) from None
 
 
+def _file_values(table: Mapping[str, Any], known: Mapping[str, Any], path: str) -> dict[str, Any]:
+    """The config file's values by field name; a key is the field name in any of the spellings
+    users type (``http_port``, ``HTTP_PORT``, ``DISCORD_ARCH_HTTP_PORT``, ``http-port``)."""
+    out: dict[str, Any] = {}
+    spelled: dict[str, str] = {}
+    for key, value in table.items():
+        name = key.lower().replace("-", "_").removeprefix(ENV_PREFIX.lower())
+        if name not in known:
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ConfigError(f"unknown config key {key!r} in {path}{hint}; valid keys: "
+                              f"{', '.join(known)}")
+        if name in out:
+            raise ConfigError(f"config key {name!r} is given twice in {path} "
+                              f"({spelled[name]!r} and {key!r})")
+        out[name], spelled[name] = value, key
+    return out
+
+
+def parse_bool(name: str, value: Any) -> bool:
+    """``value`` as a boolean: a bool, 0/1, or true/false, yes/no, on/off, 1/0 in any case.
+
+    Raises:
+        ConfigError: anything else (a typo must not quietly mean False).
+    """
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text in _TRUE:
+            return True
+        if text in _FALSE:
+            return False
+    raise ConfigError(f"{name}: expected a boolean (true/false, yes/no, on/off, 1/0), "
+                      f"got {value!r}")
+
+
 def _coerce(name: str, type_name: Any, value: Any) -> Any:
-    # Field annotations are strings under `from __future__ import annotations`.
+    """``value`` (a string from the environment, a TOML value, a flag) as the field's type.
+
+    Strict where a loose reading would hide a mistake: a TOML boolean or 2.5 is no port number.
+    """
+    # Annotations are strings under `from __future__ import annotations` (a subclass defined
+    # without it has the types themselves).
+    kind = type_name if isinstance(type_name, str) else getattr(type_name, "__name__", "")
+    if kind == "bool":
+        return parse_bool(name, value)
+    wrong = isinstance(value, bool) or not isinstance(value, (str, int, float))
     try:
-        if type_name == "int":
+        if kind == "int" and not wrong and not isinstance(value, float):
             return int(value)
-        if type_name == "float":
+        if kind == "float" and not wrong:
             return float(value)
-        if type_name == "bool":
-            return value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes")
-        return str(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"{name}: expected {type_name}, got {value!r}") from None
+        if kind not in ("int", "float") and not wrong:
+            return str(value)
+    except ValueError:
+        pass
+    raise ConfigError(f"{name}: expected {kind or type_name}, got {value!r}")
+
+
+def _check_distinct(ports: list[tuple[str, str, int]]) -> None:
+    """Two settings naming one port would have the instance collide with itself at start
+    (and ``gateway.ports`` would blame another process)."""
+    seen: dict[int, str] = {}
+    for what, _, port in ports:
+        if port in seen:
+            raise ConfigError(f"{seen[port]} and {what} are both port {port}")
+        seen[port] = what
 
 
 def _check_url(name: str, url: str, schemes: tuple[str, ...]) -> None:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import pickle
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from core.config import Config, ConfigError
+from core.config import Config, ConfigError, parse_bool
 
 
 def test_defaults_are_the_documented_ones() -> None:
@@ -71,3 +72,84 @@ def test_gateway_session_limits_come_from_the_config() -> None:
     assert (limits.replay_max_events, limits.replay_max_bytes, limits.resume_timeout_s) == (
         50, 65536, 30.0)
     assert SessionLimits.from_config(Config()) == SessionLimits()  # the same defaults
+
+
+def test_file_keys_may_be_spelled_as_fields_env_vars_or_flags(tmp_path: Path) -> None:
+    toml = tmp_path / "c.toml"
+    toml.write_text('http_port = 7000\nGATEWAY_PORT = 7001\nDISCORD_ARCH_DATA_DIR = "/srv"\n'
+                    'log-level = "DEBUG"\n')
+    c = Config.load({}, toml_path=str(toml))
+    assert (c.http_port, c.gateway_port, c.data_dir, c.log_level) == (7000, 7001, "/srv", "DEBUG")
+
+
+def test_one_key_in_two_spellings_is_rejected(tmp_path: Path) -> None:
+    toml = tmp_path / "c.toml"
+    toml.write_text("http_port = 7000\nDISCORD_ARCH_HTTP_PORT = 7001\n")
+    with pytest.raises(ConfigError, match="given twice"):
+        Config.load({}, toml_path=str(toml))
+
+
+def test_unknown_key_error_suggests_and_lists_the_valid_keys(tmp_path: Path) -> None:
+    toml = tmp_path / "c.toml"
+    toml.write_text("http_prot = 1\n")
+    with pytest.raises(ConfigError) as info:
+        Config.load({}, toml_path=str(toml))
+    message = str(info.value)
+    assert "did you mean 'http_port'?" in message and "\n" not in message
+    assert "valid keys: host, http_port, gateway_port" in message and "log_format" in message
+
+
+@pytest.mark.parametrize("raw, expected", [
+    ("true", True), ("TRUE", True), ("1", True), ("yes", True), ("On", True), (" on ", True),
+    ("false", False), ("False", False), ("0", False), ("no", False), ("OFF", False),
+    (True, True), (False, False), (1, True), (0, False),
+])
+def test_booleans_accept_the_usual_spellings(raw: object, expected: bool) -> None:
+    assert parse_bool("flag", raw) is expected
+
+
+@pytest.mark.parametrize("raw", ["ture", "", "2", "y", "enabled", 2, 1.0, None])
+def test_booleans_refuse_anything_else(raw: object) -> None:
+    with pytest.raises(ConfigError, match="flag: expected a boolean"):
+        parse_bool("flag", raw)
+
+
+@dataclass(frozen=True, slots=True)
+class _WithFlag(Config):
+    """A config with a boolean setting (Config has none yet): how load reads one."""
+
+    flag: bool = False
+
+
+def test_boolean_settings_load_strictly_from_env_and_file(tmp_path: Path) -> None:
+    assert _WithFlag.load({"DISCORD_ARCH_FLAG": "Yes"}).flag is True
+    toml = tmp_path / "c.toml"
+    toml.write_text("flag = true\n")
+    assert _WithFlag.load({}, toml_path=str(toml)).flag is True
+    with pytest.raises(ConfigError, match="flag"):
+        _WithFlag.load({"DISCORD_ARCH_FLAG": "ture"})  # was silently False
+
+
+def test_numbers_are_not_read_loosely(tmp_path: Path) -> None:
+    toml = tmp_path / "c.toml"
+    for line in ("workers = true", "http_port = 8080.5", 'http_port = [1]', "host = {a = 1}"):
+        toml.write_text(line + "\n")
+        with pytest.raises(ConfigError, match="expected"):
+            Config.load({}, toml_path=str(toml))
+    toml.write_text("drain_timeout_s = 5\n")  # an integer is a fine float
+    assert Config.load({}, toml_path=str(toml)).drain_timeout_s == 5.0
+
+
+def test_every_listened_port_is_listed_and_distinct() -> None:
+    one = Config(http_port=7000, gateway_port=7001, metrics_port=7100)
+    assert [p for _, _, p in one.listen_ports()] == [7000, 7001, 7100]
+    many = Config(http_port=7000, gateway_port=7001, metrics_port=7100, workers=2,
+                  redis_url="redis://h:6379/0")
+    assert [p for _, _, p in many.listen_ports()] == [7000, 7001, 7002, 7003, 7100, 7101]
+    assert [p for _, _, p in Config(http_port=0, metrics_port=0).listen_ports()] == [8081]
+    with pytest.raises(ConfigError, match="gateway_port and metrics_port .* are both port 8081"):
+        Config(metrics_port=8081)
+    with pytest.raises(ConfigError, match="both port 7002"):
+        Config(gateway_port=7001, metrics_port=7002, workers=2, redis_url="redis://h:6379/0")
+    with pytest.raises(ConfigError, match="metrics_port must leave room"):
+        Config(metrics_port=65535, workers=2, redis_url="redis://h:6379/0")
