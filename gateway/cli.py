@@ -1,9 +1,14 @@
-"""``discord-arch``: the single binary's command line (serve, migrate)."""
+"""``discord-arch``: the single binary's command line (serve, migrate, --version).
+
+Every way it can fail to start (a bad setting, a missing driver, a port taken, a store that
+does not answer) is one line ``discord-arch: error: ...`` on stderr and exit status 2.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.metadata
 import logging
 import os
 import sys
@@ -11,6 +16,8 @@ from collections.abc import Sequence
 
 from core.config import Config, ConfigError
 from core.logs import configure_logging, json_of
+from core.store.drivers import require_drivers
+from gateway.ports import PortUnavailable, check_ports
 
 __all__ = ["main"]
 
@@ -21,11 +28,16 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="discord-arch", description="A Discord-compatible chat server."
     )
-    parser.add_argument("--config", help="TOML config file (keys as in the env table)")
+    config_help = "TOML config file (keys as in the env table, without DISCORD_ARCH_)"
+    parser.add_argument("--config", help=config_help)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="run the REST API and the gateway")
     migrate = sub.add_parser("migrate", help="apply database migrations and exit")
     for p in (serve, migrate):
+        # After the sub-command too (where people put it). SUPPRESS: when it is not given
+        # there, the sub-parser must not overwrite a --config given before the sub-command.
+        p.add_argument("--config", default=argparse.SUPPRESS, help=config_help)
         p.add_argument("--data-dir", help="embedded SQLite directory (default ./data)")
         p.add_argument("--postgres-url", help="PostgreSQL DSN for metadata")
         p.add_argument("--mongo-url", help="MongoDB URL for message history")
@@ -34,6 +46,10 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--http-port", type=int, help="REST API port (default 8080)")
     serve.add_argument("--gateway-port", type=int, help="gateway port (default 8081)")
     serve.add_argument("--workers", type=int, help="worker processes (default 1)")
+    serve.add_argument("--metrics-host", help="interface of the ops port (default 127.0.0.1)")
+    serve.add_argument("--metrics-port", type=int,
+                       help="ops port (/metrics, /healthz, /readyz) of worker 0, worker i "
+                            "uses it + i (default 9090; 0: off)")
     serve.add_argument("--log-level", default=None, help="DEBUG, INFO, WARNING (default INFO)")
     serve.add_argument("--log-format", choices=("auto", "json", "text"), default=None,
                        help="auto (default): JSON lines unless stderr is a terminal")
@@ -45,7 +61,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     overrides = {k: v for k, v in vars(args).items() if k not in ("command", "config")}
     try:
         config = Config.load(os.environ, overrides, args.config)
-    except ConfigError as e:
+        require_drivers(config)  # MissingDriver is a ConfigError
+        if args.command == "serve":
+            # Before any store is opened or port bound: another instance on these ports would
+            # otherwise be joined silently (SO_REUSEPORT, gateway.ports).
+            check_ports(config)
+    except (ConfigError, PortUnavailable) as e:
         print(f"discord-arch: error: {e}", file=sys.stderr)
         return 2
     configure_logging(config.log_level, json_of(config.log_format))
@@ -68,6 +89,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _report(Supervisor(config, notifier=Notifier.from_env(os.environ)).run)
     # One worker is the service's main process: it tells systemd itself (gateway.notify).
     return _report(lambda: run_worker(config, 0, Notifier.from_env(os.environ)))
+
+
+def _version() -> str:
+    """The installed package's version (pyproject.toml), or say it is not installed."""
+    try:
+        return importlib.metadata.version("discord-arch")
+    except importlib.metadata.PackageNotFoundError:  # run from a checkout without pip install
+        return "(not installed)"
 
 
 def _report(run: object) -> int:

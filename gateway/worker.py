@@ -143,7 +143,7 @@ async def open_platform(config: Config, index: int = 0) -> Platform:
 def _ops_port(config: Config, index: int) -> int:
     """This worker's ops port: its slot's offset from ``metrics_port`` (0: none). A worker
     and its SIGHUP replacement share the slot (``index % 32``, gateway.supervisor)."""
-    return config.metrics_port + index % 32 if config.metrics_port else 0
+    return config.ops_port(index % LANE)
 
 
 async def check(config: Config) -> None:

@@ -76,6 +76,9 @@ class ServerProcess:
             "DISCORD_ARCH_ARGON2_MEMORY_KIB": "64",
             "DISCORD_ARCH_RATELIMIT_ROUTE_LIMIT": "1000",
             "DISCORD_ARCH_RATELIMIT_GLOBAL_PER_S": "1000",
+            # No ops port: the default 9090 may be taken on a shared machine, and a taken
+            # port stops the start (gateway.ports).
+            "DISCORD_ARCH_METRICS_PORT": "0",
             **self.extra_env,
         }
         cmd = [sys.executable, "-m", "gateway.cli", "serve", "--host", "127.0.0.1",
