@@ -42,6 +42,8 @@ class SessionLimits:
         max_payload_bytes: largest payload a client may send (then 4002).
         rate_limit_events: payloads a client may send per window (then 4008).
         rate_limit_window_s: that window, in seconds.
+        slow_close_timeout_s: seconds a slow consumer closed with 4900 gets to read its
+            backlog and the close frame before its socket is aborted (it may never read).
     """
 
     replay_max_events: int = 1000
@@ -56,6 +58,7 @@ class SessionLimits:
     max_payload_bytes: int = MAX_PAYLOAD_BYTES
     rate_limit_events: int = RATE_LIMIT_EVENTS
     rate_limit_window_s: float = RATE_LIMIT_WINDOW_S
+    slow_close_timeout_s: float = 5.0
 
     @classmethod
     def from_config(cls, config: Config) -> SessionLimits:

@@ -10,6 +10,7 @@ I/O are handed to its :class:`Host` (the worker's :class:`~gateway.server.Gatewa
 
 from __future__ import annotations
 
+import asyncio
 import struct
 from typing import Protocol
 
@@ -73,8 +74,9 @@ class Connection(WSListener):
     """
 
     # One per socket: slots save the ~300-byte attribute dict of each idle connection.
-    __slots__ = ("_closing", "_msg_type", "_parts", "_parts_kind", "_parts_size", "client_close",
-                 "connected", "guilds", "server", "session", "status", "transport", "user")
+    __slots__ = ("_abort", "_closing", "_msg_type", "_parts", "_parts_kind", "_parts_size",
+                 "client_close", "connected", "guilds", "server", "session", "status", "transport",
+                 "user")
 
     def __init__(self, server: Host, params: ConnectParams) -> None:
         self.server = server
@@ -90,6 +92,7 @@ class Connection(WSListener):
         self._parts_size = 0
         self._parts_kind = _TEXT
         self._closing = False  # our close frame is out: write nothing more
+        self._abort: asyncio.TimerHandle | None = None  # ends a slow consumer's closing socket
 
     def on_ws_connected(self, transport: WSTransport) -> None:
         self.transport, self.connected = transport, True
@@ -120,6 +123,9 @@ class Connection(WSListener):
     def on_ws_disconnected(self, transport: WSTransport) -> None:
         self.connected = False
         self._parts = None
+        if self._abort is not None:
+            self._abort.cancel()
+            self._abort = None
         self.server.disconnected(self)
 
     # -- writing ---------------------------------------------------------------------------------
@@ -144,8 +150,14 @@ class Connection(WSListener):
         if code is not None:
             self._closing = True
             transport.send_close(WSCloseCode(code), self.session.close_reason.encode()[:123])
-            # A slow consumer would not read what is queued: drop it instead of waiting.
-            transport.disconnect(graceful=code != CloseCode.SLOW_CONSUMER)
+            # Graceful: the transport writes its backlog, then the close frame, then ends the
+            # socket, so the client sees the code (a slow consumer's 4900 says "resume").
+            transport.disconnect()
+            if code == CloseCode.SLOW_CONSUMER:
+                # It may never read that backlog: abort, dropping it, after a bounded grace.
+                self._abort = asyncio.get_running_loop().call_later(
+                    self.server.limits.slow_close_timeout_s, transport.disconnect, False
+                )
 
     def peer(self) -> str:
         """The client's address as ``host:port`` (a load balancer's, behind one), or ``-``."""

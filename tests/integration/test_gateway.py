@@ -504,7 +504,9 @@ async def test_missing_heartbeat_closes_4009_and_session_stays_resumable(
             assert (await ws.recv_until("RESUMED"))["op"] == 0
 
 
-def test_full_send_buffer_closes_4900_without_waiting(tmp_path: Path) -> None:
+async def test_full_send_buffer_closes_4900_gracefully_then_aborts(tmp_path: Path) -> None:
+    """The close frame follows the backlog and the close is graceful, so a client reading
+    again sees 4900; one that does not read within ``slow_close_timeout_s`` is aborted."""
     sent: list[Any] = []
 
     class Transport:
@@ -522,15 +524,27 @@ def test_full_send_buffer_closes_4900_without_waiting(tmp_path: Path) -> None:
         def disconnect(self, graceful: bool = True) -> None:
             sent.append(("disconnect", graceful))
 
-    server = SimpleNamespace(config=Config(data_dir=str(tmp_path)), limits=SessionLimits(),
+    server = SimpleNamespace(config=Config(data_dir=str(tmp_path)),
+                             limits=SessionLimits(slow_close_timeout_s=0.05),
                              now=lambda: 0.0, send_buffer_limit=1024,
-                             connected=lambda conn: None, metrics=Metrics())
+                             connected=lambda conn: None, disconnected=lambda conn: None,
+                             metrics=Metrics())
     conn = Connection(server, ConnectParams.parse("v=10"))  # type: ignore[arg-type]
     conn.on_ws_connected(Transport())  # type: ignore[arg-type]
     assert sent[0][:2] == bytes((0x81, len(sent[0]) - 2))  # Hello: one unmasked FIN text frame
     assert b'"op":10' in sent[0]
-    assert sent[1:] == [("close", 4900), ("disconnect", False)]
+    assert sent[1:] == [("close", 4900), ("disconnect", True)]
     assert server.metrics.slow_consumer_closes == 1 and server.metrics.frames_out == 1
+    await asyncio.sleep(0.1)
+    assert sent[3:] == [("disconnect", False)]  # never read: aborted after the grace
+    # A client that reads its backlog in time is not aborted.
+    sent.clear()
+    conn = Connection(server, ConnectParams.parse("v=10"))  # type: ignore[arg-type]
+    transport = Transport()
+    conn.on_ws_connected(transport)  # type: ignore[arg-type]
+    conn.on_ws_disconnected(transport)  # type: ignore[arg-type]
+    await asyncio.sleep(0.1)
+    assert sent[1:] == [("close", 4900), ("disconnect", True)]
 
 
 async def test_guild_created_while_connected_is_subscribed(server: Server, api: Api) -> None:
