@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from api.http import json_response, public
 from api.keys import PLATFORM
@@ -12,9 +14,10 @@ from api.middleware import make_middlewares
 from api.openapi import build_document
 from api.routes import ROUTE_TABLES
 from api.static import WebFiles, default_root, web_middleware
+from core.logs import ClientFaultsAtDebug
 from core.platform import Platform
 
-__all__ = ["create_app"]
+__all__ = ["create_app", "http_logger"]
 
 API_PREFIX = "/api/v10"
 
@@ -39,6 +42,20 @@ def create_app(platform: Platform, web_root: Path | None = None) -> web.Applicat
         app.router.add_routes(table)
     app.router.add_get("/api/openapi.json", _openapi)
     return app
+
+
+def http_logger() -> ClientFaultsAtDebug:
+    """The logger for aiohttp's server (``web.AppRunner(..., logger=http_logger())``).
+
+    aiohttp logs a request it cannot parse (an over-long request line or header, a bad
+    header, a broken chunk: ``HttpProcessingError``) at ERROR with a traceback, and answers
+    it 400: anyone could fill the error log. Those go out at DEBUG as one line; an exception
+    of ours still reaches ERROR (and the error middleware answers it first anyway).
+    """
+    return ClientFaultsAtDebug(
+        logging.getLogger("aiohttp.server"),
+        lambda message, exc: isinstance(exc, HttpProcessingError),
+    )
 
 
 @public

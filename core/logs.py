@@ -10,6 +10,12 @@ not a terminal and every record becomes one JSON object on one line::
 ``extra={...}`` fields of a record and the process-wide ``fields`` (e.g. ``worker``) become
 keys of that object; on a terminal they follow the message as ``key=value``. Nothing here
 knows about tokens: callers never log one (tests check the identify lines).
+
+Untrusted input never makes an ERROR line or a traceback: a client that sends malformed HTTP
+or an oversized websocket frame could otherwise fill the error log without even a token.
+The libraries that parse it (aiohttp, picows) log such faults at ERROR with a traceback, so
+their servers are given a :class:`ClientFaultsAtDebug` logger instead of their own, per
+server (``api.app.http_logger``, ``gateway.server``): no process-wide filter.
 """
 
 from __future__ import annotations
@@ -17,12 +23,12 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, TextIO
 
 import orjson
 
-__all__ = ["JsonFormatter", "TextFormatter", "configure_logging", "json_of"]
+__all__ = ["ClientFaultsAtDebug", "JsonFormatter", "TextFormatter", "configure_logging", "json_of"]
 
 # LogRecord attributes that are not extras (``logging.LogRecord.__init__`` and what
 # ``Formatter.format`` adds); anything else on a record came from ``extra=`` or ``fields``.
@@ -90,6 +96,48 @@ class _Fields(logging.Filter):
             if not hasattr(record, key):
                 setattr(record, key, value)
         return True
+
+
+class ClientFaultsAtDebug(logging.LoggerAdapter[logging.Logger]):
+    """A library's logger whose records about a client's bad input go out at DEBUG, as one
+    line (the exception's text appended, no traceback); every other record is unchanged.
+
+    Args:
+        logger: the library's own logger (the records keep its name).
+        is_client_fault: ``(message, exception or None) -> bool`` for a record of level
+            above DEBUG: whether the client's input caused it (never a bug of ours).
+    """
+
+    def __init__(
+        self, logger: logging.Logger,
+        is_client_fault: Callable[[str, BaseException | None], bool],
+    ) -> None:
+        super().__init__(logger, {})
+        self._is_client_fault = is_client_fault
+
+    def log(self, level: int, msg: object, *args: object, **kwargs: Any) -> None:
+        if level > logging.DEBUG:
+            exc = _exception_of(kwargs.get("exc_info"))
+            if self._is_client_fault(str(msg), exc):
+                level = logging.DEBUG
+                if exc is not None:
+                    kwargs["exc_info"] = None
+                    msg, args = f"{msg}: %r", (*args, exc)
+        super().log(level, msg, *args, **kwargs)
+
+    def process(self, msg: Any, kwargs: Any) -> tuple[Any, Any]:
+        return msg, kwargs  # no extra of its own (LoggerAdapter's would replace the caller's)
+
+
+def _exception_of(exc_info: Any) -> BaseException | None:
+    """The exception a logging call's ``exc_info`` names (True: the one being handled)."""
+    if isinstance(exc_info, BaseException):
+        return exc_info
+    if isinstance(exc_info, tuple) and len(exc_info) == 3:
+        return exc_info[1]  # type: ignore[no-any-return]
+    if exc_info:
+        return sys.exc_info()[1]
+    return None
 
 
 def json_of(log_format: str) -> bool | None:

@@ -25,6 +25,7 @@ from picows import (
     ws_create_server,
 )
 
+from core.logs import ClientFaultsAtDebug
 from core.platform import Platform
 from core.shard import IDENTIFY_INTERVAL_S
 from gateway.handler import CommandHandler
@@ -49,6 +50,10 @@ READ_BUFFER_BYTES = 2048
 # only larger ones get picows' 1009 before being buffered whole.
 MAX_FRAME_BYTES = 2 * 4096
 SWEEP_INTERVAL_S = 1.0
+# picows logs a client's malformed or oversized frame ("WS parser error: ...") at ERROR; it
+# is the client's fault, so it goes out at DEBUG (core.logs: untrusted input never makes an
+# ERROR line). picows' own failures ("WS parser failure") and ours stay at ERROR.
+_PICOWS_CLIENT_FAULTS = ("WS parser error",)
 # Connections the kernel may hold unaccepted (capped by net.core.somaxconn). asyncio's default
 # of 100 overflows when thousands of clients reconnect at once (a worker restart, a network
 # blip): SYNs are dropped and clients wait 1, 3, 7... s to retry. bench.gateway storm, 2,000
@@ -96,6 +101,11 @@ class GatewayServer:
         self._heap: list[tuple[float, int, Connection]] = []
         self._order = itertools.count()
         self._origins = self.config.origins
+        # One logger-like object for every connection (picows then makes no child logger each).
+        self._picows_logger = ClientFaultsAtDebug(
+            logging.getLogger("picows.gateway"),
+            lambda message, exc: message.startswith(_PICOWS_CLIENT_FAULTS),
+        )
         self._server: asyncio.Server | None = None
         self._own_server: asyncio.Server | None = None  # this worker's own port
         self._sweeper: asyncio.TimerHandle | None = None
@@ -139,7 +149,7 @@ class GatewayServer:
         return await ws_create_server(
             self._listener_for, host, port, reuse_port=True,
             max_frame_size=MAX_FRAME_BYTES, read_buffer_init_size=READ_BUFFER_BYTES,
-            enable_auto_pong=True, logger_name="gateway", backlog=LISTEN_BACKLOG,
+            enable_auto_pong=True, logger_name=self._picows_logger, backlog=LISTEN_BACKLOG,
             use_aiofastnet=USE_AIOFASTNET,
         )
 

@@ -22,7 +22,7 @@ import signal
 
 from aiohttp import web
 
-from api.app import create_app
+from api.app import create_app, http_logger
 from api.ops import start_ops
 from core.config import Config
 from core.events import Bus
@@ -85,6 +85,7 @@ async def serve(
         runner = web.AppRunner(
             create_app(platform), keepalive_timeout=KEEPALIVE_TIMEOUT_S,
             shutdown_timeout=SHUTDOWN_TIMEOUT_S, access_log=None,
+            logger=http_logger(),  # a client's malformed HTTP at DEBUG, never ERROR
         )
         await runner.setup()
         try:
