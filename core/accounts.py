@@ -15,6 +15,7 @@ from core.store.base import Conflict
 from core.wire import user_json
 
 __all__ = [
+    "bot_username",
     "create_application",
     "edit_me",
     "login",
@@ -203,6 +204,9 @@ async def create_application(
 ) -> tuple[Application, User, str]:
     """Create an application with its bot user and return the bot's token (shown once).
 
+    The bot's username is :func:`bot_username`'s, which no other account can hold: a name
+    the owner did not choose never makes this fail.
+
     Raises:
         ApiError: 50035 for a bad name; 20001 when a bot tries to create one.
     """
@@ -218,12 +222,24 @@ async def create_application(
         id=app_id, name=name.strip(), owner_id=owner.id, description=description,
         verify_key=secrets.token_hex(32),
     )
-    # Bot usernames must be unique like any other; derive one from the name and the id.
-    base = re.sub(r"[^a-z0-9_]", "", name.lower())[:20] or "bot"
-    bot = User(id=app_id, username=f"{base}_{app_id % 100000:05d}", global_name=name.strip(),
+    bot = User(id=app_id, username=bot_username(name, app_id), global_name=name.strip(),
                bot=True)
-    try:
-        await p.meta.create_application(app, bot)
-    except Conflict:
-        raise ApiError(409, 40007, "A bot user with this name already exists; retry.") from None
+    await p.meta.create_application(app, bot)
     return app, bot, await p.tokens.issue(bot.id)
+
+
+# 12 + "-" + the 19 digits of the largest snowflake: 32, the longest username.
+_BOT_BASE_MAX = 12
+
+
+def bot_username(name: str, app_id: int) -> str:
+    """A bot's username: its application's name in lowercase letters, digits and "_" (at most
+    12), "-", then the application id, e.g. ``weatherbot-1234567890123456789``.
+
+    Unique because the id is, and out of reach of every other account: ``-`` is no character
+    a registered or edited username may hold (:func:`validate_username`), so no user (or bot
+    renaming itself) can take it first. It once ended in the id's last five digits and a
+    clash answered 409 "retry" for a name the owner never chose.
+    """
+    base = re.sub(r"[^a-z0-9_]", "", name.lower())[:_BOT_BASE_MAX] or "bot"
+    return f"{base}-{app_id}"
