@@ -60,6 +60,10 @@ def http_logger() -> ClientFaultsAtDebug:
 
 @public
 async def _openapi(request: web.Request) -> web.Response:
-    """The OpenAPI document, built from this app's own routes."""
+    """The OpenAPI document, built from this app's own routes.
+
+    Its server is the origin: the paths carry ``/api/v10`` themselves (and this document is
+    at ``/api/openapi.json``), so a generated client joining the two calls the right URL.
+    """
     platform = request.app[PLATFORM]
-    return json_response(build_document(request.app, platform.config.http_url + API_PREFIX))
+    return json_response(build_document(request.app, platform.config.http_url))

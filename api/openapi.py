@@ -21,13 +21,20 @@ V = "/api/v10"
 
 @dataclass(frozen=True, slots=True)
 class Op:
-    """What one route does: summary, request body schema, response schema and status."""
+    """What one route does: summary, request body schema, response schema and status.
+
+    Every operation also documents the errors any route can answer (:func:`_error_statuses`);
+    ``also`` adds other successes (status, schema name or None for no body), ``errors`` the
+    errors only this route gives.
+    """
 
     summary: str
     response: str | None = None  # a schema name in SCHEMAS, "[Name]" for a list, None for 204
     body: str | None = None
     status: int = 200
     public: bool = False
+    also: tuple[tuple[int, str | None], ...] = ()
+    errors: tuple[int, ...] = ()
 
 
 def _ref(name: str) -> dict[str, Any]:
@@ -160,7 +167,9 @@ OPERATIONS: dict[tuple[str, str], Op] = {
                                                     "OverwriteBody", 204),
     ("DELETE", _C + "/permissions/{overwrite_id}"): Op("Delete a permission overwrite", None,
                                                        status=204),
-    ("POST", _C + "/invites"): Op("Create an invite", "Invite", "InviteCreate"),
+    # 409: no free code in 5 random draws (of 62^8 codes and more: never seen).
+    ("POST", _C + "/invites"): Op("Create an invite", "Invite", "InviteCreate",
+                                  errors=(409,)),
     ("GET", _C + "/invites"): Op("A channel's invites (MANAGE_CHANNELS)", "[Invite]"),
     ("GET", _G + "/invites"): Op("A guild's invites (MANAGE_GUILD)", "[Invite]"),
     ("GET", V + "/invites/{code}"): Op("An invite", "Invite", public=True),
@@ -168,7 +177,9 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     ("DELETE", V + "/invites/{code}"): Op("Delete an invite", "Invite"),
     ("GET", _G + "/members"): Op("List members (limit 1-1000, after)", "[Member]"),
     ("GET", _G + "/members/{user_id}"): Op("A member", "Member"),
-    ("PUT", _G + "/members/{user_id}"): Op("Add a bot user (MANAGE_GUILD)", "Member", None, 201),
+    ("PUT", _G + "/members/{user_id}"): Op("Add a bot user (MANAGE_GUILD): 201 with the member, "
+                                           "204 when it already is one", "Member", None, 201,
+                                           also=((204, None),)),
     ("PATCH", _G + "/members/{user_id}"): Op("Edit a member", "Member", "MemberPatch"),
     ("PATCH", _G + "/members/@me"): Op("Edit the current member", "Member", "MemberPatch"),
     ("DELETE", _G + "/members/{user_id}"): Op("Kick a member (KICK_MEMBERS)", None, status=204),
@@ -179,8 +190,9 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     ("PATCH", _G + "/roles"): Op("Reorder roles", "[Role]", "Positions"),
     ("PATCH", _G + "/roles/{role_id}"): Op("Edit a role", "Role", "RoleBody"),
     ("DELETE", _G + "/roles/{role_id}"): Op("Delete a role", None, status=204),
+    # 503: its write failed or the worker is draining (retry).
     ("POST", _C + "/messages"): Op("Send a message (durable when answered)", "Message",
-                                   "MessageCreate"),
+                                   "MessageCreate", errors=(503,)),
     ("GET", _C + "/messages"): Op("Message history (before/after/around, limit 1-100)",
                                   "[Message]"),
     ("GET", _C + "/messages/{message_id}"): Op("A message", "Message"),
@@ -233,17 +245,33 @@ def build_document(app: web.Application, server_url: str) -> dict[str, Any]:
     }
 
 
+def _error_statuses(op: Op) -> list[int]:
+    """Every error ``op`` can answer: 400 (a bad body or value), 401 (no valid token; never
+    on a public route), 403, 404, 413 (a body over ``max_body_bytes``; routes that read one),
+    429 (rate limits, public routes too), 500 (a bug or a failing backend: Discord's JSON
+    500), and the route's own."""
+    statuses = {400, 403, 404, 429, 500, *op.errors}
+    if not op.public:
+        statuses.add(401)
+    if op.body:
+        statuses.add(413)
+    return sorted(statuses)
+
+
 def _operation(method: str, path: str, op: Op) -> dict[str, Any]:
     error = {"description": "Discord JSON error",
              "content": {"application/json": {"schema": _ref("Error")}}}
-    ok: dict[str, Any] = {"description": op.summary}
-    if op.response:
-        ok["content"] = {"application/json": {"schema": _ref(op.response)}}
+    responses: dict[str, Any] = {}
+    for status, schema in ((op.status, op.response), *op.also):
+        ok: dict[str, Any] = {"description": op.summary}
+        if schema:
+            ok["content"] = {"application/json": {"schema": _ref(schema)}}
+        responses[str(status)] = ok
+    responses.update((str(status), error) for status in _error_statuses(op))
     out: dict[str, Any] = {
         "summary": op.summary,
         "operationId": f"{method.lower()}_{re.sub(r'[^a-z0-9]+', '_', path.lower()).strip('_')}",
-        "responses": {str(op.status): ok, "400": error, "401": error, "403": error,
-                      "404": error, "429": error},
+        "responses": responses,
     }
     params = [{"name": n, "in": "path", "required": True, "schema": {"type": "string"}}
               for n in _PARAM.findall(path)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 import jsonschema
 from openapi_spec_validator import validate
@@ -15,6 +16,26 @@ async def test_openapi_document_is_valid_openapi_31(api: Api) -> None:
     resp = await api.client.get("/api/openapi.json")
     assert resp.status == 200 and resp.headers["Content-Type"] == "application/json"
     validate(await resp.json())
+
+
+async def test_server_url_is_the_origin_and_paths_carry_the_prefix(api: Api) -> None:
+    """A generated client joins ``servers[0].url`` and a path: only one may hold /api/v10."""
+    doc = await (await api.client.get("/api/openapi.json")).json()
+    (server,) = doc["servers"]
+    assert urlsplit(server["url"]).path in ("", "/")
+    assert all(path.startswith("/api/") for path in doc["paths"])
+
+
+async def test_every_status_a_route_answers_is_documented(api: Api) -> None:
+    doc = await (await api.client.get("/api/openapi.json")).json()
+    add_member = doc["paths"]["/api/v10/guilds/{guild_id}/members/{user_id}"]["put"]
+    assert {"201", "204"} <= add_member["responses"].keys()
+    assert "content" not in add_member["responses"]["204"]
+    send = doc["paths"]["/api/v10/channels/{channel_id}/messages"]["post"]["responses"]
+    assert {"400", "401", "403", "404", "413", "429", "500", "503"} <= send.keys()
+    login = doc["paths"]["/api/v10/auth/login"]["post"]["responses"]
+    assert "401" not in login  # public
+    assert "409" not in doc["paths"]["/api/v10/applications"]["post"]["responses"]
 
 
 async def test_every_route_is_documented_and_every_documented_route_exists(api: Api) -> None:
