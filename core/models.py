@@ -22,6 +22,7 @@ __all__ = [
     "MessageReference",
     "Overwrite",
     "OverwriteType",
+    "ReactionCount",
     "Role",
     "User",
 ]
@@ -181,3 +182,23 @@ class Message:
     reference: MessageReference | None = None
     flags: int = 0
     embeds: tuple[dict[str, Any], ...] = field(default=())
+    # Unix ms at which it was pinned (None when not pinned): the order of a channel's pins.
+    pinned_at: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReactionCount:
+    """One emoji's reactions on one message, as a page read aggregates them.
+
+    Reactions are stored one row per (message, emoji, user), apart from the message, so a
+    reaction never rewrites the message; reads count them per page (``core.store.base``).
+
+    Attributes:
+        emoji: the stored key (``core.emoji``): a unicode emoji itself, or a custom emoji's id.
+        count: how many users reacted with it.
+        me: whether the reading user is one of them.
+    """
+
+    emoji: str
+    count: int
+    me: bool = False

@@ -17,6 +17,7 @@ Rules every adapter follows:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from enum import Enum
 from typing import Any, Protocol
 
 from core.models import (
@@ -27,14 +28,44 @@ from core.models import (
     Member,
     Message,
     Overwrite,
+    ReactionCount,
     Role,
     User,
 )
 
-__all__ = ["Conflict", "HISTORY_MAX", "MessageStore", "MetaStore", "StoreUnavailable"]
+__all__ = [
+    "Conflict",
+    "HISTORY_MAX",
+    "MessageStore",
+    "MetaStore",
+    "PinOutcome",
+    "ReactionOutcome",
+    "StoreUnavailable",
+]
 
-# The largest page any history query returns (Discord's ``limit`` maximum).
+# The largest page any history query returns (Discord's ``limit`` maximum); also the most
+# users one ``reaction_users`` call and pins one ``list_pins`` call return.
 HISTORY_MAX = 100
+
+
+class ReactionOutcome(Enum):
+    """What :meth:`MessageStore.add_reaction` did."""
+
+    ADDED = "added"
+    ALREADY_REACTED = "already"  # the user had this reaction: nothing changed
+    LIMIT_REACHED = "limit"  # the emoji is new to the message and it has max_emojis already
+    UNKNOWN_MESSAGE = "unknown"
+
+
+class PinOutcome(Enum):
+    """What :meth:`MessageStore.pin_message` did."""
+
+    PINNED = "pinned"
+    ALREADY_PINNED = "already"
+    LIMIT_REACHED = "limit"
+    UNKNOWN_MESSAGE = "unknown"
+
+
 
 
 class Conflict(Exception):
@@ -233,4 +264,71 @@ class MessageStore(Protocol):
     async def delete_message(self, channel_id: int, message_id: int) -> bool: ...
 
     async def delete_channel_messages(self, channel_id: int) -> int:
-        """Drop a deleted channel's history; returns how many were removed."""
+        """Drop a deleted channel's history (and its reactions); returns how many messages
+        were removed."""
+
+    # -- pins ------------------------------------------------------------------------------
+    # A pin is two fields of the message (``pinned``, ``pinned_at``): pins are rare and read
+    # with their message, so pinning may rewrite it (and drops it from any cache in front).
+
+    async def pin_message(
+        self, channel_id: int, message_id: int, now_ms: int, max_pins: int
+    ) -> tuple[PinOutcome, Message | None]:
+        """Pin a message unless the channel has ``max_pins`` pinned already.
+
+        ``pinned_at`` is ``now_ms``, or 1 ms after the channel's newest pin if that is not
+        earlier, so a channel's pins have distinct times and paging by time loses none.
+
+        Returns:
+            The outcome and the message as stored after it (None when unknown).
+        """
+
+    async def unpin_message(self, channel_id: int, message_id: int) -> Message | None:
+        """Unpin a message; the message after it, or None when it was not pinned (or is
+        unknown)."""
+
+    async def list_pins(
+        self, channel_id: int, *, before_ms: int | None = None, limit: int = 50
+    ) -> list[Message]:
+        """The channel's pinned messages with ``pinned_at < before_ms``, most recently pinned
+        first, at most ``limit`` (1..HISTORY_MAX)."""
+
+    # -- reactions -------------------------------------------------------------------------
+    # Stored apart from the message, one record per (message, emoji, user), so a storm of
+    # reactions on one message never rewrites the message. ``emoji`` is the key of
+    # ``core.emoji`` (the unicode emoji, or a custom emoji's id).
+
+    async def add_reaction(
+        self, channel_id: int, message_id: int, emoji: str, user_id: int, now_ms: int,
+        *, max_emojis: int,
+    ) -> ReactionOutcome:
+        """Add ``user_id``'s reaction, if the message exists in the channel.
+
+        An emoji the message has no reaction with yet is refused (LIMIT_REACHED) when the
+        message already has ``max_emojis`` distinct ones (0: no new emoji at all).
+        """
+
+    async def remove_reaction(
+        self, channel_id: int, message_id: int, emoji: str, user_id: int
+    ) -> bool:
+        """Remove one user's reaction; False if there was none."""
+
+    async def remove_reactions(
+        self, channel_id: int, message_id: int, emoji: str | None = None
+    ) -> int:
+        """Remove every reaction of the message (or every one with ``emoji``); how many."""
+
+    async def reaction_users(
+        self, channel_id: int, message_id: int, emoji: str, *, after: int = 0, limit: int = 25
+    ) -> list[int]:
+        """Ids of the users who reacted with ``emoji``, ascending, > ``after``, at most
+        ``limit`` (1..HISTORY_MAX)."""
+
+    async def reaction_counts(
+        self, channel_id: int, message_ids: Sequence[int], viewer_id: int | None = None
+    ) -> dict[int, list[ReactionCount]]:
+        """Per message of ``message_ids`` that has reactions: each emoji's count, and
+        whether ``viewer_id`` is among its users, in the order the emojis were first used.
+
+        One query for a whole page (at most HISTORY_MAX ids), never one per message.
+        """

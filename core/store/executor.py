@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
 
-__all__ = ["Executor", "Row", "assignments", "in_chunks"]
+__all__ = ["Executor", "Row", "assignments", "in_chunks", "serialize"]
 
 Row = Sequence[Any]
 
@@ -85,3 +85,21 @@ def assignments(
     names = sorted(fields)  # a stable text per set of fields, for the statement caches
     values = [None if fields[n] is None else allowed[n](fields[n]) for n in names]
     return ", ".join(f"{n} = ?" for n in names), values
+
+
+# PostgreSQL's two-key advisory locks take int4 keys.
+_INT4_MAX = (1 << 31) - 1
+
+
+async def serialize(tx: Executor, namespace: int, key: int) -> None:
+    """Make the rest of transaction ``tx`` run alone among those serializing on ``key``.
+
+    For the checks that count rows before adding one (50 pins a channel, 20 emojis a
+    message): two concurrent READ COMMITTED transactions on PostgreSQL would both see room
+    for the last one. There, a transaction-scoped advisory lock on (``namespace``, ``key``
+    folded into int4) is taken; unrelated keys that fold together only wait for each other.
+    SQLite needs nothing: its write transactions already run one at a time (BEGIN
+    IMMEDIATE).
+    """
+    if tx.dialect == "postgres":
+        await tx.fetchval("SELECT pg_advisory_xact_lock(?, ?)", namespace, key % _INT4_MAX)

@@ -218,11 +218,39 @@ _V1_SCHEMA = (
     "WHERE nonce IS NOT NULL",
 )
 
+# Pins: when a message was pinned (NULL when not), and the channel's pins by that time (a
+# channel has at most a few dozen, so the partial index stays tiny).
+_V3_PINS_AND_REACTIONS = (
+    "ALTER TABLE messages ADD COLUMN pinned_at BIGINT",
+    "CREATE INDEX messages_pins ON messages (channel_id, pinned_at) WHERE pinned_at IS NOT NULL",
+)
+
+
+def _reactions_table(suffix: str) -> str:
+    """Reactions, one row per (message, emoji, user), apart from the message: a storm of
+    reactions on one message inserts rows and never rewrites the message. The primary key
+    serves every read: a message's users of an emoji by id, a page's counts (GROUP BY over
+    the key's prefix), the distinct emojis of a message. The message cascade removes them
+    with their message. SQLite stores the table as that key (WITHOUT ROWID: one b-tree, no
+    rowid index beside it)."""
+    return f"""CREATE TABLE reactions (
+        message_id BIGINT NOT NULL REFERENCES messages (id) ON DELETE CASCADE,
+        emoji TEXT NOT NULL,
+        user_id BIGINT NOT NULL,
+        channel_id BIGINT NOT NULL,
+        created_at BIGINT NOT NULL,
+        PRIMARY KEY (message_id, emoji, user_id)
+    ){suffix}"""
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _V1_SCHEMA),
     # Member timeouts: unix ms, NULL when none (an expired one may stay until next changed).
     Migration(2, "member timeouts",
               ("ALTER TABLE members ADD COLUMN communication_disabled_until BIGINT",)),
+    Migration(3, "pins and reactions", _V3_PINS_AND_REACTIONS,
+              sqlite=(_reactions_table(" WITHOUT ROWID"),),
+              postgres=(_reactions_table(""),)),
 )
 
 _CREATE_LEDGER = (

@@ -15,11 +15,17 @@ document   ``Message``            document   ``Message``
 ``type``   ``type``               ``flags``  ``flags``
 ``tts``    ``tts``                ``embeds`` ``embeds``
 ``nonce``  ``nonce``              ``edited`` ``edited_at``
+``pin_t``  ``pinned_at``
 ========== ====================== ========== ======================
 
 A field at its default value (None, False, 0, empty) is left out of the document; ``text``,
-``ch`` and ``author`` are always there. Indexes: ``(ch, _id)`` for history pages and
-``(ch, author, nonce, _id)`` for nonce lookups, partial on documents that have a nonce.
+``ch`` and ``author`` are always there. Indexes: ``(ch, _id)`` for history pages,
+``(ch, author, nonce, _id)`` for nonce lookups, partial on documents that have a nonce, and
+``(ch, pin_t)`` for a channel's pins, partial on pinned documents.
+
+Reactions live in their own collection (``core.store.mongoreactions``), never in the message
+document. The limit of pins per channel is checked optimistically, as the one of emojis per
+message is there: a pin that finds the channel over the limit after its write undoes itself.
 """
 
 from __future__ import annotations
@@ -42,7 +48,8 @@ from pymongo.errors import (
 from pymongo.write_concern import WriteConcern
 
 from core.models import Message, MessageReference
-from core.store.base import HISTORY_MAX, Conflict, StoreUnavailable
+from core.store.base import HISTORY_MAX, Conflict, PinOutcome, StoreUnavailable
+from core.store.mongoreactions import MongoReactionStore, ensure_reaction_indexes
 
 __all__ = ["DURABLE", "MongoMessageStore", "open_mongo"]
 
@@ -91,6 +98,7 @@ def _doc(message: Message) -> Doc:
         "ref": None if ref is None else _ref_doc(ref),
         "flags": message.flags,
         "embeds": list(message.embeds),
+        "pin_t": message.pinned_at,
     }
     return {k: v for k, v in doc.items() if k in _ALWAYS or _present(v)}
 
@@ -125,6 +133,7 @@ def _message(doc: Doc) -> Message:
         reference=None if ref is None else MessageReference(ref["id"], ref["ch"], ref.get("guild")),
         flags=doc.get("flags", 0),
         embeds=tuple(doc.get("embeds", ())),
+        pinned_at=doc.get("pin_t"),
     )
 
 
@@ -134,7 +143,7 @@ def _hosts(url: str) -> str:
     return rest.split("/", 1)[0].split("?", 1)[0].rsplit("@", 1)[-1]
 
 
-class MongoMessageStore:
+class MongoMessageStore(MongoReactionStore):
     """The :class:`core.store.base.MessageStore` on MongoDB.
 
     ``insert_many`` is one unordered bulk insert: a message that fails does not stop the
@@ -150,13 +159,16 @@ class MongoMessageStore:
         client: the client; closed by :meth:`aclose`.
         collection: the ``messages`` collection, with its write concern set.
         where: the hosts, for error messages (no credentials).
+        reactions: the ``reactions`` collection, with the same write concern.
     """
 
     def __init__(
-        self, client: AsyncMongoClient[Doc], collection: AsyncCollection[Doc], where: str
+        self, client: AsyncMongoClient[Doc], collection: AsyncCollection[Doc], where: str,
+        reactions: AsyncCollection[Doc],
     ) -> None:
         self._client = client
         self._messages = collection
+        self._reactions = reactions
         self._where = where
         self._closed = False
 
@@ -174,6 +186,12 @@ class MongoMessageStore:
                 name="nonce",
                 partialFilterExpression={"nonce": {"$exists": True}},
             )
+            await self._messages.create_index(
+                [("ch", ASCENDING), ("pin_t", ASCENDING)],
+                name="pins",
+                partialFilterExpression={"pin_t": {"$exists": True}},
+            )
+            await ensure_reaction_indexes(self._reactions)
 
     async def aclose(self) -> None:
         if not self._closed:
@@ -259,12 +277,71 @@ class MongoMessageStore:
     async def delete_message(self, channel_id: int, message_id: int) -> bool:
         with self._errors():
             result = await self._messages.delete_one({"_id": message_id, "ch": channel_id})
+            # After the message: a reaction added meanwhile is removed too, or refused.
+            await self._reactions.delete_many({"m": message_id, "ch": channel_id})
         return result.deleted_count == 1
 
     async def delete_channel_messages(self, channel_id: int) -> int:
         with self._errors():
             result = await self._messages.delete_many({"ch": channel_id})
+            await self._reactions.delete_many({"ch": channel_id})
         return result.deleted_count
+
+    # -- pins ----------------------------------------------------------------------------
+
+    async def pin_message(
+        self, channel_id: int, message_id: int, now_ms: int, max_pins: int
+    ) -> tuple[PinOutcome, Message | None]:
+        where = {"_id": message_id, "ch": channel_id}
+        pinned = {"ch": channel_id, "pin_t": {"$exists": True}}
+        with self._errors():
+            doc = await self._messages.find_one(where)
+            if doc is None:
+                return PinOutcome.UNKNOWN_MESSAGE, None
+            if "pin_t" in doc:
+                return PinOutcome.ALREADY_PINNED, _message(doc)
+            if await self._messages.count_documents(pinned) >= max_pins:
+                return PinOutcome.LIMIT_REACHED, _message(doc)
+            newest = await self._messages.find_one(pinned, {"pin_t": 1},
+                                                   sort=[("pin_t", DESCENDING)])
+            pinned_at = max(now_ms, newest["pin_t"] + 1 if newest else 0)  # distinct times
+            after = await self._messages.find_one_and_update(
+                {**where, "pin_t": {"$exists": False}},
+                {"$set": {"pinned": True, "pin_t": pinned_at}},
+                return_document=ReturnDocument.AFTER,
+            )
+            if after is None:  # pinned (or deleted) by someone else meanwhile
+                doc = await self._messages.find_one(where)
+                if doc is None:
+                    return PinOutcome.UNKNOWN_MESSAGE, None
+                return PinOutcome.ALREADY_PINNED, _message(doc)
+            if await self._messages.count_documents(pinned) > max_pins:
+                # Another pin took the last place at the same time: undo this one.
+                await self._messages.update_one({**where, "pin_t": pinned_at},
+                                                {"$unset": {"pinned": "", "pin_t": ""}})
+                return PinOutcome.LIMIT_REACHED, _message(doc)
+        return PinOutcome.PINNED, _message(after)
+
+    async def unpin_message(self, channel_id: int, message_id: int) -> Message | None:
+        query = {"_id": message_id, "ch": channel_id,
+                 "$or": [{"pin_t": {"$exists": True}}, {"pinned": True}]}
+        with self._errors():
+            doc = await self._messages.find_one_and_update(
+                query, {"$unset": {"pinned": "", "pin_t": ""}},
+                return_document=ReturnDocument.AFTER,
+            )
+        return None if doc is None else _message(doc)
+
+    async def list_pins(
+        self, channel_id: int, *, before_ms: int | None = None, limit: int = 50
+    ) -> list[Message]:
+        limit = max(1, min(limit, HISTORY_MAX))
+        bound: Doc = {"$exists": True} if before_ms is None else {"$lt": before_ms}
+        cursor = self._messages.find({"ch": channel_id, "pin_t": bound},
+                                     sort=[("pin_t", DESCENDING), ("_id", DESCENDING)])
+        with self._errors():
+            docs = await cursor.limit(limit).to_list()
+        return [_message(d) for d in docs]
 
     async def _accept_retried(self, exc: BulkWriteError, messages: Sequence[Message]) -> None:
         """Swallow duplicate-key errors for ids already holding the same message.
@@ -327,8 +404,10 @@ async def open_mongo(
         raise StoreUnavailable(f"malformed MongoDB URL for {_hosts(url)}") from None
     # The URL's write concern wins; without one, DURABLE (see the class docstring).
     concern = client.write_concern if client.write_concern.document else DURABLE
-    collection = client[db_name].get_collection("messages", write_concern=concern)
-    store = MongoMessageStore(client, collection, _hosts(url))
+    db = client[db_name]
+    collection = db.get_collection("messages", write_concern=concern)
+    reactions = db.get_collection("reactions", write_concern=concern)
+    store = MongoMessageStore(client, collection, _hosts(url), reactions)
     try:
         # The client's own timeouts are for a server that went away later: the first
         # contact gets a short one, so a wrong URL fails the start quickly.

@@ -16,8 +16,14 @@ import orjson
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.exceptions import NoScriptError, RedisError
 
-from core.models import Message, MessageReference
-from core.store.base import HISTORY_MAX, MessageStore, StoreUnavailable
+from core.models import Message, MessageReference, ReactionCount
+from core.store.base import (
+    HISTORY_MAX,
+    MessageStore,
+    PinOutcome,
+    ReactionOutcome,
+    StoreUnavailable,
+)
 from core.store.cache import latest_status
 
 __all__ = ["POOL_MAX", "CachedMessageStore", "RedisCache", "open_redis_cache", "redis_address"]
@@ -297,8 +303,13 @@ class CachedMessageStore:
     Writes go to ``inner`` first (the durable copy), then to Redis. ``history`` with no
     ``before``/``after`` and ``limit <= per_channel`` is served from Redis alone when the
     channel's list is known complete; otherwise it reads ``inner`` and fills the list from
-    that read. Edits and deletes drop the channel's list. See the comment above ``_INSERT``
-    for why a concurrent fill and insert cannot leave a stale list.
+    that read. Edits, pins and deletes drop the channel's list. See the comment above
+    ``_INSERT`` for why a concurrent fill and insert cannot leave a stale list.
+
+    Reactions are not cached: they are not part of the cached message bodies (the stores keep
+    them apart), and every reaction call, counts included, goes to ``inner``. A page served
+    from Redis gets its counts from one aggregate read of ``inner`` (``core.history``), so
+    they are never stale and a reaction never touches the list.
 
     Redis is only a cache here: a Redis error never fails a call whose ``inner`` write
     succeeded (it is logged). A list missed by such an error can be stale until its
@@ -404,6 +415,55 @@ class CachedMessageStore:
             return await self._inner.delete_channel_messages(channel_id)
         finally:
             await self._invalidate(channel_id)
+
+    async def pin_message(
+        self, channel_id: int, message_id: int, now_ms: int, max_pins: int
+    ) -> tuple[PinOutcome, Message | None]:
+        try:
+            return await self._inner.pin_message(channel_id, message_id, now_ms, max_pins)
+        finally:
+            await self._invalidate(channel_id)  # ``pinned`` is part of the cached body
+
+    async def unpin_message(self, channel_id: int, message_id: int) -> Message | None:
+        try:
+            return await self._inner.unpin_message(channel_id, message_id)
+        finally:
+            await self._invalidate(channel_id)
+
+    async def list_pins(
+        self, channel_id: int, *, before_ms: int | None = None, limit: int = 50
+    ) -> list[Message]:
+        return await self._inner.list_pins(channel_id, before_ms=before_ms, limit=limit)
+
+    # Reactions: straight to ``inner`` (see the class docstring).
+
+    async def add_reaction(
+        self, channel_id: int, message_id: int, emoji: str, user_id: int, now_ms: int,
+        *, max_emojis: int,
+    ) -> ReactionOutcome:
+        return await self._inner.add_reaction(
+            channel_id, message_id, emoji, user_id, now_ms, max_emojis=max_emojis)
+
+    async def remove_reaction(
+        self, channel_id: int, message_id: int, emoji: str, user_id: int
+    ) -> bool:
+        return await self._inner.remove_reaction(channel_id, message_id, emoji, user_id)
+
+    async def remove_reactions(
+        self, channel_id: int, message_id: int, emoji: str | None = None
+    ) -> int:
+        return await self._inner.remove_reactions(channel_id, message_id, emoji)
+
+    async def reaction_users(
+        self, channel_id: int, message_id: int, emoji: str, *, after: int = 0, limit: int = 25
+    ) -> list[int]:
+        return await self._inner.reaction_users(
+            channel_id, message_id, emoji, after=after, limit=limit)
+
+    async def reaction_counts(
+        self, channel_id: int, message_ids: Sequence[int], viewer_id: int | None = None
+    ) -> dict[int, list[ReactionCount]]:
+        return await self._inner.reaction_counts(channel_id, message_ids, viewer_id)
 
     def _keys(self, channel_id: int) -> list[str]:
         base = f"{self._prefix}recent:v1:{{{channel_id}}}"

@@ -23,10 +23,11 @@ from typing import Any, Self
 import orjson
 
 from core.models import Message, MessageReference
-from core.store.base import HISTORY_MAX
-from core.store.executor import Executor, Row, assignments
+from core.store.base import HISTORY_MAX, PinOutcome
+from core.store.executor import Executor, Row, assignments, serialize
 from core.store.migrations import migrate
 from core.store.sqlmeta import SqlMetaStore
+from core.store.sqlreactions import SqlReactionStore
 
 __all__ = ["SqlMessageStore", "SqlStore", "prepare"]
 
@@ -36,7 +37,7 @@ __all__ = ["SqlMessageStore", "SqlStore", "prepare"]
 _MESSAGE = (
     "id, channel_id, author_id, content, guild_id, type, tts, nonce, edited_at, pinned,"
     " mention_everyone, mentions, mention_roles, ref_message_id, ref_channel_id,"
-    " ref_guild_id, flags, embeds"
+    " ref_guild_id, flags, embeds, pinned_at"
 )
 _MESSAGE_COLUMNS = tuple(c.strip() for c in _MESSAGE.split(","))
 
@@ -54,7 +55,7 @@ def _message(r: Row) -> Message:
     ref = None if r[13] is None else MessageReference(r[13], r[14], r[15])
     return Message(
         r[0], r[1], r[2], r[3], r[4], r[5], bool(r[6]), r[7], r[8], bool(r[9]), bool(r[10]),
-        _unjson(r[11]), _unjson(r[12]), ref, r[16], _unjson(r[17]),
+        _unjson(r[11]), _unjson(r[12]), ref, r[16], _unjson(r[17]), r[18],
     )
 
 
@@ -65,7 +66,7 @@ def _message_params(m: Message) -> tuple[Any, ...]:
         m.id, m.channel_id, m.author_id, m.content, m.guild_id, m.type, bool(m.tts), m.nonce,
         m.edited_at, bool(m.pinned), bool(m.mention_everyone), _json(list(m.mentions)),
         _json(list(m.mention_roles)), ref and ref.message_id, ref and ref.channel_id,
-        ref and ref.guild_id, m.flags, _json(list(m.embeds)),
+        ref and ref.guild_id, m.flags, _json(list(m.embeds)), m.pinned_at,
     )
 
 
@@ -87,12 +88,17 @@ _MESSAGE_FIELDS: Mapping[str, Callable[[Any], Any]] = MappingProxyType(
 )
 
 
-class SqlMessageStore:
+# The advisory-lock namespace of pin checks ("pins"; see executor.serialize).
+_PIN_LOCK = 0x70696E73
+
+
+class SqlMessageStore(SqlReactionStore):
     """:class:`core.store.base.MessageStore` over an :class:`Executor`.
 
     ``insert_many`` is one atomic bulk insert: ``executemany`` in one transaction on SQLite
     (durable at commit, ``synchronous=FULL``); on PostgreSQL ``COPY``, or a pipelined
     ``executemany`` for batches under 8 (durable at commit, ``synchronous_commit=on``).
+    Reactions are :class:`~core.store.sqlreactions.SqlReactionStore`'s, in their own table.
     """
 
     def __init__(self, executor: Executor) -> None:
@@ -172,7 +178,60 @@ class SqlMessageStore:
         return await self._db.execute(sql, message_id, channel_id) > 0
 
     async def delete_channel_messages(self, channel_id: int) -> int:
+        # The reactions table's foreign key cascades: the messages' reactions go with them.
         return await self._db.execute("DELETE FROM messages WHERE channel_id = ?", channel_id)
+
+    # -- pins ----------------------------------------------------------------------------
+
+    async def pin_message(
+        self, channel_id: int, message_id: int, now_ms: int, max_pins: int
+    ) -> tuple[PinOutcome, Message | None]:
+        async with self._db.transaction() as tx:
+            # Counted and written alone, so two pins racing for the last place get one.
+            await serialize(tx, _PIN_LOCK, channel_id)
+            row = await tx.fetchrow(
+                f"SELECT {_MESSAGE} FROM messages WHERE id = ? AND channel_id = ?",
+                message_id, channel_id,
+            )
+            if row is None:
+                return PinOutcome.UNKNOWN_MESSAGE, None
+            message = _message(row)
+            if message.pinned_at is not None:
+                return PinOutcome.ALREADY_PINNED, message
+            count, newest = await tx.fetchrow(
+                "SELECT COUNT(*), MAX(pinned_at) FROM messages"
+                " WHERE channel_id = ? AND pinned_at IS NOT NULL", channel_id,
+            ) or (0, None)
+            if count >= max_pins:
+                return PinOutcome.LIMIT_REACHED, message
+            pinned_at = max(now_ms, (newest or 0) + 1)  # distinct times: exact paging
+            row = await tx.fetchrow(
+                "UPDATE messages SET pinned = ?, pinned_at = ? WHERE id = ? AND channel_id = ?"
+                f" RETURNING {_MESSAGE}", True, pinned_at, message_id, channel_id,
+            )
+        return PinOutcome.PINNED, None if row is None else _message(row)
+
+    async def unpin_message(self, channel_id: int, message_id: int) -> Message | None:
+        row = await self._db.fetchrow(
+            "UPDATE messages SET pinned = ?, pinned_at = NULL WHERE id = ? AND channel_id = ?"
+            f" AND (pinned_at IS NOT NULL OR pinned) RETURNING {_MESSAGE}",
+            False, message_id, channel_id,
+        )
+        return None if row is None else _message(row)
+
+    async def list_pins(
+        self, channel_id: int, *, before_ms: int | None = None, limit: int = 50
+    ) -> list[Message]:
+        limit = max(1, min(limit, HISTORY_MAX))
+        bound, args = "", [channel_id]
+        if before_ms is not None:
+            bound = " AND pinned_at < ?"
+            args.append(before_ms)
+        rows = await self._db.fetch(
+            f"SELECT {_MESSAGE} FROM messages WHERE channel_id = ? AND pinned_at IS NOT NULL"
+            f"{bound} ORDER BY pinned_at DESC, id DESC LIMIT ?", *args, limit,
+        )
+        return [_message(r) for r in rows]
 
 
 # -- the pair --------------------------------------------------------------------------------

@@ -27,10 +27,19 @@ from core.models import (
     MessageReference,
     Overwrite,
     OverwriteType,
+    ReactionCount,
     Role,
     User,
 )
-from core.store.base import HISTORY_MAX, Conflict, MessageStore, MetaStore, StoreUnavailable
+from core.store.base import (
+    HISTORY_MAX,
+    Conflict,
+    MessageStore,
+    MetaStore,
+    PinOutcome,
+    ReactionOutcome,
+    StoreUnavailable,
+)
 from core.store.migrations import MIGRATIONS, migrate
 from core.store.postgres import PostgresStore
 from core.store.sql import SqlStore
@@ -650,6 +659,7 @@ async def test_insert_many_round_trips_every_field(message_store: MessageStore) 
         edited_at=NOW, pinned=True, mention_everyone=True, mentions=(2, 1 << 60),
         mention_roles=(MOD,), reference=MessageReference(900, CH, GUILD), flags=4,
         embeds=({"title": "t", "fields": [{"name": "a", "value": "b"}], "color": 5},),
+        pinned_at=NOW,
     )
     bare = Message(1001, CH, 2, "")
     await message_store.insert_many([full])  # a batch of one (PostgreSQL: executemany)
@@ -778,6 +788,251 @@ async def test_delete_channel_messages_counts_and_spares_other_channels(
 async def test_aclose_is_safe_twice(message_store: MessageStore) -> None:
     await message_store.aclose()
     await message_store.aclose()
+
+
+# -- pins ----------------------------------------------------------------------------------
+
+
+async def test_pin_message_sets_pinned_and_pinned_at(message_store: MessageStore) -> None:
+    await insert_range(message_store, range(1, 4))
+    outcome, pinned = await message_store.pin_message(CH, 2, NOW, 50)
+    assert outcome is PinOutcome.PINNED
+    assert pinned == msg(2, pinned=True, pinned_at=NOW)
+    assert await message_store.get_message(CH, 2) == pinned
+    # A page read (the Redis cache's too) shows it: pinning drops a cached copy.
+    assert [m.pinned for m in await message_store.history(CH)] == [False, True, False]
+
+
+async def test_pin_message_twice_changes_nothing(message_store: MessageStore) -> None:
+    await insert_range(message_store, range(1, 3))
+    await message_store.pin_message(CH, 1, NOW, 50)
+    outcome, again = await message_store.pin_message(CH, 1, NOW + 5, 50)
+    assert outcome is PinOutcome.ALREADY_PINNED and again is not None and again.pinned_at == NOW
+
+
+async def test_pin_message_of_another_channel_is_unknown(message_store: MessageStore) -> None:
+    await insert_range(message_store, range(1, 3))
+    assert await message_store.pin_message(OTHER_CH, 1, NOW, 50) == (PinOutcome.UNKNOWN_MESSAGE, None)
+    assert await message_store.pin_message(CH, 9, NOW, 50) == (PinOutcome.UNKNOWN_MESSAGE, None)
+    assert await message_store.list_pins(CH) == []
+
+
+async def test_pin_message_refuses_past_the_limit(message_store: MessageStore) -> None:
+    await insert_range(message_store, range(1, 5))
+    for i in (1, 2, 3):
+        assert (await message_store.pin_message(CH, i, NOW + i, 3))[0] is PinOutcome.PINNED
+    outcome, message = await message_store.pin_message(CH, 4, NOW + 9, 3)
+    assert outcome is PinOutcome.LIMIT_REACHED and message == msg(4)
+    assert (await message_store.get_message(CH, 4)).pinned is False  # type: ignore[union-attr]
+    # Another channel has its own limit.
+    await insert_range(message_store, range(10, 11), OTHER_CH)
+    assert (await message_store.pin_message(OTHER_CH, 10, NOW, 3))[0] is PinOutcome.PINNED
+
+
+async def test_pins_racing_for_the_last_place_never_pass_the_limit(
+    message_store: MessageStore,
+) -> None:
+    await insert_range(message_store, range(1, 11))
+    for i in (1, 2):
+        await message_store.pin_message(CH, i, NOW, 3)
+    outcomes = await asyncio.gather(
+        *(message_store.pin_message(CH, i, NOW, 3) for i in range(3, 11)))
+    won = [o for o, _ in outcomes if o is PinOutcome.PINNED]
+    assert len(won) <= 1  # exactly one on SQL (serialized); MongoDB may refuse both racers
+    assert all(o in (PinOutcome.PINNED, PinOutcome.LIMIT_REACHED) for o, _ in outcomes)
+    assert len(await message_store.list_pins(CH)) == 2 + len(won)
+
+
+async def test_pins_of_one_moment_get_distinct_times(message_store: MessageStore) -> None:
+    await insert_range(message_store, range(1, 4))
+    for i in (1, 2, 3):
+        await message_store.pin_message(CH, i, NOW, 50)
+    assert [m.pinned_at for m in await message_store.list_pins(CH)] == [NOW + 2, NOW + 1, NOW]
+
+
+async def test_list_pins_is_newest_pinned_first_and_pages_by_time(
+    message_store: MessageStore,
+) -> None:
+    await insert_range(message_store, range(1, 6))
+    await insert_range(message_store, range(6, 7), OTHER_CH)
+    for at, i in enumerate((3, 1, 5, 2)):
+        await message_store.pin_message(CH, i, NOW + 10 * at, 50)
+    await message_store.pin_message(OTHER_CH, 6, NOW + 100, 50)
+    assert [m.id for m in await message_store.list_pins(CH)] == [2, 5, 1, 3]
+    assert [m.id for m in await message_store.list_pins(CH, limit=2)] == [2, 5]
+    page = await message_store.list_pins(CH, before_ms=NOW + 20, limit=2)
+    assert [(m.id, m.pinned_at) for m in page] == [(1, NOW + 10), (3, NOW)]
+    assert await message_store.list_pins(CH, before_ms=NOW) == []
+
+
+async def test_unpin_message_clears_the_pin_once(message_store: MessageStore) -> None:
+    await insert_range(message_store, range(1, 3))
+    await message_store.pin_message(CH, 1, NOW, 50)
+    assert await message_store.unpin_message(OTHER_CH, 1) is None
+    assert await message_store.unpin_message(CH, 1) == msg(1)
+    assert await message_store.unpin_message(CH, 1) is None
+    assert await message_store.unpin_message(CH, 2) is None
+    assert await message_store.list_pins(CH) == []
+    assert [m.pinned for m in await message_store.history(CH)] == [False, False]
+    # Its place is free again.
+    assert (await message_store.pin_message(CH, 1, NOW, 1))[0] is PinOutcome.PINNED
+
+
+# -- reactions -----------------------------------------------------------------------------
+
+THUMBS, HEART, SMILE = "\N{THUMBS UP SIGN}", "\N{HEAVY BLACK HEART}\ufe0f", "\N{SMILING FACE WITH SMILING EYES}"
+
+
+async def react(store: MessageStore, message_id: int, emoji: str, user_id: int,
+                *, at: int = NOW, max_emojis: int = 20, channel_id: int = CH) -> ReactionOutcome:
+    return await store.add_reaction(channel_id, message_id, emoji, user_id, at,
+                                    max_emojis=max_emojis)
+
+
+async def test_add_reaction_once_per_user_and_emoji(message_store: MessageStore) -> None:
+    await insert_range(message_store, range(1, 3))
+    assert await react(message_store, 1, THUMBS, 7) is ReactionOutcome.ADDED
+    assert await react(message_store, 1, THUMBS, 7) is ReactionOutcome.ALREADY_REACTED
+    assert await react(message_store, 1, THUMBS, 8) is ReactionOutcome.ADDED
+    assert await react(message_store, 1, HEART, 7, at=NOW + 1) is ReactionOutcome.ADDED
+    assert await message_store.reaction_counts(CH, [1, 2], 7) == {
+        1: [ReactionCount(THUMBS, 2, True), ReactionCount(HEART, 1, True)]}
+
+
+async def test_add_reaction_to_an_unknown_message(message_store: MessageStore) -> None:
+    await insert_range(message_store, range(1, 2))
+    assert await react(message_store, 5, THUMBS, 7) is ReactionOutcome.UNKNOWN_MESSAGE
+    await react(message_store, 1, THUMBS, 7)
+    # The message is not in that channel, even with the emoji already on it.
+    assert (await react(message_store, 1, THUMBS, 8, channel_id=OTHER_CH)
+            is ReactionOutcome.UNKNOWN_MESSAGE)
+    assert await message_store.reaction_counts(OTHER_CH, [1, 5]) == {}
+
+
+async def test_add_reaction_limits_distinct_emojis_not_users(message_store: MessageStore) -> None:
+    await insert_range(message_store, range(1, 2))
+    for at, emoji in enumerate((THUMBS, HEART, SMILE)):
+        assert await react(message_store, 1, emoji, 7, at=NOW + at, max_emojis=3) is ReactionOutcome.ADDED
+    assert await react(message_store, 1, "\N{FIRE}", 7, max_emojis=3) is ReactionOutcome.LIMIT_REACHED
+    # An emoji already there is no new one: anyone may still add it.
+    assert await react(message_store, 1, HEART, 8, at=NOW + 9, max_emojis=3) is ReactionOutcome.ADDED
+    # max_emojis=0: only emojis already on the message (a user without ADD_REACTIONS).
+    assert await react(message_store, 1, SMILE, 9, at=NOW + 9, max_emojis=0) is ReactionOutcome.ADDED
+    await insert_range(message_store, range(2, 3))
+    assert await react(message_store, 2, SMILE, 9, max_emojis=0) is ReactionOutcome.LIMIT_REACHED
+    counts = await message_store.reaction_counts(CH, [1, 2])
+    assert [(r.emoji, r.count) for r in counts[1]] == [(THUMBS, 1), (HEART, 2), (SMILE, 2)]
+    assert 2 not in counts
+
+
+async def test_new_emojis_racing_for_the_last_place_never_pass_the_limit(
+    message_store: MessageStore,
+) -> None:
+    await insert_range(message_store, range(1, 2))
+    await react(message_store, 1, THUMBS, 7, max_emojis=2)
+    emojis = [chr(0x1F600 + i) for i in range(8)]
+    outcomes = await asyncio.gather(
+        *(react(message_store, 1, e, 7, max_emojis=2) for e in emojis))
+    assert outcomes.count(ReactionOutcome.ADDED) <= 1  # exactly one on SQL
+    counts = (await message_store.reaction_counts(CH, [1])).get(1, [])
+    assert len(counts) == 1 + outcomes.count(ReactionOutcome.ADDED)
+
+
+async def test_a_reaction_storm_counts_every_user_and_never_rewrites_the_message(
+    message_store: MessageStore,
+) -> None:
+    await insert_range(message_store, range(1, 3))
+    before = await message_store.history(CH)
+    users = range(1000, 1300)
+    outcomes = await asyncio.gather(*(react(message_store, 1, THUMBS, u) for u in users))
+    assert set(outcomes) == {ReactionOutcome.ADDED}
+    assert await message_store.reaction_counts(CH, [1, 2], 1299) == {
+        1: [ReactionCount(THUMBS, 300, True)]}
+    assert await message_store.history(CH) == before  # the bodies are untouched
+    assert await message_store.get_message(CH, 1) == msg(1)
+
+
+async def test_reaction_counts_order_emojis_by_first_use(message_store: MessageStore) -> None:
+    await insert_range(message_store, range(1, 4))
+    await react(message_store, 1, SMILE, 7, at=NOW)
+    await react(message_store, 1, THUMBS, 8, at=NOW + 1)
+    await react(message_store, 1, SMILE, 8, at=NOW + 2)
+    await react(message_store, 3, HEART, 9, at=NOW)
+    counts = await message_store.reaction_counts(CH, [3, 2, 1], viewer_id=8)
+    assert counts == {
+        1: [ReactionCount(SMILE, 2, True), ReactionCount(THUMBS, 1, True)],
+        3: [ReactionCount(HEART, 1, False)],
+    }
+    assert await message_store.reaction_counts(CH, []) == {}
+    # Without a viewer, ``me`` is false everywhere.
+    assert not any(r.me for rs in (await message_store.reaction_counts(CH, [1])).values() for r in rs)
+
+
+async def test_reaction_counts_of_a_full_page_in_one_call(message_store: MessageStore) -> None:
+    await insert_range(message_store, range(1, HISTORY_MAX + 1))
+    for i in range(1, HISTORY_MAX + 1, 3):
+        await react(message_store, i, THUMBS, i)
+    counts = await message_store.reaction_counts(CH, list(range(1, HISTORY_MAX + 1)), 4)
+    assert sorted(counts) == list(range(1, HISTORY_MAX + 1, 3))
+    assert counts[4] == [ReactionCount(THUMBS, 1, True)]
+
+
+async def test_reaction_users_page_by_user_id(message_store: MessageStore) -> None:
+    await insert_range(message_store, range(1, 3))
+    for user_id in (30, 10, 20, 40):
+        await react(message_store, 1, THUMBS, user_id)
+    await react(message_store, 1, HEART, 5)
+    await react(message_store, 2, THUMBS, 6)
+    assert await message_store.reaction_users(CH, 1, THUMBS) == [10, 20, 30, 40]
+    assert await message_store.reaction_users(CH, 1, THUMBS, after=10, limit=2) == [20, 30]
+    assert await message_store.reaction_users(CH, 1, THUMBS, after=40) == []
+    assert await message_store.reaction_users(CH, 1, SMILE) == []
+    assert await message_store.reaction_users(OTHER_CH, 1, THUMBS) == []
+
+
+async def test_remove_reaction_removes_one_users_once(message_store: MessageStore) -> None:
+    await insert_range(message_store, range(1, 2))
+    await react(message_store, 1, THUMBS, 7)
+    await react(message_store, 1, THUMBS, 8)
+    assert await message_store.remove_reaction(OTHER_CH, 1, THUMBS, 7) is False
+    assert await message_store.remove_reaction(CH, 1, THUMBS, 7) is True
+    assert await message_store.remove_reaction(CH, 1, THUMBS, 7) is False
+    assert await message_store.remove_reaction(CH, 1, HEART, 8) is False
+    assert await message_store.reaction_counts(CH, [1], 7) == {1: [ReactionCount(THUMBS, 1)]}
+    await message_store.remove_reaction(CH, 1, THUMBS, 8)
+    assert await message_store.reaction_counts(CH, [1]) == {}
+
+
+async def test_remove_reactions_of_one_emoji_or_all(message_store: MessageStore) -> None:
+    await insert_range(message_store, range(1, 3))
+    for user_id in (7, 8):
+        await react(message_store, 1, THUMBS, user_id)
+        await react(message_store, 1, HEART, user_id)
+        await react(message_store, 2, THUMBS, user_id)
+    assert await message_store.remove_reactions(OTHER_CH, 1) == 0
+    assert await message_store.remove_reactions(CH, 1, THUMBS) == 2
+    assert await message_store.reaction_counts(CH, [1, 2]) == {
+        1: [ReactionCount(HEART, 2)], 2: [ReactionCount(THUMBS, 2)]}
+    assert await message_store.remove_reactions(CH, 1) == 2
+    assert await message_store.remove_reactions(CH, 1) == 0
+    assert list(await message_store.reaction_counts(CH, [1, 2])) == [2]
+
+
+async def test_deleting_messages_deletes_their_reactions(message_store: MessageStore) -> None:
+    await insert_range(message_store, range(1, 4))
+    await insert_range(message_store, range(4, 5), OTHER_CH)
+    for message_id in (1, 2, 3):
+        await react(message_store, message_id, THUMBS, 7)
+    await react(message_store, 4, THUMBS, 7, channel_id=OTHER_CH)
+    assert await message_store.delete_message(CH, 1)
+    assert await message_store.reaction_users(CH, 1, THUMBS) == []
+    assert await react(message_store, 1, THUMBS, 8) is ReactionOutcome.UNKNOWN_MESSAGE
+    await message_store.delete_channel_messages(CH)
+    assert await message_store.reaction_counts(CH, [1, 2, 3]) == {}
+    # A message given the same id again (a restored backup) starts with none.
+    await insert_range(message_store, range(2, 3))
+    assert await message_store.reaction_counts(CH, [2]) == {}
+    assert list(await message_store.reaction_counts(OTHER_CH, [4])) == [4]
 
 
 # -- the SQL backends themselves -----------------------------------------------------------
