@@ -8,7 +8,6 @@ One instance per worker process, owned by the worker (or a test); nothing here i
 from __future__ import annotations
 
 import contextlib
-import os
 import time
 from dataclasses import dataclass, field
 from typing import cast
@@ -20,7 +19,7 @@ from core.events import Bus, Event
 from core.metrics import Metrics
 from core.router import MessageRouter
 from core.snowflake import SnowflakeGenerator
-from core.store.base import MessageStore, MetaStore
+from core.store.base import MessageStore, MetaStore, StoreUnavailable
 from core.store.cache import Cache, MemoryCache
 from core.store.metacache import CachedMetaStore
 
@@ -131,10 +130,16 @@ async def _open_backends(
         stack.push_async_callback(pg.aclose)
         meta, messages = pg.meta, pg.messages
     else:
+        from core.store import datadir
         from core.store.sqlite import SqliteStore
 
-        os.makedirs(config.data_dir, exist_ok=True)
-        path = os.path.join(config.data_dir, "discord-arch.sqlite3")
+        # Held while the database is open, so that a restore is refused meanwhile (and a
+        # server does not open a database that a restore is replacing): core.store.datadir.
+        try:
+            stack.enter_context(datadir.shared(config.data_dir))
+        except datadir.DataDirBusy as e:
+            raise StoreUnavailable(str(e)) from None
+        path = datadir.database_path(config.data_dir)
         lite = await SqliteStore.open(path, synchronous=config.sqlite_synchronous)
         stack.push_async_callback(lite.aclose)
         meta, messages = lite.meta, lite.messages
