@@ -1,4 +1,4 @@
-"""``discord-arch``: the single binary's command line (serve, migrate, --version).
+"""``discord-arch``: the single binary's command line (serve, migrate, backup, restore, --version).
 
 Every way it can fail to start (a bad setting, a missing driver, a port taken, a store that
 does not answer) is one line ``discord-arch: error: ...`` on stderr and exit status 2.
@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from core.config import Config, ConfigError
 from core.logs import configure_logging, json_of
 from core.store.drivers import require_drivers
+from gateway import backups
 from gateway.ports import PortUnavailable, check_ports
 
 __all__ = ["main"]
@@ -53,14 +54,18 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--log-level", default=None, help="DEBUG, INFO, WARNING (default INFO)")
     serve.add_argument("--log-format", choices=("auto", "json", "text"), default=None,
                        help="auto (default): JSON lines unless stderr is a terminal")
+    backups.add_commands(sub, config_help)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    overrides = {k: v for k, v in vars(args).items() if k not in ("command", "config")}
+    overrides = {k: v for k, v in vars(args).items()
+                 if k not in ("command", "config", *backups.ARGUMENTS)}
     try:
         config = Config.load(os.environ, overrides, args.config)
+        if args.command in backups.COMMANDS:  # SQLite only: no driver, no port, no logging
+            return backups.run(args, config)
         require_drivers(config)  # MissingDriver is a ConfigError
         if args.command == "serve":
             # Before any store is opened or port bound: another instance on these ports would
