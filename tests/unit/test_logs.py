@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import orjson
 import pytest
 
-from core.logs import configure_logging, json_of
+from core.logs import ClientFaultsAtDebug, configure_logging, json_of
 
 
 class _Tty(io.StringIO):
@@ -81,3 +81,38 @@ def test_calling_again_replaces_its_handler(root: logging.Logger) -> None:
 
 def test_json_of_config_values() -> None:
     assert json_of("json") is True and json_of("text") is False and json_of("auto") is None
+
+
+def test_client_faults_go_out_at_debug_as_one_line(caplog: pytest.LogCaptureFixture) -> None:
+    library = logging.getLogger("test.library")
+    adapter = ClientFaultsAtDebug(library, lambda msg, exc: isinstance(exc, ValueError)
+                                  or msg.startswith("bad frame"))
+    caplog.set_level(logging.DEBUG, logger="test.library")
+    try:
+        raise ValueError("line too long")
+    except ValueError as exc:
+        adapter.exception("Error handling request from %s", "1.2.3.4", exc_info=exc)
+    adapter.error("bad frame: %s", (1009,))
+    try:
+        raise KeyError("ours")
+    except KeyError:
+        adapter.exception("Unhandled exception")
+    adapter.info("accepted")
+    got = [(r.levelno, r.getMessage(), r.exc_info is not None) for r in caplog.records]
+    assert got == [
+        (logging.DEBUG, "Error handling request from 1.2.3.4: ValueError('line too long')", False),
+        (logging.DEBUG, "bad frame: (1009,)", False),
+        (logging.ERROR, "Unhandled exception", True),  # not the client's: unchanged
+        (logging.INFO, "accepted", False),
+    ]
+    assert all(r.name == "test.library" for r in caplog.records)
+
+
+def test_client_faults_are_dropped_below_the_loggers_level(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    library = logging.getLogger("test.library.quiet")
+    adapter = ClientFaultsAtDebug(library, lambda msg, exc: True)
+    caplog.set_level(logging.INFO, logger="test.library.quiet")
+    adapter.error("WS parser error: %s", "too big")
+    assert caplog.records == []
