@@ -19,8 +19,6 @@ from core.platform import Platform
 
 __all__ = ["create_app", "http_logger"]
 
-API_PREFIX = "/api/v10"
-
 
 def create_app(platform: Platform, web_root: Path | None = None) -> web.Application:
     """The REST app for one worker, over an already opened ``platform``, and the web client.
