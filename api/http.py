@@ -13,8 +13,8 @@ from core.models import User
 from core.validate import reject_control_chars, require_object
 
 __all__ = [
-    "USER", "json_response", "no_content", "public", "read_json", "read_json_value", "token_of",
-    "user_of",
+    "USER", "json_response", "no_content", "public", "read_json", "read_json_value",
+    "shared_bucket", "token_of", "user_of",
 ]
 
 # The authenticated User of a request, set by the auth middleware.
@@ -30,6 +30,20 @@ def public(handler: H) -> H:
     """Mark a handler as reachable without a token (register, login, invites, gateway)."""
     handler.public = True  # type: ignore[attr-defined]
     return handler
+
+
+def shared_bucket(name: str) -> Callable[[H], H]:
+    """Put a handler in the rate-limit bucket ``name`` (per major parameter and user), shared
+    with every handler that names it, instead of its own (method and route template).
+
+    Discord shares some buckets between routes: all the reaction writes of a channel are one
+    (``X-RateLimit-Bucket`` the same whatever the method or emoji); ``api.middleware`` keys
+    the bucket by this name.
+    """
+    def mark(handler: H) -> H:
+        handler.bucket = name  # type: ignore[attr-defined]
+        return handler
+    return mark
 
 
 def json_response(

@@ -80,7 +80,7 @@ def make_middlewares(platform: Platform) -> list[Middleware]:
             )
             if not ok:
                 return _too_many(reset_ms, "global", is_global=True)
-        bucket = _bucket(request)
+        bucket = _bucket(request, handler)
         limit = cfg.ratelimit_route_limit
         if request.method == "GET":
             limit *= _READ_MULTIPLIER
@@ -103,12 +103,14 @@ def make_middlewares(platform: Platform) -> list[Middleware]:
     return [measure_middleware(platform.metrics), errors, auth, ratelimit]
 
 
-def _bucket(request: web.Request) -> str:
-    """Discord-style bucket: method + route template + the major parameter's value."""
+def _bucket(request: web.Request, handler: Handler) -> str:
+    """Discord-style bucket: method + route template + the major parameter's value, or the
+    name several routes share (``api.http.shared_bucket``) + the major parameter's value."""
     resource = request.match_info.route.resource
     template = resource.canonical if resource is not None else request.path
     major = request.match_info.get("channel_id") or request.match_info.get("guild_id") or ""
-    return f"{request.method}:{template}:{major}"
+    shared = getattr(handler, "bucket", None)
+    return f"{shared}:{major}" if shared else f"{request.method}:{template}:{major}"
 
 
 def _route(request: web.Request) -> str:

@@ -120,7 +120,13 @@ SCHEMAS: dict[str, Any] = {
                      "mention_roles": {"type": "array"}, "attachments": {"type": "array"},
                      "embeds": {"type": "array"}, "pinned": _BOOL, "type": _INT},
                     {"member": _ref("Member"), "nonce": _ID_IN, "guild_id": _SNOWFLAKE,
-                     "message_reference": {"type": "object"}}),
+                     "message_reference": {"type": "object"},
+                     "reactions": _ref("[Reaction]")}),
+    "Reaction": _obj({"count": _INT, "count_details": _obj({"burst": _INT, "normal": _INT}),
+                      "me": _BOOL, "me_burst": _BOOL, "burst_colors": {"type": "array"},
+                      "emoji": _obj({"id": _NSNOWFLAKE, "name": _NSTR})}),
+    "PinsPage": _obj({"items": {"type": "array", "items": _obj(
+        {"pinned_at": _STR, "message": _ref("Message")})}, "has_more": _BOOL}),
     "MessageCreate": {"type": "object", "properties": {
         "content": _STR, "nonce": _ID_IN, "enforce_nonce": _BOOL, "tts": _BOOL,
         "message_reference": _obj({"message_id": _ID_IN}), "embeds": {"type": "array"}}},
@@ -201,6 +207,31 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     ("POST", _C + "/messages/bulk-delete"): Op("Delete 2-100 messages (MANAGE_MESSAGES)", None,
                                                "BulkDelete", 204),
     ("POST", _C + "/typing"): Op("Show the typing indicator", None, status=204),
+    ("PUT", _C + "/messages/{message_id}/reactions/{emoji}/@me"): Op(
+        "React (READ_MESSAGE_HISTORY; ADD_REACTIONS for an emoji new to the message; "
+        "at most 20 emojis)", None, status=204),
+    ("DELETE", _C + "/messages/{message_id}/reactions/{emoji}/@me"): Op(
+        "Remove own reaction", None, status=204),
+    ("DELETE", _C + "/messages/{message_id}/reactions/{emoji}/{user_id}"): Op(
+        "Remove a user's reaction (MANAGE_MESSAGES)", None, status=204),
+    ("GET", _C + "/messages/{message_id}/reactions/{emoji}"): Op(
+        "Users who reacted with an emoji (after, limit 1-100, type)", "[User]"),
+    ("DELETE", _C + "/messages/{message_id}/reactions/{emoji}"): Op(
+        "Remove every reaction with an emoji (MANAGE_MESSAGES)", None, status=204),
+    ("DELETE", _C + "/messages/{message_id}/reactions"): Op(
+        "Remove every reaction (MANAGE_MESSAGES)", None, status=204),
+    ("GET", _C + "/pins"): Op("Pinned messages, most recently pinned first (Discord's "
+                              "deprecated route)", "[Message]"),
+    ("GET", _C + "/messages/pins"): Op("Pinned messages (before: ISO 8601, limit 1-50)",
+                                       "PinsPage"),
+    ("PUT", _C + "/pins/{message_id}"): Op("Pin a message (deprecated route)", None,
+                                           status=204),
+    ("DELETE", _C + "/pins/{message_id}"): Op("Unpin a message (deprecated route)", None,
+                                              status=204),
+    ("PUT", _C + "/messages/pins/{message_id}"): Op(
+        "Pin a message (PIN_MESSAGES or MANAGE_MESSAGES; at most 50 a channel)", None,
+        status=204),
+    ("DELETE", _C + "/messages/pins/{message_id}"): Op("Unpin a message", None, status=204),
     ("GET", "/api/openapi.json"): Op("This document", public=True),
 }
 

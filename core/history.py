@@ -2,7 +2,12 @@
 
 A page is rendered with one ``get_users`` call for every author, mention and replied-to author;
 replied-to messages that are not on the page are fetched concurrently, one lookup per distinct
-reference (the message store has no batch lookup), at most 100. Message objects read over REST
+reference (the message store has no batch lookup), at most 100. A page read for a user also
+carries the messages' ``reactions`` (``me`` is that user's): one ``reaction_counts`` call for
+the whole page, always from the durable store (reactions are never in the Redis copy of a
+message, so a cached page never shows stale counts). Gateway events carry no ``reactions``:
+their one payload goes to every recipient, and ``me`` is per reader; clients keep counts from
+the MESSAGE_REACTION_* events. Message objects read over REST
 carry no ``member``, as on Discord (it is an extra field of the gateway's MESSAGE_CREATE and
 MESSAGE_UPDATE): leaving it out spares one member lookup per distinct author and page, which
 cost more than half of a history request (bench/RESULTS.md).
@@ -27,7 +32,7 @@ from typing import Any
 
 from core.access import ChannelView, channel_view
 from core.errors import ApiError
-from core.models import Channel, ChannelType, Member, Message, User
+from core.models import Channel, ChannelType, Member, Message, ReactionCount, User
 from core.permissions import Permission
 from core.platform import Platform
 from core.store.base import HISTORY_MAX
@@ -39,6 +44,8 @@ __all__ = ["HISTORY_DEFAULT", "find_message", "get", "history", "render", "with_
 Json = dict[str, Any]
 
 HISTORY_DEFAULT = 50
+# Replies are the messages whose reference is rendered as the whole ``referenced_message``.
+MESSAGE_REPLY = 19
 
 
 async def history(p: Platform, user: User, channel_id: int, query: Mapping[str, str]) -> list[Json]:
@@ -70,7 +77,7 @@ async def history(p: Platform, user: User, channel_id: int, query: Mapping[str, 
         page = await store.history(cid, after=after, limit=limit)
     else:
         page = await store.history(cid, limit=limit)
-    return await render(p, view.channel, page)
+    return await render(p, view.channel, page, viewer=user.id)
 
 
 async def _empty() -> list[Message]:
@@ -85,20 +92,27 @@ async def get(p: Platform, user: User, channel_id: int, message_id: int) -> Json
     """
     view = await _readable(p, channel_id, user.id)
     message = await find_message(p, view.channel, message_id)
-    return (await render(p, view.channel, [message]))[0]
+    return (await render(p, view.channel, [message], viewer=user.id))[0]
 
 
 async def render(
-    p: Platform, channel: Channel, messages: Sequence[Message], *, members: bool = False
+    p: Platform, channel: Channel, messages: Sequence[Message], *, members: bool = False,
+    viewer: int | None = None,
 ) -> list[Json]:
     """Message objects for ``messages`` of ``channel``, in the order given.
 
-    Adds ``referenced_message`` to replies, and with ``members`` the author's ``member`` in
-    guild channels (when still a member), as gateway events and the send response carry it.
+    Adds ``referenced_message`` to replies, with ``members`` the author's ``member`` in
+    guild channels (when still a member), as gateway events and the send response carry it,
+    and with ``viewer`` (a REST read by that user) the ``reactions``.
     """
     by_id = {m.id: m for m in messages}
-    ref_ids = {m.reference.message_id for m in messages if m.reference} - by_id.keys()
-    fetched = await asyncio.gather(*(p.messages.get_message(channel.id, i) for i in ref_ids))
+    ref_ids = {m.reference.message_id for m in messages
+               if m.reference and m.type == MESSAGE_REPLY} - by_id.keys()
+    fetched, reactions = await asyncio.gather(
+        asyncio.gather(*(p.messages.get_message(channel.id, i) for i in ref_ids)),
+        p.messages.reaction_counts(channel.id, list(by_id), viewer)
+        if viewer is not None else _no_reactions(),
+    )
     refs = {**by_id, **{m.id: m for m in fetched if m is not None}}
     user_ids = {u for m in refs.values() for u in (m.author_id, *m.mentions)}
     users = await p.meta.get_users(list(user_ids)) if user_ids else {}
@@ -110,8 +124,13 @@ async def render(
         ref_json = None
         if m.reference is not None and (r := refs.get(m.reference.message_id)) is not None:
             ref_json = message_json(r, users)
-        out.append(message_json(m, users, by_author.get(m.author_id), ref_json))
+        out.append(message_json(m, users, by_author.get(m.author_id), ref_json,
+                                reactions.get(m.id, ())))
     return out
+
+
+async def _no_reactions() -> dict[int, list[ReactionCount]]:
+    return {}
 
 
 async def _members(p: Platform, guild_id: int | None, user_ids: set[int]) -> dict[int, Member]:

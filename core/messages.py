@@ -32,11 +32,13 @@ from core.platform import Platform
 from core.router import RouterClosed, WriteFailed
 from core.snowflake import snowflake_time_ms
 from core.validate import snowflake_value
-from core.wire import member_json, message_json
+from core.wire import member_json, message_json, reaction_json
 
 __all__ = [
     "SlowmodeLimited",
     "bulk_delete",
+    "channel_audience",
+    "channel_place",
     "delete",
     "edit",
     "send",
@@ -118,7 +120,7 @@ async def send(p: Platform, author: User, channel_id: int, body: dict[str, Any])
     ref_json = message_json(referenced, users) if referenced else None
     member = view.guild.member if view.guild else None
     data = message_json(message, users, member, ref_json)
-    event = Event("MESSAGE_CREATE", data, **_audience(channel))
+    event = Event("MESSAGE_CREATE", data, **channel_audience(channel))
     earlier = await _submit(p, message, event, form.enforce_nonce)
     if earlier is not None:
         return (await render(p, channel, [earlier], members=True))[0]
@@ -237,7 +239,12 @@ async def edit(
         updated = found
     data = (await render(p, view.channel, [updated], members=True))[0]
     if fields:
-        p.publish(Event("MESSAGE_UPDATE", data, **_audience(view.channel)))
+        p.publish(Event("MESSAGE_UPDATE", data, **channel_audience(view.channel)))
+    # The answer is a read by the editor: with the reactions as they see them (the event,
+    # for everyone, has none; core.history).
+    counts = await p.messages.reaction_counts(view.channel.id, [updated.id], user.id)
+    if updated.id in counts:
+        return {**data, "reactions": [reaction_json(r) for r in counts[updated.id]]}
     return data
 
 
@@ -282,8 +289,8 @@ async def delete(p: Platform, user: User, channel_id: int, message_id: int) -> N
         view.require(_P.MANAGE_MESSAGES)
     if not await p.messages.delete_message(view.channel.id, message.id):
         raise ApiError.unknown("message")
-    data = {"id": str(message.id), **_where(view.channel)}
-    p.publish(Event("MESSAGE_DELETE", data, **_audience(view.channel)))
+    data = {"id": str(message.id), **channel_place(view.channel)}
+    p.publish(Event("MESSAGE_DELETE", data, **channel_audience(view.channel)))
 
 
 async def bulk_delete(p: Platform, user: User, channel_id: int, body: dict[str, Any]) -> None:
@@ -312,8 +319,8 @@ async def bulk_delete(p: Platform, user: User, channel_id: int, body: dict[str, 
     done = await asyncio.gather(*(p.messages.delete_message(view.channel.id, i) for i in ids))
     deleted = [str(i) for i, ok in zip(ids, done, strict=True) if ok]
     if deleted:
-        data = {"ids": deleted, **_where(view.channel)}
-        p.publish(Event("MESSAGE_DELETE_BULK", data, **_audience(view.channel)))
+        data = {"ids": deleted, **channel_place(view.channel)}
+        p.publish(Event("MESSAGE_DELETE_BULK", data, **channel_audience(view.channel)))
 
 
 async def typing(p: Platform, user: User, channel_id: int) -> None:
@@ -326,11 +333,11 @@ async def typing(p: Platform, user: User, channel_id: int) -> None:
     view = await channel_view(p.meta, channel_id, user.id)
     _require_text(view.channel)
     view.require(_P.SEND_MESSAGES)
-    data: Json = {**_where(view.channel), "user_id": str(user.id),
+    data: Json = {**channel_place(view.channel), "user_id": str(user.id),
                   "timestamp": p.now_ms() // 1000}
     if view.guild is not None:
         data["member"] = member_json(view.guild.member, user)
-    p.publish(Event("TYPING_START", data, **_audience(view.channel)))
+    p.publish(Event("TYPING_START", data, **channel_audience(view.channel)))
 
 
 # -- helpers -----------------------------------------------------------------------------------
@@ -341,14 +348,16 @@ def _require_text(channel: Channel) -> None:
         raise ApiError.bad_request(NON_TEXT_CHANNEL, "Cannot send messages in a non-text channel")
 
 
-def _audience(channel: Channel) -> dict[str, Any]:
-    """Guild channel events go to who can view the channel; DM events to the recipients."""
+def channel_audience(channel: Channel) -> dict[str, Any]:
+    """The ``Event`` audience of something that happens in ``channel``: for a guild channel
+    who can view it, for a DM its recipients (also for reactions and pins)."""
     if channel.guild_id is None:
         return {"user_ids": tuple(channel.recipients)}
     return {"guild_id": channel.guild_id, "channel_id": channel.id}
 
 
-def _where(channel: Channel) -> Json:
+def channel_place(channel: Channel) -> Json:
+    """``channel_id`` and (in a guild) ``guild_id``, as most channel events carry them."""
     out: Json = {"channel_id": str(channel.id)}
     if channel.guild_id is not None:
         out["guild_id"] = str(channel.guild_id)

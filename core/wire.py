@@ -8,9 +8,10 @@ libraries read them unconditionally.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from core.emoji import emoji_from_key, emoji_json
 from core.models import (
     Application,
     Channel,
@@ -20,6 +21,7 @@ from core.models import (
     Member,
     Message,
     Overwrite,
+    ReactionCount,
     Role,
     User,
 )
@@ -34,11 +36,17 @@ __all__ = [
     "message_json",
     "overwrite_json",
     "partial_guild_json",
+    "reaction_json",
     "role_json",
     "user_json",
 ]
 
 Json = dict[str, Any]
+
+# The message types whose ``message_reference`` comes with the ``referenced_message`` itself
+# (REPLY, THREAD_STARTER_MESSAGE; "Message Object": only for these). A pin's system message
+# (CHANNEL_PINNED_MESSAGE, 6) names the pinned message by reference only.
+_RESOLVED_REFERENCE_TYPES = frozenset({19, 21})
 
 
 def user_json(user: User, *, me: bool = False) -> Json:
@@ -192,6 +200,7 @@ def message_json(
     users: Mapping[int, User],
     member: Member | None = None,
     referenced: Json | None = None,
+    reactions: Sequence[ReactionCount] = (),
 ) -> Json:
     """A message object.
 
@@ -201,6 +210,9 @@ def message_json(
             a deleted author becomes Discord's "Deleted User").
         member: the author's membership in a guild channel (partial member, no ``user``).
         referenced: the already-built ``referenced_message`` for a reply.
+        reactions: its reactions as the reader sees them (``me``); Discord leaves the key
+            out when there are none, and so do gateway events, whose one payload has no
+            reader (``core.history``).
     """
     author = users.get(message.author_id) or User(message.author_id, "Deleted User")
     out: Json = {
@@ -221,6 +233,8 @@ def message_json(
         "pinned": message.pinned,
         "flags": message.flags,
     }
+    if reactions:
+        out["reactions"] = [reaction_json(r) for r in reactions]
     if message.nonce is not None:
         out["nonce"] = message.nonce
     if message.guild_id is not None:
@@ -235,8 +249,22 @@ def message_json(
             "channel_id": str(ref.channel_id),
             **({"guild_id": str(ref.guild_id)} if ref.guild_id else {}),
         }
-        out["referenced_message"] = referenced
+        if message.type in _RESOLVED_REFERENCE_TYPES:
+            out["referenced_message"] = referenced
     return out
+
+
+def reaction_json(reaction: ReactionCount) -> Json:
+    """A reaction object of a message. Super reactions (burst) need Nitro and do not exist
+    here: their counts are 0, ``me_burst`` false and ``burst_colors`` empty."""
+    return {
+        "count": reaction.count,
+        "count_details": {"burst": 0, "normal": reaction.count},
+        "me": reaction.me,
+        "me_burst": False,
+        "burst_colors": [],
+        "emoji": emoji_json(emoji_from_key(reaction.emoji)),
+    }
 
 
 def invite_json(

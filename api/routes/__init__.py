@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
-from api.routes import accounts, channels, guilds, invites, members, messages, roles
+from api.routes import (
+    accounts,
+    channels,
+    guilds,
+    invites,
+    members,
+    messages,
+    pins,
+    reactions,
+    roles,
+)
 
 __all__ = ["ROUTE_TABLES"]
 
-ROUTE_TABLES = [accounts.routes, guilds.routes, channels.routes, messages.routes,
-                members.routes, roles.routes, invites.routes]
+# pins before messages: its literal ``/messages/pins`` must win over ``/messages/{message_id}``.
+ROUTE_TABLES = [accounts.routes, guilds.routes, channels.routes, pins.routes, messages.routes,
+                reactions.routes, members.routes, roles.routes, invites.routes]
