@@ -12,6 +12,7 @@ from enum import IntEnum
 from typing import Any
 
 __all__ = [
+    "Account",
     "Application",
     "Channel",
     "ChannelType",
@@ -23,6 +24,7 @@ __all__ = [
     "Overwrite",
     "OverwriteType",
     "ReactionCount",
+    "RegistrationCode",
     "Role",
     "User",
 ]
@@ -49,6 +51,38 @@ class User:
     avatar: str | None = None
     bot: bool = False
     flags: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    """A user as the instance's operator sees it (``discord-arch admin``).
+
+    Apart from :class:`User` because Discord's user object has no such fields: a client that
+    saw them could take them for Discord's own, so they never go out over REST or the gateway.
+
+    Attributes:
+        disabled: the account cannot log in and its tokens do not resolve.
+        instance_admin: the operator's mark of an administrator of this instance.
+    """
+
+    user: User
+    disabled: bool = False
+    instance_admin: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RegistrationCode:
+    """A code that lets one register while registration is invite-only.
+
+    Attributes:
+        max_uses: registrations it allows (0: no limit).
+        uses: registrations made with it so far.
+    """
+
+    code: str
+    created_at: int
+    max_uses: int = 1
+    uses: int = 0
 
 
 @dataclass(frozen=True, slots=True)

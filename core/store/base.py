@@ -21,6 +21,7 @@ from enum import Enum
 from typing import Any, Protocol
 
 from core.models import (
+    Account,
     Application,
     Channel,
     Guild,
@@ -29,6 +30,7 @@ from core.models import (
     Message,
     Overwrite,
     ReactionCount,
+    RegistrationCode,
     Role,
     User,
 )
@@ -66,8 +68,6 @@ class PinOutcome(Enum):
     UNKNOWN_MESSAGE = "unknown"
 
 
-
-
 class Conflict(Exception):
     """A unique key is already taken (username, invite code, membership...)."""
 
@@ -102,7 +102,9 @@ class MetaStore(Protocol):
     async def add_token(self, token_hash: bytes, user_id: int, created_at: int) -> None: ...
 
     async def resolve_token(self, token_hash: bytes) -> int | None:
-        """The user id a (hashed) token belongs to, if it is not revoked."""
+        """The user id a (hashed) token belongs to, if it is not revoked and the user is not
+        disabled (checked here, in the same query, so a token issued by a login that raced
+        with ``set_account_flags(disabled=True)`` never resolves either)."""
 
     async def revoke_token(self, token_hash: bytes) -> bool: ...
 
@@ -223,6 +225,60 @@ class MetaStore(Protocol):
     async def list_guild_invites(self, guild_id: int) -> list[Invite]: ...
 
     async def delete_invite(self, code: str) -> bool: ...
+
+
+    # -- instance administration (core.admin, core.instance, core.relay) -------------------
+    async def get_account(self, user_id: int) -> Account | None: ...
+
+    async def find_account(self, username: str) -> Account | None:
+        """The account with this username (case-insensitive), bots included."""
+
+    async def list_accounts(self, after: int = 0, limit: int = 100) -> list[Account]:
+        """Accounts with id > ``after``, ordered by id, at most ``limit``."""
+
+    async def set_account_flags(
+        self, user_id: int, *, disabled: bool | None = None, instance_admin: bool | None = None
+    ) -> Account | None:
+        """Set the flags given (None: unchanged); the account after, or None if unknown."""
+
+    async def list_guilds(self, after: int = 0, limit: int = 100) -> list[Guild]:
+        """Every guild of the instance with id > ``after``, ordered by id, at most ``limit``."""
+
+    async def get_setting(self, key: str) -> str | None:
+        """An instance setting's value, None when it was never set."""
+
+    async def set_setting(self, key: str, value: str) -> None: ...
+
+    async def create_registration_code(self, code: RegistrationCode) -> None:
+        """Raises Conflict if the code is taken."""
+
+    async def list_registration_codes(self) -> list[RegistrationCode]:
+        """Every registration code, oldest first."""
+
+    async def delete_registration_code(self, code: str) -> bool: ...
+
+    async def create_user_with_code(
+        self, user: User, password_hash: str, code: str
+    ) -> bool:
+        """Insert a user by counting one use of registration ``code``, in one transaction.
+
+        Returns False, and changes nothing, when the code is unknown or used up. Raises
+        Conflict, the use not counted, if the username is taken.
+        """
+
+    async def relay_events(self, events: Sequence[str], now_ms: int, keep_ms: int) -> int:
+        """Append encoded events to the relay (``core.relay``); the last one's sequence number.
+
+        Sequence numbers are given in commit order (a reader that saw ``n`` never sees a
+        smaller one appear later). Rows older than ``keep_ms`` are dropped meanwhile, never
+        the newest, so the sequence never goes back.
+        """
+
+    async def relayed_after(self, seq: int, limit: int) -> list[tuple[int, str]]:
+        """``(seq, event)`` of the relayed events after ``seq``, in order, at most ``limit``."""
+
+    async def relay_head(self) -> int:
+        """The newest relayed event's sequence number (0 when there is none)."""
 
 
 class MessageStore(Protocol):

@@ -243,6 +243,29 @@ def _reactions_table(suffix: str) -> str:
     ){suffix}"""
 
 
+# Instance administration (``discord-arch admin``, core.admin): a disabled account and the
+# instance administrator mark; the instance's settings as key/value text (the registration
+# mode, core.instance); the codes invite-only registration asks for; and the relay by which
+# another process's events (the admin CLI's) reach every worker (core.relay), read in ``seq``
+# order and pruned by the writer after an hour.
+_V4_ADMINISTRATION = (
+    "ALTER TABLE users ADD COLUMN disabled BOOLEAN NOT NULL DEFAULT FALSE",
+    "ALTER TABLE users ADD COLUMN instance_admin BOOLEAN NOT NULL DEFAULT FALSE",
+    "CREATE TABLE instance_settings (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    """CREATE TABLE registration_codes (
+        code TEXT PRIMARY KEY,
+        created_at BIGINT NOT NULL,
+        max_uses BIGINT NOT NULL DEFAULT 1,
+        uses BIGINT NOT NULL DEFAULT 0
+    )""",
+    """CREATE TABLE relayed_events (
+        seq {id_pk},
+        created_at BIGINT NOT NULL,
+        event TEXT NOT NULL
+    )""",
+)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _V1_SCHEMA),
     # Member timeouts: unix ms, NULL when none (an expired one may stay until next changed).
@@ -251,6 +274,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(3, "pins and reactions", _V3_PINS_AND_REACTIONS,
               sqlite=(_reactions_table(" WITHOUT ROWID"),),
               postgres=(_reactions_table(""),)),
+    Migration(4, "instance administration", _V4_ADMINISTRATION),
 )
 
 _CREATE_LEDGER = (

@@ -19,6 +19,7 @@ from types import MappingProxyType
 from typing import Any, TypeVar
 
 from core.models import (
+    Account,
     Application,
     Channel,
     ChannelType,
@@ -27,9 +28,11 @@ from core.models import (
     Member,
     Overwrite,
     OverwriteType,
+    RegistrationCode,
     Role,
     User,
 )
+from core.store.base import Conflict
 from core.store.executor import Executor, Row, assignments, in_chunks
 
 __all__ = ["SqlMetaStore"]
@@ -44,6 +47,8 @@ def _username_key(username: str) -> str:
 # -- rows to records -------------------------------------------------------------------------
 
 _USER = "id, username, global_name, avatar, bot, flags"
+_ACCOUNT = f"{_USER}, disabled, instance_admin"
+_REGISTRATION_CODE = "code, created_at, max_uses, uses"
 _APP = "id, name, owner_id, description, icon, verify_key, bot_public, flags"
 _GUILD = "id, name, owner_id, icon, description, system_channel_id"
 _ROLE = "id, guild_id, name, permissions, position, color, hoist, mentionable, managed"
@@ -68,6 +73,14 @@ _MEMBER_SELECT = _MEMBER_JOIN.format(members="members")
 
 def _user(r: Row) -> User:
     return User(r[0], r[1], r[2], r[3], bool(r[4]), r[5])
+
+
+def _account(r: Row) -> Account:
+    return Account(_user(r), bool(r[6]), bool(r[7]))
+
+
+def _registration_code(r: Row) -> RegistrationCode:
+    return RegistrationCode(r[0], r[1], r[2], r[3])
 
 
 def _app(r: Row) -> Application:
@@ -139,6 +152,12 @@ _CHANNEL_FIELDS: Mapping[str, Callable[[Any], Any]] = MappingProxyType(
         "rate_limit_per_user": int, "last_message_id": int,
     }
 )
+_ACCOUNT_FLAGS: Mapping[str, Callable[[Any], Any]] = MappingProxyType(
+    {"disabled": bool, "instance_admin": bool}
+)
+# Writers of the relay that may collide in a row before one gives up (each collision means
+# another writer committed: only a crowd of admin commands at once gets near it).
+_RELAY_ATTEMPTS = 20
 _MEMBER_FIELDS: Mapping[str, Callable[[Any], Any]] = MappingProxyType(
     {
         "nick": str, "flags": int, "deaf": bool, "mute": bool,
@@ -243,8 +262,11 @@ class SqlMetaStore:
         )
 
     async def resolve_token(self, token_hash: bytes) -> int | None:
+        # NOT EXISTS rather than a join: a token whose user row is gone keeps resolving as
+        # it always did; only a disabled user's tokens stop.
         value = await self._db.fetchval(
-            "SELECT user_id FROM tokens WHERE token_hash = ?", token_hash
+            "SELECT user_id FROM tokens t WHERE token_hash = ? AND NOT EXISTS"
+            " (SELECT 1 FROM users u WHERE u.id = t.user_id AND u.disabled)", token_hash
         )
         return None if value is None else int(value)
 
@@ -623,3 +645,116 @@ class SqlMetaStore:
 
     async def delete_invite(self, code: str) -> bool:
         return await self._db.execute("DELETE FROM invites WHERE code = ?", code) > 0
+
+    # -- instance administration -----------------------------------------------------------
+    async def get_account(self, user_id: int) -> Account | None:
+        row = await self._db.fetchrow(f"SELECT {_ACCOUNT} FROM users WHERE id = ?", user_id)
+        return None if row is None else _account(row)
+
+    async def find_account(self, username: str) -> Account | None:
+        row = await self._db.fetchrow(
+            f"SELECT {_ACCOUNT} FROM users WHERE username_key = ?", _username_key(username)
+        )
+        return None if row is None else _account(row)
+
+    async def list_accounts(self, after: int = 0, limit: int = 100) -> list[Account]:
+        rows = await self._db.fetch(
+            f"SELECT {_ACCOUNT} FROM users WHERE id > ? ORDER BY id LIMIT ?", after, max(limit, 0)
+        )
+        return [_account(r) for r in rows]
+
+    async def set_account_flags(
+        self, user_id: int, *, disabled: bool | None = None, instance_admin: bool | None = None
+    ) -> Account | None:
+        flags = {k: v for k, v in (("disabled", disabled), ("instance_admin", instance_admin))
+                 if v is not None}
+        if not flags:
+            return await self.get_account(user_id)
+        sets, values = assignments(flags, _ACCOUNT_FLAGS)
+        row = await self._db.fetchrow(
+            f"UPDATE users SET {sets} WHERE id = ? RETURNING {_ACCOUNT}", *values, user_id
+        )
+        return None if row is None else _account(row)
+
+    async def list_guilds(self, after: int = 0, limit: int = 100) -> list[Guild]:
+        rows = await self._db.fetch(
+            f"SELECT {_GUILD} FROM guilds WHERE id > ? ORDER BY id LIMIT ?", after, max(limit, 0)
+        )
+        return [_guild(r) for r in rows]
+
+    async def get_setting(self, key: str) -> str | None:
+        value = await self._db.fetchval("SELECT value FROM instance_settings WHERE key = ?", key)
+        return None if value is None else str(value)
+
+    async def set_setting(self, key: str, value: str) -> None:
+        await self._db.execute(
+            "INSERT INTO instance_settings (key, value) VALUES (?, ?)"
+            " ON CONFLICT (key) DO UPDATE SET value = excluded.value", key, value,
+        )
+
+    async def create_registration_code(self, code: RegistrationCode) -> None:
+        await self._db.execute(
+            f"INSERT INTO registration_codes ({_REGISTRATION_CODE}) VALUES (?, ?, ?, ?)",
+            code.code, code.created_at, code.max_uses, code.uses,
+        )
+
+    async def list_registration_codes(self) -> list[RegistrationCode]:
+        rows = await self._db.fetch(
+            f"SELECT {_REGISTRATION_CODE} FROM registration_codes ORDER BY created_at, code"
+        )
+        return [_registration_code(r) for r in rows]
+
+    async def delete_registration_code(self, code: str) -> bool:
+        return await self._db.execute("DELETE FROM registration_codes WHERE code = ?", code) > 0
+
+    async def create_user_with_code(self, user: User, password_hash: str, code: str) -> bool:
+        async with self._db.transaction() as tx:
+            # One statement checks and counts the use (the row lock, or SQLite's write lock,
+            # makes it atomic: max_uses is never exceeded); a taken username then raises
+            # Conflict and the rollback gives the use back.
+            used = await tx.execute(
+                "UPDATE registration_codes SET uses = uses + 1"
+                " WHERE code = ? AND (max_uses = 0 OR uses < max_uses)", code,
+            )
+            if not used:
+                return False
+            await self._insert_user(tx, user, password_hash)
+        return True
+
+    async def relay_events(self, events: Sequence[str], now_ms: int, keep_ms: int) -> int:
+        if not events:
+            return await self.relay_head()
+        for _ in range(_RELAY_ATTEMPTS):
+            try:
+                return await self._relay_once(events, now_ms, keep_ms)
+            except Conflict:
+                continue  # a concurrent writer took these numbers first: after it, then
+        raise Conflict("relay: too many concurrent writers")
+
+    async def _relay_once(self, events: Sequence[str], now_ms: int, keep_ms: int) -> int:
+        # Numbered MAX + 1, not by a sequence: PostgreSQL hands sequence numbers out in call
+        # order, not commit order, and a reader past a later number would skip an earlier one
+        # committed after it. Here two writers that read the same MAX collide on the key; the
+        # second waits for the first's commit, fails, and numbers after it (SQLite's write
+        # transactions run one at a time anyway).
+        async with self._db.transaction() as tx:
+            head = int(await tx.fetchval("SELECT COALESCE(MAX(seq), 0) FROM relayed_events"))
+            await tx.executemany(
+                "INSERT INTO relayed_events (seq, created_at, event) VALUES (?, ?, ?)",
+                [(head + i, now_ms, e) for i, e in enumerate(events, 1)],
+            )
+            await tx.execute(
+                "DELETE FROM relayed_events WHERE seq <= ? AND created_at < ?",
+                head, now_ms - keep_ms,
+            )
+        return head + len(events)
+
+    async def relayed_after(self, seq: int, limit: int) -> list[tuple[int, str]]:
+        rows = await self._db.fetch(
+            "SELECT seq, event FROM relayed_events WHERE seq > ? ORDER BY seq LIMIT ?",
+            seq, max(limit, 0),
+        )
+        return [(int(r[0]), str(r[1])) for r in rows]
+
+    async def relay_head(self) -> int:
+        return int(await self._db.fetchval("SELECT COALESCE(MAX(seq), 0) FROM relayed_events"))

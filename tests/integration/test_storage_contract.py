@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from core.models import (
+    Account,
     Application,
     Channel,
     ChannelType,
@@ -28,6 +29,7 @@ from core.models import (
     Overwrite,
     OverwriteType,
     ReactionCount,
+    RegistrationCode,
     Role,
     User,
 )
@@ -196,6 +198,147 @@ async def test_revoke_user_tokens_keeps_one_and_spares_other_users(meta_store: M
     assert await meta_store.resolve_token(b"\x00b1") == 2
     assert await meta_store.revoke_user_tokens(1) == [b"\x00a2"]
     assert await meta_store.revoke_user_tokens(1) == []
+
+
+# -- instance administration (core.admin, core.instance, core.relay) ---------------------------
+
+
+async def test_accounts_carry_their_flags_and_are_found_by_name_or_listed(
+    meta_store: MetaStore,
+) -> None:
+    await meta_store.create_user(User(3, "Carol"), "h")
+    await meta_store.create_user(User(1, "alice"), "h")
+    await meta_store.create_user(User(2, "botty", bot=True), None)
+    assert await meta_store.get_account(1) == Account(User(1, "alice"))
+    assert await meta_store.find_account("CAROL") == Account(User(3, "Carol"))
+    assert await meta_store.find_account("nobody") is None
+    assert await meta_store.get_account(404) is None
+    assert [a.user.id for a in await meta_store.list_accounts()] == [1, 2, 3]
+    assert [a.user.id for a in await meta_store.list_accounts(after=1, limit=1)] == [2]
+    assert (await meta_store.list_accounts(after=1))[0] == Account(User(2, "botty", bot=True))
+
+
+async def test_set_account_flags_sets_only_what_is_given(meta_store: MetaStore) -> None:
+    await meta_store.create_user(User(1, "alice"), "h")
+    alice = User(1, "alice")
+    assert await meta_store.set_account_flags(1, instance_admin=True) == Account(alice, False, True)
+    assert await meta_store.set_account_flags(1, disabled=True) == Account(alice, True, True)
+    assert await meta_store.set_account_flags(1) == Account(alice, True, True)
+    assert await meta_store.set_account_flags(1, disabled=False, instance_admin=False) == \
+        Account(alice)
+    assert await meta_store.set_account_flags(404, disabled=True) is None
+    # The flags are no part of the user (Discord's user object has no such fields).
+    assert await meta_store.get_user(1) == alice
+
+
+async def test_a_disabled_users_tokens_do_not_resolve_until_enabled(meta_store: MetaStore) -> None:
+    await meta_store.create_user(User(1, "alice"), "h")
+    await meta_store.create_user(User(2, "bob"), "h")
+    await meta_store.add_token(b"\x00a", 1, NOW)
+    await meta_store.add_token(b"\x00b", 2, NOW)
+    await meta_store.set_account_flags(1, disabled=True)
+    assert await meta_store.resolve_token(b"\x00a") is None
+    assert await meta_store.resolve_token(b"\x00b") == 2
+    await meta_store.set_account_flags(1, disabled=False)
+    assert await meta_store.resolve_token(b"\x00a") == 1
+    # A token whose user row is gone resolves as it always did.
+    await meta_store.add_token(b"\x00c", 404, NOW)
+    assert await meta_store.resolve_token(b"\x00c") == 404
+
+
+async def test_list_guilds_pages_every_guild_by_id(meta_store: MetaStore) -> None:
+    for guild_id in (300, 100, 200):
+        await meta_store.create_guild(Guild(guild_id, f"g{guild_id}", OWNER), [], [],
+                                      Member(guild_id, OWNER, NOW))
+    assert [g.id for g in await meta_store.list_guilds()] == [100, 200, 300]
+    assert await meta_store.list_guilds(after=100, limit=1) == [Guild(200, "g200", OWNER)]
+    assert await meta_store.list_guilds(after=300) == []
+
+
+async def test_settings_are_none_until_set_and_set_again(meta_store: MetaStore) -> None:
+    assert await meta_store.get_setting("registration") is None
+    await meta_store.set_setting("registration", "closed")
+    await meta_store.set_setting("registration", "invite-only")
+    assert await meta_store.get_setting("registration") == "invite-only"
+
+
+async def test_registration_codes_are_created_listed_and_deleted(meta_store: MetaStore) -> None:
+    later, first = RegistrationCode("b", NOW + 1, max_uses=0), RegistrationCode("a", NOW)
+    await meta_store.create_registration_code(later)
+    await meta_store.create_registration_code(first)
+    with pytest.raises(Conflict):
+        await meta_store.create_registration_code(RegistrationCode("a", NOW + 2))
+    assert await meta_store.list_registration_codes() == [first, later]
+    assert await meta_store.delete_registration_code("a") is True
+    assert await meta_store.delete_registration_code("a") is False
+    assert await meta_store.list_registration_codes() == [later]
+
+
+async def test_create_user_with_code_counts_uses_up_to_the_limit(meta_store: MetaStore) -> None:
+    await meta_store.create_registration_code(RegistrationCode("two", NOW, max_uses=2))
+    assert await meta_store.create_user_with_code(User(1, "a1"), "h", "two") is True
+    assert await meta_store.create_user_with_code(User(2, "a2"), "h", "two") is True
+    assert await meta_store.create_user_with_code(User(3, "a3"), "h", "two") is False
+    assert await meta_store.create_user_with_code(User(4, "a4"), "h", "unknown") is False
+    assert await meta_store.get_user(3) is None and await meta_store.get_user(4) is None
+    assert await meta_store.get_login("a2") == (User(2, "a2"), "h")
+    assert (await meta_store.list_registration_codes())[0].uses == 2
+
+
+async def test_create_user_with_code_uses_nothing_when_the_name_is_taken(
+    meta_store: MetaStore,
+) -> None:
+    await meta_store.create_user(User(1, "alice"), "h")
+    await meta_store.create_registration_code(RegistrationCode("one", NOW, max_uses=1))
+    with pytest.raises(Conflict):
+        await meta_store.create_user_with_code(User(2, "ALICE"), "h", "one")
+    assert (await meta_store.list_registration_codes())[0].uses == 0
+    assert await meta_store.create_user_with_code(User(2, "bob"), "h", "one") is True
+
+
+async def test_create_user_with_code_is_atomic_under_concurrent_uses(
+    meta_store: MetaStore,
+) -> None:
+    await meta_store.create_registration_code(RegistrationCode("three", NOW, max_uses=3))
+    made = await asyncio.gather(*(
+        meta_store.create_user_with_code(User(i, f"u{i}"), "h", "three") for i in range(1, 11)))
+    assert made.count(True) == 3
+    assert len(await meta_store.list_accounts()) == 3
+
+
+async def test_relay_numbers_events_in_order_and_reads_after_a_number(
+    meta_store: MetaStore,
+) -> None:
+    assert await meta_store.relay_head() == 0
+    assert await meta_store.relay_events(["a", "b"], NOW, 60_000) == 2
+    assert await meta_store.relay_events([], NOW, 60_000) == 2
+    assert await meta_store.relay_events(["c"], NOW + 1, 60_000) == 3
+    assert await meta_store.relayed_after(0, 10) == [(1, "a"), (2, "b"), (3, "c")]
+    assert await meta_store.relayed_after(1, 1) == [(2, "b")]
+    assert await meta_store.relayed_after(3, 10) == []
+    assert await meta_store.relay_head() == 3
+
+
+async def test_relay_prunes_old_events_but_never_goes_back(meta_store: MetaStore) -> None:
+    await meta_store.relay_events(["old1", "old2"], NOW, 1_000)
+    # Written past the old ones' age: they go, the numbering goes on.
+    assert await meta_store.relay_events(["new"], NOW + 5_000, 1_000) == 3
+    assert await meta_store.relayed_after(0, 10) == [(3, "new")]
+    assert await meta_store.relay_events(["newer"], NOW + 10_000, 1_000) == 4
+    assert await meta_store.relay_head() == 4
+
+
+async def test_relay_gives_concurrent_writers_distinct_numbers(meta_store: MetaStore) -> None:
+    heads = await asyncio.gather(*(
+        meta_store.relay_events([f"e{i}a", f"e{i}b"], NOW, 60_000) for i in range(8)))
+    assert sorted(heads) == list(range(2, 17, 2))
+    rows = await meta_store.relayed_after(0, 100)
+    assert [seq for seq, _ in rows] == list(range(1, 17))
+    # Each writer's events are consecutive, in the order given.
+    by_seq = dict(rows)
+    for head in heads:
+        assert by_seq[head - 1][:-1] == by_seq[head][:-1]
+        assert (by_seq[head - 1][-1], by_seq[head][-1]) == ("a", "b")
 
 
 # -- applications --------------------------------------------------------------------------
