@@ -5,6 +5,12 @@ Only their SHA-256 is stored, so a database leak reveals no usable token; SHA-25
 is right here because the secret has 256 bits of entropy, and it keeps the lookup cheap.
 Lookups are cached per worker for ``token_cache_ttl_ms`` and in the shared cache, so a burst of
 requests does not reach the database. Passwords use Argon2id in a thread pool, off the loop.
+
+A revocation made in another process (``discord-arch admin``) reaches each worker as a
+``TOKENS_REVOKED`` event (``core.relay``): the worker forgets what it cached for the user and,
+for as long as a shared-cache entry made before can live, asks the store instead of the shared
+cache for that user's tokens (the in-process shared cache of the embedded default cannot be
+reached by the other process, and is not searchable by user).
 """
 
 from __future__ import annotations
@@ -15,11 +21,13 @@ import hashlib
 import secrets
 import time
 from collections import OrderedDict
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from core.events import TOKENS_REVOKED, Event
 from core.models import User
 from core.store.base import MetaStore
 from core.store.cache import Cache
@@ -57,6 +65,9 @@ class TokenAuth:
         self._ttl = ttl_ms / 1000
         self._local: OrderedDict[bytes, tuple[float, int]] = OrderedDict()
         self._users: OrderedDict[int, tuple[float, User]] = OrderedDict()
+        # user id -> monotonic time this worker learned its tokens were revoked, oldest
+        # first; kept while a shared-cache entry made before may still live.
+        self._revoked: OrderedDict[int, float] = OrderedDict()
 
     async def issue(self, user_id: int) -> str:
         token = new_token(user_id)
@@ -64,18 +75,25 @@ class TokenAuth:
         return token
 
     async def resolve(self, token: str) -> int | None:
-        """The user id for ``token``, or None if unknown or revoked."""
+        """The user id for ``token``, or None if unknown, revoked or its user disabled."""
         key = hash_token(token)
         now = time.monotonic()
         hit = self._local.get(key)
         if hit is not None and hit[0] > now:
             return hit[1]
         user_id = await self._cache.token_get(key)
+        if user_id is not None and self._distrusted(user_id, now):
+            user_id = None  # the entry may predate the user's revocation: ask the store
         if user_id is None:
             user_id = await self._meta.resolve_token(key)
             if user_id is None:
                 return None
             await self._cache.token_set(key, user_id, _SHARED_TTL_MS)
+        if self.revoked_since(user_id, now):
+            # The user's tokens were revoked while this lookup awaited: what it read may
+            # predate that. Ask the store again and cache nothing.
+            await self._cache.token_delete(key)
+            return await self._meta.resolve_token(key)
         self._local[key] = (now + self._ttl, user_id)
         self._local.move_to_end(key)
         if len(self._local) > _LOCAL_CACHE_MAX:
@@ -103,6 +121,50 @@ class TokenAuth:
     def forget_user(self, user_id: int) -> None:
         """Drop the cached record after the user changed (other workers catch up in ``ttl_ms``)."""
         self._users.pop(user_id, None)
+
+    async def revoke_user(self, user_id: int) -> int:
+        """Revoke every token of ``user_id``; how many. Forgotten by the store, then by the
+        shared cache and this worker's; other workers learn it from a ``TOKENS_REVOKED``
+        event the caller publishes or relays."""
+        revoked = await self._meta.revoke_user_tokens(user_id)
+        for key in revoked:
+            await self._cache.token_delete(key)
+        self.forget_tokens(user_id)
+        return len(revoked)
+
+    def on_events(self, events: Sequence[Event]) -> None:
+        """Bus subscriber: a ``TOKENS_REVOKED`` makes this worker forget the user's tokens."""
+        for event in events:
+            if event.name == TOKENS_REVOKED:
+                self.forget_tokens(int(event.data["user_id"]))
+
+    def forget_tokens(self, user_id: int) -> None:
+        """Stop trusting anything cached about ``user_id``'s tokens, at once.
+
+        Its entries leave the local cache (a scan: revocations are rare, the cache bounded),
+        and the shared cache is not asked about the user's tokens for ``_SHARED_TTL_MS``:
+        its entries cannot be found by user, and one made before the revocation may live
+        that long. Their lookups go to the store meanwhile, which knows.
+        """
+        now = time.monotonic()
+        for key in [k for k, (_, uid) in self._local.items() if uid == user_id]:
+            del self._local[key]
+        self._users.pop(user_id, None)
+        self._revoked.pop(user_id, None)
+        self._revoked[user_id] = now
+        horizon = now - _SHARED_TTL_MS / 1000
+        while self._revoked and next(iter(self._revoked.values())) < horizon:
+            self._revoked.popitem(last=False)
+
+    def revoked_since(self, user_id: int, since: float) -> bool:
+        """Whether this worker learned of a revocation of ``user_id``'s tokens at or after
+        ``since`` (``time.monotonic()``): a lookup made before may be stale."""
+        at = self._revoked.get(user_id)
+        return at is not None and at >= since
+
+    def _distrusted(self, user_id: int, now: float) -> bool:
+        at = self._revoked.get(user_id)
+        return at is not None and now - at < _SHARED_TTL_MS / 1000
 
     async def revoke(self, token: str) -> bool:
         key = hash_token(token)

@@ -12,7 +12,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-__all__ = ["Bus", "Event", "EventHandler"]
+__all__ = ["TOKENS_REVOKED", "Bus", "Event", "EventHandler"]
+
+# An internal event, never dispatched to a client: every token of the user ``data["user_id"]``
+# (a string, like every id on the wire) was revoked, or the account disabled, by another
+# process (``discord-arch admin``, through ``core.relay``). Each worker's ``TokenAuth`` stops
+# trusting what it cached for the user, and its gateway closes the user's sessions (4004).
+# It names no guild and no user audience, so no session is its recipient.
+TOKENS_REVOKED = "TOKENS_REVOKED"
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +57,11 @@ class Bus(Protocol):
 
     def subscribe(self, handler: EventHandler) -> Callable[[], None]:
         """Call ``handler`` with each delivered batch; returns the unsubscribe function."""
+
+    def deliver(self, events: Sequence[Event]) -> None:
+        """Hand events to this process's subscribers only, like a delivery from the bus
+        (next loop iteration, in order), never to other workers: for events each worker
+        receives by itself (``core.relay``), which publishing would deliver N times."""
 
     # Interest: which other workers' events this worker receives. A hub calls ``interest``
     # when its first local session in a guild appears and ``release`` when the last one

@@ -102,14 +102,17 @@ class Platform:
             )
             await router.start()
             stack.push_async_callback(router.aclose)  # closed first: flushes pending writes
+            tokens = TokenAuth(meta, cache, config.token_cache_ttl_ms)
+            # Revocations made by another process (TOKENS_REVOKED, core.relay).
+            stack.callback(bus.subscribe(tokens.on_events))
         except BaseException:
             await stack.aclose()
             raise
         return cls(
             config=config, meta=meta, messages=messages, cache=cache, bus=bus,
             ids=SnowflakeGenerator(worker_index & 31, (worker_index >> 5) & 31),
-            tokens=TokenAuth(meta, cache, config.token_cache_ttl_ms),
-            passwords=passwords, router=router, metrics=metrics, _closers=stack,
+            tokens=tokens, passwords=passwords, router=router, metrics=metrics,
+            _closers=stack,
         )
 
     async def aclose(self) -> None:

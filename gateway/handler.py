@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+import time
 from typing import Any
 
 from core import messages
@@ -128,6 +129,7 @@ class CommandHandler:
 
     async def _identify(self, conn: Connection, command: Identify) -> None:
         p, session = self._platform, conn.session
+        resolved_at = time.monotonic()
         user_id = await p.tokens.resolve(command.token.removeprefix("Bot "))
         user = await p.meta.get_user(user_id) if user_id is not None else None
         if user is None:
@@ -155,6 +157,10 @@ class CommandHandler:
                 self._registry.bind(conn)
                 self._hub.attach(conn, [int(g["id"]) for g in payloads])
                 self._presence.connected(conn)
+                if p.tokens.revoked_since(user.id, resolved_at):
+                    # The user's tokens were revoked while READY was read: the hub closed
+                    # the user's sessions then, before this one was among them.
+                    session.close(CloseCode.AUTHENTICATION_FAILED)
             self._log_identify(conn, user, (shard_id, shards), len(payloads))
         return None
 

@@ -32,13 +32,13 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from typing import Any, Protocol
 
-from core.events import Event
+from core.events import TOKENS_REVOKED, Event
 from core.platform import Platform
 from core.shard import on_shard
 from gateway.audience import MESSAGE_EVENTS, Audience, Conn, ContentGate, guild_of
 from gateway.cache import RELOAD_EVENTS, GuildCache
 from gateway.codec import Dispatch
-from gateway.protocol import Intent, event_intent
+from gateway.protocol import CloseCode, Intent, event_intent
 
 __all__ = ["BACKLOG_MAX", "Conn", "Hub"]
 
@@ -347,6 +347,8 @@ class Hub:
                 tuple(cache.conns) if cache is not None else ())
             for conn in conns:
                 self._leave(conn, guild_id)
+        elif name == TOKENS_REVOKED:
+            self._close_user(int(event.data["user_id"]))
         elif cache is None:
             return
         elif name in RELOAD_EVENTS:
@@ -355,6 +357,16 @@ class Hub:
             cache.update_member(event.data)
         elif name == "GUILD_MEMBER_REMOVE":
             cache.forget_member(int(event.data["user"]["id"]))
+
+    def _close_user(self, user_id: int) -> None:
+        """Close the user's local sessions with 4004 Authentication failed, what Discord sends
+        for a token no longer valid: the user's tokens were revoked or the account disabled
+        (``TOKENS_REVOKED``, from ``discord-arch admin``). 4004 cannot be resumed; a session
+        already DETACHED needs a token that resolves to be resumed, and none of the old ones
+        does."""
+        for conn in tuple(self._users.get(user_id, ())):
+            conn.session.close(CloseCode.AUTHENTICATION_FAILED)
+            self.touch(conn)  # flushed (the close frame written) at the end of the iteration
 
     def _targets(self, user_ids: Sequence[int], guild_id: int) -> list[Conn]:
         return [c for u in user_ids for c in self._users.get(u, ())

@@ -28,6 +28,7 @@ from core.config import Config
 from core.events import Bus
 from core.metrics import Metrics
 from core.platform import Platform
+from core.relay import EventRelay
 from gateway.notify import Notifier
 from gateway.server import GatewayServer
 from gateway.supervised import LANE, notify_ready
@@ -80,7 +81,10 @@ async def serve(
         logging.getLogger("picows").setLevel(logging.WARNING)
     platform = await open_platform(config, index)
     ops = None
+    # What `discord-arch admin` (another process) did, delivered to this worker's subscribers.
+    relay = EventRelay(platform.meta, platform.bus, platform.metrics)
     try:
+        await relay.start()
         gateway = GatewayServer(platform)
         runner = web.AppRunner(
             create_app(platform), keepalive_timeout=KEEPALIVE_TIMEOUT_S,
@@ -116,6 +120,7 @@ async def serve(
             if ops is not None:  # last: /readyz says "draining" until the end
                 await ops.cleanup()
     finally:
+        await relay.aclose()
         await platform.aclose()
     return 0
 

@@ -41,6 +41,9 @@ class MemoryBus:
             self._scheduled = True
             asyncio.get_running_loop().call_soon(self._deliver)
 
+    def deliver(self, events: Sequence[Event]) -> None:
+        self.publish(events)  # one process: publishing is delivering locally
+
     def subscribe(self, handler: EventHandler) -> Callable[[], None]:
         self._handlers.append(handler)
         return lambda: self._handlers.remove(handler) if handler in self._handlers else None

@@ -197,6 +197,10 @@ class RedisBus:
     def subscribe(self, handler: EventHandler) -> Callable[[], None]:
         return self._local.subscribe(handler)
 
+    def deliver(self, events: Sequence[Event]) -> None:
+        """To this worker's subscribers only (:meth:`core.events.Bus.deliver`)."""
+        self._local.publish(events)
+
     def publish(self, events: Sequence[Event]) -> None:
         """Deliver ``events`` locally next iteration and queue them for the other workers."""
         if not events:

@@ -28,7 +28,7 @@ import core.guilds
 import core.members
 import core.roles
 from core.config import Config
-from core.events import Event
+from core.events import TOKENS_REVOKED, Event
 from core.models import (
     Channel,
     ChannelType,
@@ -46,7 +46,7 @@ from core.shard import shard_of
 from core.wire import message_json
 from gateway.codec import Encoding
 from gateway.hub import BACKLOG_MAX, Hub
-from gateway.protocol import Identify, Intent
+from gateway.protocol import CloseCode, Identify, Intent
 from gateway.session import Session, State, frames
 from tests.unit.gateway_client import Client, identify
 
@@ -770,3 +770,27 @@ async def test_events_of_one_iteration_flushed_once_in_order(gw: Gateway) -> Non
     await gw.settle()
     assert len(alice.writes) == 2
     assert [orjson.loads(m)["s"] for m in alice.writes[1]] == [seq + 5]
+
+
+# -- revocations (discord-arch admin) ------------------------------------------------------------
+
+
+async def test_tokens_revoked_closes_every_session_of_the_user_with_4004(gw: Gateway) -> None:
+    alice, alice_bot_tab = await gw.connect(ALICE), await gw.connect(ALICE, label="alice-2")
+    bob = await gw.connect(BOB)
+    gw.publish(Event(TOKENS_REVOKED, {"user_id": str(ALICE.id)}))
+    await gw.settle()
+    for conn in (alice, alice_bot_tab):
+        # The listener writes the close frame in the flush (tests/integration/test_admin*).
+        assert conn.session.close_code == CloseCode.AUTHENTICATION_FAILED
+        assert conn.writes, "flushed"
+    assert bob.session.close_code is None and bob.session.state is State.READY
+    assert not bob.take(), "an internal event is never dispatched"
+    assert await say(gw, GENERAL, "still here", bob) == {"bob"}
+
+
+async def test_tokens_revoked_of_a_user_with_no_session_here_closes_nothing(gw: Gateway) -> None:
+    bob = await gw.connect(BOB)
+    gw.publish(Event(TOKENS_REVOKED, {"user_id": str(DAVE.id)}))
+    await gw.settle()
+    assert bob.session.state is State.READY and not bob.take()

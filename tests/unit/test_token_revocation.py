@@ -1,0 +1,104 @@
+"""``core.auth.TokenAuth`` and revocations made by another process (``TOKENS_REVOKED``).
+
+The admin CLI revokes in the store and deletes what it can reach of the shared cache; a
+worker learns of it from the relay and must then stop trusting everything it cached about the
+user's tokens: its local entries, the shared cache's entries (which it cannot find by user,
+and which the CLI cannot reach at all on the embedded default), and a lookup that was in
+flight when the revocation arrived.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import cast
+
+from core.auth import TokenAuth, hash_token
+from core.events import TOKENS_REVOKED, Event
+from core.store.base import MetaStore
+from core.store.cache import MemoryCache
+
+
+class FakeMeta:
+    """The two token methods of a store; ``gate``, when set, holds lookups until released."""
+
+    def __init__(self) -> None:
+        self.tokens: dict[bytes, int] = {}
+        self.lookups = 0
+        self.gate: asyncio.Event | None = None
+        self.waiting = asyncio.Event()  # a lookup waits at the gate
+
+    async def add_token(self, token_hash: bytes, user_id: int, created_at: int) -> None:
+        self.tokens[token_hash] = user_id
+
+    async def resolve_token(self, token_hash: bytes) -> int | None:
+        self.lookups += 1
+        found = self.tokens.get(token_hash)
+        if self.gate is not None:
+            self.waiting.set()
+            await self.gate.wait()
+        return found
+
+
+def make() -> tuple[TokenAuth, FakeMeta, MemoryCache]:
+    meta, cache = FakeMeta(), MemoryCache()
+    return TokenAuth(cast(MetaStore, meta), cache, ttl_ms=10_000), meta, cache
+
+
+def revoked(user_id: int) -> list[Event]:
+    return [Event(TOKENS_REVOKED, {"user_id": str(user_id)})]
+
+
+async def test_a_revocation_elsewhere_drops_local_and_shared_entries_of_the_user() -> None:
+    auth, meta, cache = make()
+    alice, bob = await auth.issue(1), await auth.issue(2)
+    assert (await auth.resolve(alice), await auth.resolve(bob)) == (1, 2)
+    looked_up = meta.lookups
+    # Another process revokes alice's token: the store forgets it, this worker's caches do not.
+    del meta.tokens[hash_token(alice)]
+    assert await auth.resolve(alice) == 1 and meta.lookups == looked_up  # cached
+    auth.on_events(revoked(1))
+    assert await auth.resolve(alice) is None
+    # The shared cache still holds alice's entry; it is not trusted for her any more.
+    assert await cache.token_get(hash_token(alice)) == 1
+    assert await auth.resolve(alice) is None
+    assert await auth.resolve(bob) == 2 and meta.lookups == looked_up + 2  # bob: cached
+
+
+async def test_a_token_issued_after_the_revocation_resolves() -> None:
+    auth, meta, _ = make()
+    auth.on_events(revoked(1))
+    token = await auth.issue(1)
+    assert await auth.resolve(token) == 1
+    assert await auth.resolve(token) == 1
+
+
+async def test_a_lookup_in_flight_during_the_revocation_asks_the_store_again() -> None:
+    auth, meta, _ = make()
+    token = await auth.issue(1)
+    meta.gate = asyncio.Event()
+    lookup = asyncio.create_task(auth.resolve(token))
+    await meta.waiting.wait()
+    # The store answered "user 1" (read before the revocation committed), then:
+    del meta.tokens[hash_token(token)]
+    auth.on_events(revoked(1))
+    meta.gate.set()
+    assert await lookup is None
+    assert meta.lookups == 2
+    assert await auth.resolve(token) is None
+
+
+def test_revoked_since_tells_an_identify_its_lookup_may_be_stale() -> None:
+    auth, _, _ = make()
+    started = time.monotonic()
+    assert not auth.revoked_since(1, started)
+    auth.forget_tokens(1)
+    assert auth.revoked_since(1, started)
+    assert not auth.revoked_since(1, time.monotonic() + 1)
+    assert not auth.revoked_since(2, started)
+
+
+def test_other_events_are_ignored() -> None:
+    auth, _, _ = make()
+    auth.on_events([Event("GUILD_DELETE", {"id": "1"})])
+    assert not auth.revoked_since(1, 0.0)
