@@ -63,7 +63,8 @@ SCHEMAS: dict[str, Any] = {
                   "global_name": _NSTR, "avatar": _NSTR, "bot": _BOOL}),
     "Auth": _obj({"token": _STR, "user": _ref("User")}),
     "Login": _obj({"token": _STR, "user_id": _SNOWFLAKE}),
-    "Register": _obj({"username": _STR, "password": _STR}),
+    # registration_code: needed while the instance's registration is invite-only.
+    "Register": _obj({"username": _STR, "password": _STR}, {"registration_code": _STR}),
     "LoginBody": _obj({"login": _STR, "password": _STR}),
     "Application": _obj({"id": _SNOWFLAKE, "name": _STR, "description": _STR, "icon": _NSTR,
                          "bot_public": _BOOL, "bot_require_code_grant": _BOOL,
@@ -139,7 +140,9 @@ _G = V + "/guilds/{guild_id}"
 _C = V + "/channels/{channel_id}"
 
 OPERATIONS: dict[tuple[str, str], Op] = {
-    ("POST", V + "/auth/register"): Op("Create an account", "Auth", "Register", 201, True),
+    ("POST", V + "/auth/register"): Op("Create an account, as the instance's registration "
+                                       "mode allows (closed: 403; invite-only: "
+                                       "registration_code)", "Auth", "Register", 201, True),
     ("POST", V + "/auth/login"): Op("Log in", "Login", "LoginBody", public=True),
     ("POST", V + "/auth/logout"): Op("Revoke the token used", None, status=204),
     ("GET", V + "/users/@me"): Op("The current user", "User"),

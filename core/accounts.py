@@ -7,8 +7,9 @@ import re
 import secrets
 from typing import Any
 
-from core.errors import ApiError, invalid_form
+from core.errors import ApiError, ErrorCode, invalid_form
 from core.events import Event
+from core.instance import Registration, registration_mode
 from core.models import Application, User
 from core.platform import Platform
 from core.store.base import Conflict
@@ -54,18 +55,36 @@ def _validate_password(value: Any, field: str = "password") -> str:
     return value
 
 
-async def register(p: Platform, username: Any, password: Any) -> tuple[str, User]:
-    """Create a user account and its first token.
+async def register(
+    p: Platform, username: Any, password: Any, registration_code: Any = None
+) -> tuple[str, User]:
+    """Create a user account and its first token, as the instance's registration mode allows
+    (``core.instance``: open, closed, or invite-only with a ``registration_code``).
 
     Raises:
-        ApiError: 50035 for a bad or taken username or a bad password.
+        ApiError: 403 when registration is closed; 50035 for a bad or taken username, a bad
+            password, or (invite-only) a missing, unknown or used-up registration code.
     """
+    mode = await registration_mode(p.meta)
+    if mode is Registration.CLOSED:
+        raise ApiError(403, ErrorCode.GENERAL, "Registration is closed on this instance.")
     name = validate_username(username)
     secret = _validate_password(password)
+    if mode is Registration.INVITE_ONLY and (
+        not isinstance(registration_code, str) or not registration_code
+    ):
+        raise invalid_form("registration_code", "BASE_TYPE_REQUIRED",
+                           "This instance needs a registration code to register.")
     user = User(id=p.ids.next(), username=name, global_name=None)
     hashed = await p.passwords.hash(secret)
     try:
-        await p.meta.create_user(user, hashed)
+        if mode is Registration.INVITE_ONLY:
+            # The code's use and the account are one transaction: a taken name uses nothing.
+            if not await p.meta.create_user_with_code(user, hashed, str(registration_code)):
+                raise invalid_form("registration_code", "REGISTRATION_CODE_INVALID",
+                                   "Unknown or used up registration code.")
+        else:
+            await p.meta.create_user(user, hashed)
     except Conflict:
         raise invalid_form(
             "username", "USERNAME_ALREADY_TAKEN", "Username is unavailable. Try another."
@@ -78,7 +97,8 @@ async def login(p: Platform, login_name: Any, password: Any) -> tuple[str, int]:
 
     Raises:
         ApiError: 50035 ``INVALID_LOGIN`` (Discord's answer for a wrong login or password),
-            429 when the username is being guessed at.
+            403 20013 for a disabled account (only once the password matched, so it tells
+            nothing to a guesser), 429 when the username is being guessed at.
     """
     if not isinstance(login_name, str) or not isinstance(password, str):
         raise invalid_form("login", "BASE_TYPE_REQUIRED", "This field is required")
@@ -91,6 +111,9 @@ async def login(p: Platform, login_name: Any, password: Any) -> tuple[str, int]:
     if found is None or not valid:
         raise invalid_form("login", "INVALID_LOGIN", "Login or password is invalid.")
     user, stored = found
+    account = await p.meta.get_account(user.id)
+    if account is not None and account.disabled:
+        raise ApiError(403, ErrorCode.ACCOUNT_DISABLED, "This account is disabled")
     if p.passwords.needs_rehash(stored):
         # The config's Argon2 parameters were raised since this hash was made; the password
         # is at hand only now. Compare-and-set: a password changed meanwhile is kept.

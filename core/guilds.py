@@ -8,6 +8,7 @@ Discord's JSON objects (``core.wire``), the same dicts the events carry.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from typing import Any
 
 from core.access import GuildView, guild_view
@@ -31,6 +32,7 @@ __all__ = [
     "guild_create_payload",
     "list_user_guilds",
     "member_ids",
+    "remove_guild",
     "update_guild",
     "visible_channels",
 ]
@@ -256,14 +258,27 @@ async def delete_guild(p: Platform, actor: User, guild_id: int) -> None:
     gv = await guild_view(p.meta, guild_id, actor.id)
     if not gv.is_owner:
         raise ApiError.missing_permissions()
+    if not await remove_guild(p, guild_id, p.publish):
+        raise ApiError.unknown("guild")
+
+
+async def remove_guild(p: Platform, guild_id: int, publish: Callable[[Event], None]) -> bool:
+    """Delete a guild, everything in it and its history, with no permission check: the
+    owner's ``DELETE`` and the operator's ``discord-arch admin delete-guild`` share it.
+
+    ``publish`` gets the GUILD_DELETE ``{id, unavailable: false}`` to every member (collected
+    before the delete, since the memberships go with the guild): ``p.publish``, or what the
+    admin CLI relays (``core.relay``). False if there was no such guild.
+    """
     audience = await member_ids(p, guild_id)
     channels = await p.meta.list_channels(guild_id)
     if not await p.meta.delete_guild(guild_id):
-        raise ApiError.unknown("guild")
-    p.publish(Event("GUILD_DELETE", {"id": str(guild_id), "unavailable": False},
-                    guild_id=guild_id, user_ids=audience))
+        return False
+    publish(Event("GUILD_DELETE", {"id": str(guild_id), "unavailable": False},
+                  guild_id=guild_id, user_ids=audience))
     for channel in channels:
         await p.messages.delete_channel_messages(channel.id)
+    return True
 
 
 async def list_user_guilds(

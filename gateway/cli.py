@@ -1,4 +1,5 @@
-"""``discord-arch``: the single binary's command line (serve, migrate, backup, restore, --version).
+"""``discord-arch``: the single binary's command line (serve, migrate, backup, restore, admin,
+--version).
 
 Every way it can fail to start (a bad setting, a missing driver, a port taken, a store that
 does not answer) is one line ``discord-arch: error: ...`` on stderr and exit status 2.
@@ -17,7 +18,7 @@ from collections.abc import Sequence
 from core.config import Config, ConfigError
 from core.logs import configure_logging, json_of
 from core.store.drivers import require_drivers
-from gateway import backups
+from gateway import admin_cli, backups
 from gateway.ports import PortUnavailable, check_ports
 
 __all__ = ["main"]
@@ -55,13 +56,14 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--log-format", choices=("auto", "json", "text"), default=None,
                        help="auto (default): JSON lines unless stderr is a terminal")
     backups.add_commands(sub, config_help)
+    admin_cli.add_commands(sub, config_help)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     overrides = {k: v for k, v in vars(args).items()
-                 if k not in ("command", "config", *backups.ARGUMENTS)}
+                 if k not in ("command", "config", *backups.ARGUMENTS, *admin_cli.ARGUMENTS)}
     try:
         config = Config.load(os.environ, overrides, args.config)
         if args.command in backups.COMMANDS:  # SQLite only: no driver, no port, no logging
@@ -75,6 +77,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"discord-arch: error: {e}", file=sys.stderr)
         return 2
     configure_logging(config.log_level, json_of(config.log_format))
+    if args.command == admin_cli.COMMAND:
+        return admin_cli.run(args, config)
     if args.command == "migrate":
         from gateway.worker import migrate
 

@@ -23,7 +23,8 @@ V = "/api/v10"
 async def register(request: web.Request) -> web.Response:
     body = await read_json(request)
     token, user = await accounts.register(
-        request.app[PLATFORM], body.get("username"), body.get("password")
+        request.app[PLATFORM], body.get("username"), body.get("password"),
+        body.get("registration_code"),
     )
     return json_response({"token": token, "user": user_json(user, me=True)}, 201)
 
