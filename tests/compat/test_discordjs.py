@@ -1,5 +1,6 @@
 """discord.js v14, unmodified, against a real server: a Node bot (``tests/compat/js/bot.mjs``)
-logs in, gets READY with the guild, and answers a user's message with a reply.
+logs in, gets READY with the guild, answers a user's message with a reply and reacts to it
+(``message.react``).
 
 The bot is given only the API base (``rest: {api}``); discord.js finds the gateway itself
 (``GET /gateway/bot``). Its dependencies are those of the committed ``package-lock.json``:
@@ -152,10 +153,15 @@ async def test_discordjs_bot_gets_ready_and_replies(
         assert replied["to"] == sent.body["id"] and replied["content"] == "ping"
         assert replied["author"] == world.user.id and replied["guild_id"] == guild_id
         assert replied["member"] is True
+        reacted = await bot.event("reacted")
+        assert reacted == {"event": "reacted", "message": sent.body["id"],
+                           "emoji": "\N{THUMBS UP SIGN}", "count": 1, "me": True}
 
     history = await world.api.get(path, world.user.token)
     assert history.status == 200, history.body
     reply, original = history.body
+    assert [(r["emoji"]["name"], r["count"], r["me"]) for r in original["reactions"]] == [
+        ("\N{THUMBS UP SIGN}", 1, False)]
     assert original["id"] == sent.body["id"]
     assert reply["id"] == replied["id"] and reply["content"] == "pong: ping"
     assert reply["author"]["id"] == world.bot.id

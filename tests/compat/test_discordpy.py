@@ -1,5 +1,5 @@
-"""discord.py, unmodified, against a real server: login, READY, messages, typing, resume,
-rate limits, sharding and member timeouts.
+"""discord.py, unmodified, against a real server: login, READY, messages, typing, reactions,
+pins, resume, rate limits, sharding and member timeouts.
 
 The library is pointed at the server only through the three class attributes a user would
 set (``Route.BASE``, ``DiscordWebSocket.DEFAULT_GATEWAY``, ``Asset.BASE``; restored after
@@ -309,6 +309,135 @@ async def test_avatar_and_icon_edits_give_asset_urls_on_the_server(
         assert r.status == 200, r.body
         _, guild = await got
         assert guild.icon is not None and guild.icon.url.startswith(f"{base}/icons/{guild_id}/")
+
+
+async def test_reactions_from_the_bot_and_the_user(pointed: Server, world: World) -> None:
+    """``add_reaction``, ``remove_reaction`` (own, and another's with MANAGE_MESSAGES),
+    ``clear_reaction``, ``clear_reactions``, ``Reaction.users()``, ``fetch_message``'s
+    ``reactions``, and ``on_raw_reaction_add``/``on_reaction_add`` for the user's reaction."""
+    api, user, guild_id = world.api, world.user, int(world.guild["id"])
+    user_id, bot_id = int(user.id), int(world.bot.id)
+    r = await api.post(f"/guilds/{guild_id}/roles", user.token,
+                       json={"name": "mod", "permissions": str(1 << 13)})  # MANAGE_MESSAGES
+    assert r.status in (200, 201), r.body
+    assert (await api.put(f"/guilds/{guild_id}/members/{bot_id}/roles/{r.body['id']}",
+                          user.token)).status == 204
+    thumbs, heart = "\N{THUMBS UP SIGN}", "\N{HEAVY BLACK HEART}\ufe0f"
+    client = _client()
+    async with pointed.connect() as ws, running(client, world.bot.token):
+        await ws.identify(user.token)
+        got = waiter(client, "message", lambda m: m.author.id == user_id)
+        r = await api.post(f"/channels/{world.channel_id}/messages", user.token,
+                           json={"content": "react to me"})
+        assert r.status == 200, r.body
+        message: discord.Message = await got
+
+        await asyncio.wait_for(message.add_reaction(thumbs), TIMEOUT)
+        seen = await until(ws, "MESSAGE_REACTION_ADD")
+        assert seen["user_id"] == str(bot_id) and seen["emoji"] == {"id": None, "name": thumbs}
+        assert seen["message_author_id"] == str(user_id)
+
+        # The user reacts: the raw event (with the member) and the rich one (cached message).
+        raw = waiter(client, "raw_reaction_add", lambda p: p.user_id == user_id)
+        rich = waiter(client, "reaction_add", lambda rc, u: u.id == user_id)
+        path = f"/channels/{world.channel_id}/messages/{message.id}/reactions"
+        r = await api.put(f"{path}/%E2%9D%A4%EF%B8%8F/@me", user.token)
+        assert r.status == 204, r.body
+        payload: discord.RawReactionActionEvent = await raw
+        assert payload.message_id == message.id and payload.guild_id == guild_id
+        assert payload.emoji.name == heart and payload.emoji.id is None
+        assert payload.member is not None and payload.member.id == user_id
+        assert payload.message_author_id == user_id and payload.burst is False
+        assert payload.type is discord.ReactionType.normal
+        reaction, who = await rich
+        assert str(reaction.emoji) == heart and reaction.count == 1 and who.id == user_id
+
+        fetched = await asyncio.wait_for(message.channel.fetch_message(message.id), TIMEOUT)
+        counts = {str(rc.emoji): (rc.count, rc.me, rc.normal_count) for rc in fetched.reactions}
+        assert counts == {thumbs: (1, True, 1), heart: (1, False, 1)}
+        users = [u.id async for u in fetched.reactions[1].users()]
+        assert users == [user_id]
+        more = [u.id async for u in fetched.reactions[0].users(limit=10)]
+        assert more == [bot_id]
+
+        # Another user's reaction (MANAGE_MESSAGES), then the bot's own.
+        removed = waiter(client, "raw_reaction_remove", lambda p: p.user_id == user_id)
+        await asyncio.wait_for(message.remove_reaction(heart, discord.Object(user_id)), TIMEOUT)
+        assert (await removed).emoji.name == heart
+        await asyncio.wait_for(message.remove_reaction(thumbs, client.user), TIMEOUT)  # type: ignore[arg-type]
+        seen = await until(ws, "MESSAGE_REACTION_REMOVE", lambda d: d["user_id"] == str(bot_id))
+        fetched = await asyncio.wait_for(message.channel.fetch_message(message.id), TIMEOUT)
+        assert fetched.reactions == []
+
+        # Clearing one emoji, then all of them.
+        await asyncio.wait_for(message.add_reaction(thumbs), TIMEOUT)
+        await asyncio.wait_for(message.add_reaction(heart), TIMEOUT)
+        cleared = waiter(client, "raw_reaction_clear_emoji")
+        await asyncio.wait_for(message.clear_reaction(thumbs), TIMEOUT)
+        assert (await cleared).emoji.name == thumbs
+        cleared_all = waiter(client, "raw_reaction_clear")
+        await asyncio.wait_for(message.clear_reactions(), TIMEOUT)
+        assert (await cleared_all).message_id == message.id
+        fetched = await asyncio.wait_for(message.channel.fetch_message(message.id), TIMEOUT)
+        assert fetched.reactions == []
+
+        # A custom emoji the guild does not have (it has none): Discord's 10014.
+        with pytest.raises(discord.HTTPException) as info:
+            await asyncio.wait_for(message.add_reaction("<:blob:123456789012345678>"), TIMEOUT)
+        assert info.value.status == 400 and info.value.code == 10014
+
+
+async def test_pin_unpin_and_pins_from_the_bot(pointed: Server, world: World) -> None:
+    """``Message.pin``/``unpin`` and ``channel.pins()`` over Discord's newer routes: the edit,
+    the pins update and the type 6 system message arrive as discord.py events."""
+    bot_id = int(world.bot.id)
+    r = await world.api.post(f"/guilds/{world.guild['id']}/roles", world.user.token,
+                             json={"name": "pinner", "permissions": str(1 << 51)})  # PIN_MESSAGES
+    assert r.status in (200, 201), r.body
+    assert (await world.api.put(f"/guilds/{world.guild['id']}/members/{bot_id}/roles/"
+                                f"{r.body['id']}", world.user.token)).status == 204
+    client = _client()
+    async with pointed.connect() as ws, running(client, world.bot.token):
+        await ws.identify(world.user.token)
+        channel = client.get_channel(int(world.channel_id))
+        assert isinstance(channel, discord.TextChannel)
+        first = await asyncio.wait_for(channel.send("pin me"), TIMEOUT)
+        second = await asyncio.wait_for(channel.send("and me"), TIMEOUT)
+
+        edited = waiter(client, "message_edit", lambda b, a: a.id == first.id)
+        pins_update = waiter(client, "guild_channel_pins_update")
+        system = waiter(client, "message", lambda m: m.type is discord.MessageType.pins_add)
+        await asyncio.wait_for(first.pin(), TIMEOUT)
+        before, after = await edited
+        assert before.pinned is False and after.pinned is True
+        where, last_pin = await pins_update
+        assert where == channel and last_pin is not None
+        notice: discord.Message = await system
+        assert notice.author.id == bot_id and notice.reference is not None
+        assert notice.reference.message_id == first.id
+        assert notice.system_content == f"{client.user.name} pinned a message to this channel."  # type: ignore[union-attr]
+        seen = await until(ws, "CHANNEL_PINS_UPDATE")
+        assert seen["channel_id"] == world.channel_id and seen["guild_id"] == world.guild["id"]
+
+        await asyncio.wait_for(second.pin(), TIMEOUT)
+        pins = [m async for m in channel.pins()]
+        assert [m.id for m in pins] == [second.id, first.id]
+        assert all(m.pinned and m.pinned_at is not None for m in pins)
+        assert pins[0].pinned_at > pins[1].pinned_at  # type: ignore[operator]
+        oldest = [m.id async for m in channel.pins(oldest_first=True)]
+        assert oldest == [first.id, second.id]
+        fetched = await asyncio.wait_for(channel.fetch_message(first.id), TIMEOUT)
+        assert fetched.pinned
+
+        await asyncio.wait_for(second.unpin(), TIMEOUT)
+        await asyncio.wait_for(first.unpin(), TIMEOUT)
+        assert [m async for m in channel.pins()] == []
+        fetched = await asyncio.wait_for(channel.fetch_message(first.id), TIMEOUT)
+        assert not fetched.pinned
+        # A system message is no pin: Discord's 50021.
+        with pytest.raises(discord.HTTPException) as info:
+            await asyncio.wait_for(notice.pin(), TIMEOUT)
+        assert info.value.status == 400 and info.value.code == 50021
 
 
 def _transport_of(client: discord.Client) -> asyncio.Transport:

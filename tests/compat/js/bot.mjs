@@ -7,7 +7,8 @@
 // connects to the `url` that returns. It prints one JSON line per event on stdout (what
 // tests/compat/test_discordjs.py reads): {"event": "ready", ...} once logged in and every
 // guild has arrived, {"event": "reply", ...} after answering a user's message with
-// "pong: <content>". Errors go to stderr (with discord.js's debug log if DISCORD_DEBUG=1);
+// "pong: <content>", then {"event": "reacted", ...} once it has reacted to that message with
+// a thumbs up (message.react). Errors go to stderr (with discord.js's debug log if DISCORD_DEBUG=1);
 // SIGTERM/SIGINT log out and exit 0.
 
 import process from "node:process";
@@ -60,6 +61,19 @@ client.on(Events.MessageCreate, async (message) => {
   } catch (error) {
     console.error("reply failed:", error);
     emit("error", { where: "reply", message: String(error) });
+    return;
+  }
+  try {
+    const reaction = await message.react("\u{1F44D}");
+    emit("reacted", {
+      message: message.id,
+      emoji: reaction.emoji.name,
+      count: reaction.count,
+      me: reaction.me,
+    });
+  } catch (error) {
+    console.error("react failed:", error);
+    emit("error", { where: "react", message: String(error) });
   }
 });
 
