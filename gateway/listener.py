@@ -4,13 +4,17 @@ It only moves bytes: frames in (decoded inside ``on_ws_frame``, because picows r
 frame's buffer once the callback returns), ``session.outgoing()`` out, and a close frame once
 ``session.close_code`` is set. It fills the RFC 6455 gaps picows leaves (docs/gateway.md):
 reassembly of fragmented messages (capped at the payload limit), UTF-8 validation of text
-messages (1007), reserved bits (1002), and the reply to a client's CLOSE. Commands that need
-I/O are handed to its :class:`Host` (the worker's :class:`~gateway.server.GatewayServer`).
+messages (1007, as soon as a fragment makes the text invalid), reserved bits on any frame
+(1002), the answer to a PING (picows' auto-pong would answer before those checks), close codes
+picows lets through (0, 1006, 5000 and up: 1002) and the reply to a client's CLOSE. Commands
+that need I/O are handed to its :class:`Host` (the worker's :class:`~gateway.server.GatewayServer`).
+tests/integration/test_rfc6455.py holds it to the Autobahn|Testsuite's cases 1-7.
 """
 
 from __future__ import annotations
 
 import asyncio
+import codecs
 import struct
 from typing import Protocol
 
@@ -27,6 +31,8 @@ from gateway.session import Outgoing, Session
 __all__ = ["Connection", "Host", "frames_buffer"]
 
 _TEXT, _BINARY, _CONT, _CLOSE = WSMsgType.TEXT, WSMsgType.BINARY, WSMsgType.CONTINUATION, WSMsgType.CLOSE
+_PING, _PONG = WSMsgType.PING, WSMsgType.PONG
+_utf8_decoder = codecs.getincrementaldecoder("utf-8")
 # RFC 6455 §5.2 server frame headers: FIN + opcode, then the length in 7 bits, 16 or 64.
 _HEADER_7 = struct.Struct("!BB").pack
 _HEADER_16 = struct.Struct("!BBH").pack
@@ -74,7 +80,7 @@ class Connection(WSListener):
     """
 
     # One per socket: slots save the ~300-byte attribute dict of each idle connection.
-    __slots__ = ("_abort", "_closing", "_msg_type", "_parts", "_parts_kind", "_parts_size",
+    __slots__ = ("_abort", "_closing", "_msg_type", "_parts", "_parts_size", "_parts_utf8",
                  "client_close", "connected", "guilds", "server", "session", "status", "transport",
                  "user")
 
@@ -90,7 +96,7 @@ class Connection(WSListener):
         self._msg_type = _BINARY if self.session.binary else _TEXT
         self._parts: list[bytes] | None = None  # a fragmented message being reassembled
         self._parts_size = 0
-        self._parts_kind = _TEXT
+        self._parts_utf8: codecs.IncrementalDecoder | None = None  # checks a text message's parts
         self._closing = False  # our close frame is out: write nothing more
         self._abort: asyncio.TimerHandle | None = None  # ends a slow consumer's closing socket
 
@@ -101,14 +107,19 @@ class Connection(WSListener):
 
     def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
         kind = frame.msg_type
-        if kind is _CLOSE:
-            self._answer_close(frame)
-            return None
-        if self._closing or (kind is not _TEXT and kind is not _BINARY and kind is not _CONT):
-            return None  # PING is answered by picows (enable_auto_pong), PONG needs nothing
         if frame.rsv1 or frame.rsv2 or frame.rsv3:  # no extension was negotiated (§5.2)
             self._protocol_close(WSCloseCode.PROTOCOL_ERROR, "Reserved bits set")
             return None
+        if kind is _CLOSE:
+            self._answer_close(frame)
+            return None
+        if self._closing:
+            return None
+        if kind is _PING:  # here, not by picows (enable_auto_pong=False): after the checks above
+            transport.send_pong(frame.get_payload_as_bytes())
+            return None
+        if kind is _PONG:
+            return None  # unsolicited, or an answer: nothing to do (§5.5.3)
         data = self._message(kind, frame)
         if data is None:
             return None
@@ -133,8 +144,8 @@ class Connection(WSListener):
     def flush(self) -> None:
         """Write the session's pending frames; close the connection if the session asked."""
         transport = self.transport
-        if transport is None or not self.connected or self._closing:
-            return
+        if transport is None or not self.connected or self._closing or transport.is_close_frame_sent:
+            return  # is_close_frame_sent: picows failed the connection (a bad frame's 1002/1009)
         frames = self.session.outgoing()
         if frames:
             # One write for every frame queued this iteration (docs/architecture.md, measured),
@@ -182,18 +193,27 @@ class Connection(WSListener):
         else:
             parts = self._parts = []
             self._parts_size = 0
-            self._parts_kind = kind
+            self._parts_utf8 = _utf8_decoder() if kind is _TEXT else None
         self._parts_size += frame.payload_size
         if self._parts_size > self.server.limits.max_payload_bytes:
             self._parts = None
             self.session.close(CloseCode.DECODE_ERROR, "Payload too large")
             self.flush()
             return None
-        parts.append(frame.get_payload_as_bytes())
+        payload = frame.get_payload_as_bytes()
+        utf8 = self._parts_utf8
+        if utf8 is not None:
+            try:  # fragment by fragment: fail as soon as the text cannot be UTF-8 (§8.1)
+                utf8.decode(payload, frame.fin)
+            except UnicodeDecodeError:
+                self._parts = None
+                self._protocol_close(WSCloseCode.INVALID_TEXT, "Invalid UTF-8")
+                return None
+        parts.append(payload)
         if not frame.fin:
             return None
         self._parts = None
-        return self._checked(self._parts_kind, b"".join(parts))
+        return b"".join(parts)
 
     def _checked(self, kind: WSMsgType, data: bytes) -> bytes | None:
         """``data``, unless a text message is not UTF-8 (§8.1: close with 1007)."""
@@ -210,10 +230,20 @@ class Connection(WSListener):
             transport.disconnect()
 
     def _answer_close(self, frame: WSFrame) -> None:
-        """Echo the client's close code (§5.5.1) and end the TCP connection (§7.1.1)."""
+        """Echo the client's close code (§5.5.1) and end the TCP connection (§7.1.1).
+
+        picows fails a 1-byte payload, a reason that is not UTF-8 and most invalid codes
+        itself; the codes it lets through (0, 1006, 5000 and up) are failed here (§7.4).
+        """
         transport = self.transport
         if frame.payload_size >= 2:
-            self.client_close = frame.get_close_code().value
+            code = frame.get_close_code().value
+            if not _valid_close_code(code):
+                self._protocol_close(WSCloseCode.PROTOCOL_ERROR, "Invalid close code")
+                if transport is not None:
+                    transport.disconnect()
+                return
+            self.client_close = code
         if transport is not None and not self._closing:
             self._closing = True
             if self.client_close is None:
@@ -222,6 +252,12 @@ class Connection(WSListener):
                 transport.send_close(WSCloseCode(self.client_close))
         if transport is not None:
             transport.disconnect()
+
+
+def _valid_close_code(code: int) -> bool:
+    """A code a peer may send (§7.4.1, IANA's registry: 1012-1014 too; 3000-4999 for
+    libraries and applications)."""
+    return 1000 <= code <= 1003 or 1007 <= code <= 1014 or 3000 <= code <= 4999
 
 
 def _valid_utf8(data: bytes) -> bool:

@@ -149,7 +149,8 @@ class GatewayServer:
         return await ws_create_server(
             self._listener_for, host, port, reuse_port=True,
             max_frame_size=MAX_FRAME_BYTES, read_buffer_init_size=READ_BUFFER_BYTES,
-            enable_auto_pong=True, logger_name=self._picows_logger, backlog=LISTEN_BACKLOG,
+            # PINGs are answered by the listener, after its reserved-bits check (RFC 6455 §5.2).
+            enable_auto_pong=False, logger_name=self._picows_logger, backlog=LISTEN_BACKLOG,
             use_aiofastnet=USE_AIOFASTNET,
         )
 
