@@ -5,6 +5,12 @@ after ``seq``, in order, then RESUMED. The buffer holds the encoded :data:`~gate
 objects the hub shares between sessions (no copies): its byte bound counts their sizes as if
 owned, so it bounds the worst case, while the real cost of a fanout event is one pointer per
 session. Sequence numbers are contiguous, so only the last one is stored.
+
+What the client acknowledged is dropped (:meth:`ReplayBuffer.ack`): Discord clients send the
+last ``s`` they received in every heartbeat, and a RESUME names a ``seq`` at least that high,
+so nothing at or below it can be asked for again. This matters for idle sessions, whose
+buffer would otherwise hold their READY and every GUILD_CREATE (their own, unshared bytes:
+the full member and presence lists of each small guild) for as long as they live.
 """
 
 from __future__ import annotations
@@ -59,6 +65,22 @@ class ReplayBuffer:
         self._bytes = size
         self.last_seq = seq = self.last_seq + 1
         return seq
+
+    def ack(self, seq: int) -> None:
+        """The client received every dispatch up to ``seq``: drop those (a heartbeat's ``d``).
+
+        A ``seq`` above the last one given is ignored (a buggy client must not empty the
+        buffer of what it has not seen); one below the oldest held changes nothing.
+        """
+        entries = self._entries
+        drop = min(seq, self.last_seq) - self.first_seq + 1
+        if drop <= 0:
+            return
+        size = self._bytes
+        for _ in range(drop):
+            old = entries.popleft()
+            size -= len(old[0]) + len(old[1])
+        self._bytes = size
 
     def _trim(self, size: int) -> int:
         """Drop the oldest dispatches down to 7/8 of both bounds; return the bytes left.

@@ -394,10 +394,12 @@ class Session:
 
     def _handle(self, command: Command, now: float) -> None:
         match command:
-            case Heartbeat():
+            case Heartbeat(seq=seq):
                 timeout = self._interval_ms / 1000 * self._limits.heartbeat_timeout
                 self._heartbeat_deadline = now + timeout
                 self._emit(self._codec.heartbeat_ack)
+                if seq is not None and self._replay is not None and self.state is State.READY:
+                    self._replay.ack(seq)  # received: a RESUME will not ask for it again
             case Identify() if self.state is State.CONNECTED:
                 self._start_identify(command)
             case Resume() if self.state is State.CONNECTED:

@@ -119,6 +119,22 @@ def test_resume_replays_missed_dispatches_in_order_then_resumed() -> None:
     assert new.recv()[0]["s"] == 11
 
 
+def test_heartbeat_seq_frees_the_replay_and_resume_after_it_still_replays() -> None:
+    client = Client()
+    client.ready()  # READY and two GUILD_CREATEs: seq 1-3
+    for i in range(3):
+        client.session.dispatch(message(i))  # seq 4-6
+    client.send({"op": 1, "d": 4})  # the client received up to 4
+    assert client.session._replay is not None and len(client.session._replay) == 2  # noqa: SLF001
+    client.session.connection_lost(10.0, 4000)
+    new = resuming(4)
+    new.session.on_resumed(client.session)
+    assert [m["s"] for m in new.recv()] == [5, 6, 7]  # the missed two, then RESUMED
+    again = resuming(3)
+    again.session.on_resumed(new.session)  # before what was acknowledged: gone, re-identify
+    assert again.recv()[-1] == {"op": 9, "d": False, "s": None, "t": None}
+
+
 def test_resume_at_last_seq_replays_nothing() -> None:
     old = detached(events=2)
     new = resuming(seq=5)

@@ -132,6 +132,23 @@ def test_replay_bounded_by_bytes() -> None:
     assert len(buf) == 0 and buf.size == 0 and buf.last_seq == 5 and buf.after(5) == []
 
 
+def test_replay_ack_drops_what_the_client_received() -> None:
+    buf = ReplayBuffer(max_events=100, max_bytes=1 << 20)
+    for i in range(5):
+        buf.append(parts(i))
+    one = sum(map(len, parts(0)))
+    buf.ack(0)  # nothing received yet: nothing dropped
+    assert (len(buf), buf.first_seq, buf.size) == (5, 1, 5 * one)
+    buf.ack(3)
+    assert (len(buf), buf.first_seq, buf.size) == (2, 4, 2 * one)
+    assert buf.after(2) is None and [s for s, _ in buf.after(3) or []] == [4, 5]
+    buf.ack(2)  # below what is held: nothing changes
+    assert (len(buf), buf.first_seq) == (2, 4)
+    buf.ack(99)  # beyond the last given (a buggy client): up to the last only
+    assert (len(buf), buf.first_seq, buf.last_seq, buf.size) == (0, 6, 5, 0)
+    assert buf.after(5) == [] and buf.append(parts(5)) == 6
+
+
 def test_replay_shares_the_parts_objects() -> None:
     shared = parts(0)
     a, b = ReplayBuffer(10, 1 << 20), ReplayBuffer(10, 1 << 20)
