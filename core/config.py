@@ -18,6 +18,8 @@ from dataclasses import dataclass, fields
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from core.snowflake import NODE_ID_MAX, WORKER_SLOTS
+
 __all__ = ["Config", "ConfigError", "ENV_PREFIX", "parse_bool"]
 
 ENV_PREFIX = "DISCORD_ARCH_"
@@ -43,7 +45,13 @@ class Config:
         public_gateway_url: websocket URL returned by ``/gateway``; default ``ws://host:gateway_port``.
         data_dir: directory of the embedded SQLite database (created if missing).
         workers: worker processes; the kernel spreads connections over them (SO_REUSEPORT), so
-            a worker holds sessions of any shard. More than 1 requires ``redis_url``.
+            a worker holds sessions of any shard. More than 1 requires ``redis_url``. At most
+            16 (``core.snowflake.WORKER_SLOTS``: a snowflake's process bits name the slot).
+        node_id: this host's number in the cluster, 0..30 (``core.snowflake.NODE_ID_MAX``):
+            the worker bits of every snowflake its processes make, so it must differ between
+            hosts that share the stores. With ``redis_url``, ``serve`` registers it in Redis
+            and refuses to start while another live process holds it
+            (``core.store.nodeclaim``); without Redis there is one host and nothing to check.
         allowed_origins: comma-separated origins (``scheme://host:port``) whose browser pages may
             open a gateway connection; a websocket upgrade with another ``Origin`` gets 403.
             Empty (default): the API's own origin (``http_url``; on loopback, both 127.0.0.1
@@ -106,6 +114,7 @@ class Config:
     public_gateway_url: str = ""
     data_dir: str = "./data"
     workers: int = 1
+    node_id: int = 0
     worker_port_base: int = 0
     allowed_origins: str = ""
     drain_timeout_s: float = 30.0
@@ -143,8 +152,12 @@ class Config:
             port = getattr(self, name)
             if not 0 <= port <= 65535:
                 raise ConfigError(f"{name} must be 0..65535, got {port}")
-        if not 1 <= self.workers <= 32:
-            raise ConfigError(f"workers must be 1..32, got {self.workers}")
+        if not 1 <= self.workers <= WORKER_SLOTS:
+            raise ConfigError(f"workers must be 1..{WORKER_SLOTS} per host, got {self.workers} "
+                              "(a snowflake has room for 16 worker slots per node id: run "
+                              "more hosts, each with its own node_id)")
+        if not 0 <= self.node_id <= NODE_ID_MAX:
+            raise ConfigError(f"node_id must be 0..{NODE_ID_MAX}, got {self.node_id}")
         if self.workers > 1 and 0 in (self.http_port, self.gateway_port):
             raise ConfigError("--workers > 1 needs fixed HTTP and gateway ports (the workers "
                               "share them)")

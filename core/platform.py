@@ -67,15 +67,19 @@ class Platform:
     @classmethod
     async def open(
         cls, config: Config, worker_index: int = 0, bus: Bus | None = None,
-        metrics: Metrics | None = None,
+        metrics: Metrics | None = None, ids: SnowflakeGenerator | None = None,
     ) -> Platform:
         """Open every backend the config names and start the router.
 
         Args:
             config: the frozen config.
-            worker_index: the worker's index (snowflake worker and process bits).
+            worker_index: the worker's index (its metrics' label).
             bus: the bus between workers (default: in-process).
             metrics: where to record (default: a new instance, owned by this platform).
+            ids: this process's snowflake generator, whose bits no other live process of the
+                cluster has (``core.snowflake``: the worker's chooses them from the node id,
+                slot and lane, the admin CLI's from the node id). Default: worker slot 0,
+                lane 0 of ``config.node_id``, the one-worker server's.
 
         Raises:
             StoreUnavailable: a backend is unreachable or its URL is wrong (one-line message).
@@ -110,7 +114,7 @@ class Platform:
             raise
         return cls(
             config=config, meta=meta, messages=messages, cache=cache, bus=bus,
-            ids=SnowflakeGenerator(worker_index & 31, (worker_index >> 5) & 31),
+            ids=ids or SnowflakeGenerator.for_worker(config.node_id, 0, 0),
             tokens=tokens, passwords=passwords, router=router, metrics=metrics,
             _closers=stack,
         )

@@ -21,18 +21,15 @@ from core import admin
 from core.config import Config
 from core.models import Account, Guild, RegistrationCode
 from core.platform import Platform
+from core.snowflake import SnowflakeGenerator
 from core.store.base import StoreUnavailable
 
-__all__ = ["ADMIN_WORKER_INDEX", "ARGUMENTS", "COMMAND", "add_commands", "run"]
+__all__ = ["ARGUMENTS", "COMMAND", "add_commands", "admin_ids", "run"]
 
 COMMAND = "admin"
 # The parsed arguments of ``admin`` that are not config settings.
 ARGUMENTS = ("action", "name", "password_stdin", "instance_admin", "json", "limit", "after",
              "guild_id", "mode", "uses", "code_action", "code")
-# The snowflake bits of the admin process (worker 0, process 31): no worker has them (the
-# supervisor's workers use process bits 0 and 1), so an id made here never equals one a
-# running worker makes in the same millisecond.
-ADMIN_WORKER_INDEX = 31 << 5
 _STORE_OPTIONS = (
     ("--data-dir", "embedded SQLite directory (default ./data)"),
     ("--postgres-url", "PostgreSQL DSN for metadata"),
@@ -135,11 +132,18 @@ def run(args: argparse.Namespace, config: Config) -> int:
 
 
 async def _run(act: _Action, args: argparse.Namespace, config: Config) -> Result:
-    platform = await Platform.open(config, worker_index=ADMIN_WORKER_INDEX)
+    platform = await Platform.open(config, ids=admin_ids(config))
     try:
         return await act(platform, args)
     finally:
         await platform.aclose()
+
+
+def admin_ids(config: Config) -> SnowflakeGenerator:
+    """The admin process's snowflakes: the tools' worker bits, which no server worker has,
+    and this host's node id, so an id made here never equals one a running worker (or an
+    admin command on another host) makes in the same millisecond (core.snowflake)."""
+    return SnowflakeGenerator.for_tool(config.node_id)
 
 
 def _password() -> str:

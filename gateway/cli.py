@@ -12,8 +12,9 @@ import asyncio
 import importlib.metadata
 import logging
 import os
+import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from core.config import Config, ConfigError
 from core.logs import configure_logging, json_of
@@ -47,7 +48,10 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="interface to bind (default 127.0.0.1)")
     serve.add_argument("--http-port", type=int, help="REST API port (default 8080)")
     serve.add_argument("--gateway-port", type=int, help="gateway port (default 8081)")
-    serve.add_argument("--workers", type=int, help="worker processes (default 1)")
+    serve.add_argument("--workers", type=int, help="worker processes (default 1, at most 16)")
+    serve.add_argument("--node-id", type=int,
+                       help="this host's number among the hosts sharing the stores, 0..30 "
+                            "(default 0): every host needs its own")
     serve.add_argument("--metrics-host", help="interface of the ops port (default 127.0.0.1)")
     serve.add_argument("--metrics-port", type=int,
                        help="ops port (/metrics, /healthz, /readyz) of worker 0, worker i "
@@ -95,9 +99,41 @@ def main(argv: Sequence[str] | None = None) -> int:
         if status:
             return status
         # The supervisor is the service's main process: it tells systemd, its workers don't.
-        return _report(Supervisor(config, notifier=Notifier.from_env(os.environ)).run)
-    # One worker is the service's main process: it tells systemd itself (gateway.notify).
-    return _report(lambda: run_worker(config, 0, Notifier.from_env(os.environ)))
+        run = Supervisor(config, notifier=Notifier.from_env(os.environ)).run
+    else:
+        # One worker is the service's main process: it tells systemd itself (gateway.notify).
+        def run() -> int:
+            return run_worker(config, 0, Notifier.from_env(os.environ))
+    return _serve_as_node(config, run)
+
+
+def _serve_as_node(config: Config, run: Callable[[], int]) -> int:
+    """Run ``run`` while this process holds ``config.node_id`` in Redis (core.store.nodeclaim).
+
+    A node id another live process holds is one line and status 2. Without Redis nothing is
+    claimed (one host). If another process takes the id while this one serves, the claim's
+    keep-alive SIGTERMs this process (a clean drain) and the status is 2.
+    """
+    if not config.redis_url:
+        return _report(run)
+    from core.store.base import StoreUnavailable
+    from core.store.nodeclaim import NodeClaim, NodeIdInUse
+
+    try:
+        claim = NodeClaim.take(config.redis_url, config.node_id,
+                               on_lost=lambda reason: os.kill(os.getpid(), signal.SIGTERM))
+    except (NodeIdInUse, StoreUnavailable) as e:
+        print(f"discord-arch: error: {e}", file=sys.stderr)
+        return 2
+    try:
+        status = _report(run)
+    finally:
+        claim.release()
+    if claim.lost:
+        print(f"discord-arch: error: node id {config.node_id} was taken by another host while "
+              "this one served", file=sys.stderr)
+        return 2
+    return status
 
 
 def _version() -> str:

@@ -5,9 +5,9 @@ The supervisor (``gateway.supervisor``) starts the workers and so imports their 
 here, in a leaf that imports nothing of the gateway, so the two never import each other.
 
 - Worker index: a worker runs as ``target(config, slot + LANE * lane)``. The slot
-  (``index % LANE``) is its identity (its own port, its logs); the lane alternates between
-  consecutive incarnations of a slot, so a worker still draining and its replacement never
-  share snowflake bits.
+  (``index % LANE``) is its identity (its own port, its logs); the lane (0 or 1) differs
+  between the live processes of a slot, so a worker still draining and its replacement never
+  share snowflake bits (``core.snowflake``: process bits ``2 * slot + lane``).
 - Readiness: a supervised worker's environment holds :data:`READY_FD_ENV`, the write end of a
   pipe to the supervisor; :func:`notify_ready` says "serving" over it once (the idea of
   systemd's ``sd_notify``).
@@ -21,7 +21,7 @@ from multiprocessing.connection import Connection
 __all__ = ["LANE", "READY_FD_ENV", "notify_ready"]
 
 READY_FD_ENV = "DISCORD_ARCH_READY_FD"
-# Index offset of the second lane: 2**5, the worker-bits range of a snowflake.
+# Index offset of the second lane: above every slot (core.snowflake.WORKER_SLOTS, 16).
 LANE = 32
 
 

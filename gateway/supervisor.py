@@ -19,10 +19,12 @@ main loop waits on the workers' sentinels, their readiness pipes and that fd.
   (configuration, unreachable backend; it printed why in one line): everything stops, exit 2.
 
 Worker index: the target is called as ``target(config, slot + 32 * lane)``. The slot
-(``index % 32``, 0..workers-1) is the worker's identity: its own port, its logs. The lane
-alternates between consecutive incarnations of a slot, so a worker still draining and its
-replacement never share snowflake bits (``Platform.open`` takes the worker bits from
-``index & 31`` and the process bits from ``index >> 5``).
+(``index % 32``, 0..workers-1) is the worker's identity: its own port, its logs. The lane (0
+or 1) differs between the live processes of a slot, so a worker still draining and its
+replacement never share snowflake bits: a worker's process bits are ``2 * slot + lane`` and
+its worker bits the host's ``node_id`` (``core.snowflake``, ``gateway.worker.open_platform``).
+A new process takes the lane no live process of its slot has, and a SIGHUP that comes while
+an old worker still drains is refused (a third process of the slot would need a third lane).
 
 Readiness: a worker's environment holds ``DISCORD_ARCH_READY_FD``, the write end of a pipe to
 the supervisor; the worker calls :func:`~gateway.supervised.notify_ready` once it serves (the
@@ -88,6 +90,7 @@ class _Worker:
 
     process: BaseProcess
     slot: int
+    lane: int  # 0 or 1: the live processes of a slot have different snowflake bits
     ready_pipe: Connection | None  # None once read: ready, or died before
     started: float
     ready: bool = False
@@ -197,6 +200,9 @@ class Supervisor:
         if self._roll or any(s.incoming for s in self._slots):
             logger.info("SIGHUP: a restart is already in progress")
             return
+        if self._retiring:  # their slots' second lane is theirs until they exit
+            logger.info("SIGHUP: old workers are still draining; send it again once they exit")
+            return
         logger.info("SIGHUP: restarting %d workers one by one", len(self._slots))
         self._roll.extend(range(len(self._slots)))
 
@@ -245,8 +251,13 @@ class Supervisor:
                 slot.worker = self._spawn(slot)
 
     def _spawn(self, slot: _Slot) -> _Worker:
-        index = slot.number + LANE * slot.lane
-        slot.lane ^= 1
+        # Lanes alternate, skipping one a live process of the slot has: the current worker's
+        # while its replacement starts, an old one's still draining while a crashed worker is
+        # restarted. At most one is ever taken (handle_hup waits for the draining ones).
+        taken = {w.lane for w in self._workers() if w.slot == slot.number}
+        lane = slot.lane if slot.lane not in taken else 1 - slot.lane
+        slot.lane = 1 - lane
+        index = slot.number + LANE * lane
         ready_r, ready_w = self._ctx.Pipe(duplex=False)
         process = self._ctx.Process(
             target=_worker_main, name=f"discord-arch-worker-{slot.number}",
@@ -255,7 +266,7 @@ class Supervisor:
         process.start()
         ready_w.close()  # the child's copy is the only one left: EOF when it dies
         logger.info("worker %d started (pid %d)", slot.number, process.pid)
-        return _Worker(process, slot.number, ready_r, time.monotonic())
+        return _Worker(process, slot.number, lane, ready_r, time.monotonic())
 
     def _read_ready(self, worker: _Worker) -> None:
         pipe = worker.ready_pipe

@@ -29,6 +29,7 @@ from core.events import Bus
 from core.metrics import Metrics
 from core.platform import Platform
 from core.relay import EventRelay
+from core.snowflake import SnowflakeGenerator
 from gateway.notify import Notifier
 from gateway.server import GatewayServer
 from gateway.supervised import LANE, notify_ready
@@ -137,8 +138,10 @@ async def open_platform(config: Config, index: int = 0) -> Platform:
 
         bus = await open_redis_bus(config.redis_url, index)
     try:
+        # Slot and lane (gateway.supervised): with the node id, bits no other live process has.
+        ids = SnowflakeGenerator.for_worker(config.node_id, index % LANE, index // LANE)
         return await Platform.open(config, worker_index=index, bus=bus,
-                                   metrics=Metrics(index))
+                                   metrics=Metrics(index), ids=ids)
     except BaseException:
         # Platform.open closes the bus only once it took it over; aclose is idempotent.
         if bus is not None:

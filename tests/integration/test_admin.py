@@ -25,7 +25,7 @@ from core.config import Config
 from core.events import TOKENS_REVOKED, Event
 from core.platform import Platform
 from core.relay import EventRelay
-from gateway.admin_cli import ADMIN_WORKER_INDEX
+from gateway.admin_cli import admin_ids
 from tests.api.conftest import Account, Api, Reply
 from tests.integration.conftest import postgres_schema
 
@@ -86,7 +86,7 @@ async def world(stores: Config, aiohttp_client: Any) -> AsyncIterator[World]:
         await relay.start()
         events: list[Event] = []
         server.bus.subscribe(events.extend)
-        operator = await Platform.open(stores, worker_index=ADMIN_WORKER_INDEX)
+        operator = await Platform.open(stores, ids=admin_ids(stores))
         api = Api(await aiohttp_client(create_app(server)))
         yield World(server, operator, api, events)
     finally:
