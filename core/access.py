@@ -23,13 +23,14 @@ def parse_id(value: object, what: str) -> int:
     """A snowflake from a path segment, query value or JSON value (string or integer).
 
     An id that is not a snowflake cannot name anything, so it is reported as unknown (404),
-    the way Discord answers ``/channels/abc``.
+    the way Discord answers ``/channels/abc``. Only ASCII digits are one: ``str.isdigit``
+    also takes "²" (which ``int`` refuses) and "١٢٣" (which ``int`` reads as 123).
     """
     if isinstance(value, bool):
         raise ApiError.unknown(what)
     if isinstance(value, int):
         number = value
-    elif isinstance(value, str) and value.isdigit() and len(value) <= 20:
+    elif isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 20:
         number = int(value)
     else:
         raise ApiError.unknown(what)

@@ -173,7 +173,7 @@ def get_snowflake(
 
 def snowflake_value(value: Any, field_path: str) -> int:
     """Parse one snowflake from JSON (string or integer) or raise 50035 for ``field_path``."""
-    if isinstance(value, str) and value.isdigit() and len(value) <= 20:
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 20:
         value = int(value)
     if isinstance(value, int) and not isinstance(value, bool) and 0 < value <= _MAX_SNOWFLAKE:
         return value
@@ -185,7 +185,7 @@ def get_permissions(body: dict[str, Any], key: str, *, default: Any = MISSING) -
     value = body.get(key, MISSING)
     if value is MISSING or value is None:
         return default
-    if isinstance(value, str) and value.isdigit() and len(value) <= 20:
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 20:
         value = int(value)
     if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < (1 << 63):
         return value

@@ -57,7 +57,7 @@ async def my_guilds(request: web.Request) -> web.Response:
     for key in ("before", "after"):
         if key in query:
             value = query[key]
-            if not (value.isdigit() and len(value) <= 20):
+            if not (value.isascii() and value.isdigit() and len(value) <= 20):
                 raise invalid_form(
                     key, "NUMBER_TYPE_COERCE", f"Value \"{value}\" is not snowflake."
                 )

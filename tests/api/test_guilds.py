@@ -307,7 +307,8 @@ async def test_my_guilds_pages_with_limit_before_after(api: Api) -> None:
 
 
 @pytest.mark.parametrize("params", [{"limit": "0"}, {"limit": "201"}, {"limit": "x"},
-                                    {"before": "abc"}, {"after": "-1"}])
+                                    {"before": "abc"}, {"after": "-1"},
+                                    {"after": "\u00b2"}, {"before": "\u0661"}])
 async def test_my_guilds_bad_query_is_50035(api: Api, params: dict[str, str]) -> None:
     owner = await api.register()
     r = await api.get("/users/@me/guilds", owner.token, params=params)
