@@ -64,6 +64,11 @@ class Config:
         drain_timeout_s: seconds a stopping worker gets to drain (op 7 to its sessions, flush
             pending writes) before the supervisor SIGKILLs it; a service manager's stop
             timeout (systemd ``TimeoutStopSec``) must be longer.
+        worker_heartbeat_timeout_s: with several workers, each worker's event loop writes a
+            heartbeat to the supervisor every fifth of this; a worker silent this long (its
+            loop blocked: a bug, a deadlock) is SIGKILLed and started again with the crash
+            back-off. 0 turns the check off; else at least 1 s (a loop may stall a few
+            hundred ms under load without being hung).
         postgres_url: PostgreSQL DSN for metadata (and messages without ``mongo_url``).
         mongo_url: MongoDB URL for message history.
         redis_url: Redis URL for the bus, recent-message cache, token cache and rate limits.
@@ -118,6 +123,7 @@ class Config:
     worker_port_base: int = 0
     allowed_origins: str = ""
     drain_timeout_s: float = 30.0
+    worker_heartbeat_timeout_s: float = 10.0
     postgres_url: str = ""
     mongo_url: str = ""
     redis_url: str = ""
@@ -171,6 +177,9 @@ class Config:
         _check_distinct(self.listen_ports())
         if not self.drain_timeout_s > 0:
             raise ConfigError(f"drain_timeout_s must be > 0, got {self.drain_timeout_s}")
+        if not (self.worker_heartbeat_timeout_s == 0 or self.worker_heartbeat_timeout_s >= 1):
+            raise ConfigError("worker_heartbeat_timeout_s must be 0 (off) or >= 1, got "
+                              f"{self.worker_heartbeat_timeout_s}")
         if self.workers > 1 and not self.redis_url:
             raise ConfigError("--workers > 1 needs --redis-url: workers fan out through Redis")
         _check_url("postgres_url", self.postgres_url, ("postgres", "postgresql"))

@@ -3,7 +3,7 @@
 Shape (uvicorn ``multiprocess.py``, hypercorn ``run.py``): synchronous code, no
 event loop. Workers are started with the ``spawn`` context. Signal handlers only queue the
 signal number, and a wakeup fd (``signal.set_wakeup_fd``) makes the wait return at once. The
-main loop waits on the workers' sentinels, their readiness pipes and that fd.
+main loop waits on the workers' sentinels, their pipes (readiness and heartbeats) and that fd.
 
 - SIGTERM, SIGINT: graceful stop. SIGTERM to every worker (each sends op 7 to its sessions,
   flushes pending writes and exits 0), up to ``config.drain_timeout_s`` for them to exit, then
@@ -17,6 +17,11 @@ main loop waits on the workers' sentinels, their readiness pipes and that fd.
   has stayed up ``STABLE_S``.
 - A worker exiting with status 2 before any worker was ever ready could not start
   (configuration, unreachable backend; it printed why in one line): everything stops, exit 2.
+- A hung worker (alive, but its event loop blocked) is replaced: a worker that has sent a
+  heartbeat and then none for ``config.worker_heartbeat_timeout_s`` is SIGKILLed, and started
+  again as a crashed one is (with the back-off), with one log line saying so. As uvicorn's
+  supervisor pings its workers; here the worker's loop writes the beats (``Heartbeat``) and
+  the supervisor only reads, so it never waits on a worker.
 
 Worker index: the target is called as ``target(config, slot + 32 * lane)``. The slot
 (``index % 32``, 0..workers-1) is the worker's identity: its own port, its logs. The lane (0
@@ -26,11 +31,15 @@ its worker bits the host's ``node_id`` (``core.snowflake``, ``gateway.worker.ope
 A new process takes the lane no live process of its slot has, and a SIGHUP that comes while
 an old worker still drains is refused (a third process of the slot would need a third lane).
 
-Readiness: a worker's environment holds ``DISCORD_ARCH_READY_FD``, the write end of a pipe to
-the supervisor; the worker calls :func:`~gateway.supervised.notify_ready` once it serves (the
-idea of systemd's ``sd_notify``). That worker-side half, and ``LANE``, live in the leaf
-``gateway.supervised``: this module imports the worker (its default target), never the reverse. A worker that never calls it is still supervised, but a SIGHUP roll waits for
-it in vain and stops.
+Readiness and heartbeats: a worker's environment holds ``DISCORD_ARCH_READY_FD``, the write
+end of a pipe to the supervisor; the worker writes one byte ``READY`` there once it serves
+(:func:`~gateway.supervised.notify_ready`, the idea of systemd's ``sd_notify``) and a byte
+``BEAT`` every fifth of the heartbeat timeout from its event loop
+(:class:`~gateway.supervised.Heartbeat`). That worker-side half, and ``LANE``, live in the
+leaf ``gateway.supervised``: this module imports the worker (its default target), never the
+reverse. A worker that never says ready is still supervised, but a SIGHUP roll waits for it
+in vain and stops; one that never beats is watched for its exit only. The pipe of a worker
+asked to stop is closed (its beats no longer matter).
 """
 
 from __future__ import annotations
@@ -54,7 +63,7 @@ from core.config import Config
 from core.logs import configure_logging, json_of
 from core.store.base import StoreUnavailable
 from gateway.notify import Notifier
-from gateway.supervised import LANE, READY_FD_ENV, notify_ready
+from gateway.supervised import BEAT, LANE, READY, READY_FD_ENV, notify_ready
 from gateway.worker import run_worker
 
 # LANE, READY_FD_ENV and notify_ready are gateway.supervised's, named here too as the
@@ -91,10 +100,12 @@ class _Worker:
     process: BaseProcess
     slot: int
     lane: int  # 0 or 1: the live processes of a slot have different snowflake bits
-    ready_pipe: Connection | None  # None once read: ready, or died before
+    ready_pipe: Connection | None  # None once closed: died, or asked to stop
     started: float
     ready: bool = False
     deadline: float | None = None  # ready by (replacement) or killed at (stopping)
+    beat_at: float | None = None  # its last heartbeat; None: it never beat (not watched)
+    hung_s: float | None = None  # killed after this long without a heartbeat
 
     @property
     def pid(self) -> int:
@@ -213,10 +224,19 @@ class Supervisor:
         return slots + self._retiring
 
     def _timeout(self) -> float | None:
-        """Seconds until the next deadline (restart, replacement, kill); None: none pending."""
+        """Seconds until the next deadline (restart, replacement, kill, heartbeat); None: none
+        pending."""
         due = [s.restart_at for s in self._slots if s.restart_at is not None]
         due += [w.deadline for w in self._workers() if w.deadline is not None]
+        silence = self._config.worker_heartbeat_timeout_s
+        if silence:
+            due += [w.beat_at + silence for w in self._watched() if w.beat_at is not None]
         return max(min(due) - time.monotonic(), 0.0) if due else None
+
+    def _watched(self) -> list[_Worker]:
+        """The workers whose heartbeats count: each slot's current one and its replacement
+        (not those stopping: their drain has a deadline of its own)."""
+        return [w for s in self._slots for w in (s.worker, s.incoming) if w is not None]
 
     def _wait(self, wake_r: socket.socket, timeout: float | None) -> None:
         objects: list[Any] = [wake_r]
@@ -236,7 +256,8 @@ class Supervisor:
         for slot in self._slots:
             for worker in (slot.worker, slot.incoming):
                 if worker is not None:
-                    self._read_ready(worker)
+                    self._read_pipe(worker, now)
+                    self._check_heartbeat(worker, now)
             if slot.incoming is not None:
                 self._check_incoming(slot, now)
             if slot.worker is not None and slot.worker.process.exitcode is not None:
@@ -265,25 +286,45 @@ class Supervisor:
         )
         process.start()
         ready_w.close()  # the child's copy is the only one left: EOF when it dies
+        # Read as raw bytes (gateway.supervised), never waiting: the Connection only carries
+        # the fd to the child.
+        os.set_blocking(ready_r.fileno(), False)
         logger.info("worker %d started (pid %d)", slot.number, process.pid)
         return _Worker(process, slot.number, lane, ready_r, time.monotonic())
 
-    def _read_ready(self, worker: _Worker) -> None:
+    def _read_pipe(self, worker: _Worker, now: float) -> None:
+        """Take in what the worker wrote: READY once, BEATs; EOF when it died."""
         pipe = worker.ready_pipe
-        if pipe is None or not pipe.poll():
+        if pipe is None:
             return
         try:
-            pipe.recv_bytes()
-        except (EOFError, OSError):
-            pass  # died before it was ready: its sentinel tells the rest
-        else:
+            data = os.read(pipe.fileno(), 4096)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data:  # died: its sentinel tells the rest
+            pipe.close()
+            worker.ready_pipe = None
+            return
+        if BEAT in data:
+            worker.beat_at = now
+        if READY in data and not worker.ready:
             worker.ready = self._ever_ready = True
             logger.info("worker %d ready (pid %d)", worker.slot, worker.pid)
             if not self._announced and all(s.worker and s.worker.ready for s in self._slots):
                 self._announced = True
                 self._notifier.ready(f"{len(self._slots)} workers ready")
-        pipe.close()
-        worker.ready_pipe = None
+
+    def _check_heartbeat(self, worker: _Worker, now: float) -> None:
+        """SIGKILL a worker that beat once and has been silent past the timeout: its loop is
+        blocked. Its exit, seen through its sentinel, restarts it (``_exited``)."""
+        silence = self._config.worker_heartbeat_timeout_s
+        if (not silence or worker.beat_at is None or worker.hung_s is not None
+                or worker.process.exitcode is not None or now - worker.beat_at < silence):
+            return
+        worker.hung_s = now - worker.beat_at
+        worker.process.kill()
 
     def _exited(self, slot: _Slot, worker: _Worker, now: float) -> None:
         """A slot's current worker is gone without being asked to: start it again later."""
@@ -296,8 +337,8 @@ class Supervisor:
             self._status, self._stopping = EXIT_UNAVAILABLE, True
             return
         if slot.incoming is not None:
-            logger.warning("worker %d (pid %d) exited with %s while replaced",
-                           slot.number, worker.pid, _describe(code))
+            logger.warning("worker %d (pid %d) %s while replaced",
+                           slot.number, worker.pid, _ended(worker))
             return
         uptime = now - worker.started
         if uptime >= STABLE_S:
@@ -305,8 +346,8 @@ class Supervisor:
         delay = min(BACKOFF_MIN_S * 2 ** (slot.failures - 1), BACKOFF_MAX_S) if slot.failures else 0.0
         slot.failures += 1
         slot.restart_at = now + delay
-        logger.warning("worker %d (pid %d) exited with %s after %.1f s; "
-                       "restarting in %.1f s", slot.number, worker.pid, _describe(code),
+        logger.warning("worker %d (pid %d) %s after %.1f s; "
+                       "restarting in %.1f s", slot.number, worker.pid, _ended(worker),
                        uptime, delay)
 
     # -- rolling restart ------------------------------------------------------------------------
@@ -339,8 +380,7 @@ class Supervisor:
             return
         logger.error("the new worker %d (pid %d) %s: restart stopped%s",
                      slot.number, new.pid,
-                     f"exited with {_describe(new.process.exitcode)}" if exited
-                     else f"was not ready within {START_TIMEOUT_S:.0f} s",
+                     _ended(new) if exited else f"was not ready within {START_TIMEOUT_S:.0f} s",
                      f", pid {slot.worker.pid} keeps serving" if slot.worker else "")
         if not exited:
             new.process.kill()
@@ -351,6 +391,7 @@ class Supervisor:
             slot.restart_at = now + BACKOFF_MIN_S
 
     def _retire(self, worker: _Worker, now: float) -> None:
+        self._close_pipe(worker)  # its beats no longer matter: the drain deadline does
         worker.process.terminate()
         worker.deadline = now + self._config.drain_timeout_s
         self._retiring.append(worker)
@@ -375,6 +416,7 @@ class Supervisor:
         """SIGTERM to all, wait up to the drain timeout, SIGKILL the rest; the exit status."""
         workers = self._workers()
         for worker in workers:
+            self._close_pipe(worker)  # beats no longer matter, and would wake the wait
             if worker.process.exitcode is None:
                 worker.process.terminate()
         deadline = time.monotonic() + self._config.drain_timeout_s
@@ -403,6 +445,10 @@ class Supervisor:
     @staticmethod
     def _reap(worker: _Worker) -> None:
         worker.process.join()
+        Supervisor._close_pipe(worker)
+
+    @staticmethod
+    def _close_pipe(worker: _Worker) -> None:
         if worker.ready_pipe is not None:
             worker.ready_pipe.close()
             worker.ready_pipe = None
@@ -427,6 +473,13 @@ def _worker_main(target: Target, config: Config, index: int, ready: Connection) 
     except KeyboardInterrupt:
         status = 0
     sys.exit(status or 0)
+
+
+def _ended(worker: _Worker) -> str:
+    """How a worker ended, for the one line that reports it."""
+    if worker.hung_s is not None:
+        return f"hung: no heartbeat for {worker.hung_s:.1f} s, SIGKILL"
+    return f"exited with {_describe(worker.process.exitcode)}"
 
 
 def _describe(exitcode: int | None) -> str:

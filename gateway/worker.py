@@ -7,7 +7,8 @@ With ``redis_url`` set, the platform's bus is a :class:`~core.bus.redis.RedisBus
 number of workers), so every worker's hub hears the others. With several workers, the gateway
 also listens on the worker's own port (``config.worker_port(slot)``), which its sessions name
 as ``resume_gateway_url``, and the worker tells the supervisor it is ready
-(:func:`~gateway.supervisor.notify_ready`) once it serves.
+(:func:`~gateway.supervisor.notify_ready`) once it serves, and that its event loop still
+runs (:class:`~gateway.supervised.Heartbeat`) from the start to the end.
 
 Shutdown (SIGTERM/SIGINT, or ``stop``): op 7 Reconnect to every gateway session and a flush,
 then the listener and its connections close, then the REST API, then the platform (whose
@@ -32,7 +33,7 @@ from core.relay import EventRelay
 from core.snowflake import SnowflakeGenerator
 from gateway.notify import Notifier
 from gateway.server import GatewayServer
-from gateway.supervised import LANE, notify_ready
+from gateway.supervised import LANE, Heartbeat, notify_ready
 
 __all__ = ["check", "migrate", "open_platform", "run_worker", "serve"]
 
@@ -80,6 +81,19 @@ async def serve(
     if not logging.getLogger().isEnabledFor(logging.DEBUG):
         # picows logs every accepted connection at INFO: too much for a gateway.
         logging.getLogger("picows").setLevel(logging.WARNING)
+    # From the start: a loop that blocks while the stores open is as hung as one that blocks
+    # later (a no-op without a supervisor).
+    heartbeat = Heartbeat.start(config.worker_heartbeat_timeout_s)
+    try:
+        return await _serve(config, index, stop, notifier)
+    finally:
+        if heartbeat is not None:
+            heartbeat.stop()
+
+
+async def _serve(
+    config: Config, index: int, stop: asyncio.Event, notifier: Notifier | None
+) -> int:
     platform = await open_platform(config, index)
     ops = None
     # What `discord-arch admin` (another process) did, delivered to this worker's subscribers.

@@ -1,6 +1,6 @@
 """Tiny worker bodies for the supervisor tests, and a runner for the supervisor itself.
 
-``python -m tests.integration._workers TARGET DATA_DIR WORKERS DRAIN_S`` runs a
+``python -m tests.integration._workers TARGET DATA_DIR WORKERS DRAIN_S [HEARTBEAT_S]`` runs a
 :class:`~gateway.supervisor.Supervisor` over ``TARGET`` (a function below). Every worker
 appends a line ``start <slot> <index> <pid> <monotonic time>`` to ``DATA_DIR/log`` when it
 starts and ``stop <slot> <index> <pid> <time>`` when it stops cleanly, so a test can tell who
@@ -9,6 +9,7 @@ ran when. Spawned workers import this module by name, hence no test-only imports
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import os
 import signal
@@ -18,7 +19,7 @@ import time
 from core.config import Config
 from core.logs import configure_logging
 from gateway.notify import Notifier
-from gateway.supervised import LANE, notify_ready
+from gateway.supervised import LANE, Heartbeat, notify_ready
 from gateway.supervisor import Supervisor
 
 
@@ -81,11 +82,42 @@ def first_lane_only(config: Config, index: int) -> int:
     return sleeper(config, index)
 
 
+async def _beating(config: Config, index: int, hang_after_s: float | None) -> int:
+    """Ready, with heartbeats from this loop as a real worker's (gateway.worker), until
+    SIGTERM; after ``hang_after_s``, if given, the loop blocks for good instead."""
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    heartbeat = Heartbeat.start(config.worker_heartbeat_timeout_s)
+    _record(config, "start", index)
+    notify_ready()
+    if hang_after_s is not None:
+        await asyncio.sleep(hang_after_s)
+        _record(config, "hang", index)
+        time.sleep(3600)  # the bug: a blocking call on the loop, which beats no more
+    await stop.wait()
+    if heartbeat is not None:
+        heartbeat.stop()
+    _record(config, "stop", index)
+    return 0
+
+
+def beater(config: Config, index: int) -> int:
+    """A healthy worker: beats until SIGTERM."""
+    return asyncio.run(_beating(config, index, None))
+
+
+def hangs_once(config: Config, index: int) -> int:
+    """Beats, is ready, then blocks its loop 0.5 s later; its replacements (the second lane)
+    stay healthy."""
+    return asyncio.run(_beating(config, index, 0.5 if index < LANE else None))
+
+
 def main(argv: list[str]) -> int:
-    target, data_dir, workers, drain = argv
+    target, data_dir, workers, drain, *heartbeat = argv
     config = Config(data_dir=data_dir, workers=int(workers), drain_timeout_s=float(drain),
                     redis_url="redis://127.0.0.1:1/0",  # required by workers > 1, never used
-                    log_format="text")
+                    log_format="text",
+                    worker_heartbeat_timeout_s=float(heartbeat[0]) if heartbeat else 10.0)
     configure_logging(config.log_level, json=False)
     # By its import name, not __main__, so that spawned workers find the function.
     module = importlib.import_module("tests.integration._workers")

@@ -7,6 +7,7 @@ logs its start and clean stop to a file; ``/proc`` tells which pids are alive.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -33,7 +34,8 @@ class Start:
 class Run:
     """A supervisor subprocess and what its workers logged."""
 
-    def __init__(self, target: str, tmp_path: Path, workers: int, drain_s: float) -> None:
+    def __init__(self, target: str, tmp_path: Path, workers: int, drain_s: float,
+                 heartbeat_s: float = 10.0) -> None:
         self.dir = tmp_path
         self.stderr_path = tmp_path / "stderr"
         # A datagram socket standing for systemd's $NOTIFY_SOCKET.
@@ -43,7 +45,7 @@ class Run:
         with open(self.stderr_path, "wb") as stderr:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "tests.integration._workers", target, str(tmp_path),
-                 str(workers), str(drain_s)],
+                 str(workers), str(drain_s), str(heartbeat_s)],
                 cwd=ROOT, stderr=stderr, env=env,
             )
 
@@ -96,8 +98,9 @@ def until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
 def run(tmp_path: Path) -> Iterator[Callable[..., Run]]:
     runs: list[Run] = []
 
-    def start(target: str, workers: int = 2, drain_s: float = 5.0) -> Run:
-        runs.append(Run(target, tmp_path, workers, drain_s))
+    def start(target: str, workers: int = 2, drain_s: float = 5.0,
+              heartbeat_s: float = 10.0) -> Run:
+        runs.append(Run(target, tmp_path, workers, drain_s, heartbeat_s))
         return runs[-1]
 
     yield start
@@ -231,3 +234,67 @@ def test_roll_stops_when_a_new_worker_dies_and_the_old_keeps_serving(
     assert len(starts) == 3 and starts[2].index == 32  # slot 1 was never tried
     assert all(alive(s.pid) for s in old)
     assert sup.stop() == 0
+
+
+# -- hung workers: heartbeats ------------------------------------------------------------------
+
+HEARTBEAT_S = 1.5
+
+
+def test_a_worker_whose_loop_blocks_is_killed_and_replaced_within_the_deadline(
+    run: Callable[..., Run],
+) -> None:
+    sup = run("hangs_once", workers=2, heartbeat_s=HEARTBEAT_S)
+    until(lambda: len(sup.lines("hang")) == 2)
+    hung = {h.pid: h for h in sup.lines("hang")}
+    # Each is replaced by a new process in its slot (the second lane, which stays healthy).
+    until(lambda: len(sup.lines("start")) == 4, timeout=4 * HEARTBEAT_S + 10)
+    new = sup.lines("start")[2:]
+    assert sorted(n.slot for n in new) == [0, 1] and all(n.index >= 32 for n in new)
+    for n in new:
+        old = next(h for h in hung.values() if h.slot == n.slot)
+        assert not alive(old.pid)
+        # The kill is timed below; the new interpreter's start may take seconds on a loaded
+        # machine (test_crash_loop_backs_off), so this bound is loose.
+        assert n.at - old.at < HEARTBEAT_S + 10, (n.at - old.at)
+    lines = [line for line in sup.stderr.splitlines() if "hung:" in line]
+    assert len(lines) == 2, sup.stderr
+    for line in lines:
+        assert "SIGKILL" in line and "restarting in 0.0 s" in line, line
+        # Killed at the deadline, not later: silent for the timeout, give or take the wait.
+        silent = float(re.search(r"no heartbeat for ([\d.]+) s", line)[1])  # type: ignore[index]
+        assert HEARTBEAT_S <= silent < HEARTBEAT_S + 0.5, line
+    until(lambda: sup.ready_count() == 4)
+    time.sleep(2 * HEARTBEAT_S)  # the replacements beat: they are left alone
+    assert all(alive(n.pid) for n in new) and len(sup.lines("start")) == 4
+    assert sup.stop() == 0
+
+
+def test_a_healthy_worker_is_never_killed(run: Callable[..., Run]) -> None:
+    sup = run("beater", workers=2, heartbeat_s=1.0)
+    until(lambda: sup.ready_count() == 2)
+    time.sleep(4.0)  # four deadlines
+    assert len(sup.lines("start")) == 2 and all(alive(s.pid) for s in sup.lines("start"))
+    assert "hung" not in sup.stderr and "SIGKILL" not in sup.stderr
+    assert sup.stop() == 0
+    assert sorted(s.slot for s in sup.lines("stop")) == [0, 1]
+
+
+def test_a_sighup_while_an_old_worker_drains_is_refused_and_lanes_never_clash(
+    run: Callable[..., Run],
+) -> None:
+    """A slot has two lanes (two snowflake process ids): a third process while the old one
+    still drains would share one with it."""
+    sup = run("stubborn", workers=1, drain_s=2.0)
+    until(lambda: sup.ready_count() == 1)
+    sup.signal(signal.SIGHUP)
+    until(lambda: "replaced" in sup.stderr)
+    sup.signal(signal.SIGHUP)  # the old worker ignores SIGTERM: it drains for 2 s
+    until(lambda: "old workers are still draining" in sup.stderr)
+    assert [s.index for s in sup.lines("start")] == [0, 32]
+    until(lambda: "still draining after" in sup.stderr)  # SIGKILLed at its drain deadline
+    until(lambda: "old worker 0" in sup.stderr and "exited with SIGKILL" in sup.stderr)
+    sup.signal(signal.SIGHUP)
+    until(lambda: len(sup.lines("start")) == 3)
+    assert sup.lines("start")[2].index == 0  # lane 0 is free again
+    sup.proc.kill()
