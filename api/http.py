@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import orjson
@@ -13,8 +15,8 @@ from core.models import User
 from core.validate import reject_control_chars, require_object
 
 __all__ = [
-    "USER", "json_response", "no_content", "public", "read_json", "read_json_value",
-    "shared_bucket", "token_of", "user_of",
+    "USER", "ResourceLimit", "json_response", "limited_per_resource", "no_content", "public",
+    "read_json", "read_json_value", "shared_bucket", "token_of", "user_of",
 ]
 
 # The authenticated User of a request, set by the auth middleware.
@@ -42,6 +44,38 @@ def shared_bucket(name: str) -> Callable[[H], H]:
     """
     def mark(handler: H) -> H:
         handler.bucket = name  # type: ignore[attr-defined]
+        return handler
+    return mark
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceLimit:
+    """A handler's rate limit per resource, whoever calls: one bucket for every request with
+    the same values of the path parameters ``params`` (a webhook's executions: its id and
+    token), in place of the route's per-caller bucket.
+
+    The bucket's key is a digest of those values, so a secret among them (a webhook token)
+    never reaches the shared cache in clear; and since the token is part of it, a caller who
+    knows only the id (public: every message of the webhook carries it) fills buckets of
+    wrong tokens, never the webhook's own.
+    """
+
+    params: tuple[str, ...]
+    limit: int
+    window_ms: int
+
+    def key(self, request: web.Request) -> str:
+        joined = "\0".join(request.match_info.get(p, "") for p in self.params)
+        digest = hashlib.sha256(joined.encode("utf-8", "surrogatepass")).hexdigest()
+        return f"res:{digest[:32]}"
+
+
+def limited_per_resource(*params: str, limit: int, window_ms: int) -> Callable[[H], H]:
+    """Rate-limit a handler per resource (:class:`ResourceLimit`): ``limit`` requests per
+    ``window_ms`` for each value of the path parameters ``params``; ``api.middleware`` applies
+    it (while rate limits are on: ``ratelimit_route_limit`` > 0)."""
+    def mark(handler: H) -> H:
+        handler.resource_limit = ResourceLimit(params, limit, window_ms)  # type: ignore[attr-defined]
         return handler
     return mark
 

@@ -81,11 +81,15 @@ def make_middlewares(platform: Platform) -> list[Middleware]:
             if not ok:
                 return _too_many(reset_ms, "global", is_global=True)
         bucket = _bucket(request, handler)
-        limit = cfg.ratelimit_route_limit
+        limit, window_ms = cfg.ratelimit_route_limit, cfg.ratelimit_route_window_ms
         if request.method == "GET":
             limit *= _READ_MULTIPLIER
+        per_resource = getattr(handler, "resource_limit", None)
+        if per_resource is not None:  # api.http.limited_per_resource: any caller, one bucket
+            who, limit, window_ms = (per_resource.key(request), per_resource.limit,
+                                     per_resource.window_ms)
         ok, remaining, reset_ms = await platform.cache.rate_hit(
-            f"rl:{bucket}:{who}", limit, cfg.ratelimit_route_window_ms
+            f"rl:{bucket}:{who}", limit, window_ms
         )
         headers = {
             "X-RateLimit-Limit": str(limit),
@@ -108,7 +112,8 @@ def _bucket(request: web.Request, handler: Handler) -> str:
     name several routes share (``api.http.shared_bucket``) + the major parameter's value."""
     resource = request.match_info.route.resource
     template = resource.canonical if resource is not None else request.path
-    major = request.match_info.get("channel_id") or request.match_info.get("guild_id") or ""
+    info = request.match_info
+    major = info.get("channel_id") or info.get("guild_id") or info.get("webhook_id") or ""
     shared = getattr(handler, "bucket", None)
     return f"{shared}:{major}" if shared else f"{request.method}:{template}:{major}"
 
