@@ -16,6 +16,7 @@ from core.store.base import Conflict
 from core.wire import user_json
 
 __all__ = [
+    "avatar_hash",
     "bot_username",
     "create_application",
     "edit_me",
@@ -124,10 +125,10 @@ async def login(p: Platform, login_name: Any, password: Any) -> tuple[str, int]:
 
 
 
-def _avatar_hash(avatar: Any) -> str | None:
+def avatar_hash(avatar: Any) -> str | None:
     """``avatar``: null, a hash, or image data as a data URI (Discord's upload format, what
     discord.py's ``ClientUser.edit(avatar=...)`` sends), kept as its MD5 like a guild icon;
-    the image itself is not stored."""
+    the image itself is not stored. Users' and webhooks' (``core.webhooks``) alike."""
     if avatar is None:
         return None
     if isinstance(avatar, str) and avatar.startswith("data:image/"):
@@ -149,7 +150,7 @@ async def update_profile(p: Platform, user: User, body: dict[str, Any]) -> User:
                                "Must be between 1 and 32 in length.")
         fields["global_name"] = gname
     if "avatar" in body:
-        fields["avatar"] = _avatar_hash(body["avatar"])
+        fields["avatar"] = avatar_hash(body["avatar"])
     if not fields:
         return user
     try:
