@@ -14,6 +14,8 @@ from typing import Any
 __all__ = [
     "Account",
     "Application",
+    "AuditEntry",
+    "Ban",
     "Channel",
     "ChannelType",
     "Guild",
@@ -187,6 +189,44 @@ class Invite:
         if self.max_age and now_ms >= self.created_at + self.max_age * 1000:
             return True
         return bool(self.max_uses) and self.uses >= self.max_uses
+
+
+@dataclass(frozen=True, slots=True)
+class Ban:
+    """A user banned from a guild (a member or not: Discord bans any user id).
+
+    Attributes:
+        reason: the ``X-Audit-Log-Reason`` of the ban, if one was given.
+        created_at: Unix ms of the ban.
+    """
+
+    guild_id: int
+    user_id: int
+    reason: str | None = None
+    created_at: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One audit log entry of a guild; its time is in its snowflake ``id``.
+
+    Attributes:
+        action_type: Discord's audit log event number (``core.audit.AuditAction``).
+        user_id: who acted.
+        target_id: what was acted on (a user, role, channel, overwrite...), if anything.
+        changes: Discord's change objects, ``{"key", "old_value"?, "new_value"?}``, as JSON.
+        options: Discord's "optional audit entry info" (strings), when the action has any.
+        reason: the ``X-Audit-Log-Reason`` the action came with.
+    """
+
+    id: int
+    guild_id: int
+    action_type: int
+    user_id: int | None = None
+    target_id: int | None = None
+    changes: tuple[dict[str, Any], ...] = ()
+    options: dict[str, str] | None = None
+    reason: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,6 +23,8 @@ from typing import Any, Protocol
 from core.models import (
     Account,
     Application,
+    AuditEntry,
+    Ban,
     Channel,
     Guild,
     Invite,
@@ -36,6 +38,8 @@ from core.models import (
 )
 
 __all__ = [
+    "AUDIT_PRUNE_MAX",
+    "BANS_PAGE_MAX",
     "Conflict",
     "HISTORY_MAX",
     "MessageStore",
@@ -48,6 +52,12 @@ __all__ = [
 # The largest page any history query returns (Discord's ``limit`` maximum); also the most
 # users one ``reaction_users`` call and pins one ``list_pins`` call return.
 HISTORY_MAX = 100
+# The largest page of ``list_bans`` (Discord's ``limit`` maximum for ``GET .../bans``).
+BANS_PAGE_MAX = 1000
+# How many more expired audit log entries one ``add_audit_entries`` call deletes than it adds:
+# pruning rides along with the writes, bounded, so it never stalls one (core.audit keeps 45
+# days).
+AUDIT_PRUNE_MAX = 100
 
 
 class ReactionOutcome(Enum):
@@ -190,7 +200,9 @@ class MetaStore(Protocol):
 
     # -- members ---------------------------------------------------------------------------
     async def add_member(self, member: Member) -> bool:
-        """Insert a membership; False (and nothing changed) if already a member."""
+        """Insert a membership; False (and nothing changed) if already a member, or if the
+        user is banned from the guild (checked in the same statement, so a join racing with
+        a ban never outlives it)."""
 
     async def get_member(self, guild_id: int, user_id: int) -> Member | None: ...
 
@@ -225,6 +237,44 @@ class MetaStore(Protocol):
     async def list_guild_invites(self, guild_id: int) -> list[Invite]: ...
 
     async def delete_invite(self, code: str) -> bool: ...
+
+    # -- bans ------------------------------------------------------------------------------
+    async def add_ban(self, ban: Ban) -> bool:
+        """Record a ban; False (nothing changed) if the user is banned already or the guild
+        does not exist. The membership, if any, is the caller's to remove."""
+
+    async def get_ban(self, guild_id: int, user_id: int) -> Ban | None: ...
+
+    async def list_bans(
+        self, guild_id: int, *, before: int | None = None, after: int = 0,
+        limit: int = BANS_PAGE_MAX,
+    ) -> list[Ban]:
+        """A page of the guild's bans, by user id ascending (as Discord pages them).
+
+        With ``before``, the ``limit`` bans with the highest user ids below it; otherwise the
+        first ``limit`` above ``after``. ``limit`` is 1..BANS_PAGE_MAX.
+        """
+
+    async def remove_ban(self, guild_id: int, user_id: int) -> bool: ...
+
+    # -- audit log -------------------------------------------------------------------------
+    async def add_audit_entries(
+        self, entries: Sequence[AuditEntry], *, prune_before: int
+    ) -> None:
+        """Append entries, and delete the oldest entries (of any guild) whose id is below
+        ``prune_before`` (the snowflake of the retention limit): at most AUDIT_PRUNE_MAX more
+        than it appends, so writes never let expired entries pile up and never stall."""
+
+    async def list_audit_entries(
+        self, guild_id: int, *, user_id: int | None = None, action_type: int | None = None,
+        before: int | None = None, after: int | None = None, limit: int = 50,
+    ) -> list[AuditEntry]:
+        """A page of the guild's entries, filtered by actor and action when given.
+
+        Newest first; with ``after`` and no ``before``, the ``limit`` entries just after it,
+        oldest first (Discord's order, which discord.py's ``oldest_first`` relies on).
+        ``limit`` is 1..HISTORY_MAX.
+        """
 
 
     # -- instance administration (core.admin, core.instance, core.relay) -------------------

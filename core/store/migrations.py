@@ -265,6 +265,34 @@ _V4_ADMINISTRATION = (
     )""",
 )
 
+# Bans and the audit log (core.bans, core.audit). A ban is keyed (guild, user): ``GET .../bans``
+# pages by user id and members.add_member checks it in the join's own statement. The audit log
+# is read newest first per guild, optionally by actor or by action: one index each, all ending
+# in the id (a snowflake: the entry's time). Entries go with their guild; retention (45 days)
+# is the writer's bounded prune by id, so no index on time is needed.
+_V5_BANS_AND_AUDIT_LOG = (
+    """CREATE TABLE bans (
+        guild_id BIGINT NOT NULL REFERENCES guilds (id) ON DELETE CASCADE,
+        user_id BIGINT NOT NULL,
+        reason TEXT,
+        created_at BIGINT NOT NULL,
+        PRIMARY KEY (guild_id, user_id)
+    )""",
+    """CREATE TABLE audit_log (
+        id {id_pk},
+        guild_id BIGINT NOT NULL REFERENCES guilds (id) ON DELETE CASCADE,
+        action_type INTEGER NOT NULL,
+        user_id BIGINT,
+        target_id BIGINT,
+        changes TEXT,
+        options TEXT,
+        reason TEXT
+    )""",
+    "CREATE INDEX audit_log_guild ON audit_log (guild_id, id)",
+    "CREATE INDEX audit_log_actor ON audit_log (guild_id, user_id, id)",
+    "CREATE INDEX audit_log_action ON audit_log (guild_id, action_type, id)",
+)
+
 
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _V1_SCHEMA),
@@ -275,6 +303,7 @@ MIGRATIONS: tuple[Migration, ...] = (
               sqlite=(_reactions_table(" WITHOUT ROWID"),),
               postgres=(_reactions_table(""),)),
     Migration(4, "instance administration", _V4_ADMINISTRATION),
+    Migration(5, "bans and audit log", _V5_BANS_AND_AUDIT_LOG),
 )
 
 _CREATE_LEDGER = (

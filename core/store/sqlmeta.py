@@ -18,9 +18,13 @@ from operator import itemgetter
 from types import MappingProxyType
 from typing import Any, TypeVar
 
+import orjson
+
 from core.models import (
     Account,
     Application,
+    AuditEntry,
+    Ban,
     Channel,
     ChannelType,
     Guild,
@@ -32,7 +36,7 @@ from core.models import (
     Role,
     User,
 )
-from core.store.base import Conflict
+from core.store.base import AUDIT_PRUNE_MAX, Conflict
 from core.store.executor import Executor, Row, assignments, in_chunks
 
 __all__ = ["SqlMetaStore"]
@@ -53,6 +57,8 @@ _APP = "id, name, owner_id, description, icon, verify_key, bot_public, flags"
 _GUILD = "id, name, owner_id, icon, description, system_channel_id"
 _ROLE = "id, guild_id, name, permissions, position, color, hoist, mentionable, managed"
 _INVITE = "code, guild_id, channel_id, inviter_id, created_at, max_age, max_uses, uses, temporary"
+_BAN = "guild_id, user_id, reason, created_at"
+_AUDIT = "id, guild_id, action_type, user_id, target_id, changes, options, reason"
 # One row per overwrite (or one with NULL overwrite columns), grouped by channel id.
 _CHANNEL_SELECT = (
     "SELECT c.id, c.type, c.guild_id, c.name, c.topic, c.position, c.parent_id, c.nsfw,"
@@ -97,6 +103,25 @@ def _role(r: Row) -> Role:
 
 def _invite(r: Row) -> Invite:
     return Invite(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], bool(r[8]))
+
+
+def _ban(r: Row) -> Ban:
+    return Ban(r[0], r[1], r[2], r[3])
+
+
+def _audit_entry(r: Row) -> AuditEntry:
+    # changes and options are JSON text, NULL when there are none (read whole, never queried).
+    changes = tuple(orjson.loads(r[5])) if r[5] else ()
+    return AuditEntry(r[0], r[1], r[2], r[3], r[4], changes, orjson.loads(r[6]) if r[6] else None,
+                      r[7])
+
+
+def _audit_params(e: AuditEntry) -> tuple[Any, ...]:
+    return (
+        e.id, e.guild_id, e.action_type, e.user_id, e.target_id,
+        orjson.dumps(list(e.changes)).decode() if e.changes else None,
+        orjson.dumps(e.options).decode() if e.options else None, e.reason,
+    )
 
 
 def _channels(rows: Iterable[Row]) -> list[Channel]:
@@ -528,15 +553,18 @@ class SqlMetaStore:
 
     @staticmethod
     async def _insert_member(db: Executor, m: Member) -> bool:
-        # From the guild's row: joining a guild being deleted adds nothing (no FK error).
+        # From the guild's row: joining a guild being deleted adds nothing (no FK error);
+        # nor does joining one that banned the user (in the same statement as the insert).
         added = await db.execute(
             "INSERT INTO members (guild_id, user_id, joined_at, nick, flags, deaf, mute,"
             " communication_disabled_until)"
             " SELECT id, CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS TEXT),"
             " CAST(? AS BIGINT), CAST(? AS BOOLEAN), CAST(? AS BOOLEAN), CAST(? AS BIGINT)"
-            " FROM guilds WHERE id = ? ON CONFLICT (guild_id, user_id) DO NOTHING",
+            " FROM guilds g WHERE id = ? AND NOT EXISTS (SELECT 1 FROM bans b"
+            " WHERE b.guild_id = g.id AND b.user_id = ?)"
+            " ON CONFLICT (guild_id, user_id) DO NOTHING",
             m.user_id, m.joined_at, m.nick, m.flags, m.deaf, m.mute,
-            m.communication_disabled_until, m.guild_id,
+            m.communication_disabled_until, m.guild_id, m.user_id,
         )
         if added and m.roles:
             await db.executemany(_INSERT_MEMBER_ROLE, [(m.guild_id, m.user_id, r) for r in m.roles])
@@ -645,6 +673,79 @@ class SqlMetaStore:
 
     async def delete_invite(self, code: str) -> bool:
         return await self._db.execute("DELETE FROM invites WHERE code = ?", code) > 0
+
+    # -- bans ------------------------------------------------------------------------------
+    async def add_ban(self, ban: Ban) -> bool:
+        # From the guild's row, as a membership is: a guild being deleted gets no ban.
+        added = await self._db.execute(
+            "INSERT INTO bans (guild_id, user_id, reason, created_at)"
+            " SELECT id, CAST(? AS BIGINT), CAST(? AS TEXT), CAST(? AS BIGINT) FROM guilds"
+            " WHERE id = ? ON CONFLICT (guild_id, user_id) DO NOTHING",
+            ban.user_id, ban.reason, ban.created_at, ban.guild_id,
+        )
+        return added > 0
+
+    async def get_ban(self, guild_id: int, user_id: int) -> Ban | None:
+        row = await self._db.fetchrow(
+            f"SELECT {_BAN} FROM bans WHERE guild_id = ? AND user_id = ?", guild_id, user_id
+        )
+        return None if row is None else _ban(row)
+
+    async def list_bans(
+        self, guild_id: int, *, before: int | None = None, after: int = 0, limit: int = 1000,
+    ) -> list[Ban]:
+        if before is None:
+            rows = await self._db.fetch(
+                f"SELECT {_BAN} FROM bans WHERE guild_id = ? AND user_id > ?"
+                " ORDER BY user_id LIMIT ?", guild_id, after, max(limit, 0),
+            )
+            return [_ban(r) for r in rows]
+        # The page just below ``before``: read downwards, handed back ascending.
+        rows = await self._db.fetch(
+            f"SELECT {_BAN} FROM bans WHERE guild_id = ? AND user_id > ? AND user_id < ?"
+            " ORDER BY user_id DESC LIMIT ?", guild_id, after, before, max(limit, 0),
+        )
+        return [_ban(r) for r in reversed(rows)]
+
+    async def remove_ban(self, guild_id: int, user_id: int) -> bool:
+        sql = "DELETE FROM bans WHERE guild_id = ? AND user_id = ?"
+        return await self._db.execute(sql, guild_id, user_id) > 0
+
+    # -- audit log -------------------------------------------------------------------------
+    async def add_audit_entries(
+        self, entries: Sequence[AuditEntry], *, prune_before: int
+    ) -> None:
+        if not entries:
+            return
+        async with self._db.transaction() as tx:
+            await tx.executemany(
+                f"INSERT INTO audit_log ({_AUDIT}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [_audit_params(e) for e in entries],
+            )
+            # The oldest expired entries of any guild, a bounded number by the primary key:
+            # each write removes more than it adds until none has expired.
+            await tx.execute(
+                "DELETE FROM audit_log WHERE id IN"
+                " (SELECT id FROM audit_log WHERE id < ? ORDER BY id LIMIT ?)",
+                prune_before, AUDIT_PRUNE_MAX + len(entries),
+            )
+
+    async def list_audit_entries(
+        self, guild_id: int, *, user_id: int | None = None, action_type: int | None = None,
+        before: int | None = None, after: int | None = None, limit: int = 50,
+    ) -> list[AuditEntry]:
+        where, args = ["guild_id = ?"], [guild_id]
+        for clause, value in (("user_id = ?", user_id), ("action_type = ?", action_type),
+                              ("id < ?", before), ("id > ?", after)):
+            if value is not None:
+                where.append(clause)
+                args.append(value)
+        order = "ASC" if after is not None and before is None else "DESC"
+        rows = await self._db.fetch(
+            f"SELECT {_AUDIT} FROM audit_log WHERE {' AND '.join(where)}"
+            f" ORDER BY id {order} LIMIT ?", *args, max(limit, 0),
+        )
+        return [_audit_entry(r) for r in rows]
 
     # -- instance administration -----------------------------------------------------------
     async def get_account(self, user_id: int) -> Account | None:

@@ -19,6 +19,8 @@ import pytest
 from core.models import (
     Account,
     Application,
+    AuditEntry,
+    Ban,
     Channel,
     ChannelType,
     Guild,
@@ -34,6 +36,7 @@ from core.models import (
     User,
 )
 from core.store.base import (
+    AUDIT_PRUNE_MAX,
     HISTORY_MAX,
     Conflict,
     MessageStore,
@@ -779,6 +782,121 @@ async def test_list_guild_invites_and_delete_invite(meta_store: MetaStore) -> No
     assert await meta_store.delete_invite("b") is False
     assert [i.code for i in await meta_store.list_guild_invites(GUILD)] == ["a"]
     assert await meta_store.list_guild_invites(404) == []
+
+
+# -- bans ----------------------------------------------------------------------------------
+
+
+async def test_add_ban_once_get_and_remove(meta_store: MetaStore) -> None:
+    await make_guild(meta_store)
+    ban = Ban(GUILD, 2, "spam", NOW)
+    assert await meta_store.add_ban(ban) is True
+    assert await meta_store.add_ban(Ban(GUILD, 2, "again", NOW + 1)) is False
+    assert await meta_store.get_ban(GUILD, 2) == ban
+    assert await meta_store.add_ban(Ban(GUILD, 3, None, NOW))
+    assert await meta_store.get_ban(GUILD, 3) == Ban(GUILD, 3, None, NOW)
+    assert await meta_store.remove_ban(GUILD, 2) is True
+    assert await meta_store.remove_ban(GUILD, 2) is False
+    assert await meta_store.get_ban(GUILD, 2) is None
+    assert await meta_store.add_ban(Ban(404, 2, None, NOW)) is False  # no such guild
+    assert await meta_store.get_ban(404, 2) is None
+
+
+async def test_list_bans_pages_by_user_id_ascending(meta_store: MetaStore) -> None:
+    await make_guild(meta_store)
+    for user_id in (9, 3, 7, 5, 11):
+        assert await meta_store.add_ban(Ban(GUILD, user_id, None, NOW))
+    await meta_store.create_guild(Guild(900, "other", 2), [], [], Member(900, 2, NOW))
+    assert await meta_store.add_ban(Ban(900, 4, None, NOW))
+    assert [b.user_id for b in await meta_store.list_bans(GUILD)] == [3, 5, 7, 9, 11]
+    assert [b.user_id for b in await meta_store.list_bans(GUILD, limit=2)] == [3, 5]
+    assert [b.user_id for b in await meta_store.list_bans(GUILD, after=5, limit=2)] == [7, 9]
+    # ``before``: the page just below it, still ascending (discord.py pages on its first id).
+    assert [b.user_id for b in await meta_store.list_bans(GUILD, before=9, limit=2)] == [5, 7]
+    assert [b.user_id for b in await meta_store.list_bans(GUILD, before=9, after=3)] == [5, 7]
+    assert await meta_store.list_bans(GUILD, before=3) == []
+    assert [b.user_id for b in await meta_store.list_bans(900)] == [4]
+
+
+async def test_a_banned_user_cannot_be_added_as_a_member(meta_store: MetaStore) -> None:
+    await make_guild(meta_store)
+    assert await meta_store.add_ban(Ban(GUILD, 2, None, NOW))
+    assert await meta_store.add_member(Member(GUILD, 2, NOW)) is False
+    assert await meta_store.get_member(GUILD, 2) is None
+    assert await meta_store.remove_ban(GUILD, 2)
+    assert await meta_store.add_member(Member(GUILD, 2, NOW)) is True
+
+
+# -- audit log -----------------------------------------------------------------------------
+
+# Snowflake ids of the audit tests: the time part is all that matters to retention.
+DAY_IDS = 1 << 22
+
+
+async def test_audit_entries_round_trip_every_field(meta_store: MetaStore) -> None:
+    await make_guild(meta_store)
+    full = AuditEntry(
+        1000, GUILD, 24, user_id=OWNER, target_id=2,
+        changes=({"key": "nick", "old_value": None, "new_value": "n\u00e9"},
+                 {"key": "$add", "new_value": [{"id": str(MOD), "name": "mod"}]}),
+        options={"channel_id": str(GENERAL), "count": "1"}, reason="why: \"spam\" \u2014 ok",
+    )
+    bare = AuditEntry(1001, GUILD, 73)
+    await meta_store.add_audit_entries([full, bare], prune_before=0)
+    assert await meta_store.list_audit_entries(GUILD) == [bare, full]
+
+
+async def test_list_audit_entries_filters_orders_and_pages(meta_store: MetaStore) -> None:
+    await make_guild(meta_store)
+    await meta_store.create_guild(Guild(900, "other", 2), [], [], Member(900, 2, NOW))
+    entries = [AuditEntry(1000 + i, GUILD, 20 + i % 3, user_id=OWNER + i % 2, target_id=i)
+               for i in range(10)]
+    await meta_store.add_audit_entries([*entries, AuditEntry(2000, 900, 20)], prune_before=0)
+
+    def ids(page: list[AuditEntry]) -> list[int]:
+        return [e.id for e in page]
+
+    assert ids(await meta_store.list_audit_entries(GUILD)) == list(range(1009, 999, -1))
+    assert ids(await meta_store.list_audit_entries(GUILD, limit=3)) == [1009, 1008, 1007]
+    assert ids(await meta_store.list_audit_entries(GUILD, before=1007, limit=2)) == [1006, 1005]
+    # ``after`` alone: the entries just after it, oldest first.
+    assert ids(await meta_store.list_audit_entries(GUILD, after=1002, limit=3)) == [
+        1003, 1004, 1005]
+    assert ids(await meta_store.list_audit_entries(GUILD, before=1005, after=1001)) == [
+        1004, 1003, 1002]
+    assert ids(await meta_store.list_audit_entries(GUILD, user_id=OWNER + 1)) == [
+        1009, 1007, 1005, 1003, 1001]
+    assert ids(await meta_store.list_audit_entries(GUILD, action_type=22)) == [1008, 1005, 1002]
+    assert ids(await meta_store.list_audit_entries(GUILD, user_id=OWNER, action_type=22)) == [
+        1008, 1002]
+    assert ids(await meta_store.list_audit_entries(900)) == [2000]
+
+
+async def test_audit_entries_prune_a_bounded_number_of_the_oldest(meta_store: MetaStore) -> None:
+    await make_guild(meta_store)
+    await meta_store.create_guild(Guild(900, "other", 2), [], [], Member(900, 2, NOW))
+    old = [AuditEntry(DAY_IDS + i, GUILD if i % 2 else 900, 20)
+           for i in range(AUDIT_PRUNE_MAX + 6)]
+    await meta_store.add_audit_entries(old, prune_before=0)
+    cutoff = 10 * DAY_IDS
+    await meta_store.add_audit_entries([AuditEntry(cutoff, GUILD, 22)], prune_before=cutoff)
+    left = [e.id for g in (GUILD, 900) for e in await meta_store.list_audit_entries(g, limit=100)]
+    # Of any guild, oldest first, AUDIT_PRUNE_MAX more than written: five wait for a next write.
+    first_left = DAY_IDS + AUDIT_PRUNE_MAX + 1
+    assert sorted(left) == [*range(first_left, first_left + 5), cutoff]
+    await meta_store.add_audit_entries([AuditEntry(cutoff + 1, 900, 22)], prune_before=cutoff)
+    assert [e.id for e in await meta_store.list_audit_entries(GUILD)] == [cutoff]
+    assert [e.id for e in await meta_store.list_audit_entries(900)] == [cutoff + 1]
+
+
+async def test_deleting_a_guild_deletes_its_bans_and_audit_log(meta_store: MetaStore) -> None:
+    await make_guild(meta_store)
+    assert await meta_store.add_ban(Ban(GUILD, 2, None, NOW))
+    await meta_store.add_audit_entries([AuditEntry(1000, GUILD, 22)], prune_before=0)
+    assert await meta_store.delete_guild(GUILD)
+    assert await meta_store.get_ban(GUILD, 2) is None
+    assert await meta_store.list_bans(GUILD) == []
+    assert await meta_store.list_audit_entries(GUILD) == []
 
 
 # -- messages ------------------------------------------------------------------------------
