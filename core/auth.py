@@ -10,7 +10,9 @@ A revocation made in another process (``discord-arch admin``) reaches each worke
 ``TOKENS_REVOKED`` event (``core.relay``): the worker forgets what it cached for the user and,
 for as long as a shared-cache entry made before can live, asks the store instead of the shared
 cache for that user's tokens (the in-process shared cache of the embedded default cannot be
-reached by the other process, and is not searchable by user).
+reached by the other process, and is not searchable by user). A revocation made on a worker (a
+logout, a password change) is relayed the same way as ``TOKEN_HASHES_REVOKED``, naming the
+tokens: every worker forgets those, at once rather than when its cache expires.
 """
 
 from __future__ import annotations
@@ -27,8 +29,9 @@ from concurrent.futures import ThreadPoolExecutor
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from core.events import TOKENS_REVOKED, Event
+from core.events import TOKEN_HASHES_REVOKED, TOKENS_REVOKED, Event
 from core.models import User
+from core.relay import relay
 from core.store.base import MetaStore
 from core.store.cache import Cache
 
@@ -68,6 +71,8 @@ class TokenAuth:
         # user id -> monotonic time this worker learned its tokens were revoked, oldest
         # first; kept while a shared-cache entry made before may still live.
         self._revoked: OrderedDict[int, float] = OrderedDict()
+        # The same for single tokens (logouts, password changes), by token hash.
+        self._revoked_keys: OrderedDict[bytes, float] = OrderedDict()
 
     async def issue(self, user_id: int) -> str:
         token = new_token(user_id)
@@ -82,16 +87,18 @@ class TokenAuth:
         if hit is not None and hit[0] > now:
             return hit[1]
         user_id = await self._cache.token_get(key)
-        if user_id is not None and self._distrusted(user_id, now):
+        if user_id is not None and (self._distrusted(user_id, now) or key in self._revoked_keys):
             user_id = None  # the entry may predate the user's revocation: ask the store
         if user_id is None:
             user_id = await self._meta.resolve_token(key)
             if user_id is None:
                 return None
             await self._cache.token_set(key, user_id, _SHARED_TTL_MS)
-        if self.revoked_since(user_id, now):
-            # The user's tokens were revoked while this lookup awaited: what it read may
-            # predate that. Ask the store again and cache nothing.
+        key_revoked_at = self._revoked_keys.get(key)
+        if self.revoked_since(user_id, now) or (key_revoked_at is not None
+                                                 and key_revoked_at >= now):
+            # The user's tokens (or this one) were revoked while this lookup awaited: what it
+            # read may predate that. Ask the store again and cache nothing.
             await self._cache.token_delete(key)
             return await self._meta.resolve_token(key)
         self._local[key] = (now + self._ttl, user_id)
@@ -133,10 +140,13 @@ class TokenAuth:
         return len(revoked)
 
     def on_events(self, events: Sequence[Event]) -> None:
-        """Bus subscriber: a ``TOKENS_REVOKED`` makes this worker forget the user's tokens."""
+        """Bus subscriber: a ``TOKENS_REVOKED`` makes this worker forget the user's tokens, a
+        ``TOKEN_HASHES_REVOKED`` the tokens it names."""
         for event in events:
             if event.name == TOKENS_REVOKED:
                 self.forget_tokens(int(event.data["user_id"]))
+            elif event.name == TOKEN_HASHES_REVOKED:
+                self.forget_keys([bytes.fromhex(h) for h in event.data["hashes"]])
 
     def forget_tokens(self, user_id: int) -> None:
         """Stop trusting anything cached about ``user_id``'s tokens, at once.
@@ -156,6 +166,18 @@ class TokenAuth:
         while self._revoked and next(iter(self._revoked.values())) < horizon:
             self._revoked.popitem(last=False)
 
+    def forget_keys(self, keys: Sequence[bytes]) -> None:
+        """Stop trusting anything cached about the tokens hashed to ``keys``, at once: as
+        :meth:`forget_tokens` does for a user's, for these tokens only."""
+        now = time.monotonic()
+        for key in keys:
+            self._local.pop(key, None)
+            self._revoked_keys.pop(key, None)
+            self._revoked_keys[key] = now
+        horizon = now - _SHARED_TTL_MS / 1000
+        while self._revoked_keys and next(iter(self._revoked_keys.values())) < horizon:
+            self._revoked_keys.popitem(last=False)
+
     def revoked_since(self, user_id: int, since: float) -> bool:
         """Whether this worker learned of a revocation of ``user_id``'s tokens at or after
         ``since`` (``time.monotonic()``): a lookup made before may be stale."""
@@ -167,23 +189,32 @@ class TokenAuth:
         return at is not None and now - at < _SHARED_TTL_MS / 1000
 
     async def revoke(self, token: str) -> bool:
+        """Revoke ``token`` (a logout); whether it was valid. See :meth:`_retire`."""
         key = hash_token(token)
-        self._local.pop(key, None)
-        await self._cache.token_delete(key)
-        return await self._meta.revoke_token(key)
+        if not await self._meta.revoke_token(key):
+            return False
+        await self._retire([key])
+        return True
 
     async def revoke_others(self, user_id: int, keep: str) -> int:
-        """Revoke every token of ``user_id`` but ``keep`` (a password change); how many.
-
-        The store forgets them first, then the shared cache and this worker's cache, so they
-        stop working here at once. Another worker that resolved one of them keeps trusting it
-        for up to ``ttl_ms`` (its local cache): the same bound as :meth:`revoke`.
-        """
+        """Revoke every token of ``user_id`` but ``keep`` (a password change); how many. See
+        :meth:`_retire`."""
         revoked = await self._meta.revoke_user_tokens(user_id, hash_token(keep))
-        for key in revoked:
-            self._local.pop(key, None)
-            await self._cache.token_delete(key)
+        if revoked:
+            await self._retire(revoked)
         return len(revoked)
+
+    async def _retire(self, keys: list[bytes]) -> None:
+        """Tokens the store has just revoked: out of the shared cache, out of this worker's
+        (a lookup in flight asks the store again), and relayed as ``TOKEN_HASHES_REVOKED`` so
+        that every other worker forgets them within ``core.relay.RELAY_POLL_S``, however long
+        its cache would have trusted them. The store forgets first: a lookup racing with the
+        revocation cannot cache the token again after it is forgotten here."""
+        for key in keys:
+            await self._cache.token_delete(key)
+        self.forget_keys(keys)
+        event = Event(TOKEN_HASHES_REVOKED, {"hashes": [key.hex() for key in keys]})
+        await relay(self._meta, [event], int(time.time() * 1000))
 
 
 class Passwords:

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-__all__ = ["TOKENS_REVOKED", "Bus", "Event", "EventHandler"]
+__all__ = ["TOKENS_REVOKED", "TOKEN_HASHES_REVOKED", "Bus", "Event", "EventHandler"]
 
 # An internal event, never dispatched to a client: every token of the user ``data["user_id"]``
 # (a string, like every id on the wire) was revoked, or the account disabled, by another
@@ -20,6 +20,12 @@ __all__ = ["TOKENS_REVOKED", "Bus", "Event", "EventHandler"]
 # trusting what it cached for the user, and its gateway closes the user's sessions (4004).
 # It names no guild and no user audience, so no session is its recipient.
 TOKENS_REVOKED = "TOKENS_REVOKED"
+# An internal event, never dispatched: the tokens whose SHA-256 hashes (hex) are in
+# ``data["hashes"]`` were revoked on one worker (a logout, a password change revoking the
+# user's other tokens), relayed to every worker (``core.relay``). Each worker's ``TokenAuth``
+# stops trusting what it cached of those tokens; the user's sessions stay open (the account
+# and its other tokens are fine). No audience either.
+TOKEN_HASHES_REVOKED = "TOKEN_HASHES_REVOKED"
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,8 @@ import time
 from typing import cast
 
 from core.auth import TokenAuth, hash_token
-from core.events import TOKENS_REVOKED, Event
+from core.events import TOKEN_HASHES_REVOKED, TOKENS_REVOKED, Event
+from core.relay import decode
 from core.store.base import MetaStore
 from core.store.cache import MemoryCache
 
@@ -102,3 +103,80 @@ def test_other_events_are_ignored() -> None:
     auth, _, _ = make()
     auth.on_events([Event("GUILD_DELETE", {"id": "1"})])
     assert not auth.revoked_since(1, 0.0)
+
+
+# -- one token revoked on another worker (a logout, a password change) ----------------------------
+
+
+def hashes_revoked(*tokens: str) -> list[Event]:
+    return [Event(TOKEN_HASHES_REVOKED, {"hashes": [hash_token(t).hex() for t in tokens]})]
+
+
+async def test_a_logout_elsewhere_drops_that_token_only() -> None:
+    auth, meta, cache = make()
+    phone, laptop = await auth.issue(1), await auth.issue(1)
+    assert (await auth.resolve(phone), await auth.resolve(laptop)) == (1, 1)
+    looked_up = meta.lookups
+    del meta.tokens[hash_token(phone)]  # revoked in the store by another worker
+    assert await auth.resolve(phone) == 1  # still in this worker's cache
+    auth.on_events(hashes_revoked(phone))
+    assert await auth.resolve(phone) is None
+    # The shared cache's entry (made before) is not trusted for that token any more.
+    await cache.token_set(hash_token(phone), 1, 60_000)
+    assert await auth.resolve(phone) is None
+    assert meta.lookups == looked_up + 2
+    # The user's other token is still cached here: no store lookup, no 4004 for an identify.
+    assert await auth.resolve(laptop) == 1 and meta.lookups == looked_up + 2
+    assert not auth.revoked_since(1, 0.0)
+
+
+async def test_a_lookup_in_flight_during_a_token_revocation_asks_the_store_again() -> None:
+    auth, meta, _ = make()
+    token = await auth.issue(1)
+    meta.gate = asyncio.Event()
+    lookup = asyncio.create_task(auth.resolve(token))
+    await meta.waiting.wait()
+    del meta.tokens[hash_token(token)]
+    auth.on_events(hashes_revoked(token))
+    meta.gate.set()
+    assert await lookup is None
+    assert await auth.resolve(token) is None
+
+
+class RelayingMeta(FakeMeta):
+    """Also the store methods a revocation on this worker uses, and the relay's."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.relayed: list[str] = []
+
+    async def revoke_token(self, token_hash: bytes) -> bool:
+        return self.tokens.pop(token_hash, None) is not None
+
+    async def revoke_user_tokens(self, user_id: int, keep: bytes | None = None) -> list[bytes]:
+        gone = [k for k, u in self.tokens.items() if u == user_id and k != keep]
+        for key in gone:
+            del self.tokens[key]
+        return gone
+
+    async def relay_events(self, events: list[str], now_ms: int, keep_ms: int) -> int:
+        self.relayed += events
+        return len(self.relayed)
+
+
+async def test_a_revocation_here_is_relayed_naming_the_tokens() -> None:
+    meta = RelayingMeta()
+    auth = TokenAuth(cast(MetaStore, meta), MemoryCache(), ttl_ms=10_000)
+    a, b, keep = await auth.issue(1), await auth.issue(1), await auth.issue(1)
+    for token in (a, b, keep):
+        assert await auth.resolve(token) == 1
+    assert await auth.revoke(a) is True
+    assert await auth.revoke(a) is False  # already revoked: nothing more to tell
+    assert await auth.revoke_others(1, keep=keep) == 1
+    events = [decode(text) for text in meta.relayed]
+    assert [(e.name, e.data) for e in events] == [
+        (TOKEN_HASHES_REVOKED, {"hashes": [hash_token(a).hex()]}),
+        (TOKEN_HASHES_REVOKED, {"hashes": [hash_token(b).hex()]}),
+    ]
+    assert (await auth.resolve(a), await auth.resolve(b), await auth.resolve(keep)) == (
+        None, None, 1)
