@@ -21,11 +21,13 @@ __all__ = [
     "Guild",
     "Invite",
     "Member",
+    "Mention",
     "Message",
     "MessageReference",
     "Overwrite",
     "OverwriteType",
     "ReactionCount",
+    "ReadState",
     "RegistrationCode",
     "Role",
     "User",
@@ -37,7 +39,13 @@ class ChannelType(IntEnum):
 
     GUILD_TEXT = 0
     DM = 1
+    GROUP_DM = 3
     GUILD_CATEGORY = 4
+
+    @property
+    def private(self) -> bool:
+        """A DM or a group DM: no guild, its recipients are its audience."""
+        return self in (ChannelType.DM, ChannelType.GROUP_DM)
 
 
 class OverwriteType(IntEnum):
@@ -139,7 +147,9 @@ class Overwrite:
 
 @dataclass(frozen=True, slots=True)
 class Channel:
-    """A guild channel (text or category) or a DM (``guild_id`` None, two ``recipients``)."""
+    """A guild channel (text or category), a DM (``guild_id`` None, two ``recipients``) or a
+    group DM (``guild_id`` None; one to ten ``recipients``, the owner among them; ``name``,
+    ``icon`` and ``owner_id`` are a group DM's only)."""
 
     id: int
     type: ChannelType
@@ -153,6 +163,44 @@ class Channel:
     overwrites: tuple[Overwrite, ...] = ()
     recipients: tuple[int, ...] = ()
     last_message_id: int | None = None
+    owner_id: int | None = None
+    icon: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReadState:
+    """How far one user has read one channel, and what still calls for their attention.
+
+    Attributes:
+        last_message_id: the last message acknowledged (0: never acknowledged).
+        mention_count: messages after it that mention the user (themself, a role of theirs,
+            @everyone; in a DM or group DM every message of the others), counted when read
+            from the mention index (``core.mentions``), never stored.
+        version: grows with every acknowledgement of the user's (the ack's time in ms, or
+            one more than the last when the clock did not move on); 0 when never acked.
+    """
+
+    channel_id: int
+    last_message_id: int = 0
+    mention_count: int = 0
+    version: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Mention:
+    """One row of the mention index: message ``message_id`` of ``author_id`` in
+    ``channel_id`` calls for the attention of ``target_id``.
+
+    The target is who it reaches as stored, not each user: a user id, a role id, the guild
+    id for @everyone (the id of the @everyone role), or the channel id for every recipient of
+    a DM or group DM. So an @everyone in a guild of 10,000 members is one row, and who it
+    counts for is worked out when counts are read (``core.mentions``).
+    """
+
+    channel_id: int
+    message_id: int
+    author_id: int
+    target_id: int
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,9 +29,11 @@ from core.models import (
     Guild,
     Invite,
     Member,
+    Mention,
     Message,
     Overwrite,
     ReactionCount,
+    ReadState,
     RegistrationCode,
     Role,
     User,
@@ -45,7 +47,9 @@ __all__ = [
     "MessageStore",
     "MetaStore",
     "PinOutcome",
+    "READ_STATES_MAX",
     "ReactionOutcome",
+    "RecipientOutcome",
     "StoreUnavailable",
 ]
 
@@ -67,6 +71,19 @@ class ReactionOutcome(Enum):
     ALREADY_REACTED = "already"  # the user had this reaction: nothing changed
     LIMIT_REACHED = "limit"  # the emoji is new to the message and it has max_emojis already
     UNKNOWN_MESSAGE = "unknown"
+
+
+# The most read states one ``read_states`` call returns (READY's ``read_state`` entries).
+READ_STATES_MAX = 5000
+
+
+class RecipientOutcome(Enum):
+    """What :meth:`MetaStore.add_recipient` did."""
+
+    ADDED = "added"
+    ALREADY_RECIPIENT = "already"  # nothing changed
+    LIMIT_REACHED = "limit"  # the group DM has max_recipients already
+    UNKNOWN_CHANNEL = "unknown"  # no such group DM
 
 
 class PinOutcome(Enum):
@@ -182,7 +199,8 @@ class MetaStore(Protocol):
 
     async def update_channel(self, channel_id: int, fields: dict[str, Any]) -> Channel | None:
         """Set any of ``name``, ``topic``, ``position``, ``parent_id``, ``nsfw``,
-        ``rate_limit_per_user``, ``last_message_id``; ``overwrites`` replaces them all."""
+        ``rate_limit_per_user``, ``last_message_id``, ``owner_id``, ``icon``; ``overwrites``
+        replaces them all."""
 
     async def delete_channel(self, channel_id: int) -> bool:
         """Delete a channel, its overwrites and its invites (children lose their parent)."""
@@ -196,7 +214,59 @@ class MetaStore(Protocol):
         """The DM channel between ``channel.recipients`` (two user ids), creating ``channel``
         if there is none yet. One DM channel per pair, whichever order the ids come in."""
 
-    async def list_dms(self, user_id: int) -> list[Channel]: ...
+    async def list_dms(self, user_id: int) -> list[Channel]:
+        """The user's DMs and group DMs, ordered by id."""
+
+    # -- group DMs (core.group_dms) ----------------------------------------------------------
+    # A group DM's recipients (the owner among them) are rows of their own, one per user, so
+    # adding or removing one never rewrites the others; a channel read returns them all.
+
+    async def create_group_dm(self, channel: Channel, now_ms: int) -> None:
+        """Insert a group DM (type 3, ``owner_id`` set) with its ``recipients``, atomically."""
+
+    async def add_recipient(
+        self, channel_id: int, user_id: int, now_ms: int, *, max_recipients: int
+    ) -> RecipientOutcome:
+        """Add ``user_id`` to the group DM unless it has ``max_recipients`` already (counted
+        and added in one serialized transaction: two adds racing for the last place get
+        one)."""
+
+    async def remove_recipient(self, channel_id: int, user_id: int) -> Channel | None:
+        """Remove ``user_id`` from the group DM; the channel after, or None when they were
+        not a recipient. When the owner leaves, the recipient there longest becomes the owner
+        in the same transaction (``owner_id`` None once nobody is left: the caller deletes
+        the channel then)."""
+
+    # -- read states (core.read_states, core.mentions) -------------------------------------
+    # A read state is one row per (user, channel) the user acknowledged. Mention counts are
+    # not stored per user: messages add rows to a mention index, one per target as written
+    # (a user, a role, @everyone, a private channel's recipients), never one per member, and
+    # the counts are worked out when read: one indexed query for all of a user's channels.
+
+    async def add_mentions(self, mentions: Sequence[Mention]) -> None:
+        """Add rows to the mention index, in one statement (a write batch's worth); rows of
+        a channel that no longer exists are skipped, a row given twice is kept once."""
+
+    async def ack_channel(
+        self, user_id: int, channel_id: int, message_id: int, now_ms: int, *,
+        manual: bool = False,
+    ) -> ReadState | None:
+        """Move the user's read state of the channel to ``message_id``: forward only, or
+        anywhere when ``manual`` (marking unread). The version grows with every call.
+
+        Returns:
+            The read state after, its ``mention_count`` counted in the same transaction;
+            None when the channel does not exist.
+        """
+
+    async def read_states(self, user_id: int, limit: int = READ_STATES_MAX) -> list[ReadState]:
+        """The user's read states, in ONE query: every channel they acknowledged, and every
+        channel with mentions of theirs after what they acknowledged (``last_message_id`` 0
+        where they never did), with the counts. A mention counts from the time it could reach
+        them: a role's or @everyone's from when they joined the guild, a group DM's from when
+        they were added. Not filtered by what the user may see now: the caller does that.
+        At most ``limit`` of each kind, the most recent first.
+        """
 
     # -- members ---------------------------------------------------------------------------
     async def add_member(self, member: Member) -> bool:

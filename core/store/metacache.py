@@ -24,7 +24,7 @@ from typing import Any, TypeVar, cast
 
 from core.events import Event
 from core.models import Channel, Guild, Member, Overwrite, Role
-from core.store.base import MetaStore
+from core.store.base import MetaStore, RecipientOutcome
 
 __all__ = ["CachedMetaStore"]
 
@@ -194,6 +194,18 @@ class CachedMetaStore:
 
     async def delete_channel(self, channel_id: int) -> bool:
         return await self._channel_then_drop(channel_id, self._inner.delete_channel(channel_id))
+
+    # A group DM's recipients are what its permission check reads (``core.access``).
+    async def create_group_dm(self, channel: Channel, now_ms: int) -> None:
+        await self._then_drop(_DM_GUILD, self._inner.create_group_dm(channel, now_ms))
+
+    async def add_recipient(self, channel_id: int, user_id: int, now_ms: int, *,
+                            max_recipients: int) -> RecipientOutcome:
+        return await self._then_drop(_DM_GUILD, self._inner.add_recipient(
+            channel_id, user_id, now_ms, max_recipients=max_recipients))
+
+    async def remove_recipient(self, channel_id: int, user_id: int) -> Channel | None:
+        return await self._then_drop(_DM_GUILD, self._inner.remove_recipient(channel_id, user_id))
 
     async def put_overwrite(self, channel_id: int, overwrite: Overwrite) -> None:
         await self._channel_then_drop(channel_id, self._inner.put_overwrite(channel_id, overwrite))

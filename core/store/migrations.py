@@ -293,6 +293,44 @@ _V5_BANS_AND_AUDIT_LOG = (
     "CREATE INDEX audit_log_action ON audit_log (guild_id, action_type, id)",
 )
 
+# Group DMs and read states (core.group_dms, core.read_states, core.mentions).
+# A group DM (channel type 3) has an owner and an icon (its name is the channel's), and its
+# recipients one row each (DMs keep their unique pair in dm_pairs). A read state is one row
+# per (user, channel) the user acknowledged. The mention index has one row per message and
+# target as written (a user, a role, the guild for @everyone, the channel for a DM's or group
+# DM's recipients), never one per member reached: counts are worked out when read, through
+# mentions_target (a user's targets, from when they could be reached) and the primary key (a
+# channel after what was acknowledged). All go with their channel.
+def _v7_group_dms_and_read_states(suffix: str) -> tuple[str, ...]:
+    """The statements of version 7; SQLite stores the tables as their key (WITHOUT ROWID)."""
+    return (
+        "ALTER TABLE channels ADD COLUMN owner_id BIGINT",
+        "ALTER TABLE channels ADD COLUMN icon TEXT",
+        f"""CREATE TABLE channel_recipients (
+            channel_id BIGINT NOT NULL REFERENCES channels (id) ON DELETE CASCADE,
+            user_id BIGINT NOT NULL,
+            added_at BIGINT NOT NULL,
+            PRIMARY KEY (channel_id, user_id)
+        ){suffix}""",
+        "CREATE INDEX channel_recipients_user ON channel_recipients (user_id)",
+        f"""CREATE TABLE read_states (
+            user_id BIGINT NOT NULL,
+            channel_id BIGINT NOT NULL REFERENCES channels (id) ON DELETE CASCADE,
+            last_message_id BIGINT NOT NULL,
+            version BIGINT NOT NULL,
+            PRIMARY KEY (user_id, channel_id)
+        ){suffix}""",
+        "CREATE INDEX read_states_channel ON read_states (channel_id)",
+        f"""CREATE TABLE mentions (
+            channel_id BIGINT NOT NULL REFERENCES channels (id) ON DELETE CASCADE,
+            message_id BIGINT NOT NULL,
+            target_id BIGINT NOT NULL,
+            author_id BIGINT NOT NULL,
+            PRIMARY KEY (channel_id, message_id, target_id)
+        ){suffix}""",
+        "CREATE INDEX mentions_target ON mentions (target_id, message_id)",
+    )
+
 
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _V1_SCHEMA),
@@ -304,6 +342,9 @@ MIGRATIONS: tuple[Migration, ...] = (
               postgres=(_reactions_table(""),)),
     Migration(4, "instance administration", _V4_ADMINISTRATION),
     Migration(5, "bans and audit log", _V5_BANS_AND_AUDIT_LOG),
+    Migration(7, "group DMs and read states", (),
+              sqlite=_v7_group_dms_and_read_states(" WITHOUT ROWID"),
+              postgres=_v7_group_dms_and_read_states("")),
 )
 
 _CREATE_LEDGER = (

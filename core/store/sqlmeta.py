@@ -5,7 +5,7 @@ dialects accept (``ON CONFLICT``, ``RETURNING``, partial indexes). Rows are read
 against the column lists declared next to each converter, and become ``core.models`` records
 here: no driver row leaves this module.
 
-Overwrites, DM recipients and member roles live in their own tables. A channel (with its
+Overwrites, DM and group DM recipients and member roles live in their own tables. A channel (with its
 overwrites and recipients) and a member (with its roles) are each read in ONE query (a LEFT
 JOIN grouped here), so a reader never sees half of a concurrent replace.
 """
@@ -36,8 +36,9 @@ from core.models import (
     Role,
     User,
 )
-from core.store.base import AUDIT_PRUNE_MAX, Conflict
-from core.store.executor import Executor, Row, assignments, in_chunks
+from core.store.base import AUDIT_PRUNE_MAX, Conflict, RecipientOutcome
+from core.store.executor import Executor, Row, assignments, in_chunks, serialize
+from core.store.sqlreadstates import SqlReadStateStore
 
 __all__ = ["SqlMetaStore"]
 
@@ -63,9 +64,10 @@ _AUDIT = "id, guild_id, action_type, user_id, target_id, changes, options, reaso
 _CHANNEL_SELECT = (
     "SELECT c.id, c.type, c.guild_id, c.name, c.topic, c.position, c.parent_id, c.nsfw,"
     " c.rate_limit_per_user, c.last_message_id, p.low_id, p.high_id,"
-    " o.target_id, o.type, o.allow, o.deny"
+    " o.target_id, o.type, o.allow, o.deny, c.owner_id, c.icon, g.user_id"
     " FROM channels c LEFT JOIN dm_pairs p ON p.channel_id = c.id"
     " LEFT JOIN overwrites o ON o.channel_id = c.id"
+    " LEFT JOIN channel_recipients g ON g.channel_id = c.id"
 )
 # One row per member role (or one with NULL role_id), grouped by user id.
 _MEMBER_JOIN = (
@@ -129,13 +131,19 @@ def _channels(rows: Iterable[Row]) -> list[Channel]:
     for _, group in groupby(rows, key=itemgetter(0)):
         rs = list(group)
         r = rs[0]
-        overwrites = tuple(
-            Overwrite(o[12], OverwriteType(o[13]), o[14], o[15]) for o in rs if o[12] is not None
-        )
-        recipients = () if r[10] is None else (r[10], r[11])
+        # A channel has overwrites (a guild's) or group DM recipients, never both: the two
+        # joins do not multiply each other's rows; deduplicated all the same.
+        overwrites = tuple({
+            o[12]: Overwrite(o[12], OverwriteType(o[13]), o[14], o[15])
+            for o in rs if o[12] is not None
+        }.values())
+        if r[10] is not None:
+            recipients: tuple[int, ...] = (r[10], r[11])
+        else:
+            recipients = tuple(sorted({x[18] for x in rs if x[18] is not None}))
         channel = Channel(
             r[0], ChannelType(r[1]), r[2], r[3], r[4], r[5], r[6], bool(r[7]), r[8],
-            overwrites, recipients, r[9],
+            overwrites, recipients, r[9], r[16], r[17],
         )
         out.append(channel)
     return out
@@ -174,7 +182,7 @@ _ROLE_FIELDS: Mapping[str, Callable[[Any], Any]] = MappingProxyType(
 _CHANNEL_FIELDS: Mapping[str, Callable[[Any], Any]] = MappingProxyType(
     {
         "name": str, "topic": str, "position": int, "parent_id": int, "nsfw": bool,
-        "rate_limit_per_user": int, "last_message_id": int,
+        "rate_limit_per_user": int, "last_message_id": int, "owner_id": int, "icon": str,
     }
 )
 _ACCOUNT_FLAGS: Mapping[str, Callable[[Any], Any]] = MappingProxyType(
@@ -194,7 +202,7 @@ _MEMBER_FIELDS: Mapping[str, Callable[[Any], Any]] = MappingProxyType(
 def _channel_params(c: Channel) -> tuple[Any, ...]:
     return (
         c.id, int(c.type), c.guild_id, c.name, c.topic, c.position, c.parent_id, c.nsfw,
-        c.rate_limit_per_user, c.last_message_id,
+        c.rate_limit_per_user, c.last_message_id, c.owner_id, c.icon,
     )
 
 
@@ -211,8 +219,14 @@ def _overwrite_params(channel_id: int, o: Overwrite) -> tuple[Any, ...]:
 
 _INSERT_CHANNEL = (
     "INSERT INTO channels (id, type, guild_id, name, topic, position, parent_id, nsfw,"
-    " rate_limit_per_user, last_message_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " rate_limit_per_user, last_message_id, owner_id, icon)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
+_INSERT_RECIPIENT = (
+    "INSERT INTO channel_recipients (channel_id, user_id, added_at) VALUES (?, ?, ?)"
+)
+# The advisory-lock namespace of a group DM's recipient limit ("gdms"; executor.serialize).
+_RECIPIENT_LOCK = 0x67646D73
 _INSERT_ROLE = f"INSERT INTO roles ({_ROLE}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 _INSERT_OVERWRITE = (
     "INSERT INTO overwrites (channel_id, target_id, type, allow, deny) VALUES (?, ?, ?, ?, ?)"
@@ -222,7 +236,7 @@ _INSERT_MEMBER_ROLE = (
 )
 
 
-class SqlMetaStore:
+class SqlMetaStore(SqlReadStateStore):
     """:class:`core.store.base.MetaStore` over an :class:`Executor` (SQLite or PostgreSQL).
 
     Updates take only the fields their protocol method lists and raise ``ValueError`` on any
@@ -541,9 +555,56 @@ class SqlMetaStore:
 
     async def list_dms(self, user_id: int) -> list[Channel]:
         rows = await self._db.fetch(
-            f"{_CHANNEL_SELECT} WHERE p.low_id = ? OR p.high_id = ? ORDER BY c.id", user_id, user_id
+            f"{_CHANNEL_SELECT} WHERE p.low_id = ? OR p.high_id = ? OR c.id IN"
+            " (SELECT channel_id FROM channel_recipients WHERE user_id = ?) ORDER BY c.id",
+            user_id, user_id, user_id,
         )
         return _channels(rows)
+
+    # -- group DMs -------------------------------------------------------------------------
+    async def create_group_dm(self, channel: Channel, now_ms: int) -> None:
+        async with self._db.transaction() as tx:
+            await self._insert_channels(tx, (channel,))
+            rows = [(channel.id, u, now_ms) for u in dict.fromkeys(channel.recipients)]
+            if rows:
+                await tx.executemany(_INSERT_RECIPIENT, rows)
+
+    async def add_recipient(
+        self, channel_id: int, user_id: int, now_ms: int, *, max_recipients: int
+    ) -> RecipientOutcome:
+        async with self._db.transaction() as tx:
+            # Counted and added alone among this channel's adds: the last place goes once.
+            await serialize(tx, _RECIPIENT_LOCK, channel_id)
+            kind = await tx.fetchval("SELECT type FROM channels WHERE id = ?", channel_id)
+            if kind is None or int(kind) != ChannelType.GROUP_DM:
+                return RecipientOutcome.UNKNOWN_CHANNEL
+            rows = await tx.fetch(
+                "SELECT user_id FROM channel_recipients WHERE channel_id = ?", channel_id)
+            present = {int(r[0]) for r in rows}
+            if user_id in present:
+                return RecipientOutcome.ALREADY_RECIPIENT
+            if len(present) >= max_recipients:
+                return RecipientOutcome.LIMIT_REACHED
+            await tx.execute(_INSERT_RECIPIENT, channel_id, user_id, now_ms)
+        return RecipientOutcome.ADDED
+
+    async def remove_recipient(self, channel_id: int, user_id: int) -> Channel | None:
+        async with self._db.transaction() as tx:
+            await serialize(tx, _RECIPIENT_LOCK, channel_id)
+            removed = await tx.execute(
+                "DELETE FROM channel_recipients WHERE channel_id = ? AND user_id = ?",
+                channel_id, user_id,
+            )
+            if not removed:
+                return None
+            # The owner left: the recipient there longest takes over (NULL once nobody is).
+            await tx.execute(
+                "UPDATE channels SET owner_id = (SELECT user_id FROM channel_recipients"
+                " WHERE channel_id = ? ORDER BY added_at, user_id LIMIT 1)"
+                " WHERE id = ? AND owner_id = ?",
+                channel_id, channel_id, user_id,
+            )
+            return await self._get_channel(tx, channel_id)
 
     # -- members ---------------------------------------------------------------------------
     async def add_member(self, member: Member) -> bool:

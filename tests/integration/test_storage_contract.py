@@ -26,15 +26,18 @@ from core.models import (
     Guild,
     Invite,
     Member,
+    Mention,
     Message,
     MessageReference,
     Overwrite,
     OverwriteType,
     ReactionCount,
+    ReadState,
     RegistrationCode,
     Role,
     User,
 )
+from core.snowflake import snowflake_from_ms
 from core.store.base import (
     AUDIT_PRUNE_MAX,
     HISTORY_MAX,
@@ -43,6 +46,7 @@ from core.store.base import (
     MetaStore,
     PinOutcome,
     ReactionOutcome,
+    RecipientOutcome,
     StoreUnavailable,
 )
 from core.store.migrations import MIGRATIONS, migrate
@@ -615,6 +619,186 @@ async def test_delete_channel_frees_the_dm_pair(meta_store: MetaStore) -> None:
     await meta_store.get_or_create_dm(dm(800, 1, 2))
     assert await meta_store.delete_channel(800) is True
     assert (await meta_store.get_or_create_dm(dm(801, 2, 1))).id == 801
+
+
+# -- group DMs -----------------------------------------------------------------------------
+
+
+def group(channel_id: int, owner: int, *others: int, **kw: Any) -> Channel:
+    return Channel(channel_id, ChannelType.GROUP_DM, name=kw.pop("name", None),
+                   recipients=(owner, *others), owner_id=owner, **kw)
+
+
+async def test_create_group_dm_round_trips_owner_name_icon_and_recipients(
+    meta_store: MetaStore,
+) -> None:
+    await meta_store.create_group_dm(group(900, 3, 1, 2, name="trip", icon="abc"), NOW)
+    got = await meta_store.get_channel(900)
+    assert got == Channel(900, ChannelType.GROUP_DM, name="trip", recipients=(1, 2, 3),
+                          owner_id=3, icon="abc")
+    await meta_store.get_or_create_dm(dm(899, 1, 5))
+    assert [c.id for c in await meta_store.list_dms(1)] == [899, 900]
+    assert [c.id for c in await meta_store.list_dms(3)] == [900]
+    assert await meta_store.list_dms(5) == [await meta_store.get_channel(899)]
+
+
+async def test_add_recipient_once_up_to_the_limit(meta_store: MetaStore) -> None:
+    await meta_store.create_group_dm(group(900, 1, 2), NOW)
+    assert await meta_store.add_recipient(900, 3, NOW, max_recipients=3) is RecipientOutcome.ADDED
+    assert await meta_store.add_recipient(
+        900, 3, NOW, max_recipients=3) is RecipientOutcome.ALREADY_RECIPIENT
+    assert await meta_store.add_recipient(
+        900, 4, NOW, max_recipients=3) is RecipientOutcome.LIMIT_REACHED
+    got = await meta_store.get_channel(900)
+    assert got is not None and got.recipients == (1, 2, 3)
+    await meta_store.get_or_create_dm(dm(901, 1, 2))
+    await make_guild(meta_store)
+    for not_a_group in (901, GENERAL, 404):
+        outcome = await meta_store.add_recipient(not_a_group, 7, NOW, max_recipients=10)
+        assert outcome is RecipientOutcome.UNKNOWN_CHANNEL
+
+
+async def test_adds_racing_for_the_last_place_get_one(meta_store: MetaStore) -> None:
+    await meta_store.create_group_dm(group(900, 1, 2), NOW)
+    outcomes = await asyncio.gather(
+        *(meta_store.add_recipient(900, u, NOW, max_recipients=3) for u in range(10, 20)))
+    assert outcomes.count(RecipientOutcome.ADDED) == 1
+    got = await meta_store.get_channel(900)
+    assert got is not None and len(got.recipients) == 3
+
+
+async def test_remove_recipient_hands_the_group_to_the_longest_there(
+    meta_store: MetaStore,
+) -> None:
+    await meta_store.create_group_dm(group(900, 5, 9), NOW)
+    await meta_store.add_recipient(900, 2, NOW + 1, max_recipients=10)
+    assert await meta_store.remove_recipient(900, 7) is None
+    after = await meta_store.remove_recipient(900, 9)
+    assert after is not None and after.owner_id == 5 and after.recipients == (2, 5)
+    after = await meta_store.remove_recipient(900, 5)  # the owner: to 2, the one left
+    assert after is not None and after.owner_id == 2 and after.recipients == (2,)
+    assert await meta_store.list_dms(5) == []
+    after = await meta_store.remove_recipient(900, 2)
+    assert after is not None and after.owner_id is None and after.recipients == ()
+
+
+async def test_update_channel_sets_a_group_dms_name_icon_and_owner(meta_store: MetaStore) -> None:
+    await meta_store.create_group_dm(group(900, 1, 2), NOW)
+    updated = await meta_store.update_channel(900, {"name": "n", "icon": "i", "owner_id": 2})
+    assert updated is not None and (updated.name, updated.icon, updated.owner_id) == ("n", "i", 2)
+    cleared = await meta_store.update_channel(900, {"name": None, "icon": None})
+    assert cleared is not None and (cleared.name, cleared.icon) == (None, None)
+
+
+async def test_delete_channel_deletes_a_group_dms_recipients(meta_store: MetaStore) -> None:
+    await meta_store.create_group_dm(group(900, 1, 2), NOW)
+    assert await meta_store.delete_channel(900) is True
+    assert await meta_store.list_dms(1) == [] and await meta_store.get_channel(900) is None
+
+
+# -- read states and the mention index ---------------------------------------------------------
+
+
+def at(ms_after_now: int, seq: int = 0) -> int:
+    """A message id made ``ms_after_now`` ms after NOW (members of make_guild join at NOW +
+    their user id)."""
+    return snowflake_from_ms(NOW + ms_after_now) + seq
+
+
+async def test_ack_channel_moves_forward_unless_manual(meta_store: MetaStore) -> None:
+    await make_guild(meta_store, members=(2,))
+    first = await meta_store.ack_channel(2, GENERAL, at(50), NOW)
+    assert first == ReadState(GENERAL, at(50), 0, NOW)
+    older = await meta_store.ack_channel(2, GENERAL, at(40), NOW)
+    assert older is not None and older.last_message_id == at(50) and older.version == NOW + 1
+    back = await meta_store.ack_channel(2, GENERAL, at(40), NOW + 10, manual=True)
+    assert back == ReadState(GENERAL, at(40), 0, NOW + 10)
+    assert await meta_store.ack_channel(2, 404, at(50), NOW) is None
+    assert await meta_store.read_states(2) == [back]
+    assert await meta_store.read_states(3) == []
+
+
+async def test_mentions_count_after_the_ack_and_never_ones_own(meta_store: MetaStore) -> None:
+    await make_guild(meta_store, members=(2, 3))
+    await meta_store.add_mentions([
+        Mention(GENERAL, at(10), 3, 2),  # 3 mentions 2
+        Mention(GENERAL, at(20), 3, 2),
+        Mention(GENERAL, at(30), 2, 2),  # 2 mentions themself: not counted
+        Mention(GENERAL, at(30, 1), 3, GUILD),  # @everyone, also counted once
+        Mention(GENERAL, at(30, 1), 3, 2),
+    ])
+    assert await meta_store.read_states(2) == [ReadState(GENERAL, 0, 3, 0)]
+    acked = await meta_store.ack_channel(2, GENERAL, at(10), NOW)
+    assert acked == ReadState(GENERAL, at(10), 2, NOW)
+    assert await meta_store.read_states(2) == [acked]
+    # 3 is reached by the @everyone only (1), not by their own messages' rows.
+    assert await meta_store.read_states(3) == []
+    await meta_store.add_mentions([Mention(GENERAL, at(40), 2, GUILD)])
+    assert await meta_store.read_states(3) == [ReadState(GENERAL, 0, 1, 0)]
+
+
+async def test_everyone_and_roles_count_from_when_the_member_joined(meta_store: MetaStore) -> None:
+    await make_guild(meta_store, members=(2, 50))  # 2 joins at NOW + 2, 50 at NOW + 50
+    assert await meta_store.add_member_role(GUILD, 50, HELPER)
+    await meta_store.add_mentions([
+        Mention(GENERAL, at(10), 2, GUILD),  # before 50 joined
+        Mention(GENERAL, at(10, 1), 2, HELPER),
+        Mention(GENERAL, at(60), 2, GUILD),  # after
+        Mention(GENERAL, at(70), 2, HELPER),
+        Mention(GENERAL, at(80), 2, MOD),  # a role 50 does not have
+    ])
+    assert await meta_store.read_states(50) == [ReadState(GENERAL, 0, 2, 0)]
+    assert await meta_store.read_states(OWNER) == [ReadState(GENERAL, 0, 3, 0)]
+
+
+async def test_private_channels_count_every_message_of_the_others(meta_store: MetaStore) -> None:
+    await meta_store.get_or_create_dm(dm(800, 1, 2))
+    await meta_store.create_group_dm(group(900, 1, 2), NOW)
+    await meta_store.add_recipient(900, 3, NOW + 100, max_recipients=10)
+    await meta_store.add_mentions([
+        Mention(800, at(10), 1, 800), Mention(800, at(20), 1, 800), Mention(800, at(30), 2, 800),
+        Mention(900, at(10), 1, 900), Mention(900, at(200), 2, 900),
+    ])
+    assert sorted(await meta_store.read_states(2), key=lambda r: r.channel_id) == [
+        ReadState(800, 0, 2, 0), ReadState(900, 0, 1, 0)]
+    # 3 was added at NOW + 100: the message before it is not theirs to read.
+    assert await meta_store.read_states(3) == [ReadState(900, 0, 1, 0)]
+    await meta_store.remove_recipient(900, 3)
+    assert await meta_store.read_states(3) == []
+
+
+async def test_a_mention_row_is_kept_once_and_skipped_for_a_gone_channel(
+    meta_store: MetaStore,
+) -> None:
+    await make_guild(meta_store, members=(2,))
+    row = Mention(GENERAL, at(10), OWNER, 2)
+    await meta_store.add_mentions([row, row, Mention(404, at(10), OWNER, 2)])
+    await meta_store.add_mentions([row])
+    await meta_store.add_mentions([])
+    assert await meta_store.read_states(2) == [ReadState(GENERAL, 0, 1, 0)]
+
+
+async def test_deleting_a_channel_deletes_its_read_states_and_mentions(
+    meta_store: MetaStore,
+) -> None:
+    await make_guild(meta_store, members=(2,))
+    await meta_store.add_mentions([Mention(GENERAL, at(10), OWNER, 2)])
+    await meta_store.ack_channel(2, CATEGORY, at(10), NOW)
+    assert len(await meta_store.read_states(2)) == 2
+    assert await meta_store.delete_guild(GUILD)
+    assert await meta_store.read_states(2) == []
+
+
+async def test_read_states_are_bounded_newest_first(meta_store: MetaStore) -> None:
+    await make_guild(meta_store, members=(2,))
+    channels = [text_channel(300 + i, i + 2) for i in range(5)]
+    for c in channels:
+        await meta_store.create_channel(c)
+        await meta_store.ack_channel(2, c.id, at(c.id), NOW)
+        await meta_store.add_mentions([Mention(c.id, at(1000 + c.id), OWNER, 2)])
+    got = await meta_store.read_states(2, limit=2)
+    assert [r.channel_id for r in got] == [304, 303]
+    assert all(r.mention_count == 1 for r in got)
 
 
 # -- members -------------------------------------------------------------------------------
