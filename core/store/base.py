@@ -38,6 +38,7 @@ from core.models import (
     Role,
     User,
 )
+from core.store.searchquery import SearchPage, SearchQuery
 
 __all__ = [
     "AUDIT_PRUNE_MAX",
@@ -507,4 +508,18 @@ class MessageStore(Protocol):
         whether ``viewer_id`` is among its users, in the order the emojis were first used.
 
         One query for a whole page (at most HISTORY_MAX ids), never one per message.
+        """
+
+    # -- search ----------------------------------------------------------------------------
+    # Each backend's own full-text engine, kept current by the same writes as the messages
+    # (the write batch's transaction on SQL, the document itself on MongoDB), never by a scan.
+
+    async def search(self, query: SearchQuery) -> SearchPage:
+        """The page of ``query``'s matches, and how many match in all.
+
+        Only the channels of ``query.channel_ids`` are read, and every condition is part of
+        the backend's query: nothing is filtered after its ``LIMIT``.
+
+        Raises:
+            StoreTimeout: a statement ran past ``query.timeout_ms`` (and was cancelled).
         """

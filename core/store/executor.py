@@ -39,6 +39,15 @@ class Executor(Protocol):
 
     async def executemany(self, sql: str, args: Iterable[Sequence[Any]]) -> None: ...
 
+    async def fetch_bounded(self, timeout_ms: int, sql: str, *args: Any) -> list[Row]:
+        """``fetch``, cancelled by the database once it has run ``timeout_ms``.
+
+        For the reads whose cost the caller cannot bound by their shape (a search): the
+        statement is cut, never left running, and :class:`core.store.searchquery.StoreTimeout`
+        is raised. SQLite interrupts it from a progress handler; PostgreSQL applies a
+        transaction-local ``statement_timeout``.
+        """
+
     async def insert_rows(
         self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
     ) -> None:

@@ -332,6 +332,38 @@ def _v7_group_dms_and_read_states(suffix: str) -> tuple[str, ...]:
     )
 
 
+# Message search (core.search, core.store.sqlsearch): each engine's own index of the content,
+# kept current by the statements that write the messages, and filled here with what exists.
+# SQLite: an external-content FTS5 table (the text stays in ``messages`` alone; the index holds
+# its words) maintained by triggers, so the router's batch updates it in the batch's own
+# transaction, and edits and deletes (one, or a channel's history) follow. unicode61 without
+# diacritic folding: accents count, as they do on PostgreSQL. 'rebuild' indexes the rows there
+# are. PostgreSQL: a GIN index on to_tsvector('simple', content); 'simple' lower-cases and
+# stems nothing, so no language is favoured. An expression index rather than a stored tsvector
+# column: no bytes added to every row and no rewrite of the table. CREATE INDEX reads the rows
+# there are (holding writes back meanwhile: minutes on a large table).
+_SEARCH_SQLITE = (
+    "CREATE VIRTUAL TABLE messages_fts USING fts5(content, content='messages',"
+    " content_rowid='id', tokenize='unicode61 remove_diacritics 0')",
+    """CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages BEGIN
+        INSERT INTO messages_fts (rowid, content) VALUES (new.id, new.content);
+    END""",
+    # An external-content index forgets a row by being told its old words: old.content.
+    """CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages BEGIN
+        INSERT INTO messages_fts (messages_fts, rowid, content)
+            VALUES ('delete', old.id, old.content);
+    END""",
+    """CREATE TRIGGER messages_fts_update AFTER UPDATE OF content ON messages BEGIN
+        INSERT INTO messages_fts (messages_fts, rowid, content)
+            VALUES ('delete', old.id, old.content);
+        INSERT INTO messages_fts (rowid, content) VALUES (new.id, new.content);
+    END""",
+    "INSERT INTO messages_fts (messages_fts) VALUES ('rebuild')",
+)
+_SEARCH_POSTGRES = (
+    "CREATE INDEX messages_fts ON messages USING GIN (to_tsvector('simple', content))",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _V1_SCHEMA),
     # Member timeouts: unix ms, NULL when none (an expired one may stay until next changed).
@@ -345,6 +377,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(7, "group DMs and read states", (),
               sqlite=_v7_group_dms_and_read_states(" WITHOUT ROWID"),
               postgres=_v7_group_dms_and_read_states("")),
+    Migration(8, "message search", (), sqlite=_SEARCH_SQLITE, postgres=_SEARCH_POSTGRES),
 )
 
 _CREATE_LEDGER = (

@@ -24,7 +24,8 @@ A field at its default value (None, False, 0, empty) is left out of the document
 ``(ch, pin_t)`` for a channel's pins, partial on pinned documents.
 
 Reactions live in their own collection (``core.store.mongoreactions``), never in the message
-document. The limit of pins per channel is checked optimistically, as the one of emojis per
+document. Search (``core.store.mongosearch``) finds messages by ``kw``, their content's words,
+written with the document and with every edit of its content. The limit of pins per channel is checked optimistically, as the one of emojis per
 message is there: a pin that finds the channel over the limit after its write undoes itself.
 """
 
@@ -50,6 +51,12 @@ from pymongo.write_concern import WriteConcern
 from core.models import Message, MessageReference
 from core.store.base import HISTORY_MAX, Conflict, PinOutcome, StoreUnavailable
 from core.store.mongoreactions import MongoReactionStore, ensure_reaction_indexes
+from core.store.mongosearch import (
+    MongoSearchStore,
+    backfill_keywords,
+    ensure_search_index,
+    keywords,
+)
 
 __all__ = ["DURABLE", "MongoMessageStore", "open_mongo"]
 
@@ -99,6 +106,7 @@ def _doc(message: Message) -> Doc:
         "flags": message.flags,
         "embeds": list(message.embeds),
         "pin_t": message.pinned_at,
+        "kw": keywords(message.content),  # never read back: what search finds it by
     }
     return {k: v for k, v in doc.items() if k in _ALWAYS or _present(v)}
 
@@ -143,7 +151,7 @@ def _hosts(url: str) -> str:
     return rest.split("/", 1)[0].split("?", 1)[0].rsplit("@", 1)[-1]
 
 
-class MongoMessageStore(MongoReactionStore):
+class MongoMessageStore(MongoReactionStore, MongoSearchStore):
     """The :class:`core.store.base.MessageStore` on MongoDB.
 
     ``insert_many`` is one unordered bulk insert: a message that fails does not stop the
@@ -161,6 +169,8 @@ class MongoMessageStore(MongoReactionStore):
         where: the hosts, for error messages (no credentials).
         reactions: the ``reactions`` collection, with the same write concern.
     """
+
+    _from_doc = staticmethod(_message)  # how MongoSearchStore reads a document
 
     def __init__(
         self, client: AsyncMongoClient[Doc], collection: AsyncCollection[Doc], where: str,
@@ -192,6 +202,13 @@ class MongoMessageStore(MongoReactionStore):
                 partialFilterExpression={"pin_t": {"$exists": True}},
             )
             await ensure_reaction_indexes(self._reactions)
+            await ensure_search_index(self._messages)
+
+    async def backfill_search(self) -> int:
+        """Give the messages stored before search their words (once; ``open_mongo`` calls it)."""
+        with self._errors():
+            meta = self._messages.database.get_collection("store_meta")
+            return await backfill_keywords(self._messages, meta)
 
     async def aclose(self) -> None:
         if not self._closed:
@@ -265,6 +282,12 @@ class MongoMessageStore(MongoReactionStore):
                 to_set[key] = stored
             else:
                 to_unset[key] = ""
+        if "content" in fields:  # the words go with the text (core.store.mongosearch)
+            found = keywords(str(fields["content"]))
+            if found:
+                to_set["kw"] = found
+            else:
+                to_unset["kw"] = ""
         update = {op: keys for op, keys in (("$set", to_set), ("$unset", to_unset)) if keys}
         with self._errors():
             doc = await self._messages.find_one_and_update(
@@ -414,6 +437,8 @@ async def open_mongo(
         with pymongo.timeout(ping_timeout):
             await client.admin.command("ping")
             await store.ensure_indexes()
+        # Outside the first contact's short timeout: after an upgrade it reads every message.
+        await store.backfill_search()
     except (PyMongoError, StoreUnavailable) as exc:
         await store.aclose()
         if isinstance(exc, (ConnectionFailure, StoreUnavailable)):

@@ -9,6 +9,10 @@ transaction and pipelines the rows); ``insert_rows``, the message batch path, is
 
 Durability: a commit returns once the WAL record is flushed on the server
 (``synchronous_commit=on``, PostgreSQL's default, which this module never lowers).
+
+Bounded reads (``fetch_bounded``: message searches) run in a read-only transaction of their
+own whose ``statement_timeout`` is set with ``set_config(..., true)`` (``SET LOCAL``): it ends
+with the transaction, so the pooled connection goes back with the server's default.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import asyncpg
 
 from core.store.base import Conflict, StoreUnavailable
 from core.store.executor import Row
+from core.store.searchquery import StoreTimeout
 from core.store.sql import SqlMessageStore, SqlStore, prepare
 from core.store.sqlmeta import SqlMetaStore
 
@@ -49,6 +54,8 @@ _URL_ERRORS = (ValueError, asyncpg.ClientConfigurationError)
 # Below this many rows a pipelined executemany beats COPY (its extra protocol round trip);
 # above it COPY wins, by 1.5-1.7x at 100-1000 rows (measured on the message batch path).
 _COPY_MIN_ROWS = 8
+# ``SET LOCAL statement_timeout``, with the value as a parameter.
+_SET_TIMEOUT = "SELECT set_config('statement_timeout', $1, true)"
 # A connection lost mid-call.
 _LOST_ERRORS = (OSError, asyncpg.ConnectionDoesNotExistError, asyncpg.CannotConnectNowError)
 
@@ -127,6 +134,28 @@ class _PgOps:
 
     async def executemany(self, sql: str, args: Iterable[Sequence[Any]]) -> None:
         await self._call(self._target.executemany, sql, list(args))
+
+    async def fetch_bounded(self, timeout_ms: int, sql: str, *args: Any) -> list[Row]:
+        try:
+            return await self._run(  # type: ignore[no-any-return]
+                self._bounded, timeout_ms, self._sql(sql), args)
+        except asyncpg.QueryCanceledError:
+            raise StoreTimeout(f"PostgreSQL query cancelled after {timeout_ms} ms") from None
+
+    async def _bounded(self, timeout_ms: int, sql: str, args: Sequence[Any]) -> list[Row]:
+        limit = f"{int(timeout_ms)}ms"
+        if isinstance(self._target, asyncpg.Pool):
+            async with self._target.acquire() as conn, conn.transaction(readonly=True):
+                await conn.execute(_SET_TIMEOUT, limit)
+                return await conn.fetch(sql, *args)  # type: ignore[no-any-return]
+        # Inside a transaction: SET LOCAL would last until its end, so the previous value
+        # is put back (a cancelled statement aborts the transaction, and that with it).
+        conn = self._target
+        before = await conn.fetchval("SELECT current_setting('statement_timeout')")
+        await conn.execute(_SET_TIMEOUT, limit)
+        rows = await conn.fetch(sql, *args)
+        await conn.execute(_SET_TIMEOUT, before)
+        return rows  # type: ignore[no-any-return]
 
     async def insert_rows(
         self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]

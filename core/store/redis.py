@@ -25,6 +25,7 @@ from core.store.base import (
     StoreUnavailable,
 )
 from core.store.cache import latest_status
+from core.store.searchquery import SearchPage, SearchQuery
 
 __all__ = ["POOL_MAX", "CachedMessageStore", "RedisCache", "open_redis_cache", "redis_address"]
 
@@ -464,6 +465,10 @@ class CachedMessageStore:
         self, channel_id: int, message_ids: Sequence[int], viewer_id: int | None = None
     ) -> dict[int, list[ReactionCount]]:
         return await self._inner.reaction_counts(channel_id, message_ids, viewer_id)
+
+    async def search(self, query: SearchQuery) -> SearchPage:
+        # Straight to ``inner``: its engine indexes all of history, the lists only its end.
+        return await self._inner.search(query)
 
     def _keys(self, channel_id: int) -> list[str]:
         base = f"{self._prefix}recent:v1:{{{channel_id}}}"

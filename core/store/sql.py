@@ -24,10 +24,11 @@ import orjson
 
 from core.models import Message, MessageReference
 from core.store.base import HISTORY_MAX, PinOutcome
-from core.store.executor import Executor, Row, assignments, serialize
+from core.store.executor import Executor, Row, assignments, in_chunks, serialize
 from core.store.migrations import migrate
 from core.store.sqlmeta import SqlMetaStore
 from core.store.sqlreactions import SqlReactionStore
+from core.store.sqlsearch import SqlSearchStore
 
 __all__ = ["SqlMessageStore", "SqlStore", "prepare"]
 
@@ -92,13 +93,14 @@ _MESSAGE_FIELDS: Mapping[str, Callable[[Any], Any]] = MappingProxyType(
 _PIN_LOCK = 0x70696E73
 
 
-class SqlMessageStore(SqlReactionStore):
+class SqlMessageStore(SqlReactionStore, SqlSearchStore):
     """:class:`core.store.base.MessageStore` over an :class:`Executor`.
 
     ``insert_many`` is one atomic bulk insert: ``executemany`` in one transaction on SQLite
     (durable at commit, ``synchronous=FULL``); on PostgreSQL ``COPY``, or a pipelined
     ``executemany`` for batches under 8 (durable at commit, ``synchronous_commit=on``).
-    Reactions are :class:`~core.store.sqlreactions.SqlReactionStore`'s, in their own table.
+    Reactions are :class:`~core.store.sqlreactions.SqlReactionStore`'s, in their own table;
+    search is :class:`~core.store.sqlsearch.SqlSearchStore`'s, over each engine's own index.
     """
 
     def __init__(self, executor: Executor) -> None:
@@ -144,6 +146,15 @@ class SqlMessageStore(SqlReactionStore):
             args.append(after)
         rows = await self._db.fetch(f"{select}{bounds} ORDER BY id DESC LIMIT ?", *args, limit)
         return [_message(r) for r in rows]
+
+    async def _messages_by_ids(self, ids: Sequence[int]) -> list[Message]:
+        """The messages of ``ids`` that exist, in no particular order (a search's page)."""
+        found: list[Message] = []
+        for marks, chunk in in_chunks(ids):
+            rows = await self._db.fetch(
+                f"SELECT {_MESSAGE} FROM messages WHERE id IN ({marks})", *chunk)
+            found.extend(_message(r) for r in rows)
+        return found
 
     async def find_by_nonce(
         self, channel_id: int, author_id: int, nonce: str, min_id: int

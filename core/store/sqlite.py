@@ -16,6 +16,10 @@ the WAL at every commit, so a committed transaction survives a power cut. ``NORM
 only sync at checkpoints, and the last commits could vanish after a crash: that breaks
 "durable before visible" (docs/architecture.md), since a message may be acked as soon as its batch
 commits. The cost is one fsync per commit, which the batched message writes amortize.
+
+Bounded reads (``fetch_bounded``: message searches) run on a second, read-only connection
+with a thread of its own (``core.store.sqlitereader``), so a long search never holds up the
+writes queued on this one.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from typing import Any
 from core.store.base import Conflict, StoreUnavailable
 from core.store.executor import Row
 from core.store.sql import SqlMessageStore, SqlStore, prepare
+from core.store.sqlitereader import SqliteReader, fetch_bounded, names_a_file
 from core.store.sqlmeta import SqlMetaStore
 
 __all__ = ["SqliteExecutor", "SqliteStore", "open_sqlite"]
@@ -163,11 +168,16 @@ class SqliteExecutor:
 
     dialect = "sqlite"
 
-    def __init__(self, thread: ThreadPoolExecutor, conn: sqlite3.Connection) -> None:
+    def __init__(
+        self, thread: ThreadPoolExecutor, conn: sqlite3.Connection, path: str = ":memory:",
+        busy_timeout_ms: int = 5000,
+    ) -> None:
         self._thread = thread
         self._conn: sqlite3.Connection | None = conn
         self._lock = asyncio.Lock()
         self._closing = False
+        # Bounded reads' own connection; a database in memory has only this one.
+        self._reader = SqliteReader(path, busy_timeout_ms) if names_a_file(path) else None
 
     @classmethod
     async def open(
@@ -186,7 +196,7 @@ class SqliteExecutor:
         except sqlite3.Error as exc:
             thread.shutdown(wait=False)
             raise StoreUnavailable(f"SQLite database {path} cannot be opened: {exc}") from exc
-        return cls(thread, conn)
+        return cls(thread, conn, path, busy_timeout_ms)
 
     async def call(self, fn: Callable[..., Any], *args: Any) -> Any:
         """Run ``fn(connection, *args)`` on the connection's thread, without the lock.
@@ -227,6 +237,14 @@ class SqliteExecutor:
     async def executemany(self, sql: str, args: Iterable[Sequence[Any]]) -> None:
         await self._locked(_executemany_atomic, sql, list(args))
 
+    async def fetch_bounded(self, timeout_ms: int, sql: str, *args: Any) -> list[Row]:
+        if self._closing:
+            raise StoreUnavailable("SQLite store is closed")
+        if self._reader is not None:
+            return await self._reader.fetch_bounded(timeout_ms, sql, args)
+        return await self._locked(  # type: ignore[no-any-return]
+            fetch_bounded, timeout_ms, sql, args)
+
     async def insert_rows(
         self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
     ) -> None:
@@ -254,6 +272,8 @@ class SqliteExecutor:
         if self._closing:
             return
         self._closing = True
+        if self._reader is not None:
+            await self._reader.aclose()
         async with self._lock:
             conn, self._conn = self._conn, None
             if conn is not None:
@@ -285,6 +305,11 @@ class _SqliteTransaction:
 
     async def executemany(self, sql: str, args: Iterable[Sequence[Any]]) -> None:
         await self._owner.call(_executemany, sql, list(args))
+
+    async def fetch_bounded(self, timeout_ms: int, sql: str, *args: Any) -> list[Row]:
+        # In a transaction: on its connection, which alone sees what it wrote.
+        return await self._owner.call(  # type: ignore[no-any-return]
+            fetch_bounded, timeout_ms, sql, args)
 
     async def insert_rows(
         self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]

@@ -11,6 +11,7 @@ from pymongo import AsyncMongoClient
 from core.models import Message, MessageReference
 from core.store.base import Conflict, StoreUnavailable
 from core.store.mongo import DURABLE, MongoMessageStore, open_mongo
+from core.store.searchquery import SearchQuery, StoreTimeout
 from tests.integration.backends import open_mongo_message_store
 
 CHANNEL = 1 << 50
@@ -154,7 +155,34 @@ async def test_documents_use_short_fields_and_omit_defaults(mongo_url: str) -> N
     async with open_mongo_message_store(mongo_url) as store:
         await store.insert_many([_msg(1)])
         doc = await store._messages.find_one({"_id": 1})
-        assert doc == {"_id": 1, "ch": CHANNEL, "author": 7, "text": "m1"}
+        # kw: the content's words, what a search finds it by (core.store.mongosearch).
+        assert doc == {"_id": 1, "ch": CHANNEL, "author": 7, "text": "m1", "kw": ["m1"]}
+
+
+async def test_messages_stored_before_search_get_their_words_once(
+    store: MongoMessageStore,
+) -> None:
+    # Documents as an older version wrote them: no kw. The store was opened before they
+    # existed, so its own backfill found nothing; a marker reset stands for an upgrade.
+    await store._messages.insert_many([
+        {"_id": 1, "ch": CHANNEL, "author": 7, "text": "Older Words"},
+        {"_id": 2, "ch": CHANNEL, "author": 7, "text": ""},
+    ])
+    await store._messages.database.get_collection("store_meta").delete_many({})
+    assert await store.backfill_search() == 1
+    page = await store.search(SearchQuery((CHANNEL,), content="older"))
+    assert [m.id for m in page.messages] == [1]
+    assert await store.backfill_search() == 0  # done once
+
+
+async def test_a_search_past_its_max_time_is_stopped(store: MongoMessageStore) -> None:
+    # A link is looked for by a regular expression over every document of the channels: a
+    # thousand of them take SecantusDB (or mongod) longer than a millisecond.
+    await store.insert_many([_msg(i, content="plain words " * 20) for i in range(1, 1001)])
+    with pytest.raises(StoreTimeout):
+        await store.search(SearchQuery((CHANNEL,), has=frozenset({"link"}), timeout_ms=1))
+    page = await store.search(SearchQuery((CHANNEL,), content="plain", limit=1))
+    assert page.total == 1000 and len(page.messages) == 1
 
 
 async def test_secantus_or_mongod_accepts_durable_writes(mongo_url: str) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -50,7 +51,9 @@ from core.store.base import (
     StoreUnavailable,
 )
 from core.store.migrations import MIGRATIONS, migrate
+from core.store.mongo import MongoMessageStore
 from core.store.postgres import PostgresStore
+from core.store.searchquery import SearchQuery, StoreTimeout
 from core.store.sql import SqlStore
 from core.store.sqlite import SqliteStore
 
@@ -1478,6 +1481,186 @@ async def test_deleting_messages_deletes_their_reactions(message_store: MessageS
     await insert_range(message_store, range(2, 3))
     assert await message_store.reaction_counts(CH, [2]) == {}
     assert list(await message_store.reaction_counts(OTHER_CH, [4])) == [4]
+
+
+# -- search ----------------------------------------------------------------------------------
+# Each backend's own engine (SQLite FTS5, PostgreSQL full-text search, MongoDB's words index;
+# the Redis cache delegates), kept current by the writes. Small data: MongoDB here is
+# SecantusDB, which is slow.
+
+HIDDEN_CH = 203  # a channel a searcher "cannot read": never in the query's channels
+
+
+def search(*channels: int, **kw: Any) -> SearchQuery:
+    return SearchQuery(channels or (CH,), **kw)
+
+
+def hit_ids(page: Any) -> list[int]:
+    return [m.id for m in page.messages]
+
+
+async def test_search_matches_every_word_in_any_case(message_store: MessageStore) -> None:
+    await message_store.insert_many([
+        msg(1, content="Hello world"), msg(2, content="hello there"),
+        msg(3, content="worldly matters"), msg(4, content="HELLO, WORLD again"),
+        msg(5, OTHER_CH, content="hello world"),
+    ])
+    page = await message_store.search(search(content="world hello"))
+    assert (page.total, hit_ids(page)) == (2, [4, 1])
+    assert page.messages[1] == msg(1, content="Hello world")  # whole messages
+    assert (await message_store.search(search(CH, OTHER_CH, content="hello"))).total == 4
+    assert (await message_store.search(search(content="worlds"))).total == 0
+
+
+async def test_search_reads_only_the_channels_it_is_given(message_store: MessageStore) -> None:
+    await message_store.insert_many([msg(i, HIDDEN_CH, content="secret plan") for i in (1, 2, 3)]
+                                    + [msg(i, content="public plan") for i in (4, 5)])
+    # Never the hidden matches, in the count or in a page, and every page is full.
+    first = await message_store.search(search(content="plan", limit=1))
+    second = await message_store.search(search(content="plan", limit=1, offset=1))
+    assert (first.total, hit_ids(first), hit_ids(second)) == (2, [5], [4])
+    assert (await message_store.search(search(content="secret"))).total == 0
+    empty = await message_store.search(SearchQuery((), content="plan"))
+    assert (empty.total, empty.messages) == (0, ())
+
+
+async def test_search_pages_by_time_both_ways(message_store: MessageStore) -> None:
+    await message_store.insert_many([msg(i, content=f"note {i}") for i in range(1, 7)])
+    page = await message_store.search(search(content="note", offset=1, limit=2))
+    assert (page.total, hit_ids(page)) == (6, [5, 4])
+    page = await message_store.search(search(content="note", ascending=True, limit=3))
+    assert hit_ids(page) == [1, 2, 3]
+    page = await message_store.search(search(content="note", offset=6))
+    assert (page.total, page.messages) == (6, ())
+    # No content: every message of the channels.
+    assert (await message_store.search(search())).total == 6
+
+
+async def test_search_filters_everything_in_the_query(message_store: MessageStore) -> None:
+    await message_store.insert_many([
+        msg(1, content="ship it", author_id=10, mentions=(20,)),
+        msg(2, content="ship now", author_id=11, mentions=(21, 22), mention_everyone=True),
+        msg(3, content="ship later", author_id=12, pinned=True, pinned_at=NOW),
+        msg(4, content="ship never", author_id=10),
+    ])
+
+    async def ids(**kw: Any) -> list[int]:
+        page = await message_store.search(search(content="ship", **kw))
+        assert page.total == len(page.messages)
+        return hit_ids(page)
+
+    assert await ids(author_ids=(10,)) == [4, 1]
+    assert await ids(author_ids=(11, 12)) == [3, 2]
+    assert await ids(mentions=(22, 20)) == [2, 1]
+    assert await ids(min_id=1, max_id=4) == [3, 2]
+    assert await ids(pinned=True) == [3]
+    assert await ids(pinned=False) == [4, 2, 1]
+    assert await ids(mention_everyone=True) == [2]
+    assert await ids(author_ids=(10,), mentions=(20,)) == [1]
+
+
+async def test_search_has_links_and_embeds(message_store: MessageStore) -> None:
+    await message_store.insert_many([
+        msg(1, content="see HTTPS://example.com/a"), msg(2, content="see http://x.org"),
+        msg(3, content="see the card", embeds=({"title": "t"},)), msg(4, content="see nothing"),
+    ])
+
+    async def ids(**kw: Any) -> list[int]:
+        return hit_ids(await message_store.search(search(**kw)))
+
+    assert await ids(has=frozenset({"link"})) == [2, 1]
+    assert await ids(has=frozenset({"embed"})) == [3]
+    assert await ids(has=frozenset({"link", "embed"})) == [3, 2, 1]
+    assert await ids(has_not=frozenset({"link"})) == [4, 3]
+    assert await ids(has_not=frozenset({"link", "embed"}), content="see") == [4]
+
+
+async def test_search_follows_edits_and_deletes(message_store: MessageStore) -> None:
+    await message_store.insert_many([msg(1, content="first draft"), msg(2, content="draft two"),
+                                     msg(3, OTHER_CH, content="draft three")])
+    await message_store.update_message(CH, 1, {"content": "final text", "edited_at": NOW})
+    assert hit_ids(await message_store.search(search(content="draft"))) == [2]
+    assert hit_ids(await message_store.search(search(content="final"))) == [1]
+    await message_store.update_message(CH, 2, {"content": ""})
+    assert (await message_store.search(search(content="two"))).total == 0
+    assert await message_store.delete_message(CH, 1)
+    assert (await message_store.search(search(content="final"))).total == 0
+    await message_store.delete_channel_messages(OTHER_CH)
+    assert (await message_store.search(search(OTHER_CH, content="draft"))).total == 0
+
+
+async def test_search_by_relevance_returns_every_match(message_store: MessageStore) -> None:
+    await message_store.insert_many([
+        msg(1, content="rust rust rust"), msg(2, content="rust and many other words here"),
+        msg(3, content="no match"),
+    ])
+    page = await message_store.search(search(content="rust", relevance=True))
+    assert page.total == 2 and sorted(hit_ids(page)) == [1, 2]
+    if not isinstance(message_store, MongoMessageStore):  # MongoDB: time order (no score)
+        assert hit_ids(page) == [1, 2]
+        least_first = await message_store.search(search(content="rust", relevance=True,
+                                                        ascending=True))
+        assert hit_ids(least_first) == [2, 1]
+
+
+def test_search_query_refuses_what_no_page_may_be() -> None:
+    for bad in ({"limit": 0}, {"limit": 26}, {"offset": 9976}, {"has": frozenset({"file"})},
+                {"timeout_ms": 0}):
+        with pytest.raises(ValueError):
+            SearchQuery((CH,), **bad)
+
+
+_FOREVER = ("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c"
+            " WHERE x < 1000000000) SELECT COUNT(*) FROM c")
+
+
+async def test_sql_bounded_reads_are_cancelled_at_their_deadline(sql_store: SqlStore) -> None:
+    db = sql_store.executor
+    started = time.monotonic()
+    with pytest.raises(StoreTimeout):
+        await db.fetch_bounded(100, _FOREVER)
+    assert time.monotonic() - started < 5
+    # Nothing outlives it: the next reads and writes run, unbounded ones unhurried.
+    assert await db.fetch_bounded(1000, "SELECT 1") == [(1,)]
+    await sql_store.messages.insert_many([msg(1)])
+    if db.dialect == "postgres":
+        assert await db.fetchval("SHOW statement_timeout") == "0"
+        async with db.transaction() as tx:
+            with pytest.raises(StoreTimeout):
+                await tx.fetch_bounded(100, _FOREVER)
+    else:
+        async with db.transaction() as tx:  # its own connection: sees the transaction
+            await tx.execute("INSERT INTO messages (id, channel_id, author_id, content)"
+                             " VALUES (?, ?, ?, ?)", 2, CH, AUTHOR, "inside")
+            assert await tx.fetch_bounded(1000, "SELECT COUNT(*) FROM messages") == [(2,)]
+            with pytest.raises(StoreTimeout):
+                await tx.fetch_bounded(100, _FOREVER)
+
+
+async def migrated_across_search(store: SqlStore) -> None:
+    """Migrate ``store`` to just before search, write a message, then migrate to the end: the
+    message must be found (the migration indexes what exists)."""
+    async with store:
+        search_version = next(m.version for m in MIGRATIONS if m.name == "message search")
+        await migrate(store.executor, tuple(m for m in MIGRATIONS if m.version < search_version))
+        await store.executor.execute(
+            "INSERT INTO messages (id, channel_id, author_id, content) VALUES (?, ?, ?, ?)",
+            1, CH, AUTHOR, "written before search existed")
+        await migrate(store.executor)
+        page = await store.messages.search(search(content="existed"))
+        assert hit_ids(page) == [1]
+
+
+async def test_the_search_migration_indexes_existing_messages_sqlite(tmp_path: Path) -> None:
+    await migrated_across_search(
+        await SqliteStore.open(str(tmp_path / "db"), apply_migrations=False))
+
+
+async def test_the_search_migration_indexes_existing_messages_postgres(
+    postgres_dsn: str, postgres_search_path: dict[str, str]
+) -> None:
+    await migrated_across_search(await PostgresStore.open(
+        postgres_dsn, 1, 2, server_settings=postgres_search_path, apply_migrations=False))
 
 
 # -- the SQL backends themselves -----------------------------------------------------------
