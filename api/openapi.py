@@ -100,11 +100,18 @@ SCHEMAS: dict[str, Any] = {
     "Channel": _obj({"id": _SNOWFLAKE, "type": _INT}, {
         "guild_id": _SNOWFLAKE, "name": _STR, "topic": _NSTR, "position": _INT,
         "parent_id": _NSNOWFLAKE, "permission_overwrites": _ref("[Overwrite]"),
-        "recipients": _ref("[User]"), "last_message_id": _NSNOWFLAKE}),
+        "recipients": _ref("[User]"), "last_message_id": _NSNOWFLAKE,
+        "owner_id": _NSNOWFLAKE, "icon": _NSTR}),
     "ChannelBody": {"type": "object", "properties": {
         "name": _STR, "type": _INT, "topic": _NSTR, "position": _INT, "parent_id": _ID_IN,
-        "nsfw": _BOOL, "rate_limit_per_user": _INT, "permission_overwrites": {"type": "array"}}},
-    "DmCreate": _obj({"recipient_id": _ID_IN}),
+        "nsfw": _BOOL, "rate_limit_per_user": _INT, "permission_overwrites": {"type": "array"},
+        "icon": _NSTR, "owner_id": _ID_IN}},
+    # recipient_id: a DM; recipients (user ids, at most 9): a group DM, one id its DM.
+    "DmCreate": {"type": "object", "properties": {
+        "recipient_id": _ID_IN, "recipients": {"type": "array", "items": _ID_IN}}},
+    "AckBody": {"type": "object", "properties": {
+        "token": _NSTR, "manual": _BOOL, "mention_count": _INT, "last_viewed": _INT}},
+    "Ack": _obj({"token": {"type": "null"}}),
     "Member": _obj({"roles": {"type": "array", "items": _SNOWFLAKE}, "joined_at": _STR,
                     "flags": _INT, "deaf": _BOOL, "mute": _BOOL},
                    {"user": _ref("User"), "nick": _NSTR, "communication_disabled_until": _NSTR}),
@@ -168,10 +175,21 @@ OPERATIONS: dict[tuple[str, str], Op] = {
                                    "ChannelBody", 201),
     ("PATCH", _G + "/channels"): Op("Reorder channels", None, "Positions", 204),
     ("GET", _C): Op("A channel", "Channel"),
-    ("PATCH", _C): Op("Edit a channel (MANAGE_CHANNELS)", "Channel", "ChannelBody"),
-    ("DELETE", _C): Op("Delete a channel or close a DM", "Channel"),
-    ("POST", V + "/users/@me/channels"): Op("Open a DM", "Channel", "DmCreate"),
-    ("GET", V + "/users/@me/channels"): Op("The current user's DMs", "[Channel]"),
+    ("PATCH", _C): Op("Edit a channel (MANAGE_CHANNELS); a group DM's name, icon or owner",
+                      "Channel", "ChannelBody"),
+    ("DELETE", _C): Op("Delete a channel, close a DM or leave a group DM", "Channel"),
+    ("POST", V + "/users/@me/channels"): Op("Open a DM, or create a group DM (recipients; "
+                                            "user accounts, at most 10 members)", "Channel",
+                                            "DmCreate"),
+    ("GET", V + "/users/@me/channels"): Op("The current user's DMs and group DMs",
+                                           "[Channel]"),
+    ("PUT", _C + "/recipients/{user_id}"): Op("Add a recipient to a group DM (at most 10 "
+                                              "members)", None, status=204),
+    ("DELETE", _C + "/recipients/{user_id}"): Op("Remove a recipient from a group DM (the "
+                                                 "owner), or leave it", None, status=204),
+    ("POST", _C + "/messages/{message_id}/ack"): Op("Mark the channel read up to a message "
+                                                    "(user accounts; bots 403 20001)", "Ack",
+                                                    "AckBody"),
     ("PUT", _C + "/permissions/{overwrite_id}"): Op("Set a permission overwrite", None,
                                                     "OverwriteBody", 204),
     ("DELETE", _C + "/permissions/{overwrite_id}"): Op("Delete a permission overwrite", None,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from core.errors import ApiError
-from core.models import Channel, ChannelType, Guild, Member, Role
+from core.models import Channel, Guild, Member, Role
 from core.permissions import Permission, compute_permissions, dm_permissions
 from core.store.base import MetaStore
 
@@ -100,7 +100,7 @@ async def channel_view(meta: MetaStore, channel_id: int, user_id: int) -> Channe
     channel = await meta.get_channel(channel_id)
     if channel is None:
         raise ApiError.unknown("channel")
-    if channel.type == ChannelType.DM:
+    if channel.type.private:  # a DM or group DM: its recipients, and nobody else
         if user_id not in channel.recipients:
             raise ApiError.missing_access()
         return ChannelView(channel, None, dm_permissions())

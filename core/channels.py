@@ -13,6 +13,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from core import group_dms
 from core.access import GuildView, channel_view, guild_view
 from core.errors import ApiError, ErrorCode, invalid_form
 from core.events import Event
@@ -257,6 +258,8 @@ async def update_channel(p: Platform, actor: User, channel_id: int, body: dict[s
         ApiError: 404/403 as :func:`get_channel`; 400 50003 for a DM; 50013; 50035.
     """
     cv = await channel_view(p.meta, channel_id, actor.id)
+    if cv.channel.type == ChannelType.GROUP_DM:
+        return await group_dms.update(p, actor, cv, body)
     if cv.guild is None:
         raise _dm_error()
     cv.require(Permission.MANAGE_CHANNELS)
@@ -298,6 +301,8 @@ async def delete_channel(p: Platform, actor: User, channel_id: int) -> Json:
     """
     cv = await channel_view(p.meta, channel_id, actor.id)
     channel = cv.channel
+    if channel.type == ChannelType.GROUP_DM:
+        return await group_dms.leave(p, actor, channel_id)
     if cv.guild is None:
         out = await _dm_json(p, channel, actor.id)
         p.publish(Event("CHANNEL_DELETE", out, user_ids=(actor.id,)))
@@ -387,8 +392,11 @@ def _position_entry(item: Any, channels: dict[int, Channel]) -> tuple[int, dict[
 # -- DMs -----------------------------------------------------------------------------------------
 
 async def _dm_json(p: Platform, channel: Channel, viewer_id: int) -> Json:
-    """A DM as ``viewer_id`` sees it: ``recipients`` is the other user."""
-    others = [u for u in channel.recipients if u != viewer_id] or [viewer_id]
+    """A DM as ``viewer_id`` sees it: ``recipients`` is the other user (the others of a group
+    DM, maybe none)."""
+    others = [u for u in channel.recipients if u != viewer_id]
+    if channel.type == ChannelType.DM:
+        others = others or [viewer_id]
     users = await p.meta.get_users(others)
     return channel_json(channel, [users[u] for u in others if u in users])
 
@@ -398,16 +406,26 @@ def _invalid_recipient() -> ApiError:
 
 
 async def open_dm(p: Platform, actor: User, body: dict[str, Any]) -> Json:
-    """``POST /users/@me/channels`` ``{recipient_id}``: the one DM channel of the pair.
+    """``POST /users/@me/channels`` ``{recipient_id}``: the one DM channel of the pair; or
+    ``{recipients: [user ids]}``, Discord's user-account form: a group DM
+    (:func:`core.group_dms.create`), or with one id that user's DM.
 
     The first time, CHANNEL_CREATE goes to both recipients (each sees the other as
     ``recipients``). A DM with oneself is refused as an invalid recipient; a bot cannot open
     a DM with another bot (50007), as on Discord.
 
     Raises:
-        ApiError: 50035 without ``recipient_id``; 400 50033 for an unknown user or oneself;
-            400 50007 bot to bot.
+        ApiError: 50035 without ``recipient_id`` (or ``recipients``); 400 50033 for an
+            unknown user or oneself; 400 50007 bot to bot; for ``recipients`` as
+            :func:`core.group_dms.create` (403 20001 for a bot).
     """
+    if "recipient_id" not in body and ("recipients" in body or "access_tokens" in body):
+        if actor.bot:  # Discord's bot form needs OAuth2 access tokens (core.group_dms)
+            raise ApiError(403, ErrorCode.BOTS_CANNOT_USE, "Bots cannot use this endpoint")
+        ids = group_dms.recipient_ids(body)
+        if len(ids) != 1:
+            return await group_dms.create(p, actor, ids)
+        body = {"recipient_id": ids[0]}
     recipient_id = get_snowflake(body, "recipient_id", required=True)
     if recipient_id == actor.id:
         raise _invalid_recipient()
@@ -430,7 +448,8 @@ async def open_dm(p: Platform, actor: User, body: dict[str, Any]) -> Json:
 
 
 async def list_dms(p: Platform, actor: User) -> list[Json]:
-    """``GET /users/@me/channels``: the user's DM channels, each with the other recipient."""
+    """``GET /users/@me/channels``: the user's DMs and group DMs, each with the other
+    recipients."""
     dms = await with_last_message_ids(p, await p.meta.list_dms(actor.id))
     others = {u for c in dms for u in c.recipients if u != actor.id}
     users = await p.meta.get_users(list(others))

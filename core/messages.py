@@ -344,7 +344,7 @@ async def typing(p: Platform, user: User, channel_id: int) -> None:
 
 
 def _require_text(channel: Channel) -> None:
-    if channel.type not in (ChannelType.GUILD_TEXT, ChannelType.DM):
+    if channel.type not in (ChannelType.GUILD_TEXT, ChannelType.DM, ChannelType.GROUP_DM):
         raise ApiError.bad_request(NON_TEXT_CHANNEL, "Cannot send messages in a non-text channel")
 
 

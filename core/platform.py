@@ -16,6 +16,7 @@ from core.auth import Passwords, TokenAuth
 from core.bus.memory import MemoryBus
 from core.config import Config
 from core.events import Bus, Event
+from core.mentions import MentionIndex
 from core.metrics import Metrics
 from core.router import MessageRouter
 from core.snowflake import SnowflakeGenerator
@@ -103,6 +104,9 @@ class Platform:
                 messages, bus, cache,
                 max_batch=config.batch_max_messages, max_delay_ms=config.batch_max_delay_ms,
                 on_batch=metrics.batch,
+                # The mention rows of each durable batch (counts of read states).
+                after_write=MentionIndex(
+                    meta, lambda e: metrics.backend_error(e, "mentions")).record,
             )
             await router.start()
             stack.push_async_callback(router.aclose)  # closed first: flushes pending writes

@@ -25,7 +25,7 @@ import asyncio
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from core.events import Bus, Event
@@ -75,6 +75,9 @@ class MessageRouter:
             pushes back on senders instead of growing memory.
         on_batch: called after each write with ``(messages, seconds, error or None)``, for
             metrics (``core.metrics.Metrics.batch``); once per batch, never per message.
+        after_write: awaited with the messages of each batch once they are durable, before
+            their events are published (the mention index, ``core.mentions``): once per
+            batch, never per message; it must not raise (the messages are written already).
     """
 
     def __init__(
@@ -87,6 +90,7 @@ class MessageRouter:
         max_delay_ms: float = 0.0,
         max_pending: int = 10_000,
         on_batch: Callable[[int, float, BaseException | None], None] | None = None,
+        after_write: Callable[[Sequence[Message]], Awaitable[None]] | None = None,
     ) -> None:
         self._store = store
         self._bus = bus
@@ -99,6 +103,7 @@ class MessageRouter:
         self._inflight_nonces: dict[tuple[int, int, str], asyncio.Future[None]] = {}
         self._closing = False
         self._on_batch = on_batch
+        self._after_write = after_write
         # Counters read by metrics and benchmarks.
         self.batches = 0
         self.messages = 0
@@ -219,6 +224,8 @@ class MessageRouter:
             return
         self.batches += 1
         self.messages += len(written)
+        if self._after_write is not None:
+            await self._after_write([p.message for p in written])
         events: list[Event] = []
         for p in written:
             events.extend(p.events)

@@ -91,8 +91,20 @@ def overwrite_json(ow: Overwrite) -> Json:
 
 
 def channel_json(channel: Channel, recipients: Iterable[User] = ()) -> Json:
-    """A channel object; DMs need their ``recipients`` (the other user, as Discord sends)."""
+    """A channel object; DMs and group DMs need their ``recipients`` (the others than the
+    reader, as Discord sends them)."""
     last = str(channel.last_message_id) if channel.last_message_id else None
+    if channel.type == ChannelType.GROUP_DM:
+        return {
+            "id": str(channel.id),
+            "type": int(channel.type),
+            "last_message_id": last,
+            "recipients": [user_json(u) for u in recipients],
+            "name": channel.name,
+            "icon": channel.icon,
+            "owner_id": str(channel.owner_id) if channel.owner_id else None,
+            "flags": 0,
+        }
     if channel.type == ChannelType.DM:
         return {
             "id": str(channel.id),

@@ -25,6 +25,7 @@ from core.errors import ApiError
 from core.guilds import guild_create_payload
 from core.models import Member, User
 from core.platform import Platform
+from core.read_states import ready_read_state
 from core.shard import IDENTIFY_INTERVAL_S, IdentifyBuckets, shard_of
 from core.wire import channel_json, member_json
 from gateway.hub import Hub
@@ -145,6 +146,11 @@ class CommandHandler:
             payloads = await self._guild_payloads(guild_ids, user.id)
             await self._presence.fill(payloads)
             private = await self._dm_channels(user) if shard_id == 0 else []
+            # A user's read states (a bot has none): one store read for all of them, listing
+            # the channels this READY tells of.
+            read_state = None if user.bot else await ready_read_state(p, user.id, {
+                int(c["id"]) for c in (*private, *(c for g in payloads for c in g["channels"]))
+            })
             app = await p.meta.get_application(user.id) if user.bot else None
             await self._hub.prepare([int(g["id"]) for g in payloads], user.id)
             if session.state is not State.IDENTIFYING or not conn.connected:
@@ -152,7 +158,7 @@ class CommandHandler:
             conn.user = user
             conn.status = command.presence.status if command.presence is not None else "online"
             session.on_identified(user, app, payloads, secrets.token_hex(16), self.resume_url,
-                                  private)
+                                  private, read_state)
             if session.session_id is not None:  # READY (not closed with 4011)
                 self._registry.bind(conn)
                 self._hub.attach(conn, [int(g["id"]) for g in payloads])

@@ -4,7 +4,8 @@ READY follows Discord's "Ready" event. discord.py's ``parse_ready`` reads ``user
 (each an unavailable guild it then waits a GUILD_CREATE for), ``application.id`` and
 ``application.flags``; its gateway reads ``session_id`` and ``resume_gateway_url``. The
 remaining keys carry the empty values Discord sends a bot, because other clients read them
-unconditionally.
+unconditionally. A user (not bot) session's READY also has ``read_state``
+(``core.read_states``), which a bot's has not, as on Discord.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ def ready_payload(
     user: User, application: Application | None, guilds: Sequence[dict[str, Any]],
     session_id: str, resume_gateway_url: str, shard: tuple[int, int] | None = None,
     private_channels: Sequence[dict[str, Any]] = (),
+    read_state: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The ``d`` of READY.
 
@@ -39,6 +41,8 @@ def ready_payload(
         resume_gateway_url: where to reconnect to resume.
         shard: ``(shard_id, num_shards)`` from Identify, if given.
         private_channels: the user's DM channels.
+        read_state: the user's read states (``core.read_states.ready_read_state``); None
+            for a bot, whose READY has none.
     """
     data: dict[str, Any] = {
         "v": GATEWAY_VERSION,
@@ -58,6 +62,8 @@ def ready_payload(
     }
     if shard is not None:
         data["shard"] = list(shard)
+    if read_state is not None:
+        data["read_state"] = read_state
     if application is not None:
         data["application"] = {"id": str(application.id), "flags": application.flags}
     return data

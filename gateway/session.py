@@ -260,6 +260,7 @@ class Session:
         session_id: str,
         resume_gateway_url: str,
         private_channels: Sequence[dict[str, Any]] = (),
+        read_state: dict[str, Any] | None = None,
     ) -> None:
         """The Identify token is ``user``'s: send READY, then one GUILD_CREATE per guild.
 
@@ -271,6 +272,7 @@ class Session:
             session_id: a new unguessable id (the key of a later RESUME).
             resume_gateway_url: the URL of the worker that holds this session.
             private_channels: the user's DM channels (``core.wire.channel_json``).
+            read_state: READY's ``read_state`` (a user's; None for a bot).
         """
         if self.state is not State.IDENTIFYING or self.close_code is not None:
             return
@@ -279,7 +281,8 @@ class Session:
         self.state, self.session_id, self.user_id = State.READY, session_id, user.id
         self._replay = ReplayBuffer(self._limits.replay_max_events, self._limits.replay_max_bytes)
         self.dispatch_one("READY", ready_payload(user, application, guilds, session_id,
-                                                 resume_gateway_url, self.shard, private_channels))
+                                                 resume_gateway_url, self.shard, private_channels,
+                                                 read_state))
         for guild in guilds:
             self.dispatch_one("GUILD_CREATE", guild)
         self._admit_waiting()

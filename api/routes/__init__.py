@@ -11,6 +11,8 @@ from api.routes import (
     messages,
     pins,
     reactions,
+    read_states,
+    recipients,
     roles,
 )
 
@@ -18,4 +20,5 @@ __all__ = ["ROUTE_TABLES"]
 
 # pins before messages: its literal ``/messages/pins`` must win over ``/messages/{message_id}``.
 ROUTE_TABLES = [accounts.routes, guilds.routes, channels.routes, pins.routes, messages.routes,
-                reactions.routes, members.routes, roles.routes, invites.routes]
+                reactions.routes, members.routes, roles.routes, invites.routes, read_states.routes,
+                recipients.routes]
