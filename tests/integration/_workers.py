@@ -93,7 +93,7 @@ async def _beating(config: Config, index: int, hang_after_s: float | None) -> in
     if hang_after_s is not None:
         await asyncio.sleep(hang_after_s)
         _record(config, "hang", index)
-        time.sleep(3600)  # the bug: a blocking call on the loop, which beats no more
+        time.sleep(3600)  # noqa: ASYNC251 - the bug, on purpose: the loop beats no more
     await stop.wait()
     if heartbeat is not None:
         heartbeat.stop()
