@@ -50,6 +50,7 @@ class _Transport:
     def __init__(self) -> None:
         self.underlying_transport = self
         self.writes = 0
+        self.is_close_frame_sent = False  # the listener writes nothing after a close
 
     def send(self, msg_type: Any, data: bytes) -> None:
         self.writes += 1
