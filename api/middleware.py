@@ -9,10 +9,12 @@ import time
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
+from api.forwarded import forwarded_middleware
 from api.http import USER, Handler, json_response
 from api.ops import measure_middleware
 from core.errors import ApiError
 from core.platform import Platform
+from core.proxies import TrustedProxies
 
 __all__ = ["make_middlewares"]
 
@@ -26,7 +28,8 @@ _INTERNAL = {"message": "500: Internal Server Error", "code": 0}
 
 
 def make_middlewares(platform: Platform) -> list[Middleware]:
-    """The middleware chain: metrics (outermost), errors, authentication, rate limits."""
+    """The middleware chain: the client's address behind trusted proxies (outermost, only
+    when ``trusted_proxies`` names some), metrics, errors, authentication, rate limits."""
 
     @web.middleware
     async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -47,7 +50,8 @@ def make_middlewares(platform: Platform) -> list[Middleware]:
             # its traceback, and one log line (with the traceback) for the operator. The
             # metrics middleware outside never sees it raised, so the backend is counted here.
             platform.metrics.backend_error(e, "http")
-            logger.exception("%s %s failed", request.method, _route(request))
+            logger.exception("%s %s failed", request.method, _route(request),
+                             extra={"peer": request.remote})
             return json_response(_INTERNAL, 500)
 
     @web.middleware
@@ -73,6 +77,8 @@ def make_middlewares(platform: Platform) -> list[Middleware]:
         if not cfg.ratelimit_route_limit or request.match_info.route.resource is None:
             return await handler(request)
         user = request.get(USER)
+        # request.remote: the client, also behind a trusted proxy (api.forwarded), so that
+        # one client's burst never limits everyone behind the proxy.
         who = str(user.id) if user is not None else f"ip:{request.remote}"
         if user is not None and cfg.ratelimit_global_per_s:
             ok, _, reset_ms = await platform.cache.rate_hit(
@@ -104,7 +110,9 @@ def make_middlewares(platform: Platform) -> list[Middleware]:
         response.headers.update(headers)
         return response
 
-    return [measure_middleware(platform.metrics), errors, auth, ratelimit]
+    chain = [measure_middleware(platform.metrics), errors, auth, ratelimit]
+    proxies = TrustedProxies.parse(platform.config.trusted_proxies)
+    return [forwarded_middleware(proxies), *chain] if proxies else chain
 
 
 def _bucket(request: web.Request, handler: Handler) -> str:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from core.proxies import TrustedProxies
 from core.snowflake import NODE_ID_MAX, WORKER_SLOTS
 
 __all__ = ["Config", "ConfigError", "ENV_PREFIX", "parse_bool"]
@@ -57,6 +58,12 @@ class Config:
             Empty (default): the API's own origin (``http_url``; on loopback, both 127.0.0.1
             and localhost). Requests without ``Origin`` (bots, non-browser clients) are allowed:
             the check exists to stop other web sites riding a user's browser.
+        trusted_proxies: comma-separated addresses and CIDRs of the reverse proxies (load
+            balancers) in front of the server, e.g. ``10.0.0.0/8, 192.168.1.5``. Only a
+            request or websocket upgrade coming from one of them has its ``X-Forwarded-For``
+            or ``Forwarded`` header read, for the client's address: the key of anonymous REST
+            rate limits and the ``peer`` of the logs (``core.proxies``). Empty (default):
+            every header is ignored and the client is the socket's peer.
         worker_port_base: with ``workers`` > 1, worker ``i`` (0-based) also listens on
             ``worker_port_base + i`` alone, and that port is its sessions'
             ``resume_gateway_url`` (``gateway_url`` with the port replaced), so a RESUME reaches
@@ -122,6 +129,7 @@ class Config:
     node_id: int = 0
     worker_port_base: int = 0
     allowed_origins: str = ""
+    trusted_proxies: str = ""
     drain_timeout_s: float = 30.0
     worker_heartbeat_timeout_s: float = 10.0
     postgres_url: str = ""
@@ -180,6 +188,10 @@ class Config:
         if not (self.worker_heartbeat_timeout_s == 0 or self.worker_heartbeat_timeout_s >= 1):
             raise ConfigError("worker_heartbeat_timeout_s must be 0 (off) or >= 1, got "
                               f"{self.worker_heartbeat_timeout_s}")
+        try:
+            TrustedProxies.parse(self.trusted_proxies)
+        except ValueError as e:
+            raise ConfigError(f"trusted_proxies: {e}") from None
         if self.workers > 1 and not self.redis_url:
             raise ConfigError("--workers > 1 needs --redis-url: workers fan out through Redis")
         _check_url("postgres_url", self.postgres_url, ("postgres", "postgresql"))

@@ -81,8 +81,8 @@ class Connection(WSListener):
 
     # One per socket: slots save the ~300-byte attribute dict of each idle connection.
     __slots__ = ("_abort", "_closing", "_msg_type", "_parts", "_parts_size", "_parts_utf8",
-                 "client_close", "connected", "guilds", "server", "session", "status", "transport",
-                 "user")
+                 "client_close", "connected", "forwarded_for", "guilds", "server", "session",
+                 "status", "transport", "user")
 
     def __init__(self, server: Host, params: ConnectParams) -> None:
         self.server = server
@@ -93,6 +93,9 @@ class Connection(WSListener):
         self.connected = False
         self.transport: WSTransport | None = None
         self.client_close: int | None = None
+        # The client's address a trusted proxy named in the upgrade request (set by the
+        # server on connect, core.proxies); None: the socket's peer is the client.
+        self.forwarded_for: str | None = None
         self._msg_type = _BINARY if self.session.binary else _TEXT
         self._parts: list[bytes] | None = None  # a fragmented message being reassembled
         self._parts_size = 0
@@ -171,7 +174,10 @@ class Connection(WSListener):
                 )
 
     def peer(self) -> str:
-        """The client's address as ``host:port`` (a load balancer's, behind one), or ``-``."""
+        """The client's address: ``host:port`` of the socket, the address a trusted proxy
+        named (``forwarded_for``, no port), or ``-``."""
+        if self.forwarded_for is not None:
+            return self.forwarded_for
         transport = self.transport
         peer = transport.underlying_transport.get_extra_info("peername") if transport else None
         return f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) and len(peer) >= 2 else "-"

@@ -27,6 +27,7 @@ from picows import (
 
 from core.logs import ClientFaultsAtDebug
 from core.platform import Platform
+from core.proxies import TrustedProxies
 from core.shard import IDENTIFY_INTERVAL_S
 from gateway.handler import CommandHandler
 from gateway.hub import Hub
@@ -101,6 +102,8 @@ class GatewayServer:
         self._heap: list[tuple[float, int, Connection]] = []
         self._order = itertools.count()
         self._origins = self.config.origins
+        # Whose X-Forwarded-For / Forwarded is believed for a connection's peer (empty: none).
+        self._proxies = TrustedProxies.parse(self.config.trusted_proxies)
         # One logger-like object for every connection (picows then makes no child logger each).
         self._picows_logger = ClientFaultsAtDebug(
             logging.getLogger("picows.gateway"),
@@ -201,9 +204,24 @@ class GatewayServer:
     def connected(self, conn: Connection) -> None:
         self.registry.conns.add(conn)
         self._schedule(conn)
+        if self._proxies:  # once per connection, never per frame
+            conn.forwarded_for = self._forwarded_for(conn)
         peer = conn.peer()
         logger.info("gateway connect from %s", peer,
                     extra={"peer": peer, "encoding": str(conn.session.encoding)})
+
+    def _forwarded_for(self, conn: Connection) -> str | None:
+        """The client a trusted proxy named in ``conn``'s upgrade request (its headers, and
+        the socket's peer, which picows gives only once connected); None: the peer is it."""
+        transport = conn.transport
+        if transport is None:
+            return None
+        peername = transport.underlying_transport.get_extra_info("peername")
+        if not isinstance(peername, tuple) or not peername:
+            return None  # not an IP socket
+        host = str(peername[0])
+        client = self._proxies.client(host, transport.request.headers)
+        return client if client != host else None
 
     def submit(self, conn: Connection) -> None:
         """``conn``'s session has commands: the command handler runs them in order."""
