@@ -14,6 +14,9 @@ from typing import Any
 
 from aiohttp import web
 
+from core.search_form import CONTENT_MAX, HAS_VALUES
+from core.store.searchquery import SEARCH_OFFSET_MAX, SEARCH_PAGE_MAX
+
 __all__ = ["OPERATIONS", "Op", "build_document"]
 
 V = "/api/v10"
@@ -25,7 +28,8 @@ class Op:
 
     Every operation also documents the errors any route can answer (:func:`_error_statuses`);
     ``also`` adds other successes (status, schema name or None for no body), ``errors`` the
-    errors only this route gives.
+    errors only this route gives, ``query`` its query parameters (name, schema; an array is
+    the parameter repeated).
     """
 
     summary: str
@@ -35,6 +39,7 @@ class Op:
     public: bool = False
     also: tuple[tuple[int, str | None], ...] = ()
     errors: tuple[int, ...] = ()
+    query: tuple[tuple[str, dict[str, Any]], ...] = ()
 
 
 def _ref(name: str) -> dict[str, Any]:
@@ -141,10 +146,35 @@ SCHEMAS: dict[str, Any] = {
     "MessagePatch": {"type": "object", "properties": {"content": _STR, "embeds": {"type": "array"},
                                                       "flags": _INT}},
     "BulkDelete": _obj({"messages": {"type": "array", "items": _ID_IN}}),
+    # Each hit alone in an array (Discord's shape, once the hit and its context).
+    "SearchResults": _obj({"total_results": _INT,
+                           "messages": {"type": "array", "items": _ref("[Message]")},
+                           "analytics_id": _STR, "doing_deep_historical_index": _BOOL},
+                          {"threads": {"type": "array"}, "members": {"type": "array"}}),
 }
 
 _G = V + "/guilds/{guild_id}"
 _C = V + "/channels/{channel_id}"
+
+# Discord's search parameters (core.search_form).
+_SNOWFLAKES = {"type": "array", "items": _SNOWFLAKE}
+_HAS = sorted(HAS_VALUES)
+_SEARCH_QUERY: tuple[tuple[str, dict[str, Any]], ...] = (
+    ("content", {"type": "string", "maxLength": CONTENT_MAX}),
+    ("author_id", {**_SNOWFLAKES, "maxItems": 100}),
+    ("mentions", {**_SNOWFLAKES, "maxItems": 100}),
+    ("channel_id", {**_SNOWFLAKES, "maxItems": 500}),
+    ("has", {"type": "array", "items": {"enum": _HAS + [f"-{h}" for h in _HAS]}}),
+    ("min_id", _SNOWFLAKE),
+    ("max_id", _SNOWFLAKE),
+    ("pinned", _BOOL),
+    ("mention_everyone", _BOOL),
+    ("include_nsfw", _BOOL),
+    ("offset", {"type": "integer", "minimum": 0, "maximum": SEARCH_OFFSET_MAX}),
+    ("limit", {"type": "integer", "minimum": 1, "maximum": SEARCH_PAGE_MAX}),
+    ("sort_by", {"enum": ["timestamp", "relevance"]}),
+    ("sort_order", {"enum": ["desc", "asc"]}),
+)
 
 OPERATIONS: dict[tuple[str, str], Op] = {
     ("POST", V + "/auth/register"): Op("Create an account, as the instance's registration "
@@ -253,6 +283,13 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         "Pin a message (PIN_MESSAGES or MANAGE_MESSAGES; at most 50 a channel)", None,
         status=204),
     ("DELETE", _C + "/messages/pins/{message_id}"): Op("Unpin a message", None, status=204),
+    # 503: a statement ran past its time (core.search: narrow the search).
+    ("GET", _G + "/messages/search"): Op(
+        "Search the guild's messages the caller may read (bots too)", "SearchResults",
+        errors=(503,), query=_SEARCH_QUERY),
+    ("GET", _C + "/messages/search"): Op(
+        "Search one channel's messages (users only: 403 20001 for a bot)", "SearchResults",
+        errors=(503,), query=_SEARCH_QUERY),
     ("GET", "/api/openapi.json"): Op("This document", public=True),
 }
 
@@ -327,6 +364,8 @@ def _operation(method: str, path: str, op: Op) -> dict[str, Any]:
     }
     params = [{"name": n, "in": "path", "required": True, "schema": {"type": "string"}}
               for n in _PARAM.findall(path)]
+    params += [{"name": n, "in": "query", "required": False, "schema": schema}
+               for n, schema in op.query]
     if params:
         out["parameters"] = params
     if op.body:

@@ -14,11 +14,14 @@ from api.routes import (
     read_states,
     recipients,
     roles,
+    search,
 )
 
 __all__ = ["ROUTE_TABLES"]
 
-# pins before messages: its literal ``/messages/pins`` must win over ``/messages/{message_id}``.
-ROUTE_TABLES = [accounts.routes, guilds.routes, channels.routes, pins.routes, messages.routes,
+# pins and search before messages: their literal ``/messages/pins`` and ``/messages/search``
+# must win over ``/messages/{message_id}``.
+ROUTE_TABLES = [accounts.routes, guilds.routes, channels.routes, pins.routes, search.routes,
+                messages.routes,
                 reactions.routes, members.routes, roles.routes, invites.routes, read_states.routes,
                 recipients.routes]
