@@ -31,6 +31,7 @@ __all__ = [
     "RegistrationCode",
     "Role",
     "User",
+    "Webhook",
 ]
 
 
@@ -306,6 +307,13 @@ class Message:
     embeds: tuple[dict[str, Any], ...] = field(default=())
     # Unix ms at which it was pinned (None when not pinned): the order of a channel's pins.
     pinned_at: int | None = None
+    # A webhook's message: the webhook (its id is also ``author_id``, as on Discord), and the
+    # author's name and avatar hash as sent (the webhook's, or the execute's ``username`` and
+    # ``avatar_url``). Kept with the message, as Discord does: renaming or deleting the
+    # webhook later changes none of its messages. None for a user's message.
+    webhook_id: int | None = None
+    author_name: str | None = None
+    author_avatar: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -324,3 +332,27 @@ class ReactionCount:
     emoji: str
     count: int
     me: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Webhook:
+    """An incoming webhook (Discord's type 1): a guild text channel's address for messages
+    from outside, authorized by its token alone.
+
+    Attributes:
+        creator_id: the user who created it (Discord's ``user``).
+        token: the credential of the token routes (``core.webhooks``). Kept as it is, not only
+            as a hash: Discord shows it again to whoever may manage the webhook. Left out of
+            ``repr`` so that a logged record never shows it.
+        application_id: the bot application that created it (a bot's user id is its
+            application's id), else None.
+    """
+
+    id: int
+    guild_id: int
+    channel_id: int
+    creator_id: int
+    name: str
+    token: str = field(repr=False)
+    avatar: str | None = None
+    application_id: int | None = None

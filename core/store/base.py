@@ -37,6 +37,7 @@ from core.models import (
     RegistrationCode,
     Role,
     User,
+    Webhook,
 )
 from core.store.searchquery import SearchPage, SearchQuery
 
@@ -45,6 +46,7 @@ __all__ = [
     "BANS_PAGE_MAX",
     "Conflict",
     "HISTORY_MAX",
+    "LimitReached",
     "MessageStore",
     "MetaStore",
     "PinOutcome",
@@ -98,6 +100,14 @@ class PinOutcome(Enum):
 
 class Conflict(Exception):
     """A unique key is already taken (username, invite code, membership...)."""
+
+
+class LimitReached(Exception):
+    """A write would pass a per-parent limit (the webhooks of a channel); nothing changed.
+
+    Counted and written in one serialized transaction, so two writers racing for the last
+    place get one: the caller cannot count first without that race.
+    """
 
 
 class StoreUnavailable(Exception):
@@ -204,7 +214,8 @@ class MetaStore(Protocol):
         replaces them all."""
 
     async def delete_channel(self, channel_id: int) -> bool:
-        """Delete a channel, its overwrites and its invites (children lose their parent)."""
+        """Delete a channel, its overwrites, invites and webhooks (children lose their
+        parent)."""
 
     async def put_overwrite(self, channel_id: int, overwrite: Overwrite) -> None:
         """Create or replace the overwrite for ``overwrite.id`` on the channel."""
@@ -268,6 +279,34 @@ class MetaStore(Protocol):
         they were added. Not filtered by what the user may see now: the caller does that.
         At most ``limit`` of each kind, the most recent first.
         """
+
+    # -- webhooks (core.webhooks) ----------------------------------------------------------
+    async def create_webhook(self, webhook: Webhook, max_per_channel: int) -> bool:
+        """Insert a webhook; False (nothing written) if its channel no longer exists.
+
+        Raises:
+            LimitReached: the channel has ``max_per_channel`` webhooks already.
+        """
+
+    async def get_webhook(self, webhook_id: int) -> Webhook | None: ...
+
+    async def list_channel_webhooks(self, channel_id: int) -> list[Webhook]:
+        """The channel's webhooks, ordered by id."""
+
+    async def list_guild_webhooks(self, guild_id: int) -> list[Webhook]:
+        """The guild's webhooks (of all its channels), ordered by id."""
+
+    async def update_webhook(
+        self, webhook_id: int, fields: dict[str, Any], *, max_per_channel: int
+    ) -> Webhook | None:
+        """Set ``name``, ``avatar`` (None clears it), ``channel_id`` (a channel of the same
+        guild: the caller checks). None when the webhook, or the channel it moves to, is gone.
+
+        Raises:
+            LimitReached: it moves to a channel that has ``max_per_channel`` webhooks already.
+        """
+
+    async def delete_webhook(self, webhook_id: int) -> bool: ...
 
     # -- members ---------------------------------------------------------------------------
     async def add_member(self, member: Member) -> bool:

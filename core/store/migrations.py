@@ -364,6 +364,28 @@ _SEARCH_POSTGRES = (
     "CREATE INDEX messages_fts ON messages USING GIN (to_tsvector('simple', content))",
 )
 
+# Webhooks (core.webhooks): each belongs to a guild text channel and goes with it (and with its
+# guild); listed per channel and per guild. The token is kept as it is (Discord shows it again
+# to whoever may manage the webhook). Messages gain the webhook that sent them and the author's
+# name and avatar as sent: a webhook's messages keep them after it is renamed or deleted.
+_V9_WEBHOOKS = (
+    """CREATE TABLE webhooks (
+        id {id_pk},
+        guild_id BIGINT NOT NULL REFERENCES guilds (id) ON DELETE CASCADE,
+        channel_id BIGINT NOT NULL REFERENCES channels (id) ON DELETE CASCADE,
+        creator_id BIGINT NOT NULL,
+        application_id BIGINT,
+        name TEXT NOT NULL,
+        avatar TEXT,
+        token TEXT NOT NULL
+    )""",
+    "CREATE INDEX webhooks_channel ON webhooks (channel_id, id)",
+    "CREATE INDEX webhooks_guild ON webhooks (guild_id, id)",
+    "ALTER TABLE messages ADD COLUMN webhook_id BIGINT",
+    "ALTER TABLE messages ADD COLUMN author_name TEXT",
+    "ALTER TABLE messages ADD COLUMN author_avatar TEXT",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _V1_SCHEMA),
     # Member timeouts: unix ms, NULL when none (an expired one may stay until next changed).
@@ -378,6 +400,7 @@ MIGRATIONS: tuple[Migration, ...] = (
               sqlite=_v7_group_dms_and_read_states(" WITHOUT ROWID"),
               postgres=_v7_group_dms_and_read_states("")),
     Migration(8, "message search", (), sqlite=_SEARCH_SQLITE, postgres=_SEARCH_POSTGRES),
+    Migration(9, "webhooks", _V9_WEBHOOKS),
 )
 
 _CREATE_LEDGER = (

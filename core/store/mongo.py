@@ -15,7 +15,8 @@ document   ``Message``            document   ``Message``
 ``type``   ``type``               ``flags``  ``flags``
 ``tts``    ``tts``                ``embeds`` ``embeds``
 ``nonce``  ``nonce``              ``edited`` ``edited_at``
-``pin_t``  ``pinned_at``
+``pin_t``  ``pinned_at``          ``hook``   ``webhook_id``
+``a_name`` ``author_name``        ``a_av``   ``author_avatar``
 ========== ====================== ========== ======================
 
 A field at its default value (None, False, 0, empty) is left out of the document; ``text``,
@@ -107,6 +108,9 @@ def _doc(message: Message) -> Doc:
         "embeds": list(message.embeds),
         "pin_t": message.pinned_at,
         "kw": keywords(message.content),  # never read back: what search finds it by
+        "hook": message.webhook_id,
+        "a_name": message.author_name,
+        "a_av": message.author_avatar,
     }
     return {k: v for k, v in doc.items() if k in _ALWAYS or _present(v)}
 
@@ -142,6 +146,9 @@ def _message(doc: Doc) -> Message:
         flags=doc.get("flags", 0),
         embeds=tuple(doc.get("embeds", ())),
         pinned_at=doc.get("pin_t"),
+        webhook_id=doc.get("hook"),
+        author_name=doc.get("a_name"),
+        author_avatar=doc.get("a_av"),
     )
 
 

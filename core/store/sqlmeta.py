@@ -39,6 +39,7 @@ from core.models import (
 from core.store.base import AUDIT_PRUNE_MAX, Conflict, RecipientOutcome
 from core.store.executor import Executor, Row, assignments, in_chunks, serialize
 from core.store.sqlreadstates import SqlReadStateStore
+from core.store.sqlwebhooks import SqlWebhookStore
 
 __all__ = ["SqlMetaStore"]
 
@@ -236,11 +237,12 @@ _INSERT_MEMBER_ROLE = (
 )
 
 
-class SqlMetaStore(SqlReadStateStore):
+class SqlMetaStore(SqlWebhookStore, SqlReadStateStore):
     """:class:`core.store.base.MetaStore` over an :class:`Executor` (SQLite or PostgreSQL).
 
     Updates take only the fields their protocol method lists and raise ``ValueError`` on any
-    other. Writes that touch several tables run in one transaction.
+    other. Writes that touch several tables run in one transaction. Webhooks are
+    :class:`~core.store.sqlwebhooks.SqlWebhookStore`'s, in their own module.
     """
 
     def __init__(self, executor: Executor) -> None:
@@ -481,7 +483,7 @@ class SqlMetaStore(SqlReadStateStore):
 
     async def delete_channel(self, channel_id: int) -> bool:
         async with self._db.transaction() as tx:
-            # Overwrites, invites and the DM pair go by ON DELETE CASCADE.
+            # Overwrites, invites, webhooks and the DM pair go by ON DELETE CASCADE.
             if not await tx.execute("DELETE FROM channels WHERE id = ?", channel_id):
                 return False
             await tx.execute("UPDATE channels SET parent_id = NULL WHERE parent_id = ?", channel_id)

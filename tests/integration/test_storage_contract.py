@@ -37,12 +37,14 @@ from core.models import (
     RegistrationCode,
     Role,
     User,
+    Webhook,
 )
 from core.snowflake import snowflake_from_ms
 from core.store.base import (
     AUDIT_PRUNE_MAX,
     HISTORY_MAX,
     Conflict,
+    LimitReached,
     MessageStore,
     MetaStore,
     PinOutcome,
@@ -582,6 +584,102 @@ async def test_delete_channel_removes_overwrites_invites_and_parent_links(meta_s
     # A channel with the same id comes back without the old overwrites.
     await meta_store.create_channel(text_channel(GENERAL))
     assert (await meta_store.get_channel(GENERAL)).overwrites == ()  # type: ignore[union-attr]
+
+
+# -- webhooks ------------------------------------------------------------------------------
+
+OTHER_GENERAL = 202  # a second text channel of GUILD
+
+
+def webhook(webhook_id: int, channel_id: int = GENERAL, **kw: Any) -> Webhook:
+    return Webhook(webhook_id, kw.pop("guild_id", GUILD), channel_id, OWNER,
+                   kw.pop("name", f"hook{webhook_id}"), kw.pop("token", f"t{webhook_id}" * 9),
+                   **kw)
+
+
+async def test_create_webhook_round_trips_and_lists_by_channel_and_guild(
+    meta_store: MetaStore,
+) -> None:
+    await make_guild(meta_store)
+    await meta_store.create_channel(text_channel(OTHER_GENERAL))
+    full = webhook(1002, avatar="a" * 32, application_id=77)
+    for hook in (full, webhook(1001), webhook(1003, OTHER_GENERAL)):
+        assert await meta_store.create_webhook(hook, 10) is True
+    assert await meta_store.get_webhook(1002) == full
+    assert await meta_store.get_webhook(404) is None
+    assert [w.id for w in await meta_store.list_channel_webhooks(GENERAL)] == [1001, 1002]
+    assert [w.id for w in await meta_store.list_guild_webhooks(GUILD)] == [1001, 1002, 1003]
+    assert await meta_store.list_guild_webhooks(404) == []
+
+
+async def test_create_webhook_refuses_past_the_limit_even_racing(meta_store: MetaStore) -> None:
+    await make_guild(meta_store)
+
+    async def one(webhook_id: int) -> bool:
+        try:
+            return await meta_store.create_webhook(webhook(webhook_id), 3)
+        except LimitReached:
+            return False
+
+    made = await asyncio.gather(*(one(2000 + i) for i in range(8)))
+    assert sum(made) == 3 and len(await meta_store.list_channel_webhooks(GENERAL)) == 3
+    with pytest.raises(LimitReached):
+        await meta_store.create_webhook(webhook(2100), 3)
+
+
+async def test_create_webhook_returns_false_when_the_channel_is_gone(
+    meta_store: MetaStore,
+) -> None:
+    await make_guild(meta_store)
+    assert await meta_store.create_webhook(webhook(1, channel_id=404), 10) is False
+    # A channel of another guild is none of this guild's.
+    assert await meta_store.create_webhook(webhook(2, guild_id=404), 10) is False
+    assert await meta_store.get_webhook(1) is None and await meta_store.get_webhook(2) is None
+
+
+async def test_update_webhook_sets_fields_and_moves_within_its_guild(
+    meta_store: MetaStore,
+) -> None:
+    await make_guild(meta_store)
+    await meta_store.create_channel(text_channel(OTHER_GENERAL))
+    await meta_store.create_webhook(webhook(1, avatar="old"), 10)
+    got = await meta_store.update_webhook(1, {"name": "new", "avatar": None}, max_per_channel=10)
+    assert got == webhook(1, name="new")
+    moved = await meta_store.update_webhook(1, {"channel_id": OTHER_GENERAL}, max_per_channel=10)
+    assert moved == webhook(1, OTHER_GENERAL, name="new")
+    assert await meta_store.get_webhook(1) == moved
+    # Into a full channel: refused; staying where it is never counts against it.
+    await meta_store.create_webhook(webhook(2), 10)
+    with pytest.raises(LimitReached):
+        await meta_store.update_webhook(1, {"channel_id": GENERAL}, max_per_channel=1)
+    again = await meta_store.update_webhook(2, {"channel_id": GENERAL, "name": "same place"},
+                                            max_per_channel=1)
+    assert again is not None and again.name == "same place"
+    # Never to a channel that is gone or of another guild; nothing for an unknown webhook.
+    other_guild = Guild(900, "other", OWNER)
+    await meta_store.create_guild(other_guild, [], [Channel(901, ChannelType.GUILD_TEXT, 900)],
+                                  Member(900, OWNER, NOW))
+    for target in (404, 901):
+        assert await meta_store.update_webhook(1, {"channel_id": target},
+                                               max_per_channel=10) is None
+    assert await meta_store.get_webhook(1) == moved
+    assert await meta_store.update_webhook(404, {"name": "x"}, max_per_channel=10) is None
+    with pytest.raises(ValueError):
+        await meta_store.update_webhook(1, {"token": "stolen"}, max_per_channel=10)
+
+
+async def test_webhooks_go_with_their_channel_or_guild(meta_store: MetaStore) -> None:
+    await make_guild(meta_store)
+    await meta_store.create_channel(text_channel(OTHER_GENERAL))
+    for hook in (webhook(1), webhook(2, OTHER_GENERAL)):
+        await meta_store.create_webhook(hook, 10)
+    assert await meta_store.delete_webhook(1) is True
+    assert await meta_store.delete_webhook(1) is False
+    await meta_store.create_webhook(webhook(3), 10)
+    assert await meta_store.delete_channel(GENERAL) is True
+    assert await meta_store.get_webhook(3) is None
+    assert await meta_store.delete_guild(GUILD) is True
+    assert await meta_store.get_webhook(2) is None
 
 
 # -- DMs -----------------------------------------------------------------------------------
@@ -1133,6 +1231,21 @@ async def test_get_message_returns_none_for_another_channel(message_store: Messa
     await message_store.insert_many([msg(10)])
     assert await message_store.get_message(OTHER_CH, 10) is None
     assert await message_store.get_message(CH, 11) is None
+
+
+async def test_a_webhooks_message_keeps_its_webhook_and_author(
+    message_store: MessageStore,
+) -> None:
+    sent = msg(20, author_id=7000, webhook_id=7000, author_name="Deploys",
+               author_avatar="f" * 32, mentions=(2,))
+    bare = msg(21, author_id=7000, webhook_id=7000, author_name="No avatar")
+    await message_store.insert_many([sent, bare])
+    assert await message_store.get_message(CH, 20) == sent
+    # Twice: the Redis cache serves the second read from its own copy.
+    for _ in range(2):
+        assert await message_store.history(CH) == [bare, sent]
+    edited = await message_store.update_message(CH, 20, {"content": "edited"})
+    assert edited == replace(sent, content="edited")
 
 
 async def test_history_returns_newest_first(message_store: MessageStore) -> None:
