@@ -24,6 +24,7 @@ from core.models import (
     ReactionCount,
     Role,
     User,
+    Webhook,
 )
 from core.snowflake import iso_timestamp, snowflake_time_ms
 
@@ -39,6 +40,7 @@ __all__ = [
     "reaction_json",
     "role_json",
     "user_json",
+    "webhook_json",
 ]
 
 Json = dict[str, Any]
@@ -226,12 +228,11 @@ def message_json(
             out when there are none, and so do gateway events, whose one payload has no
             reader (``core.history``).
     """
-    author = users.get(message.author_id) or User(message.author_id, "Deleted User")
     out: Json = {
         "id": str(message.id),
         "type": message.type,
         "channel_id": str(message.channel_id),
-        "author": user_json(author),
+        "author": _author_json(message, users),
         "content": message.content,
         "timestamp": iso_timestamp(snowflake_time_ms(message.id)),
         "edited_timestamp": iso_timestamp(message.edited_at) if message.edited_at else None,
@@ -249,6 +250,8 @@ def message_json(
         out["reactions"] = [reaction_json(r) for r in reactions]
     if message.nonce is not None:
         out["nonce"] = message.nonce
+    if message.webhook_id is not None:
+        out["webhook_id"] = str(message.webhook_id)
     if message.guild_id is not None:
         out["guild_id"] = str(message.guild_id)
         if member is not None:
@@ -263,6 +266,45 @@ def message_json(
         }
         if message.type in _RESOLVED_REFERENCE_TYPES:
             out["referenced_message"] = referenced
+    return out
+
+
+def _author_json(message: Message, users: Mapping[int, User]) -> Json:
+    """A message's ``author``: its user, or for a webhook's message the webhook as Discord
+    shows it (``id`` the webhook's, the name and avatar the message was sent with, ``bot``,
+    discriminator ``"0000"``), which is no user and no member."""
+    if message.webhook_id is None:
+        author = users.get(message.author_id) or User(message.author_id, "Deleted User")
+        return user_json(author)
+    shown = User(message.author_id, message.author_name or "", avatar=message.author_avatar,
+                  bot=True)
+    return {**user_json(shown), "discriminator": "0000"}
+
+
+def webhook_json(webhook: Webhook, creator: User | None, *, token_url: str | None) -> Json:
+    """A webhook object (Discord's incoming webhook, type 1).
+
+    Args:
+        creator: its ``user``, for those who may manage it; None leaves ``user`` out (the
+            token routes, as Discord's).
+        token_url: the base of its ``url`` (``{http_url}/api/v10``) for those who may see
+            its ``token`` (who may manage it, and the token routes); None leaves out both.
+    """
+    out: Json = {
+        "id": str(webhook.id),
+        "type": 1,
+        "guild_id": str(webhook.guild_id),
+        "channel_id": str(webhook.channel_id),
+        "name": webhook.name,
+        "avatar": webhook.avatar,
+        "application_id": None if webhook.application_id is None
+        else str(webhook.application_id),
+    }
+    if creator is not None:
+        out["user"] = user_json(creator)
+    if token_url is not None:
+        out["token"] = webhook.token
+        out["url"] = f"{token_url}/webhooks/{webhook.id}/{webhook.token}"
     return out
 
 
