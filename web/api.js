@@ -110,4 +110,6 @@ export class Api {
   edit(channelId, messageId, content) { return this.patch(`/channels/${channelId}/messages/${messageId}`, { content }); }
   remove(channelId, messageId) { return this.delete(`/channels/${channelId}/messages/${messageId}`); }
   typing(channelId) { return this.post(`/channels/${channelId}/typing`); }
+  /** Mark a channel read up to a message (the server tells my other sessions). */
+  ack(channelId, messageId) { return this.post(`/channels/${channelId}/messages/${messageId}/ack`, { token: null }); }
 }

@@ -23,6 +23,11 @@ const TOKEN_KEY = "discord-arch.token";
 const LAST_KEY = "discord-arch.last-channels"; // {guild: guildId, channels: {guildId: channelId}}
 const PAGE_SIZE = 50;
 const BOOT_RETRY_MS = 3000;
+// A burst of messages in the open channel makes one ack, this long after the last of them.
+const ACK_DELAY_MS = 300;
+// Guilds whose channel lists are read after each READY to learn what is unread in them (the
+// gateway's channels carry no last_message_id), one at a time; beyond, live messages tell.
+const UNREAD_SCAN_MAX = 50;
 
 class App {
   constructor(root) {
@@ -103,6 +108,8 @@ class App {
     this.gateway.addEventListener("state", (ev) => this.onGatewayState(ev.detail));
     this.gateway.addEventListener("fatal", (ev) => this.onGatewayFatal(ev.detail));
     this.gateway.start();
+    // Back in view: the open channel is read now.
+    document.addEventListener("visibilitychange", () => { if (this.channelId) this.ackSoon(this.channelId, 0); });
     window.addEventListener("popstate", () => {
       const route = parseRoute();
       if (route.guildId) this.selectGuild(route.guildId, route.channelId, { push: false });
@@ -200,6 +207,7 @@ class App {
       const guild = this.store.guilds.get(guildId);
       if (!guild) return;
       if (!guild.channels.size) this.store.setChannels(guild, channels);
+      this.store.reads.noteChannels(channels);
       this.store.setMembers(guild, members);
     } catch (e) {
       this.toast(e.describe());
@@ -208,6 +216,7 @@ class App {
 
   selectChannel(channelId, { push = true } = {}) {
     const store = this.store;
+    if (this.channelId) this.ackNow(this.channelId); // what was shown until now was read
     const channel = channelId && store.channel(channelId);
     this.channelId = channel ? channelId : null;
     store.currentChannelId = this.channelId;
@@ -221,6 +230,7 @@ class App {
     this.composer.setChannel(name, Boolean(channel));
     if (!channel) return;
     store.markRead(channelId);
+    this.ackSoon(channelId, 0);
     this.saveLastChannel(this.guildId, channelId);
     const path = channelPath(this.guildId, channelId);
     if (window.location.pathname !== path || window.location.hash) {
@@ -249,6 +259,8 @@ class App {
       const page = await this.api.messages(channelId, { limit: PAGE_SIZE });
       hist.loading = false;
       this.store.addPage(channelId, page, { older: false, limit: PAGE_SIZE });
+      if (page.length) this.store.reads.noteChannels([{ id: channelId, last_message_id: page[0].id }]);
+      this.ackSoon(channelId, 0);
     } catch (e) {
       hist.loading = false;
       this.toast(`Could not load messages: ${e.describe()}`);
@@ -287,7 +299,9 @@ class App {
   async sendPending(channelId, nonce, text, retry) {
     if (retry) this.store.retryPending(channelId, nonce);
     try {
-      this.store.addMessage(await this.api.send(channelId, text, nonce));
+      const sent = await this.api.send(channelId, text, nonce);
+      this.store.addMessage(sent);
+      this.store.reads.noteMessage(sent);
     } catch (e) {
       this.store.failPending(channelId, nonce, e.describe());
     }
@@ -389,6 +403,11 @@ class App {
       }
     }
     applyDispatch(store, t, d);
+    if (t === "MESSAGE_CREATE" && d.channel_id === this.channelId) this.ackSoon(d.channel_id);
+    if (t === "READY") {
+      this.scanUnread();
+      if (this.channelId) this.ackSoon(this.channelId, 0); // against the server's record now
+    }
     // Activity in a channel we do not know: its CHANNEL_CREATE was missed. Read the list.
     const guild = d?.guild_id && store.guilds.get(d.guild_id);
     if (guild && (t === "MESSAGE_CREATE" || t === "TYPING_START") && !guild.channels.has(d.channel_id)) {
@@ -403,11 +422,33 @@ class App {
       const channels = await this.api.channels(guildId);
       const guild = this.store.guilds.get(guildId);
       if (guild) this.store.setChannels(guild, channels);
+      this.store.reads.noteChannels(channels);
     } catch {
       // Not fatal: the next event in that channel tries again.
     } finally {
       this.refreshing.delete(guildId);
     }
+  }
+
+  // -- read states -------------------------------------------------------------------------
+
+  /** Acknowledge what the open channel shows, soon: a burst of messages makes one ack. Only
+   * while the page is in view: a channel left open in a hidden tab is not being read. */
+  ackSoon(channelId, delay = ACK_DELAY_MS) {
+    clearTimeout(this.ackTimer);
+    this.ackTimer = setTimeout(() => this.ackNow(channelId), delay);
+  }
+
+  ackNow(channelId) {
+    if (channelId !== this.channelId || document.visibilityState !== "visible") return;
+    const messageId = this.store.reads.takeAck(channelId);
+    // Not fatal: the next message (or view) acks again, and the server keeps the newest.
+    if (messageId) this.api.ack(channelId, messageId).catch(() => {});
+  }
+
+  /** After READY: what is unread in each guild, from its channel list over REST. */
+  async scanUnread() {
+    for (const guildId of this.store.guildOrder.slice(0, UNREAD_SCAN_MAX)) await this.refreshChannels(guildId);
   }
 
   onGatewayState(detail) {

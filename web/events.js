@@ -6,6 +6,7 @@ const handlers = {
   READY(store, d) {
     store.me = { ...store.me, ...d.user };
     store.setPresence(d.user.id, "online");
+    store.reads.reset(d.read_state);
   },
   GUILD_CREATE(store, d) {
     if (!d.unavailable) store.upsertGuild(d);
@@ -46,6 +47,10 @@ const handlers = {
   },
   MESSAGE_CREATE(store, d) {
     store.addMessage(d);
+    store.reads.noteMessage(d);
+  },
+  MESSAGE_ACK(store, d) {
+    store.reads.applyAck(d.channel_id, d.message_id, d.mention_count || 0);
   },
   MESSAGE_UPDATE(store, d) {
     store.updateMessage(d);

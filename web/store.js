@@ -11,6 +11,7 @@
 //   "unread"    {channelId}
 
 import { compareIds } from "./ids.js";
+import { ReadStates } from "./readstates.js";
 
 /** Channel types drawn (Discord's numbers). */
 export const ChannelType = Object.freeze({ GUILD_TEXT: 0, DM: 1, GUILD_VOICE: 2, GUILD_CATEGORY: 4 });
@@ -40,7 +41,8 @@ export class Store extends EventTarget {
     this.presences = new Map();
     this.histories = new Map();
     this.typing = new Map(); // channel id → Map(user id → {name, until})
-    this.unread = new Set();
+    this.unread = new Set(); // channels drawn bold: kept by ``reads``
+    this.reads = new ReadStates(this);
     this.currentChannelId = null;
   }
 
@@ -221,7 +223,6 @@ export class Store extends EventTarget {
     if (!h || !h.loaded) {
       // Its first page is on the way: keep the event, the page may be older than it.
       if (h && h.loading) h.buffer.push(message);
-      else this.markUnread(channelId);
       return;
     }
     if (h.byId.has(message.id)) {
@@ -234,7 +235,6 @@ export class Store extends EventTarget {
     h.messages.splice(i, 0, message);
     const next = h.messages[i + 1]?.id ?? null;
     this.emit("messages", { channelId, kind: "insert", message, next });
-    if (channelId !== this.currentChannelId) this.markUnread(channelId);
   }
 
   /** MESSAGE_UPDATE (partial or whole) or the answer to our PATCH. */

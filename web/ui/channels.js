@@ -58,14 +58,18 @@ export class ChannelList {
   _item(channel) {
     const selected = channel.id === this.channelId;
     const unread = this.store.unread.has(channel.id);
+    const mentions = selected ? 0 : this.store.reads.mentionCount(channel.id);
     return h("li", {},
       h("a", {
         href: `/channels/${this.guildId}/${channel.id}`,
         class: `channel${selected ? " selected" : ""}${unread ? " unread" : ""}`,
         "aria-current": selected ? "page" : null,
         on: { click: (ev) => { ev.preventDefault(); this.deps.onSelect(channel.id); } },
-      }, h("span", { class: "hash", "aria-hidden": "true" }, "#"), channel.name,
-      unread && h("span", { class: "visually-hidden" }, " (unread)")));
+      }, h("span", { class: "hash", "aria-hidden": "true" }, "#"), h("span", { class: "channel-name" }, channel.name),
+      unread && h("span", { class: "visually-hidden" }, " (unread)"),
+      mentions > 0 && h("span", { class: "mention-badge", title: `${mentions} unread mention${mentions === 1 ? "" : "s"}` },
+        h("span", { "aria-hidden": "true" }, mentions > 99 ? "99+" : String(mentions)),
+        h("span", { class: "visually-hidden" }, `, ${mentions} mention${mentions === 1 ? "" : "s"}`))));
   }
 
   renderUser() {

@@ -29,15 +29,19 @@ export class ServerList {
     replaceChildren(this.list, store.guildOrder.map((id) => {
       const guild = store.guilds.get(id);
       const unread = [...guild.channels.keys()].some((c) => store.unread.has(c));
+      const mentions = [...guild.channels.keys()].reduce((n, c) => n + store.reads.mentionCount(c), 0);
+      const label = mentions ? `${guild.name} (${mentions} mention${mentions === 1 ? "" : "s"})`
+        : unread ? `${guild.name} (unread messages)` : guild.name;
       const button = h("button", {
         type: "button",
         class: `server-button${id === this.selected ? " selected" : ""}${unread ? " unread" : ""}`,
         title: guild.name,
-        "aria-label": unread ? `${guild.name} (unread messages)` : guild.name,
+        "aria-label": label,
         "aria-current": id === this.selected ? "page" : null,
         dataset: { hue: String(hue(id)) },
         on: { click: () => this.onSelect(id) },
-      }, initials(guild.name));
+      }, initials(guild.name),
+      mentions > 0 && h("span", { class: "server-badge", "aria-hidden": "true" }, mentions > 99 ? "99+" : String(mentions)));
       applyHue(button);
       return h("li", {}, button);
     }));
