@@ -36,6 +36,7 @@ _MAX_USER_IDS = 100
 _MAX_NONCE_BYTES = 32
 _MAX_ACTIVITIES = 10
 _MAX_SESSION_ID = 128
+_INF = float("inf")  # ETF's NEW_FLOAT_EXT carries infinities and NaN; JSON cannot
 
 
 def parse_command(payload: object) -> Command:
@@ -131,7 +132,7 @@ def _presence(d: dict[str, Any]) -> PresenceUpdate:
     status = d.get("status")
     if status is None:
         status = "online"
-    elif status not in STATUSES:
+    elif not isinstance(status, str) or status not in STATUSES:  # a list is unhashable
         raise _decode("status must be online, idle, dnd, invisible or offline")
     activities = d.get("activities")
     if activities is None:
@@ -144,7 +145,9 @@ def _presence(d: dict[str, Any]) -> PresenceUpdate:
                 or type(activity.get("type")) is not int:
             raise _decode("an activity needs a string name and an integer type")
     since = d.get("since")
-    if since is not None and (isinstance(since, bool) or not isinstance(since, int | float)):
+    # NaN (since != since) and infinities come only from ETF; int() of them would raise.
+    if since is not None and (isinstance(since, bool) or not isinstance(since, int | float)
+                              or since != since or since in (_INF, -_INF)):
         raise _decode("since must be a number or null")
     afk = d.get("afk")
     if afk is not None and not isinstance(afk, bool):
