@@ -151,6 +151,24 @@ SCHEMAS: dict[str, Any] = {
                            "messages": {"type": "array", "items": _ref("[Message]")},
                            "analytics_id": _STR, "doing_deep_historical_index": _BOOL},
                           {"threads": {"type": "array"}, "members": {"type": "array"}}),
+    "Ban": _obj({"reason": _NSTR, "user": _ref("User")}),
+    "BanBody": {"type": "object", "properties": {
+        "delete_message_seconds": {"type": "integer", "minimum": 0, "maximum": 604800},
+        "delete_message_days": {"type": "integer", "minimum": 0, "maximum": 7}}},
+    "BulkBan": _obj({"user_ids": {"type": "array", "items": _ID_IN, "minItems": 1,
+                                  "maxItems": 200}},
+                    {"delete_message_seconds": {"type": "integer", "minimum": 0,
+                                                "maximum": 604800}}),
+    "BulkBanResult": _obj({"banned_users": {"type": "array", "items": _SNOWFLAKE},
+                           "failed_users": {"type": "array", "items": _SNOWFLAKE}}),
+    "AuditLogEntry": _obj({"id": _SNOWFLAKE, "user_id": _NSNOWFLAKE, "target_id": _NSNOWFLAKE,
+                           "action_type": _INT, "changes": {"type": "array", "items": _obj(
+                               {"key": _STR}, {"old_value": {}, "new_value": {}})}},
+                          {"options": {"type": "object"}, "reason": _STR}),
+    "AuditLog": _obj({"audit_log_entries": _ref("[AuditLogEntry]"), "users": _ref("[User]"),
+                      **{name: {"type": "array"} for name in (
+                          "integrations", "webhooks", "guild_scheduled_events", "threads",
+                          "application_commands", "auto_moderation_rules")}}),
 }
 
 _G = V + "/guilds/{guild_id}"
@@ -240,6 +258,17 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     ("PATCH", _G + "/members/{user_id}"): Op("Edit a member", "Member", "MemberPatch"),
     ("PATCH", _G + "/members/@me"): Op("Edit the current member", "Member", "MemberPatch"),
     ("DELETE", _G + "/members/{user_id}"): Op("Kick a member (KICK_MEMBERS)", None, status=204),
+    ("GET", _G + "/bans"): Op("A guild's bans by user id (BAN_MEMBERS; limit 1-1000, "
+                              "before, after)", "[Ban]"),
+    ("GET", _G + "/bans/{user_id}"): Op("A user's ban (BAN_MEMBERS)", "Ban"),
+    ("PUT", _G + "/bans/{user_id}"): Op("Ban a user, member or not, deleting their messages of "
+                                        "the last delete_message_seconds (BAN_MEMBERS)", None,
+                                        "BanBody", 204),
+    ("DELETE", _G + "/bans/{user_id}"): Op("Lift a ban (BAN_MEMBERS)", None, status=204),
+    ("POST", _G + "/bulk-ban"): Op("Ban up to 200 users (BAN_MEMBERS and MANAGE_GUILD; 400 "
+                                   "500000 when none was banned)", "BulkBanResult", "BulkBan"),
+    ("GET", _G + "/audit-logs"): Op("The audit log, newest first (VIEW_AUDIT_LOG; user_id, "
+                                    "action_type, before, after, limit 1-100)", "AuditLog"),
     ("PUT", _G + "/members/{user_id}/roles/{role_id}"): Op("Give a role", None, status=204),
     ("DELETE", _G + "/members/{user_id}/roles/{role_id}"): Op("Take a role", None, status=204),
     ("GET", _G + "/roles"): Op("A guild's roles", "[Role]"),

@@ -3,7 +3,9 @@
 As in ``core.guilds``: each function takes the acting user, checks what Discord checks, writes
 through ``p.meta``, publishes the gateway event after the write and returns Discord's JSON.
 Guild channel events are channel-scoped (``channel_id`` set), so only members who can VIEW the
-channel receive them; DM events go to their recipients (``user_ids``).
+channel receive them; DM events go to their recipients (``user_ids``). Creating, editing and
+deleting a guild channel is recorded in the audit log (``core.audit``) with the request's
+``reason``.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from core import group_dms
+from core import audit, group_dms
 from core.access import GuildView, channel_view, guild_view
 from core.errors import ApiError, ErrorCode, invalid_form
 from core.events import Event
@@ -199,7 +201,9 @@ async def list_guild_channels(p: Platform, actor: User, guild_id: int) -> list[J
     return [channel_json(c) for c in await with_last_message_ids(p, channels)]
 
 
-async def create_channel(p: Platform, actor: User, guild_id: int, body: dict[str, Any]) -> Json:
+async def create_channel(
+    p: Platform, actor: User, guild_id: int, body: dict[str, Any], *, reason: str | None = None
+) -> Json:
     """``POST /guilds/{id}/channels`` (MANAGE_CHANNELS): a text channel or a category.
 
     Body: ``name`` (1-100), ``type`` (0 or 4), ``topic`` (0-1024), ``position`` (default: after
@@ -233,6 +237,8 @@ async def create_channel(p: Platform, actor: User, guild_id: int, body: dict[str
     await p.meta.create_channel(channel)
     out = channel_json(channel)
     p.publish(Event("CHANNEL_CREATE", out, guild_id=guild_id, channel_id=channel.id))
+    await audit.channel_changed(p, actor.id, audit.AuditAction.CHANNEL_CREATE, None, channel,
+                                reason=reason)
     return out
 
 
@@ -249,7 +255,9 @@ async def get_channel(p: Platform, actor: User, channel_id: int) -> Json:
     return channel_json(channel)
 
 
-async def update_channel(p: Platform, actor: User, channel_id: int, body: dict[str, Any]) -> Json:
+async def update_channel(
+    p: Platform, actor: User, channel_id: int, body: dict[str, Any], *, reason: str | None = None
+) -> Json:
     """``PATCH /channels/{id}`` (MANAGE_CHANNELS; MANAGE_ROLES too to set
     ``permission_overwrites``, which replace the channel's). Fields as :func:`create_channel`;
     ``type`` cannot change. Publishes CHANNEL_UPDATE to the viewers.
@@ -283,10 +291,14 @@ async def update_channel(p: Platform, actor: User, channel_id: int, body: dict[s
         raise ApiError.unknown("channel")
     out = channel_json(updated)
     p.publish(Event("CHANNEL_UPDATE", out, guild_id=updated.guild_id, channel_id=updated.id))
+    await audit.channel_changed(p, actor.id, audit.AuditAction.CHANNEL_UPDATE, channel, updated,
+                                reason=reason)
     return out
 
 
-async def delete_channel(p: Platform, actor: User, channel_id: int) -> Json:
+async def delete_channel(
+    p: Platform, actor: User, channel_id: int, *, reason: str | None = None
+) -> Json:
     """``DELETE /channels/{id}``: delete a guild channel (MANAGE_CHANNELS) or close a DM.
 
     A deleted channel's history goes with it; a category's children lose their parent
@@ -324,6 +336,8 @@ async def delete_channel(p: Platform, actor: User, channel_id: int) -> Json:
     if guild.system_channel_id == channel_id:
         events += await _clear_system_channel(p, guild.id, cv.guild)
     p.publish(*events)
+    await audit.channel_changed(p, actor.id, audit.AuditAction.CHANNEL_DELETE, channel, None,
+                                reason=reason)
     await p.messages.delete_channel_messages(channel_id)
     return out
 

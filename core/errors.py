@@ -28,6 +28,7 @@ class ErrorCode(IntEnum):
     UNKNOWN_TOKEN = 10012
     UNKNOWN_USER = 10013
     UNKNOWN_EMOJI = 10014
+    UNKNOWN_BAN = 10026
     BOTS_CANNOT_USE = 20001
     ONLY_BOTS = 20002
     ACCOUNT_DISABLED = 20013
@@ -40,6 +41,7 @@ class ErrorCode(IntEnum):
     UNAUTHORIZED = 40001
     TOO_LARGE = 40005
     ALREADY_EXISTS = 40007
+    USER_BANNED = 40007  # Discord's meaning of 40007: "The user is banned from this guild."
     MISSING_ACCESS = 50001
     INVALID_ACCOUNT_TYPE = 50002
     CANNOT_EXECUTE_ON_DM = 50003
@@ -55,6 +57,7 @@ class ErrorCode(IntEnum):
     INVALID_ROLE = 50028
     INVALID_RECIPIENTS = 50033
     CANNOT_DELETE_REQUIRED_CHANNEL = 50074
+    BULK_BAN_FAILED = 500000
 
 
 @dataclass(slots=True)
@@ -88,6 +91,7 @@ class ApiError(Exception):
         code = {
             "account": ErrorCode.UNKNOWN_ACCOUNT,
             "application": ErrorCode.UNKNOWN_APPLICATION,
+            "ban": ErrorCode.UNKNOWN_BAN,
             "channel": ErrorCode.UNKNOWN_CHANNEL,
             "guild": ErrorCode.UNKNOWN_GUILD,
             "invite": ErrorCode.UNKNOWN_INVITE,

@@ -15,7 +15,9 @@ unlimited), at most :data:`MAX_INVITES_PER_GUILD` live invites per guild (400 30
 8-10 random letters and digits.
 
 Events after the store write: INVITE_CREATE and INVITE_DELETE to the guild, scoped to the
-invite's channel; joining publishes what :func:`core.members.admit` does.
+invite's channel; joining publishes what :func:`core.members.admit` does. A user banned from
+the guild cannot join (403 40007). Creating and deleting an invite is recorded in the audit log
+(``core.audit``) with the request's ``reason``.
 """
 
 from __future__ import annotations
@@ -27,10 +29,11 @@ from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any
 
+from core import audit
 from core.access import ChannelView, channel_view, guild_view
 from core.errors import ApiError, ErrorCode
 from core.events import Event
-from core.members import admit, check_guild_limit
+from core.members import admit, check_guild_limit, require_not_banned
 from core.models import Channel, Invite, Member, User
 from core.permissions import Permission, has
 from core.platform import Platform
@@ -148,7 +151,9 @@ def _create_event(invite: Invite, inviter: User) -> Event:
     return Event("INVITE_CREATE", data, guild_id=invite.guild_id, channel_id=invite.channel_id)
 
 
-async def create_invite(p: Platform, actor: User, channel_id: int, body: dict[str, Any]) -> Json:
+async def create_invite(
+    p: Platform, actor: User, channel_id: int, body: dict[str, Any], *, reason: str | None = None
+) -> Json:
     """``POST /channels/{channel.id}/invites``.
 
     Body: ``max_age``, ``max_uses``, ``temporary``, ``unique`` (see the module limits).
@@ -180,6 +185,8 @@ async def create_invite(p: Platform, actor: User, channel_id: int, body: dict[st
             )
         found = await _insert(p, wanted)
         p.publish(_create_event(found, actor))
+        await audit.invite_changed(p, actor.id, audit.AuditAction.INVITE_CREATE, found,
+                                   reason=reason)
     return (await _to_json(p, [found], {channel.id: channel}))[0]
 
 
@@ -215,14 +222,16 @@ async def accept_invite(p: Platform, actor: User, code: str) -> Json:
     is counted atomically (``meta.use_invite``), so the last use of an invite is granted once.
 
     Raises:
-        ApiError: 403 20001 for bots, 404 10006 unknown/expired/used up, 400 30001 when the
-            user is in ``config.max_guilds_per_user`` guilds.
+        ApiError: 403 20001 for bots, 404 10006 unknown/expired/used up, 403 40007 for a
+            user banned from the guild, 400 30001 when the user is in
+            ``config.max_guilds_per_user`` guilds.
     """
     if actor.bot:
         raise ApiError(403, ErrorCode.BOTS_CANNOT_USE, "Bots cannot use this endpoint")
     invite = await _find_invite(p, code)
     if await p.meta.get_member(invite.guild_id, actor.id) is not None:
         return {**await _one_json(p, invite), "new_member": False}
+    await require_not_banned(p, invite.guild_id, actor.id)
     await check_guild_limit(p, actor.id)
     used = await p.meta.use_invite(invite.code, p.now_ms())
     if used is None:  # used up or expired since it was read
@@ -262,7 +271,9 @@ async def list_channel_invites(p: Platform, actor: User, channel_id: int) -> lis
     return await _to_json(p, mine, {channel_id: view.channel})
 
 
-async def delete_invite(p: Platform, actor: User, code: str) -> Json:
+async def delete_invite(
+    p: Platform, actor: User, code: str, *, reason: str | None = None
+) -> Json:
     """``DELETE /invites/{code}`` (MANAGE_CHANNELS on its channel, or MANAGE_GUILD).
 
     Returns the deleted invite and publishes INVITE_DELETE ``{channel_id, guild_id, code}``.
@@ -282,4 +293,5 @@ async def delete_invite(p: Platform, actor: User, code: str) -> Json:
     data = {"channel_id": str(invite.channel_id), "guild_id": str(invite.guild_id),
             "code": invite.code}
     p.publish(Event("INVITE_DELETE", data, guild_id=invite.guild_id, channel_id=invite.channel_id))
+    await audit.invite_changed(p, actor.id, audit.AuditAction.INVITE_DELETE, invite, reason=reason)
     return out

@@ -11,6 +11,7 @@ Discord's rules (developer docs, Guild resource and topic *Permissions*), follow
   managed role is never given or taken by hand (403 50013).
 - Kicking needs KICK_MEMBERS over a strictly lower member; the owner is never kicked and
   never leaves (400 50055 Invalid Guild: they transfer or delete the guild instead).
+- A user banned from the guild (``core.bans``) is not added back (403 40007).
 - A timeout (``communication_disabled_until``, an ISO 8601 time at most
   :data:`TIMEOUT_MAX_MS` ahead, or null to lift it) needs MODERATE_MEMBERS over a strictly
   lower member who is neither the owner nor an ADMINISTRATOR (403 50013). Until it ends the
@@ -33,6 +34,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from core import audit
 from core.access import GuildView, guild_view, parse_id
 from core.errors import ApiError, ErrorCode, invalid_form
 from core.events import Event
@@ -56,6 +58,8 @@ __all__ = [
     "leave",
     "list_members",
     "member_payload",
+    "remove",
+    "require_not_banned",
     "set_member_role",
     "update_member",
 ]
@@ -97,6 +101,12 @@ async def check_guild_limit(p: Platform, user_id: int) -> None:
         raise ApiError.bad_request(ErrorCode.MAX_GUILDS, f"Maximum number of guilds reached ({limit})")
 
 
+async def require_not_banned(p: Platform, guild_id: int, user_id: int) -> None:
+    """Raises 403 40007 when the user is banned from the guild."""
+    if await p.meta.get_ban(guild_id, user_id) is not None:
+        raise ApiError(403, ErrorCode.USER_BANNED, "The user is banned from this guild.")
+
+
 async def admit(p: Platform, member: Member, user: User) -> bool:
     """Insert a membership and publish its events; False if ``user`` was already a member.
 
@@ -131,7 +141,8 @@ async def add_bot(
     Raises:
         ApiError: 404 10004 / 403 50001 (guild access), 50013 without MANAGE_GUILD, 404 10013
             unknown user, 403 50001 for a non-bot user or a private bot, 400 30001 at the
-            bot's guild limit, 50035 / 10011 / 50028 for a bad ``nick`` or ``roles``.
+            bot's guild limit, 50035 / 10011 / 50028 for a bad ``nick`` or ``roles``, 403
+            40007 for a bot banned from the guild.
     """
     gv = await guild_view(p.meta, guild_id, actor.id)
     gv.require(Permission.MANAGE_GUILD)
@@ -140,6 +151,7 @@ async def add_bot(
         raise ApiError.unknown("user")
     if await p.meta.get_member(guild_id, user.id) is not None:
         return None
+    await require_not_banned(p, guild_id, user.id)
     app = await p.meta.get_application(user.id) if user.bot else None
     if app is None or (not app.bot_public and app.owner_id != actor.id):
         raise ApiError.missing_access()
@@ -292,14 +304,15 @@ async def _publish_update(p: Platform, member: Member) -> Json:
 
 async def update_member(
     p: Platform, actor: User, guild_id: int, raw_user_id: Any, body: dict[str, Any],
-    *, self_edit: bool = False,
+    *, self_edit: bool = False, reason: str | None = None,
 ) -> Json:
     """``PATCH /guilds/{guild.id}/members/{user.id}`` (and ``/members/@me``: ``self_edit``).
 
     Body: ``nick`` (1-32 characters; empty or null clears it) and, except for ``@me``,
     ``roles`` (the complete new list of role ids) and ``communication_disabled_until`` (a
     timeout: ISO 8601, at most 28 days ahead; null lifts it). Other Discord fields (voice
-    state) have no feature here and are ignored. Publishes GUILD_MEMBER_UPDATE.
+    state) have no feature here and are ignored. Publishes GUILD_MEMBER_UPDATE; the audit log
+    records it with ``reason``.
 
     Raises:
         ApiError: 404 10004 / 403 50001 (guild access), 404 10007 unknown member, 50013
@@ -315,11 +328,14 @@ async def update_member(
     updated = await p.meta.update_member(guild_id, target.user_id, fields)
     if updated is None:  # left or kicked meanwhile
         raise ApiError.unknown("member")
-    return await _publish_update(p, updated)
+    out = await _publish_update(p, updated)
+    await audit.member_updated(p, actor.id, target, updated, gv.roles, reason=reason)
+    return out
 
 
 async def set_member_role(
-    p: Platform, actor: User, guild_id: int, raw_user_id: Any, raw_role_id: Any, *, give: bool
+    p: Platform, actor: User, guild_id: int, raw_user_id: Any, raw_role_id: Any, *, give: bool,
+    reason: str | None = None,
 ) -> None:
     """``PUT`` (``give``) / ``DELETE /guilds/{guild.id}/members/{user.id}/roles/{role.id}``.
 
@@ -350,12 +366,19 @@ async def set_member_role(
     if updated is None:
         raise ApiError.unknown("member")
     await _publish_update(p, updated)
+    await audit.member_updated(p, actor.id, member, updated, gv.roles, reason=reason)
 
 
 # -- leaving -----------------------------------------------------------------------------------
 
 
-async def _remove(p: Platform, guild_id: int, user_id: int) -> None:
+async def remove(p: Platform, guild_id: int, user_id: int) -> None:
+    """Remove a membership as a kick, a leave or a ban does: GUILD_MEMBER_REMOVE to the guild,
+    GUILD_DELETE to the user's sessions (which leave the guild at once).
+
+    Raises:
+        ApiError: 404 10007 when the user is not a member (any more).
+    """
     if not await p.meta.remove_member(guild_id, user_id):
         raise ApiError.unknown("member")
     user = await _user(p, user_id)
@@ -367,8 +390,11 @@ async def _remove(p: Platform, guild_id: int, user_id: int) -> None:
     )
 
 
-async def kick(p: Platform, actor: User, guild_id: int, raw_user_id: Any) -> None:
-    """``DELETE /guilds/{guild.id}/members/{user.id}``: remove a member (KICK_MEMBERS).
+async def kick(
+    p: Platform, actor: User, guild_id: int, raw_user_id: Any, *, reason: str | None = None
+) -> None:
+    """``DELETE /guilds/{guild.id}/members/{user.id}``: remove a member (KICK_MEMBERS); in the
+    audit log with ``reason``.
 
     Raises:
         ApiError: 404 10004 / 403 50001 (guild access), 50013 without KICK_MEMBERS, for the
@@ -382,7 +408,9 @@ async def kick(p: Platform, actor: User, guild_id: int, raw_user_id: Any) -> Non
         target_id=target.user_id, target_role_ids=target.roles, roles=gv.roles,
     ):
         raise ApiError.missing_permissions()
-    await _remove(p, guild_id, target.user_id)
+    await remove(p, guild_id, target.user_id)
+    await audit.record(p, guild_id, actor.id, audit.AuditAction.MEMBER_KICK, target.user_id,
+                       reason=reason)
 
 
 async def leave(p: Platform, actor: User, guild_id: int) -> None:
@@ -397,4 +425,4 @@ async def leave(p: Platform, actor: User, guild_id: int) -> None:
         raise ApiError.unknown("guild")
     if guild.owner_id == actor.id:
         raise ApiError.bad_request(INVALID_GUILD, "Invalid Guild")
-    await _remove(p, guild_id, actor.id)
+    await remove(p, guild_id, actor.id)

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from core import audit
 from core.access import ChannelView, channel_view
 from core.errors import ApiError, ErrorCode, invalid_form
 from core.events import Event
@@ -40,6 +41,7 @@ __all__ = [
     "channel_audience",
     "channel_place",
     "delete",
+    "delete_many",
     "edit",
     "send",
     "typing",
@@ -272,9 +274,12 @@ async def _edit_fields(
     return fields
 
 
-async def delete(p: Platform, user: User, channel_id: int, message_id: int) -> None:
+async def delete(
+    p: Platform, user: User, channel_id: int, message_id: int, *, reason: str | None = None
+) -> None:
     """``DELETE /channels/{id}/messages/{id}``: by the author, or with MANAGE_MESSAGES in a
-    guild channel; MESSAGE_DELETE ``{id, channel_id, guild_id}``.
+    guild channel; MESSAGE_DELETE ``{id, channel_id, guild_id}``. A moderator's delete is in
+    the audit log with ``reason``.
 
     Raises:
         ApiError: as :func:`core.access.channel_view`; 404 10008; 403 50013, or 50003 for
@@ -291,12 +296,17 @@ async def delete(p: Platform, user: User, channel_id: int, message_id: int) -> N
         raise ApiError.unknown("message")
     data = {"id": str(message.id), **channel_place(view.channel)}
     p.publish(Event("MESSAGE_DELETE", data, **channel_audience(view.channel)))
+    if message.author_id != user.id:
+        await audit.message_deleted(p, user.id, view.channel, message.author_id, reason=reason)
 
 
-async def bulk_delete(p: Platform, user: User, channel_id: int, body: dict[str, Any]) -> None:
+async def bulk_delete(
+    p: Platform, user: User, channel_id: int, body: dict[str, Any], *, reason: str | None = None
+) -> None:
     """``POST /channels/{id}/messages/bulk-delete``: ``messages``, 2..100 ids, none older than
     14 days (MANAGE_MESSAGES, guild channels only). Ids that are not messages of this channel
-    are skipped. MESSAGE_DELETE_BULK ``{ids, channel_id, guild_id}`` lists what was deleted.
+    are skipped. MESSAGE_DELETE_BULK ``{ids, channel_id, guild_id}`` lists what was deleted;
+    the audit log gets it with ``reason``.
 
     Raises:
         ApiError: as :func:`core.access.channel_view`; 403 50013, or 50003 in a DM; 400 50035
@@ -316,11 +326,25 @@ async def bulk_delete(p: Platform, user: User, channel_id: int, body: dict[str, 
         raise ApiError.bad_request(
             BULK_TOO_OLD, "You can only bulk delete messages that are under 14 days old."
         )
-    done = await asyncio.gather(*(p.messages.delete_message(view.channel.id, i) for i in ids))
-    deleted = [str(i) for i, ok in zip(ids, done, strict=True) if ok]
+    deleted = await delete_many(p, view.channel, ids)
     if deleted:
-        data = {"ids": deleted, **channel_place(view.channel)}
-        p.publish(Event("MESSAGE_DELETE_BULK", data, **channel_audience(view.channel)))
+        await audit.messages_bulk_deleted(p, user.id, view.channel, len(deleted), reason=reason)
+
+
+async def delete_many(p: Platform, channel: Channel, ids: Sequence[int]) -> list[int]:
+    """Delete messages of a guild channel by id, BULK_MAX at a time, each batch announced by
+    one MESSAGE_DELETE_BULK listing what it deleted (ids not in the channel are skipped);
+    the ids deleted. Also a ban's purge of the banned user's messages (``core.purge``)."""
+    deleted: list[int] = []
+    for start in range(0, len(ids), BULK_MAX):
+        batch = ids[start:start + BULK_MAX]
+        done = await asyncio.gather(*(p.messages.delete_message(channel.id, i) for i in batch))
+        gone = [i for i, ok in zip(batch, done, strict=True) if ok]
+        if gone:
+            data = {"ids": [str(i) for i in gone], **channel_place(channel)}
+            p.publish(Event("MESSAGE_DELETE_BULK", data, **channel_audience(channel)))
+        deleted += gone
+    return deleted
 
 
 async def typing(p: Platform, user: User, channel_id: int) -> None:

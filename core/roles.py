@@ -19,13 +19,16 @@ Discord does not document are dropped (masked with :data:`core.permissions.ALL`)
 Every change publishes its gateway event after the store write: GUILD_ROLE_CREATE / UPDATE /
 DELETE ``{guild_id, role | role_id}`` to the guild, and CHANNEL_UPDATE (the channel's full JSON,
 with its overwrites) to the guild, scoped to the channel. The gateway learns about permission
-changes only from these events, so each carries the complete new state.
+changes only from these events, so each carries the complete new state. Creating, editing and
+deleting a role or an overwrite is recorded in the audit log (``core.audit``) with the
+request's ``reason``.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from core import audit
 from core.access import ChannelView, GuildView, channel_view, guild_view, parse_id
 from core.errors import ApiError, ErrorCode, invalid_form
 from core.events import Event
@@ -135,7 +138,9 @@ def _role_fields(body: dict[str, Any]) -> dict[str, Any]:
     return fields
 
 
-async def create_role(p: Platform, actor: User, guild_id: int, body: dict[str, Any]) -> Role:
+async def create_role(
+    p: Platform, actor: User, guild_id: int, body: dict[str, Any], *, reason: str | None = None
+) -> Role:
     """``POST /guilds/{guild.id}/roles``: a new role at position 1, just above @everyone.
 
     Body: ``name`` (1-100, default "new role"), ``permissions`` (default @everyone's),
@@ -172,11 +177,13 @@ async def create_role(p: Platform, actor: User, guild_id: int, body: dict[str, A
     await p.meta.create_role(role)
     p.publish(role_event("GUILD_ROLE_CREATE", role), *(role_event("GUILD_ROLE_UPDATE", r)
                                                         for r in moved))
+    await audit.role_changed(p, actor.id, audit.AuditAction.ROLE_CREATE, None, role, reason=reason)
     return role
 
 
 async def update_role(
-    p: Platform, actor: User, guild_id: int, role_id: Any, body: dict[str, Any]
+    p: Platform, actor: User, guild_id: int, role_id: Any, body: dict[str, Any],
+    *, reason: str | None = None,
 ) -> Role:
     """``PATCH /guilds/{guild.id}/roles/{role.id}``: name, permissions, color, hoist, mentionable.
 
@@ -203,6 +210,8 @@ async def update_role(
     if updated is None:  # deleted meanwhile
         raise ApiError.unknown("role")
     p.publish(role_event("GUILD_ROLE_UPDATE", updated))
+    await audit.role_changed(p, actor.id, audit.AuditAction.ROLE_UPDATE, role, updated,
+                             reason=reason)
     return updated
 
 
@@ -276,7 +285,9 @@ async def move_roles(p: Platform, actor: User, guild_id: int, body: Any) -> list
     return await p.meta.list_roles(guild_id)
 
 
-async def delete_role(p: Platform, actor: User, guild_id: int, role_id: Any) -> None:
+async def delete_role(
+    p: Platform, actor: User, guild_id: int, role_id: Any, *, reason: str | None = None
+) -> None:
     """``DELETE /guilds/{guild.id}/roles/{role.id}``.
 
     The store removes the role from every member and overwrite. GUILD_ROLE_DELETE tells the
@@ -305,6 +316,7 @@ async def delete_role(p: Platform, actor: User, guild_id: int, role_id: Any) -> 
         if channel is not None:
             events.append(_channel_update(channel))
     p.publish(*events)
+    await audit.role_changed(p, actor.id, audit.AuditAction.ROLE_DELETE, role, None, reason=reason)
 
 
 # -- overwrites ------------------------------------------------------------------------------
@@ -336,7 +348,8 @@ async def _check_target(p: Platform, view: ChannelView, target_id: int, kind: in
 
 
 async def put_overwrite(
-    p: Platform, actor: User, channel_id: int, target_id: Any, body: dict[str, Any]
+    p: Platform, actor: User, channel_id: int, target_id: Any, body: dict[str, Any],
+    *, reason: str | None = None,
 ) -> Channel:
     """``PUT /channels/{channel.id}/permissions/{overwrite.id}``: create or replace one.
 
@@ -357,11 +370,16 @@ async def put_overwrite(
     deny = get_permissions(body, "deny", default=0) & ALL
     check_grantable(view.permissions, allow | deny)
     await _check_target(p, view, target, kind)
-    await p.meta.put_overwrite(channel_id, Overwrite(target, OverwriteType(kind), allow, deny))
-    return await _publish_channel(p, channel_id)
+    overwrite = Overwrite(target, OverwriteType(kind), allow, deny)
+    await p.meta.put_overwrite(channel_id, overwrite)
+    channel = await _publish_channel(p, channel_id)
+    await _audit_overwrite(p, actor, view, target, overwrite, reason)
+    return channel
 
 
-async def delete_overwrite(p: Platform, actor: User, channel_id: int, target_id: Any) -> Channel:
+async def delete_overwrite(
+    p: Platform, actor: User, channel_id: int, target_id: Any, *, reason: str | None = None
+) -> Channel:
     """``DELETE /channels/{channel.id}/permissions/{overwrite.id}``.
 
     Raises:
@@ -374,7 +392,18 @@ async def delete_overwrite(p: Platform, actor: User, channel_id: int, target_id:
         raise ApiError.unknown("overwrite")
     if not await p.meta.delete_overwrite(channel_id, target):
         raise ApiError.unknown("overwrite")
-    return await _publish_channel(p, channel_id)
+    channel = await _publish_channel(p, channel_id)
+    await _audit_overwrite(p, actor, view, target, None, reason)
+    return channel
+
+
+async def _audit_overwrite(p: Platform, actor: User, view: ChannelView, target: int,
+                           new: Overwrite | None, reason: str | None) -> None:
+    """The audit entry of an overwrite change: ``view`` holds the channel as it was."""
+    assert view.guild is not None
+    old = next((o for o in view.channel.overwrites if o.id == target), None)
+    await audit.overwrite_changed(p, actor.id, view.channel, old, new, view.guild.roles,
+                                  reason=reason)
 
 
 async def _publish_channel(p: Platform, channel_id: int) -> Channel:

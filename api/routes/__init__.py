@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from api.routes import (
     accounts,
+    audit_logs,
+    bans,
     channels,
     guilds,
     invites,
@@ -24,4 +26,4 @@ __all__ = ["ROUTE_TABLES"]
 ROUTE_TABLES = [accounts.routes, guilds.routes, channels.routes, pins.routes, search.routes,
                 messages.routes,
                 reactions.routes, members.routes, roles.routes, invites.routes, read_states.routes,
-                recipients.routes]
+                recipients.routes, bans.routes, audit_logs.routes]

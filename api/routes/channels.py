@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from api.audit_reason import audit_reason
 from api.http import json_response, no_content, read_json, read_json_value, user_of
 from api.keys import PLATFORM
 from core import channels
@@ -26,7 +27,8 @@ async def list_guild_channels(request: web.Request) -> web.Response:
 async def create_channel(request: web.Request) -> web.Response:
     guild_id = parse_id(request.match_info["guild_id"], "guild")
     body = await read_json(request)
-    out = await channels.create_channel(request.app[PLATFORM], user_of(request), guild_id, body)
+    out = await channels.create_channel(request.app[PLATFORM], user_of(request), guild_id, body,
+                                        reason=audit_reason(request))
     return json_response(out, 201)
 
 
@@ -49,14 +51,16 @@ async def get_channel(request: web.Request) -> web.Response:
 async def patch_channel(request: web.Request) -> web.Response:
     channel_id = parse_id(request.match_info["channel_id"], "channel")
     body = await read_json(request)
-    out = await channels.update_channel(request.app[PLATFORM], user_of(request), channel_id, body)
+    out = await channels.update_channel(request.app[PLATFORM], user_of(request), channel_id, body,
+                                        reason=audit_reason(request))
     return json_response(out)
 
 
 @routes.delete(V + "/channels/{channel_id}")
 async def delete_channel(request: web.Request) -> web.Response:
     channel_id = parse_id(request.match_info["channel_id"], "channel")
-    out = await channels.delete_channel(request.app[PLATFORM], user_of(request), channel_id)
+    out = await channels.delete_channel(request.app[PLATFORM], user_of(request), channel_id,
+                                        reason=audit_reason(request))
     return json_response(out)
 
 

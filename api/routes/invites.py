@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from api.audit_reason import audit_reason
 from api.http import json_response, public, read_json, user_of
 from api.keys import PLATFORM
 from core import invites
@@ -23,7 +24,7 @@ def _channel_id(request: web.Request) -> int:
 async def create_invite(request: web.Request) -> web.Response:
     body = await read_json(request)
     out = await invites.create_invite(request.app[PLATFORM], user_of(request),
-                                      _channel_id(request), body)
+                                      _channel_id(request), body, reason=audit_reason(request))
     return json_response(out)
 
 
@@ -61,5 +62,5 @@ async def accept_invite(request: web.Request) -> web.Response:
 @routes.delete(V + "/invites/{code}")
 async def delete_invite(request: web.Request) -> web.Response:
     out = await invites.delete_invite(request.app[PLATFORM], user_of(request),
-                                      request.match_info["code"])
+                                      request.match_info["code"], reason=audit_reason(request))
     return json_response(out)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from api.audit_reason import audit_reason
 from api.http import json_response, no_content, read_json, user_of
 from api.keys import PLATFORM
 from core import members
@@ -39,7 +40,8 @@ async def patch_me(request: web.Request) -> web.Response:
     body = await read_json(request)
     actor = user_of(request)
     out = await members.update_member(
-        request.app[PLATFORM], actor, _guild_id(request), actor.id, body, self_edit=True
+        request.app[PLATFORM], actor, _guild_id(request), actor.id, body, self_edit=True,
+        reason=audit_reason(request),
     )
     return json_response(out)
 
@@ -68,7 +70,7 @@ async def patch_member(request: web.Request) -> web.Response:
     body = await read_json(request)
     out = await members.update_member(
         request.app[PLATFORM], user_of(request), _guild_id(request),
-        request.match_info["user_id"], body,
+        request.match_info["user_id"], body, reason=audit_reason(request),
     )
     return json_response(out)
 
@@ -76,7 +78,8 @@ async def patch_member(request: web.Request) -> web.Response:
 @routes.delete(_M + "/{user_id}")
 async def kick_member(request: web.Request) -> web.Response:
     await members.kick(
-        request.app[PLATFORM], user_of(request), _guild_id(request), request.match_info["user_id"]
+        request.app[PLATFORM], user_of(request), _guild_id(request), request.match_info["user_id"],
+        reason=audit_reason(request),
     )
     return no_content()
 
@@ -86,6 +89,7 @@ async def give_role(request: web.Request) -> web.Response:
     await members.set_member_role(
         request.app[PLATFORM], user_of(request), _guild_id(request),
         request.match_info["user_id"], request.match_info["role_id"], give=True,
+        reason=audit_reason(request),
     )
     return no_content()
 
@@ -95,6 +99,7 @@ async def take_role(request: web.Request) -> web.Response:
     await members.set_member_role(
         request.app[PLATFORM], user_of(request), _guild_id(request),
         request.match_info["user_id"], request.match_info["role_id"], give=False,
+        reason=audit_reason(request),
     )
     return no_content()
 

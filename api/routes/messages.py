@@ -6,6 +6,7 @@ import math
 
 from aiohttp import web
 
+from api.audit_reason import audit_reason
 from api.http import json_response, no_content, read_json, user_of
 from api.keys import PLATFORM
 from core import history, messages
@@ -34,7 +35,8 @@ def _message_id(request: web.Request) -> int:
 async def bulk_delete(request: web.Request) -> web.Response:
     channel_id = _channel_id(request)
     body = await read_json(request)
-    await messages.bulk_delete(request.app[PLATFORM], user_of(request), channel_id, body)
+    await messages.bulk_delete(request.app[PLATFORM], user_of(request), channel_id, body,
+                               reason=audit_reason(request))
     return no_content()
 
 
@@ -81,7 +83,8 @@ async def edit_message(request: web.Request) -> web.Response:
 @routes.delete(_C + "/messages/{message_id}")
 async def delete_message(request: web.Request) -> web.Response:
     channel_id = _channel_id(request)
-    await messages.delete(request.app[PLATFORM], user_of(request), channel_id, _message_id(request))
+    await messages.delete(request.app[PLATFORM], user_of(request), channel_id, _message_id(request),
+                          reason=audit_reason(request))
     return no_content()
 
 

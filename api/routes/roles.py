@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from api.audit_reason import audit_reason
 from api.http import json_response, no_content, read_json, read_json_value, user_of
 from api.keys import PLATFORM
 from core import roles
@@ -35,7 +36,7 @@ async def list_roles(request: web.Request) -> web.Response:
 async def create_role(request: web.Request) -> web.Response:
     body = await read_json(request)
     role = await roles.create_role(request.app[PLATFORM], user_of(request), _guild_id(request),
-                                   body)
+                                   body, reason=audit_reason(request))
     return json_response(role_json(role))
 
 
@@ -52,7 +53,7 @@ async def patch_role(request: web.Request) -> web.Response:
     body = await read_json(request)
     role = await roles.update_role(
         request.app[PLATFORM], user_of(request), _guild_id(request),
-        request.match_info["role_id"], body,
+        request.match_info["role_id"], body, reason=audit_reason(request),
     )
     return json_response(role_json(role))
 
@@ -60,7 +61,7 @@ async def patch_role(request: web.Request) -> web.Response:
 @routes.delete(_R + "/{role_id}")
 async def delete_role(request: web.Request) -> web.Response:
     await roles.delete_role(request.app[PLATFORM], user_of(request), _guild_id(request),
-                            request.match_info["role_id"])
+                            request.match_info["role_id"], reason=audit_reason(request))
     return no_content()
 
 
@@ -69,7 +70,7 @@ async def put_overwrite(request: web.Request) -> web.Response:
     body = await read_json(request)
     await roles.put_overwrite(
         request.app[PLATFORM], user_of(request), _channel_id(request),
-        request.match_info["overwrite_id"], body,
+        request.match_info["overwrite_id"], body, reason=audit_reason(request),
     )
     return no_content()
 
@@ -77,5 +78,5 @@ async def put_overwrite(request: web.Request) -> web.Response:
 @routes.delete(V + "/channels/{channel_id}/permissions/{overwrite_id}")
 async def delete_overwrite(request: web.Request) -> web.Response:
     await roles.delete_overwrite(request.app[PLATFORM], user_of(request), _channel_id(request),
-                                 request.match_info["overwrite_id"])
+                                 request.match_info["overwrite_id"], reason=audit_reason(request))
     return no_content()
