@@ -127,6 +127,14 @@ class GuildCache:
     def has_channel(self, channel_id: int) -> bool:
         return channel_id in self._channels
 
+    def holds(self, user_id: int, permission: int) -> bool:
+        """Whether ``user_id`` holds ``permission`` guild-wide (False for an unknown member).
+        Not memoized: only rare events (the audit log's) ask."""
+        member = self.members.get(user_id)
+        if member is None or self._guild is None:
+            return False
+        return compute_permissions(self._guild, self._roles, member, None) & permission == permission
+
     def _compute(self, user_id: int, channel_id: int) -> bool:
         member = self.members.get(user_id)
         channel = self._channels.get(channel_id)

@@ -33,6 +33,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from typing import Any, Protocol
 
 from core.events import TOKENS_REVOKED, Event
+from core.permissions import Permission
 from core.platform import Platform
 from core.shard import on_shard
 from gateway.audience import MESSAGE_EVENTS, Audience, Conn, ContentGate, guild_of
@@ -51,6 +52,9 @@ BACKLOG_MAX = 10_000
 # connect and disconnect (PRESENCE_UPDATE) cost one check per member: a 5,000-session resume
 # storm spent 75% of its CPU there (bench.gateway storm).
 _INDEXED = (int(Intent.GUILD_PRESENCES), int(Intent.GUILD_MEMBERS))
+# Guild events only members holding a permission receive ("only sent to bots with the
+# VIEW_AUDIT_LOG permission"). Rare (moderation), so they are filtered per event, unmemoized.
+_PERMISSION_GATED = {"GUILD_AUDIT_LOG_ENTRY_CREATE": int(Permission.VIEW_AUDIT_LOG)}
 # How long an identify waits for the bus to confirm its new subscriptions before it reads the
 # READY snapshot (seconds). Past it the session starts anyway: an event published meanwhile
 # may be missed, which is what the bus's at-most-once delivery allows for.
@@ -307,7 +311,7 @@ class Hub:
     def _audience(self, event: Event, cache: GuildCache | None, need: int,
                   guild_id: int | None) -> Audience:
         """Who receives ``event``: memoized per (channel, intent) for a guild's events."""
-        if event.user_ids or cache is None:
+        if event.user_ids or cache is None or event.name in _PERMISSION_GATED:
             return Audience(self._candidates(event, cache, need), need, guild_id)
         key = (event.channel_id, need)
         audience = cache.audiences.get(key)
@@ -327,6 +331,9 @@ class Hub:
                           else cache.conns)
         else:
             return ()
+        gate = _PERMISSION_GATED.get(event.name)
+        if gate is not None and cache is not None:
+            return [c for c in conns if cache.holds(c.session.user_id, gate)]  # type: ignore[arg-type]
         channel_id = event.channel_id
         if channel_id is None or cache is None:
             return conns
@@ -385,13 +392,16 @@ class Hub:
                 return guild_id, users  # its presences are read first (_drain)
             cache = self._guilds.get(guild_id)
             return (guild_id, users) if cache is None or cache.missing(users) else None
-        if event.guild_id is None or event.channel_id is None:
+        if event.guild_id is None or (event.channel_id is None
+                                      and event.name not in _PERMISSION_GATED):
             return None  # no permission check: nothing to load
         cache = self._guilds.get(event.guild_id)
         if cache is None:
             return None  # no local session in this guild
         if cache.missing():
             return event.guild_id, ()
+        if event.channel_id is None:
+            return None
         if event.name != "CHANNEL_DELETE" and not cache.has_channel(event.channel_id):
             # A channel made since the last load (CHANNEL_CREATE is fanned out before it
             # invalidates the cache): a load must read the channels again, not just members.
