@@ -29,12 +29,14 @@ class ErrorCode(IntEnum):
     UNKNOWN_USER = 10013
     UNKNOWN_EMOJI = 10014
     UNKNOWN_BAN = 10026
+    UNKNOWN_WEBHOOK = 10015
     BOTS_CANNOT_USE = 20001
     ONLY_BOTS = 20002
     ACCOUNT_DISABLED = 20013
     MAX_GUILDS = 30001
     MAX_PINS = 30003
     MAX_ROLES = 30005
+    MAX_WEBHOOKS = 30007
     MAX_REACTIONS = 30010
     MAX_CHANNELS = 30013
     MAX_INVITES = 30016
@@ -52,6 +54,8 @@ class ErrorCode(IntEnum):
     MISSING_PERMISSIONS = 50013
     INVALID_TOKEN = 50014
     SYSTEM_MESSAGE = 50021
+    INVALID_CHANNEL_TYPE = 50024
+    INVALID_WEBHOOK_TOKEN = 50027
     INVALID_FORM_BODY = 50035
     INVALID_API_VERSION = 50041
     INVALID_ROLE = 50028
@@ -100,6 +104,7 @@ class ApiError(Exception):
             "overwrite": ErrorCode.UNKNOWN_OVERWRITE,
             "role": ErrorCode.UNKNOWN_ROLE,
             "user": ErrorCode.UNKNOWN_USER,
+            "webhook": ErrorCode.UNKNOWN_WEBHOOK,
         }[what]
         return cls(404, code, f"Unknown {what.capitalize()}")
 

@@ -4,12 +4,18 @@ Every send goes through :meth:`core.router.MessageRouter.submit`: it returns onc
 holding the message is durable, and only then is MESSAGE_CREATE published and the author
 answered. Body parsing and limits are in :mod:`core.message_form`; reads (history, one message,
 rendering, ``last_message_id``) in :mod:`core.history`.
+
+A webhook's messages take the same path (:func:`send_as_webhook`, :func:`edit_as_webhook`,
+:func:`delete_as_webhook`, called by :mod:`core.webhook_messages` once the token is checked):
+the same parsing, mentions, router and events, with the webhook as the author. It is no user
+and no member: no permission applies to it but the ones Discord gives webhooks (any mention,
+as ``allowed_mentions`` permits), no slowmode, no nonce, no reply.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,7 +33,7 @@ from core.message_form import (
     parse_edit,
     parse_send,
 )
-from core.models import Channel, ChannelType, Message, MessageReference, User
+from core.models import Channel, ChannelType, Message, MessageReference, Role, User, Webhook
 from core.permissions import Permission
 from core.platform import Platform
 from core.router import RouterClosed, WriteFailed
@@ -41,9 +47,12 @@ __all__ = [
     "channel_audience",
     "channel_place",
     "delete",
+    "delete_as_webhook",
     "delete_many",
     "edit",
+    "edit_as_webhook",
     "send",
+    "send_as_webhook",
     "typing",
 ]
 
@@ -59,6 +68,9 @@ _P = Permission
 # Who slowmode does not apply to (Discord: MANAGE_MESSAGES or MANAGE_CHANNELS, and since 2026
 # BYPASS_SLOWMODE).
 _SLOWMODE_EXEMPT = int(_P.MANAGE_MESSAGES | _P.MANAGE_CHANNELS | _P.BYPASS_SLOWMODE)
+# What a webhook's execute body may carry of a send's fields ("Execute Webhook": no nonce, no
+# reply); the rest (``username``, ``avatar_url``...) is core.webhook_messages'.
+_WEBHOOK_SEND_FIELDS = ("content", "tts", "embeds", "allowed_mentions", "flags")
 
 
 @dataclass(slots=True)
@@ -78,6 +90,28 @@ class _Mentions:
     users: tuple[int, ...]
     roles: tuple[int, ...]
     everyone: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _MentionScope:
+    """What decides which mentions of a message count: its channel, the guild's roles (none
+    in a DM), and whether the sender may mention @everyone and any role (MENTION_EVERYONE for
+    a user; a webhook always may, as on Discord)."""
+
+    channel: Channel
+    roles: Mapping[int, Role]
+    may_mention_all: bool
+
+
+def _scope(view: ChannelView) -> _MentionScope:
+    roles = view.guild.roles if view.guild is not None else {}
+    return _MentionScope(view.channel, roles, bool(view.permissions & _P.MENTION_EVERYONE))
+
+
+async def _webhook_scope(p: Platform, channel: Channel) -> _MentionScope:
+    assert channel.guild_id is not None  # a webhook's channel is a guild text channel
+    roles = {r.id: r for r in await p.meta.list_roles(channel.guild_id)}
+    return _MentionScope(channel, roles, True)
 
 
 # -- send --------------------------------------------------------------------------------------
@@ -106,7 +140,7 @@ async def send(p: Platform, author: User, channel_id: int, body: dict[str, Any])
         raise ApiError.bad_request(ErrorCode.EMPTY_MESSAGE, "Cannot send an empty message")
     referenced = await _referenced(p, view, form.reference)
     replied = referenced.author_id if referenced and form.allowed.mentions_replied else None
-    mentioned = await _mentions(p, view, form.content, form.allowed, replied)
+    mentioned = await _mentions(p, _scope(view), form.content, form.allowed, replied)
     users = await _users_for(p, author, mentioned.users, referenced)
     await _slowmode(p, view, author.id)
     channel = view.channel
@@ -155,7 +189,8 @@ async def _referenced(p: Platform, view: ChannelView, ref: ReferenceForm | None)
 
 
 async def _mentions(
-    p: Platform, view: ChannelView, content: str, allowed: AllowedMentions, replied: int | None
+    p: Platform, scope: _MentionScope, content: str, allowed: AllowedMentions,
+    replied: int | None,
 ) -> _Mentions:
     """The mentions that count: members (or DM recipients), roles of this guild that are
     mentionable (or the author has MENTION_EVERYONE), and @everyone/@here with MENTION_EVERYONE;
@@ -164,15 +199,15 @@ async def _mentions(
     wanted = [u for u in user_ids if allowed.allows_user(u)]
     if replied is not None and replied not in wanted:
         wanted.append(replied)
-    gv = view.guild
-    if gv is None:
-        recipients = view.channel.recipients
+    guild_id = scope.channel.guild_id
+    if guild_id is None:
+        recipients = scope.channel.recipients
         return _Mentions(tuple(u for u in wanted if u in recipients), (), False)
-    found = await asyncio.gather(*(p.meta.get_member(gv.guild.id, u) for u in wanted))
-    may_all = bool(view.permissions & _P.MENTION_EVERYONE)
+    found = await asyncio.gather(*(p.meta.get_member(guild_id, u) for u in wanted))
+    may_all = scope.may_mention_all
     roles = tuple(
         r for r in role_ids
-        if r != gv.guild.id and (role := gv.roles.get(r)) is not None
+        if r != guild_id and (role := scope.roles.get(r)) is not None
         and (role.mentionable or may_all) and allowed.allows_role(r)
     )
     return _Mentions(
@@ -232,16 +267,7 @@ async def edit(
     ):
         raise ApiError(403, ErrorCode.CANNOT_EDIT_OTHERS_MESSAGE,
                        "Cannot edit a message authored by another user")
-    fields = await _edit_fields(p, view, message, form)
-    updated = message
-    if fields:
-        found = await p.messages.update_message(view.channel.id, message.id, fields)
-        if found is None:  # deleted meanwhile
-            raise ApiError.unknown("message")
-        updated = found
-    data = (await render(p, view.channel, [updated], members=True))[0]
-    if fields:
-        p.publish(Event("MESSAGE_UPDATE", data, **channel_audience(view.channel)))
+    data, updated = await _apply_edit(p, _scope(view), message, form)
     # The answer is a read by the editor: with the reactions as they see them (the event,
     # for everyone, has none; core.history).
     counts = await p.messages.reaction_counts(view.channel.id, [updated.id], user.id)
@@ -250,8 +276,26 @@ async def edit(
     return data
 
 
+async def _apply_edit(
+    p: Platform, scope: _MentionScope, message: Message, form: EditForm
+) -> tuple[Json, Message]:
+    """Write an edit (if it changes anything) and publish MESSAGE_UPDATE; the message's JSON
+    (with ``member``, as the event's) and the message as stored after it."""
+    fields = await _edit_fields(p, scope, message, form)
+    updated = message
+    if fields:
+        found = await p.messages.update_message(scope.channel.id, message.id, fields)
+        if found is None:  # deleted meanwhile
+            raise ApiError.unknown("message")
+        updated = found
+    data = (await render(p, scope.channel, [updated], members=True))[0]
+    if fields:
+        p.publish(Event("MESSAGE_UPDATE", data, **channel_audience(scope.channel)))
+    return data, updated
+
+
 async def _edit_fields(
-    p: Platform, view: ChannelView, message: Message, form: EditForm
+    p: Platform, scope: _MentionScope, message: Message, form: EditForm
 ) -> dict[str, Any]:
     fields: dict[str, Any] = {}
     if form.flags is not None:
@@ -265,10 +309,10 @@ async def _edit_fields(
     if form.content is not None:
         replied = None
         if message.reference is not None:
-            ref = await p.messages.get_message(view.channel.id, message.reference.message_id)
+            ref = await p.messages.get_message(scope.channel.id, message.reference.message_id)
             if ref is not None and ref.author_id in message.mentions:
                 replied = ref.author_id
-        m = await _mentions(p, view, content, form.allowed, replied)
+        m = await _mentions(p, scope, content, form.allowed, replied)
         fields.update(content=content, mentions=m.users, mention_roles=m.roles,
                       mention_everyone=m.everyone, edited_at=p.now_ms())
     return fields
@@ -292,12 +336,16 @@ async def delete(
             raise ApiError(403, ErrorCode.CANNOT_EXECUTE_ON_DM,
                            "Cannot execute action on a DM channel")
         view.require(_P.MANAGE_MESSAGES)
-    if not await p.messages.delete_message(view.channel.id, message.id):
-        raise ApiError.unknown("message")
-    data = {"id": str(message.id), **channel_place(view.channel)}
-    p.publish(Event("MESSAGE_DELETE", data, **channel_audience(view.channel)))
+    await _remove(p, view.channel, message)
     if message.author_id != user.id:
         await audit.message_deleted(p, user.id, view.channel, message.author_id, reason=reason)
+
+
+async def _remove(p: Platform, channel: Channel, message: Message) -> None:
+    if not await p.messages.delete_message(channel.id, message.id):
+        raise ApiError.unknown("message")
+    data = {"id": str(message.id), **channel_place(channel)}
+    p.publish(Event("MESSAGE_DELETE", data, **channel_audience(channel)))
 
 
 async def bulk_delete(
@@ -362,6 +410,71 @@ async def typing(p: Platform, user: User, channel_id: int) -> None:
     if view.guild is not None:
         data["member"] = member_json(view.guild.member, user)
     p.publish(Event("TYPING_START", data, **channel_audience(view.channel)))
+
+
+# -- a webhook's messages (core.webhook_messages checks the token and the message first) -------
+
+
+async def send_as_webhook(
+    p: Platform, webhook: Webhook, channel: Channel, body: dict[str, Any], *,
+    username: str, avatar: str | None,
+) -> Json:
+    """A webhook's message in its ``channel``: ``content``, ``embeds``, ``allowed_mentions``,
+    ``tts``, ``flags`` parsed as a user's send; written through the router, then MESSAGE_CREATE.
+
+    Args:
+        username: the author's name shown (the webhook's, or the execute's override).
+        avatar: the author's avatar hash shown (likewise).
+
+    Returns:
+        The message object (no ``member``: the author is the webhook).
+
+    Raises:
+        ApiError: 400 50006 for an empty message, 50035 for a bad field; 503 when the write
+            failed or the worker is draining.
+    """
+    _require_text(channel)
+    fields = {k: body[k] for k in _WEBHOOK_SEND_FIELDS if k in body}
+    form = parse_send(fields, p.config.max_message_length)
+    if not form.content and not form.embeds:
+        raise ApiError.bad_request(ErrorCode.EMPTY_MESSAGE, "Cannot send an empty message")
+    mentioned = await _mentions(p, await _webhook_scope(p, channel), form.content, form.allowed,
+                                None)
+    users = await p.meta.get_users(list(mentioned.users)) if mentioned.users else {}
+    message = Message(
+        id=p.ids.next(), channel_id=channel.id, author_id=webhook.id, content=form.content,
+        guild_id=channel.guild_id, type=MESSAGE_DEFAULT, tts=form.tts,
+        mention_everyone=mentioned.everyone, mentions=mentioned.users,
+        mention_roles=mentioned.roles, flags=form.flags, embeds=form.embeds,
+        webhook_id=webhook.id, author_name=username, author_avatar=avatar,
+    )
+    data = message_json(message, users)
+    await _submit(p, message, Event("MESSAGE_CREATE", data, **channel_audience(channel)), False)
+    return data
+
+
+async def edit_as_webhook(
+    p: Platform, channel: Channel, message: Message, body: dict[str, Any]
+) -> Json:
+    """Edit a webhook's ``message`` (``content``, ``embeds``, ``flags``, ``allowed_mentions``
+    as :func:`edit`); MESSAGE_UPDATE when something changed.
+
+    Raises:
+        ApiError: 400 50006 if nothing would be left, 50035 for a bad field; 404 10008 when
+            it was deleted meanwhile.
+    """
+    form = parse_edit(body, p.config.max_message_length)
+    data, _ = await _apply_edit(p, await _webhook_scope(p, channel), message, form)
+    return data
+
+
+async def delete_as_webhook(p: Platform, channel: Channel, message: Message) -> None:
+    """Delete a webhook's ``message``; MESSAGE_DELETE.
+
+    Raises:
+        ApiError: 404 10008 when it was deleted meanwhile.
+    """
+    await _remove(p, channel, message)
 
 
 # -- helpers -----------------------------------------------------------------------------------
