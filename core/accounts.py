@@ -194,8 +194,7 @@ async def edit_me(
     if not await p.meta.set_password_hash(user.id, hashed, expected=stored):
         # Another request changed the password since it was checked: it wins.
         raise _password_mismatch()
-    # At once on this worker; other workers stop trusting a revoked token within their token
-    # cache's lifetime (token_cache_ttl_ms), the bound logout has too.
+    # At once on this worker, and on every other within the relay's poll (TokenAuth._retire).
     await p.tokens.revoke_others(user.id, keep=token)
     return updated, token
 

@@ -87,8 +87,8 @@ class Config:
         max_body_bytes: largest REST request body; larger gets 413.
         max_message_length: longest message ``content`` in characters (Discord: 2000).
         recent_messages_per_channel: length of the Redis recent-messages list per channel.
-        token_cache_ttl_ms: how long a worker trusts a token lookup (also the longest a
-            revoked token may still work on another worker).
+        token_cache_ttl_ms: how long a worker trusts a token lookup (a revocation reaches
+            every worker sooner, through ``core.relay``).
         ratelimit_global_per_s: requests per second per user across all routes (0: off).
         ratelimit_route_limit: requests per window per user and route bucket (0: off).
         ratelimit_route_window_ms: window of the per-route buckets.
