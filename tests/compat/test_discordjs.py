@@ -1,6 +1,6 @@
 """discord.js v14, unmodified, against a real server: a Node bot (``tests/compat/js/bot.mjs``)
 logs in, gets READY with the guild, answers a user's message with a reply and reacts to it
-(``message.react``).
+(``message.react``); and ``guild.members.ban`` (``tests/compat/js/ban.mjs``).
 
 The bot is given only the API base (``rest: {api}``); discord.js finds the gateway itself
 (``GET /gateway/bot``). Its dependencies are those of the committed ``package-lock.json``:
@@ -166,3 +166,38 @@ async def test_discordjs_bot_gets_ready_and_replies(
     assert reply["id"] == replied["id"] and reply["content"] == "pong: ping"
     assert reply["author"]["id"] == world.bot.id
     assert reply["message_reference"]["message_id"] == sent.body["id"]
+
+
+async def test_discordjs_guild_members_ban(node: str, server: Server, world: World) -> None:
+    """``guild.members.ban(user, {deleteMessageSeconds, reason})`` and ``guild.bans.fetch``
+    (``tests/compat/js/ban.mjs``): the member is gone, their recent message too, and the
+    reason discord.js sends as ``X-Audit-Log-Reason`` is the ban's and the audit entry's."""
+    api, user, guild_id = world.api, world.user, str(world.guild["id"])
+    r = await api.post(f"/guilds/{guild_id}/roles", user.token,
+                       json={"name": "mod", "permissions": str((1 << 2) | (1 << 7))})
+    assert r.status in (200, 201), r.body  # BAN_MEMBERS, VIEW_AUDIT_LOG
+    assert (await api.put(f"/guilds/{guild_id}/members/{world.bot.id}/roles/{r.body['id']}",
+                          user.token)).status == 204
+    spammer = await api.register("spammer")
+    await api.join(world.guild, user, spammer)
+    spam = await api.post(f"/channels/{world.channel_id}/messages", spammer.token,
+                          json={"content": "buy now"})
+    assert spam.status == 200, spam.body
+    done = await asyncio.wait_for(asyncio.create_subprocess_exec(
+        node, str(JS_DIR / "ban.mjs"), f"{server.config.http_url}/api", guild_id, spammer.id,
+        cwd=JS_DIR, env={**os.environ, "DISCORD_TOKEN": world.bot.token},
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    ), TIMEOUT)
+    stdout, stderr = await asyncio.wait_for(done.communicate(), TIMEOUT)
+    assert done.returncode == 0, (stdout, stderr)
+    banned = json.loads(stdout.decode().splitlines()[-1])
+    assert banned == {"event": "banned", "user": spammer.id, "reason": "from discord.js",
+                      "guild": guild_id}, (banned, stderr)
+    member = await api.get(f"/guilds/{guild_id}/members/{spammer.id}", user.token)
+    assert member.status == 404, member.body
+    history = await api.get(f"/channels/{world.channel_id}/messages", user.token)
+    assert spam.body["id"] not in [m["id"] for m in history.body]
+    log = await api.get(f"/guilds/{guild_id}/audit-logs", user.token, params={"action_type": "22"})
+    [entry] = log.body["audit_log_entries"]
+    assert (entry["user_id"], entry["target_id"], entry["reason"]) == (
+        world.bot.id, spammer.id, "from discord.js")

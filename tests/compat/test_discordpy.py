@@ -1,5 +1,5 @@
 """discord.py, unmodified, against a real server: login, READY, messages, typing, reactions,
-pins, resume, rate limits, sharding and member timeouts.
+pins, resume, rate limits, sharding, member timeouts, bans and the audit log.
 
 The library is pointed at the server only through the three class attributes a user would
 set (``Route.BASE``, ``DiscordWebSocket.DEFAULT_GATEWAY``, ``Asset.BASE``; restored after
@@ -590,3 +590,73 @@ async def test_auto_sharded_client_gets_each_guild_on_one_shard(
         assert sorted(g.id for g in client.guilds) == sorted(guild_ids)
         assert all(not g.unavailable for g in client.guilds)
         assert sorted(client.shards) == [0, 1]
+
+
+async def test_bans_and_the_audit_log_from_the_bot(pointed: Server, world: World) -> None:
+    """``Member.ban(delete_message_seconds=..., reason=...)`` with ``on_member_ban`` (the member
+    still in the cache) and the raw bulk delete of the member's message; ``guild.fetch_ban``,
+    ``guild.bans()``, ``guild.bulk_ban``, ``guild.unban`` with ``on_member_unban``;
+    ``guild.audit_logs(action=...)`` with the reasons, ``oldest_first``, and
+    ``on_audit_log_entry_create``; the banned user refused at the door (40007)."""
+    api, user, guild_id, bot_id = world.api, world.user, int(world.guild["id"]), int(world.bot.id)
+    perms = (1 << 2) | (1 << 5) | (1 << 7)  # BAN_MEMBERS, MANAGE_GUILD (bulk), VIEW_AUDIT_LOG
+    r = await api.post(f"/guilds/{guild_id}/roles", user.token,
+                       json={"name": "mod", "permissions": str(perms)})
+    assert r.status in (200, 201), r.body
+    assert (await api.put(f"/guilds/{guild_id}/members/{bot_id}/roles/{r.body['id']}",
+                          user.token)).status == 204
+    bob, carol, dave = [await api.register(name) for name in ("bob", "carol", "dave")]
+    await api.join(world.guild, user, bob)
+    spam = await api.post(f"/channels/{world.channel_id}/messages", bob.token,
+                          json={"content": "buy now"})
+    assert spam.status == 200, spam.body
+    client = _client(discord.Intents.all())
+    async with running(client, world.bot.token):
+        guild = client.get_guild(guild_id)
+        assert guild is not None
+        member = guild.get_member(int(bob.id)) or await guild.fetch_member(int(bob.id))
+        banned = waiter(client, "member_ban")
+        purged = waiter(client, "raw_bulk_message_delete")
+        removed = waiter(client, "member_remove")
+        await asyncio.wait_for(member.ban(delete_message_seconds=3600, reason="spam"), TIMEOUT)
+        where, who = await banned
+        assert where.id == guild_id and isinstance(who, discord.Member) and who.id == int(bob.id)
+        assert (await removed).id == int(bob.id) and guild.get_member(int(bob.id)) is None
+        assert int(spam.body["id"]) in (await purged).message_ids
+
+        entry = await asyncio.wait_for(guild.fetch_ban(discord.Object(int(bob.id))), TIMEOUT)
+        assert entry.user.id == int(bob.id) and entry.reason == "spam"
+        result = await asyncio.wait_for(guild.bulk_ban(
+            [discord.Object(int(carol.id)), discord.Object(int(dave.id)),
+             discord.Object(int(bob.id))], reason="raid", delete_message_seconds=0), TIMEOUT)
+        assert sorted(u.id for u in result.banned) == sorted([int(carol.id), int(dave.id)])
+        assert [u.id for u in result.failed] == [int(bob.id)]  # banned already
+        everyone = sorted(int(u.id) for u in (bob, carol, dave))
+        assert [e.user.id async for e in guild.bans()] == everyone
+        assert [e.user.id async for e in guild.bans(limit=2)] == everyone[:2]
+        assert [e.user.id async for e in guild.bans(after=discord.Object(everyone[0]))] == (
+            everyone[1:])
+
+        created = waiter(client, "audit_log_entry_create",
+                         lambda e: e.action is discord.AuditLogAction.unban)
+        unbanned = waiter(client, "member_unban")
+        await asyncio.wait_for(guild.unban(discord.Object(int(bob.id)), reason="appeal"), TIMEOUT)
+        _, lifted = await unbanned
+        assert lifted.id == int(bob.id)
+        assert (await created).reason == "appeal"
+        with pytest.raises(discord.NotFound):
+            await asyncio.wait_for(guild.fetch_ban(discord.Object(int(bob.id))), TIMEOUT)
+
+        bans = [e async for e in guild.audit_logs(action=discord.AuditLogAction.ban)]
+        assert {(e.target.id, e.reason) for e in bans} == {  # type: ignore[union-attr]
+            (int(bob.id), "spam"), (int(carol.id), "raid"), (int(dave.id), "raid")}
+        assert all(e.user is not None and e.user.id == bot_id for e in bans)
+        [unban] = [e async for e in guild.audit_logs(action=discord.AuditLogAction.unban)]
+        assert unban.target.id == int(bob.id) and unban.reason == "appeal"  # type: ignore[union-attr]
+        oldest = [e.action async for e in guild.audit_logs(oldest_first=True, limit=None)]
+        assert oldest[-1] is discord.AuditLogAction.unban
+        assert oldest.count(discord.AuditLogAction.ban) == 3
+
+    invite = await api.post(f"/channels/{world.channel_id}/invites", user.token, json={})
+    r = await api.post(f"/invites/{invite.body['code']}", carol.token)
+    assert r.status == 403 and r.body["code"] == 40007, r.body
