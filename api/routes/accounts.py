@@ -41,8 +41,8 @@ async def login(request: web.Request) -> web.Response:
 
 @routes.post(V + "/auth/logout")
 async def logout(request: web.Request) -> web.Response:
-    header = request.headers.get("Authorization", "")
-    await request.app[PLATFORM].tokens.revoke(header.removeprefix("Bot "))
+    # The token as the auth middleware read it (without "Bot " or "Bearer ").
+    await request.app[PLATFORM].tokens.revoke(token_of(request))
     return no_content()
 
 

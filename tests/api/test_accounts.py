@@ -77,6 +77,14 @@ async def test_logout_revokes_the_token(api: Api) -> None:
     assert (await api.get("/users/@me", acct.token)).status == 401
 
 
+async def test_logout_with_a_bearer_token_revokes_it(api: Api) -> None:
+    # The auth middleware takes "Bearer <token>"; logout revoked "Bearer <token>", no token.
+    acct = await api.register()
+    assert (await api.get("/users/@me", f"Bearer {acct.token}")).status == 200
+    assert (await api.post("/auth/logout", f"Bearer {acct.token}")).status == 204
+    assert (await api.get("/users/@me", acct.token)).status == 401
+
+
 async def test_user_token_with_bot_prefix_is_rejected(api: Api) -> None:
     acct = await api.register()
     assert (await api.get("/users/@me", acct.token, bot=True)).status == 401
