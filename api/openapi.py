@@ -134,7 +134,7 @@ SCHEMAS: dict[str, Any] = {
                      "embeds": {"type": "array"}, "pinned": _BOOL, "type": _INT},
                     {"member": _ref("Member"), "nonce": _ID_IN, "guild_id": _SNOWFLAKE,
                      "message_reference": {"type": "object"},
-                     "reactions": _ref("[Reaction]")}),
+                     "reactions": _ref("[Reaction]"), "webhook_id": _SNOWFLAKE}),
     "Reaction": _obj({"count": _INT, "count_details": _obj({"burst": _INT, "normal": _INT}),
                       "me": _BOOL, "me_burst": _BOOL, "burst_colors": {"type": "array"},
                       "emoji": _obj({"id": _NSNOWFLAKE, "name": _NSTR})}),
@@ -169,6 +169,19 @@ SCHEMAS: dict[str, Any] = {
                       **{name: {"type": "array"} for name in (
                           "integrations", "webhooks", "guild_scheduled_events", "threads",
                           "application_commands", "auto_moderation_rules")}}),
+    # user: for who may manage it (not on the token routes); token and url: likewise, and on
+    # the token routes.
+    "Webhook": _obj({"id": _SNOWFLAKE, "type": _INT, "guild_id": _SNOWFLAKE,
+                     "channel_id": _SNOWFLAKE, "name": _STR, "avatar": _NSTR,
+                     "application_id": _NSNOWFLAKE},
+                    {"user": _ref("User"), "token": _STR, "url": _STR}),
+    "WebhookCreate": _obj({"name": _STR}, {"avatar": _NSTR}),
+    "WebhookPatch": {"type": "object", "properties": {"name": _STR, "avatar": _NSTR,
+                                                      "channel_id": _ID_IN}},
+    "WebhookTokenPatch": {"type": "object", "properties": {"name": _STR, "avatar": _NSTR}},
+    "WebhookExecute": {"type": "object", "properties": {
+        "content": _STR, "username": _STR, "avatar_url": _STR, "tts": _BOOL,
+        "embeds": {"type": "array"}, "allowed_mentions": {"type": "object"}, "flags": _INT}},
 }
 
 _G = V + "/guilds/{guild_id}"
@@ -192,6 +205,13 @@ _SEARCH_QUERY: tuple[tuple[str, dict[str, Any]], ...] = (
     ("limit", {"type": "integer", "minimum": 1, "maximum": SEARCH_PAGE_MAX}),
     ("sort_by", {"enum": ["timestamp", "relevance"]}),
     ("sort_order", {"enum": ["desc", "asc"]}),
+)
+_W = V + "/webhooks/{webhook_id}"
+_WT = _W + "/{webhook_token}"
+# Execute's query: wait (200 with the message, else 204); thread_id is refused (no threads).
+_EXECUTE_QUERY: tuple[tuple[str, dict[str, Any]], ...] = (
+    ("wait", {"enum": ["true", "false"]}),
+    ("thread_id", _SNOWFLAKE),
 )
 
 OPERATIONS: dict[tuple[str, str], Op] = {
@@ -312,6 +332,31 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         "Pin a message (PIN_MESSAGES or MANAGE_MESSAGES; at most 50 a channel)", None,
         status=204),
     ("DELETE", _C + "/messages/pins/{message_id}"): Op("Unpin a message", None, status=204),
+    ("POST", _C + "/webhooks"): Op("Create a webhook (MANAGE_WEBHOOKS; at most 10 a channel)",
+                                   "Webhook", "WebhookCreate"),
+    ("GET", _C + "/webhooks"): Op("A channel's webhooks (MANAGE_WEBHOOKS)", "[Webhook]"),
+    ("GET", _G + "/webhooks"): Op("A guild's webhooks (MANAGE_WEBHOOKS)", "[Webhook]"),
+    ("GET", _W): Op("A webhook (MANAGE_WEBHOOKS)", "Webhook"),
+    ("PATCH", _W): Op("Edit a webhook, or move it to another channel of its guild "
+                      "(MANAGE_WEBHOOKS)", "Webhook", "WebhookPatch"),
+    ("DELETE", _W): Op("Delete a webhook (MANAGE_WEBHOOKS)", None, status=204),
+    # The token routes: the token is the credential (401 50027 when wrong).
+    ("GET", _WT): Op("A webhook, by its token", "Webhook", public=True, errors=(401,)),
+    ("PATCH", _WT): Op("Edit a webhook's name or avatar, by its token", "Webhook",
+                       "WebhookTokenPatch", public=True, errors=(401,)),
+    ("DELETE", _WT): Op("Delete a webhook, by its token", None, status=204, public=True,
+                        errors=(401,)),
+    # 503: its write failed or the worker is draining (retry).
+    ("POST", _WT): Op("Execute a webhook: 200 with the message with wait=true, else 204 "
+                      "(durable when answered; 5 per 2 s a webhook, 30 a minute a channel)",
+                      "Message", "WebhookExecute", public=True, also=((204, None),),
+                      errors=(401, 503), query=_EXECUTE_QUERY),
+    ("GET", _WT + "/messages/{message_id}"): Op("A message the webhook sent", "Message",
+                                                public=True, errors=(401,)),
+    ("PATCH", _WT + "/messages/{message_id}"): Op("Edit a message the webhook sent", "Message",
+                                                  "MessagePatch", public=True, errors=(401,)),
+    ("DELETE", _WT + "/messages/{message_id}"): Op("Delete a message the webhook sent", None,
+                                                   status=204, public=True, errors=(401,)),
     # 503: a statement ran past its time (core.search: narrow the search).
     ("GET", _G + "/messages/search"): Op(
         "Search the guild's messages the caller may read (bots too)", "SearchResults",

@@ -17,6 +17,7 @@ from api.routes import (
     recipients,
     roles,
     search,
+    webhooks,
 )
 
 __all__ = ["ROUTE_TABLES"]
@@ -26,4 +27,4 @@ __all__ = ["ROUTE_TABLES"]
 ROUTE_TABLES = [accounts.routes, guilds.routes, channels.routes, pins.routes, search.routes,
                 messages.routes,
                 reactions.routes, members.routes, roles.routes, invites.routes, read_states.routes,
-                recipients.routes, bans.routes, audit_logs.routes]
+                recipients.routes, bans.routes, audit_logs.routes, webhooks.routes]

@@ -114,8 +114,8 @@ def test_every_operation_conforms_to_the_served_document(tmp_path: Path) -> None
 
 
 def _real_ids(session: requests.Session, api: str, token: str) -> dict[str, str]:
-    """A guild of the caller's with a role, a message, an invite and a member bot: the path
-    parameters that reach past 404."""
+    """A guild of the caller's with a role, a message, an invite, a member bot and a webhook:
+    the path parameters that reach past 404 (and, for the webhook's token routes, 401)."""
     auth = {"Authorization": token}
 
     def call(method: str, path: str, body: Any = None, status: int = 200) -> Any:
@@ -130,8 +130,10 @@ def _real_ids(session: requests.Session, api: str, token: str) -> dict[str, str]
     invite = call("POST", f"/channels/{channel}/invites", {})["code"]
     bot = call("POST", "/applications", {"name": "fuzz bot"}, 201)["id"]
     call("PUT", f"/guilds/{guild['id']}/members/{bot}", {}, 201)
+    hook = call("POST", f"/channels/{channel}/webhooks", {"name": "fuzz hook"})
     return {"guild_id": guild["id"], "channel_id": channel, "role_id": role,
-            "message_id": message, "code": invite, "user_id": bot, "overwrite_id": role}
+            "message_id": message, "code": invite, "user_id": bot, "overwrite_id": role,
+            "webhook_id": hook["id"], "webhook_token": hook["token"]}
 
 
 def _examples(operation: Any, session: requests.Session, headers: dict[str, str],
