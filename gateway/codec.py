@@ -83,8 +83,13 @@ class EtfBackend:
     decode_errors: tuple[type[BaseException], ...]
 
 
+# What a client's compressed terms (tag 80) may inflate to, all levels of one payload together.
+# No Discord client compresses what it sends; without a bound a 576-byte payload, accepted
+# before IDENTIFY, inflated to 256 MiB (nested compressed terms multiply). 16 payload limits.
+ETF_MAX_INFLATED: Final = 16 * 4096
 PYTHON_ETF: Final = EtfBackend(
-    "python", etf.pack, etf.ErlangTermDecoder(encoding="utf-8").loads,
+    "python", etf.pack,
+    etf.ErlangTermDecoder(encoding="utf-8", max_inflated=ETF_MAX_INFLATED).loads,
     (etf.ErlangTermDecodeError, *_ETF_DECODE_ERRORS),
 )
 

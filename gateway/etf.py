@@ -296,12 +296,19 @@ class ErlangTermDecoder:
     Args:
         encoding: what BINARY_EXT decodes with (strictly: a binary that does not decode
             raises ``UnicodeDecodeError``); None keeps binaries as bytes.
+        max_inflated: bytes that compressed terms (tag 80) may inflate to in one ``loads``,
+            all levels together; past it, :class:`ErlangTermDecodeError`. None: erlpack's
+            behaviour (each level bounded only by its declared size, and nested ones
+            multiply: a 576-byte term inflated to 256 MiB). The gateway sets it for what
+            clients send.
     """
 
-    __slots__ = ("encoding",)
+    __slots__ = ("_budget", "encoding", "max_inflated")
 
-    def __init__(self, encoding: str | None = None) -> None:
+    def __init__(self, encoding: str | None = None, max_inflated: int | None = None) -> None:
         self.encoding = encoding
+        self.max_inflated = max_inflated
+        self._budget = 0  # what this loads() may still inflate (used with max_inflated only)
 
     def loads(self, data: bytes, offset: int = 0) -> Any:
         """The term at ``offset`` (a version byte, then the term); what follows is ignored."""
@@ -309,7 +316,22 @@ class ErlangTermDecoder:
         if version != FORMAT_VERSION:
             raise ErlangTermDecodeError(
                 f"Bad version number. Expected {FORMAT_VERSION} found {version}")
+        # Synchronous and on one thread (the event loop's): the budget lives for this call.
+        self._budget = self.max_inflated or 0
         return self._decode(data, offset + 1)[0]
+
+    def _inflate(self, compressed: bytes, usize: int) -> bytes:
+        """A compressed term's bytes, within ``max_inflated`` (module docstring)."""
+        if self.max_inflated is None:
+            return zlib.decompress(compressed)
+        if usize > self._budget:
+            raise ErlangTermDecodeError("Compressed term too large")
+        inflater = zlib.decompressobj()
+        out = inflater.decompress(compressed, usize + 1)  # never more than declared + 1
+        if len(out) > usize:
+            raise ErlangTermDecodeError("Compressed term larger than declared")
+        self._budget -= usize
+        return out
 
     def _decode(self, data: bytes, offset: int) -> tuple[Any, int]:
         # One Python frame per nesting level, and erlpack's reads: struct on slices (short
@@ -398,7 +420,7 @@ class ErlangTermDecoder:
         if tag == 80:  # compressed term; the offset returned is the inflated buffer's
             usize, = _u32(data[offset:offset + 4])
             offset += 4
-            return self._decode(zlib.decompress(data[offset:offset + usize]), 0)
+            return self._decode(self._inflate(data[offset:offset + usize], usize), 0)
         if tag == 101:  # REFERENCE_EXT
             node, offset = self._decode(data, offset)
             if not isinstance(node, Atom):

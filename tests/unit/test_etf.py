@@ -577,3 +577,16 @@ def test_gateway_speaks_etf_without_erlpack() -> None:
 def test_dispatch_is_encoded_by_the_default_backend() -> None:
     parts = Dispatch("READY", {"v": 10}).parts(Encoding.ETF)
     assert parts == EtfCodec(PYTHON_ETF).dispatch_parts("READY", {"v": 10})
+
+
+def test_a_compressed_term_within_the_budget_still_decodes() -> None:
+    # The gateway's bound on inflation (ETF_MAX_INFLATED) refuses bombs, not compressed terms.
+    body = erlpack.pack({"op": 1, "d": 7})[1:]
+    data = b"\x83P" + struct.pack(">L", len(body)) + zlib.compress(body)
+    assert EtfCodec(PYTHON_ETF).decode(data) == {"op": 1, "d": 7}
+    lying = b"\x83P" + struct.pack(">L", len(body) - 1) + zlib.compress(body)
+    with pytest.raises(ProtocolError):  # inflates past its declared size
+        EtfCodec(PYTHON_ETF).decode(lying)
+    decoder = etf.ErlangTermDecoder(encoding="utf-8", max_inflated=len(body) - 1)
+    with pytest.raises(etf.ErlangTermDecodeError):
+        decoder.loads(data)
