@@ -1,6 +1,7 @@
 """discord.js v14, unmodified, against a real server: a Node bot (``tests/compat/js/bot.mjs``)
 logs in, gets READY with the guild, answers a user's message with a reply and reacts to it
-(``message.react``); and ``guild.members.ban`` (``tests/compat/js/ban.mjs``).
+(``message.react``); ``WebhookClient.send`` through a webhook's URL
+(``tests/compat/js/webhook.mjs``); and ``guild.members.ban`` (``tests/compat/js/ban.mjs``).
 
 The bot is given only the API base (``rest: {api}``); discord.js finds the gateway itself
 (``GET /gateway/bot``). Its dependencies are those of the committed ``package-lock.json``:
@@ -166,6 +167,28 @@ async def test_discordjs_bot_gets_ready_and_replies(
     assert reply["id"] == replied["id"] and reply["content"] == "pong: ping"
     assert reply["author"]["id"] == world.bot.id
     assert reply["message_reference"]["message_id"] == sent.body["id"]
+
+
+async def test_discordjs_webhook_client_sends(node: str, server: Server, world: World) -> None:
+    """``WebhookClient({url}, {rest: {api}}).send`` (``tests/compat/js/webhook.mjs``): the URL
+    in the discord.com form WebhookClient parses, the request to the server."""
+    r = await world.api.post(f"/channels/{world.channel_id}/webhooks", world.user.token,
+                             json={"name": "Deploys"})
+    assert r.status == 200, r.body
+    hook = r.body
+    url = f"https://discord.com/api/webhooks/{hook['id']}/{hook['token']}"
+    done = await asyncio.wait_for(asyncio.create_subprocess_exec(
+        node, str(JS_DIR / "webhook.mjs"), f"{server.config.http_url}/api", url, cwd=JS_DIR,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    ), TIMEOUT)
+    stdout, stderr = await asyncio.wait_for(done.communicate(), TIMEOUT)
+    assert done.returncode == 0, (stdout, stderr)
+    sent = json.loads(stdout.decode().splitlines()[-1])
+    assert sent["event"] == "sent" and sent["webhook_id"] == hook["id"], sent
+    assert sent["author"] == {"id": hook["id"], "username": "JS Hook", "bot": True}
+    history = await world.api.get(f"/channels/{world.channel_id}/messages", world.user.token)
+    assert history.body[0]["id"] == sent["id"]
+    assert history.body[0]["content"] == "from discord.js"
 
 
 async def test_discordjs_guild_members_ban(node: str, server: Server, world: World) -> None:

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 from unittest import mock
 
+import aiohttp
 import discord
 import discord.asset
 import discord.gateway
@@ -590,6 +591,69 @@ async def test_auto_sharded_client_gets_each_guild_on_one_shard(
         assert sorted(g.id for g in client.guilds) == sorted(guild_ids)
         assert all(not g.unavailable for g in client.guilds)
         assert sorted(client.shards) == [0, 1]
+
+
+async def test_webhooks_from_the_bot_and_through_their_url(pointed: Server, world: World) -> None:
+    """``channel.create_webhook``/``webhooks()``, then ``Webhook.from_url`` with the URL as
+    discord.py builds it (discord.com's, the one form it parses; ``Route.BASE`` sends it here)
+    ``.send(wait=True)``, ``edit_message``, ``delete_message``; ``Webhook.edit`` (the bot's
+    token, then the webhook's) and ``delete``; ``on_webhooks_update`` and the message events."""
+    bot_id = int(world.bot.id)
+    r = await world.api.post(f"/guilds/{world.guild['id']}/roles", world.user.token,
+                             json={"name": "hooks", "permissions": str(1 << 29)})  # MANAGE_WEBHOOKS
+    assert r.status in (200, 201), r.body
+    assert (await world.api.put(f"/guilds/{world.guild['id']}/members/{bot_id}/roles/"
+                                f"{r.body['id']}", world.user.token)).status == 204
+    client = _client()
+    async with pointed.connect() as ws, running(client, world.bot.token), \
+            aiohttp.ClientSession() as session:
+        await ws.identify(world.user.token)
+        channel = client.get_channel(int(world.channel_id))
+        assert isinstance(channel, discord.TextChannel)
+        updated = waiter(client, "webhooks_update")
+        hook = await asyncio.wait_for(
+            channel.create_webhook(name="Deploys", avatar=b"\x89PNG\r\n\x1a\n-image"), TIMEOUT)
+        assert await updated == channel
+        assert hook.channel_id == channel.id and hook.user is not None and hook.user.id == bot_id
+        assert hook.token and hook.avatar is not None and hook.name == "Deploys"
+        listed = await asyncio.wait_for(channel.webhooks(), TIMEOUT)
+        assert [(h.id, h.token) for h in listed] == [(hook.id, hook.token)]
+        assert hook.url == f"https://discord.com/api/webhooks/{hook.id}/{hook.token}"
+
+        remote = discord.Webhook.from_url(hook.url, session=session)
+        seen = waiter(client, "message", lambda m: m.webhook_id == hook.id)
+        sent = await asyncio.wait_for(remote.send("built", username="CI", wait=True), TIMEOUT)
+        assert isinstance(sent, discord.WebhookMessage) and sent.webhook_id == hook.id
+        assert sent.author.name == "CI" and sent.author.bot and sent.author.id == hook.id
+        message: discord.Message = await seen
+        assert message.id == sent.id and message.content == "built"
+        assert message.author.name == "CI" and message.webhook_id == hook.id
+        got = await until(ws, "MESSAGE_CREATE", lambda d: d.get("webhook_id") == str(hook.id))
+        assert got["id"] == str(sent.id) and got["author"]["username"] == "CI"
+        assert await remote.send("no wait") is None
+
+        edited = waiter(client, "message_edit", lambda b, a: a.id == sent.id)
+        again = await asyncio.wait_for(remote.edit_message(sent.id, content="built again"),
+                                       TIMEOUT)
+        assert again.content == "built again" and again.edited_at is not None
+        _, after = await edited
+        assert after.content == "built again"
+        deleted = waiter(client, "raw_message_delete", lambda e: e.message_id == sent.id)
+        await asyncio.wait_for(remote.delete_message(sent.id), TIMEOUT)
+        await deleted
+
+        renamed = await asyncio.wait_for(hook.edit(name="Builds"), TIMEOUT)  # the bot's token
+        assert renamed.name == "Builds"
+        by_token = await asyncio.wait_for(remote.edit(name="Artifacts"), TIMEOUT)
+        assert by_token.name == "Artifacts" and by_token.user is None
+        await asyncio.wait_for(hook.delete(), TIMEOUT)
+        assert await asyncio.wait_for(channel.webhooks(), TIMEOUT) == []
+        with pytest.raises(discord.NotFound):
+            await asyncio.wait_for(remote.send("gone", wait=True), TIMEOUT)
+        # A name Discord refuses is refused here too.
+        with pytest.raises(discord.HTTPException) as info:
+            await asyncio.wait_for(channel.create_webhook(name="discord"), TIMEOUT)
+        assert info.value.status == 400 and info.value.code == 50035
 
 
 async def test_bans_and_the_audit_log_from_the_bot(pointed: Server, world: World) -> None:
