@@ -15,7 +15,7 @@ unlimited), at most :data:`MAX_INVITES_PER_GUILD` live invites per guild (400 30
 8-10 random letters and digits.
 
 Events after the store write: INVITE_CREATE and INVITE_DELETE to the guild, scoped to the
-invite's channel; joining publishes what :func:`core.members.admit` does. A user banned from
+invite's channel (the hub sends them to who has MANAGE_CHANNELS there); joining publishes what :func:`core.members.admit` does. A user banned from
 the guild cannot join (403 40007). Creating and deleting an invite is recorded in the audit log
 (``core.audit``) with the request's ``reason``.
 """

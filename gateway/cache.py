@@ -127,13 +127,16 @@ class GuildCache:
     def has_channel(self, channel_id: int) -> bool:
         return channel_id in self._channels
 
-    def holds(self, user_id: int, permission: int) -> bool:
-        """Whether ``user_id`` holds ``permission`` guild-wide (False for an unknown member).
-        Not memoized: only rare events (the audit log's) ask."""
+    def holds(self, user_id: int, permission: int, channel_id: int | None = None) -> bool:
+        """Whether ``user_id`` holds ``permission`` guild-wide, or in ``channel_id`` when given
+        and known (False for an unknown member). Not memoized: only rare events (the audit
+        log's, invites') ask."""
         member = self.members.get(user_id)
         if member is None or self._guild is None:
             return False
-        return compute_permissions(self._guild, self._roles, member, None) & permission == permission
+        channel = self._channels.get(channel_id) if channel_id is not None else None
+        perms = compute_permissions(self._guild, self._roles, member, channel)
+        return perms & permission == permission
 
     def _compute(self, user_id: int, channel_id: int) -> bool:
         member = self.members.get(user_id)

@@ -53,8 +53,13 @@ BACKLOG_MAX = 10_000
 # storm spent 75% of its CPU there (bench.gateway storm).
 _INDEXED = (int(Intent.GUILD_PRESENCES), int(Intent.GUILD_MEMBERS))
 # Guild events only members holding a permission receive ("only sent to bots with the
-# VIEW_AUDIT_LOG permission"). Rare (moderation), so they are filtered per event, unmemoized.
-_PERMISSION_GATED = {"GUILD_AUDIT_LOG_ENTRY_CREATE": int(Permission.VIEW_AUDIT_LOG)}
+# VIEW_AUDIT_LOG permission"), in the event's channel when it names one: an invite's events
+# go to those who may manage the channel's invites (MANAGE_CHANNELS there), never to every
+# viewer (its code would reach members meant to see none). Rare (moderation, invites), so
+# they are filtered per event, unmemoized.
+_PERMISSION_GATED = {"GUILD_AUDIT_LOG_ENTRY_CREATE": int(Permission.VIEW_AUDIT_LOG),
+                     "INVITE_CREATE": int(Permission.MANAGE_CHANNELS),
+                     "INVITE_DELETE": int(Permission.MANAGE_CHANNELS)}
 # How long an identify waits for the bus to confirm its new subscriptions before it reads the
 # READY snapshot (seconds). Past it the session starts anyway: an event published meanwhile
 # may be missed, which is what the bus's at-most-once delivery allows for.
@@ -333,7 +338,9 @@ class Hub:
             return ()
         gate = _PERMISSION_GATED.get(event.name)
         if gate is not None and cache is not None:
-            return [c for c in conns if cache.holds(c.session.user_id, gate)]  # type: ignore[arg-type]
+            channel = event.channel_id
+            return [c for c in conns
+                    if cache.holds(c.session.user_id, gate, channel)]  # type: ignore[arg-type]
         channel_id = event.channel_id
         if channel_id is None or cache is None:
             return conns

@@ -1155,6 +1155,39 @@ GATEWAY_ATTACKS: dict[Opcode, GatewayAttack] = {
 }
 
 
+async def victim_acts(api: Api, w: World) -> list[str]:
+    """The victim (and the friend) change the private channel, the DM and the group DM, and
+    make invites (the public channel's too: its INVITE_CREATE is for those who may manage
+    it); the new strings, which must reach neither attacker."""
+    i, o, tag = w.ids, w.owner.token, w.tag
+    new = [f"zq-late{n}-{tag}" for n in range(10)]
+    priv = f"/channels/{i['priv']}"
+    msg = (await _ok(api, "POST", f"{priv}/messages", o, {"content": new[0]}))["id"]
+    await _ok(api, "PATCH", f"{priv}/messages/{msg}", o, {"content": new[1]})
+    await _ok(api, "PUT", f"{priv}/messages/{msg}/reactions/{seg(THUMBS)}/@me", o)
+    await _ok(api, "PUT", f"{priv}/pins/{msg}", o)
+    await _ok(api, "DELETE", f"{priv}/pins/{msg}", o)
+    await _ok(api, "POST", f"{priv}/typing", o)
+    await _ok(api, "PATCH", priv, o, {"topic": new[2]})
+    await _ok(api, "PUT", f"{priv}/permissions/{w.friend.id}", o,
+              {"type": 1, "allow": VIEW, "deny": "0"})
+    await _ok(api, "POST", f"{priv}/messages", w.friend.token, {"content": new[3]})
+    await _ok(api, "POST", f"/guilds/{i['guild']}/channels", o, {
+        "name": new[4], "permission_overwrites": [{"id": i["guild"], "type": 0, "deny": VIEW}]})
+    codes = [(await _ok(api, "POST", f"/channels/{i[c]}/invites", o, {"max_uses": 1}))["code"]
+             for c in ("priv", "pub")]
+    await _ok(api, "POST", f"/channels/{i['dm']}/messages", o, {"content": new[5]})
+    if "gdm" in i:
+        await _ok(api, "PATCH", f"/channels/{i['gdm']}", o, {"name": new[6]})
+        await _ok(api, "POST", f"/channels/{i['gdm']}/messages", o, {"content": new[7]})
+    if "priv_hook" in i:
+        await _ok(api, "POST", f"{priv}/webhooks", o, {"name": new[8]})
+        await _ok(api, "POST", f"/webhooks/{i['priv_hook']}/{i['priv_hook_token']}",
+                  o, {"content": new[9]})
+    await _ok(api, "DELETE", f"{priv}/messages/{msg}", o)
+    return new + codes
+
+
 @pytest.fixture
 async def gateway(stores: dict[str, str]) -> AsyncIterator[Server]:
     config = _config(stores, http_port=free_port(), gateway_port=free_port())
@@ -1180,16 +1213,12 @@ async def test_gateway_ops_matrix(gateway: Server, platform: Platform) -> None:
             failures += await op(g)
         after = await snapshot(api, w)
         failures += [f"the victim's {p} changed" for p in before if before[p] != after[p]]
-        # The victim posts in the private channel and the DM: nothing reaches the attackers.
-        i = w.ids
-        for chan in ("priv", "dm"):
-            await _ok(api, "POST", f"/channels/{i[chan]}/messages", w.owner.token,
-                      {"content": f"zq-late-{w.tag}"})
+        # The victim acts where the attackers cannot see: none of it reaches them.
+        late = await victim_acts(api, w)
         for who in ("member", "outsider"):
             await g.until_marker(who, "late")
         for who, acc in (("member", w.member), ("outsider", w.outsider)):
-            secrets = [*w.secrets[acc.id], f"zq-late-{w.tag}"]
-            if bad := leaked(json.dumps(g.seen[who]), secrets):
+            if bad := leaked(json.dumps(g.seen[who]), [*w.secrets[acc.id], *late]):
                 failures.append(f"the {who}'s gateway connection received {bad}")
     assert not failures, "\n".join(failures)
 

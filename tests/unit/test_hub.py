@@ -390,6 +390,22 @@ async def test_channel_message_skipped_when_member_overwrite_denies_view_channel
     assert await say(gw, QUIET, "q", alice, bob, erin) == {"alice", "bob"}
 
 
+async def test_invite_events_only_to_who_may_manage_the_channel(gw: Gateway) -> None:
+    # Discord sends INVITE_CREATE/DELETE only to those with MANAGE_CHANNELS on the channel:
+    # the code is not for every member who can see the channel (found by the attack matrix).
+    intents = BASE | int(Intent.GUILD_INVITES)
+    alice, bob, erin = [await gw.connect(u, intents=intents) for u in (ALICE, BOB, ERIN)]
+    for name in ("INVITE_CREATE", "INVITE_DELETE"):
+        for channel in (GENERAL, SECRET):
+            code = f"{name}-{channel}"
+            gw.publish(Event(name, {"code": code, "channel_id": str(channel),
+                                    "guild_id": str(G1)}, guild_id=G1, channel_id=channel))
+            await gw.settle()
+            got = {c.label for c in (alice, bob, erin)
+                   if code in [d["code"] for d in c.take(name)]}
+            assert got == {"alice"}, (name, channel, got)
+
+
 # -- the memoized audience follows every change --------------------------------------------------
 
 
