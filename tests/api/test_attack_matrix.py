@@ -549,7 +549,10 @@ def body_attacks(w: World) -> list[tuple[Account, str, str, Any, tuple[int, ...]
     xg, xc = i["x_guild"], i["x_chan"]
     joins = [(who, "PUT", f"/channels/{i['gdm']}/recipients/{who.id}", None, refused)
              for who in (m, x) if "gdm" in i]  # adding oneself to the victim's group DM
-    return [*joins,
+    # Moving one's own webhook into the victim's channel.
+    moves = [(x, "PATCH", f"/webhooks/{i['x_hook']}", {"channel_id": i[c]}, refused)
+             for c in ("pub", "priv") if "x_hook" in i]
+    return [*joins, *moves,
         (m, "POST", f"/channels/{i['pub']}/messages",
          {"content": "re", "message_reference": {"message_id": i["priv_msg"]}}, refused),
         (m, "POST", f"/channels/{i['pub']}/messages",
@@ -562,6 +565,16 @@ def body_attacks(w: World) -> list[tuple[Account, str, str, Any, tuple[int, ...]
          {"content": "re", "message_reference": {"message_id": i["pub_msg"],
                                                  "channel_id": i["pub"],
                                                  "guild_id": i["guild"]}}, refused),
+        (x, "POST", f"/channels/{xc}/messages",
+         {"content": "re", "message_reference": {"message_id": i["priv_msg"],
+                                                 "channel_id": i["priv"],
+                                                 "fail_if_not_exists": False}},
+         (200, *refused)),
+        # Mentions of the victim's channels, role and user in the outsider's own channel.
+        (x, "POST", f"/channels/{xc}/messages",
+         {"content": f"<#{i['pub']}> <#{i['priv']}> <#{i['dm']}> <@&{i['role']}> "
+                     f"<@{w.friend.id}> <@!{w.owner.id}>",
+          "allowed_mentions": {"parse": ["users", "roles", "everyone"]}}, (200,)),
         (x, "PATCH", f"/guilds/{xg}", {"system_channel_id": i["pub"]}, refused),
         (x, "PATCH", f"/guilds/{xg}", {"owner_id": w.owner.id}, refused),
         (x, "POST", f"/guilds/{xg}/channels", {"name": "x", "parent_id": i["cat"]}, refused),
