@@ -103,7 +103,7 @@ SCHEMAS: dict[str, Any] = {
     "Overwrite": _obj({"id": _SNOWFLAKE, "type": _INT, "allow": _STR, "deny": _STR}),
     "OverwriteBody": _obj({"type": _INT}, {"allow": _ID_IN, "deny": _ID_IN}),
     "Channel": _obj({"id": _SNOWFLAKE, "type": _INT}, {
-        "guild_id": _SNOWFLAKE, "name": _STR, "topic": _NSTR, "position": _INT,
+        "guild_id": _SNOWFLAKE, "name": _NSTR, "topic": _NSTR, "position": _INT,
         "parent_id": _NSNOWFLAKE, "permission_overwrites": _ref("[Overwrite]"),
         "recipients": _ref("[User]"), "last_message_id": _NSNOWFLAKE,
         "owner_id": _NSNOWFLAKE, "icon": _NSTR}),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import jsonschema
 import pytest
 
 from core.events import Event
@@ -256,3 +257,28 @@ async def test_messages_reach_every_recipient_and_nobody_else(
     stranger = await api.register()
     r = await api.post(f"/channels/{group['id']}/messages", stranger.token, json={"content": "x"})
     assert_error(r, 403, 50001)
+
+
+# -- the OpenAPI document -------------------------------------------------------------------
+
+
+async def test_group_dm_responses_match_the_documented_schemas(
+    api: Api, trio: tuple[Account, Account, Account]
+) -> None:
+    doc = await (await api.client.get("/api/openapi.json")).json()
+
+    def check(method: str, path: str, body: Any) -> None:
+        op = doc["paths"]["/api/v10" + path][method.lower()]
+        schema = op["responses"]["200"]["content"]["application/json"]["schema"]
+        jsonschema.validate(body, {**schema, "components": doc["components"]},
+                            cls=jsonschema.Draft202012Validator)
+
+    a, b, c = trio
+    group = await create(api, a, b, c)  # no name: null
+    check("POST", "/users/@me/channels", group)
+    path = f"/channels/{group['id']}"
+    check("GET", "/channels/{channel_id}", (await api.get(path, b.token)).body)
+    renamed = await api.patch(path, b.token, json={"name": "trip"})
+    check("PATCH", "/channels/{channel_id}", renamed.body)
+    check("GET", "/users/@me/channels", (await api.get(ME, c.token)).body)
+    check("DELETE", "/channels/{channel_id}", (await api.delete(path, c.token)).body)

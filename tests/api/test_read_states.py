@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import jsonschema
 import pytest
 
 from core.events import Event
@@ -75,6 +76,11 @@ async def test_an_empty_body_is_an_ack_too(api: Api, w: World) -> None:
     message = await send(api, w.owner, w.channel, "hello")
     r = await api.post(w.ack(message), w.member.token)
     assert r.status == 200 and r.body == {"token": None}
+    doc = await (await api.client.get("/api/openapi.json")).json()
+    op = doc["paths"]["/api/v10/channels/{channel_id}/messages/{message_id}/ack"]["post"]
+    schema = op["responses"]["200"]["content"]["application/json"]["schema"]
+    jsonschema.validate(r.body, {**schema, "components": doc["components"]},
+                        cls=jsonschema.Draft202012Validator)
 
 
 async def test_bots_cannot_ack(api: Api, w: World, platform: Platform) -> None:
