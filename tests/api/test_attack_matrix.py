@@ -7,7 +7,9 @@ a victim's world:
 
 - the *member*: in the victim's guild with @everyone's default permissions, denied
   VIEW_CHANNEL on its private channel and no recipient of its DM;
-- the *outsider*: in no guild of the victim's, owner of a guild of their own.
+- the *outsider*: in no guild of the victim's, owner of a guild of their own;
+- and on the private channel and the DMs only, the *moderator*: in the guild with every
+  management permission but ADMINISTRATOR, and no view of the private channel either.
 
 Each must get 403 or 404 with none of the victim's strings (names, topics, contents, invite
 codes) in the body, whether every id of the path is the victim's or only one of them is
@@ -58,6 +60,12 @@ from tests.integration.gateway_client import GatewayClient, Server, free_port, r
 V = "/api/v10"
 THUMBS = "\N{THUMBS UP SIGN}"
 VIEW = str(int(Permission.VIEW_CHANNEL))
+# Every management permission but ADMINISTRATOR (which would show every channel).
+MODERATOR = str(int(
+    Permission.KICK_MEMBERS | Permission.BAN_MEMBERS | Permission.MANAGE_CHANNELS
+    | Permission.MANAGE_GUILD | Permission.VIEW_AUDIT_LOG | Permission.MANAGE_MESSAGES
+    | Permission.MANAGE_NICKNAMES | Permission.MANAGE_ROLES | Permission.MANAGE_WEBHOOKS
+    | Permission.MODERATE_MEMBERS | Permission.PIN_MESSAGES))
 _PARAM = re.compile(r"\{(\w+)\}")
 MISSING: Any = object()
 
@@ -269,6 +277,7 @@ class World:
     member: Account  # attacker: in the guild, cannot view the private channel
     outsider: Account  # attacker: in none of the victim's guilds; owns a guild of their own
     bot: Account  # the victim's application's bot, in the guild
+    moderator: Account  # attacker: manages the guild (not ADMINISTRATOR), cannot view priv
     ids: dict[str, str] = field(default_factory=dict)
     # What each attacker must never read, by the attacker's id.
     secrets: dict[str, list[str]] = field(default_factory=dict)
@@ -351,8 +360,8 @@ async def build_world(api: Api, routes: list[Route]) -> World:
         body = json.loads(r.text)
         return Account(body["token"], body["user"]["id"], f"{name}{tag}")
 
-    owner, friend, member, outsider, pal = [await account(n)
-                                            for n in ("own", "fri", "mem", "out", "pal")]
+    owner, friend, member, outsider, pal, moderator = [
+        await account(n) for n in ("own", "fri", "mem", "out", "pal", "mod")]
     s = {k: f"zq-{k}-{tag}" for k in (
         "guild", "role", "cat", "pub", "pubtopic", "priv", "privtopic", "pubmsg", "privmsg",
         "privmsgf", "dmmsg", "app", "xguild", "xchan", "xmsg", "xrole", "mmsg", "privhook",
@@ -373,8 +382,11 @@ async def build_world(api: Api, routes: list[Route]) -> World:
                                   {"id": ids["role"], "type": 0, "allow": VIEW}],
     }))["id"]
     ids["join_code"] = (await post(f"/channels/{ids['pub']}/invites", {}))["code"]
-    for who in (friend, member):
+    for who in (friend, member, moderator):
         await post(f"/invites/{ids['join_code']}", None, who.token)
+    ids["mod_role"] = (await post(f"/guilds/{g}/roles",
+                                  {"name": "moderators", "permissions": MODERATOR}))["id"]
+    await _ok(api, "PUT", f"/guilds/{g}/members/{moderator.id}/roles/{ids['mod_role']}", o)
     await _ok(api, "PUT", f"/guilds/{g}/members/{friend.id}/roles/{ids['role']}", o)
     await _ok(api, "PUT", f"/channels/{ids['pub']}/permissions/{ids['role']}", o,
               {"type": 0, "allow": "0", "deny": "0"})
@@ -439,8 +451,13 @@ async def build_world(api: Api, routes: list[Route]) -> World:
                                            "hookmsg", "gdm", "gdmmsg")]
     hidden_from_outsider += [ids[k] for k in ("join_code", "pub_code", "priv_code",
                                               "priv_hook_token", "pub_hook_token") if k in ids]
-    world = World(tag, owner, friend, member, outsider, bot, ids,
-                  {member.id: hidden_from_member, outsider.id: hidden_from_outsider})
+    # The moderator may read invites, webhooks and the audit log (names, codes, tokens): of
+    # the private channel and the DMs, their contents stay hidden.
+    hidden_from_moderator = [s[k] for k in ("privmsg", "privmsgf", "dmmsg", "gdm", "gdmmsg",
+                                            "hookmsg")]
+    world = World(tag, owner, friend, member, outsider, bot, moderator, ids,
+                  {member.id: hidden_from_member, outsider.id: hidden_from_outsider,
+                   moderator.id: hidden_from_moderator})
     return world
 
 
@@ -517,6 +534,7 @@ def plan_attacks(routes: list[Route], w: World) -> list[Attack]:
             # Every scenario but "public" is in the private channel or the DM.
             if per_scenario and scenario != "public":
                 add("member", r, values, f"a channel it cannot view ({scenario})", True)
+                add("moderator", r, values, f"a channel it cannot view ({scenario})", True)
             elif r.key not in MEMBER_MAY:
                 add("member", r, values, WITHOUT_PERMISSION, True)
             elif r.method == "GET":
@@ -549,10 +567,21 @@ def body_attacks(w: World) -> list[tuple[Account, str, str, Any, tuple[int, ...]
     xg, xc = i["x_guild"], i["x_chan"]
     joins = [(who, "PUT", f"/channels/{i['gdm']}/recipients/{who.id}", None, refused)
              for who in (m, x) if "gdm" in i]  # adding oneself to the victim's group DM
+    # The moderator grants itself the private channel, or more than it has.
+    d, priv = w.moderator, f"/channels/{i['priv']}"
+    escalations = [
+        (d, "PUT", f"{priv}/permissions/{i['mod_role']}", {"type": 0, "allow": VIEW}, refused),
+        (d, "PUT", f"{priv}/permissions/{d.id}", {"type": 1, "allow": VIEW}, refused),
+        (d, "PATCH", priv, {"permission_overwrites": []}, refused),
+        (d, "PATCH", f"/guilds/{i['guild']}/roles/{i['mod_role']}",
+         {"permissions": str(int(Permission.ADMINISTRATOR))}, refused),
+        (d, "PATCH", f"/guilds/{i['guild']}/roles/{i['guild']}",
+         {"permissions": str(int(Permission.ADMINISTRATOR))}, refused),
+    ]
     # Moving one's own webhook into the victim's channel.
     moves = [(x, "PATCH", f"/webhooks/{i['x_hook']}", {"channel_id": i[c]}, refused)
              for c in ("pub", "priv") if "x_hook" in i]
-    return [*joins, *moves,
+    return [*joins, *moves, *escalations,
         (m, "POST", f"/channels/{i['pub']}/messages",
          {"content": "re", "message_reference": {"message_id": i["priv_msg"]}}, refused),
         (m, "POST", f"/channels/{i['pub']}/messages",
@@ -650,7 +679,7 @@ def query_attacks(w: World, has: set[tuple[str, str]]) -> list[tuple[Account, st
 
 async def run_matrix(api: Api, w: World, routes: list[Route]) -> list[str]:
     failures = []
-    who = {"member": w.member, "outsider": w.outsider}
+    who = {"member": w.member, "outsider": w.outsider, "moderator": w.moderator}
     attacks = plan_attacks(routes, w)
     assert len(attacks) > 5 * len(routes), len(attacks)  # the plan itself is not empty
     for a in attacks:
