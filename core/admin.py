@@ -73,8 +73,10 @@ async def find_account(p: Platform, name: str) -> Account:
     Raises:
         AdminError: no such account.
     """
-    account = await p.meta.find_account(name.strip())
-    if account is None and name.strip().isdigit():
+    name = name.strip()
+    account = await p.meta.find_account(name)
+    # ASCII digits only: str.isdigit takes "²", which int() refuses (a traceback here).
+    if account is None and name.isascii() and name.isdigit() and len(name) <= 20:
         account = await p.meta.get_account(int(name))
     if account is None:
         raise AdminError(f"no account named {name!r}")

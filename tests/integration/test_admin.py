@@ -224,7 +224,9 @@ async def test_instance_admin_is_granted_and_revoked_and_never_in_the_user_objec
 
 async def test_an_unknown_account_is_an_error(world: World) -> None:
     for act in (admin.revoke_tokens(world.admin, "nobody"),
-                admin.set_disabled(world.admin, "12345", True)):
+                admin.set_disabled(world.admin, "12345", True),
+                admin.revoke_tokens(world.admin, "²"),  # a digit to isdigit, not to int()
+                admin.revoke_tokens(world.admin, "9" * 40)):
         with pytest.raises(admin.AdminError, match="^no account named"):
             await act
 
