@@ -110,6 +110,10 @@ export class Api {
   edit(channelId, messageId, content) { return this.patch(`/channels/${channelId}/messages/${messageId}`, { content }); }
   remove(channelId, messageId) { return this.delete(`/channels/${channelId}/messages/${messageId}`); }
   typing(channelId) { return this.post(`/channels/${channelId}/typing`); }
+  /** A page of the server's messages I may read with every word of `content`, newest first. */
+  search(guildId, content, offset = 0) {
+    return this.get(`/guilds/${guildId}/messages/search`, { content, offset: offset || undefined });
+  }
   /** Mark a channel read up to a message (the server tells my other sessions). */
   ack(channelId, messageId) { return this.post(`/channels/${channelId}/messages/${messageId}/ack`, { token: null }); }
 }

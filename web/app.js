@@ -15,6 +15,7 @@ import { formDialog, inviteDialog } from "./ui/dialogs.js";
 import { h, replaceChildren } from "./ui/dom.js";
 import { MemberList } from "./ui/members.js";
 import { MessageList } from "./ui/messages.js";
+import { SearchPanel } from "./ui/search.js";
 import { ServerList } from "./ui/servers.js";
 import { ConnectionBanner } from "./ui/status.js";
 import { TypingIndicator } from "./ui/typing.js";
@@ -22,6 +23,8 @@ import { TypingIndicator } from "./ui/typing.js";
 const TOKEN_KEY = "discord-arch.token";
 const LAST_KEY = "discord-arch.last-channels"; // {guild: guildId, channels: {guildId: channelId}}
 const PAGE_SIZE = 50;
+// A search result further back than this many pages of history is not opened.
+const JUMP_PAGES_MAX = 40;
 const BOOT_RETRY_MS = 3000;
 // A burst of messages in the open channel makes one ack, this long after the last of them.
 const ACK_DELAY_MS = 300;
@@ -156,17 +159,23 @@ class App {
     });
     this.typing = new TypingIndicator(store);
     this.members = new MemberList(store);
+    this.search = new SearchPanel({
+      store,
+      search: (guildId, content, offset) => this.api.search(guildId, content, offset),
+      jump: (m) => this.jumpTo(m.channel_id, m.id),
+      onToggle: (open) => { this.members.el.hidden = open; },
+    });
     this.chatTitle = h("h2", { class: "chat-title" });
     this.chatTopic = h("p", { class: "chat-topic" });
     this.empty = h("div", { class: "empty-state", hidden: true },
       h("h2", {}, "No server yet"),
       h("p", {}, "Create a server with the + button, or open an invite link someone sent you."));
     this.chat = h("main", { class: "chat" },
-      h("header", { class: "chat-header" }, this.chatTitle, this.chatTopic),
+      h("header", { class: "chat-header" }, this.chatTitle, this.chatTopic, this.search.form),
       this.banner.el, this.empty, this.messages.el,
       h("div", { class: "chat-footer" }, this.composer.el, this.typing.el));
     replaceChildren(this.root,
-      h("div", { class: "layout" }, this.servers.el, this.channels.el, this.chat, this.members.el),
+      h("div", { class: "layout" }, this.servers.el, this.channels.el, this.chat, this.members.el, this.search.el),
       this.announcer, this.toastEl);
     store.addEventListener("guilds", () => this.checkSelection());
     store.addEventListener("guild", (ev) => { if (ev.detail.guildId === this.guildId) this.checkSelection(); });
@@ -180,6 +189,7 @@ class App {
     this.guildId = guildId;
     this.servers.select(guildId);
     this.members.show(guildId);
+    this.search.show(guildId);
     this.empty.hidden = Boolean(guildId);
     this.messages.el.hidden = !guildId;
     this.composer.el.hidden = !guildId;
@@ -283,6 +293,36 @@ class App {
       this.toast(`Could not load older messages: ${e.describe()}`);
     }
     this.store.emit("messages", { channelId, kind: "loading" });
+  }
+
+  /** Open a message (a search result): its channel, then older pages until the message is
+   * there (at most JUMP_PAGES_MAX), then scrolled to and marked. */
+  async jumpTo(channelId, messageId) {
+    if (channelId !== this.channelId) this.selectChannel(channelId);
+    if (this.channelId !== channelId) return; // not a channel of this server (any more)
+    const hist = this.store.history(channelId);
+    for (let pages = 0; pages <= JUMP_PAGES_MAX; pages++) {
+      await this.settled(channelId);
+      if (this.channelId !== channelId) return; // the user went elsewhere meanwhile
+      if (hist.byId.has(messageId)) return this.messages.reveal(messageId);
+      if (!hist.loaded || !hist.hasMore || hist.loadError) break;
+      await this.loadOlder(channelId);
+    }
+    this.toast("That message could not be opened: it is gone, or too far back.");
+  }
+
+  /** Resolves once the channel's history is not loading. */
+  settled(channelId) {
+    const hist = this.store.history(channelId);
+    if (!hist.loading) return Promise.resolve();
+    return new Promise((resolve) => {
+      const check = (ev) => {
+        if (ev.detail.channelId !== channelId || hist.loading) return;
+        this.store.removeEventListener("messages", check);
+        resolve();
+      };
+      this.store.addEventListener("messages", check);
+    });
   }
 
   // -- sending -----------------------------------------------------------------------------

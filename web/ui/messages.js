@@ -10,6 +10,8 @@ const LOAD_MARGIN_PX = 400;
 const BOTTOM_SLACK_PX = 60;
 // Consecutive messages of one author within this time share a header.
 const GROUP_MS = 7 * 60 * 1000;
+// How long a message opened from a search stays marked.
+const HIGHLIGHT_MS = 3000;
 
 export class MessageList {
   /**
@@ -44,6 +46,18 @@ export class MessageList {
 
   scrollToBottom() {
     this.el.scrollTop = this.el.scrollHeight;
+  }
+
+  /** Scroll a message into the middle of the view, mark it for a moment and focus it (a
+   * search result opened), so that a screen reader reads it too. */
+  reveal(messageId) {
+    const node = this.nodes.get(messageId);
+    if (!node) return;
+    node.scrollIntoView({ block: "center" });
+    node.setAttribute("tabindex", "-1");
+    node.focus({ preventScroll: true });
+    node.classList.add("highlight");
+    setTimeout(() => node.classList.remove("highlight"), HIGHLIGHT_MS);
   }
 
   /** Put the newest own message (if any) in edit mode; true if there was one. */
