@@ -198,7 +198,25 @@ async def presence_of(client: GatewayClient, user_id: str) -> str:
     return str(got["d"]["status"])
 
 
-async def test_presence_is_shared_between_the_workers(cluster: Cluster) -> None:
+async def reported_by(redis_url: str, user_id: str, workers: int) -> None:
+    """Wait (up to 10 s) until exactly ``workers`` workers hold a report of ``user_id`` in the
+    shared presence (its Redis hash, core/store/redis.py). A worker reports a user after it
+    sent READY, or after the socket closed (gateway.presence), so neither a READY nor a
+    finished close says the other workers know yet."""
+    from redis.asyncio import Redis
+
+    client = Redis.from_url(redis_url)
+    try:
+        for _ in range(200):
+            if await client.hlen(f"{{presence}}:u:{user_id}") == workers:
+                return
+            await asyncio.sleep(0.05)
+        raise TimeoutError(f"{workers} workers did not report user {user_id}")
+    finally:
+        await client.aclose()
+
+
+async def test_presence_is_shared_between_the_workers(cluster: Cluster, redis_url: str) -> None:
     await wait_open(*cluster.worker_ports)
     async with aiohttp.ClientSession(base_url=cluster.http_url) as http:
         rest = Rest(http)
@@ -214,7 +232,12 @@ async def test_presence_is_shared_between_the_workers(cluster: Cluster) -> None:
                 assert online.get(owner_id) == "online"
                 async with gateway(http, cluster.worker_ports[1]) as second:
                     await second.identify(owner)  # now on both workers
+                    # Each report in before the next step: otherwise worker 0's "gone" could
+                    # land after worker 1's, a brief flicker that eventual presence allows and
+                    # this test is not about.
+                    await reported_by(redis_url, owner_id, 2)
                     await first.ws.close()  # worker 0's last session of the owner ends...
+                    await reported_by(redis_url, owner_id, 1)
                     await second.send({"op": 3, "d": {"status": "dnd", "since": None,
                                                       "activities": [], "afk": False}})
                     # ... with no offline in between: the owner was still on worker 1.
