@@ -62,6 +62,18 @@ def _obj(required: dict[str, Any], optional: dict[str, Any] | None = None) -> di
     return {"type": "object", "required": list(required), "properties": props}
 
 
+# What a command definition may hold besides its name (core.command_form).
+_COMMAND_FIELDS: dict[str, Any] = {
+    "type": {"enum": [1, 2, 3]}, "description": _STR,
+    "options": {"type": "array", "maxItems": 25, "items": {"type": "object"}},
+    "default_member_permissions": {"type": ["string", "integer", "null"]},
+    "dm_permission": _BOOL, "nsfw": _BOOL,
+    "contexts": {"type": ["array", "null"], "items": {"enum": [0, 1, 2]}},
+    "integration_types": {"type": ["array", "null"], "items": {"enum": [0, 1]}},
+    "name_localizations": {"type": ["object", "null"]},
+    "description_localizations": {"type": ["object", "null"]},
+}
+
 SCHEMAS: dict[str, Any] = {
     "Error": _obj({"code": _INT, "message": _STR}, {"errors": {"type": "object"}}),
     "User": _obj({"id": _SNOWFLAKE, "username": _STR, "discriminator": _STR,
@@ -182,6 +194,21 @@ SCHEMAS: dict[str, Any] = {
     "WebhookExecute": {"type": "object", "properties": {
         "content": _STR, "username": _STR, "avatar_url": _STR, "tts": _BOOL,
         "embeds": {"type": "array"}, "allowed_mentions": {"type": "object"}, "flags": _INT}},
+    # Application commands (core.app_commands, core.command_form: Discord's limits).
+    "ApplicationCommand": _obj(
+        {"id": _SNOWFLAKE, "application_id": _SNOWFLAKE, "version": _SNOWFLAKE,
+         "type": {"enum": [1, 2, 3]}, "name": _STR, "description": _STR,
+         "options": {"type": "array", "maxItems": 25}, "default_member_permissions": _NSTR,
+         "dm_permission": _BOOL, "nsfw": _BOOL},
+        {"guild_id": _SNOWFLAKE, "contexts": {"type": ["array", "null"]},
+         "integration_types": {"type": ["array", "null"]},
+         "name_localizations": {"type": ["object", "null"]},
+         "description_localizations": {"type": ["object", "null"]}}),
+    "ApplicationCommandCreate": _obj({"name": _STR}, _COMMAND_FIELDS),
+    "ApplicationCommandPatch": {"type": "object", "properties": {"name": _STR, **_COMMAND_FIELDS}},
+    # A bulk overwrite: at most the scope's limits together (core.app_commands).
+    "ApplicationCommandList": {"type": "array", "maxItems": 130,
+                               "items": _obj({"name": _STR}, _COMMAND_FIELDS)},
 }
 
 _G = V + "/guilds/{guild_id}"
@@ -206,6 +233,27 @@ _SEARCH_QUERY: tuple[tuple[str, dict[str, Any]], ...] = (
     ("sort_by", {"enum": ["timestamp", "relevance"]}),
     ("sort_order", {"enum": ["desc", "asc"]}),
 )
+_APP = V + "/applications/{application_id}"
+
+
+def _command_operations(base: str, scope: str) -> dict[tuple[str, str], Op]:
+    """The six application-command routes of one scope (the application's bot only)."""
+    one = base + "/{command_id}"
+    return {
+        ("GET", base): Op(f"The application's {scope} commands", "[ApplicationCommand]"),
+        ("POST", base): Op(f"Create a {scope} command (201), or replace the one of its name "
+                           "and type (200)", "ApplicationCommand", "ApplicationCommandCreate",
+                           status=201, also=((200, "ApplicationCommand"),)),
+        ("PUT", base): Op(f"Overwrite the {scope} commands with this list (tree.sync()); "
+                          "ids kept by name and type", "[ApplicationCommand]",
+                          "ApplicationCommandList"),
+        ("GET", one): Op(f"A {scope} command", "ApplicationCommand"),
+        ("PATCH", one): Op(f"Edit a {scope} command", "ApplicationCommand",
+                           "ApplicationCommandPatch"),
+        ("DELETE", one): Op(f"Delete a {scope} command", None, status=204),
+    }
+
+
 _W = V + "/webhooks/{webhook_id}"
 _WT = _W + "/{webhook_token}"
 # Execute's query: wait (200 with the message, else 204); thread_id is refused (no threads).
@@ -364,6 +412,9 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     ("GET", _C + "/messages/search"): Op(
         "Search one channel's messages (users only: 403 20001 for a bot)", "SearchResults",
         errors=(503,), query=_SEARCH_QUERY),
+    **{op: entry for scope, where in ((_APP + "/commands", "global"),
+                                      (_APP + "/guilds/{guild_id}/commands", "guild"))
+       for op, entry in _command_operations(scope, where).items()},
     ("GET", "/api/openapi.json"): Op("This document", public=True),
 }
 

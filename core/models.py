@@ -30,6 +30,8 @@ __all__ = [
     "ReadState",
     "RegistrationCode",
     "Role",
+    "ThreadMember",
+    "ThreadMeta",
     "User",
     "Webhook",
 ]
@@ -42,11 +44,18 @@ class ChannelType(IntEnum):
     DM = 1
     GROUP_DM = 3
     GUILD_CATEGORY = 4
+    PUBLIC_THREAD = 11
+    PRIVATE_THREAD = 12
 
     @property
     def private(self) -> bool:
         """A DM or a group DM: no guild, its recipients are its audience."""
         return self in (ChannelType.DM, ChannelType.GROUP_DM)
+
+    @property
+    def thread(self) -> bool:
+        """A thread: a channel row with a text channel as its parent (``core.threads``)."""
+        return self in (ChannelType.PUBLIC_THREAD, ChannelType.PRIVATE_THREAD)
 
 
 class OverwriteType(IntEnum):
@@ -166,6 +175,56 @@ class Channel:
     last_message_id: int | None = None
     owner_id: int | None = None
     icon: str | None = None
+    # A thread's own state (types 11 and 12 only); its parent is ``parent_id``, its creator
+    # ``owner_id``.
+    thread: ThreadMeta | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadMeta:
+    """What a thread has beyond a channel row (Discord's ``thread_metadata`` and counts).
+
+    Attributes:
+        archived: archived explicitly (PATCH, or a moderator). A thread idle past its
+            ``auto_archive_duration`` is archived too, worked out when read
+            (:meth:`archived_at`), never by a sweep.
+        auto_archive_duration: minutes of inactivity before it archives (60, 1440, 4320, 10080).
+        archive_timestamp: Unix ms of the last change of its archived state (creation at first).
+        activity_ms: Unix ms of its last activity (creation, a message, an unarchive).
+        member_count: its members, counted when read.
+    """
+
+    archived: bool = False
+    auto_archive_duration: int = 1440
+    archive_timestamp: int = 0
+    locked: bool = False
+    invitable: bool = True
+    create_timestamp: int = 0
+    activity_ms: int = 0
+    message_count: int = 0
+    total_message_sent: int = 0
+    member_count: int = 0
+
+    def idle_until(self) -> int:
+        """Unix ms at which inactivity archives it."""
+        return self.activity_ms + self.auto_archive_duration * 60_000
+
+    def archived_at(self, now_ms: int) -> int | None:
+        """When it was archived (explicitly, or by inactivity), or None while active."""
+        if self.archived:
+            return self.archive_timestamp
+        until = self.idle_until()
+        return until if now_ms >= until else None
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadMember:
+    """A user's membership of a thread (Discord's thread member object)."""
+
+    thread_id: int
+    user_id: int
+    join_timestamp: int
+    flags: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -356,3 +415,26 @@ class Webhook:
     token: str = field(repr=False)
     avatar: str | None = None
     application_id: int | None = None
+@dataclass(frozen=True, slots=True)
+class ApplicationCommand:
+    """An application command (Discord's slash command, user or message context menu).
+
+    Attributes:
+        guild_id: the guild it belongs to, None for a global command.
+        type: 1 CHAT_INPUT, 2 USER, 3 MESSAGE.
+        version: a snowflake made anew at each change (Discord's ``version``).
+        definition: the rest of the validated definition (``core.command_form``), as JSON
+            text: description, options, localizations, default_member_permissions, contexts,
+            integration_types, nsfw. Kept whole because nothing queries inside it; the
+            interaction path reads it back to check options.
+    """
+
+    id: int
+    application_id: int
+    guild_id: int | None
+    type: int
+    name: str
+    version: int
+    definition: str = "{}"
+
+

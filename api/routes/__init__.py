@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from api.routes import (
     accounts,
+    app_commands,
     audit_logs,
     bans,
     channels,
@@ -27,4 +28,5 @@ __all__ = ["ROUTE_TABLES"]
 ROUTE_TABLES = [accounts.routes, guilds.routes, channels.routes, pins.routes, search.routes,
                 messages.routes,
                 reactions.routes, members.routes, roles.routes, invites.routes, read_states.routes,
-                recipients.routes, bans.routes, audit_logs.routes, webhooks.routes]
+                recipients.routes, bans.routes, audit_logs.routes, webhooks.routes,
+                app_commands.routes]

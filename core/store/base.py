@@ -23,9 +23,11 @@ from typing import Any, Protocol
 from core.models import (
     Account,
     Application,
+    ApplicationCommand,
     AuditEntry,
     Ban,
     Channel,
+    ChannelType,
     Guild,
     Invite,
     Member,
@@ -36,6 +38,7 @@ from core.models import (
     ReadState,
     RegistrationCode,
     Role,
+    ThreadMember,
     User,
     Webhook,
 )
@@ -280,6 +283,56 @@ class MetaStore(Protocol):
         At most ``limit`` of each kind, the most recent first.
         """
 
+    # -- threads (core.threads) ------------------------------------------------------------
+    # A thread is a channel (``get_channel`` returns it with ``thread`` set; ``list_channels``
+    # leaves threads out). "Archived" in the listings is archived explicitly or idle past its
+    # ``auto_archive_duration`` at ``now_ms`` (ThreadMeta.archived_at): no sweep writes it.
+    async def create_thread(self, channel: Channel, members: Sequence[ThreadMember]) -> bool:
+        """Insert the thread's channel row, state and first members atomically; False
+        (nothing written) when its parent (``channel.parent_id`` in ``channel.guild_id``) is
+        gone."""
+
+    async def update_thread(self, thread_id: int, fields: dict[str, Any]) -> Channel | None:
+        """Set any of ``name``, ``rate_limit_per_user``, ``archived``, ``locked``,
+        ``invitable``, ``auto_archive_duration``, ``archive_ts``, ``activity_ts``; the thread
+        after, or None when it is gone."""
+
+    async def count_thread_message(self, thread_id: int, now_ms: int) -> None:
+        """One message more in the thread's counts; its last activity is ``now_ms``."""
+
+    async def add_thread_member(self, member: ThreadMember) -> bool:
+        """Add a member; False when already one or the thread is gone."""
+
+    async def remove_thread_member(self, thread_id: int, user_id: int) -> bool: ...
+
+    async def get_thread_member(self, thread_id: int, user_id: int) -> ThreadMember | None: ...
+
+    async def list_thread_members(
+        self, thread_id: int, after: int = 0, limit: int = 100
+    ) -> list[ThreadMember]:
+        """The thread's members with user id > ``after``, by user id, at most ``limit``."""
+
+    async def joined_threads(
+        self, user_id: int, thread_ids: Sequence[int]
+    ) -> dict[int, ThreadMember]:
+        """The user's memberships among ``thread_ids``, by thread id."""
+
+    async def thread_member_ids(
+        self, thread_ids: Sequence[int], limit: int
+    ) -> dict[int, list[int]]:
+        """The member ids of each of ``thread_ids`` (every id a key), ``limit`` in all."""
+
+    async def list_active_threads(self, guild_id: int, now_ms: int, limit: int) -> list[Channel]:
+        """The guild's threads not archived at ``now_ms``, by id, at most ``limit``."""
+
+    async def list_archived_threads(
+        self, parent_id: int, kind: ChannelType, now_ms: int, *, before_ms: int, limit: int,
+        member_id: int | None = None,
+    ) -> list[Channel]:
+        """The parent's threads of type ``kind`` archived at ``now_ms`` before ``before_ms``,
+        the latest archived first, at most ``limit``; only those ``member_id`` is a member of
+        when given."""
+
     # -- webhooks (core.webhooks) ----------------------------------------------------------
     async def create_webhook(self, webhook: Webhook, max_per_channel: int) -> bool:
         """Insert a webhook; False (nothing written) if its channel no longer exists.
@@ -307,6 +360,51 @@ class MetaStore(Protocol):
         """
 
     async def delete_webhook(self, webhook_id: int) -> bool: ...
+
+    # -- application commands (core.app_commands) -------------------------------------------
+    # A command's scope is its application and guild (None: global); every method takes both,
+    # so one application never reaches another's commands, nor a guild's through another.
+    async def upsert_command(
+        self, command: ApplicationCommand, max_of_type: int
+    ) -> tuple[ApplicationCommand, bool] | None:
+        """Insert a command, or replace the definition (and version) of the one of its scope,
+        type and name, keeping that one's id; with whether it was created. None when its guild
+        no longer exists.
+
+        Raises:
+            LimitReached: a new one, and its scope has ``max_of_type`` of its type already.
+        """
+
+    async def get_command(
+        self, application_id: int, guild_id: int | None, command_id: int
+    ) -> ApplicationCommand | None: ...
+
+    async def list_commands(
+        self, application_id: int, guild_id: int | None, limit: int
+    ) -> list[ApplicationCommand]:
+        """The scope's commands, ordered by id, at most ``limit``."""
+
+    async def update_command(self, command: ApplicationCommand) -> ApplicationCommand | None:
+        """Set the name, version and definition of the command of ``command``'s id and scope;
+        None when there is none.
+
+        Raises:
+            Conflict: another command of the scope and type has the new name.
+        """
+
+    async def delete_command(
+        self, application_id: int, guild_id: int | None, command_id: int
+    ) -> bool: ...
+
+    async def replace_commands(
+        self, application_id: int, guild_id: int | None,
+        commands: Sequence[ApplicationCommand],
+    ) -> list[ApplicationCommand] | None:
+        """Make ``commands`` the scope's whole set, in one transaction (a bulk overwrite): one
+        with the type and name of an existing command takes that one's id, the others keep
+        theirs; the rest of the scope is deleted. The stored commands, in the given order;
+        None when the guild no longer exists. The caller checks names are unique.
+        """
 
     # -- members ---------------------------------------------------------------------------
     async def add_member(self, member: Member) -> bool:

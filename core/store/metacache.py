@@ -121,7 +121,9 @@ class CachedMetaStore:
                 return hit  # type: ignore[no-any-return]
         self.misses += 1
         channel = await self._inner.get_channel(channel_id)
-        if channel is not None:
+        # A thread is never cached: its state (archived, counts, members) changes without a
+        # GUILD_/CHANNEL_ event, and its writes bypass this wrapper.
+        if channel is not None and channel.thread is None:
             owner = channel.guild_id or _DM_GUILD
             # The channel's guild was unknown before the read: no epoch to compare, so only
             # store when no invalidation of that guild happened meanwhile is the best check.

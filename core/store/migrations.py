@@ -386,6 +386,55 @@ _V9_WEBHOOKS = (
     "ALTER TABLE messages ADD COLUMN author_avatar TEXT",
 )
 
+# Application commands (core.app_commands): one row per command of an application, global
+# (guild_id NULL) or of one guild (going with it). A name is unique per application, scope and
+# type (Discord's rule: creating one with an existing name replaces it), enforced by an index
+# on the scope with NULL folded to 0. The definition is JSON text: nothing queries inside it.
+_V10_APPLICATION_COMMANDS = (
+    """CREATE TABLE application_commands (
+        id {id_pk},
+        application_id BIGINT NOT NULL,
+        guild_id BIGINT REFERENCES guilds (id) ON DELETE CASCADE,
+        type INTEGER NOT NULL,
+        name TEXT NOT NULL,
+        version BIGINT NOT NULL,
+        definition TEXT NOT NULL
+    )""",
+    "CREATE UNIQUE INDEX application_commands_name ON application_commands"
+    " (application_id, COALESCE(guild_id, 0), type, name)",
+)
+
+# Threads (core.threads): a thread is a channel row (type 11 or 12, its parent text channel in
+# parent_id, its creator in owner_id) plus one row of its own state here, going with the channel.
+# Listings read active threads per guild and archived ones per parent, newest archive first;
+# a user's private archived threads come through thread_members (user_id, thread_id).
+_V11_THREADS = (
+    """CREATE TABLE threads (
+        channel_id BIGINT PRIMARY KEY REFERENCES channels (id) ON DELETE CASCADE,
+        guild_id BIGINT NOT NULL,
+        parent_id BIGINT NOT NULL,
+        archived BOOLEAN NOT NULL DEFAULT FALSE,
+        locked BOOLEAN NOT NULL DEFAULT FALSE,
+        invitable BOOLEAN NOT NULL DEFAULT TRUE,
+        auto_archive_duration INTEGER NOT NULL,
+        archive_ts BIGINT NOT NULL,
+        create_ts BIGINT NOT NULL,
+        activity_ts BIGINT NOT NULL,
+        message_count INTEGER NOT NULL DEFAULT 0,
+        total_message_sent INTEGER NOT NULL DEFAULT 0
+    )""",
+    "CREATE INDEX threads_guild ON threads (guild_id, archived, channel_id)",
+    "CREATE INDEX threads_parent ON threads (parent_id, archive_ts)",
+    """CREATE TABLE thread_members (
+        thread_id BIGINT NOT NULL REFERENCES channels (id) ON DELETE CASCADE,
+        user_id BIGINT NOT NULL,
+        join_ts BIGINT NOT NULL,
+        flags INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (thread_id, user_id)
+    )""",
+    "CREATE INDEX thread_members_user ON thread_members (user_id, thread_id)",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _V1_SCHEMA),
     # Member timeouts: unix ms, NULL when none (an expired one may stay until next changed).
@@ -401,6 +450,8 @@ MIGRATIONS: tuple[Migration, ...] = (
               postgres=_v7_group_dms_and_read_states("")),
     Migration(8, "message search", (), sqlite=_SEARCH_SQLITE, postgres=_SEARCH_POSTGRES),
     Migration(9, "webhooks", _V9_WEBHOOKS),
+    Migration(10, "application commands", _V10_APPLICATION_COMMANDS),
+    Migration(11, "threads", _V11_THREADS),
 )
 
 _CREATE_LEDGER = (

@@ -38,7 +38,9 @@ from core.models import (
 )
 from core.store.base import AUDIT_PRUNE_MAX, Conflict, RecipientOutcome
 from core.store.executor import Executor, Row, assignments, in_chunks, serialize
+from core.store.sqlcommands import SqlCommandStore
 from core.store.sqlreadstates import SqlReadStateStore
+from core.store.sqlthreads import THREAD_CHANNEL_COLUMNS, SqlThreadStore, thread_meta
 from core.store.sqlwebhooks import SqlWebhookStore
 
 __all__ = ["SqlMetaStore"]
@@ -65,11 +67,15 @@ _AUDIT = "id, guild_id, action_type, user_id, target_id, changes, options, reaso
 _CHANNEL_SELECT = (
     "SELECT c.id, c.type, c.guild_id, c.name, c.topic, c.position, c.parent_id, c.nsfw,"
     " c.rate_limit_per_user, c.last_message_id, p.low_id, p.high_id,"
-    " o.target_id, o.type, o.allow, o.deny, c.owner_id, c.icon, g.user_id"
-    " FROM channels c LEFT JOIN dm_pairs p ON p.channel_id = c.id"
+    " o.target_id, o.type, o.allow, o.deny, c.owner_id, c.icon, g.user_id, "
+    + THREAD_CHANNEL_COLUMNS
+    + " FROM channels c LEFT JOIN dm_pairs p ON p.channel_id = c.id"
     " LEFT JOIN overwrites o ON o.channel_id = c.id"
     " LEFT JOIN channel_recipients g ON g.channel_id = c.id"
+    " LEFT JOIN threads t ON t.channel_id = c.id"
 )
+# The thread types, left out of a guild's channel list (Discord lists threads apart).
+_NOT_THREAD = "c.type NOT IN (11, 12)"
 # One row per member role (or one with NULL role_id), grouped by user id.
 _MEMBER_JOIN = (
     "SELECT m.guild_id, m.user_id, m.joined_at, m.nick, m.flags, m.deaf, m.mute, r.role_id,"
@@ -144,7 +150,7 @@ def _channels(rows: Iterable[Row]) -> list[Channel]:
             recipients = tuple(sorted({x[18] for x in rs if x[18] is not None}))
         channel = Channel(
             r[0], ChannelType(r[1]), r[2], r[3], r[4], r[5], r[6], bool(r[7]), r[8],
-            overwrites, recipients, r[9], r[16], r[17],
+            overwrites, recipients, r[9], r[16], r[17], thread_meta(r, 19),
         )
         out.append(channel)
     return out
@@ -237,12 +243,13 @@ _INSERT_MEMBER_ROLE = (
 )
 
 
-class SqlMetaStore(SqlWebhookStore, SqlReadStateStore):
+class SqlMetaStore(SqlThreadStore, SqlWebhookStore, SqlReadStateStore, SqlCommandStore):
     """:class:`core.store.base.MetaStore` over an :class:`Executor` (SQLite or PostgreSQL).
 
     Updates take only the fields their protocol method lists and raise ``ValueError`` on any
     other. Writes that touch several tables run in one transaction. Webhooks are
-    :class:`~core.store.sqlwebhooks.SqlWebhookStore`'s, in their own module.
+    :class:`~core.store.sqlwebhooks.SqlWebhookStore`'s, in their own module, and application
+    commands :class:`~core.store.sqlcommands.SqlCommandStore`'s.
     """
 
     def __init__(self, executor: Executor) -> None:
@@ -438,13 +445,17 @@ class SqlMetaStore(SqlWebhookStore, SqlReadStateStore):
     # -- channels --------------------------------------------------------------------------
     async def list_channels(self, guild_id: int) -> list[Channel]:
         rows = await self._db.fetch(
-            f"{_CHANNEL_SELECT} WHERE c.guild_id = ? ORDER BY c.position, c.id, o.target_id",
+            f"{_CHANNEL_SELECT} WHERE c.guild_id = ? AND {_NOT_THREAD}"
+            " ORDER BY c.position, c.id, o.target_id",
             guild_id,
         )
         return _channels(rows)
 
     async def get_channel(self, channel_id: int) -> Channel | None:
         return await self._get_channel(self._db, channel_id)
+
+    async def _channels_where(self, db: Executor, where: str, *args: Any) -> list[Channel]:
+        return _channels(await db.fetch(f"{_CHANNEL_SELECT} WHERE {where}", *args))
 
     @staticmethod
     async def _get_channel(db: Executor, channel_id: int) -> Channel | None:
@@ -486,6 +497,11 @@ class SqlMetaStore(SqlWebhookStore, SqlReadStateStore):
             # Overwrites, invites, webhooks and the DM pair go by ON DELETE CASCADE.
             if not await tx.execute("DELETE FROM channels WHERE id = ?", channel_id):
                 return False
+            # Its threads go with it (their state and members by cascade).
+            await tx.execute(
+                "DELETE FROM channels WHERE id IN"
+                " (SELECT channel_id FROM threads WHERE parent_id = ?)", channel_id
+            )
             await tx.execute("UPDATE channels SET parent_id = NULL WHERE parent_id = ?", channel_id)
             await tx.execute(
                 "UPDATE guilds SET system_channel_id = NULL WHERE system_channel_id = ?", channel_id

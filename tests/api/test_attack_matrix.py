@@ -190,7 +190,7 @@ def routes_of(app: web.Application) -> list[Route]:
 # The id slots the worlds below fill. A route with another one fails the matrix until the
 # object it names is added to ``World`` and to ``victim_slots``/``own_slots``.
 KNOWN_SLOTS = {"guild_id", "channel_id", "message_id", "user_id", "role_id", "overwrite_id",
-               "code", "emoji", "webhook_id", "webhook_token"}
+               "code", "emoji", "webhook_id", "webhook_token", "application_id", "command_id"}
 # Slots whose value is not the victim's object but a filter in the attacker's own
 # (``user_id``: a user is public; ``emoji``: a name), or a credential the attacker does not
 # hold (``webhook_token``: theirs is sent with the victim's webhook): never swapped alone.
@@ -298,6 +298,10 @@ class World:
         if "gdm" in i:
             out["group"] = {**base, "channel_id": i["gdm"], "message_id": i["gdm_msg"],
                             "overwrite_id": self.friend.id, "code": i["join_code"]}
+        if "cmd" in i:
+            # The victim's application and its global command (only its bot may manage them).
+            for values in out.values():
+                values["application_id"], values["command_id"] = self.bot.id, i["cmd"]
         if "priv_hook" in i:
             # The attackers do not hold the victim's webhook tokens: they send the outsider's.
             out["webhook"] = {**out["private"], "message_id": i["hook_msg"]}
@@ -318,6 +322,11 @@ class World:
             out = {"guild_id": i["guild"], "channel_id": i["pub"], "message_id": i["m_msg"],
                    "user_id": who.id, "role_id": i["role"], "overwrite_id": i["role"],
                    "code": i["join_code"], "emoji": THUMBS}
+        if "x_cmd" in i:
+            # The outsider's own application and command (the member has none: the victim's).
+            mine = who is self.outsider
+            out["application_id"] = i["x_app"] if mine else self.bot.id
+            out["command_id"] = i["x_cmd"] if mine else i["cmd"]
         if "x_hook" in i:
             out["webhook_id"] = i["x_hook" if who is self.outsider else "priv_hook"]
             out["webhook_token"] = i["x_hook_token"]
@@ -365,7 +374,7 @@ async def build_world(api: Api, routes: list[Route]) -> World:
     s = {k: f"zq-{k}-{tag}" for k in (
         "guild", "role", "cat", "pub", "pubtopic", "priv", "privtopic", "pubmsg", "privmsg",
         "privmsgf", "dmmsg", "app", "xguild", "xchan", "xmsg", "xrole", "mmsg", "privhook",
-        "pubhook", "hookmsg", "xhook", "gdm", "gdmmsg")}
+        "pubhook", "hookmsg", "xhook", "gdm", "gdmmsg", "cmd", "gcmd", "xapp")}
     o, ids = owner.token, {}
 
     async def post(path: str, body: Any, token: str = o) -> Any:
@@ -431,6 +440,19 @@ async def build_world(api: Api, routes: list[Route]) -> World:
         ids["hook_msg"] = (await post(
             f"/webhooks/{ids['priv_hook']}/{ids['priv_hook_token']}?wait=true",
             {"content": s["hookmsg"]}))["id"]
+    if ("POST", "/applications/{application_id}/commands") in has:
+        # The victim's application's global and guild commands (its bot made them), and the
+        # outsider's own application with a command.
+        ids["cmd"] = (await _ok(api, "POST", f"/applications/{bot.id}/commands", bot.token,
+                                {"name": s["cmd"], "description": "d"}, bot=True))["id"]
+        ids["gcmd"] = (await _ok(api, "POST", f"/applications/{bot.id}/guilds/{g}/commands",
+                                 bot.token, {"name": s["gcmd"], "description": "d"},
+                                 bot=True))["id"]
+        x_app = await _ok(api, "POST", "/applications", outsider.token, {"name": s["xapp"]})
+        ids["x_app"] = x_app["id"]
+        ids["x_cmd"] = (await _ok(api, "POST", f"/applications/{x_app['id']}/commands",
+                                  x_app["token"], {"name": "x", "description": "d"},
+                                  bot=True))["id"]
     if ("PUT", "/channels/{channel_id}/recipients/{user_id}") in has:
         # A group DM of the owner's with the friend and a third user, named, with a message.
         ids["gdm"] = (await post("/users/@me/channels", {"recipients": [friend.id, pal.id]}))["id"]
@@ -442,13 +464,14 @@ async def build_world(api: Api, routes: list[Route]) -> World:
     # (a member); never the private channel, the DM, the invites or the outsider's guild.
     hidden_from_member = [s[k] for k in ("priv", "privtopic", "privmsg", "privmsgf", "dmmsg",
                                          "xguild", "xchan", "xmsg", "xrole", "privhook",
-                                         "pubhook", "hookmsg", "xhook", "gdm", "gdmmsg")]
+                                         "pubhook", "hookmsg", "xhook", "gdm", "gdmmsg",
+                                         "cmd", "gcmd")]
     hidden_from_member += [ids[k] for k in ("pub_code", "priv_code", "x_code", "priv_hook_token",
                                             "pub_hook_token", "x_hook_token") if k in ids]
     hidden_from_outsider = [s[k] for k in ("guild", "role", "cat", "pub", "pubtopic", "priv",
                                            "privtopic", "pubmsg", "privmsg", "privmsgf",
                                            "dmmsg", "app", "mmsg", "privhook", "pubhook",
-                                           "hookmsg", "gdm", "gdmmsg")]
+                                           "hookmsg", "gdm", "gdmmsg", "cmd", "gcmd")]
     hidden_from_outsider += [ids[k] for k in ("join_code", "pub_code", "priv_code",
                                               "priv_hook_token", "pub_hook_token") if k in ids]
     # The moderator may read invites, webhooks and the audit log (names, codes, tokens): of

@@ -20,6 +20,7 @@ import pytest
 from core.models import (
     Account,
     Application,
+    ApplicationCommand,
     AuditEntry,
     Ban,
     Channel,
@@ -680,6 +681,97 @@ async def test_webhooks_go_with_their_channel_or_guild(meta_store: MetaStore) ->
     assert await meta_store.get_webhook(3) is None
     assert await meta_store.delete_guild(GUILD) is True
     assert await meta_store.get_webhook(2) is None
+
+
+# -- application commands ------------------------------------------------------------------
+
+APP = 77
+
+
+def command(command_id: int, name: str, guild_id: int | None = None, **kw: Any) -> ApplicationCommand:
+    return ApplicationCommand(command_id, kw.pop("application_id", APP), guild_id,
+                              kw.pop("type", 1), name, kw.pop("version", command_id),
+                              kw.pop("definition", '{"description": "d"}'))
+
+
+async def test_commands_are_scoped_by_application_and_guild(meta_store: MetaStore) -> None:
+    await make_guild(meta_store)
+    assert await meta_store.upsert_command(command(1, "ping"), 100) == (command(1, "ping"), True)
+    assert (await meta_store.upsert_command(command(2, "ping", GUILD), 100)
+            == (command(2, "ping", GUILD), True))
+    # The same name as a USER command, and another application's: other commands.
+    await meta_store.upsert_command(command(3, "ping", type=2), 100)
+    await meta_store.upsert_command(command(4, "ping", application_id=78), 100)
+    assert [c.id for c in await meta_store.list_commands(APP, None, 100)] == [1, 3]
+    assert [c.id for c in await meta_store.list_commands(APP, GUILD, 100)] == [2]
+    assert [c.id for c in await meta_store.list_commands(APP, None, 1)] == [1]
+    assert await meta_store.get_command(APP, None, 1) == command(1, "ping")
+    # Never through another scope.
+    assert await meta_store.get_command(APP, GUILD, 1) is None
+    assert await meta_store.get_command(78, None, 1) is None
+    assert await meta_store.delete_command(78, None, 1) is False
+    assert await meta_store.delete_command(APP, None, 1) is True
+    assert await meta_store.get_command(APP, None, 1) is None
+
+
+async def test_upsert_command_replaces_by_name_and_counts_per_type(meta_store: MetaStore) -> None:
+    await meta_store.upsert_command(command(1, "ping"), 2)
+    again = await meta_store.upsert_command(command(9, "ping", version=5, definition="{}"), 2)
+    assert again == (command(1, "ping", version=5, definition="{}"), False)
+    await meta_store.upsert_command(command(2, "pong"), 2)
+    with pytest.raises(LimitReached):
+        await meta_store.upsert_command(command(3, "third"), 2)
+    # Replacing one at the limit is no new one; another type has its own count.
+    assert (await meta_store.upsert_command(command(4, "pong"), 2))[1] is False  # type: ignore[index]
+    assert (await meta_store.upsert_command(command(5, "menu", type=3), 2))[1] is True  # type: ignore[index]
+
+
+async def test_upsert_command_racing_for_the_last_place_gets_one(meta_store: MetaStore) -> None:
+    async def one(i: int) -> bool:
+        try:
+            return (await meta_store.upsert_command(command(100 + i, f"c{i}"), 3)) is not None
+        except LimitReached:
+            return False
+
+    made = await asyncio.gather(*(one(i) for i in range(8)))
+    assert sum(made) == 3 and len(await meta_store.list_commands(APP, None, 100)) == 3
+
+
+async def test_update_command_renames_and_refuses_a_taken_name(meta_store: MetaStore) -> None:
+    await meta_store.upsert_command(command(1, "ping"), 100)
+    await meta_store.upsert_command(command(2, "pong"), 100)
+    renamed = command(1, "pang", version=7)
+    assert await meta_store.update_command(renamed) == renamed
+    assert await meta_store.get_command(APP, None, 1) == renamed
+    with pytest.raises(Conflict):
+        await meta_store.update_command(command(1, "pong"))
+    assert await meta_store.update_command(command(404, "x")) is None
+    assert await meta_store.update_command(command(1, "x", application_id=78)) is None
+
+
+async def test_replace_commands_keeps_ids_by_name_and_drops_the_rest(
+    meta_store: MetaStore,
+) -> None:
+    await make_guild(meta_store)
+    await meta_store.upsert_command(command(1, "ping", GUILD), 100)
+    await meta_store.upsert_command(command(2, "gone", GUILD), 100)
+    await meta_store.upsert_command(command(3, "global"), 100)
+    out = await meta_store.replace_commands(
+        APP, GUILD, [command(10, "new", GUILD), command(11, "ping", GUILD, version=11)])
+    assert out == [command(10, "new", GUILD), command(1, "ping", GUILD, version=11)]
+    assert [c.id for c in await meta_store.list_commands(APP, GUILD, 100)] == [1, 10]
+    assert [c.id for c in await meta_store.list_commands(APP, None, 100)] == [3]
+    assert await meta_store.replace_commands(APP, GUILD, []) == []
+    assert await meta_store.list_commands(APP, GUILD, 100) == []
+    assert await meta_store.replace_commands(APP, 404, [command(12, "x", 404)]) is None
+
+
+async def test_guild_commands_go_with_their_guild(meta_store: MetaStore) -> None:
+    await make_guild(meta_store)
+    await meta_store.upsert_command(command(1, "ping", GUILD), 100)
+    assert await meta_store.upsert_command(command(2, "ping", 404), 100) is None
+    assert await meta_store.delete_guild(GUILD) is True
+    assert await meta_store.get_command(APP, GUILD, 1) is None
 
 
 # -- DMs -----------------------------------------------------------------------------------
