@@ -1,5 +1,5 @@
 """discord.py, unmodified, against a real server: login, READY, messages, typing, reactions,
-pins, webhooks, resume, rate limits, sharding, member timeouts, bans and the audit log.
+pins, webhooks, application commands (tree.sync), resume, rate limits, sharding, member timeouts, bans and the audit log.
 
 The library is pointed at the server only through the three class attributes a user would
 set (``Route.BASE``, ``DiscordWebSocket.DEFAULT_GATEWAY``, ``Asset.BASE``; restored after
@@ -30,6 +30,7 @@ import discord.http
 import discord.utils
 import pytest
 import yarl
+from discord import app_commands
 
 from core.shard import shard_of
 from tests.api.conftest import Api
@@ -724,3 +725,61 @@ async def test_bans_and_the_audit_log_from_the_bot(pointed: Server, world: World
     invite = await api.post(f"/channels/{world.channel_id}/invites", user.token, json={})
     r = await api.post(f"/invites/{invite.body['code']}", carol.token)
     assert r.status == 403 and r.body["code"] == 40007, r.body
+
+
+async def test_app_command_tree_syncs_globally_and_to_a_guild(
+    pointed: Server, world: World
+) -> None:
+    """``CommandTree.sync()`` (global) and ``sync(guild=...)``: a slash command with options
+    (choices, a range, a length), a sub-command group, a user context menu; ``fetch_commands``
+    reads them back, a second sync keeps their ids, and a sync of nothing clears them."""
+    client = _client()
+    tree = app_commands.CommandTree(client)
+    guild = discord.Object(id=int(world.guild["id"]))
+
+    @app_commands.command(description="Roll some dice")
+    @app_commands.describe(sides="How many sides", label="A label")
+    @app_commands.choices(color=[app_commands.Choice(name="Red", value="red"),
+                                 app_commands.Choice(name="Blue", value="blue")])
+    async def roll(interaction: discord.Interaction, sides: app_commands.Range[int, 2, 100],
+                   color: app_commands.Choice[str],
+                   label: app_commands.Range[str, 1, 20] | None = None) -> None:
+        pass
+
+    settings = app_commands.Group(name="settings", description="Settings")
+
+    @settings.command(description="Show one")
+    async def show(interaction: discord.Interaction, key: str) -> None:
+        pass
+
+    @app_commands.context_menu(name="Inspect user")
+    async def inspect(interaction: discord.Interaction, member: discord.Member) -> None:
+        pass
+
+    tree.add_command(roll)
+    tree.add_command(settings)
+    tree.add_command(inspect, guild=guild)
+    async with running(client, world.bot.token):
+        synced = await asyncio.wait_for(tree.sync(), TIMEOUT)
+        assert sorted(c.name for c in synced) == ["roll", "settings"]
+        by_name = {c.name: c for c in synced}
+        params = {p.name: p for p in by_name["roll"].options}  # type: ignore[misc]
+        assert params["sides"].min_value == 2 and params["sides"].max_value == 100
+        assert params["sides"].required and not params["label"].required
+        assert [c.value for c in params["color"].choices] == ["red", "blue"]
+        group = by_name["settings"].options[0]
+        assert isinstance(group, app_commands.AppCommandGroup) and group.name == "show"
+        in_guild = await asyncio.wait_for(tree.sync(guild=guild), TIMEOUT)
+        assert [(c.name, c.type) for c in in_guild] == [
+            ("Inspect user", discord.AppCommandType.user)]
+        assert in_guild[0].guild_id == guild.id
+        fetched = await asyncio.wait_for(tree.fetch_commands(), TIMEOUT)
+        assert {c.id for c in fetched} == {c.id for c in synced}
+        one = await asyncio.wait_for(tree.fetch_command(by_name["roll"].id), TIMEOUT)
+        assert one.description == "Roll some dice"
+        # Syncing again keeps the ids; a guild's sync of nothing removes its commands.
+        again = await asyncio.wait_for(tree.sync(), TIMEOUT)
+        assert {c.id for c in again} == {c.id for c in synced}
+        tree.clear_commands(guild=guild)
+        assert await asyncio.wait_for(tree.sync(guild=guild), TIMEOUT) == []
+        assert await asyncio.wait_for(tree.fetch_commands(guild=guild), TIMEOUT) == []
