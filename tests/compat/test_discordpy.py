@@ -1,5 +1,6 @@
 """discord.py, unmodified, against a real server: login, READY, messages, typing, reactions,
-pins, webhooks, application commands (tree.sync), resume, rate limits, sharding, member timeouts, bans and the audit log.
+pins, webhooks, application commands (tree.sync), resume, rate limits, sharding, member
+timeouts, bans and the audit log.
 
 The library is pointed at the server only through the three class attributes a user would
 set (``Route.BASE``, ``DiscordWebSocket.DEFAULT_GATEWAY``, ``Asset.BASE``; restored after
