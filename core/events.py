@@ -12,7 +12,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-__all__ = ["TOKENS_REVOKED", "TOKEN_HASHES_REVOKED", "Bus", "Event", "EventHandler"]
+__all__ = [
+    "TOKENS_REVOKED",
+    "TOKEN_HASHES_REVOKED",
+    "Bus",
+    "Event",
+    "EventHandler",
+    "Gap",
+    "GapHandler",
+]
 
 # An internal event, never dispatched to a client: every token of the user ``data["user_id"]``
 # (a string, like every id on the wire) was revoked, or the account disabled, by another
@@ -51,6 +59,27 @@ class Event:
 EventHandler = Callable[[Sequence[Event]], None]
 
 
+@dataclass(frozen=True, slots=True)
+class Gap:
+    """Events may have been lost on the way to this worker: whom they were for.
+
+    A bus that cannot prove it delivered everything (a lost subscription, a skipped offset, a
+    publisher that dropped events) says so with a Gap rather than going on silently; the hub
+    ends the sessions concerned so their clients identify again and refetch.
+
+    Attributes:
+        guild_ids: the guilds whose events may be missing; None: every guild and user
+            (the broadcast channel or the whole subscription was affected).
+        user_ids: the users whose targeted events (DMs, ``USER_UPDATE``) may be missing.
+    """
+
+    guild_ids: frozenset[int] | None
+    user_ids: frozenset[int] = frozenset()
+
+
+GapHandler = Callable[[Gap], None]
+
+
 class Bus(Protocol):
     """Carries events from the worker that made them to every worker's hub."""
 
@@ -63,6 +92,10 @@ class Bus(Protocol):
 
     def subscribe(self, handler: EventHandler) -> Callable[[], None]:
         """Call ``handler`` with each delivered batch; returns the unsubscribe function."""
+
+    def watch_gaps(self, handler: GapHandler) -> Callable[[], None]:
+        """Call ``handler`` with each :class:`Gap` the bus detects (a bus within one process
+        has none); returns the unsubscribe function."""
 
     def deliver(self, events: Sequence[Event]) -> None:
         """Hand events to this process's subscribers only, like a delivery from the bus

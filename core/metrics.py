@@ -74,6 +74,8 @@ class Metrics:
         frames_out: websocket frames written to clients (listener, per flush).
         hub_events: bus events delivered to this worker's hub (per bus batch).
         slow_consumer_closes: connections closed with 4900 (send buffer over its limit).
+        bus_gap_sessions: sessions ended because the bus may have lost their events
+            (``Hub.on_gap``: op 9, close 4009, no RESUME).
     """
 
     def __init__(self, worker: int = 0) -> None:
@@ -82,6 +84,7 @@ class Metrics:
         self.frames_out = 0
         self.hub_events = 0
         self.slow_consumer_closes = 0
+        self.bus_gap_sessions = 0
         self._connections: Callable[[], int] = _zero
         self._sessions: Callable[[], int] = _zero
         self._bus: object = None
@@ -194,9 +197,16 @@ class _Live(Collector):
                                   value=m.slow_consumer_closes)
         yield CounterMetricFamily(_P + "hub_events", "Bus events delivered to this worker's hub",
                                   value=m.hub_events)
+        yield CounterMetricFamily(_P + "bus_gap_sessions", "Gateway sessions ended (op 9, then "
+                                  "4009) because the bus may have lost events for them",
+                                  value=m.bus_gap_sessions)
         for attr, doc in (("gaps", "Times the Redis bus subscriber was lost and restored (events "
-                                   "published meanwhile were lost)"),
-                          ("dropped", "Events the Redis bus dropped because its outbox was full")):
+                                   "published meanwhile may be lost: every session is told)"),
+                          ("dropped", "Events the Redis bus dropped because its outbox was full"),
+                          ("offset_gaps", "Messages whose offset skipped some of its publisher's "
+                                          "chain on a channel (their guild's sessions are told)"),
+                          ("loss_markers", "Loss markers heard: another worker dropped events "
+                                           "(every session is told)")):
             value = getattr(m._bus, attr, None)
             if isinstance(value, int):
                 yield CounterMetricFamily(_P + "bus_" + attr, doc, value=value)

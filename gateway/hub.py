@@ -32,7 +32,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from typing import Any, Protocol
 
-from core.events import TOKENS_REVOKED, Event
+from core.events import TOKENS_REVOKED, Event, Gap
 from core.permissions import Permission
 from core.platform import Platform
 from core.shard import on_shard
@@ -104,6 +104,8 @@ class Hub:
         self._backlog: deque[Event] = deque()
         self._drainer: asyncio.Task[None] | None = None
         self._unsubscribe: Callable[[], None] | None = None
+        self._unwatch_gaps: Callable[[], None] | None = None
+        self._gaps = 0  # gaps heard so far: an identify that saw one meanwhile is suspect
         self._metrics = platform.metrics
         # perf_counter() of the oldest bus delivery whose frames are not written yet.
         self._delivered: float | None = None
@@ -113,11 +115,15 @@ class Hub:
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._unsubscribe = self._platform.bus.subscribe(self._on_bus)
+        self._unwatch_gaps = self._platform.bus.watch_gaps(self.on_gap)
 
     async def aclose(self) -> None:
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None
+        if self._unwatch_gaps is not None:
+            self._unwatch_gaps()
+            self._unwatch_gaps = None
         if self._drainer is not None:
             self._drainer.cancel()
             await asyncio.gather(self._drainer, return_exceptions=True)
@@ -141,6 +147,7 @@ class Hub:
         bus.interest_user(user_id)
         for guild_id in guild_ids:
             bus.interest(guild_id)
+        gaps = self._gaps
         try:
             try:
                 async with asyncio.timeout(SUBSCRIBE_TIMEOUT_S):
@@ -150,6 +157,8 @@ class Hub:
                                "%.0f s; going on", SUBSCRIBE_TIMEOUT_S)
             yield
         finally:
+            if self._gaps != gaps:  # its READY may predate events lost meanwhile
+                self._end_sessions(tuple(self._users.get(user_id, ())), "identify during a gap")
             self._prune(guild_ids)
             for guild_id in guild_ids:
                 bus.release(guild_id)
@@ -244,6 +253,35 @@ class Hub:
         """Forget ``guild_id``'s cache and release the interest its creation took."""
         if self._guilds.pop(guild_id, None) is not None:
             self._platform.bus.release(guild_id)
+
+    # -- gaps on the bus -------------------------------------------------------------------------
+
+    def on_gap(self, gap: Gap) -> None:
+        """The bus may have lost events for ``gap``'s guilds and users (or everyone): end the
+        local sessions concerned so their clients identify again (``Session.events_lost``),
+        and reload the guild caches concerned (their changes may be among the lost). Rare, so
+        it walks the indexes; the per-event path does nothing for it."""
+        self._gaps += 1
+        if gap.guild_ids is None:
+            conns: set[Conn] = {c for cs in self._users.values() for c in cs}
+            caches: Iterable[GuildCache] = tuple(self._guilds.values())
+        else:
+            caches = [c for g in gap.guild_ids if (c := self._guilds.get(g)) is not None]
+            conns = {c for cache in caches for c in cache.conns}
+            conns.update(c for u in gap.user_ids for c in self._users.get(u, ()))
+        for cache in caches:
+            cache.invalidate()
+        self._end_sessions(conns, "all guilds" if gap.guild_ids is None else
+                           f"guilds {sorted(gap.guild_ids)} users {sorted(gap.user_ids)}")
+
+    def _end_sessions(self, conns: Iterable[Conn], what: str) -> None:
+        ended = 0
+        for conn in conns:
+            if conn.session.events_lost():
+                ended += 1
+                self.touch(conn)  # op 9 and the close written at the end of the iteration
+        self._metrics.bus_gap_sessions += ended
+        logger.warning("bus gap (%s): %d sessions told to identify again", what, ended)
 
     # -- events ---------------------------------------------------------------------------------
 

@@ -388,6 +388,31 @@ class Session:
             if not resumable:
                 self._reset()
 
+    def events_lost(self) -> bool:
+        """Events meant for this session may have been lost before reaching it (the bus could
+        not prove continuity): end it so that the client identifies again and refetches.
+
+        Not op 7: a RESUME would replay this session's buffer, which lacks the lost events
+        too, and so hide the loss. Op 9 ``d: false`` (the client must identify), then close
+        4009 (reconnect, new session) with the replay buffer dropped, so the session is not
+        kept for a RESUME; its id and user stay until the close is handled, for the
+        bookkeeping of the adapter. A DETACHED session loses its buffer: a RESUME gets op 9.
+
+        Returns:
+            whether the session was READY or DETACHED (it had something to lose).
+        """
+        if self.close_code is not None or self._replay is None:
+            return False
+        if self.state is State.READY:
+            self._send(Opcode.INVALID_SESSION, False)
+            self._replay = None
+            self._close(CloseCode.SESSION_TIMED_OUT, "Events were lost: identify again")
+            return True
+        if self.state is State.DETACHED:
+            self._replay = None
+            return True
+        return False
+
     def close(self, code: CloseCode, reason: str | None = None) -> None:
         """Close the connection with ``code`` (e.g. :attr:`CloseCode.SLOW_CONSUMER`)."""
         if self.close_code is None and self.state < State.DETACHED:

@@ -6,7 +6,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Sequence
 
-from core.events import Event, EventHandler
+from core.events import Event, EventHandler, GapHandler
 
 __all__ = ["MemoryBus"]
 
@@ -47,6 +47,9 @@ class MemoryBus:
     def subscribe(self, handler: EventHandler) -> Callable[[], None]:
         self._handlers.append(handler)
         return lambda: self._handlers.remove(handler) if handler in self._handlers else None
+
+    def watch_gaps(self, handler: GapHandler) -> Callable[[], None]:
+        return lambda: None  # within one process nothing is lost on the way
 
     # One process sees every event: interest is for buses that connect workers.
     def interest(self, guild_id: int) -> None:

@@ -13,23 +13,33 @@ Channels (``prefix`` first, so deployments and tests can share one Redis):
   presence, which stay on the guild channels. Events for more than ``USER_FANOUT_MAX`` users go
   here too: one message every worker filters beats hundreds of publishes.
 
-Each event is encoded once with orjson as ``{n, d, g, c, u, w, s}`` (name, data, guild,
-channel, users, publishing bus ``w``, its sequence number ``s``). Publishes made during one
-loop iteration leave as one pipeline (and a run of events for the same channel as one
-PUBLISH, a JSON array), one pipeline in flight at a time: under load the batches grow, as in
-the router's group commit. Redis delivers one publisher's messages in order on every channel
-a subscriber holds, so ``s`` lets a receiver drop the second copy of an event that reached it
-on two channels (two recipients of a DM) or was published again after a failed pipeline.
+Each event is encoded once with orjson as ``{n, d, g, c, u, s}`` (name, data, guild,
+channel, users, the publisher's sequence number ``s``). Publishes made during one loop
+iteration leave as one pipeline (and a run of events for the same channel as one PUBLISH,
+``{w, e, o, v}``: publishing bus ``w``, the chain ``e`` and first offset ``o`` of its events
+on that channel, the envelopes ``v``), one pipeline in flight at a time: under load the
+batches grow, as in the router's group commit. Redis delivers one publisher's messages in
+order on every channel a subscriber holds, so ``s`` lets a receiver drop the second copy of an
+event that reached it on two channels (two recipients of a DM) or was published again after a
+failed pipeline, and the offsets, numbered per (publisher, channel), let it prove it missed
+none (:mod:`core.bus.continuity`).
 
 Own events are delivered locally right away (the in-process :class:`MemoryBus` path, next loop
 iteration) and their copies coming back from Redis are ignored.
 
-Failures. Redis pub/sub is at-most-once. When the subscriber connection is lost it is opened
-again with backoff, everything of interest is subscribed again, and the gap is logged with its
-duration and counted (``gaps``); what was published meanwhile is lost, which the metadata
-cache's TTL and the clients' RESUME/re-IDENTIFY cover. A silent dead peer is noticed by a PING
+Failures. Redis pub/sub is at-most-once; this bus never loses an event silently. When the
+subscriber connection is lost it is opened again with backoff, everything of interest is
+subscribed again, and the gap is logged with its duration and counted (``gaps``). What was
+published meanwhile is not kept anywhere (no log: see docs/architecture.md, "Bus
+continuity"), so once resubscribed the bus reports a :class:`~core.events.Gap` for everything
+(``watch_gaps``): the hub ends every local session with op 9 and no RESUME, and clients
+identify again and refetch. A message whose offset skips some of its chain (``offset_gaps``)
+reports a gap for its channel's guild or user only. A silent dead peer is noticed by a PING
 every ``PING_INTERVAL_S`` when idle. While publishing fails, events wait in a buffer of
-``outbox_max`` events; beyond it the oldest are dropped and counted (``dropped``).
+``outbox_max`` events; beyond it the oldest are dropped and counted (``dropped``), and the
+next pipeline starts with a loss marker on the broadcast channel, which every worker takes as
+a gap for everything (``loss_markers``). Left uncovered: events still in the outbox of a
+worker that dies.
 """
 
 from __future__ import annotations
@@ -50,8 +60,9 @@ from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
+from core.bus.continuity import Chains, Continuity, Verdict
 from core.bus.memory import MemoryBus
-from core.events import Event, EventHandler
+from core.events import Event, EventHandler, Gap, GapHandler
 from core.store.base import StoreUnavailable
 from core.store.redis import redis_address
 
@@ -85,8 +96,11 @@ RECONNECT_MAX_S = 5.0
 CLOSE_FLUSH_TIMEOUT_S = 2.0
 # Publishers whose last sequence number is remembered (one per worker incarnation).
 _SEEN_MAX = 1024
+# How often, at most, the offsets of publishers gone quiet are forgotten, in seconds.
+EXPIRY_INTERVAL_S = 60.0
 
-_Outgoing = tuple[tuple[bytes, ...], bytes]  # channels, encoded envelope
+# channels, the event's (epoch, offset) on each (core.bus.continuity), encoded envelope
+_Outgoing = tuple[tuple[bytes, ...], tuple[tuple[int, int], ...], bytes]
 
 
 class RedisBus:
@@ -133,6 +147,11 @@ class RedisBus:
         self._refs: dict[bytes, int] = {}
         self._seq = 0
         self._seen: dict[str, int] = {}
+        self._chains = Chains()
+        self._continuity = Continuity()
+        self._gap_handlers: list[GapHandler] = []
+        self._dropped_announced = 0  # of ``dropped``, how many a loss marker told
+        self._next_expiry = 0.0
         self._outbox: deque[_Outgoing] = deque()
         self._waiters: list[asyncio.Future[None]] = []
         self._pings: dict[bytes, list[asyncio.Future[None]]] = {}
@@ -150,6 +169,8 @@ class RedisBus:
         self.dropped = 0
         self.flushes = 0
         self.malformed = 0
+        self.offset_gaps = 0
+        self.loss_markers = 0
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -197,6 +218,12 @@ class RedisBus:
     def subscribe(self, handler: EventHandler) -> Callable[[], None]:
         return self._local.subscribe(handler)
 
+    def watch_gaps(self, handler: GapHandler) -> Callable[[], None]:
+        """Call ``handler`` with every :class:`~core.events.Gap` (module docstring, Failures)."""
+        self._gap_handlers.append(handler)
+        return lambda: self._gap_handlers.remove(handler) if handler in self._gap_handlers \
+            else None
+
     def deliver(self, events: Sequence[Event]) -> None:
         """To this worker's subscribers only (:meth:`core.events.Bus.deliver`)."""
         self._local.publish(events)
@@ -208,11 +235,10 @@ class RedisBus:
         self._local.publish(events)
         if self._closing:
             return
-        outbox, origin = self._outbox, self.origin
+        outbox, chains = self._outbox, self._chains
         for event in events:
             self._seq += 1
-            envelope: dict[str, Any] = {"n": event.name, "d": event.data, "w": origin,
-                                        "s": self._seq}
+            envelope: dict[str, Any] = {"n": event.name, "d": event.data, "s": self._seq}
             if event.guild_id is not None:
                 envelope["g"] = event.guild_id
             if event.channel_id is not None:
@@ -220,9 +246,15 @@ class RedisBus:
             if event.user_ids:
                 envelope["u"] = event.user_ids
             try:
-                outbox.append((self._channels(event), orjson.dumps(envelope)))
+                payload = orjson.dumps(envelope)
             except TypeError:  # not JSON: delivered locally only, and a bug to fix
                 logger.exception("redis bus: cannot encode %s", event.name)
+                continue
+            # Positions are given here, not when sent: a retried pipeline repeats them.
+            channels = self._channels(event)
+            positions = ((chains.next(channels[0], self._seq),) if len(channels) == 1
+                         else tuple(chains.next(c, self._seq) for c in channels))
+            outbox.append((channels, positions, payload))
         if len(outbox) > self._outbox_max:
             self._drop(len(outbox) - self._outbox_max)
         self._wake_flush.set()
@@ -280,6 +312,7 @@ class RedisBus:
             logger.warning("redis bus: release of %r without interest", channel)
         elif count == 1:
             del self._refs[channel]
+            self._continuity.forget(channel)  # a new subscription proves nothing of the old
             self._dirty.set()
         else:
             self._refs[channel] = count - 1
@@ -307,6 +340,7 @@ class RedisBus:
                 continue
             except Exception:  # a bug, not an outage: retrying would fail again
                 logger.exception("redis bus: %d events could not be published", len(batch))
+                self.dropped += len(batch)  # lost: the next pipeline announces it
                 continue
             delay = RECONNECT_MIN_S
             if self._failing_since is not None:
@@ -320,22 +354,35 @@ class RedisBus:
                 return
 
     async def _send(self, batch: deque[_Outgoing]) -> None:
-        """One pipeline; consecutive events for one channel share a PUBLISH (a JSON array)."""
+        """One pipeline; consecutive events for one channel share a PUBLISH.
+
+        A PUBLISH is ``{"w": publisher, "e": epoch, "o": first offset, "v": [envelopes]}``:
+        its events hold the offsets ``o``, ``o + 1``... of the chain ``e`` on that channel
+        (a run breaks where they would not). When events were dropped since the last
+        pipeline, a loss marker ``{"w": publisher, "lost": count}`` on the broadcast channel
+        goes first: every worker must hear that it may have missed them.
+        """
         pipe = self._client.pipeline(transaction=False)
-        channel, size = b"", 0
+        origin = self.origin.encode()
+        lost = self.dropped - self._dropped_announced
+        if lost:
+            pipe.publish(self._all, orjson.dumps({"w": self.origin, "lost": lost}))
+        channel, size, epoch, offset = b"", 0, 0, 0
         parts: list[bytes] = []
-        for channels, payload in batch:
-            for target in channels:
-                if target != channel or size + len(payload) > GROUP_MAX_BYTES:
+        for channels, positions, payload in batch:
+            for target, (chain, at) in zip(channels, positions, strict=False):  # same length
+                if (target != channel or chain != epoch or at != offset + len(parts)
+                        or size + len(payload) > GROUP_MAX_BYTES):
                     if parts:
-                        pipe.publish(channel, b"[" + b",".join(parts) + b"]")
-                    channel, parts, size = target, [], 0
+                        pipe.publish(channel, _message(origin, epoch, offset, parts))
+                    channel, parts, size, epoch, offset = target, [], 0, chain, at
                 parts.append(payload)
                 size += len(payload) + 1
         if parts:
-            pipe.publish(channel, b"[" + b",".join(parts) + b"]")
+            pipe.publish(channel, _message(origin, epoch, offset, parts))
         self.flushes += 1
         await pipe.execute()
+        self._dropped_announced += lost
 
     def _publish_failed(self, batch: deque[_Outgoing], exc: BaseException) -> None:
         # Back in front, in order: receivers drop whatever of it already went out (by ``s``).
@@ -428,6 +475,9 @@ class RedisBus:
             elif loop.time() >= next_ping:
                 await conn.send_command("PING", b"")
                 next_ping = loop.time() + self._ping_interval
+                if loop.time() >= self._next_expiry:  # publishers gone quiet: forget them
+                    self._continuity.expire(loop.time())
+                    self._next_expiry = loop.time() + EXPIRY_INTERVAL_S
             try:
                 async with asyncio.timeout(max(next_ping - loop.time(), 0.0)):
                     await self._dirty.wait()
@@ -455,18 +505,30 @@ class RedisBus:
             self.gaps += 1
             logger.warning(
                 "redis bus: subscriptions restored after a %.2f s gap (%d channels); "
-                "events published meanwhile were lost", _now() - self._down_since,
-                len(self._refs) + 1)
+                "events published meanwhile may be lost: every local session is told",
+                _now() - self._down_since, len(self._refs) + 1)
             self._down_since = None
+            self._gap(Gap(None))  # the broadcast channel too: no guild is known to be whole
 
     def _on_message(self, channel: bytes, data: bytes) -> None:
         events: list[Event] = []
-        seen, origin = self._seen, self.origin
+        seen = self._seen
         try:
-            for env in orjson.loads(data):
-                sender, seq = env["w"], env["s"]
-                if sender == origin or seq <= seen.get(sender, 0):
-                    continue  # our own (delivered locally), or a second copy
+            message = orjson.loads(data)
+            sender = message["w"]
+            if sender == self.origin:
+                return  # our own: delivered locally already
+            if "lost" in message:
+                return self._on_loss_marker(sender, message["lost"])
+            envelopes = message["v"]
+            verdict = self._continuity.heard(channel, sender, message["e"], message["o"],
+                                             len(envelopes), _now())
+            if verdict is Verdict.GAP:
+                self._on_offset_gap(channel, sender)
+            for env in envelopes:
+                seq = env["s"]
+                if seq <= seen.get(sender, 0):
+                    continue  # a second copy (two recipients here, or a retried pipeline)
                 if sender not in seen and len(seen) >= _SEEN_MAX:
                     del seen[next(iter(seen))]
                 seen[sender] = seq
@@ -476,8 +538,42 @@ class RedisBus:
             self.malformed += 1
             logger.warning("redis bus: malformed message on %r", channel)
         self._local.publish(events)
+        return None
+
+    # -- gaps -----------------------------------------------------------------------------------
+
+    def _on_offset_gap(self, channel: bytes, sender: str) -> None:
+        self.offset_gaps += 1
+        gap = self._gap_of(channel)
+        logger.warning("redis bus: offsets of publisher %s skipped on %r: its events there "
+                       "were lost; telling the sessions concerned", sender, channel)
+        self._gap(gap)
+
+    def _on_loss_marker(self, sender: str, count: int) -> None:
+        self.loss_markers += 1
+        logger.warning("redis bus: publisher %s dropped %d events; every local session is told",
+                       sender, count)
+        self._gap(Gap(None))
+
+    def _gap_of(self, channel: bytes) -> Gap:
+        """Whose events a gap on ``channel`` may have cost."""
+        name = channel[len(self._prefix):]
+        kind, _, ident = name.partition(b":")
+        if kind == b"g" and ident.isdigit():
+            return Gap(frozenset((int(ident),)))
+        if kind == b"u" and ident.isdigit():
+            return Gap(frozenset(), frozenset((int(ident),)))
+        return Gap(None)  # the broadcast channel: any guild
+
+    def _gap(self, gap: Gap) -> None:
+        for handler in tuple(self._gap_handlers):
+            try:
+                handler(gap)
+            except Exception:  # one broken handler must not keep the others from hearing
+                logger.exception("redis bus: gap handler failed")
 
     def _lost(self, exc: BaseException) -> None:
+        self._continuity.clear()  # the next connection's messages start every chain anew
         if self._down_since is None:
             self._down_since = _now()
             logger.warning("redis bus: subscriber connection lost (%s); reconnecting",
@@ -517,6 +613,12 @@ async def open_redis_bus(
         await client.aclose()
         raise StoreUnavailable(f"Redis unreachable at {redis_address(client)}: {_reason(exc)}") from exc
     return RedisBus(client, worker_id, prefix=prefix, owns_client=True)
+
+
+def _message(origin: bytes, epoch: int, offset: int, envelopes: list[bytes]) -> bytes:
+    """One PUBLISH's payload (``RedisBus._send``); ``origin`` is plain ASCII (no escaping)."""
+    return b"".join((b'{"w":"', origin, b'","e":', str(epoch).encode(), b',"o":',
+                     str(offset).encode(), b',"v":[', b",".join(envelopes), b"]}"))
 
 
 def _now() -> float:
