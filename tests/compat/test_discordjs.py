@@ -1,7 +1,8 @@
 """discord.js v14, unmodified, against a real server: a Node bot (``tests/compat/js/bot.mjs``)
 logs in, gets READY with the guild, answers a user's message with a reply and reacts to it
 (``message.react``); ``WebhookClient.send`` through a webhook's URL
-(``tests/compat/js/webhook.mjs``); and ``guild.members.ban`` (``tests/compat/js/ban.mjs``).
+(``tests/compat/js/webhook.mjs``); ``guild.members.ban`` (``tests/compat/js/ban.mjs``); and
+command registration with ``rest.put`` (``tests/compat/js/commands.mjs``).
 
 The bot is given only the API base (``rest: {api}``); discord.js finds the gateway itself
 (``GET /gateway/bot``). Its dependencies are those of the committed ``package-lock.json``:
@@ -224,3 +225,30 @@ async def test_discordjs_guild_members_ban(node: str, server: Server, world: Wor
     [entry] = log.body["audit_log_entries"]
     assert (entry["user_id"], entry["target_id"], entry["reason"]) == (
         world.bot.id, spammer.id, "from discord.js")
+
+
+async def test_discordjs_registers_commands_with_rest_put(
+    node: str, server: Server, world: World
+) -> None:
+    """``rest.put(Routes.applicationCommands(...))`` and ``applicationGuildCommands`` with
+    ``SlashCommandBuilder`` (options with a range and choices, a sub-command) and
+    ``ContextMenuCommandBuilder`` (``tests/compat/js/commands.mjs``), as a deploy script does."""
+    done = await asyncio.wait_for(asyncio.create_subprocess_exec(
+        node, str(JS_DIR / "commands.mjs"), f"{server.config.http_url}/api", world.bot.token,
+        world.bot.id, str(world.guild["id"]), cwd=JS_DIR,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    ), TIMEOUT)
+    stdout, stderr = await asyncio.wait_for(done.communicate(), TIMEOUT)
+    assert done.returncode == 0, (stdout, stderr)
+    out = json.loads(stdout.decode().splitlines()[-1])
+    assert out["event"] == "registered", out
+    ping, config = out["global"]
+    assert ping["name"] == "ping" and ping["application_id"] == world.bot.id
+    assert ping["options"][0]["min_value"] == 1 and ping["options"][0]["required"] is True
+    assert [c["value"] for c in ping["options"][1]["choices"]] == ["loud", "soft"]
+    assert config["options"][0]["type"] == 1
+    [menu] = out["guild"]
+    assert menu["type"] == 2 and menu["guild_id"] == str(world.guild["id"])
+    listed = await world.api.get(f"/applications/{world.bot.id}/commands", world.bot.token,
+                                 bot=True)
+    assert sorted(c["id"] for c in listed.body) == sorted(c["id"] for c in out["global"])
