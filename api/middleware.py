@@ -74,7 +74,9 @@ def make_middlewares(platform: Platform) -> list[Middleware]:
     @web.middleware
     async def ratelimit(request: web.Request, handler: Handler) -> web.StreamResponse:
         cfg = platform.config
-        if not cfg.ratelimit_route_limit or request.match_info.route.resource is None:
+        # The CDN (api/routes/cdn.py) is outside /api: not the API's buckets, as static files.
+        if (not cfg.ratelimit_route_limit or request.match_info.route.resource is None
+                or not request.path.startswith("/api/")):
             return await handler(request)
         user = request.get(USER)
         # request.remote: the client, also behind a trusted proxy (api.forwarded), so that

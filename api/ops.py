@@ -73,12 +73,14 @@ def _done(
 
     The access log is off (``access_log=None`` in gateway.worker): a line per request costs
     too much at INFO. This one is for debugging, and never has the query string, nor a path
-    with a token in it (a route with a ``{...token}`` part logs its template instead).
+    with a token or a file name in it (a route with a ``{...token}`` or ``{filename}`` part
+    logs its template instead).
     """
     elapsed = time.perf_counter() - started
     metrics.http(route, request.method, status, elapsed)
     if logger.isEnabledFor(logging.DEBUG):
-        secret = any("token" in key for key in request.match_info)
+        # A token is a secret, a file name user content (the CDN's URLs): neither is logged.
+        secret = any("token" in key or key == "filename" for key in request.match_info)
         logger.debug("%s %s %d %.1f ms", request.method, route if secret else request.path,
                      status, elapsed * 1000, extra={"peer": request.remote})
 

@@ -43,6 +43,8 @@ CONTENT_TYPES = {
 # A client route: up to 8 segments of letters, digits, "_" and "-" (invite codes are
 # [A-Za-z0-9-]); no dot, no percent escape, so it can never be mistaken for a file.
 _CLIENT_ROUTE = re.compile(r"^(?:/[A-Za-z0-9_-]{1,64}){0,8}/?$")
+# The CDN's paths (api/routes/cdn.py): never the client's, even for a file name without a dot.
+_CDN = ("/attachments/", "/avatars/", "/icons/")
 # Files to revalidate on every use: there is no build step to give them hashed names, and a
 # browser's heuristic caching would otherwise mix old and new modules after an upgrade.
 # Revalidation is a cheap 304 (FileResponse answers If-Modified-Since / If-None-Match).
@@ -103,7 +105,7 @@ class WebFiles:
         """The file for a raw request path (query included or not), or None."""
         path = raw_path.partition("?")[0]
         found = self.files.get(path)
-        if found is None and _CLIENT_ROUTE.match(path):
+        if found is None and _CLIENT_ROUTE.match(path) and not path.startswith(_CDN):
             found = self.index
         return found
 

@@ -7,6 +7,7 @@ import re
 import secrets
 from typing import Any
 
+from core.assets import is_data_uri, store_image
 from core.errors import ApiError, ErrorCode, invalid_form
 from core.events import Event
 from core.instance import Registration, registration_mode
@@ -127,8 +128,9 @@ async def login(p: Platform, login_name: Any, password: Any) -> tuple[str, int]:
 
 def avatar_hash(avatar: Any) -> str | None:
     """``avatar``: null, a hash, or image data as a data URI (Discord's upload format, what
-    discord.py's ``ClientUser.edit(avatar=...)`` sends), kept as its MD5 like a guild icon;
-    the image itself is not stored. Users' and webhooks' (``core.webhooks``) alike."""
+    discord.py's ``ClientUser.edit(avatar=...)`` sends), kept as its MD5 like a guild icon.
+    A user's avatar image is also stored (``core.assets``, in :func:`update_profile`); a
+    webhook's (``core.webhooks``) is only hashed."""
     if avatar is None:
         return None
     if isinstance(avatar, str) and avatar.startswith("data:image/"):
@@ -150,7 +152,9 @@ async def update_profile(p: Platform, user: User, body: dict[str, Any]) -> User:
                                "Must be between 1 and 32 in length.")
         fields["global_name"] = gname
     if "avatar" in body:
-        fields["avatar"] = avatar_hash(body["avatar"])
+        avatar = body["avatar"]
+        fields["avatar"] = (await store_image(p, "avatars", user.id, avatar, "avatar")
+                            if is_data_uri(avatar) else avatar_hash(avatar))
     if not fields:
         return user
     try:

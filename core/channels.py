@@ -17,6 +17,7 @@ from typing import Any
 
 from core import audit, group_dms
 from core.access import GuildView, channel_view, guild_view
+from core.attachments import delete_channel_files
 from core.errors import ApiError, ErrorCode, invalid_form
 from core.events import Event
 from core.guilds import visible_channels
@@ -339,6 +340,7 @@ async def delete_channel(
     await audit.channel_changed(p, actor.id, audit.AuditAction.CHANNEL_DELETE, channel, None,
                                 reason=reason)
     await p.messages.delete_channel_messages(channel_id)
+    await delete_channel_files(p.blobs, channel_id)
     return out
 
 

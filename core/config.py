@@ -85,6 +85,8 @@ class Config:
             default) is pure group commit: a batch is whatever queued while the previous write
             was in flight, which measured fuller and faster than any linger (bench/RESULTS.md).
         max_body_bytes: largest REST request body; larger gets 413.
+        max_attachment_bytes: largest file of a message (``multipart/form-data`` send, each
+            file streamed to storage, never held whole); larger gets 413 40005 (Discord: 25 MiB).
         max_message_length: longest message ``content`` in characters (Discord: 2000).
         recent_messages_per_channel: length of the Redis recent-messages list per channel.
         token_cache_ttl_ms: how long a worker trusts a token lookup (a revocation reaches
@@ -139,6 +141,7 @@ class Config:
     batch_max_messages: int = 256
     batch_max_delay_ms: float = 0.0
     max_body_bytes: int = 1 << 20
+    max_attachment_bytes: int = 25 << 20
     max_message_length: int = 2000
     recent_messages_per_channel: int = 100
     token_cache_ttl_ms: int = 10_000
@@ -201,6 +204,8 @@ class Config:
             raise ConfigError("sqlite_synchronous must be OFF, NORMAL, FULL or EXTRA")
         if self.batch_max_messages < 1 or self.batch_max_delay_ms < 0:
             raise ConfigError("batch_max_messages must be >= 1 and batch_max_delay_ms >= 0")
+        if self.max_attachment_bytes < 1:
+            raise ConfigError("max_attachment_bytes must be >= 1")
         if self.heartbeat_interval_ms < 1:
             raise ConfigError("heartbeat_interval_ms must be >= 1")
         if self.gateway_send_buffer_bytes < 65536:

@@ -34,6 +34,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from core.access import ChannelView, channel_view
+from core.attachments import delete_channel_files
 from core.errors import ApiError, ErrorCode, invalid_form
 from core.events import Event
 from core.messages import channel_audience
@@ -226,6 +227,7 @@ async def remove_recipient(p: Platform, actor: User, channel_id: int, user_id: i
         p.publish(*events)
         await p.meta.delete_channel(before.id)
         await p.messages.delete_channel_messages(before.id)
+        await delete_channel_files(p.blobs, before.id)
         return seen_before
     removed = users.get(user_id) or User(user_id, "Deleted User")
     change = {"channel_id": str(before.id), "user": user_json(removed)}

@@ -12,6 +12,8 @@ from collections.abc import Callable
 from typing import Any
 
 from core.access import GuildView, guild_view
+from core.assets import is_data_uri, store_image
+from core.attachments import delete_channel_files
 from core.errors import ApiError, ErrorCode, invalid_form
 from core.events import Event
 from core.models import Channel, ChannelType, Guild, Member, Role, User
@@ -207,7 +209,9 @@ async def _guild_fields(p: Platform, gv: GuildView, body: dict[str, Any]) -> dic
     if "name" in body:
         fields["name"] = _guild_name(body)
     if "icon" in body:
-        fields["icon"] = _icon_hash(body)
+        icon = body["icon"]
+        fields["icon"] = (await store_image(p, "icons", gv.guild.id, icon, "icon")
+                          if is_data_uri(icon) else _icon_hash(body))
     if "description" in body:
         fields["description"] = get_str(body, "description", nullable=True,
                                         max_len=DESCRIPTION_MAX)
@@ -278,6 +282,7 @@ async def remove_guild(p: Platform, guild_id: int, publish: Callable[[Event], No
                   guild_id=guild_id, user_ids=audience))
     for channel in channels:
         await p.messages.delete_channel_messages(channel.id)
+        await delete_channel_files(p.blobs, channel.id)
     return True
 
 

@@ -21,6 +21,7 @@ from typing import Any
 
 from core import audit
 from core.access import ChannelView, channel_view
+from core.attachments import StoredFile, attachment_objects, blob_keys, kept_attachments
 from core.errors import ApiError, ErrorCode, invalid_form
 from core.events import Event
 from core.history import find_message, render
@@ -51,6 +52,7 @@ __all__ = [
     "delete_many",
     "edit",
     "edit_as_webhook",
+    "may_attach",
     "send",
     "send_as_webhook",
     "typing",
@@ -117,10 +119,14 @@ async def _webhook_scope(p: Platform, channel: Channel) -> _MentionScope:
 # -- send --------------------------------------------------------------------------------------
 
 
-async def send(p: Platform, author: User, channel_id: int, body: dict[str, Any]) -> Json:
+async def send(
+    p: Platform, author: User, channel_id: int, body: dict[str, Any],
+    files: Sequence[StoredFile] = (),
+) -> Json:
     """``POST /channels/{id}/messages``: write a message durably, then publish MESSAGE_CREATE.
 
-    Needs VIEW_CHANNEL and SEND_MESSAGES; READ_MESSAGE_HISTORY for a reply; ``tts`` is kept
+    Needs VIEW_CHANNEL and SEND_MESSAGES; READ_MESSAGE_HISTORY for a reply; ATTACH_FILES with
+    ``files`` (already stored by the caller, ``core.attachments``); ``tts`` is kept
     only with SEND_TTS_MESSAGES. With ``enforce_nonce``, a retry with the nonce of a recent
     send returns that message and publishes nothing.
 
@@ -135,8 +141,11 @@ async def send(p: Platform, author: User, channel_id: int, body: dict[str, Any])
     view = await channel_view(p.meta, channel_id, author.id)
     _require_text(view.channel)
     view.require(_P.SEND_MESSAGES)
+    if files:
+        view.require(_P.ATTACH_FILES)
     form = parse_send(body, p.config.max_message_length)
-    if not form.content and not form.embeds:
+    attachments = attachment_objects(files, body, channel_id, p.config.http_url) if files else ()
+    if not form.content and not form.embeds and not attachments:
         raise ApiError.bad_request(ErrorCode.EMPTY_MESSAGE, "Cannot send an empty message")
     referenced = await _referenced(p, view, form.reference)
     replied = referenced.author_id if referenced and form.allowed.mentions_replied else None
@@ -151,7 +160,7 @@ async def send(p: Platform, author: User, channel_id: int, body: dict[str, Any])
         mention_everyone=mentioned.everyone, mentions=mentioned.users,
         mention_roles=mentioned.roles, flags=form.flags, embeds=form.embeds,
         reference=MessageReference(referenced.id, channel.id, channel.guild_id)
-        if referenced else None,
+        if referenced else None, attachments=attachments,
     )
     ref_json = message_json(referenced, users) if referenced else None
     member = view.guild.member if view.guild else None
@@ -161,6 +170,18 @@ async def send(p: Platform, author: User, channel_id: int, body: dict[str, Any])
     if earlier is not None:
         return (await render(p, channel, [earlier], members=True))[0]
     return data
+
+
+async def may_attach(p: Platform, author: User, channel_id: int) -> None:
+    """Refuse a send with files before any byte of them is stored: what :func:`send` checks
+    first (the channel, SEND_MESSAGES and ATTACH_FILES), checked again there.
+
+    Raises:
+        ApiError: as :func:`send`'s permission checks.
+    """
+    view = await channel_view(p.meta, channel_id, author.id)
+    _require_text(view.channel)
+    view.require(_P.SEND_MESSAGES | _P.ATTACH_FILES)
 
 
 async def _submit(p: Platform, message: Message, event: Event, enforce: bool) -> Message | None:
@@ -247,9 +268,12 @@ async def _slowmode(p: Platform, view: ChannelView, user_id: int) -> None:
 
 
 async def edit(
-    p: Platform, user: User, channel_id: int, message_id: int, body: dict[str, Any]
+    p: Platform, user: User, channel_id: int, message_id: int, body: dict[str, Any],
+    files: Sequence[StoredFile] = (),
 ) -> Json:
-    """``PATCH /channels/{id}/messages/{id}``: ``content``, ``embeds``, ``flags``; MESSAGE_UPDATE.
+    """``PATCH /channels/{id}/messages/{id}``: ``content``, ``embeds``, ``flags``,
+    ``attachments`` (the existing ones to keep, by id, and new ``files``: ATTACH_FILES);
+    MESSAGE_UPDATE. The files of attachments no longer kept are deleted.
 
     Only the author may change content or embeds; with MANAGE_MESSAGES, anyone may change
     ``flags`` (SUPPRESS_EMBEDS) of a guild message. ``edited_timestamp`` is set when content or
@@ -267,7 +291,14 @@ async def edit(
     ):
         raise ApiError(403, ErrorCode.CANNOT_EDIT_OTHERS_MESSAGE,
                        "Cannot edit a message authored by another user")
-    data, updated = await _apply_edit(p, _scope(view), message, form)
+    if files:
+        view.require(_P.ATTACH_FILES)
+    attachments = _edited_attachments(p, message, body, files)
+    data, updated = await _apply_edit(p, _scope(view), message, form, attachments)
+    if attachments is not None:
+        kept = {a["id"] for a in updated.attachments}
+        gone = [a for a in message.attachments if a["id"] not in kept]
+        await p.blobs.delete(blob_keys(channel_id, gone))
     # The answer is a read by the editor: with the reactions as they see them (the event,
     # for everyone, has none; core.history).
     counts = await p.messages.reaction_counts(view.channel.id, [updated.id], user.id)
@@ -276,12 +307,25 @@ async def edit(
     return data
 
 
+def _edited_attachments(
+    p: Platform, message: Message, body: dict[str, Any], files: Sequence[StoredFile]
+) -> tuple[dict[str, Any], ...] | None:
+    """The attachments after an edit (the kept ones, then the new files), None when the edit
+    leaves them as they are."""
+    kept = kept_attachments(message, body)
+    if kept is None and not files:
+        return None
+    new = attachment_objects(files, body, message.channel_id, p.config.http_url) if files else ()
+    return (message.attachments if kept is None else kept) + new
+
+
 async def _apply_edit(
-    p: Platform, scope: _MentionScope, message: Message, form: EditForm
+    p: Platform, scope: _MentionScope, message: Message, form: EditForm,
+    attachments: tuple[dict[str, Any], ...] | None = None,
 ) -> tuple[Json, Message]:
     """Write an edit (if it changes anything) and publish MESSAGE_UPDATE; the message's JSON
     (with ``member``, as the event's) and the message as stored after it."""
-    fields = await _edit_fields(p, scope, message, form)
+    fields = await _edit_fields(p, scope, message, form, attachments)
     updated = message
     if fields:
         found = await p.messages.update_message(scope.channel.id, message.id, fields)
@@ -295,15 +339,19 @@ async def _apply_edit(
 
 
 async def _edit_fields(
-    p: Platform, scope: _MentionScope, message: Message, form: EditForm
+    p: Platform, scope: _MentionScope, message: Message, form: EditForm,
+    attachments: tuple[dict[str, Any], ...] | None,
 ) -> dict[str, Any]:
     fields: dict[str, Any] = {}
     if form.flags is not None:
         fields["flags"] = (message.flags & ~SUPPRESS_EMBEDS) | form.flags
     content = message.content if form.content is None else form.content
     embeds = message.embeds if form.embeds is None else form.embeds
-    if not content and not embeds:
+    files = message.attachments if attachments is None else attachments
+    if not content and not embeds and not files:
         raise ApiError.bad_request(ErrorCode.EMPTY_MESSAGE, "Cannot send an empty message")
+    if attachments is not None and attachments != message.attachments:
+        fields["attachments"] = attachments
     if form.embeds is not None:
         fields.update(embeds=form.embeds, edited_at=p.now_ms())
     if form.content is not None:
@@ -344,6 +392,7 @@ async def delete(
 async def _remove(p: Platform, channel: Channel, message: Message) -> None:
     if not await p.messages.delete_message(channel.id, message.id):
         raise ApiError.unknown("message")
+    await p.blobs.delete(blob_keys(channel.id, message.attachments))
     data = {"id": str(message.id), **channel_place(channel)}
     p.publish(Event("MESSAGE_DELETE", data, **channel_audience(channel)))
 
@@ -386,8 +435,12 @@ async def delete_many(p: Platform, channel: Channel, ids: Sequence[int]) -> list
     deleted: list[int] = []
     for start in range(0, len(ids), BULK_MAX):
         batch = ids[start:start + BULK_MAX]
+        # Read first for their files (the store's delete says only whether it deleted).
+        found = await asyncio.gather(*(p.messages.get_message(channel.id, i) for i in batch))
         done = await asyncio.gather(*(p.messages.delete_message(channel.id, i) for i in batch))
         gone = [i for i, ok in zip(batch, done, strict=True) if ok]
+        files = [a for m in found if m is not None and m.id in gone for a in m.attachments]
+        await p.blobs.delete(blob_keys(channel.id, files))
         if gone:
             data = {"ids": [str(i) for i in gone], **channel_place(channel)}
             p.publish(Event("MESSAGE_DELETE_BULK", data, **channel_audience(channel)))

@@ -373,6 +373,10 @@ class Message:
     webhook_id: int | None = None
     author_name: str | None = None
     author_avatar: str | None = None
+    # Its files' attachment objects as Discord shows them (``core.attachments``: id, filename,
+    # size, url...), kept whole with the message like ``embeds``; the bytes are in the blob
+    # store (``core.blobs``) under ``attachments/{channel_id}/{id}``.
+    attachments: tuple[dict[str, Any], ...] = field(default=())
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,11 +8,13 @@ One instance per worker process, owned by the worker (or a test); nothing here i
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 from dataclasses import dataclass, field
 from typing import cast
 
 from core.auth import Passwords, TokenAuth
+from core.blobs import BLOBS_DIR, BlobStore, LocalBlobStore
 from core.bus.memory import MemoryBus
 from core.config import Config
 from core.events import Bus, Event
@@ -42,6 +44,7 @@ class Platform:
         tokens: token issue/resolve/revoke.
         passwords: Argon2id hashing off the loop.
         router: the batched message write path.
+        blobs: uploaded files (attachments, avatars, icons): ``DATA_DIR/blobs``.
         metrics: this worker's Prometheus metrics (its own registry).
     """
 
@@ -54,6 +57,7 @@ class Platform:
     tokens: TokenAuth
     passwords: Passwords
     router: MessageRouter
+    blobs: BlobStore
     metrics: Metrics = field(default_factory=Metrics)
     _closers: contextlib.AsyncExitStack = field(default_factory=contextlib.AsyncExitStack)
 
@@ -120,6 +124,7 @@ class Platform:
             config=config, meta=meta, messages=messages, cache=cache, bus=bus,
             ids=ids or SnowflakeGenerator.for_worker(config.node_id, 0, 0),
             tokens=tokens, passwords=passwords, router=router, metrics=metrics,
+            blobs=LocalBlobStore(os.path.join(config.data_dir, BLOBS_DIR)),
             _closers=stack,
         )
 

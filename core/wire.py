@@ -240,7 +240,7 @@ def message_json(
         "mention_everyone": message.mention_everyone,
         "mentions": [user_json(users[i]) for i in message.mentions if i in users],
         "mention_roles": [str(r) for r in message.mention_roles],
-        "attachments": [],
+        "attachments": list(message.attachments),
         "embeds": list(message.embeds),
         "components": [],
         "pinned": message.pinned,

@@ -7,6 +7,7 @@ from api.routes import (
     app_commands,
     audit_logs,
     bans,
+    cdn,
     channels,
     guilds,
     invites,
@@ -29,4 +30,4 @@ ROUTE_TABLES = [accounts.routes, guilds.routes, channels.routes, pins.routes, se
                 messages.routes,
                 reactions.routes, members.routes, roles.routes, invites.routes, read_states.routes,
                 recipients.routes, bans.routes, audit_logs.routes, webhooks.routes,
-                app_commands.routes]
+                app_commands.routes, cdn.routes]

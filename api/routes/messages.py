@@ -9,6 +9,7 @@ from aiohttp import web
 from api.audit_reason import audit_reason
 from api.http import json_response, no_content, read_json, user_of
 from api.keys import PLATFORM
+from api.multipart import is_multipart, message_upload
 from core import history, messages
 from core.access import parse_id
 
@@ -42,10 +43,16 @@ async def bulk_delete(request: web.Request) -> web.Response:
 
 @routes.post(_C + "/messages")
 async def send(request: web.Request) -> web.Response:
+    """A JSON body, or ``multipart/form-data`` with ``payload_json`` and ``files[n]``."""
     channel_id = _channel_id(request)
-    body = await read_json(request)
+    p, user = request.app[PLATFORM], user_of(request)
     try:
-        out = await messages.send(request.app[PLATFORM], user_of(request), channel_id, body)
+        if is_multipart(request):
+            async with message_upload(request, p, channel_id,
+                                      lambda: messages.may_attach(p, user, channel_id)) as up:
+                out = await messages.send(p, user, channel_id, up.body, up.files)
+        else:
+            out = await messages.send(p, user, channel_id, await read_json(request))
     except messages.SlowmodeLimited as e:
         # Returned rather than raised so that the rate-limit headers are added as well.
         headers = {"Retry-After": str(math.ceil(e.retry_after)), "Via": _VIA,
@@ -75,8 +82,13 @@ async def get_message(request: web.Request) -> web.Response:
 async def edit_message(request: web.Request) -> web.Response:
     channel_id = _channel_id(request)
     message_id = _message_id(request)
-    body = await read_json(request)
-    out = await messages.edit(request.app[PLATFORM], user_of(request), channel_id, message_id, body)
+    p, user = request.app[PLATFORM], user_of(request)
+    if is_multipart(request):
+        async with message_upload(request, p, channel_id,
+                                  lambda: messages.may_attach(p, user, channel_id)) as up:
+            out = await messages.edit(p, user, channel_id, message_id, up.body, up.files)
+    else:
+        out = await messages.edit(p, user, channel_id, message_id, await read_json(request))
     return json_response(out)
 
 

@@ -573,7 +573,7 @@ class MessageStore(Protocol):
         self, channel_id: int, message_id: int, fields: dict[str, Any]
     ) -> Message | None:
         """Set ``content``, ``edited_at``, ``mentions``, ``mention_roles``,
-        ``mention_everyone``, ``pinned``, ``flags``, ``embeds``."""
+        ``mention_everyone``, ``pinned``, ``flags``, ``embeds``, ``attachments``."""
 
     async def delete_message(self, channel_id: int, message_id: int) -> bool: ...
 

@@ -452,6 +452,9 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(9, "webhooks", _V9_WEBHOOKS),
     Migration(10, "application commands", _V10_APPLICATION_COMMANDS),
     Migration(11, "threads", _V11_THREADS),
+    # Attachments (core.attachments): a message's attachment objects as JSON, like embeds
+    # (NULL when none); the files themselves are in the blob store (core.blobs).
+    Migration(12, "attachments", ("ALTER TABLE messages ADD COLUMN attachments TEXT",)),
 )
 
 _CREATE_LEDGER = (

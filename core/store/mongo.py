@@ -17,6 +17,7 @@ document   ``Message``            document   ``Message``
 ``nonce``  ``nonce``              ``edited`` ``edited_at``
 ``pin_t``  ``pinned_at``          ``hook``   ``webhook_id``
 ``a_name`` ``author_name``        ``a_av``   ``author_avatar``
+``att``    ``attachments``
 ========== ====================== ========== ======================
 
 A field at its default value (None, False, 0, empty) is left out of the document; ``text``,
@@ -83,6 +84,7 @@ _UPDATABLE = {
     "pinned": "pinned",
     "flags": "flags",
     "embeds": "embeds",
+    "attachments": "att",
 }
 
 
@@ -111,6 +113,7 @@ def _doc(message: Message) -> Doc:
         "hook": message.webhook_id,
         "a_name": message.author_name,
         "a_av": message.author_avatar,
+        "att": list(message.attachments),
     }
     return {k: v for k, v in doc.items() if k in _ALWAYS or _present(v)}
 
@@ -149,6 +152,7 @@ def _message(doc: Doc) -> Message:
         webhook_id=doc.get("hook"),
         author_name=doc.get("a_name"),
         author_avatar=doc.get("a_av"),
+        attachments=tuple(doc.get("att", ())),
     )
 
 

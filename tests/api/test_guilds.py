@@ -143,7 +143,7 @@ async def test_patch_guild_updates_fields_and_publishes_guild_update(
 ) -> None:
     owner = await api.register()
     guild = await api.guild(owner)
-    body = {"name": "Renamed", "description": "about us", "icon": "data:image/png;base64,AAAA"}
+    body = {"name": "Renamed", "description": "about us", "icon": "data:image/png;base64,iVBORw0KGgo="}
     r = await api.patch(f"/guilds/{guild['id']}", owner.token, json=body)
     assert r.status == 200, r.body
     assert r.body["name"] == "Renamed" and r.body["description"] == "about us"

@@ -1415,6 +1415,26 @@ async def test_update_message_returns_none_when_missing(message_store: MessageSt
     await message_store.insert_many([msg(10)])
     assert await message_store.update_message(CH, 11, {"content": "x"}) is None
     assert await message_store.update_message(OTHER_CH, 10, {"content": "x"}) is None
+
+
+ATTACHMENT = {"id": "77", "filename": "a.png", "size": 3, "url": "http://h/attachments/1/77/a.png",
+              "proxy_url": "http://h/attachments/1/77/a.png", "content_type": "image/png",
+              "width": 2, "height": 1, "ephemeral": False, "description": "d"}
+
+
+async def test_attachments_round_trip_and_update(message_store: MessageStore) -> None:
+    """A message's attachment objects are kept whole, read back by every read, and replaced
+    by an edit (``core.attachments``; the files themselves are the blob store's)."""
+    second = {**ATTACHMENT, "id": "78", "filename": "b.txt"}
+    await message_store.insert_many([msg(10, attachments=(ATTACHMENT, second))])
+    expected = msg(10, attachments=(ATTACHMENT, second))
+    assert await message_store.get_message(CH, 10) == expected
+    assert (await message_store.history(CH))[0] == expected
+    updated = await message_store.update_message(CH, 10, {"attachments": [second]})
+    assert updated == msg(10, attachments=(second,))
+    assert await message_store.get_message(CH, 10) == msg(10, attachments=(second,))
+    await message_store.update_message(CH, 10, {"attachments": []})
+    assert (await message_store.history(CH))[0] == msg(10)
     assert (await message_store.get_message(CH, 10)).content == "m10"  # type: ignore[union-attr]
 
 
