@@ -784,3 +784,33 @@ async def test_app_command_tree_syncs_globally_and_to_a_guild(
         tree.clear_commands(guild=guild)
         assert await asyncio.wait_for(tree.sync(guild=guild), TIMEOUT) == []
         assert await asyncio.wait_for(tree.fetch_commands(guild=guild), TIMEOUT) == []
+
+
+async def test_files_sent_and_read_back_and_the_avatar_fetched(
+    pointed: Server, world: World
+) -> None:
+    """``channel.send(file=discord.File(...))`` (multipart: payload_json and files[0]), the
+    attachment read back through its ``url`` byte for byte, and ``ClientUser.edit(avatar=...)``
+    then ``Asset.read()`` from the server's CDN (docs/compatibility.md)."""
+    import io
+    import os
+
+    data = os.urandom(300_000)
+    image = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x05\x00\x00\x00\x03" + bytes(64)
+    client = _client()
+    async with running(client, world.bot.token):
+        channel = client.get_channel(int(world.channel_id))
+        assert isinstance(channel, discord.TextChannel)
+        files = [discord.File(io.BytesIO(data), "data.bin", description="random"),
+                 discord.File(io.BytesIO(image), "pic.png")]
+        sent = await asyncio.wait_for(channel.send("files", files=files), TIMEOUT)
+        bin_, pic = sent.attachments
+        assert (bin_.filename, bin_.size, bin_.description) == ("data.bin", len(data), "random")
+        assert bin_.url.startswith(pointed.config.http_url + "/attachments/")
+        assert (pic.content_type, pic.width, pic.height) == ("image/png", 5, 3)
+        assert await asyncio.wait_for(bin_.read(), TIMEOUT) == data
+        assert await asyncio.wait_for(pic.read(), TIMEOUT) == image
+        assert client.user is not None
+        me = await asyncio.wait_for(client.user.edit(avatar=image), TIMEOUT)
+        assert me.avatar is not None
+        assert await asyncio.wait_for(me.avatar.read(), TIMEOUT) == image
