@@ -380,6 +380,40 @@ class Message:
 
 
 @dataclass(frozen=True, slots=True)
+class Interaction:
+    """A user's invocation of an application's command or component (``core.interactions``),
+    kept while its token lives (15 minutes) for the bot's callback and follow-ups.
+
+    Attributes:
+        token_hash: the SHA-256 (hex) of its token: the token itself is only ever in the
+            INTERACTION_CREATE the bot gets, so a read of the store reveals no credential.
+        created_ms: Unix ms it was made; it expires :data:`core.interactions.TOKEN_TTL_MS` later.
+        message_id: a component's message (type 3 and a modal submit from one), else None.
+        acknowledged: answered by the initial callback, set once and atomically (40060 after).
+        response_type: the initial callback's type (4, 5, 6, 7, 8, 9), None before it.
+        original_id: the response message (``@original``), None before there is one.
+        ephemeral: the response is ephemeral (flag 64): seen by the invoker only, not in history.
+        original: an ephemeral original's message object (JSON text): it is in no channel's
+            history, so ``@original`` is read from here.
+    """
+
+    id: int
+    application_id: int
+    type: int
+    token_hash: str = field(repr=False)
+    user_id: int
+    channel_id: int
+    guild_id: int | None
+    created_ms: int
+    message_id: int | None = None
+    acknowledged: bool = False
+    response_type: int | None = None
+    original_id: int | None = None
+    ephemeral: bool = False
+    original: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class ReactionCount:
     """One emoji's reactions on one message, as a page read aggregates them.
 

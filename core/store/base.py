@@ -29,6 +29,7 @@ from core.models import (
     Channel,
     ChannelType,
     Guild,
+    Interaction,
     Invite,
     Member,
     Mention,
@@ -405,6 +406,28 @@ class MetaStore(Protocol):
         theirs; the rest of the scope is deleted. The stored commands, in the given order;
         None when the guild no longer exists. The caller checks names are unique.
         """
+
+    # -- interactions (core.interactions) ---------------------------------------------------
+    async def create_interaction(self, interaction: Interaction, expired_before_ms: int) -> None:
+        """Store an interaction, deleting those created before ``expired_before_ms`` (their
+        tokens have expired: pruned by the inserts themselves)."""
+
+    async def get_interaction(self, interaction_id: int) -> Interaction | None: ...
+
+    async def interaction_by_token(self, token_hash: str) -> Interaction | None:
+        """The interaction whose token has this SHA-256 (hex), for the follow-up routes."""
+
+    async def acknowledge_interaction(
+        self, interaction_id: int, response_type: int, *, original_id: int | None,
+        ephemeral: bool, original: str | None,
+    ) -> bool:
+        """Record the initial answer, once: False (nothing changed) if it was already
+        acknowledged or is gone. Atomic: of two racing answers exactly one gets True."""
+
+    async def set_interaction_original(
+        self, interaction_id: int, original_id: int | None, original: str | None
+    ) -> bool:
+        """Set the response message (``@original``) and, for an ephemeral one, its JSON."""
 
     # -- members ---------------------------------------------------------------------------
     async def add_member(self, member: Member) -> bool:

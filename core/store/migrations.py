@@ -435,6 +435,31 @@ _V11_THREADS = (
     "CREATE INDEX thread_members_user ON thread_members (user_id, thread_id)",
 )
 
+# Interactions (core.interactions): one row per invocation while its token lives (15 minutes;
+# rows older than that are deleted by the inserts themselves, through interactions_created).
+# The token is kept as its SHA-256 only; the follow-up routes find the row by it.
+# acknowledged is set once by a conditional UPDATE: a second answer changes no row (40060).
+_V13_INTERACTIONS = (
+    """CREATE TABLE interactions (
+        id {id_pk},
+        application_id BIGINT NOT NULL,
+        type INTEGER NOT NULL,
+        token_hash TEXT NOT NULL,
+        user_id BIGINT NOT NULL,
+        channel_id BIGINT NOT NULL,
+        guild_id BIGINT,
+        created_ms BIGINT NOT NULL,
+        message_id BIGINT,
+        acknowledged BOOLEAN NOT NULL DEFAULT FALSE,
+        response_type INTEGER,
+        original_id BIGINT,
+        ephemeral BOOLEAN NOT NULL DEFAULT FALSE,
+        original TEXT
+    )""",
+    "CREATE UNIQUE INDEX interactions_token ON interactions (token_hash)",
+    "CREATE INDEX interactions_created ON interactions (created_ms)",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _V1_SCHEMA),
     # Member timeouts: unix ms, NULL when none (an expired one may stay until next changed).
@@ -455,6 +480,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     # Attachments (core.attachments): a message's attachment objects as JSON, like embeds
     # (NULL when none); the files themselves are in the blob store (core.blobs).
     Migration(12, "attachments", ("ALTER TABLE messages ADD COLUMN attachments TEXT",)),
+    Migration(13, "interactions", _V13_INTERACTIONS),
 )
 
 _CREATE_LEDGER = (

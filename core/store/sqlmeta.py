@@ -39,6 +39,7 @@ from core.models import (
 from core.store.base import AUDIT_PRUNE_MAX, Conflict, RecipientOutcome
 from core.store.executor import Executor, Row, assignments, in_chunks, serialize
 from core.store.sqlcommands import SqlCommandStore
+from core.store.sqlinteractions import SqlInteractionStore
 from core.store.sqlreadstates import SqlReadStateStore
 from core.store.sqlthreads import THREAD_CHANNEL_COLUMNS, SqlThreadStore, thread_meta
 from core.store.sqlwebhooks import SqlWebhookStore
@@ -243,13 +244,15 @@ _INSERT_MEMBER_ROLE = (
 )
 
 
-class SqlMetaStore(SqlThreadStore, SqlWebhookStore, SqlReadStateStore, SqlCommandStore):
+class SqlMetaStore(SqlThreadStore, SqlWebhookStore, SqlReadStateStore, SqlCommandStore,
+                   SqlInteractionStore):
     """:class:`core.store.base.MetaStore` over an :class:`Executor` (SQLite or PostgreSQL).
 
     Updates take only the fields their protocol method lists and raise ``ValueError`` on any
     other. Writes that touch several tables run in one transaction. Webhooks are
     :class:`~core.store.sqlwebhooks.SqlWebhookStore`'s, in their own module, and application
-    commands :class:`~core.store.sqlcommands.SqlCommandStore`'s.
+    commands :class:`~core.store.sqlcommands.SqlCommandStore`'s, interactions
+    :class:`~core.store.sqlinteractions.SqlInteractionStore`'s.
     """
 
     def __init__(self, executor: Executor) -> None:

@@ -1,0 +1,67 @@
+"""The storage contract's interaction half (``MetaStore``'s interaction methods), on every SQL
+backend.
+
+Apart from test_storage_contract.py only to keep that file's edits apart; the same fixtures
+(``meta_store``, parametrized over SQLite and PostgreSQL) and the same guild.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+
+from core.models import Interaction
+from core.store.base import MetaStore
+from tests.integration.test_storage_contract import GENERAL, GUILD, NOW, OWNER
+
+APP = 900
+
+
+def interaction(interaction_id: int, token_hash: str = "h1", *, at: int = NOW) -> Interaction:
+    return Interaction(interaction_id, APP, 2, token_hash, OWNER, GENERAL, GUILD, at)
+
+
+async def test_stored_found_by_id_and_by_token_hash(meta_store: MetaStore) -> None:
+    made = interaction(500)
+    await meta_store.create_interaction(made, NOW - 1)
+    assert await meta_store.get_interaction(500) == made
+    assert await meta_store.interaction_by_token("h1") == made
+    assert await meta_store.get_interaction(501) is None
+    assert await meta_store.interaction_by_token("nope") is None
+    dm = replace(interaction(502, "h2"), guild_id=None, type=3, message_id=77)
+    await meta_store.create_interaction(dm, NOW - 1)
+    assert await meta_store.get_interaction(502) == dm
+
+
+async def test_acknowledged_once_even_when_answers_race(meta_store: MetaStore) -> None:
+    await meta_store.create_interaction(interaction(500), NOW - 1)
+    results = await asyncio.gather(*(
+        meta_store.acknowledge_interaction(500, 4, original_id=600 + i, ephemeral=False,
+                                           original=None) for i in range(5)))
+    assert sorted(results) == [False] * 4 + [True]
+    got = await meta_store.get_interaction(500)
+    assert got is not None and got.acknowledged and got.response_type == 4
+    assert got.original_id is not None and 600 <= got.original_id < 605
+    assert await meta_store.acknowledge_interaction(
+        404, 4, original_id=None, ephemeral=False, original=None) is False
+
+
+async def test_ephemeral_original_kept_and_replaced(meta_store: MetaStore) -> None:
+    await meta_store.create_interaction(interaction(500), NOW - 1)
+    assert await meta_store.acknowledge_interaction(500, 5, original_id=None, ephemeral=True,
+                                                    original=None)
+    assert await meta_store.set_interaction_original(500, 610, '{"id": "610"}')
+    got = await meta_store.get_interaction(500)
+    assert got is not None and (got.ephemeral, got.response_type) == (True, 5)
+    assert (got.original_id, got.original) == (610, '{"id": "610"}')
+    assert await meta_store.set_interaction_original(404, 1, None) is False
+
+
+async def test_expired_ones_pruned_by_later_inserts(meta_store: MetaStore) -> None:
+    await meta_store.create_interaction(interaction(500, "old", at=NOW - 1000), NOW - 2000)
+    await meta_store.create_interaction(interaction(501, "kept", at=NOW - 10), NOW - 2000)
+    await meta_store.create_interaction(interaction(502, "new", at=NOW), NOW - 500)
+    assert await meta_store.get_interaction(500) is None
+    assert await meta_store.interaction_by_token("old") is None
+    assert await meta_store.get_interaction(501) is not None
+    assert await meta_store.get_interaction(502) is not None
