@@ -16,6 +16,8 @@ from aiohttp import web
 
 from core.search_form import CONTENT_MAX, HAS_VALUES
 from core.store.searchquery import SEARCH_OFFSET_MAX, SEARCH_PAGE_MAX
+from core.thread_listings import ARCHIVED_PAGE_MAX
+from core.threads import ARCHIVE_DURATIONS, MEMBERS_PAGE_MAX, THREAD_NAME_MAX
 
 __all__ = ["OPERATIONS", "Op", "build_document"]
 
@@ -61,6 +63,10 @@ def _obj(required: dict[str, Any], optional: dict[str, Any] | None = None) -> di
     props = {**required, **(optional or {})}
     return {"type": "object", "required": list(required), "properties": props}
 
+
+# A thread's auto_archive_duration (minutes) and name (core.threads).
+_ARCHIVE_DURATION = {"enum": list(ARCHIVE_DURATIONS)}
+_THREAD_NAME = {"type": "string", "minLength": 1, "maxLength": THREAD_NAME_MAX}
 
 # What a command definition may hold besides its name (core.command_form).
 _COMMAND_FIELDS: dict[str, Any] = {
@@ -118,11 +124,28 @@ SCHEMAS: dict[str, Any] = {
         "guild_id": _SNOWFLAKE, "name": _NSTR, "topic": _NSTR, "position": _INT,
         "parent_id": _NSNOWFLAKE, "permission_overwrites": _ref("[Overwrite]"),
         "recipients": _ref("[User]"), "last_message_id": _NSNOWFLAKE,
-        "owner_id": _NSNOWFLAKE, "icon": _NSTR}),
+        "owner_id": _NSNOWFLAKE, "icon": _NSTR,
+        # A thread's (core.thread_wire): its state, counts and the reader's membership.
+        "thread_metadata": {"type": "object"}, "member_count": _INT, "message_count": _INT,
+        "member": _ref("ThreadMember")}),
+    # archived, locked, auto_archive_duration, invitable: a thread's (core.threads).
     "ChannelBody": {"type": "object", "properties": {
         "name": _STR, "type": _INT, "topic": _NSTR, "position": _INT, "parent_id": _ID_IN,
         "nsfw": _BOOL, "rate_limit_per_user": _INT, "permission_overwrites": {"type": "array"},
-        "icon": _NSTR, "owner_id": _ID_IN}},
+        "icon": _NSTR, "owner_id": _ID_IN, "archived": _BOOL, "locked": _BOOL,
+        "auto_archive_duration": _ARCHIVE_DURATION, "invitable": _BOOL}},
+    # Threads (core.threads, core.thread_listings).
+    "ThreadMember": _obj({"id": _SNOWFLAKE, "user_id": _SNOWFLAKE, "join_timestamp": _STR,
+                          "flags": _INT}, {"member": _ref("Member")}),
+    "ThreadFromMessage": _obj({"name": _THREAD_NAME}, {
+        "auto_archive_duration": _ARCHIVE_DURATION, "rate_limit_per_user": _INT}),
+    # type: 11 public, 12 private (the default, as Discord's).
+    "ThreadCreate": _obj({"name": _THREAD_NAME}, {
+        "type": {"enum": [11, 12]}, "auto_archive_duration": _ARCHIVE_DURATION,
+        "invitable": _BOOL, "rate_limit_per_user": _INT}),
+    # has_more: in the archived listings only.
+    "ThreadList": _obj({"threads": _ref("[Channel]"), "members": _ref("[ThreadMember]")},
+                       {"has_more": _BOOL}),
     # recipient_id: a DM; recipients (user ids, at most 9): a group DM, one id its DM.
     "DmCreate": {"type": "object", "properties": {
         "recipient_id": _ID_IN, "recipients": {"type": "array", "items": _ID_IN}}},
@@ -234,6 +257,44 @@ _SEARCH_QUERY: tuple[tuple[str, dict[str, Any]], ...] = (
     ("sort_order", {"enum": ["desc", "asc"]}),
 )
 _APP = V + "/applications/{application_id}"
+_TM = _C + "/thread-members"
+_WITH_MEMBER = ("with_member", {"enum": ["true", "false"]})
+# before: an ISO 8601 time (the channel's listings) or a thread id (the caller's own).
+_ARCHIVED_QUERY: tuple[tuple[str, dict[str, Any]], ...] = (
+    ("before", _STR),
+    ("limit", {"type": "integer", "minimum": 1, "maximum": ARCHIVED_PAGE_MAX}),
+)
+_THREAD_OPERATIONS: dict[tuple[str, str], Op] = {
+    ("POST", _C + "/messages/{message_id}/threads"): Op(
+        "Start a public thread from a message, its id the message's (CREATE_PUBLIC_THREADS; "
+        "400 160004 when it has one)", "Channel", "ThreadFromMessage", 201),
+    ("POST", _C + "/threads"): Op(
+        "Start a thread without a message (type 11: CREATE_PUBLIC_THREADS, 12: "
+        "CREATE_PRIVATE_THREADS)", "Channel", "ThreadCreate", 201),
+    ("PUT", _TM + "/{user_id}"): Op(
+        "Join a thread (@me) or add a member (SEND_MESSAGES_IN_THREADS; 400 50083 archived)",
+        None, status=204),
+    ("DELETE", _TM + "/{user_id}"): Op(
+        "Leave a thread (@me) or remove a member (MANAGE_THREADS, or a private thread's "
+        "owner)", None, status=204),
+    ("GET", _TM + "/{user_id}"): Op("A thread member (with_member: the guild member too)",
+                                    "ThreadMember", query=(_WITH_MEMBER,)),
+    ("GET", _TM): Op("A thread's members by user id (after, limit 1-100, with_member)",
+                     "[ThreadMember]", query=(("after", _SNOWFLAKE), (
+                         "limit", {"type": "integer", "minimum": 1,
+                                   "maximum": MEMBERS_PAGE_MAX}), _WITH_MEMBER)),
+    ("GET", _G + "/threads/active"): Op(
+        "The guild's active threads the caller may see, and its memberships", "ThreadList"),
+    ("GET", _C + "/threads/archived/public"): Op(
+        "A channel's archived public threads, newest archived first (READ_MESSAGE_HISTORY)",
+        "ThreadList", query=_ARCHIVED_QUERY),
+    ("GET", _C + "/threads/archived/private"): Op(
+        "A channel's archived private threads (READ_MESSAGE_HISTORY and MANAGE_THREADS)",
+        "ThreadList", query=_ARCHIVED_QUERY),
+    ("GET", _C + "/users/@me/threads/archived/private"): Op(
+        "The archived private threads of a channel the caller is in", "ThreadList",
+        query=_ARCHIVED_QUERY),
+}
 
 
 def _command_operations(base: str, scope: str) -> dict[tuple[str, str], Op]:
@@ -291,9 +352,11 @@ OPERATIONS: dict[tuple[str, str], Op] = {
                                    "ChannelBody", 201),
     ("PATCH", _G + "/channels"): Op("Reorder channels", None, "Positions", 204),
     ("GET", _C): Op("A channel", "Channel"),
-    ("PATCH", _C): Op("Edit a channel (MANAGE_CHANNELS); a group DM's name, icon or owner",
+    ("PATCH", _C): Op("Edit a channel (MANAGE_CHANNELS); a group DM's name, icon or owner; a "
+                      "thread's name, archived, locked (its owner, or MANAGE_THREADS)",
                       "Channel", "ChannelBody"),
-    ("DELETE", _C): Op("Delete a channel, close a DM or leave a group DM", "Channel"),
+    ("DELETE", _C): Op("Delete a channel (a thread: MANAGE_THREADS), close a DM or leave a "
+                       "group DM", "Channel"),
     ("POST", V + "/users/@me/channels"): Op("Open a DM, or create a group DM (recipients; "
                                             "user accounts, at most 10 members)", "Channel",
                                             "DmCreate"),
@@ -415,6 +478,7 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     **{op: entry for scope, where in ((_APP + "/commands", "global"),
                                       (_APP + "/guilds/{guild_id}/commands", "guild"))
        for op, entry in _command_operations(scope, where).items()},
+    **_THREAD_OPERATIONS,
     ("GET", "/api/openapi.json"): Op("This document", public=True),
 }
 

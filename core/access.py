@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from core.errors import ApiError
-from core.models import Channel, Guild, Member, Role
+from core.models import Channel, ChannelType, Guild, Member, Role
 from core.permissions import Permission, compute_permissions, dm_permissions
 from core.store.base import MetaStore
 
@@ -109,7 +109,31 @@ async def channel_view(meta: MetaStore, channel_id: int, user_id: int) -> Channe
         gv = await guild_view(meta, channel.guild_id, user_id)
     except ApiError as e:
         raise ApiError.missing_access() if e.status == 404 else e from None
+    if channel.thread is not None:
+        return await _thread_view(meta, channel, gv, user_id)
     perms = gv.channel_permissions(channel)
     if not perms & Permission.VIEW_CHANNEL:
         raise ApiError.missing_access()
     return ChannelView(channel, gv, perms)
+
+
+async def _thread_view(
+    meta: MetaStore, thread: Channel, gv: GuildView, user_id: int
+) -> ChannelView:
+    """A thread has its parent's permissions, SEND_MESSAGES_IN_THREADS standing for
+    SEND_MESSAGES (so a send checks the one Discord checks in threads); a private thread is
+    seen only by its members and by MANAGE_THREADS holders."""
+    parent = await meta.get_channel(thread.parent_id) if thread.parent_id else None
+    if parent is None:
+        raise ApiError.unknown("channel")
+    perms = gv.channel_permissions(parent)
+    if not perms & Permission.VIEW_CHANNEL:
+        raise ApiError.missing_access()
+    if (thread.type == ChannelType.PRIVATE_THREAD and not perms & Permission.MANAGE_THREADS
+            and await meta.get_thread_member(thread.id, user_id) is None):
+        raise ApiError.missing_access()
+    send = Permission.SEND_MESSAGES
+    perms &= ~send
+    if perms & Permission.SEND_MESSAGES_IN_THREADS:
+        perms |= send
+    return ChannelView(thread, gv, perms)

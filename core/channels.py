@@ -15,7 +15,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from core import audit, group_dms
+from core import audit, group_dms, threads
 from core.access import GuildView, channel_view, guild_view
 from core.attachments import delete_channel_files
 from core.errors import ApiError, ErrorCode, invalid_form
@@ -271,6 +271,8 @@ async def update_channel(
         return await group_dms.update(p, actor, cv, body)
     if cv.guild is None:
         raise _dm_error()
+    if cv.channel.thread is not None:
+        return await threads.update_thread(p, actor, cv, body)
     cv.require(Permission.MANAGE_CHANNELS)
     channel = cv.channel
     if get_int(body, "type", default=int(channel.type)) != int(channel.type):
@@ -320,6 +322,8 @@ async def delete_channel(
         out = await _dm_json(p, channel, actor.id)
         p.publish(Event("CHANNEL_DELETE", out, user_ids=(actor.id,)))
         return out
+    if channel.thread is not None:
+        return await threads.delete_thread(p, cv)
     cv.require(Permission.MANAGE_CHANNELS)
     guild = cv.guild.guild
     children = [] if channel.type != ChannelType.GUILD_CATEGORY else [

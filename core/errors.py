@@ -61,6 +61,10 @@ class ErrorCode(IntEnum):
     INVALID_ROLE = 50028
     INVALID_RECIPIENTS = 50033
     CANNOT_DELETE_REQUIRED_CHANNEL = 50074
+    THREAD_ARCHIVED = 50083  # "Operation is not allowed in an archived thread"
+    THREAD_ALREADY_CREATED = 160004  # "A thread has already been created for this message"
+    THREAD_LOCKED = 160005  # "Thread is locked"
+    MAX_ACTIVE_THREADS = 160006  # "Maximum number of active threads reached"
     BULK_BAN_FAILED = 500000
 
 

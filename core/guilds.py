@@ -11,6 +11,7 @@ import hashlib
 from collections.abc import Callable
 from typing import Any
 
+from core import thread_listings
 from core.access import GuildView, guild_view
 from core.assets import is_data_uri, store_image
 from core.attachments import delete_channel_files
@@ -20,6 +21,7 @@ from core.models import Channel, ChannelType, Guild, Member, Role, User
 from core.permissions import DEFAULT_EVERYONE, Permission, compute_permissions
 from core.platform import Platform
 from core.snowflake import iso_timestamp
+from core.thread_wire import thread_json
 from core.validate import MISSING, get_snowflake, get_str
 from core.wire import channel_json, guild_json, member_json, partial_guild_json
 
@@ -70,8 +72,9 @@ async def guild_create_payload(p: Platform, guild_id: int, user_id: int) -> Json
 
     It is the full guild object plus what Discord adds for the gateway: the channels the user
     can VIEW, ``members`` (every member up to :data:`LARGE_THRESHOLD` members, else only the
-    user's own, with ``large`` true), ``member_count``, the user's ``joined_at``, and empty
-    lists for the features this server does not have (threads, presences, voice states...).
+    user's own, with ``large`` true), ``member_count``, the user's ``joined_at``, the active
+    ``threads`` the user may see (with their ``member`` when joined), and empty lists for the
+    features this server does not have (presences, voice states...).
     It has no ``unavailable`` key: that is a join, and discord.py takes ``unavailable: false``
     for a guild coming back from an outage (``on_guild_available``, never ``on_guild_join``).
     The gateway adds ``unavailable: false`` itself to the GUILD_CREATEs that follow READY.
@@ -90,6 +93,7 @@ async def guild_create_payload(p: Platform, guild_id: int, user_id: int) -> Json
     large = count > LARGE_THRESHOLD
     members = [gv.member] if large else await p.meta.list_members(guild_id, limit=LARGE_THRESHOLD)
     users = await p.meta.get_users([m.user_id for m in members])
+    threads, joined = await thread_listings.visible_active(p, gv, channels)
     out = guild_json(gv.guild, sorted(gv.roles.values(), key=lambda r: (r.position, r.id)))
     out.update(
         channels=[channel_json(c) for c in channels],
@@ -98,7 +102,7 @@ async def guild_create_payload(p: Platform, guild_id: int, user_id: int) -> Json
         joined_at=iso_timestamp(gv.member.joined_at),
         large=large,
         lazy=True,
-        threads=[],
+        threads=[thread_json(t, joined.get(t.id)) for t in threads],
         presences=[],
         voice_states=[],
         stage_instances=[],

@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from core import audit
+from core import audit, threads
 from core.access import ChannelView, channel_view
 from core.attachments import StoredFile, attachment_objects, blob_keys, kept_attachments
 from core.errors import ApiError, ErrorCode, invalid_form
@@ -151,6 +151,7 @@ async def send(
     replied = referenced.author_id if referenced and form.allowed.mentions_replied else None
     mentioned = await _mentions(p, _scope(view), form.content, form.allowed, replied)
     users = await _users_for(p, author, mentioned.users, referenced)
+    await threads.before_send(p, view)  # an archived thread: unarchived, or 50083
     await _slowmode(p, view, author.id)
     channel = view.channel
     message = Message(
@@ -169,6 +170,7 @@ async def send(
     earlier = await _submit(p, message, event, form.enforce_nonce)
     if earlier is not None:
         return (await render(p, channel, [earlier], members=True))[0]
+    await threads.message_sent(p, channel)
     return data
 
 
@@ -533,8 +535,13 @@ async def delete_as_webhook(p: Platform, channel: Channel, message: Message) -> 
 # -- helpers -----------------------------------------------------------------------------------
 
 
+# Where messages may be sent: a thread is a text channel of its own (``core.threads``).
+_TEXT_TYPES = (ChannelType.GUILD_TEXT, ChannelType.DM, ChannelType.GROUP_DM,
+               ChannelType.PUBLIC_THREAD, ChannelType.PRIVATE_THREAD)
+
+
 def _require_text(channel: Channel) -> None:
-    if channel.type not in (ChannelType.GUILD_TEXT, ChannelType.DM, ChannelType.GROUP_DM):
+    if channel.type not in _TEXT_TYPES:
         raise ApiError.bad_request(NON_TEXT_CHANNEL, "Cannot send messages in a non-text channel")
 
 

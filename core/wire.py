@@ -27,6 +27,7 @@ from core.models import (
     Webhook,
 )
 from core.snowflake import iso_timestamp, snowflake_time_ms
+from core.thread_wire import thread_json
 
 __all__ = [
     "application_json",
@@ -95,6 +96,8 @@ def overwrite_json(ow: Overwrite) -> Json:
 def channel_json(channel: Channel, recipients: Iterable[User] = ()) -> Json:
     """A channel object; DMs and group DMs need their ``recipients`` (the others than the
     reader, as Discord sends them)."""
+    if channel.thread is not None:
+        return thread_json(channel)
     last = str(channel.last_message_id) if channel.last_message_id else None
     if channel.type == ChannelType.GROUP_DM:
         return {

@@ -10,9 +10,10 @@ computation runs once per (user, channel) until the next change in the guild.
 from __future__ import annotations
 
 import dataclasses
+import time
 from typing import Any
 
-from core.models import Channel, Guild, Member, Role
+from core.models import Channel, ChannelType, Guild, Member, Role
 from core.permissions import Permission, compute_permissions
 from core.store.base import MetaStore
 
@@ -23,7 +24,14 @@ _VIEW = int(Permission.VIEW_CHANNEL)
 RELOAD_EVENTS = frozenset({
     "GUILD_UPDATE", "GUILD_ROLE_CREATE", "GUILD_ROLE_UPDATE", "GUILD_ROLE_DELETE",
     "CHANNEL_CREATE", "CHANNEL_UPDATE", "CHANNEL_DELETE",
+    # A thread made, archived, deleted, or a private thread's members changed.
+    "THREAD_CREATE", "THREAD_UPDATE", "THREAD_DELETE", "THREAD_MEMBERS_UPDATE",
 })
+_MANAGE_THREADS = int(Permission.MANAGE_THREADS)
+# Active threads read per guild (Discord's limit of active threads), and private threads'
+# members read in all per load.
+_THREADS_MAX = 1000
+_THREAD_MEMBERS_MAX = 100_000
 
 
 class GuildCache:
@@ -38,8 +46,8 @@ class GuildCache:
             that may have changed (a subscriber, a membership, a role, a channel).
     """
 
-    __slots__ = ("_channels", "_guild", "_roles", "_users", "_version", "_view", "audiences",
-                 "conns", "guild_id", "members", "stale", "unloaded")
+    __slots__ = ("_channels", "_guild", "_roles", "_threads", "_users", "_version", "_view",
+                 "audiences", "conns", "guild_id", "members", "stale", "unloaded")
 
     def __init__(self, guild_id: int) -> None:
         self.guild_id = guild_id
@@ -52,6 +60,8 @@ class GuildCache:
         self._guild: Guild | None = None
         self._roles: dict[int, Role] = {}
         self._channels: dict[int, Channel] = {}
+        # Active threads: parent id, and the members of a private one (None: public).
+        self._threads: dict[int, tuple[int, frozenset[int] | None]] = {}
         self._view: dict[int, dict[int, bool]] = {}
         self.audiences: dict[Any, Any] = {}
         self._version = 0
@@ -97,6 +107,7 @@ class GuildCache:
             self._guild = guild
             self._roles = {r.id: r for r in roles}
             self._channels = {c.id: c for c in channels}
+            self._threads = await _threads(meta, self.guild_id)
             self._changed()
         for user_id in {*user_ids, *self.unloaded}:
             if user_id not in self.members:
@@ -125,7 +136,7 @@ class GuildCache:
         return allowed
 
     def has_channel(self, channel_id: int) -> bool:
-        return channel_id in self._channels
+        return channel_id in self._channels or channel_id in self._threads
 
     def holds(self, user_id: int, permission: int, channel_id: int | None = None) -> bool:
         """Whether ``user_id`` holds ``permission`` guild-wide, or in ``channel_id`` when given
@@ -134,16 +145,25 @@ class GuildCache:
         member = self.members.get(user_id)
         if member is None or self._guild is None:
             return False
+        if channel_id in self._threads:  # a thread: its parent's permissions
+            channel_id = self._threads[channel_id][0]
         channel = self._channels.get(channel_id) if channel_id is not None else None
         perms = compute_permissions(self._guild, self._roles, member, channel)
         return perms & permission == permission
 
     def _compute(self, user_id: int, channel_id: int) -> bool:
+        thread = self._threads.get(channel_id)
+        if thread is not None:  # a thread: its parent's viewers; a private one's members
+            parent, joined = thread
+            channel_id = parent
         member = self.members.get(user_id)
         channel = self._channels.get(channel_id)
         if member is None or channel is None or self._guild is None:
             return False
-        return bool(compute_permissions(self._guild, self._roles, member, channel) & _VIEW)
+        perms = compute_permissions(self._guild, self._roles, member, channel)
+        if thread is not None and joined is not None and user_id not in joined:
+            return bool(perms & _VIEW) and bool(perms & _MANAGE_THREADS)
+        return bool(perms & _VIEW)
 
     def update_member(self, data: dict[str, Any]) -> None:
         """Apply a GUILD_MEMBER_UPDATE ``d`` (roles, nick) to a local member."""
@@ -164,3 +184,20 @@ class GuildCache:
         """Who may view what may have changed: drop the memos built on it."""
         self._view.clear()
         self.audiences.clear()
+
+
+async def _threads(meta: MetaStore, guild_id: int) -> dict[int, tuple[int, frozenset[int] | None]]:
+    """The guild's active threads for :class:`GuildCache`: parent, and a private one's members.
+
+    An archived thread is not among them: its next message unarchives it first (THREAD_UPDATE,
+    which reloads the cache before that message's fanout)."""
+    threads = await meta.list_active_threads(guild_id, int(time.time() * 1000), _THREADS_MAX)
+    private = [t.id for t in threads if t.type == ChannelType.PRIVATE_THREAD]
+    members = await meta.thread_member_ids(private, _THREAD_MEMBERS_MAX) if private else {}
+    # By the thread's type, not by whether members were found: a private thread everyone
+    # left has none, and must stay hidden rather than become public.
+    return {
+        t.id: (t.parent_id or 0,
+               frozenset(members.get(t.id, ())) if t.type == ChannelType.PRIVATE_THREAD else None)
+        for t in threads
+    }

@@ -19,6 +19,7 @@ from api.routes import (
     recipients,
     roles,
     search,
+    threads,
     webhooks,
 )
 
@@ -26,7 +27,8 @@ __all__ = ["ROUTE_TABLES"]
 
 # pins and search before messages: their literal ``/messages/pins`` and ``/messages/search``
 # must win over ``/messages/{message_id}``.
-ROUTE_TABLES = [accounts.routes, guilds.routes, channels.routes, pins.routes, search.routes,
+ROUTE_TABLES = [accounts.routes, guilds.routes, channels.routes, threads.routes, pins.routes,
+                search.routes,
                 messages.routes,
                 reactions.routes, members.routes, roles.routes, invites.routes, read_states.routes,
                 recipients.routes, bans.routes, audit_logs.routes, webhooks.routes,

@@ -221,6 +221,14 @@ MEMBER_MAY = {
     ("GET", "/channels/{channel_id}/messages/search"),
     ("GET", "/guilds/{guild_id}/messages/search"),
     ("POST", "/channels/{channel_id}/messages/{message_id}/ack"),
+    # Threads: @everyone's defaults hold CREATE_PUBLIC_THREADS and CREATE_PRIVATE_THREADS, as
+    # on Discord; the listings show only what the reader may see (the world's private thread
+    # in the public channel is the check that they do).
+    ("POST", "/channels/{channel_id}/threads"),
+    ("POST", "/channels/{channel_id}/messages/{message_id}/threads"),
+    ("GET", "/guilds/{guild_id}/threads/active"),
+    ("GET", "/channels/{channel_id}/threads/archived/public"),
+    ("GET", "/channels/{channel_id}/users/@me/threads/archived/private"),
 }
 # Slots of a route that name no object but a position: never swapped alone.
 MARKERS = {
@@ -232,6 +240,10 @@ MARKERS = {
 ONE_KIND = {
     ("PUT", "/channels/{channel_id}/recipients/{user_id}"): "group DMs only (50024)",
     ("DELETE", "/channels/{channel_id}/recipients/{user_id}"): "group DMs only (50024)",
+    ("PUT", "/channels/{channel_id}/thread-members/{user_id}"): "threads only (50024)",
+    ("DELETE", "/channels/{channel_id}/thread-members/{user_id}"): "threads only (50024)",
+    ("GET", "/channels/{channel_id}/thread-members/{user_id}"): "threads only (50024)",
+    ("GET", "/channels/{channel_id}/thread-members"): "threads only (50024)",
 }
 # Routes on the caller's own membership: the member is not sent them (leaving would end the
 # membership the other attacks need); the outsider is, and must be refused.
@@ -298,6 +310,10 @@ class World:
         if "gdm" in i:
             out["group"] = {**base, "channel_id": i["gdm"], "message_id": i["gdm_msg"],
                             "overwrite_id": self.friend.id, "code": i["join_code"]}
+        if "pthread" in i:
+            # A private thread of the public channel: the member sees its parent, not it.
+            out["thread"] = {**base, "channel_id": i["pthread"], "message_id": i["pthread_msg"],
+                             "code": i["pub_code"]}
         if "cmd" in i:
             # The victim's application and its global command (only its bot may manage them).
             for values in out.values():
@@ -374,7 +390,8 @@ async def build_world(api: Api, routes: list[Route]) -> World:
     s = {k: f"zq-{k}-{tag}" for k in (
         "guild", "role", "cat", "pub", "pubtopic", "priv", "privtopic", "pubmsg", "privmsg",
         "privmsgf", "dmmsg", "app", "xguild", "xchan", "xmsg", "xrole", "mmsg", "privhook",
-        "pubhook", "hookmsg", "xhook", "gdm", "gdmmsg", "cmd", "gcmd", "xapp")}
+        "pubhook", "hookmsg", "xhook", "gdm", "gdmmsg", "cmd", "gcmd", "xapp", "pthread",
+        "pthreadmsg")}
     o, ids = owner.token, {}
 
     async def post(path: str, body: Any, token: str = o) -> Any:
@@ -460,24 +477,35 @@ async def build_world(api: Api, routes: list[Route]) -> World:
         ids["gdm_msg"] = (await post(f"/channels/{ids['gdm']}/messages",
                                      {"content": s["gdmmsg"]}))["id"]
 
+    if ("POST", "/channels/{channel_id}/threads") in has:
+        # A private thread of the owner's in the public channel, with the friend in it and a
+        # message: the member and the moderator see the parent, but neither joined it nor
+        # holds MANAGE_THREADS.
+        ids["pthread"] = (await post(f"/channels/{ids['pub']}/threads",
+                                     {"name": s["pthread"], "type": 12}))["id"]
+        await _ok(api, "PUT", f"/channels/{ids['pthread']}/thread-members/{friend.id}", o)
+        ids["pthread_msg"] = (await post(f"/channels/{ids['pthread']}/messages",
+                                         {"content": s["pthreadmsg"]}))["id"]
+
     # The member sees the guild, its role names, the public channel and the application's bot
     # (a member); never the private channel, the DM, the invites or the outsider's guild.
     hidden_from_member = [s[k] for k in ("priv", "privtopic", "privmsg", "privmsgf", "dmmsg",
                                          "xguild", "xchan", "xmsg", "xrole", "privhook",
                                          "pubhook", "hookmsg", "xhook", "gdm", "gdmmsg",
-                                         "cmd", "gcmd")]
+                                         "cmd", "gcmd", "pthread", "pthreadmsg")]
     hidden_from_member += [ids[k] for k in ("pub_code", "priv_code", "x_code", "priv_hook_token",
                                             "pub_hook_token", "x_hook_token") if k in ids]
     hidden_from_outsider = [s[k] for k in ("guild", "role", "cat", "pub", "pubtopic", "priv",
                                            "privtopic", "pubmsg", "privmsg", "privmsgf",
                                            "dmmsg", "app", "mmsg", "privhook", "pubhook",
-                                           "hookmsg", "gdm", "gdmmsg", "cmd", "gcmd")]
+                                           "hookmsg", "gdm", "gdmmsg", "cmd", "gcmd",
+                                           "pthread", "pthreadmsg")]
     hidden_from_outsider += [ids[k] for k in ("join_code", "pub_code", "priv_code",
                                               "priv_hook_token", "pub_hook_token") if k in ids]
     # The moderator may read invites, webhooks and the audit log (names, codes, tokens): of
     # the private channel and the DMs, their contents stay hidden.
     hidden_from_moderator = [s[k] for k in ("privmsg", "privmsgf", "dmmsg", "gdm", "gdmmsg",
-                                            "hookmsg")]
+                                            "hookmsg", "pthread", "pthreadmsg")]
     world = World(tag, owner, friend, member, outsider, bot, moderator, ids,
                   {member.id: hidden_from_member, outsider.id: hidden_from_outsider,
                    moderator.id: hidden_from_moderator})
@@ -494,7 +522,11 @@ async def snapshot(api: Api, w: World) -> dict[str, Any]:
         paths += [f"/guilds/{i['guild']}/webhooks",
                   f"/webhooks/{i['priv_hook']}/{i['priv_hook_token']}/messages/{i['hook_msg']}"]
     chats = [("pub", "pub_msg"), ("priv", "priv_msg"), ("dm", "dm_msg")]
-    for chan, msg in chats + ([("gdm", "gdm_msg")] if "gdm" in i else []):
+    chats += [("gdm", "gdm_msg")] if "gdm" in i else []
+    chats += [("pthread", "pthread_msg")] if "pthread" in i else []
+    if "pthread" in i:
+        paths += [f"/channels/{i['pthread']}/thread-members"]
+    for chan, msg in chats:
         c = i[chan]
         paths += [f"/channels/{c}", f"/channels/{c}/messages?limit=100", f"/channels/{c}/pins",
                   f"/channels/{c}/messages/{i[msg]}/reactions/{seg(THUMBS)}"]
