@@ -1,0 +1,118 @@
+"""Thread events through the real gateway: THREAD_CREATE of a public thread reaches whoever
+may view its parent; a private thread's messages reach only its members and MANAGE_THREADS
+holders (``gateway.cache`` gives the hub a thread's audience).
+
+A worker (``gateway.worker.serve``) on loopback, real websockets, changes made over REST.
+"Never received" is shown by order, as in test_webhook_events.py: the bus delivers in publish
+order, so a later event a session receives, with nothing of the earlier kind before it,
+proves the earlier one never came.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Collection
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from core.config import Config
+from core.permissions import Permission
+from tests.api.conftest import Api
+from tests.integration.gateway_client import GatewayClient, Server, free_port, running_server
+
+VIEW = int(Permission.VIEW_CHANNEL)
+MANAGE_THREADS = int(Permission.MANAGE_THREADS)
+
+
+@pytest.fixture
+async def server(tmp_path: Path) -> AsyncIterator[Server]:
+    config = Config(
+        data_dir=str(tmp_path), http_port=free_port(), gateway_port=free_port(),
+        argon2_time_cost=1, argon2_memory_kib=64, ratelimit_route_limit=1000,
+        ratelimit_global_per_s=1000, batch_max_delay_ms=0,
+    )
+    async with running_server(config) as s:
+        yield s
+
+
+async def next_of(ws: GatewayClient, names: Collection[str]) -> dict[str, Any]:
+    """The next dispatch whose name is one of ``names`` (``t`` and ``d``)."""
+    while True:
+        payload = await ws.recv()
+        if payload.get("t") in names:
+            return payload
+
+
+async def test_thread_events_reach_who_may_see_the_thread(server: Server) -> None:
+    api = Api(server.http)
+    owner, plain, insider, manager, hidden = [await api.register() for _ in range(5)]
+    guild = await api.guild(owner)
+    g = guild["id"]
+    for who in (plain, insider, manager, hidden):
+        await api.join(guild, owner, who)
+    general = guild["channels"][0]["id"]
+    r = await api.post(f"/guilds/{g}/channels", owner.token, json={"name": "other"})
+    other = r.body["id"]
+    r = await api.put(f"/channels/{general}/permissions/{hidden.id}", owner.token,
+                      json={"type": 1, "allow": "0", "deny": str(VIEW)})
+    assert r.status == 204, r.body
+    r = await api.post(f"/guilds/{g}/roles", owner.token,
+                       json={"name": "thread mods", "permissions": str(MANAGE_THREADS)})
+    role = r.body["id"]
+    r = await api.put(f"/guilds/{g}/members/{manager.id}/roles/{role}", owner.token)
+    assert r.status == 204, r.body
+
+    async with server.connect() as w_plain, server.connect() as w_insider, \
+            server.connect() as w_manager, server.connect() as w_hidden:
+        for ws, who in ((w_plain, plain), (w_insider, insider), (w_manager, manager),
+                        (w_hidden, hidden)):
+            await ws.identify(who.token)
+
+        r = await api.post(f"/channels/{general}/threads", owner.token,
+                           json={"name": "open talk", "type": 11})
+        assert r.status == 201, r.body
+        public = r.body["id"]
+        for ws in (w_plain, w_insider, w_manager):
+            got = await next_of(ws, ("THREAD_CREATE",))
+            assert got["d"]["id"] == public and got["d"]["parent_id"] == general
+            assert got["d"]["newly_created"] is True
+
+        r = await api.post(f"/channels/{general}/threads", owner.token,
+                           json={"name": "quiet room", "type": 12})
+        assert r.status == 201, r.body
+        private = r.body["id"]
+        r = await api.put(f"/channels/{private}/thread-members/{insider.id}", owner.token)
+        assert r.status == 204, r.body
+        sent = await api.post(f"/channels/{private}/messages", owner.token,
+                              json={"content": "members only"})
+        assert sent.status == 200, sent.body
+        marker = await api.post(f"/channels/{other}/messages", owner.token,
+                                json={"content": "everyone"})
+        assert marker.status == 200, marker.body
+
+        # The private thread's member and the MANAGE_THREADS holder get its message.
+        for ws in (w_insider, w_manager):
+            got = await next_of(ws, ("MESSAGE_CREATE",))
+            assert got["d"]["id"] == sent.body["id"] and got["d"]["channel_id"] == private
+            got = await next_of(ws, ("MESSAGE_CREATE",))
+            assert got["d"]["id"] == marker.body["id"]
+        # The others only the message that followed it; the one who cannot view the parent
+        # never heard of either thread.
+        got = await next_of(w_plain, ("MESSAGE_CREATE",))
+        assert got["d"]["id"] == marker.body["id"]
+        got = await next_of(w_hidden, ("MESSAGE_CREATE", "THREAD_CREATE"))
+        assert got["t"] == "MESSAGE_CREATE" and got["d"]["id"] == marker.body["id"]
+
+        # The one who left a private thread no longer hears it.
+        r = await api.delete(f"/channels/{private}/thread-members/@me", insider.token)
+        assert r.status == 204, r.body
+        sent = await api.post(f"/channels/{private}/messages", owner.token,
+                              json={"content": "after you left"})
+        assert sent.status == 200, sent.body
+        marker = await api.post(f"/channels/{other}/messages", owner.token,
+                                json={"content": "still everyone"})
+        got = await next_of(w_insider, ("MESSAGE_CREATE",))
+        assert got["d"]["id"] == marker.body["id"]
+        got = await next_of(w_manager, ("MESSAGE_CREATE",))
+        assert got["d"]["id"] == sent.body["id"]
