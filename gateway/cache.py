@@ -47,7 +47,7 @@ class GuildCache:
     """
 
     __slots__ = ("_channels", "_guild", "_roles", "_threads", "_users", "_version", "_view",
-                 "audiences", "conns", "guild_id", "members", "stale", "unloaded")
+                 "_wanted", "audiences", "conns", "guild_id", "members", "stale", "unloaded")
 
     def __init__(self, guild_id: int) -> None:
         self.guild_id = guild_id
@@ -62,6 +62,9 @@ class GuildCache:
         self._channels: dict[int, Channel] = {}
         # Active threads: parent id, and the members of a private one (None: public).
         self._threads: dict[int, tuple[int, frozenset[int] | None]] = {}
+        # Channels an event named that the last load did not know: read one by one by the
+        # next load (an archived thread is not among the active ones it reads).
+        self._wanted: set[int] = set()
         self._view: dict[int, dict[int, bool]] = {}
         self.audiences: dict[Any, Any] = {}
         self._version = 0
@@ -109,6 +112,9 @@ class GuildCache:
             self._channels = {c.id: c for c in channels}
             self._threads = await _threads(meta, self.guild_id)
             self._changed()
+        wanted, self._wanted = self._wanted, set()
+        for channel_id in wanted - self._channels.keys() - self._threads.keys():
+            await self._learn_thread(meta, channel_id)
         for user_id in {*user_ids, *self.unloaded}:
             if user_id not in self.members:
                 member = await meta.get_member(self.guild_id, user_id)
@@ -123,6 +129,20 @@ class GuildCache:
         """The guild, a role or a channel changed: read them again before the next fanout."""
         self.stale = True
         self._version += 1
+        self._changed()
+
+    def want(self, channel_id: int) -> None:
+        """An event about to wait for :meth:`load` names ``channel_id``: the load reads it on
+        its own if the guild's channels and active threads do not bring it. An archived
+        thread is not among those, and the THREAD_UPDATE that archives it, or THREAD_DELETE
+        of one, must still reach its viewers."""
+        self._wanted.add(channel_id)
+
+    async def _learn_thread(self, meta: MetaStore, channel_id: int) -> None:
+        channel = await meta.get_channel(channel_id)
+        if channel is None or channel.thread is None or channel.guild_id != self.guild_id:
+            return
+        self._threads.update(await _entries(meta, [channel]))
         self._changed()
 
     def can_view(self, user_id: int, channel_id: int) -> bool:
@@ -190,8 +210,14 @@ async def _threads(meta: MetaStore, guild_id: int) -> dict[int, tuple[int, froze
     """The guild's active threads for :class:`GuildCache`: parent, and a private one's members.
 
     An archived thread is not among them: its next message unarchives it first (THREAD_UPDATE,
-    which reloads the cache before that message's fanout)."""
+    which reloads the cache before that message's fanout); an event of an archived thread is
+    read on its own (:meth:`GuildCache.want`)."""
     threads = await meta.list_active_threads(guild_id, int(time.time() * 1000), _THREADS_MAX)
+    return await _entries(meta, threads)
+
+
+async def _entries(meta: MetaStore, threads: list[Channel]
+                   ) -> dict[int, tuple[int, frozenset[int] | None]]:
     private = [t.id for t in threads if t.type == ChannelType.PRIVATE_THREAD]
     members = await meta.thread_member_ids(private, _THREAD_MEMBERS_MAX) if private else {}
     # By the thread's type, not by whether members were found: a private thread everyone

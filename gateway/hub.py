@@ -33,6 +33,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from typing import Any, Protocol
 
 from core.events import TOKENS_REVOKED, Event, Gap
+from core.models import ChannelType
 from core.permissions import Permission
 from core.platform import Platform
 from core.shard import on_shard
@@ -60,6 +61,7 @@ _INDEXED = (int(Intent.GUILD_PRESENCES), int(Intent.GUILD_MEMBERS))
 _PERMISSION_GATED = {"GUILD_AUDIT_LOG_ENTRY_CREATE": int(Permission.VIEW_AUDIT_LOG),
                      "INVITE_CREATE": int(Permission.MANAGE_CHANNELS),
                      "INVITE_DELETE": int(Permission.MANAGE_CHANNELS)}
+_MANAGE_THREADS = int(Permission.MANAGE_THREADS)
 # How long an identify waits for the bus to confirm its new subscriptions before it reads the
 # READY snapshot (seconds). Past it the session starts anyway: an event published meanwhile
 # may be missed, which is what the bus's at-most-once delivery allows for.
@@ -384,6 +386,15 @@ class Hub:
             return conns
         if event.name == "CHANNEL_DELETE" and not cache.has_channel(channel_id):
             return conns  # already gone from a reloaded cache: tell everyone
+        if event.name == "THREAD_DELETE" and not cache.has_channel(channel_id):
+            # An archived thread, gone from the store before the cache could read it: those
+            # who may see its parent, and for a private one (its members are gone too) those
+            # of them who manage threads there.
+            parent = int(event.data["parent_id"])
+            private = event.data.get("type") == ChannelType.PRIVATE_THREAD
+            return [c for c in conns if cache.can_view(c.session.user_id, parent)  # type: ignore[arg-type]
+                    and not (private and not cache.holds(c.session.user_id,  # type: ignore[arg-type]
+                                                         _MANAGE_THREADS, parent))]
         return [c for c in conns if cache.can_view(c.session.user_id, channel_id)]  # type: ignore[arg-type]
 
     def _apply(self, event: Event, guild_id: int | None, cache: GuildCache | None) -> None:
@@ -444,12 +455,16 @@ class Hub:
         if cache is None:
             return None  # no local session in this guild
         if cache.missing():
+            if event.channel_id is not None:
+                cache.want(event.channel_id)
             return event.guild_id, ()
         if event.channel_id is None:
             return None
         if event.name != "CHANNEL_DELETE" and not cache.has_channel(event.channel_id):
             # A channel made since the last load (CHANNEL_CREATE is fanned out before it
-            # invalidates the cache): a load must read the channels again, not just members.
+            # invalidates the cache), or an archived thread: a load must read the channels
+            # again, not just members, and that thread on its own.
+            cache.want(event.channel_id)
             cache.invalidate()
             return event.guild_id, ()
         return None

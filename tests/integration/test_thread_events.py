@@ -116,3 +116,35 @@ async def test_thread_events_reach_who_may_see_the_thread(server: Server) -> Non
         assert got["d"]["id"] == marker.body["id"]
         got = await next_of(w_manager, ("MESSAGE_CREATE",))
         assert got["d"]["id"] == sent.body["id"]
+
+
+async def test_an_archived_threads_events_still_reach_its_viewers(server: Server) -> None:
+    """The THREAD_UPDATE that archives a thread, and THREAD_DELETE of an archived public one: the hub's
+    guild cache holds only active threads, so it must read such a thread on its own rather
+    than find nobody who may see it (discord.py's ``on_thread_update`` never fired)."""
+    api = Api(server.http)
+    owner, member = await api.register(), await api.register()
+    guild = await api.guild(owner)
+    await api.join(guild, owner, member)
+    general = guild["channels"][0]["id"]
+    async with server.connect() as ws:
+        await ws.identify(member.token)
+        for kind in (11, 12):
+            r = await api.post(f"/channels/{general}/threads", owner.token,
+                               json={"name": "soon archived", "type": kind})
+            assert r.status == 201, r.body
+            thread = r.body["id"]
+            if kind == 12:
+                r = await api.put(f"/channels/{thread}/thread-members/{member.id}", owner.token)
+                assert r.status == 204, r.body
+            got = await next_of(ws, ("THREAD_CREATE", "THREAD_MEMBER_UPDATE"))
+            assert got["d"]["id"] == thread
+            r = await api.patch(f"/channels/{thread}", owner.token, json={"archived": True})
+            assert r.status == 200, r.body
+            got = await next_of(ws, ("THREAD_UPDATE",))
+            assert got["d"]["id"] == thread and got["d"]["thread_metadata"]["archived"] is True
+            r = await api.delete(f"/channels/{thread}", owner.token)
+            assert r.status == 200, r.body
+            if kind == 11:  # a private one's members are deleted with it: managers are told
+                got = await next_of(ws, ("THREAD_DELETE",))
+                assert got["d"]["id"] == thread
