@@ -320,6 +320,11 @@ async def _members_changed(p: Platform, thread: Channel, *, added: ThreadMember 
     events = []
     if added is not None:
         data["added_members"] = [thread_member_json(added, guild_id=thread.guild_id)]
+        # Discord sends THREAD_CREATE (with the member, without newly_created) to the user
+        # added: one added to a private thread has heard nothing of it, and discord.py
+        # ignores THREAD_MEMBER(S)_UPDATE of a thread it does not know.
+        events.append(Event("THREAD_CREATE", thread_json(after or thread, added),
+                            guild_id=thread.guild_id, user_ids=(added.user_id,)))
         events.append(Event("THREAD_MEMBER_UPDATE",
                             thread_member_json(added, guild_id=thread.guild_id),
                             guild_id=thread.guild_id, user_ids=(added.user_id,)))

@@ -148,3 +148,27 @@ async def test_an_archived_threads_events_still_reach_its_viewers(server: Server
             if kind == 11:  # a private one's members are deleted with it: managers are told
                 got = await next_of(ws, ("THREAD_DELETE",))
                 assert got["d"]["id"] == thread
+
+
+async def test_a_user_added_to_a_private_thread_gets_its_thread_create(server: Server) -> None:
+    """Discord's THREAD_CREATE "when the current user is added to a thread", with their
+    ``member`` and no ``newly_created``: without it discord.py never learns the private thread
+    (it drops THREAD_MEMBER_UPDATE of a thread it does not know)."""
+    api = Api(server.http)
+    owner, member = await api.register(), await api.register()
+    guild = await api.guild(owner)
+    await api.join(guild, owner, member)
+    async with server.connect() as ws:
+        await ws.identify(member.token)
+        r = await api.post(f"/channels/{guild['channels'][0]['id']}/threads", owner.token,
+                           json={"name": "invited", "type": 12})
+        assert r.status == 201, r.body
+        thread = r.body["id"]
+        r = await api.put(f"/channels/{thread}/thread-members/{member.id}", owner.token)
+        assert r.status == 204, r.body
+        got = await next_of(ws, ("THREAD_CREATE", "THREAD_MEMBER_UPDATE"))
+        assert got["t"] == "THREAD_CREATE" and got["d"]["id"] == thread
+        assert "newly_created" not in got["d"] and got["d"]["type"] == 12
+        assert got["d"]["member"]["user_id"] == member.id and got["d"]["member_count"] == 2
+        got = await next_of(ws, ("THREAD_MEMBER_UPDATE",))
+        assert got["d"]["user_id"] == member.id and got["d"]["guild_id"] == guild["id"]
