@@ -214,6 +214,16 @@ SCHEMAS: dict[str, Any] = {
     "WebhookPatch": {"type": "object", "properties": {"name": _STR, "avatar": _NSTR,
                                                       "channel_id": _ID_IN}},
     "WebhookTokenPatch": {"type": "object", "properties": {"name": _STR, "avatar": _NSTR}},
+    # Interactions (core.interactions, core.interaction_responses).
+    "InteractionInvoke": {"type": "object", "required": ["type", "application_id", "channel_id",
+                                                         "data"], "properties": {
+        "type": {"enum": [2]}, "application_id": _ID_IN, "guild_id": _ID_IN,
+        "channel_id": _ID_IN, "data": {"type": "object"}, "nonce": _STR, "session_id": _STR}},
+    "InteractionCallback": {"type": "object", "required": ["type"], "properties": {
+        "type": {"enum": [4, 5, 6, 7, 8, 9]}, "data": {"type": "object"}}},
+    "InteractionCallbackResponse": {"type": "object", "required": ["interaction", "resource"],
+                                    "properties": {"interaction": {"type": "object"},
+                                                   "resource": {"type": "object"}}},
     "WebhookExecute": {"type": "object", "properties": {
         "content": _STR, "username": _STR, "avatar_url": _STR, "tts": _BOOL,
         "embeds": {"type": "array"}, "allowed_mentions": {"type": "object"}, "flags": _INT}},
@@ -322,6 +332,28 @@ _EXECUTE_QUERY: tuple[tuple[str, dict[str, Any]], ...] = (
     ("wait", {"enum": ["true", "false"]}),
     ("thread_id", _SNOWFLAKE),
 )
+
+# Interactions (core.interactions, core.interaction_responses): a user invokes (Discord's own
+# client route); the bot answers and follows up with the interaction's token alone.
+_IT = V + "/webhooks/{application_id}/{interaction_token}"
+_INTERACTION_OPERATIONS: dict[tuple[str, str], Op] = {
+    ("POST", V + "/interactions"): Op(
+        "Invoke an application command (type 2): checked, then INTERACTION_CREATE to the bot",
+        None, "InteractionInvoke", status=204),
+    ("POST", V + "/interactions/{interaction_id}/{interaction_token}/callback"): Op(
+        "The initial response (4 message, 5 deferred, 9 modal; once, within 3 s: 40060, "
+        "10062); the callback response with with_response", "InteractionCallbackResponse",
+        "InteractionCallback", public=True,
+        also=((204, None),), query=(("with_response", _BOOL),)),
+    ("POST", _IT): Op("A follow-up message (the response after a deferral)", "Message",
+                      "WebhookExecute", public=True, errors=(401,)),
+    ("GET", _IT + "/messages/{message_id}"): Op("A response message (@original or an id)",
+                                                "Message", public=True, errors=(401,)),
+    ("PATCH", _IT + "/messages/{message_id}"): Op("Edit a response message", "Message",
+                                                  "MessagePatch", public=True, errors=(401,)),
+    ("DELETE", _IT + "/messages/{message_id}"): Op("Delete a response message", None,
+                                                   status=204, public=True, errors=(401,)),
+}
 
 OPERATIONS: dict[tuple[str, str], Op] = {
     ("POST", V + "/auth/register"): Op("Create an account, as the instance's registration "
@@ -479,6 +511,7 @@ OPERATIONS: dict[tuple[str, str], Op] = {
                                       (_APP + "/guilds/{guild_id}/commands", "guild"))
        for op, entry in _command_operations(scope, where).items()},
     **_THREAD_OPERATIONS,
+    **_INTERACTION_OPERATIONS,
     ("GET", "/api/openapi.json"): Op("This document", public=True),
 }
 

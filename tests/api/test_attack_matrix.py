@@ -39,7 +39,7 @@ import re
 import urllib.parse
 import uuid
 import zlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,6 +51,7 @@ from api.app import create_app
 from api.openapi import OPERATIONS, SCHEMAS
 from core import admin
 from core.config import Config
+from core.events import Event
 from core.permissions import Permission
 from core.platform import Platform
 from gateway.protocol import Opcode
@@ -190,13 +191,17 @@ def routes_of(app: web.Application) -> list[Route]:
 # The id slots the worlds below fill. A route with another one fails the matrix until the
 # object it names is added to ``World`` and to ``victim_slots``/``own_slots``.
 KNOWN_SLOTS = {"guild_id", "channel_id", "message_id", "user_id", "role_id", "overwrite_id",
-               "code", "emoji", "webhook_id", "webhook_token", "application_id", "command_id"}
+               "code", "emoji", "webhook_id", "webhook_token", "application_id", "command_id",
+               "interaction_id", "interaction_token"}
 # Slots whose value is not the victim's object but a filter in the attacker's own
 # (``user_id``: a user is public; ``emoji``: a name), or a credential the attacker does not
-# hold (``webhook_token``: theirs is sent with the victim's webhook): never swapped alone.
-NOT_OBJECTS = {"user_id", "emoji", "webhook_token"}
-# A webhook's token routes answer a wrong token 401 50027 (``core.webhooks``).
-CREDENTIAL_SLOTS = {"webhook_token"}
+# hold (``webhook_token``, ``interaction_token``: theirs is sent with the victim's webhook or
+# interaction): never swapped alone.
+NOT_OBJECTS = {"user_id", "emoji", "webhook_token", "interaction_token"}
+# A webhook's token routes, and an interaction's follow-up routes, answer a wrong token
+# 401 50027 (``core.webhooks``, ``core.interaction_responses``); an interaction's callback
+# answers it 404 10062.
+CREDENTIAL_SLOTS = {"webhook_token", "interaction_token"}
 
 # What a plain member (@everyone's default permissions) may do with what they can see. The
 # member is sent these on the private channel and the DM only (refused there); elsewhere a
@@ -324,6 +329,13 @@ class World:
             for name, values in out.items():
                 values["webhook_id"] = i["pub_hook" if name == "public" else "priv_hook"]
                 values["webhook_token"] = i["x_hook_token"]
+        if "int" in i:
+            # The victim's interaction (the owner invoked the bot's guild command in the
+            # private channel; the bot answered). The attackers do not hold its token: they
+            # send the outsider's own interaction's. Its response message is a scenario.
+            out["interaction"] = {**out["private"], "message_id": i["int_msg"]}
+            for values in out.values():
+                values["interaction_id"], values["interaction_token"] = i["int"], i["x_int_token"]
         return out
 
     def own_slots(self, who: Account) -> dict[str, str]:
@@ -346,6 +358,12 @@ class World:
         if "x_hook" in i:
             out["webhook_id"] = i["x_hook" if who is self.outsider else "priv_hook"]
             out["webhook_token"] = i["x_hook_token"]
+        if "x_int" in i:
+            # The outsider's own interaction (of its own application, in its own channel); the
+            # member has none: the victim's, with the outsider's token.
+            mine = who is self.outsider
+            out["interaction_id"] = i["x_int" if mine else "int"]
+            out["interaction_token"] = i["x_int_token"]
         return out
 
     def slots(self) -> set[str]:
@@ -354,12 +372,17 @@ class World:
 
     def owner_slots(self, route: Route | None = None) -> dict[str, str]:
         """Valid ids the owner may use everywhere (the private channel's; for a webhook's
-        token routes, its token and the message it sent)."""
+        token routes, its token and the message it sent; for an interaction's, its token,
+        which the owner's bot holds, and its response)."""
         out = self.victim_slots()["private"]
         if "priv_hook" in self.ids:
             out["webhook_token"] = self.ids["priv_hook_token"]
             if route is not None and "webhook_token" in route.params:
                 out["message_id"] = self.ids["hook_msg"]
+        if "int" in self.ids:
+            out["interaction_token"] = self.ids["int_token"]
+            if route is not None and "interaction_token" in route.params:
+                out["message_id"] = self.ids["int_msg"]
         return out
 
 
@@ -370,11 +393,33 @@ async def _ok(api: Api, method: str, path: str, token: str, body: Any = MISSING,
     return json.loads(r.text) if r.text else None
 
 
-async def build_world(api: Api, routes: list[Route]) -> World:
+async def _invoke(api: Api, platform: Platform, who: Account, body: Any) -> tuple[str, str]:
+    """``POST /interactions`` as ``who``; the id and token of the INTERACTION_CREATE its bot
+    would hear (caught on the platform's bus: the tests here hold no bot session)."""
+    created: asyncio.Future[Event] = asyncio.get_running_loop().create_future()
+
+    def catch(events: Sequence[Event]) -> None:
+        for e in events:
+            if e.name == "INTERACTION_CREATE" and not created.done():
+                created.set_result(e)
+
+    unsubscribe = platform.bus.subscribe(catch)
+    try:
+        await _ok(api, "POST", "/interactions", who.token, body)
+        async with asyncio.timeout(5):  # delivered a loop turn later
+            event = await created
+    finally:
+        unsubscribe()
+    return event.data["id"], event.data["token"]
+
+
+async def build_world(api: Api, routes: list[Route], platform: Platform | None = None) -> World:
     """The victim's guild (public and private channels, a category, a role, messages with
     reactions and pins, invites, overwrites), a DM, an application with its bot in the guild,
     and where the app has them, webhooks and a group DM; the member and the outsider with a
-    message, a role, an invite and a webhook of their own."""
+    message, a role, an invite and a webhook of their own. With ``platform`` (the app's, whose
+    bus shows the interaction tokens), an interaction of the victim's answered by its bot, and
+    one of the outsider's own."""
     tag = uuid.uuid4().hex[:8]
     has = {r.key for r in routes}
 
@@ -391,7 +436,7 @@ async def build_world(api: Api, routes: list[Route]) -> World:
         "guild", "role", "cat", "pub", "pubtopic", "priv", "privtopic", "pubmsg", "privmsg",
         "privmsgf", "dmmsg", "app", "xguild", "xchan", "xmsg", "xrole", "mmsg", "privhook",
         "pubhook", "hookmsg", "xhook", "gdm", "gdmmsg", "cmd", "gcmd", "xapp", "pthread",
-        "pthreadmsg")}
+        "pthreadmsg", "intmsg")}
     o, ids = owner.token, {}
 
     async def post(path: str, body: Any, token: str = o) -> Any:
@@ -470,6 +515,22 @@ async def build_world(api: Api, routes: list[Route]) -> World:
         ids["x_cmd"] = (await _ok(api, "POST", f"/applications/{x_app['id']}/commands",
                                   x_app["token"], {"name": "x", "description": "d"},
                                   bot=True))["id"]
+    if platform is not None and ("POST", "/interactions") in has and "gcmd" in ids:
+        # The owner runs the bot's guild command in the private channel; the bot answers it
+        # (a message in that channel, type 20). The outsider runs its own application's
+        # command in its own channel, unanswered: its token is the wrong one the attackers
+        # send, valid but for another interaction and application.
+        ids["int"], ids["int_token"] = await _invoke(api, platform, owner, {
+            "type": 2, "application_id": bot.id, "guild_id": g, "channel_id": ids["priv"],
+            "data": {"id": ids["gcmd"], "name": s["gcmd"], "type": 1}})
+        answer = await _ok(api, "POST", f"/interactions/{ids['int']}/{ids['int_token']}/"
+                           "callback?with_response=1", bot.token,
+                           {"type": 4, "data": {"content": s["intmsg"]}}, bot=True)
+        ids["int_msg"] = answer["resource"]["message"]["id"]
+        await _ok(api, "PUT", f"/guilds/{xg}/members/{ids['x_app']}", x, {})
+        ids["x_int"], ids["x_int_token"] = await _invoke(api, platform, outsider, {
+            "type": 2, "application_id": ids["x_app"], "guild_id": xg,
+            "channel_id": ids["x_chan"], "data": {"id": ids["x_cmd"], "name": "x", "type": 1}})
     if ("PUT", "/channels/{channel_id}/recipients/{user_id}") in has:
         # A group DM of the owner's with the friend and a third user, named, with a message.
         ids["gdm"] = (await post("/users/@me/channels", {"recipients": [friend.id, pal.id]}))["id"]
@@ -492,20 +553,23 @@ async def build_world(api: Api, routes: list[Route]) -> World:
     hidden_from_member = [s[k] for k in ("priv", "privtopic", "privmsg", "privmsgf", "dmmsg",
                                          "xguild", "xchan", "xmsg", "xrole", "privhook",
                                          "pubhook", "hookmsg", "xhook", "gdm", "gdmmsg",
-                                         "cmd", "gcmd", "pthread", "pthreadmsg")]
+                                         "cmd", "gcmd", "pthread", "pthreadmsg", "intmsg")]
     hidden_from_member += [ids[k] for k in ("pub_code", "priv_code", "x_code", "priv_hook_token",
-                                            "pub_hook_token", "x_hook_token") if k in ids]
+                                            "pub_hook_token", "x_hook_token", "int_token",
+                                            "x_int_token") if k in ids]
     hidden_from_outsider = [s[k] for k in ("guild", "role", "cat", "pub", "pubtopic", "priv",
                                            "privtopic", "pubmsg", "privmsg", "privmsgf",
                                            "dmmsg", "app", "mmsg", "privhook", "pubhook",
                                            "hookmsg", "gdm", "gdmmsg", "cmd", "gcmd",
-                                           "pthread", "pthreadmsg")]
+                                           "pthread", "pthreadmsg", "intmsg")]
     hidden_from_outsider += [ids[k] for k in ("join_code", "pub_code", "priv_code",
-                                              "priv_hook_token", "pub_hook_token") if k in ids]
+                                              "priv_hook_token", "pub_hook_token",
+                                              "int_token") if k in ids]
     # The moderator may read invites, webhooks and the audit log (names, codes, tokens): of
     # the private channel and the DMs, their contents stay hidden.
     hidden_from_moderator = [s[k] for k in ("privmsg", "privmsgf", "dmmsg", "gdm", "gdmmsg",
-                                            "hookmsg", "pthread", "pthreadmsg")]
+                                            "hookmsg", "pthread", "pthreadmsg", "intmsg")]
+    hidden_from_moderator += [ids[k] for k in ("int_token",) if k in ids]
     world = World(tag, owner, friend, member, outsider, bot, moderator, ids,
                   {member.id: hidden_from_member, outsider.id: hidden_from_outsider,
                    moderator.id: hidden_from_moderator})
@@ -773,7 +837,7 @@ async def test_every_route_and_op_is_classified(platform: Platform) -> None:
 
 async def test_access_matrix(api: Api, platform: Platform) -> None:
     routes = routes_of(create_app(platform))
-    w = await build_world(api, routes)
+    w = await build_world(api, routes, platform)
     assert not (missing := unclassified(routes, w.slots())), "\n".join(missing)
     before = await snapshot(api, w)
     failures = await run_matrix(api, w, routes)
@@ -845,7 +909,7 @@ async def _refused_everywhere(api: Api, w: World, token: str, sample: list[Route
 
 async def test_bad_and_revoked_tokens_get_401(api: Api, platform: Platform) -> None:
     routes = routes_of(create_app(platform))
-    w = await build_world(api, routes)
+    w = await build_world(api, routes, platform)
     sample = token_sample(routes)
     groups = {r.template.split("/")[1] for r in sample}
     assert {"guilds", "channels", "users", "invites", "applications"} <= groups, groups
@@ -954,7 +1018,7 @@ def body_id_fields(route: Route) -> list[tuple[str, Callable[[Any], Any]]]:
 
 async def test_bad_ids_in_every_slot_are_400_or_404(api: Api, platform: Platform) -> None:
     routes = routes_of(create_app(platform))
-    w = await build_world(api, routes)
+    w = await build_world(api, routes, platform)
     assert not (missing := unclassified(routes, w.slots())), "\n".join(missing)
     failures = []
     for r in routes:
@@ -1066,7 +1130,7 @@ def destructive_last(routes: list[Route]) -> list[Route]:
 
 async def test_fuzz_corpus_gets_no_server_error(api: Api, platform: Platform) -> None:
     routes = routes_of(create_app(platform))
-    w = await build_world(api, routes)
+    w = await build_world(api, routes, platform)
     assert not (missing := unclassified(routes, w.slots())), "\n".join(missing)
     failures, sent = [], 0
     for r in destructive_last([r for r in routes if r.key not in NOT_SENT]):
