@@ -1,6 +1,6 @@
 """discord.py, unmodified, against a real server: login, READY, messages, typing, reactions,
-pins, webhooks, application commands (tree.sync), resume, rate limits, sharding, member
-timeouts, bans and the audit log.
+pins, webhooks, application commands (tree.sync) and their interactions, resume, rate limits,
+sharding, member timeouts, bans and the audit log.
 
 The library is pointed at the server only through the three class attributes a user would
 set (``Route.BASE``, ``DiscordWebSocket.DEFAULT_GATEWAY``, ``Asset.BASE``; restored after
@@ -814,3 +814,92 @@ async def test_files_sent_and_read_back_and_the_avatar_fetched(
         me = await asyncio.wait_for(client.user.edit(avatar=image), TIMEOUT)
         assert me.avatar is not None
         assert await asyncio.wait_for(me.avatar.read(), TIMEOUT) == image
+
+
+async def test_slash_commands_invoked_by_a_user_are_answered(
+    pointed: Server, world: World
+) -> None:
+    """``@app_commands.command`` with an option, synced to the guild; the user invokes each
+    over REST (``POST /interactions``, as Discord's client does) and the bot answers with
+    ``response.send_message``, ``defer()`` then ``followup.send``, and an ephemeral message.
+    The user's gateway session sees every answer; another member's sees the ephemeral one
+    nowhere, and history does not hold it."""
+    client = _client()
+    tree = app_commands.CommandTree(client)
+    guild = discord.Object(id=int(world.guild["id"]))
+    channel_id = world.channel_id
+    answered: dict[str, asyncio.Future[Any]] = {
+        n: asyncio.get_running_loop().create_future() for n in ("roll", "slow", "secret")}
+
+    @app_commands.command(description="Roll a die")
+    async def roll(interaction: discord.Interaction, sides: app_commands.Range[int, 2, 100]
+                   ) -> None:
+        await interaction.response.send_message(f"rolled a d{sides}")
+        answered["roll"].set_result(await interaction.original_response())
+
+    @app_commands.command(description="Think first")
+    async def slow(interaction: discord.Interaction) -> None:
+        await interaction.response.defer()
+        answered["slow"].set_result(await interaction.followup.send("thought it over"))
+
+    @app_commands.command(description="Only for you")
+    async def secret(interaction: discord.Interaction) -> None:
+        await interaction.response.send_message("for your eyes", ephemeral=True)
+        answered["secret"].set_result(interaction.user.id)
+
+    @tree.error
+    async def failed(interaction: discord.Interaction, error: Exception) -> None:
+        name = interaction.command.name if interaction.command else "?"
+        if name in answered and not answered[name].done():
+            answered[name].set_exception(error)
+
+    for command in (roll, slow, secret):
+        tree.add_command(command, guild=guild)
+    other = await world.api.register("bob")
+    await world.api.join(world.guild, world.user, other)
+    async with (pointed.connect() as ws, pointed.connect() as bystander,
+                running(client, world.bot.token)):
+        await ws.identify(world.user.token)
+        await bystander.identify(other.token)
+        synced = {c.name: c.id for c in await asyncio.wait_for(tree.sync(guild=guild), TIMEOUT)}
+
+        async def invoke(name: str, options: list[dict[str, Any]] | None = None) -> None:
+            r = await world.api.post("/interactions", world.user.token, json={
+                "type": 2, "application_id": world.bot.id, "guild_id": world.guild["id"],
+                "channel_id": channel_id,
+                "data": {"id": str(synced[name]), "name": name, "type": 1,
+                         **({"options": options} if options else {})}})
+            assert r.status == 204, r.body
+
+        def from_bot(content: str) -> Callable[[dict[str, Any]], bool]:
+            return lambda d: d["author"]["id"] == world.bot.id and d["content"] == content
+
+        await invoke("roll", [{"name": "sides", "type": 4, "value": 20}])
+        seen = await until(ws, "MESSAGE_CREATE", from_bot("rolled a d20"))
+        original = await asyncio.wait_for(answered["roll"], TIMEOUT)
+        assert original.id == int(seen["id"]) and seen["type"] == 20
+        assert seen["interaction_metadata"]["user"]["id"] == world.user.id
+
+        await invoke("slow")
+        seen = await until(ws, "MESSAGE_CREATE", from_bot("thought it over"))
+        followup = await asyncio.wait_for(answered["slow"], TIMEOUT)
+        assert followup.id == int(seen["id"])
+
+        await invoke("secret")
+        seen = await until(ws, "MESSAGE_CREATE", from_bot("for your eyes"))
+        assert seen["flags"] & 64
+        assert await asyncio.wait_for(answered["secret"], TIMEOUT) == int(world.user.id)
+        # The bystander, a member of the channel, gets the first two and not the ephemeral one
+        # (read up to a marker sent after it); history holds the two only.
+        r = await world.api.post(f"/channels/{channel_id}/messages", world.user.token,
+                                 json={"content": "marker"})
+        assert r.status == 200, r.body
+        contents = []
+        async with asyncio.timeout(TIMEOUT):
+            while "marker" not in contents:
+                payload = await bystander.recv()
+                if payload.get("t") == "MESSAGE_CREATE":
+                    contents.append(payload["d"]["content"])
+        assert contents == ["rolled a d20", "thought it over", "marker"]
+        r = await world.api.get(f"/channels/{channel_id}/messages", world.user.token)
+        assert [m["content"] for m in r.body] == ["marker", "thought it over", "rolled a d20"]
