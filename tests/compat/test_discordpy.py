@@ -903,3 +903,126 @@ async def test_slash_commands_invoked_by_a_user_are_answered(
         assert contents == ["rolled a d20", "thought it over", "marker"]
         r = await world.api.get(f"/channels/{channel_id}/messages", world.user.token)
         assert [m["content"] for m in r.body] == ["marker", "thought it over", "rolled a d20"]
+
+
+async def test_threads_from_the_bot_and_its_events(pointed: Server, world: World) -> None:
+    """Threads from discord.py: ``Message.create_thread`` (the thread's id the message's,
+    ``on_thread_create``), ``TextChannel.create_thread`` public and private (``invitable``),
+    ``on_message`` in a thread and ``Thread.send``; ``add_user``/``remove_user`` with
+    ``on_thread_member_join``/``remove``, ``join``/``leave``, ``fetch_members``;
+    ``Thread.edit(archived=True)`` with ``on_thread_update``, a lock refused without
+    MANAGE_THREADS, a send into a locked archived thread refused (50083) and into an unlocked
+    one unarchiving it; ``guild.active_threads()``, ``archived_threads()``; and
+    ``guild.threads`` from a new session's GUILD_CREATE."""
+    api, user, guild_id = world.api, world.user, int(world.guild["id"])
+    user_id, bot_id = int(user.id), int(world.bot.id)
+    bob = await api.register("bob")
+    await api.join(world.guild, user, bob)
+    client = _client(discord.Intents.all())
+    async with pointed.connect() as ws, running(client, world.bot.token):
+        await ws.identify(user.token)
+        guild = client.get_guild(guild_id)
+        assert guild is not None and list(guild.threads) == []
+        channel = guild.get_channel(int(world.channel_id))
+        assert isinstance(channel, discord.TextChannel)
+
+        got = waiter(client, "message", lambda m: m.author.id == user_id)
+        r = await api.post(f"/channels/{channel.id}/messages", user.token,
+                           json={"content": "let's talk"})
+        assert r.status == 200, r.body
+        message: discord.Message = await got
+        created = waiter(client, "thread_create")
+        thread = await asyncio.wait_for(message.create_thread(name="talk"), TIMEOUT)
+        assert isinstance(thread, discord.Thread) and thread.id == message.id
+        assert thread.parent == channel and thread.owner_id == bot_id
+        assert thread.type is discord.ChannelType.public_thread and not thread.archived
+        event: discord.Thread = await created
+        assert event.id == thread.id and guild.get_thread(thread.id) is not None
+        seen = await until(ws, "THREAD_CREATE")
+        assert seen["id"] == str(thread.id) and seen["newly_created"] is True
+
+        public = await asyncio.wait_for(channel.create_thread(
+            name="open", type=discord.ChannelType.public_thread), TIMEOUT)
+        private = await asyncio.wait_for(channel.create_thread(
+            name="closed", type=discord.ChannelType.private_thread, invitable=False), TIMEOUT)
+        assert public.type is discord.ChannelType.public_thread and public.id != message.id
+        assert private.type is discord.ChannelType.private_thread and not private.invitable
+        assert private.is_private() and private.me is not None
+
+        # The user writes in the thread: on_message with a Thread as its channel.
+        got = waiter(client, "message", lambda m: m.author.id == user_id)
+        r = await api.post(f"/channels/{thread.id}/messages", user.token,
+                           json={"content": "in the thread"})
+        assert r.status == 200, r.body
+        inside: discord.Message = await got
+        assert isinstance(inside.channel, discord.Thread) and inside.channel.id == thread.id
+        assert inside.content == "in the thread"
+        sent = await asyncio.wait_for(thread.send("answer"), TIMEOUT)
+        assert sent.channel.id == thread.id
+        seen = await until(ws, "MESSAGE_CREATE", lambda d: d["id"] == str(sent.id))
+        assert seen["channel_id"] == str(thread.id)
+
+        # Members: add/remove another, join/leave oneself, fetch_members.
+        joined = waiter(client, "thread_member_join", lambda m: m.id == int(bob.id))
+        await asyncio.wait_for(private.add_user(discord.Object(int(bob.id))), TIMEOUT)
+        assert (await joined).thread_id == private.id
+        members = await asyncio.wait_for(private.fetch_members(), TIMEOUT)
+        assert sorted(m.id for m in members) == sorted([bot_id, int(bob.id)])
+        left = waiter(client, "thread_member_remove", lambda m: m.id == int(bob.id))
+        await asyncio.wait_for(private.remove_user(discord.Object(int(bob.id))), TIMEOUT)
+        assert (await left).id == int(bob.id)
+        assert [m.id for m in await private.fetch_members()] == [bot_id]
+
+        r = await api.post(f"/channels/{channel.id}/threads", user.token,
+                           json={"name": "users", "type": 11})
+        assert r.status == 201, r.body
+        theirs = guild.get_thread(int(r.body["id"])) or await guild.fetch_channel(int(r.body["id"]))
+        assert isinstance(theirs, discord.Thread)
+        await asyncio.wait_for(theirs.join(), TIMEOUT)
+        assert sorted(m.id for m in await theirs.fetch_members()) == sorted([user_id, bot_id])
+        await asyncio.wait_for(theirs.leave(), TIMEOUT)
+        assert [m.id for m in await theirs.fetch_members()] == [user_id]
+
+        # Its owner archives it (on_thread_update); locking needs MANAGE_THREADS (50013).
+        updated = waiter(client, "thread_update", lambda b, a: a.id == public.id)
+        archived = await asyncio.wait_for(public.edit(archived=True), TIMEOUT)
+        assert archived.archived
+        before, after = await updated
+        assert not before.archived and after.archived
+        with pytest.raises(discord.Forbidden) as denied:
+            await asyncio.wait_for(thread.edit(locked=True), TIMEOUT)
+        assert denied.value.code == 50013
+        # Archived and locked by the guild's owner: the bot, no MANAGE_THREADS, may not
+        # write there (400 50083, Discord's "not allowed in an archived thread").
+        updated = waiter(client, "thread_update", lambda b, a: a.id == thread.id)
+        r = await api.patch(f"/channels/{thread.id}", user.token,
+                            json={"archived": True, "locked": True})
+        assert r.status == 200, r.body
+        _, after = await updated
+        assert after.archived and after.locked
+        with pytest.raises(discord.HTTPException) as refused:
+            await asyncio.wait_for(thread.send("too late"), TIMEOUT)
+        assert refused.value.status == 400 and refused.value.code == 50083
+
+        # A message from the owner unarchives an archived thread that is not locked
+        # (discord.py dropped it from its cache when archived: the THREAD_UPDATE is a join).
+        rejoined = waiter(client, "thread_join", lambda t: t.id == public.id)
+        await asyncio.wait_for(public.send("back"), TIMEOUT)
+        assert not (await rejoined).archived and guild.get_thread(public.id) is not None
+        r = await api.patch(f"/channels/{public.id}", user.token, json={"archived": True})
+        assert r.status == 200, r.body
+
+        active = await asyncio.wait_for(guild.active_threads(), TIMEOUT)
+        assert sorted(t.id for t in active) == sorted([private.id, theirs.id])
+        old = [t async for t in channel.archived_threads()]
+        assert sorted(t.id for t in old) == sorted([thread.id, public.id])
+        assert all(t.archived for t in old)
+        assert [t async for t in channel.archived_threads(private=True, joined=True)] == []
+
+    # A new session's GUILD_CREATE carries the active threads the bot may see.
+    again = _client(discord.Intents.all())
+    async with running(again, world.bot.token):
+        fresh = again.get_guild(guild_id)
+        assert fresh is not None
+        assert sorted(t.id for t in fresh.threads) == sorted([private.id, theirs.id])
+        assert fresh.get_thread(private.id).is_private()  # type: ignore[union-attr]
