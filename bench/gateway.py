@@ -6,6 +6,8 @@ Usage::
                                    [--targets gateway,bare_picows,aiohttp,websockets]
     python -m bench.gateway guilds [--mix 1000x2,100x20,10x200] [--zipf 1.1] [--rates ...]
     python -m bench.gateway idle   [--sessions 10000] [--targets gateway,bare_picows,...]
+                                   [--layout one-guild|small-guilds] [--small-guilds 10x20]
+                                   [--heartbeat-ms 10000]
     python -m bench.gateway storm  [--sessions 5000] [--targets gateway,bare_picows,...]
     python -m bench.gateway report     # RESULTS.md's sections and plots from bench/results/
 
@@ -29,7 +31,13 @@ with workers, the supervisor and every worker).
   checked against what it may see. No peers.
 - ``idle``: RSS growth per IDENTIFIED idle session, measured at quarters up to ``--sessions``;
   for each peer of ``--targets``, per idle connection (no IDENTIFY: the peers have no
-  protocol), the same way.
+  protocol), the same way. ``--layout one-guild`` (the default): every user in one guild
+  (over ``large_threshold``: GUILD_CREATE lists almost no members); ``small-guilds``: every
+  user in ``--small-guilds`` GUILDSxSIZE guilds (``bench.small_guilds``), whose GUILD_CREATEs
+  carry every member and presence. The gateway runs with a ``--heartbeat-ms`` interval and
+  each quarter is measured only once every session has had a heartbeat ACKed: a heartbeat's
+  ``d`` lets the server drop the READY and GUILD_CREATEs it kept for a RESUME, so what is
+  measured is a session's lasting cost, not its first minute's.
 - ``storm``: ``--sessions`` READY sessions lose their sockets at once (no close frame), then
   all RESUME at once: time until the last RESUMED, and errors. The peers' connections are
   dropped the same way and all reconnect at once (no session to resume): time until every
@@ -76,7 +84,8 @@ from bench.harness import (
     say,
     setup_guild,
 )
-from bench.loadclient import raise_nofile
+from bench.loadclient import LoadPool, raise_nofile
+from bench.small_guilds import parse_layout, setup_small_guilds
 
 __all__ = ["main"]
 
@@ -165,8 +174,14 @@ async def _target(args: argparse.Namespace, target: str, n: int
     (a peer receiver connects to ``/recv`` and is receiving: no IDENTIFY, no protocol)."""
     with contextlib.ExitStack() as stack:
         if target == "gateway":
-            server = stack.enter_context(gateway_server(args.server_cpu, where=deploy.of(args)))
-            tokens: list[str | None] = list((await setup_guild(server.http, n, 1))[0])
+            env = {"DISCORD_ARCH_HEARTBEAT_INTERVAL_MS": str(args.heartbeat_ms)} \
+                if args.scenario == "idle" else None
+            server = stack.enter_context(gateway_server(args.server_cpu, env, deploy.of(args)))
+            if args.scenario == "idle" and args.layout == "small-guilds":
+                tokens: list[str | None] = list(await setup_small_guilds(
+                    server.http, n, *parse_layout(args.small_guilds)))
+            else:
+                tokens = list((await setup_guild(server.http, n, 1))[0])
         else:
             server = stack.enter_context(peer_server(target, args.server_cpu))
             tokens = [None] * n
@@ -198,9 +213,10 @@ async def idle_target(args: argparse.Namespace, target: str) -> dict[str, Any]:
                 if connects[-1]["failed"]:
                     raise SystemExit(f"idle {target}: {connects[-1]['failed']} connections "
                                      f"failed: {connects[-1]['errors']}")
+                acked = await _acked(pool, hi, args.heartbeat_ms) if target == "gateway" else None
                 await asyncio.sleep(args.settle)
                 points.append({"sessions": hi, "rss_kib": server.proc.rss_kib(),
-                               "slab_kib": slab_kib()})
+                               "slab_kib": slab_kib(), **({"acked": acked} if acked else {})})
                 print(f"idle {target}: {hi} {'sessions' if target == 'gateway' else 'connections'}"
                       f", server RSS {points[-1]['rss_kib']:,} KiB", file=sys.stderr)
             ready = sum(p["ready"] for p in await pool.all("progress"))
@@ -211,11 +227,24 @@ async def idle_target(args: argparse.Namespace, target: str) -> dict[str, Any]:
                   (last["rss_kib"] - mid["rss_kib"]) / (n - mid["sessions"]),
               "slab_kib_per_socket": (last["slab_kib"] - first["slab_kib"]) / (2 * n)}
     if target == "gateway":
-        return result
+        small = args.layout == "small-guilds"
+        return {**result, "layout": args.layout, "heartbeat_interval_ms": args.heartbeat_ms,
+                **({"small_guilds": args.small_guilds} if small else {})}
     result["points"] = [_peer_keys(pt, {"sessions": "connections"}) for pt in points]
     return _peer_keys(result, {"sessions": "connections", "ready": "connected",
                                "kib_per_session": "kib_per_connection",
                                "kib_per_session_second_half": "kib_per_connection_second_half"})
+
+
+async def _acked(pool: LoadPool, sessions: int, interval_ms: int) -> int:
+    """Wait until each of the pool's ``sessions`` has had a heartbeat ACKed (the load client
+    sends its last seq in each), at most three intervals and 10 s; how many have."""
+    deadline = asyncio.get_running_loop().time() + 3 * interval_ms / 1000 + 10
+    while True:
+        acked = sum(p["acked"] for p in await pool.all("progress"))
+        if acked >= sessions or asyncio.get_running_loop().time() > deadline:
+            return int(acked)
+        await asyncio.sleep(0.5)
 
 
 async def _each_target(
@@ -331,6 +360,14 @@ def _parser() -> argparse.ArgumentParser:
                    help="guilds: share of messages to the private (role-only) channels")
     p.add_argument("--seed", type=int, default=1, help="guilds: seed of the memberships drawn")
     p.add_argument("--sessions", type=int, default=None, help="idle (10000) / storm (5000)")
+    p.add_argument("--layout", choices=("one-guild", "small-guilds"), default="one-guild",
+                   help="idle: every user in one guild, or in --small-guilds small guilds")
+    p.add_argument("--small-guilds", default="10x20",
+                   help="idle --layout small-guilds: GUILDSxSIZE, the guilds each user is in "
+                        "and their members")
+    p.add_argument("--heartbeat-ms", type=int, default=10_000,
+                   help="idle: the gateway's heartbeat interval (DISCORD_ARCH_HEARTBEAT_"
+                        "INTERVAL_MS); each quarter is measured after every session's first ACK")
     p.add_argument("--targets", default="gateway," + ",".join(PEERS),
                    help="fanout, idle, storm: the servers measured, in this order "
                         "(gateway and the peers: " + ", ".join(PEERS) + ")")
@@ -388,8 +425,11 @@ def main(argv: Sequence[str] | None = None, prog: str = "bench.gateway") -> int:
     result = {"scenario": args.scenario, **meta, "deployment": where.describe(),
               "server_cpu": args.server_cpu, "client_cpus": args.client_cpus,
               **uvloop.run(scenario(args))}
-    report.save(result, args.json or RESULTS_DIR / where.results_name(args.scenario),
-                not args.no_report)
+    name = where.results_name(args.scenario)
+    if args.scenario == "idle" and args.layout == "small-guilds":
+        # Not idle_*.json: the report takes those for deployments of the one-guild layout.
+        name = name.replace("idle", "idle-small-guilds", 1)
+    report.save(result, args.json or RESULTS_DIR / name, not args.no_report)
     print(gateway_report.summary(result))
     return 0
 

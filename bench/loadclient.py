@@ -98,6 +98,7 @@ class Receiver(WSListener):
         self.session_id: str | None = None
         self.resume_url = ""  # READY's resume_gateway_url: the worker holding the session
         self.seq = 0
+        self.acks = 0  # heartbeat ACKs (op 11): idle measures after every session has one
         self.frame_bytes = 0
         self.interval_s = 0.0
         self.next_beat = float("inf")
@@ -159,6 +160,8 @@ class Receiver(WSListener):
             self.interval_s = msg["d"]["heartbeat_interval"] / 1000
             self.next_beat = time.monotonic() + self.interval_s * random.random()
             transport.send(_TEXT, self._hello_answer())
+        elif op == 11:
+            self.acks += 1
         elif op == 9:
             self._finish("invalid session")
         elif op == 7:
@@ -379,7 +382,8 @@ class LoadWorker:
 
     async def cmd_progress(self) -> dict[str, Any]:
         return {"count": self.count(), "sent": self.sent, "receivers": len(self.receivers),
-                "ready": sum(r.fast for r in self.receivers), "errors": sum(self.errors.values())}
+                "ready": sum(r.fast for r in self.receivers), "errors": sum(self.errors.values()),
+                "acked": sum(r.acks > 0 for r in self.receivers)}
 
     async def cmd_close(self) -> dict[str, Any]:
         if self._sender is not None:

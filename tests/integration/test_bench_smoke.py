@@ -82,8 +82,11 @@ def test_guilds_smoke_run_delivers_exactly_what_each_receiver_may_see(tmp_path: 
 
 def _tiny(scenario: str, out: Path) -> dict[str, Any]:
     """``scenario`` with 20 sessions against the gateway and the bare picows peer, unpinned."""
+    # idle measures after every session's first heartbeat ACK: a short interval (above the
+    # load client's 1 s tick, which must not make it late).
     cmd = [sys.executable, "-m", "bench.gateway", scenario, "--sessions", "20",
-           "--targets", "gateway,bare_picows", "--settle", "0.2", "--server-cpu", "none",
+           "--targets", "gateway,bare_picows", "--settle", "0.2", "--heartbeat-ms", "2000",
+           "--server-cpu", "none",
            "--client-cpus", "none", "--json", str(out), "--no-report"]
     run = subprocess.run(cmd, cwd=_REPO, capture_output=True, text=True, timeout=110,
                          env={**os.environ, "PYTHONPATH": str(_REPO)})
@@ -111,6 +114,8 @@ def test_idle_smoke_run_measures_the_gateway_and_a_peer(tmp_path: Path) -> None:
     assert [p["sessions"] for p in result["points"]] == [0, 5, 10, 15, 20]
     assert [c["ok"] for c in result["connects"]] == [5, 5, 5, 5]
     assert {"kib_per_session", "kib_per_session_second_half", "slab_kib_per_socket"} <= set(result)
+    assert result["layout"] == "one-guild" and result["heartbeat_interval_ms"] == 2000
+    assert [p.get("acked") for p in result["points"][1:]] == [5, 10, 15, 20]  # measured after
     peer = result["peers"]["bare_picows"]
     assert peer["connections"] == 20 and peer["connected"] == 20
     assert [p["connections"] for p in peer["points"]] == [0, 5, 10, 15, 20]
@@ -126,6 +131,31 @@ def test_idle_smoke_run_measures_the_gateway_and_a_peer(tmp_path: Path) -> None:
     section = gateway_report.section(tmp_path, tmp_path)
     assert "| deployment | server | sessions | KiB per session | × embedded | × bare_picows |" \
         in section
+
+
+def test_idle_small_guilds_layout_measures_after_every_session_heartbeated(tmp_path: Path
+                                                                          ) -> None:
+    from bench.small_guilds import plan_small_guilds
+
+    plan = plan_small_guilds(20, 3, 5)
+    assert len(plan) == 12 and all(len(set(m)) == 5 for m in plan)
+    assert sorted(u for m in plan for u in m) == sorted(list(range(20)) * 3)  # 3 guilds each
+    out = tmp_path / "idle.json"
+    cmd = [sys.executable, "-m", "bench.gateway", "idle", "--sessions", "20", "--layout",
+           "small-guilds", "--small-guilds", "3x5", "--heartbeat-ms", "2000", "--targets",
+           "gateway", "--settle", "0.2", "--server-cpu", "none", "--client-cpus", "none",
+           "--json", str(out), "--no-report"]
+    run = subprocess.run(cmd, cwd=_REPO, capture_output=True, text=True, timeout=110,
+                         env={**os.environ, "PYTHONPATH": str(_REPO)})
+    assert run.returncode == 0, run.stderr[-3000:]
+    result = json.loads(out.read_text())
+    assert result["layout"] == "small-guilds" and result["small_guilds"] == "3x5"
+    assert result["sessions"] == 20 and result["ready"] == 20
+    assert [c["ok"] for c in result["connects"]] == [5, 5, 5, 5]
+    # Each quarter measured only once all its sessions had a heartbeat ACKed.
+    assert [p.get("acked") for p in result["points"]] == [None, 5, 10, 15, 20]
+    assert result["heartbeat_interval_ms"] == 2000 and "kib_per_session" in result
+    assert "**idle**: 20 IDENTIFIED sessions" in gateway_report.summary(result)
 
 
 def test_storm_smoke_run_resumes_the_gateway_and_reconnects_a_peer(tmp_path: Path) -> None:
