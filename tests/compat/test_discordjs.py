@@ -2,7 +2,8 @@
 logs in, gets READY with the guild, answers a user's message with a reply and reacts to it
 (``message.react``); ``WebhookClient.send`` through a webhook's URL
 (``tests/compat/js/webhook.mjs``); ``guild.members.ban`` (``tests/compat/js/ban.mjs``); and
-command registration with ``rest.put`` (``tests/compat/js/commands.mjs``).
+command registration with ``rest.put`` (``tests/compat/js/commands.mjs``); and
+``channel.send({ files })`` with the attachment downloaded back (``tests/compat/js/files.mjs``).
 
 The bot is given only the API base (``rest: {api}``); discord.js finds the gateway itself
 (``GET /gateway/bot``). Its dependencies are those of the committed ``package-lock.json``:
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 import os
 import shutil
@@ -252,3 +254,27 @@ async def test_discordjs_registers_commands_with_rest_put(
     listed = await world.api.get(f"/applications/{world.bot.id}/commands", world.bot.token,
                                  bot=True)
     assert sorted(c["id"] for c in listed.body) == sorted(c["id"] for c in out["global"])
+
+
+async def test_discordjs_channel_send_files_and_download_them_back(
+    node: str, server: Server, world: World, tmp_path: Path
+) -> None:
+    """``channel.send({ files: [path] })`` (``tests/compat/js/files.mjs``), then the attachment
+    fetched from its ``url``: the same bytes, and the message in history with the attachment."""
+    data = os.urandom(300_000)
+    path = tmp_path / "report.bin"
+    path.write_bytes(data)
+    done = await asyncio.wait_for(asyncio.create_subprocess_exec(
+        node, str(JS_DIR / "files.mjs"), f"{server.config.http_url}/api", str(world.channel_id),
+        str(path), cwd=JS_DIR, env={**os.environ, "DISCORD_TOKEN": world.bot.token},
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    ), TIMEOUT)
+    stdout, stderr = await asyncio.wait_for(done.communicate(), TIMEOUT)
+    assert done.returncode == 0, (stdout, stderr)
+    sent = json.loads(stdout.decode().splitlines()[-1])
+    assert sent["event"] == "sent", (sent, stderr)
+    assert (sent["name"], sent["size"], sent["status"]) == ("report.bin", len(data), 200)
+    assert sent["sha256"] == hashlib.sha256(data).hexdigest()
+    history = await world.api.get(f"/channels/{world.channel_id}/messages", world.user.token)
+    [attachment] = history.body[0]["attachments"]
+    assert history.body[0]["id"] == sent["message"] and attachment["url"] == sent["url"]
