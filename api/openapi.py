@@ -327,11 +327,10 @@ def _command_operations(base: str, scope: str) -> dict[tuple[str, str], Op]:
 
 _W = V + "/webhooks/{webhook_id}"
 _WT = _W + "/{webhook_token}"
-# Execute's query: wait (200 with the message, else 204); thread_id is refused (no threads).
-_EXECUTE_QUERY: tuple[tuple[str, dict[str, Any]], ...] = (
-    ("wait", {"enum": ["true", "false"]}),
-    ("thread_id", _SNOWFLAKE),
-)
+# A webhook's message routes: thread_id, a thread of the webhook's channel; execute also wait
+# (200 with the message, else 204).
+_THREAD_QUERY: tuple[tuple[str, dict[str, Any]], ...] = (("thread_id", _SNOWFLAKE),)
+_EXECUTE_QUERY = (("wait", {"enum": ["true", "false"]}), *_THREAD_QUERY)
 
 # Interactions (core.interactions, core.interaction_responses): a user invokes (Discord's own
 # client route); the bot answers and follows up with the interaction's token alone.
@@ -495,11 +494,14 @@ OPERATIONS: dict[tuple[str, str], Op] = {
                       "Message", "WebhookExecute", public=True, also=((204, None),),
                       errors=(401, 503), query=_EXECUTE_QUERY),
     ("GET", _WT + "/messages/{message_id}"): Op("A message the webhook sent", "Message",
-                                                public=True, errors=(401,)),
+                                                public=True, errors=(401,),
+                                                query=_THREAD_QUERY),
     ("PATCH", _WT + "/messages/{message_id}"): Op("Edit a message the webhook sent", "Message",
-                                                  "MessagePatch", public=True, errors=(401,)),
+                                                  "MessagePatch", public=True, errors=(401,),
+                                                  query=_THREAD_QUERY),
     ("DELETE", _WT + "/messages/{message_id}"): Op("Delete a message the webhook sent", None,
-                                                   status=204, public=True, errors=(401,)),
+                                                   status=204, public=True, errors=(401,),
+                                                   query=_THREAD_QUERY),
     # 503: a statement ran past its time (core.search: narrow the search).
     ("GET", _G + "/messages/search"): Op(
         "Search the guild's messages the caller may read (bots too)", "SearchResults",

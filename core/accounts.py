@@ -129,8 +129,8 @@ async def login(p: Platform, login_name: Any, password: Any) -> tuple[str, int]:
 def avatar_hash(avatar: Any) -> str | None:
     """``avatar``: null, a hash, or image data as a data URI (Discord's upload format, what
     discord.py's ``ClientUser.edit(avatar=...)`` sends), kept as its MD5 like a guild icon.
-    A user's avatar image is also stored (``core.assets``, in :func:`update_profile`); a
-    webhook's (``core.webhooks``) is only hashed."""
+    A user's avatar image is also stored (``core.assets``, in :func:`update_profile`), and a
+    webhook's (``core.webhooks``)."""
     if avatar is None:
         return None
     if isinstance(avatar, str) and avatar.startswith("data:image/"):

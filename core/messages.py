@@ -472,54 +472,70 @@ async def typing(p: Platform, user: User, channel_id: int) -> None:
 
 async def send_as_webhook(
     p: Platform, webhook: Webhook, channel: Channel, body: dict[str, Any], *,
-    username: str, avatar: str | None,
+    username: str, avatar: str | None, files: Sequence[StoredFile] = (),
 ) -> Json:
-    """A webhook's message in its ``channel``: ``content``, ``embeds``, ``allowed_mentions``,
-    ``tts``, ``flags`` parsed as a user's send; written through the router, then MESSAGE_CREATE.
+    """A webhook's message in its ``channel`` (or a thread of it): ``content``, ``embeds``,
+    ``allowed_mentions``, ``tts``, ``flags`` and ``files`` (with the ``attachments`` array
+    describing them) as a user's send; written through the router, then MESSAGE_CREATE.
 
     Args:
         username: the author's name shown (the webhook's, or the execute's override).
         avatar: the author's avatar hash shown (likewise).
+        files: the multipart body's files, stored already (``api.multipart``).
 
     Returns:
         The message object (no ``member``: the author is the webhook).
 
     Raises:
-        ApiError: 400 50006 for an empty message, 50035 for a bad field; 503 when the write
-            failed or the worker is draining.
+        ApiError: 400 50006 for an empty message, 50035 for a bad field, 50083 for a locked
+            archived thread; 503 when the write failed or the worker is draining.
     """
     _require_text(channel)
     fields = {k: body[k] for k in _WEBHOOK_SEND_FIELDS if k in body}
     form = parse_send(fields, p.config.max_message_length)
-    if not form.content and not form.embeds:
+    attachments = attachment_objects(files, body, channel.id, p.config.http_url) if files else ()
+    if not form.content and not form.embeds and not attachments:
         raise ApiError.bad_request(ErrorCode.EMPTY_MESSAGE, "Cannot send an empty message")
     mentioned = await _mentions(p, await _webhook_scope(p, channel), form.content, form.allowed,
                                 None)
     users = await p.meta.get_users(list(mentioned.users)) if mentioned.users else {}
+    # An archived thread is unarchived by the message, as Discord's; a webhook has no member
+    # view and no permission, so a locked one refuses it (50083) as it refuses a member.
+    await threads.before_send(p, ChannelView(channel, None, 0))
     message = Message(
         id=p.ids.next(), channel_id=channel.id, author_id=webhook.id, content=form.content,
         guild_id=channel.guild_id, type=MESSAGE_DEFAULT, tts=form.tts,
         mention_everyone=mentioned.everyone, mentions=mentioned.users,
         mention_roles=mentioned.roles, flags=form.flags, embeds=form.embeds,
-        webhook_id=webhook.id, author_name=username, author_avatar=avatar,
+        attachments=attachments, webhook_id=webhook.id, author_name=username,
+        author_avatar=avatar,
     )
     data = message_json(message, users)
     await _submit(p, message, Event("MESSAGE_CREATE", data, **channel_audience(channel)), False)
+    await threads.message_sent(p, channel)
     return data
 
 
 async def edit_as_webhook(
-    p: Platform, channel: Channel, message: Message, body: dict[str, Any]
+    p: Platform, channel: Channel, message: Message, body: dict[str, Any],
+    files: Sequence[StoredFile] = (),
 ) -> Json:
-    """Edit a webhook's ``message`` (``content``, ``embeds``, ``flags``, ``allowed_mentions``
-    as :func:`edit`); MESSAGE_UPDATE when something changed.
+    """Edit a webhook's ``message`` (``content``, ``embeds``, ``flags``, ``allowed_mentions``,
+    ``attachments`` and new ``files``, as :func:`edit`); MESSAGE_UPDATE when something
+    changed. The files an edit drops are deleted.
 
     Raises:
         ApiError: 400 50006 if nothing would be left, 50035 for a bad field; 404 10008 when
             it was deleted meanwhile.
     """
     form = parse_edit(body, p.config.max_message_length)
-    data, _ = await _apply_edit(p, await _webhook_scope(p, channel), message, form)
+    attachments = _edited_attachments(p, message, body, files)
+    data, updated = await _apply_edit(p, await _webhook_scope(p, channel), message, form,
+                                      attachments)
+    if attachments is not None:
+        kept = {a["id"] for a in updated.attachments}
+        gone = [a for a in message.attachments if a["id"] not in kept]
+        await p.blobs.delete(blob_keys(channel.id, gone))
     return data
 
 

@@ -1,54 +1,62 @@
 """A webhook's messages: execute it (``POST /webhooks/{id}/{token}``) and read, edit or delete
 what it sent (``/webhooks/{id}/{token}/messages/{message_id}``), with its token alone.
 
-The token is checked first (:func:`core.webhooks.authorized`: 404 10015, 401 50027); then the
-message goes the way of every message (:func:`core.messages.send_as_webhook`: the router's
-durable write, then MESSAGE_CREATE with ``webhook_id``, its author the webhook).
+Every route starts with :func:`target`: the token checked (:func:`core.webhooks.authorized`:
+404 10015, 401 50027) and the channel the request is about, the webhook's or, with
+``thread_id``, a thread of it. Only then is a multipart body read (``api.routes.webhooks``), so
+a wrong token stores no file. The message goes the way of every message
+(:func:`core.messages.send_as_webhook`: the router's durable write, then MESSAGE_CREATE with
+``webhook_id``, its author the webhook).
 
 Execute, as Discord's ("Execute Webhook"):
 
 - ``wait`` (query, boolean): true answers 200 with the message; false (the default) 204. The
   message is durable before either answer: the router answers only after its write.
+- ``thread_id`` (query): into that thread of the webhook's channel (10003 for any other
+  channel), which the message unarchives unless it is locked (50083). ``thread_name`` (body,
+  a forum post) is refused with 400 50035: there are no forum channels here.
 - ``username`` (1..80, no "clyde" or "discord") and ``avatar_url`` (an http(s) URL) change the
   author shown for this message only. The avatar URL is kept as its MD5, the author's avatar
-  hash, like an uploaded avatar: the image is not fetched (no CDN here yet; fetching a URL the
-  caller chose would also let anyone make this server send requests).
-- ``thread_id`` (query) and ``thread_name`` (body) are refused with 400 50035: there are no
-  threads (or forums) here yet, and a message meant for a thread must not land in the channel.
-- ``content``, ``embeds``, ``allowed_mentions``, ``tts``, ``flags`` as a user's send; files
-  (multipart) are refused as they are for users (400 50109) until attachments exist.
+  hash: the image is never fetched (a URL the caller chose would let anyone make this server
+  send requests), so the CDN has no image under that hash.
+- ``content``, ``embeds``, ``allowed_mentions``, ``tts``, ``flags``, and files as a user's
+  send (``multipart/form-data``: ``payload_json`` and ``files[n]``, ``attachments``).
 - At most :data:`CHANNEL_LIMIT` executions per channel per minute, whatever the webhook
   (Discord's), answered with 429 :class:`ChannelRateLimited`. The per-webhook limit (5 per
   2 s) is the API's rate limiter's (``api.routes.webhooks``), before the token is read. Both
   are off, as every rate limit, with ``ratelimit_route_limit`` 0.
 
 The message routes find only messages this webhook sent (else 404 10008), in its current
-channel: after a move, the ones it sent in the channel before are out of their reach.
+channel or the thread ``thread_id`` names: after a move, the ones it sent in the channel before
+are out of their reach.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from core import messages
+from core.attachments import StoredFile
 from core.errors import ApiError, invalid_form
 from core.history import render
 from core.models import Channel, Message, Webhook
 from core.platform import Platform
-from core.validate import MISSING, get_str
+from core.validate import MISSING, get_snowflake, get_str
 from core.webhooks import authorized, webhook_name
 
 __all__ = [
     "CHANNEL_LIMIT",
     "CHANNEL_WINDOW_MS",
     "ChannelRateLimited",
+    "Target",
     "delete_message",
     "edit_message",
     "execute",
     "get_message",
+    "target",
 ]
 
 Json = dict[str, Any]
@@ -71,89 +79,106 @@ class ChannelRateLimited(ApiError):
         return out
 
 
+@dataclass(frozen=True, slots=True)
+class Target:
+    """A token route's webhook, once its token is checked, and the channel the request is
+    about: the webhook's, or the thread of it that ``thread_id`` names."""
+
+    webhook: Webhook
+    channel: Channel
+
+
+async def target(
+    p: Platform, webhook_id: int, token: str, query: Mapping[str, str]
+) -> Target:
+    """The webhook (token checked) and its channel, or the thread ``thread_id`` names.
+
+    Raises:
+        ApiError: as :func:`core.webhooks.authorized`; 400 50035 for a bad ``thread_id``;
+            404 10003 when it is no thread of the webhook's channel.
+    """
+    webhook = await authorized(p, webhook_id, token)
+    channel = await p.meta.get_channel(webhook.channel_id)
+    if channel is None:  # deleted with its webhooks since the token was checked
+        raise ApiError.unknown("webhook")
+    thread_id = get_snowflake(dict(query), "thread_id")
+    if thread_id is MISSING:
+        return Target(webhook, channel)
+    thread = await p.meta.get_channel(thread_id)
+    if thread is None or thread.thread is None or thread.parent_id != channel.id:
+        raise ApiError.unknown("channel")
+    return Target(webhook, thread)
+
+
 async def execute(
-    p: Platform, webhook_id: int, token: str, query: Mapping[str, str], body: dict[str, Any]
+    p: Platform, to: Target, query: Mapping[str, str], body: dict[str, Any],
+    files: Sequence[StoredFile] = (),
 ) -> Json | None:
     """``POST /webhooks/{id}/{token}``: the message (with ``wait``) or None (204).
 
     Raises:
-        ApiError: as :func:`core.webhooks.authorized`; 400 50035 for a bad field or query
-            value, a thread, 50006 for an empty message; 429 :class:`ChannelRateLimited`;
-            503 as :func:`core.messages.send`.
+        ApiError: 400 50035 for a bad field or query value, a ``thread_name``, 50006 for an
+            empty message, 50083 for a locked thread; 429 :class:`ChannelRateLimited`; 503 as
+            :func:`core.messages.send`.
     """
-    webhook = await authorized(p, webhook_id, token)
     wait = _boolean(query, "wait")
-    _refuse_threads(query, body)
+    if body.get("thread_name") is not None:
+        raise invalid_form("thread_name", "FORUMS_UNSUPPORTED",
+                           "Forum channels do not exist on this server.")
     username = webhook_name(body, "username", required=False)
     avatar = _avatar_url_hash(body)
-    channel = await _channel_of(p, webhook)
-    await _channel_limit(p, channel.id)
+    await _channel_limit(p, to.webhook.channel_id)
+    webhook = to.webhook
     data = await messages.send_as_webhook(
-        p, webhook, channel, body,
+        p, webhook, to.channel, body,
         username=webhook.name if username is MISSING else username,
-        avatar=webhook.avatar if avatar is MISSING else avatar,
+        avatar=webhook.avatar if avatar is MISSING else avatar, files=files,
     )
     return data if wait else None
 
 
-async def get_message(
-    p: Platform, webhook_id: int, token: str, message_id: int, query: Mapping[str, str]
-) -> Json:
+async def get_message(p: Platform, to: Target, message_id: int) -> Json:
     """``GET /webhooks/{id}/{token}/messages/{message_id}``.
 
     Raises:
-        ApiError: as :func:`core.webhooks.authorized`; 404 10008; 400 50035 for a thread.
+        ApiError: 404 10008 for a message this webhook did not send there.
     """
-    channel, message = await _own_message(p, webhook_id, token, message_id, query)
-    return (await render(p, channel, [message]))[0]
+    message = await _own_message(p, to, message_id)
+    return (await render(p, to.channel, [message]))[0]
 
 
 async def edit_message(
-    p: Platform, webhook_id: int, token: str, message_id: int, query: Mapping[str, str],
-    body: dict[str, Any],
+    p: Platform, to: Target, message_id: int, body: dict[str, Any],
+    files: Sequence[StoredFile] = (),
 ) -> Json:
     """``PATCH /webhooks/{id}/{token}/messages/{message_id}``: ``content``, ``embeds``,
-    ``flags``, ``allowed_mentions``; MESSAGE_UPDATE.
+    ``flags``, ``allowed_mentions``, ``attachments`` and new files; MESSAGE_UPDATE.
 
     Raises:
         ApiError: as :func:`get_message`; 400 50006 if nothing would be left, 50035.
     """
-    channel, message = await _own_message(p, webhook_id, token, message_id, query)
-    return await messages.edit_as_webhook(p, channel, message, body)
+    message = await _own_message(p, to, message_id)
+    return await messages.edit_as_webhook(p, to.channel, message, body, files)
 
 
-async def delete_message(
-    p: Platform, webhook_id: int, token: str, message_id: int, query: Mapping[str, str]
-) -> None:
+async def delete_message(p: Platform, to: Target, message_id: int) -> None:
     """``DELETE /webhooks/{id}/{token}/messages/{message_id}``; MESSAGE_DELETE.
 
     Raises:
         ApiError: as :func:`get_message`.
     """
-    channel, message = await _own_message(p, webhook_id, token, message_id, query)
-    await messages.delete_as_webhook(p, channel, message)
+    message = await _own_message(p, to, message_id)
+    await messages.delete_as_webhook(p, to.channel, message)
 
 
 # -- helpers -----------------------------------------------------------------------------------
 
 
-async def _own_message(
-    p: Platform, webhook_id: int, token: str, message_id: int, query: Mapping[str, str]
-) -> tuple[Channel, Message]:
-    webhook = await authorized(p, webhook_id, token)
-    _refuse_threads(query, {})
-    channel = await _channel_of(p, webhook)
-    message = await p.messages.get_message(channel.id, message_id)
-    if message is None or message.webhook_id != webhook.id:
+async def _own_message(p: Platform, to: Target, message_id: int) -> Message:
+    message = await p.messages.get_message(to.channel.id, message_id)
+    if message is None or message.webhook_id != to.webhook.id:
         raise ApiError.unknown("message")
-    return channel, message
-
-
-async def _channel_of(p: Platform, webhook: Webhook) -> Channel:
-    channel = await p.meta.get_channel(webhook.channel_id)
-    if channel is None:  # deleted with its webhooks since the token was checked
-        raise ApiError.unknown("webhook")
-    return channel
+    return message
 
 
 async def _channel_limit(p: Platform, channel_id: int) -> None:
@@ -176,14 +201,6 @@ def _boolean(query: Mapping[str, str], key: str) -> bool:
     if raw.lower() in _FALSE:
         return False
     raise invalid_form(key, "BOOLEAN_TYPE_COERCE", f'Value "{raw}" is not bool.')
-
-
-def _refuse_threads(query: Mapping[str, str], body: dict[str, Any]) -> None:
-    for key, present in (("thread_id", "thread_id" in query),
-                         ("thread_name", body.get("thread_name") is not None)):
-        if present:
-            raise invalid_form(key, "THREADS_UNSUPPORTED",
-                               "Threads are not supported by this server.")
 
 
 def _avatar_url_hash(body: dict[str, Any]) -> Any:

@@ -6,8 +6,9 @@ deleting a webhook with a user's or bot's token needs MANAGE_WEBHOOKS in its cha
 a guild's, in the guild); a channel holds at most :data:`MAX_PER_CHANNEL` (400 30007); only
 guild text channels have webhooks (400 50024). ``name`` is 1..:data:`NAME_MAX` characters and
 may not contain "clyde" or "discord" (Discord refuses those, for the execute's ``username``
-too); ``avatar`` is image data (a data URI), kept as its hash like a user's avatar
-(``core.accounts.avatar_hash``). An edit may move the webhook to another text channel of its
+too); ``avatar`` is image data (a data URI), stored as a user's avatar is (``core.assets``:
+the CDN serves it at ``/avatars/{webhook_id}/{hash}.png``, where discord.py's ``Webhook.avatar``
+points), or null. An edit may move the webhook to another text channel of its
 guild (MANAGE_WEBHOOKS there too). Each change sends WEBHOOKS_UPDATE ``{guild_id,
 channel_id}`` to who can view the channel (GUILD_WEBHOOKS intent; a move, for both channels).
 Deleting a channel deletes its webhooks (the store's cascade).
@@ -36,6 +37,7 @@ from typing import Any
 
 from core.access import ChannelView, channel_view, guild_view
 from core.accounts import avatar_hash
+from core.assets import is_data_uri, store_image
 from core.errors import ApiError, ErrorCode, invalid_form
 from core.events import Event
 from core.models import ChannelType, User, Webhook
@@ -136,11 +138,12 @@ async def create(p: Platform, user: User, channel_id: int, body: dict[str, Any])
     """
     view = await _webhook_channel(p, channel_id, user)
     name = webhook_name(body, "name", required=True)
-    avatar = avatar_hash(body.get("avatar"))
+    webhook_id = p.ids.next()
+    avatar = await _avatar(p, webhook_id, body.get("avatar"))
     channel = view.channel
     assert channel.guild_id is not None  # _webhook_channel: a guild text channel
     webhook = Webhook(
-        id=p.ids.next(), guild_id=channel.guild_id, channel_id=channel.id, creator_id=user.id,
+        id=webhook_id, guild_id=channel.guild_id, channel_id=channel.id, creator_id=user.id,
         name=name, token=new_token(), avatar=avatar,
         application_id=user.id if user.bot else None,
     )
@@ -190,7 +193,7 @@ async def update(p: Platform, user: User, webhook_id: int, body: dict[str, Any])
             guild; 400 50024 when that is not a text channel, 30007 when it is full; 50035.
     """
     webhook, _ = await _managed(p, user, webhook_id)
-    fields = _fields(body)
+    fields = await _fields(p, webhook, body)
     target = get_snowflake(body, "channel_id")
     if target is not MISSING and target != webhook.channel_id:
         moved_to = await p.meta.get_channel(target)
@@ -236,7 +239,7 @@ async def update_with_token(
     if "channel_id" in body:
         raise invalid_form("channel_id", "WEBHOOK_CHANNEL_NEEDS_AUTHORIZATION",
                            "Moving a webhook needs MANAGE_WEBHOOKS: use PATCH /webhooks/{id}.")
-    return await _apply(p, webhook, _fields(body), None)
+    return await _apply(p, webhook, await _fields(p, webhook, body), None)
 
 
 async def delete_with_token(p: Platform, webhook_id: int, token: str) -> None:
@@ -270,15 +273,23 @@ async def _managed(p: Platform, user: User, webhook_id: int) -> tuple[Webhook, C
     return webhook, view
 
 
-def _fields(body: dict[str, Any]) -> dict[str, Any]:
+async def _fields(p: Platform, webhook: Webhook, body: dict[str, Any]) -> dict[str, Any]:
     """``name`` and ``avatar`` (null clears it) of an edit, those present."""
     fields: dict[str, Any] = {}
     name = webhook_name(body, "name", required=False)
     if name is not MISSING:
         fields["name"] = name
     if "avatar" in body:
-        fields["avatar"] = avatar_hash(body["avatar"])
+        fields["avatar"] = await _avatar(p, webhook.id, body["avatar"])
     return fields
+
+
+async def _avatar(p: Platform, webhook_id: int, value: Any) -> str | None:
+    """An ``avatar`` given: image data stored under its hash (the CDN's ``avatars/{id}``, as a
+    user's), or null; anything else as ``core.accounts.avatar_hash`` takes it (a hash)."""
+    if is_data_uri(value):
+        return await store_image(p, "avatars", webhook_id, value, "avatar")
+    return avatar_hash(value)
 
 
 async def _apply(

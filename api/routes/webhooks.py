@@ -23,6 +23,7 @@ from api.http import (
     user_of,
 )
 from api.keys import PLATFORM
+from api.multipart import is_multipart, message_upload
 from core import webhook_messages, webhooks
 from core.access import parse_id
 
@@ -130,11 +131,16 @@ async def delete_with_token(request: web.Request) -> web.Response:
 @limited_per_resource("webhook_id", "webhook_token", limit=EXECUTE_LIMIT,
                       window_ms=EXECUTE_WINDOW_MS)
 async def execute(request: web.Request) -> web.Response:
-    webhook_id = _webhook_id(request)
-    body = await read_json(request)
+    """A JSON body, or ``multipart/form-data`` with ``payload_json`` and ``files[n]`` (read
+    only once the token is checked: a wrong token stores no file)."""
+    p = request.app[PLATFORM]
+    to = await _target(request)
     try:
-        out = await webhook_messages.execute(request.app[PLATFORM], webhook_id, _token(request),
-                                             request.query, body)
+        if is_multipart(request):
+            async with message_upload(request, p, to.channel.id, _may_attach) as up:
+                out = await webhook_messages.execute(p, to, request.query, up.body, up.files)
+        else:
+            out = await webhook_messages.execute(p, to, request.query, await read_json(request))
     except webhook_messages.ChannelRateLimited as e:
         # Returned rather than raised so that the rate-limit headers are added as well.
         headers = {"Retry-After": str(math.ceil(e.retry_after)), "Via": _VIA,
@@ -146,29 +152,37 @@ async def execute(request: web.Request) -> web.Response:
 @routes.get(_TOKEN + "/messages/{message_id}")
 @public
 async def get_message(request: web.Request) -> web.Response:
-    out = await webhook_messages.get_message(
-        request.app[PLATFORM], _webhook_id(request), _token(request), _message_id(request),
-        request.query,
-    )
+    to = await _target(request)
+    out = await webhook_messages.get_message(request.app[PLATFORM], to, _message_id(request))
     return json_response(out)
 
 
 @routes.patch(_TOKEN + "/messages/{message_id}")
 @public
 async def edit_message(request: web.Request) -> web.Response:
-    webhook_id, message_id = _webhook_id(request), _message_id(request)
-    body = await read_json(request)
-    out = await webhook_messages.edit_message(
-        request.app[PLATFORM], webhook_id, _token(request), message_id, request.query, body
-    )
+    """A JSON body, or multipart with new files (as :func:`execute`)."""
+    p, message_id = request.app[PLATFORM], _message_id(request)
+    to = await _target(request)
+    if is_multipart(request):
+        async with message_upload(request, p, to.channel.id, _may_attach) as up:
+            out = await webhook_messages.edit_message(p, to, message_id, up.body, up.files)
+    else:
+        out = await webhook_messages.edit_message(p, to, message_id, await read_json(request))
     return json_response(out)
 
 
 @routes.delete(_TOKEN + "/messages/{message_id}")
 @public
 async def delete_message(request: web.Request) -> web.Response:
-    await webhook_messages.delete_message(
-        request.app[PLATFORM], _webhook_id(request), _token(request), _message_id(request),
-        request.query,
-    )
+    to = await _target(request)
+    await webhook_messages.delete_message(request.app[PLATFORM], to, _message_id(request))
     return no_content()
+
+
+async def _target(request: web.Request) -> webhook_messages.Target:
+    return await webhook_messages.target(request.app[PLATFORM], _webhook_id(request),
+                                         _token(request), request.query)
+
+
+async def _may_attach() -> None:
+    """A webhook may attach files wherever it may send: nothing to check once its token is."""

@@ -8,10 +8,14 @@ import hashlib
 import logging
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import jsonschema
+import orjson
 import pytest
+from aiohttp import FormData
 
 from core import webhook_messages
 from core.events import Event
@@ -278,7 +282,7 @@ async def test_mentions_and_allowed_mentions(api: Api, w: World, platform: Platf
 
 @pytest.mark.parametrize(("params", "body"), [
     ({"wait": "maybe"}, {"content": "x"}),
-    ({"thread_id": "1"}, {"content": "x"}),
+    ({"thread_id": "abc"}, {"content": "x"}),
     ({}, {"content": "x", "thread_name": "topic"}),
     ({}, {"content": "x", "username": "discord fan"}),
     ({}, {"content": "x", "username": ""}),
@@ -325,7 +329,7 @@ async def test_a_webhooks_messages_by_token(api: Api, w: World, events: list[Eve
     assert_error(await api.get(f"{token_path(other)}/messages/{message['id']}"), 404, 10008)
     assert_error(await api.get(f"/webhooks/{hook['id']}/{'z' * 68}/messages/{message['id']}"),
                  401, 50027)
-    assert_error(await api.get(path, params={"thread_id": "1"}), 400, 50035)
+    assert_error(await api.get(path, params={"thread_id": UNKNOWN}), 404, 10003)
     r = await api.patch(path, json={"content": f"edited <@{w.member.id}>", "tts": False})
     assert r.status == 200 and r.body["content"] == f"edited <@{w.member.id}>"
     assert r.body["edited_timestamp"] and [u["id"] for u in r.body["mentions"]] == [w.member.id]
@@ -408,3 +412,97 @@ async def test_answers_match_the_documented_schemas(api: Api, w: World) -> None:
     check("POST", "/webhooks/{webhook_id}/{webhook_token}", 200, sent.body)
     doc_ops = doc["paths"]["/api/v10/webhooks/{webhook_id}/{webhook_token}"]["post"]
     assert {"204", "401", "503"} <= doc_ops["responses"].keys()
+
+
+# -- threads, files, the avatar's image ----------------------------------------------------------
+
+
+async def test_execute_into_a_thread_of_its_channel(
+    api: Api, w: World, events: list[Event]
+) -> None:
+    hook = await create(api, w)
+    made = await api.post(f"/channels/{w.channel}/threads", w.owner.token,
+                          json={"name": "builds", "type": 11})
+    thread = made.body["id"]
+    assert (await api.patch(f"/channels/{thread}", w.owner.token,
+                            json={"archived": True})).status == 200
+    r = await api.post(token_path(hook), json={"content": "in the thread"},
+                       params={"wait": "true", "thread_id": thread})
+    assert r.status == 200 and r.body["channel_id"] == thread, r.body
+    # The message unarchived the thread, as a member's does.
+    got = await api.get(f"/channels/{thread}", w.owner.token)
+    assert got.body["thread_metadata"]["archived"] is False
+    history = await api.get(f"/channels/{thread}/messages", w.member.token)
+    assert [m["id"] for m in history.body] == [r.body["id"]]
+    path = f"{token_path(hook)}/messages/{r.body['id']}"
+    assert_error(await api.get(path), 404, 10008)  # not in the webhook's channel
+    assert (await api.get(path, params={"thread_id": thread})).status == 200
+    r = await api.patch(path, json={"content": "edited"}, params={"thread_id": thread})
+    assert r.status == 200 and r.body["content"] == "edited"
+    assert (await api.delete(path, params={"thread_id": thread})).status == 204
+    # A locked archived thread refuses it; a thread of another channel is none of its own.
+    await api.patch(f"/channels/{thread}", w.owner.token, json={"archived": True, "locked": True})
+    r = await api.post(token_path(hook), json={"content": "x"}, params={"thread_id": thread})
+    assert_error(r, 400, 50083)
+    other = await text_channel(api, w)
+    elsewhere = await api.post(f"/channels/{other}/threads", w.owner.token,
+                               json={"name": "other", "type": 11})
+    r = await api.post(token_path(hook), json={"content": "x"},
+                       params={"thread_id": elsewhere.body["id"]})
+    assert_error(r, 404, 10003)
+    assert_error(await api.post(token_path(hook), json={"content": "x"},
+                                params={"thread_id": UNKNOWN}), 404, 10003)
+
+
+def multipart(payload: dict[str, Any], *files: tuple[str, bytes]) -> FormData:
+    """A body as discord.py sends a webhook's files: ``payload_json``, then ``files[n]``."""
+    data = FormData()
+    data.add_field("payload_json", orjson.dumps(payload).decode(),
+                   content_type="application/json")
+    for i, (name, content) in enumerate(files):
+        data.add_field(f"files[{i}]", content, filename=name,
+                       content_type="application/octet-stream")
+    return data
+
+
+def stored_files(platform: Platform) -> list[Path]:
+    """Every file under the data directory (the blob store's among them)."""
+    return sorted(p for p in Path(platform.config.data_dir).rglob("*") if p.is_file()
+                  and not p.name.startswith("discord-arch"))
+
+
+async def test_execute_and_edit_with_files(api: Api, w: World, platform: Platform) -> None:
+    hook = await create(api, w)
+    blob = b"build log\n" * 100
+    resp = await api.client.post(f"/api/v10{token_path(hook)}?wait=true",
+                                 data=multipart({"content": "log"}, ("build.log", blob)))
+    body = await resp.json(content_type=None)
+    assert resp.status == 200, body
+    [attachment] = body["attachments"]
+    assert attachment["filename"] == "build.log" and attachment["size"] == len(blob)
+    fetched = await api.client.get(urlsplit(attachment["url"]).path)
+    assert fetched.status == 200 and await fetched.read() == blob
+    # An edit adds a file and keeps the first (the attachments array names it).
+    path = f"/api/v10{token_path(hook)}/messages/{body['id']}"
+    resp = await api.client.patch(path, data=multipart(
+        {"attachments": [{"id": attachment["id"]}]}, ("more.txt", b"more")))
+    edited = await resp.json(content_type=None)
+    assert resp.status == 200, edited
+    assert [a["filename"] for a in edited["attachments"]] == ["build.log", "more.txt"]
+    # A wrong token is refused before any file is read: nothing stored.
+    before = stored_files(platform)
+    resp = await api.client.post(f"/api/v10/webhooks/{hook['id']}/{'v' * 68}",
+                                 data=multipart({"content": "x"}, ("x.bin", b"x" * 1000)))
+    assert resp.status == 401
+    assert stored_files(platform) == before
+    # Deleting the message deletes its files.
+    assert (await api.client.delete(path)).status == 204
+    assert (await api.client.get(urlsplit(attachment["url"]).path)).status == 404
+
+
+async def test_the_avatar_is_served_where_discord_py_looks_for_it(api: Api, w: World) -> None:
+    hook = await create(api, w, avatar=AVATAR)
+    got = await api.client.get(f"/avatars/{hook['id']}/{hook['avatar']}.png")
+    assert got.status == 200 and await got.read() == b"\x89PNG\r\n\x1a\n"
+    r = await api.patch(token_path(hook), json={"avatar": "data:image/png;base64,AAAA"})
+    assert_error(r, 400, 50035)  # not an image
