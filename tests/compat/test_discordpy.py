@@ -1026,3 +1026,47 @@ async def test_threads_from_the_bot_and_its_events(pointed: Server, world: World
         assert fresh is not None
         assert sorted(t.id for t in fresh.threads) == sorted([private.id, theirs.id])
         assert fresh.get_thread(private.id).is_private()  # type: ignore[union-attr]
+
+
+async def test_webhook_files_threads_and_avatar_from_discord_py(
+    pointed: Server, world: World
+) -> None:
+    """A webhook's ``send(file=...)`` (multipart) read back through the attachment's ``url``,
+    ``send(thread=...)`` into a thread of its channel, ``edit_message(attachments=...)``, and
+    ``Webhook.avatar.read()`` from the server's CDN."""
+    import io
+
+    image = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x05\x00\x00\x00\x03" + bytes(64)
+    r = await world.api.post(f"/channels/{world.channel_id}/webhooks", world.user.token,
+                             json={"name": "Files"})
+    assert r.status == 200, r.body
+    client = _client()
+    async with running(client, world.bot.token):
+        channel = client.get_channel(int(world.channel_id))
+        assert isinstance(channel, discord.TextChannel)
+        # With the client: a webhook with no state cannot read attachments or assets.
+        hook = discord.Webhook.from_url(
+            f"https://discord.com/api/webhooks/{r.body['id']}/{r.body['token']}",
+            client=client)
+        sent = await asyncio.wait_for(hook.send(
+            "log", file=discord.File(io.BytesIO(b"line\n" * 50), "build.log"), wait=True),
+            TIMEOUT)
+        [log] = sent.attachments
+        assert log.filename == "build.log" and log.size == 250
+        assert await asyncio.wait_for(log.read(), TIMEOUT) == b"line\n" * 50
+        kept = await asyncio.wait_for(hook.edit_message(
+            sent.id, attachments=[log, discord.File(io.BytesIO(b"more"), "more.txt")]), TIMEOUT)
+        assert [a.filename for a in kept.attachments] == ["build.log", "more.txt"]
+
+        thread = await asyncio.wait_for(channel.create_thread(
+            name="deploys", type=discord.ChannelType.public_thread), TIMEOUT)
+        in_thread = await asyncio.wait_for(
+            hook.send("in the thread", thread=thread, wait=True), TIMEOUT)
+        assert in_thread.channel.id == thread.id
+        fetched = await asyncio.wait_for(hook.fetch_message(in_thread.id, thread=thread),
+                                         TIMEOUT)
+        assert fetched.content == "in the thread"
+
+        edited = await asyncio.wait_for(hook.edit(avatar=image), TIMEOUT)
+        assert edited.avatar is not None
+        assert await asyncio.wait_for(edited.avatar.read(), TIMEOUT) == image
