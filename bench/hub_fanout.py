@@ -63,7 +63,7 @@ class _Transport:
 
 
 class _Meta:
-    """The four reads behind a GuildCache load, for one guild and one text channel."""
+    """The reads behind a GuildCache load, for one guild and one text channel (no threads)."""
 
     async def get_guild(self, guild_id: int) -> Guild:
         return Guild(GUILD, "bench", AUTHOR)
@@ -76,6 +76,9 @@ class _Meta:
 
     async def get_member(self, guild_id: int, user_id: int) -> Member:
         return Member(GUILD, user_id, joined_at=0)
+
+    async def list_active_threads(self, guild_id: int, now_ms: int, limit: int) -> list[Channel]:
+        return []  # no threads: the cache's fifth read
 
 
 class _Platform:

@@ -663,7 +663,7 @@ GUILD, CHANNEL = 1 << 30, (1 << 30) + 1
 
 
 class _Meta:
-    """The four reads the hub's guild cache makes, for one guild where everyone may view."""
+    """The reads the hub's guild cache makes, for one guild where everyone may view."""
 
     async def get_guild(self, guild_id: int) -> Guild:
         return Guild(guild_id, "g", owner_id=1)
@@ -676,6 +676,9 @@ class _Meta:
 
     async def get_member(self, guild_id: int, user_id: int) -> Member:
         return Member(guild_id, user_id, 0)
+
+    async def list_active_threads(self, guild_id: int, now_ms: int, limit: int) -> list[Channel]:
+        return []  # no threads: the cache's fifth read
 
 
 class _Conn:
