@@ -21,10 +21,12 @@ from core.store.base import MessageStore, MetaStore
 from core.store.postgres import PostgresStore
 from core.store.sql import SqlStore
 from core.store.sqlite import SqliteStore
+from tests.api.conftest import Api
 from tests.integration.backends import (
     open_mongo_message_store,
     open_redis_cached_message_store,
 )
+from tests.integration.gateway_client import Server, quick_config, running_server
 
 SQL_BACKENDS = ["sqlite", "postgres"]
 MESSAGE_BACKENDS = ["sqlite", "postgres", "mongo", "redis"]
@@ -104,3 +106,16 @@ async def message_store(
             open_redis_cached_message_store(redis_url, inner.messages) as cached,
         ):
             yield cached
+
+
+@pytest.fixture
+async def server(tmp_path: Path) -> AsyncIterator[Server]:
+    """A worker on loopback (``quick_config``); a module may define its own."""
+    async with running_server(quick_config(tmp_path)) as s:
+        yield s
+
+
+@pytest.fixture
+def api(server: Server) -> Api:
+    return Api(server.http)
+

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import socket
 import zlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -209,3 +209,36 @@ async def raw_connect(server: Server, query: str = "v=10&encoding=json") -> tupl
     url = f"ws://127.0.0.1:{server.config.gateway_port}/?{query}"
     transport, listener = await asyncio.wait_for(ws_connect(RawListener, url), TIMEOUT)
     return transport, listener
+
+
+# -- helpers of the event tests (a worker on loopback, changes made over REST) -----------------
+
+
+def quick_config(tmp_path: Any) -> Config:
+    """A worker's config for tests: free ports, cheap Argon2, rate limits out of the way."""
+    return Config(
+        data_dir=str(tmp_path), http_port=free_port(), gateway_port=free_port(),
+        argon2_time_cost=1, argon2_memory_kib=64, ratelimit_route_limit=1000,
+        ratelimit_global_per_s=1000, batch_max_delay_ms=0,
+    )
+
+
+async def next_of(ws: GatewayClient, names: Collection[str]) -> dict[str, Any]:
+    """The next dispatch whose name is one of ``names`` (``t`` and ``d``)."""
+    while True:
+        payload = await ws.recv()
+        if payload.get("t") in names:
+            return payload
+
+
+async def post(api: Any, who: Any, path: str, **body: Any) -> dict[str, Any]:
+    """``POST path`` as ``who`` (a ``tests.api.conftest.Account``), which must succeed."""
+    r = await api.post(path, who.token, json=body)
+    assert r.status in (200, 201), r.body
+    return r.body  # type: ignore[no-any-return]
+
+
+async def ok(reply: Any) -> None:
+    """``reply`` is a 204."""
+    assert reply.status == 204, reply.body
+

@@ -9,31 +9,10 @@ session does receive, with nothing of the earlier kind before it.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
-import pytest
-
-from core.config import Config
 from tests.api.conftest import Account, Api
-from tests.integration.gateway_client import GatewayClient, Server, free_port, running_server
-
-
-@pytest.fixture
-async def server(tmp_path: Path) -> AsyncIterator[Server]:
-    config = Config(
-        data_dir=str(tmp_path), http_port=free_port(), gateway_port=free_port(),
-        argon2_time_cost=1, argon2_memory_kib=64, ratelimit_route_limit=1000,
-        ratelimit_global_per_s=1000, batch_max_delay_ms=0,
-    )
-    async with running_server(config) as s:
-        yield s
-
-
-@pytest.fixture
-def api(server: Server) -> Api:
-    return Api(server.http)
+from tests.integration.gateway_client import GatewayClient, Server
 
 
 async def next_named(ws: GatewayClient, *names: str) -> dict[str, Any]:

@@ -10,51 +10,18 @@ before it, proves the earlier one never came.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Collection
-from pathlib import Path
-from typing import Any
-
-import pytest
-
-from core.config import Config
 from core.permissions import Permission
 from gateway.protocol import ALL_INTENTS, Intent
-from tests.api.conftest import Account, Api
-from tests.integration.gateway_client import GatewayClient, Server, free_port, running_server
+from tests.api.conftest import Api
+from tests.integration.gateway_client import (
+    Server,
+    next_of,
+    post,
+)
 
 NO_MODERATION = ALL_INTENTS & ~int(Intent.GUILD_MODERATION)
 MOD_PERMS = str(int(Permission.BAN_MEMBERS | Permission.VIEW_AUDIT_LOG))
 MODERATION = ("GUILD_BAN_ADD", "GUILD_BAN_REMOVE", "GUILD_AUDIT_LOG_ENTRY_CREATE")
-
-
-@pytest.fixture
-async def server(tmp_path: Path) -> AsyncIterator[Server]:
-    config = Config(
-        data_dir=str(tmp_path), http_port=free_port(), gateway_port=free_port(),
-        argon2_time_cost=1, argon2_memory_kib=64, ratelimit_route_limit=1000,
-        ratelimit_global_per_s=1000, batch_max_delay_ms=0,
-    )
-    async with running_server(config) as s:
-        yield s
-
-
-@pytest.fixture
-def api(server: Server) -> Api:
-    return Api(server.http)
-
-
-async def next_of(ws: GatewayClient, names: Collection[str]) -> dict[str, Any]:
-    """The next dispatch whose name is one of ``names`` (``t`` and ``d``)."""
-    while True:
-        payload = await ws.recv()
-        if payload.get("t") in names:
-            return payload
-
-
-async def post(api: Api, who: Account, path: str, **body: Any) -> dict[str, Any]:
-    r = await api.post(path, who.token, json=body)
-    assert r.status in (200, 201), r.body
-    return r.body  # type: ignore[no-any-return]
 
 
 async def test_a_ban_reaches_moderators_and_removes_the_banned_users_sessions(

@@ -10,18 +10,17 @@ never came.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Collection
-from pathlib import Path
-from typing import Any
 from urllib.parse import quote
 
-import pytest
-
-from core.config import Config
 from core.permissions import Permission
 from gateway.protocol import ALL_INTENTS, Intent
-from tests.api.conftest import Account, Api
-from tests.integration.gateway_client import GatewayClient, Server, free_port, running_server
+from tests.api.conftest import Api
+from tests.integration.gateway_client import (
+    Server,
+    next_of,
+    ok,
+    post,
+)
 
 VIEW = int(Permission.VIEW_CHANNEL)
 THUMBS = quote("\N{THUMBS UP SIGN}", safe="")
@@ -29,40 +28,6 @@ REACTIONS = ("MESSAGE_REACTION_ADD", "MESSAGE_REACTION_REMOVE", "MESSAGE_REACTIO
              "MESSAGE_REACTION_REMOVE_EMOJI")
 NO_GUILD_REACTIONS = ALL_INTENTS & ~int(Intent.GUILD_MESSAGE_REACTIONS)
 NO_DM_REACTIONS = ALL_INTENTS & ~int(Intent.DIRECT_MESSAGE_REACTIONS)
-
-
-@pytest.fixture
-async def server(tmp_path: Path) -> AsyncIterator[Server]:
-    config = Config(
-        data_dir=str(tmp_path), http_port=free_port(), gateway_port=free_port(),
-        argon2_time_cost=1, argon2_memory_kib=64, ratelimit_route_limit=1000,
-        ratelimit_global_per_s=1000, batch_max_delay_ms=0,
-    )
-    async with running_server(config) as s:
-        yield s
-
-
-@pytest.fixture
-def api(server: Server) -> Api:
-    return Api(server.http)
-
-
-async def next_of(ws: GatewayClient, names: Collection[str]) -> dict[str, Any]:
-    """The next dispatch whose name is one of ``names`` (``t`` and ``d``)."""
-    while True:
-        payload = await ws.recv()
-        if payload.get("t") in names:
-            return payload
-
-
-async def post(api: Api, who: Account, path: str, **body: Any) -> dict[str, Any]:
-    r = await api.post(path, who.token, json=body)
-    assert r.status in (200, 201), r.body
-    return r.body  # type: ignore[no-any-return]
-
-
-async def ok(reply: Any) -> None:
-    assert reply.status == 204, reply.body
 
 
 async def test_reaction_events_follow_intents_and_view_channel(server: Server, api: Api) -> None:

@@ -10,38 +10,15 @@ proves the earlier one never came.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Collection
-from pathlib import Path
-from typing import Any
-
-import pytest
-
-from core.config import Config
 from core.permissions import Permission
 from tests.api.conftest import Api
-from tests.integration.gateway_client import GatewayClient, Server, free_port, running_server
+from tests.integration.gateway_client import (
+    Server,
+    next_of,
+)
 
 VIEW = int(Permission.VIEW_CHANNEL)
 MANAGE_THREADS = int(Permission.MANAGE_THREADS)
-
-
-@pytest.fixture
-async def server(tmp_path: Path) -> AsyncIterator[Server]:
-    config = Config(
-        data_dir=str(tmp_path), http_port=free_port(), gateway_port=free_port(),
-        argon2_time_cost=1, argon2_memory_kib=64, ratelimit_route_limit=1000,
-        ratelimit_global_per_s=1000, batch_max_delay_ms=0,
-    )
-    async with running_server(config) as s:
-        yield s
-
-
-async def next_of(ws: GatewayClient, names: Collection[str]) -> dict[str, Any]:
-    """The next dispatch whose name is one of ``names`` (``t`` and ``d``)."""
-    while True:
-        payload = await ws.recv()
-        if payload.get("t") in names:
-            return payload
 
 
 async def test_thread_events_reach_who_may_see_the_thread(server: Server) -> None:
