@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any
 
-__all__ = ["ApiError", "ErrorCode", "invalid_form"]
+__all__ = ["ApiError", "ErrorCode", "RetryLater", "invalid_form"]
 
 
 class ErrorCode(IntEnum):
@@ -127,6 +127,19 @@ class ApiError(Exception):
     @classmethod
     def bad_request(cls, code: int, message: str) -> ApiError:
         return cls(400, code, message)
+
+
+@dataclass(slots=True)
+class RetryLater(ApiError):
+    """A 429 of one of the domain's own limits (a channel's slowmode, its webhook executions),
+    answered with Discord's rate-limit body: ``retry_after`` seconds and ``global: false``."""
+
+    retry_after: float = 0.0
+
+    def body(self) -> dict[str, Any]:
+        out = ApiError.body(self)  # zero-argument super() does not work in slots dataclasses
+        out.update(retry_after=self.retry_after, **{"global": False})
+        return out
 
 
 def invalid_form(field_path: str, code: str, message: str) -> ApiError:

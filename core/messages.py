@@ -22,7 +22,7 @@ from typing import Any
 from core import audit, threads
 from core.access import ChannelView, channel_view
 from core.attachments import StoredFile, attachment_objects, blob_keys, kept_attachments
-from core.errors import ApiError, ErrorCode, invalid_form
+from core.errors import ApiError, ErrorCode, RetryLater, invalid_form
 from core.events import Event
 from core.history import find_message, render
 from core.message_form import (
@@ -76,15 +76,8 @@ _WEBHOOK_SEND_FIELDS = ("content", "tts", "embeds", "allowed_mentions", "flags")
 
 
 @dataclass(slots=True)
-class SlowmodeLimited(ApiError):
+class SlowmodeLimited(RetryLater):
     """429 20016: the channel's ``rate_limit_per_user`` has not elapsed since the last send."""
-
-    retry_after: float = 0.0
-
-    def body(self) -> dict[str, Any]:
-        out = ApiError.body(self)  # zero-argument super() does not work in slots dataclasses
-        out.update(retry_after=self.retry_after, **{"global": False})
-        return out
 
 
 @dataclass(frozen=True, slots=True)

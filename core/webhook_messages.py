@@ -40,7 +40,7 @@ from typing import Any
 
 from core import messages
 from core.attachments import StoredFile
-from core.errors import ApiError, invalid_form
+from core.errors import ApiError, RetryLater, invalid_form
 from core.history import render
 from core.models import Channel, Message, Webhook
 from core.platform import Platform
@@ -68,15 +68,8 @@ _TRUE, _FALSE = frozenset({"true", "1"}), frozenset({"false", "0"})
 
 
 @dataclass(slots=True)
-class ChannelRateLimited(ApiError):
+class ChannelRateLimited(RetryLater):
     """429: the channel took :data:`CHANNEL_LIMIT` executions this minute."""
-
-    retry_after: float = 0.0
-
-    def body(self) -> dict[str, Any]:
-        out = ApiError.body(self)  # zero-argument super() does not work in slots dataclasses
-        out.update(retry_after=self.retry_after, **{"global": False})
-        return out
 
 
 @dataclass(frozen=True, slots=True)
