@@ -42,8 +42,9 @@ def test_the_picture_is_committed_beside_its_source() -> None:
 def test_no_link_leaves_the_repository() -> None:
     files = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True,
                            check=True).stdout.split()
-    outside = re.compile(r"\.\./shared/|shared/DESIGN|shared/STYLE|\bDESIGN\.md\b|\bSTYLE\.md\b")
+    # The names are split so that this file does not name them itself.
+    outside = re.compile("|".join(re.escape(n) for n in (
+        "../" + "shared/", "shared/" + "DESIGN", "shared/" + "STYLE")) + r"|\b(DESIGN|STYLE)\.md\b")
     leaks = [f for f in files if f.endswith((".py", ".md", ".js", ".html", ".toml", ".sh"))
-             and (ROOT / f).is_file() and outside.search((ROOT / f).read_text(errors="replace"))
-             and f != "tests/unit/test_architecture_doc.py"]
+             and (ROOT / f).is_file() and outside.search((ROOT / f).read_text(errors="replace"))]
     assert not leaks, f"these point outside the repository: {leaks}"
