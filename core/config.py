@@ -107,8 +107,12 @@ class Config:
             owned (a fanout's bytes are shared, so this bounds the worst case), dropped alike.
         identify_max_concurrency: identify buckets per bot (``GET /gateway/bot``
             ``session_start_limit.max_concurrency``): shard ``i`` of a bot identifies in bucket
-            ``i % identify_max_concurrency``, each bucket starting one session per 5 s on a
-            worker (Discord: 1 for most bots, 16 and up for large ones).
+            ``i % identify_max_concurrency``, each bucket starting one session per
+            ``gateway_identify_interval_s`` on a worker (Discord: 1 for most bots, 16 and up
+            for large ones).
+        gateway_identify_interval_s: seconds between two session starts in one identify
+            bucket of a bot (Discord's "Session Start Limit": 5). A setting so that a test
+            server can pace in fractions of a second what a real one paces in seconds.
         max_guilds_per_user: guilds a user may own or join (Discord: 100 for users).
         max_channels_per_guild: channels in a guild (Discord: 500).
         max_roles_per_guild: roles in a guild (Discord: 250).
@@ -156,6 +160,7 @@ class Config:
     gateway_replay_max_events: int = 1000
     gateway_replay_max_bytes: int = 1 << 20
     identify_max_concurrency: int = 1
+    gateway_identify_interval_s: float = 5.0
     max_guilds_per_user: int = 100
     max_channels_per_guild: int = 500
     max_roles_per_guild: int = 250
@@ -218,6 +223,9 @@ class Config:
                               "gateway_replay_max_bytes >= 4096")
         if not 1 <= self.identify_max_concurrency <= 1024:
             raise ConfigError("identify_max_concurrency must be 1..1024")
+        if not self.gateway_identify_interval_s > 0:  # `not >`: NaN is refused too
+            raise ConfigError("gateway_identify_interval_s must be > 0, got "
+                              f"{self.gateway_identify_interval_s}")
         if self.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
             raise ConfigError("log_level must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
         if self.log_format not in ("auto", "json", "text"):

@@ -100,7 +100,7 @@ async def _serve(
     relay = EventRelay(platform.meta, platform.bus, platform.metrics)
     try:
         await relay.start()
-        gateway = GatewayServer(platform)
+        gateway = GatewayServer(platform, identify_interval_s=config.gateway_identify_interval_s)
         runner = web.AppRunner(
             create_app(platform), keepalive_timeout=KEEPALIVE_TIMEOUT_S,
             shutdown_timeout=SHUTDOWN_TIMEOUT_S, access_log=None,

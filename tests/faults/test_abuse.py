@@ -1,7 +1,9 @@
 """Clients that misbehave, against the embedded server: a frozen client (no heartbeats: 4009
 within 1.5 intervals, and its session resumable), a slow consumer (4900, resumable, nothing
 acked missed), floods (120 gateway payloads a minute: 4008; REST 429 with Discord's headers
-and body) and slowloris on both ports (cut by the timeouts while others are served)."""
+and body), slowloris on both ports (cut by the timeouts while others are served) and an
+identify storm (a bot's shards READY in pairs per ``max_concurrency`` bucket, paced, none
+closed; a user's sessions not paced)."""
 
 from __future__ import annotations
 
@@ -192,3 +194,95 @@ async def test_slowloris_on_both_ports_is_cut_while_others_are_served(
         assert gateway_cut < 10, gateway_cut  # the handshake timeout (picows: 5 s)
         assert http_cut < 20, http_cut  # the worker's keep-alive timeout (15 s)
         RESULTS.append(Result("slowloris (HTTP, gateway)", 0, 0, max(http_cut, gateway_cut)))
+
+
+IDENTIFY_INTERVAL_S = 0.5  # the storm's bucket interval: Discord's 5 s, ten times faster
+SHARDS = 6
+
+
+async def _storm(http: aiohttp.ClientSession, port: int, token: str) -> tuple[
+        float, list[float], list[aiohttp.ClientWebSocketResponse], list[asyncio.Task[None]]]:
+    """``SHARDS`` sessions of ``token`` identify at one moment, shard ``[i, SHARDS]``: when
+    the identifies were sent, when each shard's READY came (index: shard id), the sockets and
+    their heartbeat tasks (the caller stops them). Every socket is open and has its Hello
+    before any identify is sent, so the storm is the identifies alone, not the handshakes."""
+    sockets = await asyncio.gather(*(http.ws_connect(
+        f"http://127.0.0.1:{port}/?v=10&encoding=json", autoclose=False, heartbeat=None)
+        for _ in range(SHARDS)))
+    for ws in sockets:
+        assert orjson.loads((await ws.receive(timeout=5)).data)["op"] == 10
+
+    async def beat(ws: aiohttp.ClientWebSocketResponse) -> None:
+        # The harness's heartbeat interval (1 s) is shorter than the storm: a session that
+        # did not beat while its identify waited for its bucket would be closed with 4009.
+        while True:
+            await ws.send_str(orjson.dumps({"op": 1, "d": None}).decode())
+            await asyncio.sleep(HEARTBEAT_MS / 2000)
+
+    async def ready(ws: aiohttp.ClientWebSocketResponse) -> float:
+        async with asyncio.timeout(10):
+            while True:
+                msg = await ws.receive()
+                assert msg.type is aiohttp.WSMsgType.TEXT, (msg.type, ws.close_code)
+                if orjson.loads(msg.data).get("t") == "READY":
+                    return time.monotonic()
+
+    beats = [asyncio.create_task(beat(ws)) for ws in sockets]
+    sent = time.monotonic()
+    await asyncio.gather(*(ws.send_str(orjson.dumps({**IDENTIFY, "d": {
+        **IDENTIFY["d"], "token": token, "shard": [i, SHARDS]}}).decode())
+        for i, ws in enumerate(sockets)))
+    return sent, list(await asyncio.gather(*(ready(ws) for ws in sockets))), sockets, beats
+
+
+@pytest.mark.timeout(60)
+async def test_identify_storm_is_paced_per_max_concurrency_bucket(
+    tmp_path: Path, http: aiohttp.ClientSession,
+) -> None:
+    async with serve(tmp_path, identify_max_concurrency=2,
+                     gateway_identify_interval_s=IDENTIFY_INTERVAL_S) as server:
+        rest = Rest(http, server.http_url)
+        owner = await rest.register()
+        status, app, _ = await rest.call("POST", "/applications", owner, {"name": "storm"})
+        assert status == 201, app
+        sockets: list[aiohttp.ClientWebSocketResponse] = []
+        beats: list[asyncio.Task[None]] = []
+        try:
+            sent, readies, sockets, beats = await _storm(http, server.gateway_port,
+                                                         f"Bot {app['token']}")
+            recover = max(readies) - sent
+            # Bucket b (shards i with i % 2 == b) starts its sessions one per interval.
+            # Slack: both the server's and this client's event loops run late on a loaded
+            # machine; a start is never early, but its READY may reach us early relative to
+            # a previous one that was delayed, hence 0.4 and not 0.5.
+            buckets = [sorted(readies[b::2]) for b in range(2)]
+            for times in buckets:
+                gaps = [later - earlier for earlier, later in zip(times, times[1:], strict=False)]
+                assert min(gaps) >= IDENTIFY_INTERVAL_S - 0.1, gaps
+            # ... and both buckets at once: the k-th start of each is a pair, well within
+            # one interval of each other (one bucket for all would put them an interval apart).
+            for first, second in zip(*buckets, strict=True):
+                assert abs(first - second) < IDENTIFY_INTERVAL_S / 2, buckets
+            order = sorted(range(SHARDS), key=readies.__getitem__)
+            assert all({order[k] % 2, order[k + 1] % 2} == {0, 1} for k in (0, 2, 4)), order
+            # Three starts per bucket: the last at 2 intervals, plus slack for a loaded machine.
+            assert recover < 2 * IDENTIFY_INTERVAL_S + 1.5, recover
+            assert not any(ws.closed for ws in sockets), [ws.close_code for ws in sockets]
+        finally:
+            for task in beats:
+                task.cancel()
+            for ws in sockets:
+                await ws.close()
+        # A user's sessions (browser tabs) are not paced: the same storm is all READY before
+        # the bot's third pair could have started.
+        user = await rest.register()
+        user_sent, user_readies, sockets, beats = await _storm(http, server.gateway_port, user)
+        try:
+            assert max(user_readies) - user_sent < 2 * IDENTIFY_INTERVAL_S, user_readies
+            assert not any(ws.closed for ws in sockets), [ws.close_code for ws in sockets]
+        finally:
+            for task in beats:
+                task.cancel()
+            for ws in sockets:
+                await ws.close()
+        RESULTS.append(Result("identify storm (6 shards, max_concurrency 2)", 0, 0, recover))

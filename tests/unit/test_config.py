@@ -37,6 +37,7 @@ def test_bad_values_raise_one_line_config_errors(tmp_path: Path) -> None:
         ({"DISCORD_ARCH_GATEWAY_SEND_BUFFER_BYTES": "1000"}, "gateway_send_buffer_bytes"),
         ({"DISCORD_ARCH_GATEWAY_REPLAY_MAX_EVENTS": "0"}, "gateway_replay_max_events"),
         ({"DISCORD_ARCH_GATEWAY_RESUME_TIMEOUT_S": "-1"}, "gateway_resume_timeout_s"),
+        ({"DISCORD_ARCH_GATEWAY_IDENTIFY_INTERVAL_S": "0"}, "gateway_identify_interval_s"),
     ]
     for env, needle in cases:
         with pytest.raises(ConfigError) as info:
