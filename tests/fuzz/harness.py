@@ -77,8 +77,8 @@ class FakeTransport:
     def send_close(self, code: int = 0, reason: bytes = b"") -> None:
         if not self.is_close_frame_sent:
             code = int(code)
-            assert code in (1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011) \
-                or 3000 <= code <= 4999, code
+            # RFC 6455 §7.4.1 and IANA's registry (1012-1014), as gateway.listener allows.
+            assert 1000 <= code <= 1003 or 1007 <= code <= 1014 or 3000 <= code <= 4999, code
             assert len(reason) <= 123, reason
             self.is_close_frame_sent, self.close_code = True, code
 

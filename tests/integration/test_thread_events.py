@@ -141,6 +141,14 @@ async def test_a_user_added_to_a_private_thread_gets_its_thread_create(server: S
                            json={"name": "invited", "type": 12})
         assert r.status == 201, r.body
         thread = r.body["id"]
+        # A marker the member does receive, published after the creation: once it arrived,
+        # the hub has fanned the creation out (bus order) against the thread's members as
+        # they were then, before the member is added (a load of the new thread racing the
+        # PUT below could otherwise judge the creation by the later membership).
+        await api.post(f"/channels/{guild['channels'][0]['id']}/messages", owner.token,
+                       json={"content": "marker"})
+        marker = await next_of(ws, ("MESSAGE_CREATE", "THREAD_CREATE"))
+        assert marker["t"] == "MESSAGE_CREATE", marker  # the creation did not reach the member
         r = await api.put(f"/channels/{thread}/thread-members/{member.id}", owner.token)
         assert r.status == 204, r.body
         got = await next_of(ws, ("THREAD_CREATE", "THREAD_MEMBER_UPDATE"))
