@@ -23,13 +23,29 @@ from core.errors import invalid_form
 from core.images import sniff
 from core.platform import Platform
 
-__all__ = ["MAX_IMAGE_BYTES", "is_data_uri", "store_image"]
+__all__ = ["MAX_IMAGE_BYTES", "image_hash", "is_data_uri", "store_image"]
 
 MAX_IMAGE_BYTES = 10 << 20  # Discord: 10 MiB for an avatar or icon
 
 
 def is_data_uri(value: object) -> bool:
     return isinstance(value, str) and value.startswith("data:image/")
+
+
+def image_hash(value: object, field: str) -> str | None:
+    """An image field's hash: None for null, a hash (1-64 characters) as given, a data URI's
+    MD5 (Discord's hash format; storing the image too is :func:`store_image`'s).
+
+    Raises:
+        ApiError: 400 50035 ``IMAGE_INVALID`` at ``field`` for anything else.
+    """
+    if value is None:
+        return None
+    if is_data_uri(value):
+        return hashlib.md5(str(value).encode(), usedforsecurity=False).hexdigest()
+    if isinstance(value, str) and 1 <= len(value) <= 64:
+        return value
+    raise invalid_form(field, "IMAGE_INVALID", "Invalid image data")
 
 
 async def store_image(p: Platform, kind: str, owner_id: int, data_uri: str, field: str) -> str:

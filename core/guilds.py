@@ -7,13 +7,12 @@ Discord's JSON objects (``core.wire``), the same dicts the events carry.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from typing import Any
 
 from core import thread_listings
 from core.access import GuildView, guild_view
-from core.assets import is_data_uri, store_image
+from core.assets import image_hash, is_data_uri, store_image
 from core.attachments import delete_channel_files
 from core.errors import ApiError, ErrorCode, invalid_form
 from core.events import Event
@@ -183,18 +182,6 @@ async def get_guild(p: Platform, actor: User, guild_id: int, with_counts: bool =
     return out
 
 
-def _icon_hash(body: dict[str, Any]) -> Any:
-    """``icon``: null, an image data URI (stored as its MD5, Discord's hash format) or a hash."""
-    icon = body.get("icon")
-    if icon is None:
-        return None
-    if isinstance(icon, str) and icon.startswith("data:image/"):
-        return hashlib.md5(icon.encode(), usedforsecurity=False).hexdigest()
-    if isinstance(icon, str) and 1 <= len(icon) <= 64:
-        return icon
-    raise invalid_form("icon", "IMAGE_INVALID", "Invalid image data")
-
-
 async def _system_channel(p: Platform, guild_id: int, body: dict[str, Any]) -> int | None:
     channel_id = get_snowflake(body, "system_channel_id", nullable=True)
     if channel_id is None:
@@ -215,7 +202,7 @@ async def _guild_fields(p: Platform, gv: GuildView, body: dict[str, Any]) -> dic
     if "icon" in body:
         icon = body["icon"]
         fields["icon"] = (await store_image(p, "icons", gv.guild.id, icon, "icon")
-                          if is_data_uri(icon) else _icon_hash(body))
+                          if is_data_uri(icon) else image_hash(icon, "icon"))
     if "description" in body:
         fields["description"] = get_str(body, "description", nullable=True,
                                         max_len=DESCRIPTION_MAX)
