@@ -113,6 +113,11 @@ class Config:
         gateway_identify_interval_s: seconds between two session starts in one identify
             bucket of a bot (Discord's "Session Start Limit": 5). A setting so that a test
             server can pace in fractions of a second what a real one paces in seconds.
+        gateway_flush_slice_ms: the longest the hub writes to sockets before it lets the
+            event loop do other work (reads, heartbeats, the next durable message): a fanout
+            to 10,000 sockets goes out in slices of this many ms. 0: each round at once.
+        loop_lag_interval_ms: a timer due every this many ms measures how late the event
+            loop runs it (``discord_arch_loop_lag_seconds`` on the ops port). 0 (default): off.
         max_guilds_per_user: guilds a user may own or join (Discord: 100 for users).
         max_channels_per_guild: channels in a guild (Discord: 500).
         max_roles_per_guild: roles in a guild (Discord: 250).
@@ -161,6 +166,8 @@ class Config:
     gateway_replay_max_bytes: int = 1 << 20
     identify_max_concurrency: int = 1
     gateway_identify_interval_s: float = 5.0
+    gateway_flush_slice_ms: float = 3.0
+    loop_lag_interval_ms: float = 0.0
     max_guilds_per_user: int = 100
     max_channels_per_guild: int = 500
     max_roles_per_guild: int = 250
@@ -226,6 +233,9 @@ class Config:
         if not self.gateway_identify_interval_s > 0:  # `not >`: NaN is refused too
             raise ConfigError("gateway_identify_interval_s must be > 0, got "
                               f"{self.gateway_identify_interval_s}")
+        for name in ("gateway_flush_slice_ms", "loop_lag_interval_ms"):
+            if not getattr(self, name) >= 0:  # `not >=`: NaN is refused too
+                raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
         if self.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
             raise ConfigError("log_level must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
         if self.log_format not in ("auto", "json", "text"):

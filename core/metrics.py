@@ -14,15 +14,21 @@ batch, per flush and per HTTP request.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Callable, Iterator
 from importlib import metadata
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import Collector
 
-__all__ = ["CONTENT_TYPE", "Metrics", "backend_of"]
+__all__ = ["CONTENT_TYPE", "LagTally", "Metrics", "backend_of"]
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 _P = "discord_arch_"
@@ -32,6 +38,8 @@ _P = "discord_arch_"
 _FAST_S = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 _HTTP_S = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 _BATCH = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
+# Event-loop lag: fine below the 10 ms a fanout slice must never exceed (issue 16), coarse above.
+_LAG_S = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
 # Exception module roots of each backend's driver (the MRO is searched, so a subclass
 # defined elsewhere still counts).
@@ -45,6 +53,32 @@ _BACKENDS = {
 # Close codes a client may send that get their own label; any other is "other", so that a
 # client cannot mint label values (RFC 6455 §7.4 allows 1000-4999).
 _CLIENT_CODES = frozenset({1000, 1001})
+
+
+class LagTally:
+    """How late the event loop ran a timer, in plain ints (a probe wakes every few ms: no
+    lock, no ``prometheus_client`` object on that path); exported as a histogram at scrape.
+
+    Attributes:
+        counts: observations per bucket of ``bounds`` (``lag <= bound``), the last one past
+            the largest bound.
+        sum_s: the lags added up, in seconds.
+        max_s: the largest lag seen since the start.
+    """
+
+    __slots__ = ("bounds", "counts", "max_s", "sum_s")
+
+    def __init__(self, bounds: tuple[float, ...] = _LAG_S) -> None:
+        self.bounds = bounds
+        self.counts = [0] * (len(bounds) + 1)
+        self.sum_s = 0.0
+        self.max_s = 0.0
+
+    def observe(self, lag_s: float) -> None:
+        self.counts[bisect_left(self.bounds, lag_s)] += 1
+        self.sum_s += lag_s
+        if lag_s > self.max_s:
+            self.max_s = lag_s
 
 
 def backend_of(exc: BaseException) -> str | None:
@@ -76,6 +110,8 @@ class Metrics:
         slow_consumer_closes: connections closed with 4900 (send buffer over its limit).
         bus_gap_sessions: sessions ended because the bus may have lost their events
             (``Hub.on_gap``: op 9, close 4009, no RESUME).
+        loop_lag: the event loop's lateness, set when the worker probes it
+            (``loop_lag_interval_ms``, ``gateway.looplag``); None: not measured, not exported.
     """
 
     def __init__(self, worker: int = 0) -> None:
@@ -85,6 +121,7 @@ class Metrics:
         self.hub_events = 0
         self.slow_consumer_closes = 0
         self.bus_gap_sessions = 0
+        self.loop_lag: LagTally | None = None
         self._connections: Callable[[], int] = _zero
         self._sessions: Callable[[], int] = _zero
         self._bus: object = None
@@ -200,6 +237,18 @@ class _Live(Collector):
         yield CounterMetricFamily(_P + "bus_gap_sessions", "Gateway sessions ended (op 9, then "
                                   "4009) because the bus may have lost events for them",
                                   value=m.bus_gap_sessions)
+        lag = m.loop_lag
+        if lag is not None:
+            cumulative, buckets = 0, []
+            for bound, count in zip((*map(str, lag.bounds), "+Inf"), lag.counts, strict=True):
+                cumulative += count
+                buckets.append((bound, cumulative))
+            yield HistogramMetricFamily(_P + "loop_lag_seconds", "How late the event loop ran "
+                                        "a timer due every loop_lag_interval_ms: a stall of "
+                                        "the loop (a long callback) delays everything else",
+                                        buckets=buckets, sum_value=lag.sum_s)
+            yield GaugeMetricFamily(_P + "loop_lag_max_seconds", "The largest event loop lag "
+                                    "since the start", value=lag.max_s)
         for attr, doc in (("gaps", "Times the Redis bus subscriber was lost and restored (events "
                                    "published meanwhile may be lost: every session is told)"),
                           ("dropped", "Events the Redis bus dropped because its outbox was full"),

@@ -27,10 +27,11 @@ from api.app import create_app, http_logger
 from api.ops import start_ops
 from core.config import Config
 from core.events import Bus
-from core.metrics import Metrics
+from core.metrics import LagTally, Metrics
 from core.platform import Platform
 from core.relay import EventRelay
 from core.snowflake import SnowflakeGenerator
+from gateway.looplag import LoopLagProbe
 from gateway.notify import Notifier
 from gateway.server import GatewayServer
 from gateway.supervised import LANE, Heartbeat, notify_ready
@@ -96,6 +97,11 @@ async def _serve(
 ) -> int:
     platform = await open_platform(config, index)
     ops = None
+    probe = None
+    if config.loop_lag_interval_ms > 0:
+        platform.metrics.loop_lag = LagTally()
+        probe = LoopLagProbe(config.loop_lag_interval_ms / 1000, platform.metrics.loop_lag)
+        probe.start(asyncio.get_running_loop())
     # What `discord-arch admin` (another process) did, delivered to this worker's subscribers.
     relay = EventRelay(platform.meta, platform.bus, platform.metrics)
     try:
@@ -135,6 +141,8 @@ async def _serve(
             if ops is not None:  # last: /readyz says "draining" until the end
                 await ops.cleanup()
     finally:
+        if probe is not None:
+            probe.stop()
         await relay.aclose()
         await platform.aclose()
     return 0

@@ -1,0 +1,63 @@
+"""The event loop's lag, measured: a timer due every few ms and how late the loop ran it.
+
+Everything a worker does runs on one loop, so any callback that runs long (a fanout round
+to 10,000 sockets, a big READY) delays every other: heartbeat ACKs, reads, the next durable
+message. The lateness of a timer due every ``interval_s`` is the delay any of them saw then
+(up to the interval's granularity), which is what issue 16's "no stall over 10 ms" is
+measured by. It lands in the worker's :class:`~core.metrics.LagTally`
+(``discord_arch_loop_lag_seconds`` and ``_max_seconds`` on the ops port).
+
+Cheap on purpose: one callback per interval, a clock read and a few integer operations.
+The clock is ``time.monotonic`` and not ``loop.time()``: uvloop's is libuv's time, cached
+when the iteration began, so a callback that runs long would not be seen late by it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+from core.metrics import LagTally
+
+__all__ = ["LoopLagProbe"]
+
+
+class LoopLagProbe:
+    """A timer every ``interval_s`` that records in ``tally`` how late each one ran.
+
+    Args:
+        interval_s: the period (> 0); the smaller, the finer the stalls it sees.
+        tally: where the lags go.
+        clock: seconds, monotonic (a test's own).
+    """
+
+    def __init__(self, interval_s: float, tally: LagTally,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.interval_s = interval_s
+        self.tally = tally
+        self._clock = clock
+        self._due = 0.0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._handle: asyncio.TimerHandle | None = None
+
+    def start(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._arm()
+
+    def stop(self) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+
+    def wake(self) -> None:
+        """The timer ran: record its lateness and arm the next one (from now, not from the
+        missed due time, so one stall is counted once)."""
+        self.tally.observe(max(0.0, self._clock() - self._due))
+        if self._loop is not None:
+            self._arm()
+
+    def _arm(self) -> None:
+        assert self._loop is not None
+        self._due = self._clock() + self.interval_s
+        self._handle = self._loop.call_later(self.interval_s, self.wake)
