@@ -1,6 +1,6 @@
 """What operators see: the REST latency middleware and the internal ops app of a worker.
 
-The ops app serves three routes on an internal port of its own (``metrics_host``,
+The ops app serves four routes on an internal port of its own (``metrics_host``,
 ``metrics_port`` + worker index), never on the public ports:
 
 - ``GET /metrics``: the worker's Prometheus metrics (``core.metrics``), text format.
@@ -9,6 +9,9 @@ The ops app serves three routes on an internal port of its own (``metrics_host``
 - ``GET /readyz``: 200 when the stores, the cache and the bus answer (``core.health``), 503
   with ``{"ready": false, "failed": {component: reason}}`` otherwise, and 503 while the worker
   drains, so a load balancer stops sending it new connections.
+- ``GET /timeline?since=SEQ``: the per-message timeline (``core.timeline``, on with
+  ``trace_sample_every``): per-stage percentiles of the sampled messages finished after the
+  ``SEQ``-th, and ``seq``, the count so far (what a benchmark passes next time).
 """
 
 from __future__ import annotations
@@ -88,7 +91,7 @@ def _done(
 def create_ops_app(
     platform: Platform, draining: Callable[[], bool] = lambda: False
 ) -> web.Application:
-    """The ops app of one worker: ``/metrics``, ``/healthz``, ``/readyz``.
+    """The ops app of one worker: ``/metrics``, ``/healthz``, ``/readyz``, ``/timeline``.
 
     Args:
         platform: the worker's platform (its metrics and backends).
@@ -109,8 +112,16 @@ def create_ops_app(
             return json_response({"ready": False, "failed": failed}, 503)
         return json_response({"ready": True})
 
+    async def timeline(request: web.Request) -> web.Response:
+        try:
+            since = int(request.query.get("since", "0"))
+        except ValueError:
+            return json_response({"error": "since: an integer"}, 400)
+        return json_response(platform.timeline.report(since))
+
     app = web.Application()
     app.router.add_get("/metrics", metrics)
+    app.router.add_get("/timeline", timeline)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     return app

@@ -31,6 +31,7 @@ from core.config import Config
 from core.events import Event
 from core.metrics import Metrics
 from core.models import Channel, ChannelType, Guild, Member, Message, Role, User
+from core.timeline import Timeline
 from core.wire import message_json
 from gateway.hub import Hub
 from gateway.limits import SessionLimits
@@ -87,6 +88,7 @@ class _Platform:
         self.metrics = Metrics()
         # The hub takes bus interest per guild and user it indexes: no-ops on a MemoryBus.
         self.bus = MemoryBus()
+        self.timeline = Timeline()  # off: what the hub reads of it
 
 
 class _Server:

@@ -84,6 +84,10 @@ class Config:
         batch_max_delay_ms: the longest a message waits for its batch to fill, in ms. 0 (the
             default) is pure group commit: a batch is whatever queued while the previous write
             was in flight, which measured fuller and faster than any linger (bench/RESULTS.md).
+        trace_sample_every: the per-message timeline (``core.timeline``): one message in
+            this many gets a monotonic stamp at each stage from receipt to the socket write,
+            and ``/timeline`` on the ops port serves their per-stage percentiles. 0 (the
+            default) is off: one integer test per message.
         max_body_bytes: largest REST request body; larger gets 413.
         max_attachment_bytes: largest file of a message (``multipart/form-data`` send, each
             file streamed to storage, never held whole); larger gets 413 40005 (Discord: 25 MiB).
@@ -149,6 +153,7 @@ class Config:
     sqlite_synchronous: str = "FULL"
     batch_max_messages: int = 256
     batch_max_delay_ms: float = 0.0
+    trace_sample_every: int = 0
     max_body_bytes: int = 1 << 20
     max_attachment_bytes: int = 25 << 20
     max_message_length: int = 2000
@@ -216,6 +221,8 @@ class Config:
             raise ConfigError("sqlite_synchronous must be OFF, NORMAL, FULL or EXTRA")
         if self.batch_max_messages < 1 or self.batch_max_delay_ms < 0:
             raise ConfigError("batch_max_messages must be >= 1 and batch_max_delay_ms >= 0")
+        if self.trace_sample_every < 0:
+            raise ConfigError("trace_sample_every must be >= 0 (0: off)")
         if self.max_attachment_bytes < 1:
             raise ConfigError("max_attachment_bytes must be >= 1")
         if self.heartbeat_interval_ms < 1:

@@ -39,6 +39,7 @@ from core.permissions import Permission
 from core.platform import Platform
 from core.router import RouterClosed, WriteFailed
 from core.snowflake import snowflake_time_ms
+from core.timeline import VALIDATED, Trace
 from core.validate import snowflake_value
 from core.wire import member_json, message_json, reaction_json
 
@@ -114,7 +115,7 @@ async def _webhook_scope(p: Platform, channel: Channel) -> _MentionScope:
 
 async def send(
     p: Platform, author: User, channel_id: int, body: dict[str, Any],
-    files: Sequence[StoredFile] = (),
+    files: Sequence[StoredFile] = (), *, trace: Trace | None = None,
 ) -> Json:
     """``POST /channels/{id}/messages``: write a message durably, then publish MESSAGE_CREATE.
 
@@ -160,7 +161,9 @@ async def send(
     member = view.guild.member if view.guild else None
     data = message_json(message, users, member, ref_json)
     event = Event("MESSAGE_CREATE", data, **channel_audience(channel))
-    earlier = await _submit(p, message, event, form.enforce_nonce)
+    if trace is not None:  # a sampled message (core.timeline)
+        trace.stamp(VALIDATED)
+    earlier = await _submit(p, message, event, form.enforce_nonce, trace)
     if earlier is not None:
         return (await render(p, channel, [earlier], members=True))[0]
     await threads.message_sent(p, channel)
@@ -179,9 +182,10 @@ async def may_attach(p: Platform, author: User, channel_id: int) -> None:
     view.require(_P.SEND_MESSAGES | _P.ATTACH_FILES)
 
 
-async def _submit(p: Platform, message: Message, event: Event, enforce: bool) -> Message | None:
+async def _submit(p: Platform, message: Message, event: Event, enforce: bool,
+                  trace: Trace | None = None) -> Message | None:
     try:
-        return await p.router.submit(message, (event,), enforce_nonce=enforce)
+        return await p.router.submit(message, (event,), enforce_nonce=enforce, trace=trace)
     except WriteFailed:
         raise ApiError(503, ErrorCode.GENERAL, "The message could not be saved; retry.") from None
     except RouterClosed:

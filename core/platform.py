@@ -25,6 +25,7 @@ from core.snowflake import SnowflakeGenerator
 from core.store.base import MessageStore, MetaStore, StoreUnavailable
 from core.store.cache import Cache, MemoryCache
 from core.store.metacache import CachedMetaStore
+from core.timeline import Timeline
 
 __all__ = ["Platform"]
 
@@ -46,6 +47,7 @@ class Platform:
         router: the batched message write path.
         blobs: uploaded files (attachments, avatars, icons): ``DATA_DIR/blobs``.
         metrics: this worker's Prometheus metrics (its own registry).
+        timeline: the sampled per-message timeline (``trace_sample_every``; off by default).
     """
 
     config: Config
@@ -59,6 +61,7 @@ class Platform:
     router: MessageRouter
     blobs: BlobStore
     metrics: Metrics = field(default_factory=Metrics)
+    timeline: Timeline = field(default_factory=Timeline)
     _closers: contextlib.AsyncExitStack = field(default_factory=contextlib.AsyncExitStack)
 
     @staticmethod
@@ -104,6 +107,7 @@ class Platform:
             metrics.bind_bus(bus)
             passwords = Passwords(config.argon2_time_cost, config.argon2_memory_kib)
             stack.callback(passwords.close)
+            timeline = Timeline(config.trace_sample_every)
             router = MessageRouter(
                 messages, bus, cache,
                 max_batch=config.batch_max_messages, max_delay_ms=config.batch_max_delay_ms,
@@ -111,6 +115,7 @@ class Platform:
                 # The mention rows of each durable batch (counts of read states).
                 after_write=MentionIndex(
                     meta, lambda e: metrics.backend_error(e, "mentions")).record,
+                timeline=timeline,
             )
             await router.start()
             stack.push_async_callback(router.aclose)  # closed first: flushes pending writes
@@ -124,6 +129,7 @@ class Platform:
             config=config, meta=meta, messages=messages, cache=cache, bus=bus,
             ids=ids or SnowflakeGenerator.for_worker(config.node_id, 0, 0),
             tokens=tokens, passwords=passwords, router=router, metrics=metrics,
+            timeline=timeline,
             blobs=LocalBlobStore(os.path.join(config.data_dir, BLOBS_DIR)),
             _closers=stack,
         )

@@ -32,6 +32,7 @@ from core.events import Bus, Event
 from core.models import Message
 from core.store.base import MessageStore, StoreUnavailable
 from core.store.cache import Cache
+from core.timeline import DURABLE, QUEUED, WRITING, Timeline, Trace
 
 __all__ = ["ISOLATE_MAX_WRITES", "MessageRouter", "RouterClosed", "WriteFailed"]
 
@@ -59,6 +60,7 @@ class _Pending:
     message: Message
     events: Sequence[Event]
     done: asyncio.Future[None]
+    trace: Trace | None = None
 
 
 class MessageRouter:
@@ -78,6 +80,8 @@ class MessageRouter:
         after_write: awaited with the messages of each batch once they are durable, before
             their events are published (the mention index, ``core.mentions``): once per
             batch, never per message; it must not raise (the messages are written already).
+        timeline: the worker's sampled per-message timeline (``core.timeline``): the stamps
+            of a traced message from queued to published; off, one test per batch.
     """
 
     def __init__(
@@ -91,6 +95,7 @@ class MessageRouter:
         max_pending: int = 10_000,
         on_batch: Callable[[int, float, BaseException | None], None] | None = None,
         after_write: Callable[[Sequence[Message]], Awaitable[None]] | None = None,
+        timeline: Timeline | None = None,
     ) -> None:
         self._store = store
         self._bus = bus
@@ -104,6 +109,7 @@ class MessageRouter:
         self._closing = False
         self._on_batch = on_batch
         self._after_write = after_write
+        self._timeline = timeline if timeline is not None and timeline.every else None
         # Counters read by metrics and benchmarks.
         self.batches = 0
         self.messages = 0
@@ -126,7 +132,8 @@ class MessageRouter:
         self._task = None
 
     async def submit(
-        self, message: Message, events: Sequence[Event] = (), *, enforce_nonce: bool = False
+        self, message: Message, events: Sequence[Event] = (), *, enforce_nonce: bool = False,
+        trace: Trace | None = None,
     ) -> Message | None:
         """Queue ``message`` and return once it is durable and ``events`` are published.
 
@@ -154,8 +161,10 @@ class MessageRouter:
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         if key is not None:
             self._inflight_nonces[key] = done
+        if trace is not None:
+            trace.stamp(QUEUED)
         try:
-            await self._queue.put(_Pending(message, events, done))
+            await self._queue.put(_Pending(message, events, done, trace))
             await done
         finally:
             if key is not None:
@@ -206,8 +215,13 @@ class MessageRouter:
             batch.append(self._queue.get_nowait())
 
     async def _write(self, batch: list[_Pending]) -> None:
+        traced = [p.trace for p in batch if p.trace is not None] if self._timeline else ()
+        for trace in traced:
+            trace.stamp(WRITING)
         started = time.perf_counter()
         failed = await self._write_isolating(batch)
+        for trace in traced:
+            trace.stamp(DURABLE)
         seconds = time.perf_counter() - started
         error = failed[0][1] if failed else None
         if self._on_batch is not None:
@@ -232,6 +246,10 @@ class MessageRouter:
             if not p.done.done():  # the sender may have gone away (cancelled)
                 p.done.set_result(None)
         self._bus.publish(events)
+        if self._timeline is not None and traced:
+            for p in written:
+                if p.trace is not None:
+                    self._timeline.published(p.trace, p.message.id)
 
     async def _write_isolating(
         self, batch: list[_Pending]

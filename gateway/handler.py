@@ -27,6 +27,7 @@ from core.models import Member, User
 from core.platform import Platform
 from core.read_states import ready_read_state
 from core.shard import IDENTIFY_INTERVAL_S, IdentifyBuckets, shard_of
+from core.timeline import HANDLED
 from core.wire import channel_json, member_json
 from gateway.hub import Hub
 from gateway.listener import Connection
@@ -78,16 +79,23 @@ class CommandHandler:
                                         identify_interval_s)
         self._loop = asyncio.get_running_loop()
         self._tasks: dict[Connection, asyncio.Task[None]] = {}
+        self._timeline = platform.timeline
+        # With the timeline on: when a connection's oldest unhandled command was decoded
+        # (perf_counter_ns), the received stamp of a sampled op 50.
+        self._arrived: dict[Connection, int] = {}
         self.resume_url = platform.config.gateway_url
 
     def submit(self, conn: Connection) -> None:
         """Run ``conn``'s waiting commands, in order, in its task (started if none runs)."""
+        if self._timeline.every and conn not in self._arrived:
+            self._arrived[conn] = self._timeline.clock()
         if conn not in self._tasks:
             self._tasks[conn] = self._loop.create_task(self._run(conn))
 
     def cancel(self, conn: Connection) -> None:
         """Stop ``conn``'s commands (its socket is gone)."""
         task = self._tasks.pop(conn, None)
+        self._arrived.pop(conn, None)
         if task is not None:
             task.cancel()
 
@@ -125,6 +133,7 @@ class CommandHandler:
         finally:
             if self._tasks.get(conn) is asyncio.current_task():
                 del self._tasks[conn]
+                self._arrived.pop(conn, None)  # a command other than op 50's
 
     # -- identify and READY ---------------------------------------------------------------------
 
@@ -246,8 +255,14 @@ class CommandHandler:
     async def _send(self, conn: Connection, command: SendMessage) -> None:
         """Op 50: the REST send path; success is the MESSAGE_CREATE echo with the nonce."""
         assert conn.user is not None
+        trace = None
+        if self._timeline.every:  # sampled (core.timeline): received is when it was decoded
+            trace = self._timeline.start(self._arrived.pop(conn, None))
+            if trace is not None:
+                trace.stamp(HANDLED)
         try:
-            await messages.send(self._platform, conn.user, command.channel_id, command.body)
+            await messages.send(self._platform, conn.user, command.channel_id, command.body,
+                                trace=trace)
         except ApiError as e:
             conn.session.on_send_failed(command.nonce, e.code, e.message, command.channel_id)
 

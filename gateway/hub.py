@@ -37,6 +37,7 @@ from core.models import ChannelType
 from core.permissions import Permission
 from core.platform import Platform
 from core.shard import on_shard
+from core.timeline import FANNED, WRITTEN, Trace
 from gateway.audience import MESSAGE_EVENTS, Audience, Conn, ContentGate, guild_of
 from gateway.cache import RELOAD_EVENTS, GuildCache
 from gateway.codec import Dispatch
@@ -111,6 +112,8 @@ class Hub:
         self._metrics = platform.metrics
         # perf_counter() of the oldest bus delivery whose frames are not written yet.
         self._delivered: float | None = None
+        self._timeline = platform.timeline  # sampled messages' stamps (core.timeline)
+        self._traced: list[Trace] = []  # fanned out, finished by the next _flush
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -292,7 +295,12 @@ class Hub:
         self._metrics.hub_events += len(events)
         if self._delivered is None:
             self._delivered = time.perf_counter()
+        traced = self._timeline.arrived(events) if self._timeline.in_flight else None
         self._on_events(events)
+        if traced:
+            for trace in traced:
+                trace.stamp(FANNED)
+            self._traced += traced
         if self._flush_handle is None and self._drainer is None:
             self._delivered = None  # nothing to write for these: no fanout to time
 
@@ -349,9 +357,17 @@ class Hub:
                 conn.flush()
             except Exception:  # one broken socket must not starve the others
                 logger.exception("flushing a gateway connection failed")
+        if self._traced:
+            self._finish_traces()
         if self._delivered is not None:
             self._metrics.fanout_seconds.observe(time.perf_counter() - self._delivered)
             self._delivered = None
+
+    def _finish_traces(self) -> None:
+        traced, self._traced = self._traced, []
+        for trace in traced:
+            trace.stamp(WRITTEN)
+            self._timeline.finish(trace)
 
     def _audience(self, event: Event, cache: GuildCache | None, need: int,
                   guild_id: int | None) -> Audience:

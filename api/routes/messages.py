@@ -52,7 +52,10 @@ async def send(request: web.Request) -> web.Response:
                                       lambda: messages.may_attach(p, user, channel_id)) as up:
                 out = await messages.send(p, user, channel_id, up.body, up.files)
         else:
-            out = await messages.send(p, user, channel_id, await read_json(request))
+            # Sampled (core.timeline): received once the middleware let the request through.
+            trace = p.timeline.start() if p.timeline.every else None
+            out = await messages.send(p, user, channel_id, await read_json(request),
+                                      trace=trace)
     except messages.SlowmodeLimited as e:
         # Returned rather than raised so that the rate-limit headers are added as well.
         headers = {"Retry-After": str(math.ceil(e.retry_after)), "Via": _VIA,

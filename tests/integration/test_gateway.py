@@ -25,6 +25,7 @@ from core.events import Event
 from core.metrics import Metrics
 from core.models import Channel, ChannelType, Guild, Member, Role, User
 from core.permissions import Permission
+from core.timeline import Timeline
 from gateway import worker
 from gateway.hub import Hub
 from gateway.limits import SessionLimits
@@ -725,7 +726,8 @@ class _InterestBus(MemoryBus):
 
 
 def _hub(bus: MemoryBus | None = None) -> Hub:
-    platform = SimpleNamespace(meta=_Meta(), metrics=Metrics(), bus=bus or MemoryBus())
+    platform = SimpleNamespace(meta=_Meta(), metrics=Metrics(), bus=bus or MemoryBus(),
+                               timeline=Timeline())
     return Hub(platform)  # type: ignore[arg-type]
 
 

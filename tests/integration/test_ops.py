@@ -267,3 +267,44 @@ async def test_lifecycle_is_logged_once_each_and_never_the_token(
     assert identified.session_id == ready["session_id"]  # type: ignore[attr-defined]
     assert identified.shard == [0, 1]  # type: ignore[attr-defined]
     assert all(r.levelno == logging.INFO for r in records)
+
+
+async def test_timeline_stamps_sampled_sends_from_receipt_to_the_write(tmp_path: Path) -> None:
+    """trace_sample_every=2: of four sends (two over REST, two by op 50) two are traced, each
+    through every stage it has (op 50: handled too); /timeline?since= reads only newer ones."""
+    async with running_server(_config(tmp_path, trace_sample_every=2)) as server:
+        base = await _ops_up(server)
+        async with server.http.get(base + "/timeline") as r:
+            assert r.status == 200
+            empty = await r.json()
+        assert empty == {"every": 2, "seq": 0, "traces": 0, "stages": {}, "spans": {}}
+        api = Api(server.http)
+        a = await api.register()
+        channel_id = (await api.guild(a))["channels"][0]["id"]
+        async with server.connect() as ws:
+            await ws.identify(a.token)
+            for i in range(2):  # the second is sampled
+                r = await api.post(f"/channels/{channel_id}/messages", a.token,
+                                   json={"content": f"rest {i}"})
+                assert r.status == 200, r.body
+                await ws.recv_until("MESSAGE_CREATE")
+            async with server.http.get(base + "/timeline") as r:
+                rest = await r.json()
+            for i in range(2):  # the second is sampled
+                await ws.send({"op": 50, "d": {"channel_id": channel_id, "content": f"gw {i}",
+                                               "nonce": f"n{i}"}})
+                await ws.recv_until("MESSAGE_CREATE")
+            await asyncio.sleep(0.05)  # the flush after the echo's write has ended
+            async with server.http.get(base + "/timeline?since=1") as r:
+                op50 = await r.json()
+            async with server.http.get(base + "/timeline?since=x") as r:
+                assert r.status == 400
+    assert rest["seq"] == 1 and rest["traces"] == 1
+    assert set(rest["stages"]) == {"validated", "queued", "writing", "durable", "published",
+                                   "hub", "fanned", "written"}  # REST: no handled stage
+    assert op50["seq"] == 2 and op50["traces"] == 1
+    assert "handled" in op50["stages"]
+    for report in (rest, op50):
+        assert set(report["spans"]) == {"receive_to_durable", "receive_to_written",
+                                        "durable_to_written"}
+        assert all(s["p50"] >= 0 for s in report["stages"].values())
