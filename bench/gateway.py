@@ -70,6 +70,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import deploy, gateway_report, report
+from bench.compressed import fanout_compressed
 from bench.guilds import guilds
 from bench.harness import (
     PEERS,
@@ -384,6 +385,11 @@ def _parser() -> argparse.ArgumentParser:
                    help="fanout, guilds: time 1 receiver in N")
     p.add_argument("--senders", type=int, default=8, help="fanout: REST sender accounts")
     p.add_argument("--rest-concurrency", type=int, default=64, help="REST requests in flight")
+    p.add_argument("--compress", default="",
+                   help="fanout: compressed fanout instead (bench.compressed), variants "
+                        "none,zlib-stream[:LEVEL],zstd-stream[:LEVEL] at --rates (20,40)")
+    p.add_argument("--repeat", type=int, default=1,
+                   help="fanout --compress: runs of every variant, interleaved")
     p.add_argument("--payload-bytes", type=int, default=0,
                    help="peers' message size (default: the gateway's MESSAGE_CREATE frame)")
     p.add_argument("--concurrency", type=int, default=200, help="connects in flight")
@@ -422,15 +428,18 @@ def main(argv: Sequence[str] | None = None, prog: str = "bench.gateway") -> int:
 
     where = deploy.of(args)
     scenario = {"fanout": fanout, "guilds": guilds, "idle": idle, "storm": storm}[args.scenario]
+    if args.scenario == "fanout" and args.compress:
+        scenario = fanout_compressed  # its own results file: compressed.json
     result = {"scenario": args.scenario, **meta, "deployment": where.describe(),
               "server_cpu": args.server_cpu, "client_cpus": args.client_cpus,
               **uvloop.run(scenario(args))}
-    name = where.results_name(args.scenario)
+    name = where.results_name("compressed" if scenario is fanout_compressed else args.scenario)
     if args.scenario == "idle" and args.layout == "small-guilds":
         # Not idle_*.json: the report takes those for deployments of the one-guild layout.
         name = name.replace("idle", "idle-small-guilds", 1)
     report.save(result, args.json or RESULTS_DIR / name, not args.no_report)
-    print(gateway_report.summary(result))
+    if scenario is not fanout_compressed:  # its figures were printed per step
+        print(gateway_report.summary(result))
     return 0
 
 

@@ -20,6 +20,10 @@ Targets:
 Receiving is the hot path of the client: after READY a frame costs a copy, one ``startswith``
 and a counter; only "probe" receivers (every ``probe_every``-th, spread over the fanout order)
 also find the nonce in the bytes and record a latency. JSON is decoded only until READY.
+A URL with ``compress=zlib-stream`` or ``zstd-stream`` makes every receiver inflate each
+binary message first, as discord.py does (zlib: buffered until the ``00 00 ff ff`` suffix,
+then one ``decompressobj`` call; zstd: one ``decompressobj`` call per message), so the
+latency of a compressed fanout includes the client's decompression, as it does for a bot.
 """
 
 from __future__ import annotations
@@ -35,10 +39,11 @@ import os
 import random
 import resource
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from multiprocessing.connection import Connection as Pipe
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import orjson
 from picows import WSFrame, WSListener, WSMsgType, WSTransport, ws_connect
@@ -50,7 +55,8 @@ logger = logging.getLogger(__name__)
 # A REST sender's target: (messages URL, tokens of accounts that may post there, weight).
 Target = tuple[str, Sequence[str], float]
 INTENTS = 1 | 1 << 9  # GUILDS | GUILD_MESSAGES: no presence, typing or member events
-_TEXT, _CLOSE = WSMsgType.TEXT, WSMsgType.CLOSE
+_TEXT, _CLOSE, _BINARY = WSMsgType.TEXT, WSMsgType.CLOSE, WSMsgType.BINARY
+_ZLIB_SUFFIX = b"\x00\x00\xff\xff"
 _MC = b"MESSAGE_CREATE"  # at offset 13 of b'{"op":0,"t":"MESSAGE_CREATE","s":...' (gateway/codec.py)
 _NONCE = b'"nonce":"'
 _CONNECT_TIMEOUT_S = 30.0
@@ -67,6 +73,34 @@ def peer_payload(send_ns: int, size: int) -> bytes:
     """A peer's message: shaped like a gateway MESSAGE_CREATE, ``size`` bytes, stamped."""
     head = b'{"op":0,"t":"MESSAGE_CREATE","s":0,"d":{"nonce":"%d","content":"' % send_ns
     return head + b"x" * max(0, size - len(head) - 3) + b'"}}'
+
+
+def inflater(compress: str | None) -> Callable[[bytes], bytes | None] | None:
+    """A receiver's decompression of its stream, as discord.py's, or None (uncompressed).
+
+    The callable takes each binary message and returns the payload once it is whole (zlib:
+    None until a message ends with the sync-flush suffix)."""
+    if compress is None:
+        return None
+    if compress == "zstd-stream":
+        import zstandard
+
+        return zstandard.ZstdDecompressor().decompressobj().decompress
+    if compress != "zlib-stream":
+        raise ValueError(f"compress={compress}")
+    import zlib
+
+    z, buffer = zlib.decompressobj(), bytearray()
+
+    def inflate(data: bytes) -> bytes | None:
+        buffer.extend(data)
+        if data[-4:] != _ZLIB_SUFFIX:
+            return None
+        out = z.decompress(buffer)
+        buffer.clear()
+        return out
+
+    return inflate
 
 
 def raise_nofile() -> int:
@@ -86,8 +120,10 @@ class Receiver(WSListener):
         probe: whether to record each frame's latency.
     """
 
-    def __init__(self, worker: LoadWorker, token: str | None, probe: bool) -> None:
+    def __init__(self, worker: LoadWorker, token: str | None, probe: bool,
+                 compress: str | None = None) -> None:
         super().__init__()
+        self.inflate = inflater(compress)
         self.count = 0
         self.reads = 0
         self.probe = probe
@@ -114,8 +150,14 @@ class Receiver(WSListener):
             self.done.set_result("connected")
 
     def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
+        payload: bytes | None = None
+        if self.inflate is not None and frame.msg_type is _BINARY:
+            payload = self.inflate(frame.get_payload_as_bytes())
+            if payload is None:
+                return  # a part of a message: more follows
         if self.fast:
-            data = frame.get_payload_as_bytes()  # the frame's buffer is reused after return
+            # The frame's buffer is reused after return: copied.
+            data = payload if payload is not None else frame.get_payload_as_bytes()
             if data.startswith(_MC, 13):
                 self.count += 1
                 if frame.last_in_buffer:  # coalescing as seen here: frames per socket read
@@ -126,24 +168,26 @@ class Receiver(WSListener):
                     self.sends.append(int(data[i:data.index(b'"', i)]))
                     self.frame_bytes = len(data)
                 return
-        self._control(transport, frame)
+        self._control(transport, frame, payload)
 
     def on_ws_disconnected(self, transport: WSTransport) -> None:
         self.fast = False
         self.ended = self.ended or "disconnected"
         self._finish("disconnected")
 
-    def _control(self, transport: WSTransport, frame: WSFrame) -> None:
-        """Everything but a counted MESSAGE_CREATE: the handshake, acks, closes."""
+    def _control(self, transport: WSTransport, frame: WSFrame, payload: bytes | None = None
+                 ) -> None:
+        """Everything but a counted MESSAGE_CREATE: the handshake, acks, closes (``payload``:
+        the inflated message of a compressed stream)."""
         if frame.msg_type is _CLOSE:
             code = frame.get_close_code().value if frame.payload_size >= 2 else 1005
             self.ended = f"close {code}"
             self._finish(self.ended)
             transport.disconnect()
             return
-        if self.token is None or frame.msg_type is not _TEXT:
+        if self.token is None or (payload is None and frame.msg_type is not _TEXT):
             return
-        msg = orjson.loads(frame.get_payload_as_bytes())
+        msg = orjson.loads(payload if payload is not None else frame.get_payload_as_bytes())
         op = msg.get("op")
         if op == 0:
             self.seq = msg.get("s") or self.seq
@@ -223,7 +267,9 @@ class LoadWorker:
         """
         start = time.monotonic()
         gate = asyncio.Semaphore(concurrency)
-        new = [Receiver(self, t, (offset + i) % probe_every == 0) for i, t in enumerate(tokens)]
+        compress = parse_qs(urlsplit(url).query).get("compress", [None])[-1]
+        new = [Receiver(self, t, (offset + i) % probe_every == 0, compress)
+               for i, t in enumerate(tokens)]
 
         async def one(receiver: Receiver) -> bool:
             async with gate:
