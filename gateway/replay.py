@@ -10,7 +10,10 @@ What the client acknowledged is dropped (:meth:`ReplayBuffer.ack`): Discord clie
 last ``s`` they received in every heartbeat, and a RESUME names a ``seq`` at least that high,
 so nothing at or below it can be asked for again. This matters for idle sessions, whose
 buffer would otherwise hold their READY and every GUILD_CREATE (their own, unshared bytes:
-the full member and presence lists of each small guild) for as long as they live.
+the full member and presence lists of each small guild) for as long as they live. An idle
+session's buffer is then empty, and holds no ``deque`` either: an empty one keeps its
+64-slot block (624 bytes, a twentieth of an idle session), so it is made on the first
+``append`` after an ``ack`` emptied it, and dropped by that ``ack``.
 """
 
 from __future__ import annotations
@@ -35,14 +38,14 @@ class ReplayBuffer:
     __slots__ = ("_bytes", "_entries", "_max_bytes", "_max_events", "last_seq")
 
     def __init__(self, max_events: int, max_bytes: int) -> None:
-        self._entries: deque[Parts] = deque()
+        self._entries: deque[Parts] | None = None  # None: empty (made on the first append)
         self._bytes = 0
         self._max_events = max_events
         self._max_bytes = max_bytes
         self.last_seq = 0
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return len(self._entries) if self._entries is not None else 0
 
     @property
     def size(self) -> int:
@@ -52,12 +55,14 @@ class ReplayBuffer:
     @property
     def first_seq(self) -> int:
         """The sequence number of the oldest dispatch held (``last_seq + 1`` when empty)."""
-        return self.last_seq - len(self._entries) + 1
+        return self.last_seq - len(self) + 1
 
     def append(self, parts: Parts) -> int:
         """Keep ``parts`` as the next dispatch and return its sequence number."""
         # Once per recipient of every fanout: the bounds are checked, not enforced, here.
         entries = self._entries
+        if entries is None:
+            entries = self._entries = deque()
         entries.append(parts)
         size = self._bytes + len(parts[0]) + len(parts[1])
         if size > self._max_bytes or len(entries) > self._max_events:
@@ -74,13 +79,15 @@ class ReplayBuffer:
         """
         entries = self._entries
         drop = min(seq, self.last_seq) - self.first_seq + 1
-        if drop <= 0:
+        if drop <= 0 or entries is None:
             return
         size = self._bytes
         for _ in range(drop):
             old = entries.popleft()
             size -= len(old[0]) + len(old[1])
         self._bytes = size
+        if not entries:
+            self._entries = None  # every acknowledged idle session: no block kept
 
     def _trim(self, size: int) -> int:
         """Drop the oldest dispatches down to 7/8 of both bounds; return the bytes left.
@@ -90,6 +97,7 @@ class ReplayBuffer:
         every busy session), whose ``append`` is then a comparison and no call.
         """
         entries = self._entries
+        assert entries is not None  # called by append, after it appended
         max_events = self._max_events - self._max_events // 8
         max_bytes = self._max_bytes - self._max_bytes // 8
         while entries and (len(entries) > max_events or size > max_bytes):
@@ -106,5 +114,7 @@ class ReplayBuffer:
         first = self.first_seq
         if not first - 1 <= seq <= self.last_seq:
             return None
+        if self._entries is None:
+            return []
         start = seq - first + 1
         return [(first + i, p) for i, p in enumerate(islice(self._entries, start, None), start)]
