@@ -11,6 +11,8 @@ Limits (Discord's, see "Message Resource" and "Embed Limits" in Discord's develo
   descriptions, field names and values, footer texts, author names) is at most 6000
   characters; anything over is 50035 with the field's path;
 - ``allowed_mentions``: at most 100 user ids and 100 role ids;
+- ``components``: action rows of buttons and select menus, with Discord's limits
+  (:mod:`core.components`);
 - ``flags``: only SUPPRESS_EMBEDS and SUPPRESS_NOTIFICATIONS may be set;
 - mentions: the first 100 distinct user ids and 100 role ids of the content count;
 - no string of the body may hold a C0 control character but tab and line breaks (50035,
@@ -24,6 +26,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from core.components import parse_components
 from core.errors import invalid_form
 from core.validate import (
     MISSING,
@@ -115,6 +118,7 @@ class SendForm:
     allowed: AllowedMentions
     reference: ReferenceForm | None
     flags: int
+    components: tuple[dict[str, Any], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,10 +129,11 @@ class EditForm:
     embeds: tuple[dict[str, Any], ...] | None
     flags: int | None
     allowed: AllowedMentions
+    components: tuple[dict[str, Any], ...] | None = None
 
     @property
     def only_flags(self) -> bool:
-        return self.content is None and self.embeds is None
+        return self.content is None and self.embeds is None and self.components is None
 
 
 def parse_send(body: dict[str, Any], max_length: int) -> SendForm:
@@ -143,13 +148,16 @@ def parse_send(body: dict[str, Any], max_length: int) -> SendForm:
         allowed=_allowed_mentions(body.get("allowed_mentions")),
         reference=_reference(body.get("message_reference")),
         flags=_flags(body, _SEND_FLAGS) or 0,
+        components=parse_components(body.get("components")),
     )
 
 
 def parse_edit(body: dict[str, Any], max_length: int) -> EditForm:
-    """A message edit body (``content``, ``embeds``, ``flags``, ``allowed_mentions``).
+    """A message edit body (``content``, ``embeds``, ``flags``, ``allowed_mentions``,
+    ``components``).
 
-    ``content: null`` clears the content, as on Discord; only SUPPRESS_EMBEDS may be changed.
+    ``content: null`` clears the content, as on Discord (``components: null`` or ``[]`` clears
+    them); only SUPPRESS_EMBEDS may be changed.
     """
     reject_control_chars(body)
     content = get_str(body, "content", max_len=max_length, nullable=True, default=MISSING)
@@ -161,6 +169,8 @@ def parse_edit(body: dict[str, Any], max_length: int) -> EditForm:
         else None,
         flags=_flags(body, SUPPRESS_EMBEDS),
         allowed=_allowed_mentions(body.get("allowed_mentions")),
+        components=parse_components(body.get("components"))
+        if "components" in body else None,
     )
 
 

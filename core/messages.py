@@ -105,8 +105,10 @@ def _scope(view: ChannelView) -> _MentionScope:
 
 
 async def _webhook_scope(p: Platform, channel: Channel) -> _MentionScope:
-    assert channel.guild_id is not None  # a webhook's channel is a guild text channel
-    roles = {r.id: r for r in await p.meta.list_roles(channel.guild_id)}
+    # A webhook's channel is a guild text channel; an interaction's answer may be in its
+    # bot's DM, which has no roles.
+    roles = ({r.id: r for r in await p.meta.list_roles(channel.guild_id)}
+             if channel.guild_id is not None else {})
     return _MentionScope(channel, roles, True)
 
 
@@ -138,8 +140,12 @@ async def send(
     if files:
         view.require(_P.ATTACH_FILES)
     form = parse_send(body, p.config.max_message_length)
+    if form.components and not author.bot:
+        # Discord's: components are an application's (its bot's messages and responses).
+        raise invalid_form("components", "COMPONENT_NOT_ALLOWED",
+                           "Only an application's messages may hold components.")
     attachments = attachment_objects(files, body, channel_id, p.config.http_url) if files else ()
-    if not form.content and not form.embeds and not attachments:
+    if not form.content and not form.embeds and not attachments and not form.components:
         raise ApiError.bad_request(ErrorCode.EMPTY_MESSAGE, "Cannot send an empty message")
     referenced = await _referenced(p, view, form.reference)
     replied = referenced.author_id if referenced and form.allowed.mentions_replied else None
@@ -155,7 +161,7 @@ async def send(
         mention_everyone=mentioned.everyone, mentions=mentioned.users,
         mention_roles=mentioned.roles, flags=form.flags, embeds=form.embeds,
         reference=MessageReference(referenced.id, channel.id, channel.guild_id)
-        if referenced else None, attachments=attachments,
+        if referenced else None, attachments=attachments, components=form.components,
     )
     ref_json = message_json(referenced, users) if referenced else None
     member = view.guild.member if view.guild else None
@@ -285,6 +291,9 @@ async def edit(
     view = await channel_view(p.meta, channel_id, user.id)
     message = await find_message(p, view.channel, message_id)
     form = parse_edit(body, p.config.max_message_length)
+    if form.components and not user.bot:
+        raise invalid_form("components", "COMPONENT_NOT_ALLOWED",
+                           "Only an application's messages may hold components.")
     if message.author_id != user.id and not (
         form.only_flags and view.guild is not None and view.permissions & _P.MANAGE_MESSAGES
     ):
@@ -347,8 +356,11 @@ async def _edit_fields(
     content = message.content if form.content is None else form.content
     embeds = message.embeds if form.embeds is None else form.embeds
     files = message.attachments if attachments is None else attachments
-    if not content and not embeds and not files:
+    components = message.components if form.components is None else form.components
+    if not content and not embeds and not files and not components:
         raise ApiError.bad_request(ErrorCode.EMPTY_MESSAGE, "Cannot send an empty message")
+    if form.components is not None and form.components != message.components:
+        fields["components"] = form.components
     if attachments is not None and attachments != message.attachments:
         fields["attachments"] = attachments
     if form.embeds is not None:

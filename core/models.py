@@ -377,6 +377,9 @@ class Message:
     # size, url...), kept whole with the message like ``embeds``; the bytes are in the blob
     # store (``core.blobs``) under ``attachments/{channel_id}/{id}``.
     attachments: tuple[dict[str, Any], ...] = field(default=())
+    # Its action rows of buttons and select menus (``core.components``), normalized, kept
+    # whole like ``embeds``: a click is checked against them.
+    components: tuple[dict[str, Any], ...] = field(default=())
 
 
 @dataclass(frozen=True, slots=True)
@@ -395,6 +398,9 @@ class Interaction:
         ephemeral: the response is ephemeral (flag 64): seen by the invoker only, not in history.
         original: an ephemeral original's message object (JSON text): it is in no channel's
             history, so ``@original`` is read from here.
+        state: what a later request about it is checked against (JSON text): the modal shown
+            (callback 9), which its submit must match; an autocomplete's focused option type
+            and the client's nonce, for the choices (callback 8). None otherwise.
     """
 
     id: int
@@ -411,6 +417,7 @@ class Interaction:
     original_id: int | None = None
     ephemeral: bool = False
     original: str | None = None
+    state: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

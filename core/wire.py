@@ -245,7 +245,7 @@ def message_json(
         "mention_roles": [str(r) for r in message.mention_roles],
         "attachments": list(message.attachments),
         "embeds": list(message.embeds),
-        "components": [],
+        "components": list(message.components),
         "pinned": message.pinned,
         "flags": message.flags,
     }

@@ -419,10 +419,15 @@ class MetaStore(Protocol):
 
     async def acknowledge_interaction(
         self, interaction_id: int, response_type: int, *, original_id: int | None,
-        ephemeral: bool, original: str | None,
+        ephemeral: bool, original: str | None, state: str | None = None,
     ) -> bool:
         """Record the initial answer, once: False (nothing changed) if it was already
-        acknowledged or is gone. Atomic: of two racing answers exactly one gets True."""
+        acknowledged or is gone. Atomic: of two racing answers exactly one gets True.
+        ``state`` (a modal shown) replaces the interaction's, None keeps it."""
+
+    async def take_interaction_state(self, interaction_id: int, state: str) -> bool:
+        """Clear the interaction's ``state`` if it still is ``state`` (a modal, submitted
+        once): True for the one caller that cleared it."""
 
     async def set_interaction_original(
         self, interaction_id: int, original_id: int | None, original: str | None
@@ -596,7 +601,7 @@ class MessageStore(Protocol):
         self, channel_id: int, message_id: int, fields: dict[str, Any]
     ) -> Message | None:
         """Set ``content``, ``edited_at``, ``mentions``, ``mention_roles``,
-        ``mention_everyone``, ``pinned``, ``flags``, ``embeds``, ``attachments``."""
+        ``mention_everyone``, ``pinned``, ``flags``, ``embeds``, ``attachments``, ``components``."""
 
     async def delete_message(self, channel_id: int, message_id: int) -> bool: ...
 

@@ -481,6 +481,10 @@ MIGRATIONS: tuple[Migration, ...] = (
     # (NULL when none); the files themselves are in the blob store (core.blobs).
     Migration(12, "attachments", ("ALTER TABLE messages ADD COLUMN attachments TEXT",)),
     Migration(13, "interactions", _V13_INTERACTIONS),
+    # Message components (core.components): a message's action rows as JSON, like embeds
+    # (NULL when none); an interaction's state (a modal shown, an autocomplete's option type).
+    Migration(14, "message components", ("ALTER TABLE messages ADD COLUMN components TEXT",
+                                         "ALTER TABLE interactions ADD COLUMN state TEXT")),
 )
 
 _CREATE_LEDGER = (

@@ -17,7 +17,7 @@ document   ``Message``            document   ``Message``
 ``nonce``  ``nonce``              ``edited`` ``edited_at``
 ``pin_t``  ``pinned_at``          ``hook``   ``webhook_id``
 ``a_name`` ``author_name``        ``a_av``   ``author_avatar``
-``att``    ``attachments``
+``att``    ``attachments``        ``comp``   ``components``
 ========== ====================== ========== ======================
 
 A field at its default value (None, False, 0, empty) is left out of the document; ``text``,
@@ -85,6 +85,7 @@ _UPDATABLE = {
     "flags": "flags",
     "embeds": "embeds",
     "attachments": "att",
+    "components": "comp",
 }
 
 
@@ -114,6 +115,7 @@ def _doc(message: Message) -> Doc:
         "a_name": message.author_name,
         "a_av": message.author_avatar,
         "att": list(message.attachments),
+        "comp": list(message.components),
     }
     return {k: v for k, v in doc.items() if k in _ALWAYS or _present(v)}
 
@@ -153,6 +155,7 @@ def _message(doc: Doc) -> Message:
         author_name=doc.get("a_name"),
         author_avatar=doc.get("a_av"),
         attachments=tuple(doc.get("att", ())),
+        components=tuple(doc.get("comp", ())),
     )
 
 

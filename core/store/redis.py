@@ -291,7 +291,7 @@ def _encode(message: Message) -> bytes:
 def _decode(raw: bytes) -> Message:
     fields: dict[str, Any] = orjson.loads(raw)
     reference = fields.pop("reference", None)
-    for name in ("mentions", "mention_roles", "embeds", "attachments"):
+    for name in ("mentions", "mention_roles", "embeds", "attachments", "components"):
         fields[name] = tuple(fields.get(name, ()))
     if reference is not None:
         fields["reference"] = MessageReference(**reference)

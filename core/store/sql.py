@@ -39,7 +39,7 @@ _MESSAGE = (
     "id, channel_id, author_id, content, guild_id, type, tts, nonce, edited_at, pinned,"
     " mention_everyone, mentions, mention_roles, ref_message_id, ref_channel_id,"
     " ref_guild_id, flags, embeds, pinned_at, webhook_id, author_name, author_avatar,"
-    " attachments"
+    " attachments, components"
 )
 _MESSAGE_COLUMNS = tuple(c.strip() for c in _MESSAGE.split(","))
 
@@ -58,7 +58,7 @@ def _message(r: Row) -> Message:
     return Message(
         r[0], r[1], r[2], r[3], r[4], r[5], bool(r[6]), r[7], r[8], bool(r[9]), bool(r[10]),
         _unjson(r[11]), _unjson(r[12]), ref, r[16], _unjson(r[17]), r[18], r[19], r[20], r[21],
-        _unjson(r[22]),
+        _unjson(r[22]), _unjson(r[23]),
     )
 
 
@@ -70,7 +70,7 @@ def _message_params(m: Message) -> tuple[Any, ...]:
         m.edited_at, bool(m.pinned), bool(m.mention_everyone), _json(list(m.mentions)),
         _json(list(m.mention_roles)), ref and ref.message_id, ref and ref.channel_id,
         ref and ref.guild_id, m.flags, _json(list(m.embeds)), m.pinned_at, m.webhook_id,
-        m.author_name, m.author_avatar, _json(list(m.attachments)),
+        m.author_name, m.author_avatar, _json(list(m.attachments)), _json(list(m.components)),
     )
 
 
@@ -89,6 +89,7 @@ _MESSAGE_FIELDS: Mapping[str, Callable[[Any], Any]] = MappingProxyType(
         "flags": int,
         "embeds": _json_list,
         "attachments": _json_list,
+        "components": _json_list,
     }
 )
 

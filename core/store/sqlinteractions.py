@@ -15,12 +15,12 @@ from core.store.executor import Executor, Row
 __all__ = ["SqlInteractionStore"]
 
 _INTERACTION = ("id, application_id, type, token_hash, user_id, channel_id, guild_id, created_ms,"
-                " message_id, acknowledged, response_type, original_id, ephemeral, original")
+                " message_id, acknowledged, response_type, original_id, ephemeral, original, state")
 
 
 def _interaction(r: Row) -> Interaction:
     return Interaction(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], bool(r[9]), r[10],
-                       r[11], bool(r[12]), r[13])
+                       r[11], bool(r[12]), r[13], r[14])
 
 
 class SqlInteractionStore:
@@ -33,10 +33,10 @@ class SqlInteractionStore:
         await self._db.execute("DELETE FROM interactions WHERE created_ms < ?", expired_before_ms)
         await self._db.execute(
             f"INSERT INTO interactions ({_INTERACTION}) VALUES"
-            " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             i.id, i.application_id, i.type, i.token_hash, i.user_id, i.channel_id, i.guild_id,
             i.created_ms, i.message_id, i.acknowledged, i.response_type, i.original_id,
-            i.ephemeral, i.original,
+            i.ephemeral, i.original, i.state,
         )
 
     async def get_interaction(self, interaction_id: int) -> Interaction | None:
@@ -53,12 +53,20 @@ class SqlInteractionStore:
 
     async def acknowledge_interaction(
         self, interaction_id: int, response_type: int, *, original_id: int | None,
-        ephemeral: bool, original: str | None,
+        ephemeral: bool, original: str | None, state: str | None = None,
     ) -> bool:
         changed = await self._db.execute(
             "UPDATE interactions SET acknowledged = TRUE, response_type = ?, original_id = ?,"
-            " ephemeral = ?, original = ? WHERE id = ? AND acknowledged = FALSE",
-            response_type, original_id, ephemeral, original, interaction_id,
+            " ephemeral = ?, original = ?, state = COALESCE(?, state)"
+            " WHERE id = ? AND acknowledged = FALSE",
+            response_type, original_id, ephemeral, original, state, interaction_id,
+        )
+        return changed > 0
+
+    async def take_interaction_state(self, interaction_id: int, state: str) -> bool:
+        changed = await self._db.execute(
+            "UPDATE interactions SET state = NULL WHERE id = ? AND state = ?",
+            interaction_id, state,
         )
         return changed > 0
 

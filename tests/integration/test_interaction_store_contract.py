@@ -65,3 +65,22 @@ async def test_expired_ones_pruned_by_later_inserts(meta_store: MetaStore) -> No
     assert await meta_store.interaction_by_token("old") is None
     assert await meta_store.get_interaction(501) is not None
     assert await meta_store.get_interaction(502) is not None
+
+
+async def test_state_kept_set_by_the_answer_and_taken_once(meta_store: MetaStore) -> None:
+    """An autocomplete's state is stored with it; a modal's is set by the answer (callback 9)
+    and taken by exactly one of racing submits."""
+    typed = replace(interaction(500), type=4, state='{"option_type": 3}')
+    await meta_store.create_interaction(typed, NOW - 1)
+    assert await meta_store.get_interaction(500) == typed
+    await meta_store.create_interaction(interaction(501, "h2"), NOW - 1)
+    assert await meta_store.acknowledge_interaction(501, 9, original_id=None, ephemeral=False,
+                                                    original=None, state='{"m": 1}')
+    got = await meta_store.get_interaction(501)
+    assert got is not None and got.state == '{"m": 1}'
+    taken = await asyncio.gather(*(meta_store.take_interaction_state(501, '{"m": 1}')
+                                   for _ in range(4)))
+    assert sorted(taken) == [False] * 3 + [True]
+    got = await meta_store.get_interaction(501)
+    assert got is not None and got.state is None
+    assert await meta_store.take_interaction_state(501, '{"m": 1}') is False

@@ -1438,6 +1438,30 @@ async def test_attachments_round_trip_and_update(message_store: MessageStore) ->
     assert (await message_store.get_message(CH, 10)).content == "m10"  # type: ignore[union-attr]
 
 
+ROW = {"type": 1, "components": [
+    {"type": 2, "style": 1, "label": "Go", "custom_id": "go", "disabled": False},
+    {"type": 2, "style": 5, "label": "Docs", "url": "https://example.com/", "disabled": False},
+]}
+SELECT_ROW = {"type": 1, "components": [
+    {"type": 3, "custom_id": "pick", "options": [{"label": "A", "value": "a", "default": False}],
+     "min_values": 1, "max_values": 1, "disabled": False},
+]}
+
+
+async def test_components_round_trip_and_update(message_store: MessageStore) -> None:
+    """A message's components (``core.components``) are kept whole, read back by every read,
+    and replaced or cleared by an edit."""
+    await message_store.insert_many([msg(10, components=(ROW, SELECT_ROW))])
+    expected = msg(10, components=(ROW, SELECT_ROW))
+    assert await message_store.get_message(CH, 10) == expected
+    assert (await message_store.history(CH))[0] == expected
+    updated = await message_store.update_message(CH, 10, {"components": [SELECT_ROW]})
+    assert updated == msg(10, components=(SELECT_ROW,))
+    assert await message_store.get_message(CH, 10) == msg(10, components=(SELECT_ROW,))
+    await message_store.update_message(CH, 10, {"components": []})
+    assert (await message_store.history(CH))[0] == msg(10)
+
+
 async def test_delete_message_removes_it_once(message_store: MessageStore) -> None:
     await insert_range(message_store, range(1, 4))
     assert await message_store.delete_message(OTHER_CH, 2) is False
