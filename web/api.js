@@ -56,11 +56,14 @@ export class Api {
     for (const [k, v] of Object.entries(query || {})) if (v !== undefined && v !== null) url.searchParams.set(k, v);
     const headers = {};
     if (this.token) headers.Authorization = this.token;
-    if (body !== undefined) headers["Content-Type"] = "application/json";
+    // A FormData body (a send with files) goes as multipart; the browser writes its boundary.
+    const form = body instanceof FormData;
+    if (body !== undefined && !form) headers["Content-Type"] = "application/json";
+    const payload = body === undefined || form ? body : JSON.stringify(body);
     for (let attempt = 0; ; attempt++) {
       let response;
       try {
-        response = await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+        response = await fetch(url, { method, headers, body: payload });
       } catch {
         throw new ApiError(0, null);
       }
@@ -78,6 +81,7 @@ export class Api {
   get(path, query) { return this.request("GET", path, { query }); }
   post(path, body = {}) { return this.request("POST", path, { body }); }
   patch(path, body) { return this.request("PATCH", path, { body }); }
+  put(path, body) { return this.request("PUT", path, { body }); }
   delete(path) { return this.request("DELETE", path); }
 
   // -- accounts --
@@ -104,8 +108,16 @@ export class Api {
 
   // -- messages --
   messages(channelId, { before, limit = 50 } = {}) { return this.get(`/channels/${channelId}/messages`, { before, limit }); }
-  send(channelId, content, nonce) {
-    return this.post(`/channels/${channelId}/messages`, { content, nonce, enforce_nonce: true });
+  /** Send a message; with `files` (File objects) it goes as Discord's multipart shape:
+   * payload_json, whose attachments name each part, and the parts files[0], files[1]... */
+  send(channelId, content, nonce, files = []) {
+    const payload = { content, nonce, enforce_nonce: true };
+    if (!files.length) return this.post(`/channels/${channelId}/messages`, payload);
+    const form = new FormData();
+    payload.attachments = files.map((f, i) => ({ id: i, filename: f.name }));
+    form.append("payload_json", JSON.stringify(payload));
+    files.forEach((f, i) => form.append(`files[${i}]`, f, f.name));
+    return this.post(`/channels/${channelId}/messages`, form);
   }
   edit(channelId, messageId, content) { return this.patch(`/channels/${channelId}/messages/${messageId}`, { content }); }
   remove(channelId, messageId) { return this.delete(`/channels/${channelId}/messages/${messageId}`); }
@@ -114,6 +126,25 @@ export class Api {
   search(guildId, content, offset = 0) {
     return this.get(`/guilds/${guildId}/messages/search`, { content, offset: offset || undefined });
   }
+  // -- reactions and pins --
+  /** An emoji as a path segment: unicode as it is, a custom one as name:id (Discord's form). */
+  static emojiPath(emoji) {
+    return encodeURIComponent(emoji.id ? `${emoji.name}:${emoji.id}` : emoji.name);
+  }
+  react(channelId, messageId, emoji) {
+    return this.put(`/channels/${channelId}/messages/${messageId}/reactions/${Api.emojiPath(emoji)}/@me`);
+  }
+  unreact(channelId, messageId, emoji) {
+    return this.delete(`/channels/${channelId}/messages/${messageId}/reactions/${Api.emojiPath(emoji)}/@me`);
+  }
+  pins(channelId) { return this.get(`/channels/${channelId}/pins`); }
+  pin(channelId, messageId) { return this.put(`/channels/${channelId}/pins/${messageId}`); }
+  unpin(channelId, messageId) { return this.delete(`/channels/${channelId}/pins/${messageId}`); }
+
+  // -- moderation --
+  kick(guildId, userId) { return this.delete(`/guilds/${guildId}/members/${userId}`); }
+  ban(guildId, userId) { return this.put(`/guilds/${guildId}/bans/${userId}`, {}); }
+
   /** Mark a channel read up to a message (the server tells my other sessions). */
   ack(channelId, messageId) { return this.post(`/channels/${channelId}/messages/${messageId}/ack`, { token: null }); }
 }

@@ -1,11 +1,12 @@
 // Discord Arch web client: the app root. It wires the REST client, the gateway and the store
-// to the views, and holds the actions (select, send, edit, delete, create, invite). The only
-// global it leaves is the element it renders into.
+// to the views, and holds the actions (select, send, edit, delete, react, pin, upload, kick,
+// ban, create, invite). The only global it leaves is the element it renders into.
 
 import { Api } from "./api.js";
 import { applyDispatch } from "./events.js";
 import { Gateway } from "./gateway.js";
 import { makeNonce } from "./ids.js";
+import { Permission } from "./permissions.js";
 import { channelPath, inviteLink, parseRoute } from "./route.js";
 import { Store } from "./store.js";
 import { AuthView } from "./ui/auth.js";
@@ -15,6 +16,7 @@ import { formDialog, inviteDialog } from "./ui/dialogs.js";
 import { h, replaceChildren } from "./ui/dom.js";
 import { MemberList } from "./ui/members.js";
 import { MessageList } from "./ui/messages.js";
+import { PinsPanel } from "./ui/pins.js";
 import { SearchPanel } from "./ui/search.js";
 import { ServerList } from "./ui/servers.js";
 import { ConnectionBanner } from "./ui/status.js";
@@ -148,22 +150,45 @@ class App {
         loadOlder: (id) => this.loadOlder(id),
         edit: (m, text) => this.api.edit(m.channel_id, m.id, text).then((updated) => store.updateMessage(updated)),
         remove: (m, skipConfirm) => this.removeMessage(m, skipConfirm),
-        retry: (m) => this.sendPending(m.channel_id, m.nonce, m.content, true),
+        retry: (m) => this.sendPending(m.channel_id, m.nonce, m.content, true, m.files),
         discard: (m) => store.dropPending(m.channel_id, m.nonce),
+        // The gateway's MESSAGE_REACTION_ADD/REMOVE (to this session too) moves the count.
+        react: (m, emoji) => this.api.react(m.channel_id, m.id, emoji).catch((e) => this.toast(`Could not react: ${e.describe()}`)),
+        unreact: (m, emoji) => this.api.unreact(m.channel_id, m.id, emoji).catch((e) => this.toast(`Could not remove the reaction: ${e.describe()}`)),
+        pin: (m) => this.setPinned(m, true),
+        unpin: (m) => this.setPinned(m, false),
+        openPins: () => this.pins.open(),
       },
     });
     this.composer = new Composer({
-      send: (text) => this.send(text),
+      send: (text, files) => this.send(text, files),
       typing: () => this.channelId && this.api.typing(this.channelId).catch(() => {}),
       editLast: () => this.messages.editLast(),
+      refuse: (text) => this.toast(text),
     });
     this.typing = new TypingIndicator(store);
-    this.members = new MemberList(store);
+    this.members = new MemberList(store, {
+      kick: (guildId, member, name) => this.removeMember(guildId, member, name, false),
+      ban: (guildId, member, name) => this.removeMember(guildId, member, name, true),
+    });
+    // The search results and the pins share the member list's column: one at a time.
+    const sidePanel = (open, other) => {
+      if (open) other.close();
+      this.members.el.hidden = !this.search.el.hidden || !this.pins.el.hidden;
+    };
     this.search = new SearchPanel({
       store,
       search: (guildId, content, offset) => this.api.search(guildId, content, offset),
       jump: (m) => this.jumpTo(m.channel_id, m.id),
-      onToggle: (open) => { this.members.el.hidden = open; },
+      onToggle: (open) => sidePanel(open, this.pins),
+    });
+    this.pins = new PinsPanel({
+      store,
+      load: (channelId) => this.api.pins(channelId),
+      jump: (m) => this.jumpTo(m.channel_id, m.id),
+      unpin: (m) => this.setPinned(m, false),
+      canPin: (channelId) => this.canPin(channelId),
+      onToggle: (open) => sidePanel(open, this.search),
     });
     this.chatTitle = h("h2", { class: "chat-title" });
     this.chatTopic = h("p", { class: "chat-topic" });
@@ -171,14 +196,58 @@ class App {
       h("h2", {}, "No server yet"),
       h("p", {}, "Create a server with the + button, or open an invite link someone sent you."));
     this.chat = h("main", { class: "chat" },
-      h("header", { class: "chat-header" }, this.chatTitle, this.chatTopic, this.search.form),
+      h("header", { class: "chat-header" }, this.chatTitle, this.chatTopic, this.search.form, this.pins.button),
       this.banner.el, this.empty, this.messages.el,
-      h("div", { class: "chat-footer" }, this.composer.el, this.typing.el));
+      h("div", { class: "chat-footer" }, this.composer.el, this.typing.el),
+      this.dropHint = h("div", { class: "drop-hint", hidden: true, "aria-hidden": "true" }, "Drop files to upload them"));
+    this.listenForDrops();
     replaceChildren(this.root,
-      h("div", { class: "layout" }, this.servers.el, this.channels.el, this.chat, this.members.el, this.search.el),
+      h("div", { class: "layout" }, this.servers.el, this.channels.el, this.chat, this.members.el, this.search.el, this.pins.el),
       this.announcer, this.toastEl);
     store.addEventListener("guilds", () => this.checkSelection());
-    store.addEventListener("guild", (ev) => { if (ev.detail.guildId === this.guildId) this.checkSelection(); });
+    store.addEventListener("guild", (ev) => {
+      if (ev.detail.guildId !== this.guildId) return;
+      this.checkSelection();
+      this.checkUploads();
+    });
+    store.addEventListener("members", (ev) => { if (ev.detail.guildId === this.guildId) this.checkUploads(); });
+  }
+
+  /** Files dropped anywhere on the chat go to the composer (a hint shows while dragging). */
+  listenForDrops() {
+    const carriesFiles = (ev) => [...(ev.dataTransfer?.types || [])].includes("Files");
+    let depth = 0; // dragenter/dragleave fire for every child crossed
+    this.chat.addEventListener("dragenter", (ev) => {
+      if (!carriesFiles(ev) || !this.channelId) return;
+      depth++;
+      this.dropHint.hidden = false;
+    });
+    this.chat.addEventListener("dragleave", (ev) => {
+      if (!carriesFiles(ev)) return;
+      depth = Math.max(0, depth - 1);
+      if (!depth) this.dropHint.hidden = true;
+    });
+    this.chat.addEventListener("dragover", (ev) => {
+      if (!carriesFiles(ev) || !this.channelId) return;
+      ev.preventDefault(); // this makes the chat a drop target
+      ev.dataTransfer.dropEffect = "copy";
+    });
+    this.chat.addEventListener("drop", (ev) => {
+      depth = 0;
+      this.dropHint.hidden = true;
+      if (!carriesFiles(ev) || !this.channelId) return;
+      ev.preventDefault(); // or the browser opens the file in place of the app
+      this.composer.addFiles(ev.dataTransfer.files);
+    });
+  }
+
+  /** The upload button follows ATTACH_FILES in the open channel. */
+  checkUploads() {
+    if (this.channelId) this.composer.setUploads(this.store.can(this.channelId, Permission.ATTACH_FILES));
+  }
+
+  canPin(channelId) {
+    return this.store.can(channelId, Permission.MANAGE_MESSAGES) || this.store.can(channelId, Permission.PIN_MESSAGES);
   }
 
   /** Select a guild, then a channel of it (the one asked, the last one, or the first). */
@@ -190,6 +259,7 @@ class App {
     this.servers.select(guildId);
     this.members.show(guildId);
     this.search.show(guildId);
+    if (!guildId) this.pins.show(null, null);
     this.empty.hidden = Boolean(guildId);
     this.messages.el.hidden = !guildId;
     this.composer.el.hidden = !guildId;
@@ -238,7 +308,9 @@ class App {
     this.messages.show(this.channelId, this.guildId, name);
     this.typing.show(this.channelId);
     this.composer.setChannel(name, Boolean(channel));
+    this.pins.show(this.channelId, this.guildId);
     if (!channel) return;
+    this.checkUploads();
     store.markRead(channelId);
     this.ackSoon(channelId, 0);
     this.saveLastChannel(this.guildId, channelId);
@@ -327,19 +399,20 @@ class App {
 
   // -- sending -----------------------------------------------------------------------------
 
-  send(text) {
+  send(text, files = []) {
     if (!this.channelId) return;
     const nonce = makeNonce();
-    this.store.addPending(this.channelId, nonce, text);
-    this.sendPending(this.channelId, nonce, text, false);
+    this.store.addPending(this.channelId, nonce, text, files);
+    this.sendPending(this.channelId, nonce, text, false, files);
   }
 
-  /** POST the message; the answer (or the gateway's echo, if first) replaces the pending one.
-   * A retry reuses the nonce: with enforce_nonce the server never stores it twice. */
-  async sendPending(channelId, nonce, text, retry) {
+  /** POST the message (multipart when it has files); the answer (or the gateway's echo, if
+   * first) replaces the pending one. A retry reuses the nonce: with enforce_nonce the server
+   * never stores it twice. */
+  async sendPending(channelId, nonce, text, retry, files = []) {
     if (retry) this.store.retryPending(channelId, nonce);
     try {
-      const sent = await this.api.send(channelId, text, nonce);
+      const sent = await this.api.send(channelId, text, nonce, files);
       this.store.addMessage(sent);
       this.store.reads.noteMessage(sent);
     } catch (e) {
@@ -361,6 +434,34 @@ class App {
     } catch (e) {
       this.toast(`Could not delete: ${e.describe()}`);
     }
+  }
+
+  /** Pin or unpin; MESSAGE_UPDATE (pinned) and CHANNEL_PINS_UPDATE bring the change back. */
+  async setPinned(message, pinned) {
+    try {
+      if (pinned) await this.api.pin(message.channel_id, message.id);
+      else await this.api.unpin(message.channel_id, message.id);
+      this.store.updateMessage({ channel_id: message.channel_id, id: message.id, pinned });
+    } catch (e) {
+      this.toast(`Could not ${pinned ? "pin" : "unpin"}: ${e.describe()}`);
+    }
+  }
+
+  /** Kick or ban a member, once confirmed. GUILD_MEMBER_REMOVE takes them off the list; a
+   * refusal (403: no permission, or their role is not below mine) is shown as it came. */
+  async removeMember(guildId, member, name, ban) {
+    const guildName = this.store.guilds.get(guildId)?.name || "this server";
+    const verb = ban ? "Ban" : "Kick";
+    const done = await formDialog({
+      title: `${verb} ${name}`,
+      body: [h("p", {}, ban
+        ? `${name} will be removed from ${guildName} and cannot join it again, even with an invite.`
+        : `${name} will be removed from ${guildName}. They can join again with an invite.`)],
+      submit: verb,
+      danger: true,
+      onSubmit: () => (ban ? this.api.ban(guildId, member.user.id) : this.api.kick(guildId, member.user.id)).then(() => true),
+    });
+    if (done) this.announce(`${name} was ${ban ? "banned" : "kicked"}.`);
   }
 
   // -- guilds, channels, invites -----------------------------------------------------------

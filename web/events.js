@@ -61,6 +61,30 @@ const handlers = {
   MESSAGE_DELETE_BULK(store, d) {
     for (const id of d.ids) store.removeMessage(d.channel_id, id);
   },
+  MESSAGE_REACTION_ADD(store, d) {
+    store.react(d.channel_id, d.message_id, d.emoji, d.user_id, 1);
+  },
+  MESSAGE_REACTION_REMOVE(store, d) {
+    store.react(d.channel_id, d.message_id, d.emoji, d.user_id, -1);
+  },
+  MESSAGE_REACTION_REMOVE_ALL(store, d) {
+    store.clearReactions(d.channel_id, d.message_id);
+  },
+  MESSAGE_REACTION_REMOVE_EMOJI(store, d) {
+    store.clearReactions(d.channel_id, d.message_id, d.emoji);
+  },
+  CHANNEL_PINS_UPDATE(store, d) {
+    store.emit("pins", { channelId: d.channel_id });
+  },
+  GUILD_ROLE_CREATE(store, d) {
+    store.setRole(d.guild_id, d.role.id, d.role);
+  },
+  GUILD_ROLE_UPDATE(store, d) {
+    store.setRole(d.guild_id, d.role.id, d.role);
+  },
+  GUILD_ROLE_DELETE(store, d) {
+    store.setRole(d.guild_id, d.role_id, null);
+  },
   TYPING_START(store, d) {
     const user = d.member?.user || store.userById(d.user_id, d.guild_id);
     const name = user ? store.displayName(user, d.guild_id) : "Someone";

@@ -7,8 +7,10 @@ export const Intent = Object.freeze({
   GUILD_MEMBERS: 1 << 1,
   GUILD_PRESENCES: 1 << 8,
   GUILD_MESSAGES: 1 << 9,
+  GUILD_MESSAGE_REACTIONS: 1 << 10,
   GUILD_MESSAGE_TYPING: 1 << 11,
   DIRECT_MESSAGES: 1 << 12,
+  DIRECT_MESSAGE_REACTIONS: 1 << 13,
   MESSAGE_CONTENT: 1 << 15,
 });
 export const CLIENT_INTENTS = Object.values(Intent).reduce((a, b) => a | b, 0);

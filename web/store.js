@@ -9,14 +9,21 @@
 //   "messages"  {channelId, kind: "reset"|"prepend"|"insert"|"update"|"remove", ...}
 //   "typing"    {channelId}
 //   "unread"    {channelId}
+//   "pins"      {channelId}: the channel's pins changed (CHANNEL_PINS_UPDATE)
 
 import { compareIds } from "./ids.js";
+import { Permission, canModerate, channelPermissions, guildPermissions } from "./permissions.js";
 import { ReadStates } from "./readstates.js";
 
 /** Channel types drawn (Discord's numbers). */
 export const ChannelType = Object.freeze({ GUILD_TEXT: 0, DM: 1, GUILD_VOICE: 2, GUILD_CATEGORY: 4 });
 // How long a typing indicator lasts without a new TYPING_START (Discord's client: ~10 s).
 export const TYPING_MS = 10000;
+
+/** What tells two emojis apart: a custom emoji's id, else the unicode text. */
+export function emojiKey(emoji) {
+  return emoji?.id || emoji?.name || "";
+}
 
 /** The messages of one channel, oldest first; pending sends (no id yet) after them. */
 class History {
@@ -126,13 +133,29 @@ export class Store extends EventTarget {
   /** Whether I may manage channels in a guild (owner, or a role with ADMINISTRATOR or
    * MANAGE_CHANNELS); the server decides in the end, this only hides useless buttons. */
   canManageChannels(guildId) {
+    return Boolean(guildPermissions(this.guilds.get(guildId), this.me?.id) & Permission.MANAGE_CHANNELS);
+  }
+
+  /** Whether I hold `permission` in a channel (its guild's roles and its overwrites). */
+  can(channelId, permission) {
+    const channel = this.channel(channelId);
+    const guild = channel && this.guilds.get(channel.guild_id);
+    return Boolean(guild && channelPermissions(guild, channel, this.me?.id) & permission);
+  }
+
+  /** Whether I may kick (KICK_MEMBERS) or ban (BAN_MEMBERS) a member of a guild. */
+  canModerate(guildId, userId, permission) {
+    return canModerate(this.guilds.get(guildId), this.me?.id, userId, permission);
+  }
+
+  /** GUILD_ROLE_CREATE / _UPDATE, or DELETE with `role` null. */
+  setRole(guildId, roleId, role) {
     const guild = this.guilds.get(guildId);
-    if (!guild || !this.me) return false;
-    if (guild.ownerId === this.me.id) return true;
-    const member = guild.members.get(this.me.id);
-    const roleIds = [guild.id, ...(member?.roles || [])];
-    const perms = roleIds.reduce((acc, id) => acc | BigInt(guild.roles.get(id)?.permissions || "0"), 0n);
-    return Boolean(perms & ((1n << 3n) | (1n << 4n)));
+    if (!guild) return;
+    if (role) guild.roles.set(roleId, role);
+    else guild.roles.delete(roleId);
+    this.emit("guild", { guildId });
+    this.emit("members", { guildId });
   }
 
   // -- members and presence ----------------------------------------------------------------
@@ -248,6 +271,35 @@ export class Store extends EventTarget {
     this.emit("messages", { channelId: merged.channel_id, kind: "update", message: merged });
   }
 
+  /** A reaction added or removed (MESSAGE_REACTION_ADD / _REMOVE): its count moves by
+   * `delta`, and `me` follows when the reactor is me. An emoji at 0 leaves the message. */
+  react(channelId, messageId, emoji, userId, delta) {
+    const message = this.histories.get(channelId)?.byId.get(messageId);
+    if (!message) return;
+    const mine = Boolean(this.me) && userId === this.me.id;
+    const key = emojiKey(emoji);
+    const reactions = (message.reactions || []).map((r) => ({ ...r }));
+    let reaction = reactions.find((r) => emojiKey(r.emoji) === key);
+    if (!reaction) {
+      if (delta < 0) return;
+      reaction = { emoji, count: 0, me: false, count_details: { burst: 0, normal: 0 } };
+      reactions.push(reaction);
+    }
+    if (mine && reaction.me === delta > 0) return; // already so: an echo of what we know
+    reaction.count = Math.max(0, reaction.count + delta);
+    reaction.count_details = { burst: 0, normal: reaction.count };
+    if (mine) reaction.me = delta > 0;
+    this.updateMessage({ channel_id: channelId, id: messageId, reactions: reactions.filter((r) => r.count > 0) });
+  }
+
+  /** MESSAGE_REACTION_REMOVE_ALL (no emoji) or _REMOVE_EMOJI. */
+  clearReactions(channelId, messageId, emoji = null) {
+    const message = this.histories.get(channelId)?.byId.get(messageId);
+    if (!message) return;
+    const reactions = emoji ? (message.reactions || []).filter((r) => emojiKey(r.emoji) !== emojiKey(emoji)) : [];
+    this.updateMessage({ channel_id: channelId, id: messageId, reactions });
+  }
+
   removeMessage(channelId, messageId) {
     const h = this.histories.get(channelId);
     const old = h?.byId.get(messageId);
@@ -257,11 +309,13 @@ export class Store extends EventTarget {
     this.emit("messages", { channelId, kind: "remove", key: messageId });
   }
 
-  /** A send not yet acknowledged: shown at once, replaced by the real message. */
-  addPending(channelId, nonce, content) {
+  /** A send not yet acknowledged: shown at once, replaced by the real message. Its files
+   * (File objects) are kept for a retry and named in the meantime. */
+  addPending(channelId, nonce, content, files = []) {
     const h = this.history(channelId);
     const message = { id: null, nonce, channel_id: channelId, content, author: this.me,
-      timestamp: new Date().toISOString(), edited_timestamp: null, mentions: [], pending: true, failed: false };
+      timestamp: new Date().toISOString(), edited_timestamp: null, mentions: [], pending: true, failed: false,
+      files, attachments: files.map((f) => ({ id: null, filename: f.name, size: f.size, content_type: f.type })) };
     h.pending.set(nonce, message);
     this.emit("messages", { channelId, kind: "insert", message, next: null });
     return message;

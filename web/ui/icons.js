@@ -9,7 +9,14 @@ const PATHS = {
   invite: "M9 4a4 4 0 1 1 0 8 4 4 0 0 1 0-8zM1 20c0-4 4-6 8-6s8 2 8 6zM19 7h2v3h3v2h-3v3h-2v-3h-3v-2h3z",
   crown: "M3 8l4.5 4L12 5l4.5 7L21 8l-2 11H5z",
   logout: "M4 3h9v2H6v14h7v2H4zM15 7l5 5-5 5v-3.5H9v-3h6z",
+  smile: "M12 2a10 10 0 1 0 0 20 10 10 0 0 0 0-20zm0 2a8 8 0 1 1 0 16 8 8 0 0 1 0-16zM8.5 8a1.5 1.5 0 1 0 0 3 1.5 1.5 0 0 0 0-3zm7 0a1.5 1.5 0 1 0 0 3 1.5 1.5 0 0 0 0-3zM7 13.5h10a5 5 0 0 1-10 0z",
+  pin: "M15 2l7 7-2 1-4 4 1 5-2 1-4-4-6 6-1-1 6-6-4-4 1-2 5 1 4-4z",
+  upload: "M12 2a10 10 0 1 0 0 20 10 10 0 0 0 0-20zm-1 5h2v4h4v2h-4v4h-2v-4H7v-2h4z",
+  file: "M6 2h8l6 6v14H6zm8 1.5V9h5z",
+  close: "M6.4 5 12 10.6 17.6 5 19 6.4 13.4 12l5.6 5.6-1.4 1.4-5.6-5.6L6.4 19 5 17.6l5.6-5.6L5 6.4z",
 };
+// Shapes with holes (a ring, a hole in a disc): drawn even-odd so the inner path cuts out.
+const EVEN_ODD = new Set(["smile", "upload", "file"]);
 
 /** An icon (decorative: the button around it carries the accessible name). */
 export function icon(name, size = 18) {
@@ -22,6 +29,7 @@ export function icon(name, size = 18) {
   const path = document.createElementNS(SVG_NS, "path");
   path.setAttribute("d", PATHS[name]);
   path.setAttribute("fill", "currentColor");
+  if (EVEN_ODD.has(name)) path.setAttribute("fill-rule", "evenodd");
   svg.append(path);
   return svg;
 }

@@ -1,15 +1,23 @@
-// The member list: online members first, then offline, each sorted by name.
+// The member list: online members first, then offline, each sorted by name; kick and ban
+// buttons on the members I may remove (KICK_MEMBERS / BAN_MEMBERS and a higher role).
 
+import { Permission } from "../permissions.js";
 import { h, hue, initials, replaceChildren } from "./dom.js";
 import { icon } from "./icons.js";
 import { applyHue } from "./message.js";
 
 export class MemberList {
-  constructor(store) {
+  /**
+   * @param {object} store
+   * @param {{kick: (guildId, member, name) => void, ban: (guildId, member, name) => void}} actions
+   */
+  constructor(store, actions) {
     this.store = store;
+    this.actions = actions;
     this.guildId = null;
     this.el = h("aside", { class: "members", "aria-label": "Members" });
     store.addEventListener("members", (ev) => { if (ev.detail.guildId === this.guildId) this.render(); });
+    store.addEventListener("guild", (ev) => { if (ev.detail.guildId === this.guildId) this.render(); });
     store.addEventListener("presence", () => this.render());
   }
 
@@ -43,12 +51,19 @@ export class MemberList {
         const avatar = h("div", { class: "avatar small", "aria-hidden": "true", dataset: { hue: String(hue(member.user.id)) } },
           initials(name), h("span", { class: `status-dot ${status}` }));
         applyHue(avatar);
+        const kick = this.store.canModerate(guild.id, member.user.id, Permission.KICK_MEMBERS);
+        const ban = this.store.canModerate(guild.id, member.user.id, Permission.BAN_MEMBERS);
         return h("li", { class: `member ${status}`, dataset: { userId: member.user.id, status } },
           avatar,
           h("span", { class: "member-name" }, name),
           member.user.id === guild.ownerId && h("span", { class: "owner", title: "Server owner" }, icon("crown", 14), h("span", { class: "visually-hidden" }, ", owner")),
           member.user.bot && h("span", { class: "bot-tag" }, "BOT"),
-          h("span", { class: "visually-hidden" }, `, ${status}`));
+          h("span", { class: "visually-hidden" }, `, ${status}`),
+          (kick || ban) && h("span", { class: "member-actions" },
+            kick && h("button", { type: "button", class: "member-action", title: `Kick ${name}`, "aria-label": `Kick ${name}`,
+              on: { click: () => this.actions.kick(guild.id, member, name) } }, "Kick"),
+            ban && h("button", { type: "button", class: "member-action danger", title: `Ban ${name}`, "aria-label": `Ban ${name}`,
+              on: { click: () => this.actions.ban(guild.id, member, name) } }, "Ban")));
       })));
   }
 }

@@ -2,7 +2,9 @@
 
 import { h, hue, initials, replaceChildren } from "./dom.js";
 import { icon } from "./icons.js";
+import { Permission } from "../permissions.js";
 import { mentionsMe, renderContent } from "./markup.js";
+import { renderReactions } from "./reactions.js";
 
 const timeFormat = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
 const fullFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "full", timeStyle: "short" });
@@ -12,32 +14,52 @@ export function messageKey(message) {
   return message.id ?? `nonce:${message.nonce}`;
 }
 
+// Message types drawn differently from a plain message (Discord's numbers).
+const CHANNEL_PINNED_MESSAGE = 6;
+// Images are shown at most this large (CSS keeps the ratio; the attributes reserve the space).
+const IMAGE_MAX_W = 400;
+const IMAGE_MAX_H = 300;
+
 /**
  * Build the node of a message.
  * @param {object} message a Discord message object (or a pending one from the store)
- * @param {{store, guildId, actions: {edit, remove, retry, discard}}} ctx
+ * @param {{store, guildId, actions: {edit, remove, retry, discard, react, unreact, pickReaction,
+ *   pin, unpin, openPins}}} ctx
  */
 export function renderMessage(message, ctx) {
   const { store, guildId, actions } = ctx;
-  const own = store.me && message.author.id === store.me.id;
+  const own = store.me && message.author.id === store.me.id && !message.webhook_id;
   const when = new Date(message.timestamp);
-  const name = store.displayName(message.author, guildId);
+  const name = message.webhook_id ? message.author.username : store.displayName(message.author, guildId);
   const classes = ["message"];
   if (message.pending) classes.push("pending");
   if (message.failed) classes.push("failed");
+  if (message.pinned) classes.push("pinned");
   if (mentionsMe(message, store.me)) classes.push("mentions-me");
+  if (message.type === CHANNEL_PINNED_MESSAGE) return renderPinNotice(message, name, when, ctx);
+  const sent = Boolean(message.id);
+  const canPin = sent && (store.can(message.channel_id, Permission.MANAGE_MESSAGES)
+    || store.can(message.channel_id, Permission.PIN_MESSAGES));
+  const canReact = sent && store.can(message.channel_id, Permission.ADD_REACTIONS);
+  const tag = message.webhook_id ? "APP" : message.author.bot ? "BOT" : null;
   const node = h("article", {
     class: classes.join(" "),
-    dataset: { key: messageKey(message), author: message.author.id, time: String(when.getTime()) },
+    // A webhook posts under many names: its messages group by name as well as by id.
+    dataset: { key: messageKey(message), author: message.webhook_id ? `${message.author.id}:${name}` : message.author.id,
+      time: String(when.getTime()), webhookId: message.webhook_id || null },
     "aria-busy": message.pending && !message.failed ? "true" : null,
   },
-  h("div", { class: "avatar", "aria-hidden": "true", dataset: { hue: String(hue(message.author.id)) } }, initials(name)),
+  avatar(message.author, name),
   h("div", { class: "message-body" },
     h("header", { class: "message-meta" },
       h("span", { class: "author" }, name),
+      tag && h("span", { class: "bot-tag", title: message.webhook_id ? "Sent by a webhook" : "Bot account" }, tag),
       h("time", { datetime: when.toISOString(), title: fullFormat.format(when) }, timeFormat.format(when)),
+      message.pinned && h("span", { class: "pinned-mark", title: "Pinned" }, icon("pin", 12), h("span", { class: "visually-hidden" }, "Pinned")),
     ),
     h("div", { class: "message-content" }, content(message, ctx)),
+    renderAttachments(message),
+    renderReactions(message, { toggle: (emoji, mine) => (mine ? actions.unreact : actions.react)(message, emoji) }),
     message.failed && h("div", { class: "send-error", role: "alert" },
       `Not sent: ${String(message.error || "error").replace(/\.$/, "")}. `,
       h("button", { type: "button", class: "link", on: { click: () => actions.retry(message) } }, "Retry"),
@@ -45,13 +67,76 @@ export function renderMessage(message, ctx) {
       h("button", { type: "button", class: "link", on: { click: () => actions.discard(message) } }, "Discard"),
     ),
   ),
-  own && message.id && h("div", { class: "message-actions", role: "toolbar", "aria-label": "Message actions" },
-    h("button", { type: "button", class: "icon-button", title: "Edit", "aria-label": "Edit message", on: { click: () => actions.edit(message) } }, icon("edit")),
-    h("button", { type: "button", class: "icon-button danger", title: "Delete", "aria-label": "Delete message",
+  sent && (own || canPin || canReact) && h("div", { class: "message-actions", role: "toolbar", "aria-label": "Message actions" },
+    canReact && h("button", { type: "button", class: "icon-button", title: "Add reaction", "aria-label": "Add reaction",
+      on: { click: (ev) => actions.pickReaction(message, ev.currentTarget) } }, icon("smile")),
+    canPin && h("button", { type: "button", class: "icon-button", title: message.pinned ? "Unpin" : "Pin",
+      "aria-label": message.pinned ? "Unpin message" : "Pin message",
+      on: { click: () => (message.pinned ? actions.unpin : actions.pin)(message) } }, icon("pin")),
+    own && h("button", { type: "button", class: "icon-button", title: "Edit", "aria-label": "Edit message", on: { click: () => actions.edit(message) } }, icon("edit")),
+    own && h("button", { type: "button", class: "icon-button danger", title: "Delete", "aria-label": "Delete message",
       on: { click: (ev) => actions.remove(message, ev.shiftKey) } }, icon("trash")),
   ));
   applyHue(node.querySelector(".avatar"));
   return node;
+}
+
+/** An author's avatar: their picture from the CDN when they have one, their initials under it
+ * (and instead of it when it cannot be loaded: a webhook's avatar_url is never fetched). */
+export function avatar(user, name, extra = "") {
+  const el = h("div", { class: `avatar${extra}`, "aria-hidden": "true", dataset: { hue: String(hue(user.id)) } }, initials(name));
+  if (user.avatar && /^[A-Za-z0-9_]{1,64}$/.test(user.avatar)) {
+    const img = h("img", { class: "avatar-image", alt: "", src: `/avatars/${user.id}/${user.avatar}.png?size=80`,
+      loading: "lazy", on: { error: () => img.remove() } });
+    el.append(img);
+  }
+  return el;
+}
+
+/** Type 6: "X pinned a message to this channel." with a way to the pins. */
+function renderPinNotice(message, name, when, { actions }) {
+  return h("article", { class: "message system-message", dataset: { key: messageKey(message), author: "", time: String(when.getTime()) } },
+    h("div", { class: "system-icon", "aria-hidden": "true" }, icon("pin", 16)),
+    h("div", { class: "message-body" },
+      h("span", { class: "author" }, name), " pinned a message to this channel. ",
+      h("button", { type: "button", class: "link", on: { click: () => actions.openPins() } }, "See all pinned messages."),
+      " ", h("time", { datetime: when.toISOString(), title: fullFormat.format(when) }, timeFormat.format(when))));
+}
+
+/** A message's files: images inline from the CDN (a click opens the file), anything else as
+ * a link that downloads it. A pending send names its files until the server has them. */
+export function renderAttachments(message) {
+  const files = message.attachments || [];
+  if (!files.length) return null;
+  return h("div", { class: "attachments" }, files.map((a) => {
+    if (!a.url) {
+      return h("div", { class: "attachment-file pending-file" }, icon("file", 24),
+        h("span", { class: "attachment-name" }, a.filename), h("span", { class: "attachment-size" }, formatSize(a.size)));
+    }
+    if (/^image\/(png|jpeg|gif|webp|avif)$/.test(a.content_type || "") && a.width && a.height) {
+      const scale = Math.min(1, IMAGE_MAX_W / a.width, IMAGE_MAX_H / a.height);
+      return h("a", { class: "attachment-image", href: a.url, target: "_blank", rel: "noopener noreferrer", title: a.filename },
+        h("img", { src: a.url, alt: a.description || a.filename, loading: "lazy",
+          width: String(Math.max(1, Math.round(a.width * scale))), height: String(Math.max(1, Math.round(a.height * scale))) }));
+    }
+    return h("div", { class: "attachment-file" }, icon("file", 24),
+      h("a", { class: "attachment-name", href: a.url, download: a.filename, rel: "noopener noreferrer" }, a.filename),
+      h("span", { class: "attachment-size" }, formatSize(a.size)));
+  }));
+}
+
+/** 1536 → "1.5 KB", as Discord's client writes sizes. */
+export function formatSize(bytes) {
+  const n = Number(bytes) || 0;
+  if (n < 1024) return `${n} bytes`;
+  const units = ["KB", "MB", "GB"];
+  let value = n / 1024;
+  let i = 0;
+  while (value >= 1024 && i < units.length - 1) {
+    value /= 1024;
+    i++;
+  }
+  return `${value.toFixed(value < 10 ? 1 : 0)} ${units[i]}`;
 }
 
 function content(message, { store, guildId }) {

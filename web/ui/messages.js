@@ -3,6 +3,7 @@
 
 import { h, replaceChildren } from "./dom.js";
 import { messageKey, renderMessage, startEditing } from "./message.js";
+import { openEmojiPicker } from "./reactions.js";
 
 // Load older messages when the top is nearer than this (px), before the user reaches it.
 const LOAD_MARGIN_PX = 400;
@@ -16,7 +17,8 @@ const HIGHLIGHT_MS = 3000;
 export class MessageList {
   /**
    * @param {{store, actions, announce: (text: string) => void}} deps actions: loadOlder(channelId),
-   *   edit(message, text), remove(message, skipConfirm), retry(message), discard(message)
+   *   edit(message, text), remove(message, skipConfirm), retry(message), discard(message),
+   *   react(message, emoji), unreact(message, emoji), pin(message), unpin(message), openPins()
    */
   constructor({ store, actions, announce }) {
     this.store = store;
@@ -32,6 +34,8 @@ export class MessageList {
     this.el.addEventListener("scroll", () => this._maybeLoadOlder(), { passive: true });
     store.addEventListener("messages", (ev) => this._onChange(ev.detail));
     store.addEventListener("members", () => this._refreshNames());
+    // Roles or overwrites changed: what I may do to messages (react, pin) may have too.
+    store.addEventListener("guild", (ev) => { if (ev.detail.guildId === this.guildId) this._refreshNames(); });
   }
 
   /** Show a channel (its history as the store has it; the app loads the first page). */
@@ -81,7 +85,11 @@ export class MessageList {
   // -- rendering ---------------------------------------------------------------------------
 
   _ctx() {
-    return { store: this.store, guildId: this.guildId, actions: { ...this.actions, edit: (m) => this.edit(m) } };
+    const pickReaction = (m, anchor) => {
+      const node = this.nodes.get(messageKey(m));
+      if (node) openEmojiPicker(node, anchor, (emoji) => this.actions.react(m, emoji));
+    };
+    return { store: this.store, guildId: this.guildId, actions: { ...this.actions, edit: (m) => this.edit(m), pickReaction } };
   }
 
   _render(message) {
@@ -182,7 +190,7 @@ export class MessageList {
 
   _refreshNames() {
     // Names and mentions depend on members (nicknames); cheap enough to redraw the list.
-    if (!this.channelId || this.list.querySelector(".editing")) return;
+    if (!this.channelId || this.list.querySelector(".editing, .emoji-picker")) return;
     const fromBottom = this.el.scrollHeight - this.el.scrollTop;
     this._renderAll();
     this.el.scrollTop = this.el.scrollHeight - fromBottom;
