@@ -134,7 +134,13 @@ class Receiver(WSListener):
         self.session_id: str | None = None
         self.resume_url = ""  # READY's resume_gateway_url: the worker holding the session
         self.seq = 0
-        self.acks = 0  # heartbeat ACKs (op 11): idle measures after every session has one
+        # Heartbeat ACKs (op 11) of heartbeats whose ``s`` covered READY and every
+        # GUILD_CREATE (``ready_seq``: READY lists the guilds), so the server may have dropped
+        # them: idle measures after every session has one (an earlier heartbeat, sent while
+        # the identify was read, frees nothing).
+        self.acks = 0
+        self.ready_seq = 1 << 62
+        self.beat_seq = 0
         self.frame_bytes = 0
         self.interval_s = 0.0
         self.next_beat = float("inf")
@@ -192,6 +198,7 @@ class Receiver(WSListener):
         if op == 0:
             self.seq = msg.get("s") or self.seq
             if msg["t"] == "READY":
+                self.ready_seq = msg["s"] + len(msg["d"].get("guilds", ()))
                 self.session_id = msg["d"]["session_id"]
                 self.resume_url = msg["d"].get("resume_gateway_url") or ""
                 self.fast = True
@@ -205,7 +212,8 @@ class Receiver(WSListener):
             self.next_beat = time.monotonic() + self.interval_s * random.random()
             transport.send(_TEXT, self._hello_answer())
         elif op == 11:
-            self.acks += 1
+            if self.beat_seq >= self.ready_seq:
+                self.acks += 1
         elif op == 9:
             self._finish("invalid session")
         elif op == 7:
@@ -227,6 +235,7 @@ class Receiver(WSListener):
     def heartbeat(self, now: float) -> None:
         if self.transport is not None and now >= self.next_beat:
             self.transport.send(_TEXT, b'{"op":1,"d":%d}' % self.seq)
+            self.beat_seq = self.seq
             self.next_beat = now + self.interval_s
 
 
