@@ -14,7 +14,9 @@ until something it depends on changes, so a message costs each recipient one cal
 permission, intent and shard check (bench/RESULTS.md; the audience types are in
 :mod:`gateway.audience`). Touched connections are flushed once at the end of the loop
 iteration (``call_soon``), so the frames queued for one socket during an iteration go out in
-one write (docs/architecture.md, "Encode once, write once").
+one write (docs/architecture.md, "Encode once, write once"); a large round is written in
+slices of ``gateway_flush_slice_ms`` with the loop's other work in between
+(:mod:`gateway.flush_slices`).
 
 Events are handled in bus order. When one needs data the cache does not hold (a guild changed,
 a user joined one), it and every later event wait in a bounded backlog while one drain task
@@ -41,6 +43,7 @@ from core.timeline import FANNED, WRITTEN, Trace
 from gateway.audience import MESSAGE_EVENTS, Audience, Conn, ContentGate, guild_of
 from gateway.cache import RELOAD_EVENTS, GuildCache
 from gateway.codec import Dispatch
+from gateway.flush_slices import FlushSlices
 from gateway.protocol import CloseCode, Intent, event_intent
 
 __all__ = ["BACKLOG_MAX", "Conn", "Hub"]
@@ -102,7 +105,10 @@ class Hub:
         self._users: dict[int, set[Conn]] = {}
         # (guild_id, intent in _INDEXED) -> the guild's connections with that intent.
         self._by_intent: dict[tuple[int, int], set[Conn]] = {}
-        self._touched: dict[Conn, None] = {}  # ordered set
+        # The touched connections, written a slice of gateway_flush_slice_ms at a time, so
+        # that a fanout to 10,000 sockets does not hold heartbeats, reads and the next
+        # durable message behind it (gateway.flush_slices).
+        self._slices = FlushSlices(platform.config.gateway_flush_slice_ms / 1000)
         self._flush_handle: asyncio.Handle | None = None
         self._backlog: deque[Event] = deque()
         self._drainer: asyncio.Task[None] | None = None
@@ -114,6 +120,10 @@ class Hub:
         self._delivered: float | None = None
         self._timeline = platform.timeline  # sampled messages' stamps (core.timeline)
         self._traced: list[Trace] = []  # fanned out, finished by the next _flush
+        # What the round being written carries (taken from the two above when it began):
+        # timed and finished when its last slice is written.
+        self._round_delivered: float | None = None
+        self._round_traced: list[Trace] = []
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -134,7 +144,7 @@ class Hub:
             await asyncio.gather(self._drainer, return_exceptions=True)
         if self._flush_handle is not None:
             self._flush_handle.cancel()
-            self._flush()
+            self._flush(whole=True)
 
     # -- subscriptions --------------------------------------------------------------------------
 
@@ -327,7 +337,7 @@ class Hub:
         need = event_intent(event.name, guild_id is None) or 0
         plain = Dispatch(event.name, event.data)
         gate = ContentGate(event) if event.name in MESSAGE_EVENTS and guild_id else None
-        touched = self._touched
+        touched = self._slices.touched
         audience = self._audience(event, cache, need, guild_id)
         for encoding, members in audience.groups:
             parts = plain.parts(encoding)
@@ -345,26 +355,46 @@ class Hub:
 
     def touch(self, conn: Conn) -> None:
         """Flush ``conn`` at the end of this loop iteration (once, however many frames)."""
-        self._touched[conn] = None
+        self._slices.touched[conn] = None
         if self._flush_handle is None:
             self._flush_handle = (self._loop or asyncio.get_running_loop()).call_soon(self._flush)
 
-    def _flush(self) -> None:
+    @property
+    def flushing(self) -> bool:
+        """Whether frames queued by a fanout may still be unwritten (a flush is scheduled)."""
+        return self._flush_handle is not None
+
+    def _flush(self, whole: bool = False) -> None:
+        """Write one slice of the touched connections (``whole``: all of them); if some are
+        left, the rest after the loop's other ready work (``call_soon``: the loop polls its
+        sockets first)."""
         self._flush_handle = None
-        touched, self._touched = self._touched, {}
-        for conn in touched:
-            try:
-                conn.flush()
-            except Exception:  # one broken socket must not starve the others
-                logger.exception("flushing a gateway connection failed")
-        if self._traced:
+        slices = self._slices
+        if not slices.in_round:
+            self._take_round()
+        more = slices.run(whole)
+        if not slices.in_round:
+            self._round_written()
+            if not more:  # what arrived during that round is written too (its sockets were ahead)
+                self._take_round()
+                self._round_written()
+        if more:
+            self._flush_handle = (self._loop or asyncio.get_running_loop()).call_soon(self._flush)
+
+    def _take_round(self) -> None:
+        """A round begins: it carries the deliveries and traces that arrived until now."""
+        self._round_delivered, self._delivered = self._delivered, None
+        self._round_traced, self._traced = self._traced, []
+
+    def _round_written(self) -> None:
+        if self._round_traced:
             self._finish_traces()
-        if self._delivered is not None:
-            self._metrics.fanout_seconds.observe(time.perf_counter() - self._delivered)
-            self._delivered = None
+        if self._round_delivered is not None:
+            self._metrics.fanout_seconds.observe(time.perf_counter() - self._round_delivered)
+            self._round_delivered = None
 
     def _finish_traces(self) -> None:
-        traced, self._traced = self._traced, []
+        traced, self._round_traced = self._round_traced, []
         for trace in traced:
             trace.stamp(WRITTEN)
             self._timeline.finish(trace)

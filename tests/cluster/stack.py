@@ -1,0 +1,244 @@
+"""The cluster on the lab's namespaces: a store host (its own Redis and PostgreSQL), three
+gateway hosts (`discord-arch serve --workers 2 --node-id N`), HAProxy with deploy/haproxy.cfg,
+and a client host whose thread loop the test drives.
+
+The gateway hosts get the settings deploy/README.md's multi-host guide gives (public URLs of
+the balancer, a worker port base per host, the balancer as trusted proxy), plus the test's
+short intervals. Every wait is bounded and polls what it waits for: nothing sleeps for
+correctness.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import aiohttp
+
+from tests.cluster.netns import Lab, NamespaceLoop
+from tests.services import _as_unprivileged, _postgres_bindir
+
+ROOT = Path(__file__).resolve().parents[2]
+HAPROXY_CFG = ROOT / "deploy" / "haproxy.cfg"
+NODES = (1, 2, 3)
+WORKERS = 2
+HTTP_PORT, GATEWAY_PORT, OPS_PORT = 8080, 8081, 9090
+START_TIMEOUT_S = 60.0
+# The test's intervals, short so that a scenario fits in seconds (not deployment advice).
+TEST_SETTINGS = {
+    "heartbeat_interval_ms": 1000, "drain_timeout_s": 3, "worker_heartbeat_timeout_s": 5,
+    "ratelimit_route_limit": 0, "ratelimit_global_per_s": 0,  # one client address sends fast
+    "argon2_time_cost": 1, "argon2_memory_kib": 1024, "log_format": "text",
+}
+
+
+def worker_port_base(node: int) -> int:
+    """Host ``node``'s DISCORD_ARCH_WORKER_PORT_BASE: 8N00, as deploy/haproxy.cfg binds."""
+    return 8000 + 100 * node
+
+
+async def until(check: Callable[[], Awaitable[bool]], what: str, within: float) -> None:
+    """Poll ``check()`` every 0.1 s until true; TimeoutError naming ``what`` after ``within``."""
+    deadline = time.monotonic() + within
+    while not await check():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what} (after {within:.0f} s)")
+        await asyncio.sleep(0.1)
+
+
+async def answers(url: str) -> bool:
+    """Whether ``url`` answers 200 (a fresh connection, bounded)."""
+    try:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as http, \
+                http.get(url) as r:
+            return r.status == 200
+    except (aiohttp.ClientError, TimeoutError, OSError):
+        return False
+
+
+@dataclass
+class Cluster:
+    lab: Lab
+    loop: NamespaceLoop  # in the client host
+    workdir: Path
+    gateway_procs: dict[int, subprocess.Popen[bytes]] = field(default_factory=dict)
+    balancer: subprocess.Popen[bytes] | None = None
+
+    def address(self, role: str) -> str:
+        return self.lab.hosts[role].address
+
+    @property
+    def lb(self) -> str:
+        return self.address("lb")
+
+    @property
+    def rest_url(self) -> str:
+        """REST through the balancer."""
+        return f"http://{self.lb}:{HTTP_PORT}"
+
+    @property
+    def gateway_url(self) -> str:
+        """The balanced gateway address (aiohttp spells ws:// as http://)."""
+        return f"http://{self.lb}:{GATEWAY_PORT}/"
+
+    def host_rest_url(self, node: int) -> str:
+        """REST of host ``node`` directly, not through the balancer."""
+        return f"http://{self.address(f'gw{node}')}:{HTTP_PORT}"
+
+    def node_of(self, resume_url: str) -> int:
+        """The host a READY's ``resume_gateway_url`` names (its port is 8N00 + worker)."""
+        port = int(resume_url.rsplit(":", 1)[1].strip("/"))
+        return (port - 8000) // 100
+
+    def log(self, role: str) -> str:
+        return (self.workdir / f"{role}.log").read_text(errors="replace")
+
+    async def host_ready(self, node: int) -> bool:
+        address = self.address(f"gw{node}")
+        checks = [answers(f"http://{address}:{OPS_PORT + i}/readyz") for i in range(WORKERS)]
+        return all(await asyncio.gather(*checks))
+
+    async def balanced_to(self, node: int) -> bool:
+        """Whether the balancer routes to host ``node`` again (its resume listener answers
+        what the host answers, not HAProxy's 503)."""
+        try:
+            async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as http, \
+                    http.get(f"http://{self.lb}:{worker_port_base(node)}/") as r:
+                return r.status != 503
+        except (aiohttp.ClientError, TimeoutError, OSError):
+            return False
+
+
+def start_stores(lab: Lab, workdir: Path) -> tuple[str, str]:
+    """Redis and PostgreSQL in the ``db`` namespace, on its address; their URLs."""
+    db = lab.hosts["db"].address
+    redis = shutil.which("redis-server")
+    assert redis, "redis-server is not installed: apt-get install redis-server"
+    redis_dir = workdir / "redis"
+    redis_dir.mkdir()
+    lab.spawn("db", [redis, "--port", "6379", "--bind", db, "--protected-mode", "no",
+                     "--save", "", "--appendonly", "no", "--dir", str(redis_dir)],
+              log=workdir / "redis.log")
+    bindir = _postgres_bindir()
+    assert bindir, "PostgreSQL's initdb and pg_ctl are not installed: apt-get install postgresql"
+    pgdir = workdir / "pg"
+    pgdir.mkdir()
+    prefix = _as_unprivileged(pgdir)
+    lab.run("db", [*prefix, str(bindir / "initdb"), "-D", str(pgdir / "data"), "-U", "postgres",
+                   "--auth=trust", "--encoding=UTF8", "--no-sync"], "initdb")
+    with open(pgdir / "data" / "pg_hba.conf", "a") as hba:
+        hba.write(f"host all all {db.rsplit('.', 1)[0]}.0/24 trust\n")
+    options = f"-p 5432 -k {pgdir} -c listen_addresses={db} -c fsync=off -c max_connections=300"
+    lab.run("db", [*prefix, str(bindir / "pg_ctl"), "-D", str(pgdir / "data"), "-l",
+                   str(pgdir / "log"), "-o", options, "-w", "start"], "pg_ctl start")
+    deadline = time.monotonic() + 20
+    while True:  # redis-server listens a moment after it starts
+        done = lab.run("db", ["redis-cli", "-h", db, "ping"], "redis-cli") if shutil.which(
+            "redis-cli") else "PONG"
+        if "PONG" in done:
+            break
+        assert time.monotonic() < deadline, "redis did not answer"
+        time.sleep(0.1)
+    return f"redis://{db}:6379/0", f"postgresql://postgres@{db}:5432/postgres"
+
+
+def gateway_env(lab: Lab, node: int, redis_url: str, postgres_url: str) -> dict[str, str]:
+    """Host ``node``'s environment: the multi-host guide's lines, then the test's intervals."""
+    lb = lab.hosts["lb"].address
+    settings: dict[str, object] = {
+        "host": "0.0.0.0",
+        "redis_url": redis_url,
+        "postgres_url": postgres_url,
+        "public_http_url": f"http://{lb}:{HTTP_PORT}",
+        "public_gateway_url": f"ws://{lb}:{GATEWAY_PORT}",
+        "worker_port_base": worker_port_base(node),
+        "trusted_proxies": lb,
+        "metrics_host": lab.hosts[f"gw{node}"].address,
+        **TEST_SETTINGS,
+    }
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DISCORD_ARCH_")}
+    env["PYTHONPATH"] = str(ROOT)
+    env.update({f"DISCORD_ARCH_{k.upper()}": str(v) for k, v in settings.items()})
+    return env
+
+
+def start_gateway(cluster: Cluster, node: int, redis_url: str, postgres_url: str) -> None:
+    data = cluster.workdir / f"gw{node}-data"
+    data.mkdir(exist_ok=True)
+    proc = cluster.lab.spawn(
+        f"gw{node}",
+        [sys.executable, "-m", "gateway.cli", "serve", "--workers", str(WORKERS),
+         "--node-id", str(node), "--data-dir", str(data)],
+        log=cluster.workdir / f"gw{node}.log", cwd=ROOT,
+        env=gateway_env(cluster.lab, node, redis_url, postgres_url))
+    cluster.gateway_procs[node] = proc
+
+
+def start_balancer(cluster: Cluster) -> None:
+    """HAProxy on deploy/haproxy.cfg as it is, the addresses in its environment."""
+    haproxy = shutil.which("haproxy")
+    assert haproxy, "haproxy is not installed: apt-get install haproxy"
+    env = {**os.environ, **{f"GW{n}": cluster.address(f"gw{n}") for n in NODES}}
+    cluster.lab.run("lb", [haproxy, "-c", "-f", str(HAPROXY_CFG)], "haproxy -c", env=env)
+    cluster.balancer = cluster.lab.spawn("lb", [haproxy, "-db", "-f", str(HAPROXY_CFG)],
+                                         log=cluster.workdir / "lb.log", env=env)
+
+
+async def wait_serving(cluster: Cluster, nodes: tuple[int, ...]) -> None:
+    """Until every worker of ``nodes`` is ready, and the balancer routes to each of them."""
+    for node in nodes:
+        async def ready(node: int = node) -> bool:
+            assert cluster.gateway_procs[node].poll() is None, (
+                f"gw{node} exited:\n{cluster.log(f'gw{node}')[-3000:]}")
+            return await cluster.host_ready(node)
+
+        await until(ready, f"gw{node} is not ready", START_TIMEOUT_S)
+    for node in nodes:
+        assert cluster.balancer is not None and cluster.balancer.poll() is None, (
+            f"haproxy exited:\n{cluster.log('lb')[-3000:]}")
+        await until(functools.partial(cluster.balanced_to, node),
+                    f"the balancer does not route to gw{node}", START_TIMEOUT_S)
+
+
+def stop_gateways(cluster: Cluster) -> None:
+    """SIGTERM every host at once and wait (bounded), while the stores still answer: each
+    drains as systemctl stop would, and releases its node id."""
+    procs = [p for p in cluster.gateway_procs.values() if p.poll() is None]
+    for proc in procs:
+        proc.terminate()
+    for proc in procs:
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
+def build(lab: Lab, workdir: Path) -> Cluster:
+    """The whole cluster, serving; ``lab`` must be open (its close stops everything)."""
+    for role, octet in (("db", 2), ("lb", 3), ("clients", 4)):
+        lab.add_host(role, octet)
+    for node in NODES:
+        lab.add_host(f"gw{node}", 10 + node)
+    redis_url, postgres_url = start_stores(lab, workdir)
+    cluster = Cluster(lab, NamespaceLoop(lab.hosts["clients"].netns), workdir)
+    # All at once: the first to migrate the empty database holds an advisory lock, the others
+    # wait for it and find the schema made.
+    try:
+        start_balancer(cluster)
+        for node in NODES:
+            start_gateway(cluster, node, redis_url, postgres_url)
+        cluster.loop.run(wait_serving(cluster, NODES), START_TIMEOUT_S * 2 + 10)
+    except BaseException:
+        cluster.loop.close()
+        stop_gateways(cluster)
+        raise
+    return cluster
