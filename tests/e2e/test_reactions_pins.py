@@ -13,7 +13,7 @@ from urllib.parse import quote
 
 from playwright.sync_api import Locator, Page, expect
 
-from tests.e2e.conftest import ServerProcess
+from tests.e2e.conftest import ARTIFACTS, ServerProcess
 from tests.e2e.test_browser import (  # noqa: F401 (rest: the fixture, used by name)
     LIVE_MS,
     UI_MS,
@@ -78,6 +78,8 @@ def test_reactions_toggle_and_show_live(server: ServerProcess, rest: Rest, new_p
     box.fill("🦀")
     box.press("Enter")
     expect(reaction(bob, "react to me", "🦀").locator(".reaction-count")).to_have_text("1", timeout=LIVE_MS)
+    ARTIFACTS.mkdir(exist_ok=True)
+    bob.screenshot(path=str(ARTIFACTS / "web-client-reactions.png"))
     reaction(alice, "react to me", "👍").click()
     expect(reaction(alice, "react to me", "👍").locator(".reaction-count")).to_have_text("1", timeout=LIVE_MS)
     expect(reaction(alice, "react to me", "👍")).not_to_have_class(MINE)

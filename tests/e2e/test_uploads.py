@@ -13,7 +13,7 @@ from typing import Any
 
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import ServerProcess
+from tests.e2e.conftest import ARTIFACTS, ServerProcess
 from tests.e2e.test_browser import (  # noqa: F401 (rest: the fixture, used by name)
     LIVE_MS,
     UI_MS,
@@ -94,6 +94,8 @@ def test_picked_files_show_as_image_and_download_and_come_back_identical(
     expect(link).to_have_attribute("download", "data.bin")
     expect(seen.locator(".attachment-size")).to_have_text("293 KB")
 
+    ARTIFACTS.mkdir(exist_ok=True)
+    bob.screenshot(path=str(ARTIFACTS / "web-client-uploads.png"))
     assert fetched(rest, img.get_attribute("src") or "") == image
     assert fetched(rest, link.get_attribute("href") or "") == blob
     # Alice's own copy (the POST's answer) shows the same files, no pending one left.
