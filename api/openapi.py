@@ -56,6 +56,8 @@ _STR = {"type": "string"}
 _NSTR = {"type": ["string", "null"]}
 _INT = {"type": "integer"}
 _BOOL = {"type": "boolean"}
+# A message's action rows of buttons and select menus (core.components: 5 rows at most).
+_COMPONENTS = {"type": "array", "maxItems": 5, "items": {"type": "object"}}
 _ID_IN = {"oneOf": [{"type": "string"}, {"type": "integer"}]}
 
 
@@ -166,7 +168,8 @@ SCHEMAS: dict[str, Any] = {
                      "content": _STR, "timestamp": _STR, "edited_timestamp": _NSTR,
                      "tts": _BOOL, "mention_everyone": _BOOL, "mentions": _ref("[User]"),
                      "mention_roles": {"type": "array"}, "attachments": {"type": "array"},
-                     "embeds": {"type": "array"}, "pinned": _BOOL, "type": _INT},
+                     "embeds": {"type": "array"}, "components": _COMPONENTS, "pinned": _BOOL,
+                     "type": _INT},
                     {"member": _ref("Member"), "nonce": _ID_IN, "guild_id": _SNOWFLAKE,
                      "message_reference": {"type": "object"},
                      "reactions": _ref("[Reaction]"), "webhook_id": _SNOWFLAKE}),
@@ -177,9 +180,11 @@ SCHEMAS: dict[str, Any] = {
         {"pinned_at": _STR, "message": _ref("Message")})}, "has_more": _BOOL}),
     "MessageCreate": {"type": "object", "properties": {
         "content": _STR, "nonce": _ID_IN, "enforce_nonce": _BOOL, "tts": _BOOL,
-        "message_reference": _obj({"message_id": _ID_IN}), "embeds": {"type": "array"}}},
+        "message_reference": _obj({"message_id": _ID_IN}), "embeds": {"type": "array"},
+        "components": _COMPONENTS}},
     "MessagePatch": {"type": "object", "properties": {"content": _STR, "embeds": {"type": "array"},
-                                                      "flags": _INT}},
+                                                      "flags": _INT,
+                                                      "components": _COMPONENTS}},
     "BulkDelete": _obj({"messages": {"type": "array", "items": _ID_IN}}),
     # Each hit alone in an array (Discord's shape, once the hit and its context).
     "SearchResults": _obj({"total_results": _INT,
@@ -215,10 +220,13 @@ SCHEMAS: dict[str, Any] = {
                                                       "channel_id": _ID_IN}},
     "WebhookTokenPatch": {"type": "object", "properties": {"name": _STR, "avatar": _NSTR}},
     # Interactions (core.interactions, core.interaction_responses).
-    "InteractionInvoke": {"type": "object", "required": ["type", "application_id", "channel_id",
-                                                         "data"], "properties": {
-        "type": {"enum": [2]}, "application_id": _ID_IN, "guild_id": _ID_IN,
-        "channel_id": _ID_IN, "data": {"type": "object"}, "nonce": _STR, "session_id": _STR}},
+    # application_id: a command's (2, 4) and a modal submit's (5); a component's (3) is its
+    # message's author, message_id naming the message.
+    "InteractionInvoke": {"type": "object", "required": ["type", "channel_id", "data"],
+                          "properties": {
+        "type": {"enum": [2, 3, 4, 5]}, "application_id": _ID_IN, "guild_id": _ID_IN,
+        "channel_id": _ID_IN, "message_id": _ID_IN, "data": {"type": "object"}, "nonce": _STR,
+        "session_id": _STR}},
     "InteractionCallback": {"type": "object", "required": ["type"], "properties": {
         "type": {"enum": [4, 5, 6, 7, 8, 9]}, "data": {"type": "object"}}},
     "InteractionCallbackResponse": {"type": "object", "required": ["interaction", "resource"],
@@ -337,11 +345,13 @@ _EXECUTE_QUERY = (("wait", {"enum": ["true", "false"]}), *_THREAD_QUERY)
 _IT = V + "/webhooks/{application_id}/{interaction_token}"
 _INTERACTION_OPERATIONS: dict[tuple[str, str], Op] = {
     ("POST", V + "/interactions"): Op(
-        "Invoke an application command (type 2): checked, then INTERACTION_CREATE to the bot",
+        "Invoke a command (2), click or select a message component (3), ask autocomplete "
+        "choices (4), submit a modal (5): checked, then INTERACTION_CREATE to the bot",
         None, "InteractionInvoke", status=204),
     ("POST", V + "/interactions/{interaction_id}/{interaction_token}/callback"): Op(
-        "The initial response (4 message, 5 deferred, 9 modal; once, within 3 s: 40060, "
-        "10062); the callback response with with_response", "InteractionCallbackResponse",
+        "The initial response (4 message, 5 deferred, 6/7 update a component's message, "
+        "8 autocomplete choices, 9 modal; once, within 3 s: 40060, 10062); the callback "
+        "response with with_response", "InteractionCallbackResponse",
         "InteractionCallback", public=True,
         also=((204, None),), query=(("with_response", _BOOL),)),
     ("POST", _IT): Op("A follow-up message (the response after a deferral)", "Message",

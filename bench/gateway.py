@@ -4,6 +4,8 @@ Usage::
 
     python -m bench.gateway fanout [--receivers 1000] [--rates 25,50,100] [--duration 5]
                                    [--targets gateway,bare_picows,aiohttp,websockets]
+                                   [--fixed-rates 20,40,60,100] [--send-via rest,op50]
+                                   [--no-ladder]
     python -m bench.gateway guilds [--mix 1000x2,100x20,10x200] [--zipf 1.1] [--rates ...]
     python -m bench.gateway idle   [--sessions 10000] [--targets gateway,bare_picows,...]
                                    [--layout one-guild|small-guilds] [--small-guilds 10x20]
@@ -19,11 +21,19 @@ temporary data directory; ``workers2``, two workers with Redis and PostgreSQL; o
 other core. Server CPU% and RSS are read from ``/proc/<pid>`` (the process and its children:
 with workers, the supervisor and every worker).
 
-- ``fanout``: ``--receivers`` sessions in one guild channel; the offered rate steps up (the
-  ladder of ``--rates``, else ×1.25 from 25 msg/s) until a step saturates: deliveries lag the
+- ``fanout``: ``--receivers`` sessions in one guild channel. First the fixed offered rates
+  of ``--fixed-rates`` (everyday load: 20/40/60/100 msg/s, ``--fixed-duration`` s each): the
+  gateway once per way in of ``--send-via`` (``rest``: POST by ``--senders`` accounts;
+  ``op50``: op 50 from ``--op50-senders`` sessions, which receive nothing), each peer from
+  its one sender socket; each step has p50/p99/p99.9, the server's CPU per delivery (user and
+  system apart) and, for the gateway, the per-message timeline of the step
+  (``/timeline`` on its ops port; ``--trace-every``, ``core.timeline``). Then the ladder
+  (unless ``--no-ladder``; the gateway's by REST): the offered rate steps up (``--rates``,
+  else ×1.25 from 25 msg/s) until a step saturates: deliveries lag the
   offer by more than 10%, p99 goes over ``--max-p99-ms``, or sessions drop. Then one step at
   half the saturated deliveries gives the latency "at half load". Every target gets the same
   ladder, the same receive path, and messages of the size the gateway's MESSAGE_CREATE had.
+  With ``--no-ladder`` the results go to ``fixedrate.json`` instead of ``fanout.json``.
 - ``guilds`` (its set-up and audit in ``bench.guilds``): guilds of mixed sizes (``--mix``),
   users in several of them, a role-only private channel in each; messages go to a guild
   drawn by Zipf over size rank, 30% to its private channel (``--private-share``): the fanout
@@ -62,6 +72,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import os
 import signal
 import sys
@@ -82,8 +93,10 @@ from bench.harness import (
     peer_server,
     percentile,
     run_step,
+    saturated,
     say,
     setup_guild,
+    step_line,
 )
 from bench.loadclient import LoadPool, raise_nofile
 from bench.small_guilds import parse_layout, setup_small_guilds
@@ -121,31 +134,97 @@ def tcp_counters() -> dict[str, int]:
 # -- fanout -------------------------------------------------------------------------------------
 
 
+def _timeline(server: Running, since: Sequence[int] = ()) -> list[dict[str, Any]]:
+    """Each gateway worker's ``/timeline?since=`` (``core.timeline``): per-stage percentiles
+    of the messages it traced after its ``since[i]``-th (``seq``); [] for a peer."""
+    import urllib.request
+
+    out = []
+    for i, url in enumerate(server.metrics_urls):
+        after = since[i] if i < len(since) else 0
+        with urllib.request.urlopen(f"{url.rsplit('/', 1)[0]}/timeline?since={after}",
+                                    timeout=5) as resp:
+            out.append(json.loads(resp.read()))
+    return out
+
+
+async def _fixed_step(args: argparse.Namespace, pool: LoadPool, server: Running, target: str,
+                      kind: str, rate: float) -> dict[str, Any]:
+    """One fixed offered rate, with the server's timeline of it (the gateway's)."""
+    n = args.receivers
+    before = [t["seq"] for t in _timeline(server)]
+    step = await run_step(pool, server, f"{target} {kind} fixed", rate, n, args.fixed_duration,
+                          args.drain)
+    step["saturated"] = saturated(step, n, args.max_p99_ms)
+    say("")
+    print(step_line(f"{target}/{kind}", rate, step), file=sys.stderr)
+    if before:
+        # The embedded deployment has one worker; with several, each traces what it wrote.
+        timelines = _timeline(server, before)
+        step["timeline"] = timelines[0]
+        if len(timelines) > 1:
+            step["timeline_workers"] = timelines
+        tl = step["timeline"]
+        print("    timeline p50/p99 ms: " + "  ".join(
+            f"{name} {v['p50']:.2f}/{v['p99']:.2f}" for name, v in
+            [*tl.get("stages", {}).items(), *tl.get("spans", {}).items()]), file=sys.stderr)
+    return step
+
+
 async def fanout_target(args: argparse.Namespace, target: str, frame_bytes: int
                         ) -> dict[str, Any]:
-    """Every step of the ladder against one target, then the half-saturation step."""
+    """The fixed rates against one target (the gateway: once per ``--send-via``), then
+    every step of the ladder and the half-saturation step (unless ``--no-ladder``)."""
     n = args.receivers
     with contextlib.ExitStack() as stack:
         if target == "gateway":
-            server = stack.enter_context(gateway_server(args.server_cpu, where=deploy.of(args)))
-            tokens, senders, messages_url = await setup_guild(server.http, n, args.senders)
+            env = {"DISCORD_ARCH_TRACE_SAMPLE_EVERY": str(args.trace_every)}
+            server = stack.enter_context(gateway_server(args.server_cpu, env, deploy.of(args)))
+            accounts = max(args.senders, args.op50_senders if "op50" in args.send_via else 0)
+            tokens, senders, messages_url = await setup_guild(server.http, n, accounts)
+            kinds = list(args.send_via)
         else:
             server = stack.enter_context(peer_server(target, args.server_cpu))
             tokens, senders, messages_url = [None] * n, [], ""  # type: ignore[list-item]
+            kinds = ["ws"]
+        ladder_kind = ("rest" if target == "gateway" else "ws") if args.ladder else ""
+        out: dict[str, Any] = {"receivers": n, "frame_bytes": frame_bytes}
         async with load_pool(args.client_cpus) as pool:
+
+            async def open_sender(kind: str) -> None:
+                if kind == "rest":
+                    await pool.call(0, "sender", kind="rest", url=messages_url,
+                                    tokens=senders[:args.senders], payload_bytes=0,
+                                    concurrency=args.rest_concurrency)
+                elif kind == "op50":
+                    await pool.call(0, "sender", kind="op50", url=messages_url,
+                                    tokens=senders[:args.op50_senders], payload_bytes=0,
+                                    concurrency=1)
+                else:
+                    await pool.call(0, "sender", kind="ws", url=server.send_url, tokens=[],
+                                    payload_bytes=frame_bytes, concurrency=1)
+                warm = await run_step(pool, server, f"{target} {kind} warm-up", 10, n, 1.0, 5.0)
+                out["frame_bytes"] = warm["frame_bytes"] or out["frame_bytes"]
+
             conn = await connect(pool, server.ws_url, tokens, args.probe_every, args.concurrency)
             if conn["failed"]:
                 raise SystemExit(f"{target}: {conn['failed']} receivers failed: {conn['errors']}")
-            if target == "gateway":
-                await pool.call(0, "sender", kind="rest", url=messages_url, tokens=senders,
-                                payload_bytes=0, concurrency=args.rest_concurrency)
-            else:
-                await pool.call(0, "sender", kind="ws", url=server.send_url, tokens=[],
-                                payload_bytes=frame_bytes, concurrency=1)
-            warm = await run_step(pool, server, f"{target} warm-up", 10, n, 1.0, 5.0)
-            climbed = await climb(args, pool, server, target, n, n)
-        return {"receivers": n, "connect": conn, "frame_bytes": warm["frame_bytes"] or frame_bytes,
-                **climbed}
+            out["connect"] = conn
+            if not args.fixed_rates_list:
+                kinds = []
+            kinds.sort(key=lambda k: k == ladder_kind)  # the ladder's way in last: kept open
+            opened = ""
+            for kind in kinds:
+                await open_sender(kind)
+                opened = kind
+                out.setdefault("fixed", {})[kind] = [
+                    await _fixed_step(args, pool, server, target, kind, rate)
+                    for rate in args.fixed_rates_list]
+            if ladder_kind:
+                if opened != ladder_kind:
+                    await open_sender(ladder_kind)
+                out.update(await climb(args, pool, server, target, n, n))
+        return out
 
 
 async def fanout(args: argparse.Namespace) -> dict[str, Any]:
@@ -157,7 +236,10 @@ async def fanout(args: argparse.Namespace) -> dict[str, Any]:
         if target == "gateway" and not args.payload_bytes:
             frame_bytes = results[target]["frame_bytes"]  # peers send the gateway's frame size
     out: dict[str, Any] = {"targets": results}
-    if "gateway" in results:
+    if args.fixed_rates_list:
+        out["fixed_rates"] = args.fixed_rates_list
+        out["trace_every"] = args.trace_every
+    if "gateway" in results and "saturation_events_s" in results["gateway"]:
         g = results["gateway"]["saturation_events_s"]
         out["ratios"] = {t: g / r["saturation_events_s"] for t, r in results.items()
                          if t != "gateway" and r["saturation_events_s"]}
@@ -373,6 +455,18 @@ def _parser() -> argparse.ArgumentParser:
                    help="fanout, idle, storm: the servers measured, in this order "
                         "(gateway and the peers: " + ", ".join(PEERS) + ")")
     p.add_argument("--rates", default="", help="fanout, guilds: offered msg/s, comma-separated")
+    p.add_argument("--fixed-rates", default="20,40,60,100",
+                   help="fanout: fixed offered msg/s run before the ladder ('' for none)")
+    p.add_argument("--fixed-duration", type=float, default=10.0,
+                   help="fanout: seconds per fixed rate")
+    p.add_argument("--send-via", default="rest,op50",
+                   help="fanout: the gateway's ways in at the fixed rates: rest, op50")
+    p.add_argument("--op50-senders", type=int, default=40,
+                   help="fanout: op 50 sender sessions (120 payloads each per 60 s)")
+    p.add_argument("--trace-every", type=int, default=1,
+                   help="fanout: the gateway's DISCORD_ARCH_TRACE_SAMPLE_EVERY (0: no timeline)")
+    p.add_argument("--no-ladder", dest="ladder", action="store_false",
+                   help="fanout: fixed rates only (results in fixedrate.json)")
     p.add_argument("--max-steps", type=int, default=20,
                    help="fanout, guilds: steps of the ×1.25 ladder")
     p.add_argument("--duration", type=float, default=5.0, help="fanout, guilds: seconds per step")
@@ -411,6 +505,10 @@ def main(argv: Sequence[str] | None = None, prog: str = "bench.gateway") -> int:
         report.write(RESULTS_DIR, report.RESULTS_MD)
         return 0
     args.sessions = args.sessions or (10_000 if args.scenario == "idle" else 5_000)
+    args.fixed_rates_list = [float(r) for r in args.fixed_rates.split(",") if r]
+    args.send_via = [k for k in args.send_via.split(",") if k]
+    if set(args.send_via) - {"rest", "op50"} or not args.send_via:
+        raise SystemExit("--send-via: rest, op50 or both")
     if args.scenario in ("fanout", "idle", "storm"):
         args.targets = [t for t in args.targets.split(",") if t]
         unknown = [t for t in args.targets if t != "gateway" and t not in PEERS]
@@ -434,6 +532,9 @@ def main(argv: Sequence[str] | None = None, prog: str = "bench.gateway") -> int:
               "server_cpu": args.server_cpu, "client_cpus": args.client_cpus,
               **uvloop.run(scenario(args))}
     name = where.results_name("compressed" if scenario is fanout_compressed else args.scenario)
+    if args.scenario == "fanout" and not args.ladder and scenario is not fanout_compressed:
+        # Not fanout*.json: the report takes those for runs of the ladder.
+        name = name.replace("fanout", "fixedrate", 1)
     if args.scenario == "idle" and args.layout == "small-guilds":
         # Not idle_*.json: the report takes those for deployments of the one-guild layout.
         name = name.replace("idle", "idle-small-guilds", 1)

@@ -66,8 +66,121 @@ def _n(x: float) -> str:
     return f"{x:,.0f}"
 
 
+# Issue 16's everyday-load targets, against the bare picows loop at the same offered rate.
+TARGET_FIXED_P50, TARGET_FIXED_P99, TARGET_FIXED_CPU, TARGET_DURABLE_P99_MS = 1.5, 2.0, 1.2, 5.0
+_TIMELINE_STAGES = ("handled", "validated", "queued", "writing", "durable", "published", "hub",
+                    "fanned", "written")
+
+
+def _cpu_us(s: dict[str, Any]) -> float:
+    return float(s.get("server_user_us_per_delivery", 0) + s.get("server_sys_us_per_delivery", 0))
+
+
+def _p(summary: dict[str, Any] | None, key: str) -> str:
+    return f"{summary[key]:.2f}" if summary else ""
+
+
+def fixed_series(r: dict[str, Any]) -> list[tuple[str, list[dict[str, Any]]]]:
+    """Each (target, way in)'s fixed-rate steps: ``gateway/op50``, ``bare_picows``..."""
+    out = []
+    for name, t in r["targets"].items():
+        for kind, steps in t.get("fixed", {}).items():
+            out.append((name if kind == "ws" else f"{name}/{kind}", steps))
+    return out
+
+
+def fixed_lines(r: dict[str, Any]) -> list[str]:
+    """The fixed-rate table (everyday load), each target beside the bare loop at the same
+    rate, and the gateway's per-message timeline at each rate."""
+    series = fixed_series(r)
+    if not series:
+        return []
+    n = next(iter(r["targets"].values()))["receivers"]
+    bare = {s["offered_msg_s"]: s for s in r["targets"].get("bare_picows", {})
+            .get("fixed", {}).get("ws", [])}
+    lines = [
+        f"**fanout at fixed rates**: {n:,} receivers in one channel; the gateway's messages "
+        "sent by REST (`rest`) or by op 50 from sessions that receive nothing (`op50`), the "
+        "peers' from one socket; latency send → receive at every 10th receiver; server CPU "
+        "per delivery from `/proc` over the step (user and system apart); *× bare*: over "
+        "bare_picows at the same offered rate (targets: p50 ≤ "
+        f"{TARGET_FIXED_P50:g}×, p99 ≤ {TARGET_FIXED_P99:g}×, CPU ≤ {TARGET_FIXED_CPU:g}×).", "",
+        "| target | offered msg/s | delivered ev/s | p50 ms | p99 ms | p99.9 ms | "
+        "CPU µs/delivery (user + sys) | p50 × bare | p99 × bare | CPU × bare | "
+        "receive → durable p99 ms | waited |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for name, steps in series:
+        for s in steps:
+            b = bare.get(s["offered_msg_s"]) if not name.startswith("bare_picows") else None
+            durable = s.get("timeline", {}).get("spans", {}).get("receive_to_durable")
+            lines.append(
+                f"| {name} | {_n(s['offered_msg_s'])} | {_n(s['delivered_events_s'])} | "
+                f"{s['p50_ms']:.2f} | {s['p99_ms']:.2f} | {s['p999_ms']:.2f} | "
+                f"{_cpu_us(s):.1f} ({s.get('server_user_us_per_delivery', 0):.1f} + "
+                f"{s.get('server_sys_us_per_delivery', 0):.1f}) | "
+                f"{_x(s['p50_ms'], b['p50_ms']) if b else ''} | "
+                f"{_x(s['p99_ms'], b['p99_ms']) if b else ''} | "
+                f"{_x(_cpu_us(s), _cpu_us(b)) if b else ''} | "
+                f"{_p(durable, 'p99')} | "
+                f"{s.get('server_wait_pct', 0):.0f}% |")
+    timed = [(name, s) for name, steps in series for s in steps if s.get("timeline")]
+    if timed:
+        lines += ["", "The gateway's per-message timeline (`core.timeline`, every "
+                  f"{r.get('trace_every', 1)} message traced), each stage's time from the "
+                  "one before it, p50 / p99 ms: *handled*: op 50's command task picks it up "
+                  "after its frame was decoded (REST: none); *validated*: access, body, "
+                  "mentions built; *queued*: into the router; *writing*: the writer took "
+                  "its batch; *durable*: `insert_many` returned; *published*: mention rows, "
+                  "then the bus; *hub*: the bus delivered it to the hub; *fanned*: pushed to "
+                  "every session; *written*: the flush that wrote it to the sockets ended.", "",
+                  "| target | msg/s | traced | " + " | ".join(_TIMELINE_STAGES)
+                  + " | receive → written |",
+                  "|---|---|---|" + "---|" * (len(_TIMELINE_STAGES) + 1)]
+        for name, s in timed:
+            tl = s["timeline"]
+            cells = [f"{v['p50']:.2f} / {v['p99']:.2f}" if (v := tl["stages"].get(k)) else ""
+                     for k in _TIMELINE_STAGES]
+            total = tl["spans"].get("receive_to_written")
+            lines.append(f"| {name} | {_n(s['offered_msg_s'])} | {tl['traces']} | "
+                         + " | ".join(cells)
+                         + f" | {_p(total, 'p50')} / {_p(total, 'p99')} |")
+    return [*lines, ""]
+
+
+def plot_fixed(runs: Sequence[dict[str, Any]], path: Path) -> None:
+    """Latency (p50, p99) against fixed offered msg/s, one colour per target and way in."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(9, 5.5), dpi=110)
+    extra = iter(("tab:orange", "tab:brown", "tab:olive", "tab:cyan", "tab:pink", "black"))
+    for r in runs:
+        for name, steps in fixed_series(r):
+            base = name.split("/")[0]
+            color = _COLORS.get(base) if name in ("gateway/op50", base) else next(extra, "grey")
+            x = [s["offered_msg_s"] for s in steps]
+            for key, style in (("p50_ms", "-"), ("p99_ms", "--"), ("p999_ms", ":")):
+                ax.plot(x, [max(0.01, s[key]) for s in steps], style, color=color, marker="o",
+                        label=f"{name} {key[:-3].replace('p999', 'p99.9')}")
+    ax.set_yscale("log")
+    ax.set_xlabel("offered msg/s (each to every receiver)")
+    ax.set_ylabel("send → receive latency, ms")
+    n = next(iter(runs[0]["targets"].values()))["receivers"]
+    ax.set_title(f"Fanout to {n:,} receivers at fixed offered rates, server on one core "
+                 f"({runs[0]['date']})", fontsize=10)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=7, ncol=3, loc="upper left")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
 def _fanout(r: dict[str, Any]) -> list[str]:
     targets = r["targets"]
+    if not all("steps" in t for t in targets.values()):  # --no-ladder: fixed rates only
+        return fixed_lines(r)
     n = next(iter(targets.values()))["receivers"]
     lines = [
         f"**fanout**: {n:,} receivers in one channel, one sender account per REST request "
@@ -125,7 +238,7 @@ def _fanout(r: dict[str, Any]) -> list[str]:
               "(`/proc/<pid>/task/*/schedstat`; for the gateway, its own threads too); *ev per CPU-s*: deliveries per second of server "
               "CPU; *frames/read*: message frames per socket read at the receivers (coalescing); "
               "*router batch*: mean messages per write batch of the router (`/metrics`).", ""]
-    return lines
+    return lines + fixed_lines(r)
 
 
 def _guilds(r: dict[str, Any]) -> list[str]:
@@ -516,9 +629,16 @@ def section(results_dir: Path, plot_dir: Path) -> str:
              "each run's own machine line, deployment, date and exact command are given with "
              "it. Server pinned to CPU 0 (`taskset -c 0`; with `--deploy workers2` both workers "
              "share it), load client and controller on CPU 1.", ""]
-    for name in ("fanout", "guilds", "idle", "storm"):
+    for name in ("fanout", "fixedrate", "guilds", "idle", "storm"):
         runs = deployments(results_dir, name)
         if not runs:
+            continue
+        if name == "fixedrate":  # fanout --no-ladder: the fixed rates alone
+            parts += ["### fanout at fixed rates (`python -m bench fanout --no-ladder`)", ""]
+            for r in runs:
+                parts += [summary(r), ""]
+            plot_fixed(runs, plot_dir / "fixedrate.png")
+            parts += ["![latency vs fixed offered load](fixedrate.png)", ""]
             continue
         parts += [f"### {name}", ""]
         if len(runs) > 1:

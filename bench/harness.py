@@ -49,6 +49,7 @@ __all__ = [
     "say",
     "scrape",
     "setup_guild",
+    "step_line",
 ]
 
 _REPO = Path(__file__).resolve().parent.parent
@@ -289,6 +290,11 @@ async def run_step(pool: LoadPool, running: Running, label: str, rate: float, re
         "p999_ms": percentile(ordered, 0.999), "max_ms": ordered[-1] if ordered else 0.0,
         "samples": len(ordered), "server_cpu_pct": 100 * (cpu1 - cpu0) / (wall1 - wall0),
         "server_sys_pct": 100 * (sys1 - sys0) / (wall1 - wall0),
+        # Server CPU per delivery of the window, user and system apart (µs).
+        "server_user_us_per_delivery": (user1 - user0) * 1e6 / (delivered * (wall1 - wall0))
+        if delivered else 0.0,
+        "server_sys_us_per_delivery": (sys1 - sys0) * 1e6 / (delivered * (wall1 - wall0))
+        if delivered else 0.0,
         # Deliveries per second of server CPU: what the server would do on a core of its
         # own; steadier than deliveries/s when other processes share the machine.
         "events_per_cpu_s": delivered * (wall1 - wall0) / (cpu1 - cpu0) if cpu1 > cpu0 else 0.0,
@@ -309,7 +315,7 @@ async def run_step(pool: LoadPool, running: Running, label: str, rate: float, re
     return {**step, **audit(parts, step)} if audit is not None else step
 
 
-def _step_line(target: str, rate: float, step: dict[str, Any]) -> str:
+def step_line(target: str, rate: float, step: dict[str, Any]) -> str:
     return (f"{target:>12} {rate:>7,.0f} msg/s: delivered {step['delivered_events_s']:>9,.0f}"
             f" ev/s  p50 {step['p50_ms']:7.2f}  p99 {step['p99_ms']:8.2f} ms  server "
             f"{step['server_cpu_pct']:3.0f}% (sys {step['server_sys_pct']:.0f}%, waited "
@@ -354,7 +360,7 @@ async def climb(args: argparse.Namespace, pool: LoadPool, server: Running, targe
                                   args.duration, args.drain, audit)
             step["saturated"] = saturated(step, sessions, args.max_p99_ms)
             say("")
-            print(_step_line(target, rate, step), file=sys.stderr)
+            print(step_line(target, rate, step), file=sys.stderr)
             # A co-tenant's burst can fake a saturation: the same rate once more.
             if not step["saturated"] or retries <= 0 or step["connected"] < sessions:
                 break

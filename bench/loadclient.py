@@ -328,9 +328,15 @@ class LoadWorker:
                          concurrency: int, targets: Sequence[Target] | None = None
                          ) -> dict[str, Any]:
         """Open the sender: ``rest`` (gateway: POST ``url`` as ``tokens`` in turn, or to
-        ``targets`` drawn by weight per message) or ``ws``."""
+        ``targets`` drawn by weight per message), ``op50`` (gateway: ``url`` is the messages
+        URL, whose channel ``tokens``' sessions send to with op 50, one after the other) or
+        ``ws``. A sender open already is closed first."""
+        if self._sender is not None:
+            await self._sender.aclose()
         if kind == "rest":
             self._sender = _RestSender(self, url, tokens, concurrency, targets)
+        elif kind == "op50":
+            self._sender = _Op50Sender(self, url, tokens)
         else:
             self._sender = _WsSender(self, url, payload_bytes)
         await self._sender.start()
@@ -514,6 +520,77 @@ class _WsSender(_Sender):
     async def aclose(self) -> None:
         if self.transport is not None:
             self.transport.disconnect()
+
+
+class _SenderSession(Receiver):
+    """An op 50 sender's gateway session: IDENTIFYed with no intents (no MESSAGE_CREATE
+    reaches it: it is not one of the receivers), heartbeating; it only sends."""
+
+    def _hello_answer(self) -> bytes:
+        d = {"token": self.token, "intents": 0,
+             "properties": {"os": "linux", "browser": "bench", "device": "bench"}}
+        return orjson.dumps({"op": 2, "d": d})
+
+
+class _Op50Sender(_Sender):
+    """The gateway's sender by op 50 (Discord Arch's send over the websocket): one session
+    per token, each message from the next session in turn, its ``nonce`` the send time (the
+    receivers find it in MESSAGE_CREATE as with REST). The gateway allows 120 payloads per
+    session per 60 s: offer at most ``len(tokens)`` × 2 msg/s for long.
+
+    ``url`` is the channel's REST messages URL (``.../channels/{id}/messages``): the channel
+    and, with ``/api/v10`` cut, the gateway's HTTP origin, whose ``GET /gateway`` says where
+    to connect.
+    """
+
+    def __init__(self, worker: LoadWorker, url: str, tokens: Sequence[str]) -> None:
+        super().__init__(worker)
+        self.messages_url, self.tokens = url, list(tokens)
+        self.channel_id = url.rstrip("/").split("/")[-2]
+        self.sessions: list[_SenderSession] = []
+        self._next = 0
+        self._pad = b"x" * 80  # ~100-byte messages, as the REST sender's
+        self._beats: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        import aiohttp
+
+        origin = self.messages_url.split("/api/")[0]
+        async with aiohttp.ClientSession() as http, http.get(f"{origin}/api/v10/gateway") as r:
+            ws_url = (await r.json())["url"].rstrip("/") + "/?v=10&encoding=json"
+        for token in self.tokens:
+            session = _SenderSession(self.worker, token, False)
+            outcome = await self.worker._open(ws_url, session)
+            if outcome != "ready":
+                raise RuntimeError(f"op 50 sender session: {outcome}")
+            self.sessions.append(session)
+        self._beats = asyncio.get_running_loop().create_task(self._heartbeats())
+
+    async def _heartbeats(self) -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            now = time.monotonic()
+            for session in self.sessions:
+                session.heartbeat(now)
+
+    def offer(self, send_ns: int) -> None:
+        session = self.sessions[self._next % len(self.sessions)]
+        self._next += 1
+        if session.transport is None or session.ended is not None:
+            self.worker._error(f"op 50 sender {session.ended or 'gone'}")
+            return
+        session.transport.send(_TEXT, b'{"op":50,"d":{"channel_id":"%s","content":"%d %s",'
+                               b'"nonce":"%d"}}' % (self.channel_id.encode(), send_ns,
+                                                    self._pad, send_ns))
+        self.worker.sent += 1
+
+    async def aclose(self) -> None:
+        self._running = False
+        if self._beats is not None:
+            self._beats.cancel()
+        for session in self.sessions:
+            if session.transport is not None:
+                session.transport.disconnect()
 
 
 class _RestSender(_Sender):

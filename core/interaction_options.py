@@ -11,7 +11,7 @@ anything reaches the bot (``POST /interactions``, issue 13 item 2):
   INTEGER an integer and NUMBER a number within ``min_value``/``max_value`` (and what a JSON
   double holds), BOOLEAN a boolean, USER/CHANNEL/ROLE/MENTIONABLE/ATTACHMENT a snowflake; with
   ``choices``, one of their values. The option being typed in an autocomplete request
-  (``focused``) may be partial: only its type is checked.
+  (``focused``) may be partial: only its type is checked (a number's may be the string typed).
 
 The ids of USER, CHANNEL, ROLE and MENTIONABLE options are collected (:class:`Targets`) for the
 caller to resolve into ``data.resolved`` (and to refuse what the invoker may not see). Errors
@@ -123,6 +123,10 @@ def _value(spec: Json, value: Any, path: str, focused: bool, targets: Targets) -
             if not lo <= len(value) <= hi:
                 raise invalid_form(path, "BASE_TYPE_BAD_LENGTH",
                                    f"Must be between {lo} and {hi} in length.")
+    elif kind in (OptionType.INTEGER, OptionType.NUMBER) and focused and isinstance(value, str):
+        # What the user is typing, sent as typed (Discord sends a focused number as a string).
+        if len(value) > STRING_LENGTH_MAX:
+            raise invalid_form(path, "BASE_TYPE_BAD_LENGTH", "Too long.")
     elif kind in (OptionType.INTEGER, OptionType.NUMBER):
         numeric = isinstance(value, int) if kind == OptionType.INTEGER else (
             isinstance(value, int | float) and value == value)

@@ -7,10 +7,16 @@ As Discord's ("Receiving and Responding"):
 - The initial callback is made once, within :data:`core.interactions.RESPONSE_WINDOW_MS` of the
   invocation (after it, or with a wrong token or an unknown id: 404 10062); a second one is
   400 40060, decided by one conditional store write so two racing answers cannot both win.
-  Types: 4 a message (CHANNEL_MESSAGE_WITH_SOURCE), 5 deferred (the invoker waits; the first
-  follow-up, or an edit of ``@original``, becomes the response), 9 a modal. 6/7 (component
-  updates) and 8 (autocomplete results) are 400 50035 here: component and autocomplete
-  interactions are not built yet, so no interaction of their type exists.
+  Types, each for the interactions Discord allows it for (else 400 50035): 4 a message
+  (CHANNEL_MESSAGE_WITH_SOURCE), 5 deferred (the invoker waits; the first follow-up, or an edit
+  of ``@original``, becomes the response) and 9 a modal, for a command or a component; 6
+  DEFERRED_UPDATE_MESSAGE and 7 UPDATE_MESSAGE for a component (or a modal submitted from
+  one): its message becomes ``@original``, 7 edits it at once (MESSAGE_UPDATE), after 6 an
+  edit of ``@original`` does; 4 and 5 also answer a modal submit; 8
+  APPLICATION_COMMAND_AUTOCOMPLETE_RESULT (``choices`` of the focused option's type, at most
+  25) answers an autocomplete request alone, and reaches the invoker's sessions as Discord's
+  client event APPLICATION_COMMAND_AUTOCOMPLETE_RESPONSE (``choices`` and the request's
+  ``nonce``).
 - A response message is the bot's, of type 20 (CHAT_INPUT_COMMAND), with ``interaction`` and
   ``interaction_metadata`` in the MESSAGE_CREATE and the callback's answer (history keeps the
   message without them: they are not stored). It goes through the router's durable write like
@@ -18,9 +24,11 @@ As Discord's ("Receiving and Responding"):
   MESSAGE_CREATE (flags 64) to the invoker's sessions only; an ephemeral ``@original`` is kept
   with the interaction (its JSON) so that it can be read, edited (MESSAGE_UPDATE) and deleted
   (MESSAGE_DELETE), again to the invoker only.
-- A modal (9) is sent to the invoker's sessions as an ``INTERACTION_MODAL_CREATE`` dispatch
-  (Discord's client event: ``id`` the interaction, ``channel_id``, ``custom_id``, ``title``,
-  ``components``, ``application``), which the web client or a test reads.
+- A modal (9), checked as :func:`core.components.parse_modal` does, is kept with the
+  interaction for its submit, and sent to the invoker's sessions as an
+  ``INTERACTION_MODAL_CREATE`` dispatch (Discord's client event: ``id`` the interaction, which
+  the submit names as ``data.id``, ``channel_id``, ``custom_id``, ``title``, ``components``,
+  ``application``), which the web client or a test reads.
 - ``with_response`` (query, true): the answer is Discord's interaction callback response
   (``interaction`` and ``resource``, which discord.py reads), else 204.
 - The follow-up routes live as long as the token, 15 minutes; after that, or for a token that
@@ -35,21 +43,25 @@ from typing import Any
 
 from core import messages
 from core.access import parse_id
+from core.components import autocomplete_choices, parse_components, parse_modal
 from core.errors import ApiError, ErrorCode, invalid_form
 from core.events import Event
 from core.interactions import (
+    APPLICATION_COMMAND,
+    AUTOCOMPLETE,
+    MESSAGE_COMPONENT,
+    MODAL_SUBMIT,
     RESPONSE_WINDOW_MS,
     TOKEN_TTL_MS,
     hash_token,
     token_matches,
     unknown_interaction,
 )
-from core.message_form import parse_send
+from core.message_form import parse_edit, parse_send
 from core.models import Channel, Interaction, Message, User
 from core.platform import Platform
 from core.router import RouterClosed, WriteFailed
 from core.snowflake import iso_timestamp
-from core.validate import get_str
 from core.wire import message_json, user_json
 
 __all__ = [
@@ -63,13 +75,23 @@ __all__ = [
 
 Json = dict[str, Any]
 
-MESSAGE, DEFERRED, MODAL = 4, 5, 9
+MESSAGE, DEFERRED, DEFERRED_UPDATE, UPDATE, AUTOCOMPLETE_RESULT, MODAL = 4, 5, 6, 7, 8, 9
 _ALL_TYPES = (4, 5, 6, 7, 8, 9)
+# The callback types each interaction type may be answered with (Discord's "Interaction
+# Response Type"); 6 and 7 also need a component's message (a modal submit may have none).
+_ALLOWED = {
+    APPLICATION_COMMAND: (MESSAGE, DEFERRED, MODAL),
+    MESSAGE_COMPONENT: (MESSAGE, DEFERRED, DEFERRED_UPDATE, UPDATE, MODAL),
+    AUTOCOMPLETE: (AUTOCOMPLETE_RESULT,),
+    MODAL_SUBMIT: (MESSAGE, DEFERRED, DEFERRED_UPDATE, UPDATE),
+}
 _EPHEMERAL = 1 << 6
 _CHAT_INPUT_COMMAND = 20
 _ALREADY_ACKNOWLEDGED = 40060
 _INVALID_WEBHOOK_TOKEN = 50027
-_SEND_FIELDS = ("content", "embeds", "allowed_mentions", "tts", "flags")
+_SEND_FIELDS = ("content", "embeds", "allowed_mentions", "tts", "flags", "components")
+_UPDATE_FIELDS = ("content", "embeds", "allowed_mentions", "flags", "components",
+                  "attachments")
 _TRUE = frozenset({"true", "1"})
 ORIGINAL = "@original"
 
@@ -91,7 +113,8 @@ async def callback(
     kind = body.get("type")
     if kind not in _ALL_TYPES or isinstance(kind, bool):
         raise invalid_form("type", "BASE_TYPE_CHOICES", f"Must be one of {_ALL_TYPES}.")
-    if kind not in (MESSAGE, DEFERRED, MODAL):
+    if kind not in _ALLOWED.get(i.type, ()) or (
+            kind in (DEFERRED_UPDATE, UPDATE) and i.message_id is None):
         raise invalid_form("type", "INTERACTION_RESPONSE_TYPE_INVALID",
                            "This response type is not valid for this interaction.")
     if i.acknowledged:
@@ -111,13 +134,24 @@ async def callback(
                                                     ephemeral=ephemeral, original=original):
             raise _already()
         message = await _deliver(p, i, stored, built, ephemeral)
+    elif kind in (DEFERRED_UPDATE, UPDATE):
+        ephemeral = False  # the component's message stays as it is seen
+        message = await _update(p, i, kind, data)
+    elif kind == AUTOCOMPLETE_RESULT:
+        state = json.loads(i.state or "{}")
+        choices = autocomplete_choices(data, state.get("option_type", 3))
+        await _acknowledge(p, i, kind)
+        p.publish(Event("APPLICATION_COMMAND_AUTOCOMPLETE_RESPONSE",
+                        {"choices": choices, "nonce": state.get("nonce")},
+                        user_ids=(i.user_id,)))
     else:
-        modal = _modal(i, data) if kind == MODAL else None
-        if not await p.meta.acknowledge_interaction(i.id, kind, original_id=None,
-                                                    ephemeral=ephemeral, original=None):
-            raise _already()
+        modal = parse_modal(data) if kind == MODAL else None
+        await _acknowledge(p, i, kind, ephemeral=ephemeral,
+                           state=json.dumps(modal) if modal else None)
         if modal is not None:
-            p.publish(Event("INTERACTION_MODAL_CREATE", modal, user_ids=(i.user_id,)))
+            shown = {"id": str(i.id), "channel_id": str(i.channel_id), **modal,
+                     "application": {"id": str(i.application_id)}}
+            p.publish(Event("INTERACTION_MODAL_CREATE", shown, user_ids=(i.user_id,)))
     if query.get("with_response", "").lower() not in _TRUE:
         return None
     return {
@@ -184,6 +218,8 @@ async def edit_message(
     if _is_ephemeral_original(i, message_id):
         before = json.loads(i.original or "{}")
         after = {**before, **{k: data[k] for k in ("content", "embeds") if k in data}}
+        if "components" in data:
+            after["components"] = list(parse_components(data["components"]))
         after["edited_timestamp"] = iso_timestamp(p.now_ms())
         await p.meta.set_interaction_original(i.id, i.original_id, json.dumps(after))
         p.publish(Event("MESSAGE_UPDATE", after, user_ids=(i.user_id,)))
@@ -210,6 +246,30 @@ async def delete_message(p: Platform, application_id: int, token: str, message_i
 
 
 # -- helpers -----------------------------------------------------------------------------------
+
+
+async def _acknowledge(p: Platform, i: Interaction, kind: int, *, ephemeral: bool = False,
+                       original_id: int | None = None, state: str | None = None) -> None:
+    if not await p.meta.acknowledge_interaction(i.id, kind, original_id=original_id,
+                                                ephemeral=ephemeral, original=None, state=state):
+        raise _already()
+
+
+async def _update(p: Platform, i: Interaction, kind: int, data: Json) -> Json | None:
+    """Callback 6 or 7: the component's message becomes ``@original``; 7 edits it now (as
+    its bot's own edit: ``content``, ``embeds``, ``components``, ``attachments`` kept...)."""
+    assert i.message_id is not None  # checked by the caller
+    channel = await _channel(p, i.channel_id)
+    message = await p.messages.get_message(channel.id, i.message_id)
+    if message is None or message.author_id != i.application_id:
+        raise ApiError.unknown("message")
+    fields = {k: data[k] for k in _UPDATE_FIELDS if k in data}
+    if kind == UPDATE:
+        parse_edit(fields, p.config.max_message_length)  # a bad body answers nothing
+    await _acknowledge(p, i, kind, original_id=message.id)
+    if kind == DEFERRED_UPDATE:
+        return None
+    return await messages.edit_as_webhook(p, channel, message, fields)
 
 
 def _already() -> ApiError:
@@ -255,12 +315,13 @@ def _build(
     fields = {k: data[k] for k in _SEND_FIELDS if k in data}
     fields["flags"] = _flags(data) & ~_EPHEMERAL
     form = parse_send(fields, p.config.max_message_length)
-    if not form.content and not form.embeds:
+    if not form.content and not form.embeds and not form.components:
         raise ApiError.bad_request(ErrorCode.EMPTY_MESSAGE, "Cannot send an empty message")
     message = Message(
         id=p.ids.next(), channel_id=channel.id, author_id=bot.id, content=form.content,
         guild_id=channel.guild_id, type=_CHAT_INPUT_COMMAND, tts=form.tts,
         flags=form.flags | (_EPHEMERAL if ephemeral else 0), embeds=form.embeds,
+        components=form.components,
     )
     out = message_json(message, {bot.id: bot})
     out["interaction_metadata"] = {
@@ -301,7 +362,8 @@ def _is_ephemeral_original(i: Interaction, message_id: str) -> bool:
 
 
 async def _response_message(p: Platform, i: Interaction, message_id: str) -> tuple[Channel, Message]:
-    """A stored message this interaction's bot sent in response (type 20) in its channel.
+    """A stored message this interaction's bot sent in response (type 20) in its channel, or
+    the bot's message whose component made the interaction.
 
     An id that is no snowflake (out of range too: the stores' ids are signed 64-bit) names
     no message: 404, as :func:`core.access.parse_id` answers it.
@@ -310,20 +372,7 @@ async def _response_message(p: Platform, i: Interaction, message_id: str) -> tup
     channel = await _channel(p, i.channel_id)
     message = await p.messages.get_message(channel.id, target) if target else None
     if (message is None or message.author_id != i.application_id
-            or message.type != _CHAT_INPUT_COMMAND):
+            or (message.type != _CHAT_INPUT_COMMAND and message.id != i.message_id)):
         raise ApiError.unknown("message")
     return channel, message
 
-
-def _modal(i: Interaction, data: Json) -> Json:
-    custom_id = get_str(data, "custom_id", min_len=1, max_len=100)
-    title = get_str(data, "title", min_len=1, max_len=45)
-    components = data.get("components")
-    if not isinstance(custom_id, str) or not isinstance(title, str):
-        raise invalid_form("data.custom_id", "BASE_TYPE_REQUIRED", "custom_id and title needed.")
-    if not isinstance(components, list) or not 1 <= len(components) <= 5:
-        raise invalid_form("data.components", "BASE_TYPE_BAD_LENGTH",
-                           "Must be between 1 and 5 in length.")
-    return {"id": str(i.id), "channel_id": str(i.channel_id), "custom_id": custom_id,
-            "title": title, "components": components,
-            "application": {"id": str(i.application_id)}}

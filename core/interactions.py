@@ -1,22 +1,38 @@
-"""A user invokes an application's command: ``POST /interactions`` (Discord's own client route).
+"""A user acts on an application: ``POST /interactions`` (Discord's own client route).
 
-What Discord checks before the bot hears of it, checked here in that order:
+Four kinds of interaction, as Discord's client sends them:
 
-- the command exists for the application, in the guild's scope first, then globally
-  (404 10063), and its name and type are the ones sent (50035 ``data.name``);
-- the invoker may view the channel (as :func:`core.access.channel_view`), the application's
-  bot is a member of the guild (else 10002 Unknown Application: Discord shows the command
-  only where its application is), and the invoker has every permission of the command's
-  ``default_member_permissions`` in the channel (50013); invocations are in guild channels only
-  here (a DM's is 50001: DM commands are not built);
-- the options, checked against the definition (:mod:`core.interaction_options`, 50035 at
-  ``data.options...``); the users, members, roles and channels they name are resolved into
-  ``data.resolved``, an unknown one is 50035 (Discord's client only offers existing ones).
+- APPLICATION_COMMAND (2) and APPLICATION_COMMAND_AUTOCOMPLETE (4): ``data`` names a command
+  (``id``, ``name``, ``type``, ``options``). The command exists for the application, in the
+  guild's scope first, then globally (404 10063), with the name and type sent (50035
+  ``data.name``); its options are checked against the definition
+  (:mod:`core.interaction_options`, 50035 at ``data.options...``). An autocomplete request has
+  exactly one ``focused`` option, whose value may be partial.
+- MESSAGE_COMPONENT (3): ``message_id`` names a message of the application's bot in the
+  channel (404 10008), and ``data`` (``custom_id``, ``component_type``, ``values``) one of its
+  enabled buttons or select menus (:func:`core.components.check_click`, 50035). The bot gets
+  the whole ``message`` with the interaction (discord.py finds its view by it).
+- MODAL_SUBMIT (5): ``data.id`` names the interaction the bot answered with that modal (callback
+  9), the invoker's, alive; ``data.custom_id`` is the modal's and ``data.components`` its inputs
+  (:func:`core.components.check_submit`). A modal is submitted once (404 10062 after).
+
+Where: the invoker may view the channel (as :func:`core.access.channel_view`). In a guild the
+application's bot is a member (else 10002 Unknown Application: Discord shows the command only
+where its application is), and for a command the invoker has every permission of its
+``default_member_permissions`` in the channel (50013). In a DM with the bot only a global
+command may be used, if its ``contexts`` hold BOT_DM (1), or, without ``contexts``, if
+``dm_permission`` is not false (403 50001 otherwise, and for any other private channel: the
+PRIVATE_CHANNEL context needs a user-installed application, not built). A command whose
+``contexts`` leave out GUILD (0) cannot be used in a guild (50001).
+
+The users, members, roles and channels that options or select values name are resolved into
+``data.resolved``; an unknown one is 50035 (Discord's client only offers existing ones).
 
 Then the interaction is stored (its token as a SHA-256 only) and INTERACTION_CREATE goes to the
 bot alone (``user_ids``: its sessions only, and through the event's guild id the hub's shard
 filter picks the session holding the guild's shard). The invoker gets 204: the bot's answer
-reaches them as a message (``core.interaction_responses``). A bot that does not answer within
+reaches them as a message, a message update, a modal or autocomplete choices
+(``core.interaction_responses``). A bot that does not answer within
 :data:`RESPONSE_WINDOW_MS` can no longer make the initial response (10062), as on Discord,
 whose client then shows "The application did not respond"; here the invoker simply sees no
 message (no event says so).
@@ -28,15 +44,18 @@ import hashlib
 import hmac
 import json
 import secrets
+from dataclasses import dataclass
 from typing import Any
 
-from core.access import GuildView, channel_view
+from core.access import ChannelView, GuildView, channel_view
 from core.app_commands import unknown_command
 from core.command_form import CHAT_INPUT
+from core.components import check_click, check_submit
 from core.errors import ApiError, invalid_form
 from core.events import Event
+from core.history import render
 from core.interaction_options import Targets, check_options
-from core.models import Interaction, User
+from core.models import ChannelType, Interaction, Member, User
 from core.permissions import compute_permissions
 from core.platform import Platform
 from core.validate import snowflake_value
@@ -44,6 +63,10 @@ from core.wire import channel_json, member_json, role_json, user_json
 
 __all__ = [
     "APPLICATION_COMMAND",
+    "AUTOCOMPLETE",
+    "MESSAGE_COMPONENT",
+    "MODAL",
+    "MODAL_SUBMIT",
     "RESPONSE_WINDOW_MS",
     "TOKEN_PREFIX",
     "TOKEN_TTL_MS",
@@ -55,7 +78,10 @@ __all__ = [
 
 Json = dict[str, Any]
 
-APPLICATION_COMMAND = 2
+APPLICATION_COMMAND, MESSAGE_COMPONENT, AUTOCOMPLETE, MODAL_SUBMIT = 2, 3, 4, 5
+_KINDS = (APPLICATION_COMMAND, MESSAGE_COMPONENT, AUTOCOMPLETE, MODAL_SUBMIT)
+MODAL = 9  # the callback type that shows a modal (core.interaction_responses)
+_GUILD_CONTEXT, _BOT_DM_CONTEXT = 0, 1  # a command's ``contexts``
 # Discord's: 3 seconds for the initial response, 15 minutes for the token.
 RESPONSE_WINDOW_MS = 3_000
 TOKEN_TTL_MS = 15 * 60_000
@@ -80,33 +106,70 @@ def token_matches(interaction: Interaction, token: str) -> bool:
     return hmac.compare_digest(interaction.token_hash, hash_token(token))
 
 
+@dataclass(frozen=True, slots=True)
+class _Place:
+    """Where an interaction happens, as the invoker sees it: the channel (and guild), and the
+    application's bot there (its member in a guild)."""
+
+    view: ChannelView
+    bot: User
+    bot_member: Member | None
+
+    @property
+    def guild(self) -> GuildView | None:
+        return self.view.guild
+
+
+async def _place(p: Platform, user: User, channel_id: int, application_id: int) -> _Place:
+    view = await channel_view(p.meta, channel_id, user.id)
+    bot = await p.meta.get_user(application_id)
+    if bot is None or not bot.bot:
+        raise ApiError(404, _UNKNOWN_APPLICATION, "Unknown Application")
+    if view.guild is None:
+        channel = view.channel
+        if channel.type != ChannelType.DM or application_id not in channel.recipients:
+            raise ApiError.missing_access()  # another private channel: PRIVATE_CHANNEL (2)
+        return _Place(view, bot, None)
+    bot_member = await p.meta.get_member(view.guild.guild.id, application_id)
+    if bot_member is None:
+        raise ApiError(404, _UNKNOWN_APPLICATION, "Unknown Application")
+    return _Place(view, bot, bot_member)
+
+
 async def invoke(p: Platform, user: User, body: Any) -> None:
-    """``POST /interactions`` type 2: check, store, and dispatch INTERACTION_CREATE to the bot.
+    """``POST /interactions``: check, store, and dispatch INTERACTION_CREATE to the bot.
 
     Raises:
-        ApiError: 50035 for a bad body or option; 404 10063 unknown command; 10002 the bot is
-            not in the guild; 403 50001/50013 as described in the module docstring.
+        ApiError: 50035 for a bad body, option, component or modal input; 404 10063 unknown
+            command, 10008 unknown message, 10062 unknown modal; 10002 the bot is not in the
+            guild; 403 50001/50013 as described in the module docstring.
     """
     if not isinstance(body, dict):
         raise invalid_form("_root", "DICT_TYPE_CONVERT", "Must be an object.")
-    if body.get("type") != APPLICATION_COMMAND:
+    kind = body.get("type")
+    if kind not in _KINDS or isinstance(kind, bool):
         raise invalid_form("type", "INTERACTION_TYPE_INVALID",
-                           "Only application commands (2) may be invoked.")
-    application_id = snowflake_value(body.get("application_id"), "application_id")
+                           f"Must be one of {_KINDS}.")
     channel_id = snowflake_value(body.get("channel_id"), "channel_id")
     data = body.get("data")
     if not isinstance(data, dict):
         raise invalid_form("data", "DICT_TYPE_CONVERT", "Must be an object.")
+    if kind == MESSAGE_COMPONENT:
+        await _component(p, user, body, channel_id, data)
+    elif kind == MODAL_SUBMIT:
+        await _modal_submit(p, user, body, channel_id, data)
+    else:
+        await _command(p, user, body, kind, channel_id, data)
+
+
+async def _command(p: Platform, user: User, body: Json, kind: int, channel_id: int,
+                   data: Json) -> None:
+    application_id = snowflake_value(body.get("application_id"), "application_id")
     command_id = snowflake_value(data.get("id"), "data.id")
-    view = await channel_view(p.meta, channel_id, user.id)
-    if view.guild is None:
-        raise ApiError.missing_access()
-    guild = view.guild
-    bot_member = await p.meta.get_member(guild.guild.id, application_id)
-    bot = await p.meta.get_user(application_id)
-    if bot_member is None or bot is None or not bot.bot:
-        raise ApiError(404, _UNKNOWN_APPLICATION, "Unknown Application")
-    command = (await p.meta.get_command(application_id, guild.guild.id, command_id)
+    place = await _place(p, user, channel_id, application_id)
+    guild_id = place.guild.guild.id if place.guild else None
+    command = ((await p.meta.get_command(application_id, guild_id, command_id)
+                if guild_id is not None else None)
                or await p.meta.get_command(application_id, None, command_id))
     if command is None:
         raise unknown_command()
@@ -114,59 +177,175 @@ async def invoke(p: Platform, user: User, body: Any) -> None:
         raise invalid_form("data.name", "APPLICATION_COMMAND_INVALID",
                            "The name or type is not the command's.")
     definition = json.loads(command.definition)
+    _check_context(definition, place)
     needed = definition.get("default_member_permissions")
-    if needed is not None and int(needed) & view.permissions != int(needed):
+    if (place.guild is not None and needed is not None
+            and int(needed) & place.view.permissions != int(needed)):
         raise ApiError.missing_permissions()
     options: list[Json] = []
     targets = Targets()
     if command.type == CHAT_INPUT:
         options, targets = check_options(definition.get("options") or [], data.get("options"))
-    resolved = await _resolved(p, guild, targets)
+    state = None
+    if kind == AUTOCOMPLETE:
+        focused = _focused(definition.get("options") or [], options)
+        state = json.dumps({"option_type": focused, "nonce": _nonce(body)})
+    out: Json = {
+        "id": str(command.id), "name": command.name, "type": command.type,
+        **({"options": options} if options else {}),
+        **({"guild_id": str(command.guild_id)} if command.guild_id else {}),
+    }
+    await _dispatch(p, user, place, kind, out, targets, state=state)
+
+
+def _check_context(definition: Json, place: _Place) -> None:
+    """The command may be used here: its ``contexts``, or without them ``dm_permission``."""
+    contexts = definition.get("contexts")
+    if place.guild is not None:
+        allowed = contexts is None or _GUILD_CONTEXT in contexts
+    elif contexts is not None:
+        allowed = _BOT_DM_CONTEXT in contexts
+    else:
+        allowed = definition.get("dm_permission") is not False
+    if not allowed:
+        raise ApiError.missing_access()
+
+
+def _focused(declared: list[Json], options: list[Json]) -> int:
+    """The type of the one focused option of an autocomplete request (50035 unless exactly
+    one option is focused, and that one has ``autocomplete``)."""
+    found: list[tuple[Json, Json]] = []
+    level, given = declared, options
+    while True:
+        found += [(o, next(d for d in level if d["name"] == o["name"]))
+                  for o in given if o.get("focused")]
+        nested = [o for o in given if "options" in o]
+        if not nested:
+            break
+        spec = next(d for d in level if d["name"] == nested[0]["name"])
+        level, given = spec.get("options") or [], nested[0]["options"]
+    if len(found) != 1 or not found[0][1].get("autocomplete"):
+        raise invalid_form("data.options", "APPLICATION_COMMAND_AUTOCOMPLETE_INVALID",
+                           "Exactly one option with autocomplete must be focused.")
+    option_type: int = found[0][1]["type"]
+    return option_type
+
+
+def _nonce(body: Json) -> str | None:
+    nonce = body.get("nonce")
+    return nonce if isinstance(nonce, str) and len(nonce) <= 64 else None
+
+
+async def _component(p: Platform, user: User, body: Json, channel_id: int, data: Json) -> None:
+    message_id = snowflake_value(body.get("message_id"), "message_id")
+    view = await channel_view(p.meta, channel_id, user.id)
+    message = await p.messages.get_message(view.channel.id, message_id)
+    if message is None:
+        raise ApiError.unknown("message")
+    application_id = message.author_id
+    if body.get("application_id") is not None and snowflake_value(
+            body["application_id"], "application_id") != application_id:
+        raise invalid_form("application_id", "APPLICATION_INVALID",
+                           "The message is not this application's.")
+    place = await _place(p, user, channel_id, application_id)
+    out, targets = check_click(message.components, data)
+    rendered = (await render(p, view.channel, [message], members=True))[0]
+    await _dispatch(p, user, place, MESSAGE_COMPONENT, out, targets, message_id=message.id,
+                    message=rendered)
+
+
+async def _modal_submit(p: Platform, user: User, body: Json, channel_id: int,
+                        data: Json) -> None:
+    shown_id = snowflake_value(data.get("id"), "data.id")
+    shown = await p.meta.get_interaction(shown_id)
+    if (shown is None or shown.user_id != user.id or shown.channel_id != channel_id
+            or shown.response_type != MODAL or shown.state is None
+            or p.now_ms() - shown.created_ms > TOKEN_TTL_MS):
+        raise unknown_interaction()
+    modal: Json = json.loads(shown.state)
+    if data.get("custom_id") != modal["custom_id"]:
+        raise invalid_form("data.custom_id", "MODAL_CUSTOM_ID_INVALID",
+                           "Not the modal's custom_id.")
+    place = await _place(p, user, channel_id, shown.application_id)
+    components, targets = check_submit(modal, data)
+    if not await p.meta.take_interaction_state(shown.id, shown.state):
+        raise unknown_interaction()  # submitted already
+    message: Json | None = None
+    if shown.message_id is not None:  # the modal answered a component: its message
+        found = await p.messages.get_message(channel_id, shown.message_id)
+        if found is not None:
+            message = (await render(p, place.view.channel, [found], members=True))[0]
+    out: Json = {"custom_id": modal["custom_id"], "components": components}
+    await _dispatch(p, user, place, MODAL_SUBMIT, out, targets, message_id=shown.message_id,
+                    message=message)
+
+
+async def _dispatch(
+    p: Platform, user: User, place: _Place, kind: int, data: Json, targets: Targets, *,
+    message_id: int | None = None, message: Json | None = None, state: str | None = None,
+) -> None:
+    """Resolve, store the interaction and send INTERACTION_CREATE to the bot."""
+    resolved = await _resolved(p, place.guild, targets)
+    if resolved:
+        data = {**data, "resolved": resolved}
+    channel = place.view.channel
+    guild = place.guild
+    application_id = place.bot.id
     token = TOKEN_PREFIX + secrets.token_urlsafe(48)
     now = p.now_ms()
     interaction = Interaction(
-        id=p.ids.next(), application_id=application_id, type=APPLICATION_COMMAND,
-        token_hash=hash_token(token), user_id=user.id, channel_id=channel_id,
-        guild_id=guild.guild.id, created_ms=now,
+        id=p.ids.next(), application_id=application_id, type=kind,
+        token_hash=hash_token(token), user_id=user.id, channel_id=channel.id,
+        guild_id=guild.guild.id if guild else None, created_ms=now, message_id=message_id,
+        state=state,
     )
     await p.meta.create_interaction(interaction, now - TOKEN_TTL_MS)
-    app_perms = compute_permissions(guild.guild, guild.roles, bot_member, view.channel)
     payload: Json = {
         "id": str(interaction.id),
         "application_id": str(application_id),
-        "type": APPLICATION_COMMAND,
-        "data": {
-            "id": str(command.id), "name": command.name, "type": command.type,
-            **({"options": options} if options else {}),
-            **({"resolved": resolved} if resolved else {}),
-            **({"guild_id": str(command.guild_id)} if command.guild_id else {}),
-        },
-        "guild_id": str(guild.guild.id),
-        "guild": {"id": str(guild.guild.id), "locale": "en-US", "features": []},
-        "channel_id": str(channel_id),
-        "channel": channel_json(view.channel),
-        "member": {**member_json(guild.member, user), "permissions": str(view.permissions)},
+        "type": kind,
+        "data": data,
+        "channel_id": str(channel.id),
         "token": token,
         "version": 1,
-        "app_permissions": str(app_perms),
         "locale": "en-US",
-        "guild_locale": "en-US",
         "entitlements": [],
-        "authorizing_integration_owners": {"0": str(guild.guild.id)},
-        "context": 0,
         "attachment_size_limit": p.config.max_attachment_bytes,
     }
-    p.publish(Event("INTERACTION_CREATE", payload, guild_id=guild.guild.id,
+    if message is not None:
+        payload["message"] = message
+    if guild is not None:
+        assert place.bot_member is not None
+        app_perms = compute_permissions(guild.guild, guild.roles, place.bot_member, channel)
+        payload.update({
+            "guild_id": str(guild.guild.id),
+            "guild": {"id": str(guild.guild.id), "locale": "en-US", "features": []},
+            "channel": channel_json(channel),
+            "member": {**member_json(guild.member, user),
+                       "permissions": str(place.view.permissions)},
+            "app_permissions": str(app_perms),
+            "guild_locale": "en-US",
+            "authorizing_integration_owners": {"0": str(guild.guild.id)},
+            "context": _GUILD_CONTEXT,
+        })
+    else:  # the bot's DM: Discord names the guild install's owner "0" there
+        payload.update({
+            "channel": channel_json(channel, [user]),  # the others than the bot
+            "user": user_json(user),
+            "app_permissions": str(place.view.permissions),
+            "authorizing_integration_owners": {"0": "0"},
+            "context": _BOT_DM_CONTEXT,
+        })
+    p.publish(Event("INTERACTION_CREATE", payload, guild_id=interaction.guild_id,
                     user_ids=(application_id,)))
 
 
-async def _resolved(p: Platform, guild: GuildView, targets: Targets) -> Json:
-    """``data.resolved``: users (and their members), roles and channels the options name
-    (at most 25 of them, one per option); a member's ``permissions`` are its guild's, a
-    channel's the invoker's in it."""
-    guild_id = guild.guild.id
+async def _resolved(p: Platform, guild: GuildView | None, targets: Targets) -> Json:
+    """``data.resolved``: users (and their members), roles and channels the options or
+    select values name (at most 25 of them); a member's ``permissions`` are its guild's, a
+    channel's the invoker's in it. Outside a guild, users only."""
     out: Json = {}
-    roles = guild.roles
+    roles = guild.roles if guild is not None else {}
     role_ids = set(targets.roles) | {i for i in targets.mentionables if i in roles}
     user_ids = set(targets.users) | {i for i in targets.mentionables if i not in roles}
     if len(role_ids) + len(user_ids) + len(targets.channels) > _MAX_RESOLVED:
@@ -181,8 +360,9 @@ async def _resolved(p: Platform, guild: GuildView, targets: Targets) -> Json:
             raise invalid_form("data.options", "USER_UNKNOWN", "Unknown user.")
         out["users"] = {str(i): user_json(u) for i, u in users.items()}
         members: Json = {}
-        for i in sorted(user_ids):
-            member = await p.meta.get_member(guild_id, i)
+        for i in sorted(user_ids) if guild is not None else ():
+            assert guild is not None
+            member = await p.meta.get_member(guild.guild.id, i)
             if member is not None:
                 permissions = compute_permissions(guild.guild, roles, member, None)
                 members[str(i)] = {**member_json(member, None), "permissions": str(permissions)}
@@ -192,7 +372,8 @@ async def _resolved(p: Platform, guild: GuildView, targets: Targets) -> Json:
         channels: Json = {}
         for i, types in sorted(targets.channels.items()):
             target = await p.meta.get_channel(i)
-            if target is None or target.guild_id != guild_id or (types and target.type not in types):
+            if (guild is None or target is None or target.guild_id != guild.guild.id
+                    or (types and target.type not in types)):
                 raise invalid_form("data.options", "CHANNEL_UNKNOWN", "Unknown channel.")
             channels[str(i)] = {**channel_json(target),
                                 "permissions": str(guild.channel_permissions(target))}
