@@ -245,6 +245,12 @@ SCHEMAS: dict[str, Any] = {
          "integration_types": {"type": ["array", "null"]},
          "name_localizations": {"type": ["object", "null"]},
          "description_localizations": {"type": ["object", "null"]}}),
+    # What a member may run in a guild (Discord's client's command index).
+    "ApplicationCommandIndex": _obj(
+        {"applications": {"type": "array", "items": _obj(
+            {"id": _SNOWFLAKE, "name": _STR, "icon": _NSTR, "description": _STR,
+             "bot_id": _SNOWFLAKE})},
+         "application_commands": _ref("[ApplicationCommand]"), "version": _SNOWFLAKE}),
     "ApplicationCommandCreate": _obj({"name": _STR}, _COMMAND_FIELDS),
     "ApplicationCommandPatch": {"type": "object", "properties": {"name": _STR, **_COMMAND_FIELDS}},
     # A bulk overwrite: at most the scope's limits together (core.app_commands).
@@ -522,6 +528,9 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     **{op: entry for scope, where in ((_APP + "/commands", "global"),
                                       (_APP + "/guilds/{guild_id}/commands", "guild"))
        for op, entry in _command_operations(scope, where).items()},
+    ("GET", _G + "/application-command-index"): Op(
+        "The commands the caller may run in the guild, with their applications (Discord's "
+        "client route)", "ApplicationCommandIndex"),
     **_THREAD_OPERATIONS,
     **_INTERACTION_OPERATIONS,
     ("GET", "/api/openapi.json"): Op("This document", public=True),

@@ -16,6 +16,12 @@ Discord's rules, followed here ("Application Commands"):
 - Every change makes a new ``version`` (a snowflake).
 
 Definitions are validated by :mod:`core.command_form` (50035 with field paths).
+
+A member's client lists what it can run with ``GET /guilds/{guild_id}/application-command-index``
+(Discord's own client route; ``/applications/.../commands`` is the bot's alone):
+:func:`guild_index` gives the applications whose bot is in the guild, with their guild and
+global commands a member of the guild may use there (``contexts``, when given, include guild;
+``default_member_permissions`` held in the guild, as ``core.interactions`` checks them).
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ __all__ = [
     "create",
     "delete",
     "get",
+    "guild_index",
     "list_commands",
     "overwrite",
     "unknown_command",
@@ -50,6 +57,12 @@ MAX_BY_TYPE = {CHAT_INPUT: 100, USER: 15, MESSAGE: 15}
 _SCOPE_MAX = sum(MAX_BY_TYPE.values())
 UNKNOWN_COMMAND = 10063
 _MAX_COMMANDS = 30032
+# The command index finds a guild's bots among its first this many members (by user id), read
+# a page at a time: a bound on the work one index costs, whatever the guild's size.
+INDEX_MEMBERS_MAX = 10_000
+_MEMBERS_PAGE = 1000
+# contexts: 0 GUILD (Discord's interaction context types).
+_GUILD_CONTEXT = 0
 
 
 def unknown_command() -> ApiError:
@@ -208,3 +221,57 @@ async def overwrite(
         raise ApiError.unknown("guild")
     return [command_json(c) for c in stored]
 
+
+
+async def guild_index(p: Platform, user: User, guild_id: int) -> Json:
+    """``GET /guilds/{guild_id}/application-command-index``: ``applications`` (those with a
+    command the caller may use here), ``application_commands`` and ``version`` (the newest
+    command version among them, "0" with none).
+
+    Raises:
+        ApiError: 404 Unknown Guild; 403 Missing Access when the caller is not a member.
+    """
+    view = await guild_view(p.meta, guild_id, user.id)
+    applications: list[Json] = []
+    commands: list[ApplicationCommand] = []
+    for bot in await _guild_bots(p, guild_id):
+        app = await p.meta.get_application(bot.id)
+        if app is None:
+            continue
+        found = [*await p.meta.list_commands(app.id, guild_id, _SCOPE_MAX),
+                 *await p.meta.list_commands(app.id, None, _SCOPE_MAX)]
+        usable = [c for c in found if _usable(json.loads(c.definition), view.permissions)]
+        if not usable:
+            continue
+        applications.append({"id": str(app.id), "name": app.name, "icon": app.icon,
+                             "description": app.description, "bot_id": str(bot.id)})
+        commands.extend(usable)
+    version = max((c.version for c in commands), default=0)
+    return {"applications": applications,
+            "application_commands": [command_json(c) for c in commands],
+            "version": str(version)}
+
+
+async def _guild_bots(p: Platform, guild_id: int) -> list[User]:
+    """The bot accounts among the guild's first :data:`INDEX_MEMBERS_MAX` members."""
+    bots: list[User] = []
+    after = 0
+    for _ in range(INDEX_MEMBERS_MAX // _MEMBERS_PAGE):
+        members = await p.meta.list_members(guild_id, after=after, limit=_MEMBERS_PAGE)
+        if not members:
+            break
+        users = await p.meta.get_users([m.user_id for m in members])
+        bots.extend(u for u in users.values() if u.bot)
+        if len(members) < _MEMBERS_PAGE:
+            break
+        after = members[-1].user_id
+    return sorted(bots, key=lambda u: u.id)
+
+
+def _usable(definition: Json, permissions: int) -> bool:
+    """Whether a member holding ``permissions`` in the guild may run a command there."""
+    contexts = definition.get("contexts")
+    if contexts is not None and _GUILD_CONTEXT not in contexts:
+        return False
+    needed = definition.get("default_member_permissions")
+    return needed is None or int(needed) & permissions == int(needed)

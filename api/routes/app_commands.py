@@ -2,7 +2,8 @@
 (``/applications/{application_id}/commands``) and its commands in one guild
 (``/applications/{application_id}/guilds/{guild_id}/commands``), each listed, created (POST),
 overwritten in bulk (PUT, discord.py's ``tree.sync()``), read, edited and deleted by id. Only
-the application's own bot may call them (``core.app_commands``).
+the application's own bot may call them (``core.app_commands``). A member reads what it may
+run in a guild with ``/guilds/{guild_id}/application-command-index``, as Discord's client does.
 """
 
 from __future__ import annotations
@@ -36,6 +37,13 @@ def _command_id(request: web.Request) -> int:
         return parse_id(request.match_info["command_id"], "message")
     except ApiError:
         raise app_commands.unknown_command() from None
+
+
+@routes.get(V + "/guilds/{guild_id}/application-command-index")
+async def command_index(request: web.Request) -> web.Response:
+    guild_id = parse_id(request.match_info["guild_id"], "guild")
+    return json_response(await app_commands.guild_index(request.app[PLATFORM], user_of(request),
+                                                        guild_id))
 
 
 async def list_commands(request: web.Request) -> web.Response:

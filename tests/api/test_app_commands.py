@@ -258,3 +258,37 @@ async def test_patch_to_a_taken_name_is_refused(api: Api, platform: Platform) ->
                               json={"name": "other"}), "name")
     errors_at(await api.patch(f"{path(bot)}/{a['id']}", bot.token, bot=True,
                               json={"options": [opt(name="Bad")]}), "options", "0", "name")
+
+
+async def test_the_command_index_lists_what_a_member_may_run_in_the_guild(
+    api: Api, platform: Platform
+) -> None:
+    owner, bot, guild = await world(api, platform)
+    member = await api.register()
+    await add_member(platform, guild, member)
+    outsider_bot = await make_bot(api, owner, "Elsewhere")  # has commands, not in the guild
+    await api.post(path(outsider_bot), outsider_bot.token, bot=True, json=SLASH)
+    index = f"/guilds/{guild['id']}/application-command-index"
+    empty = (await api.get(index, member.token)).body
+    assert empty == {"applications": [], "application_commands": [], "version": "0"}
+
+    roll = (await api.post(path(bot, guild), bot.token, bot=True, json=SLASH)).body
+    ping = (await api.post(path(bot), bot.token, bot=True,
+                           json={"name": "ping", "description": "Pong"})).body
+    await api.post(path(bot), bot.token, bot=True,
+                   json={"name": "dm-only", "description": "Not here", "contexts": [1, 2]})
+    await api.post(path(bot, guild), bot.token, bot=True,
+                   json={"name": "purge", "description": "Mods", "default_member_permissions": "8192"})
+    seen = (await api.get(index, member.token)).body
+    assert [a["id"] for a in seen["applications"]] == [bot.id]
+    assert seen["applications"][0]["bot_id"] == bot.id
+    assert sorted(c["name"] for c in seen["application_commands"]) == ["ping", "roll"]
+    assert next(c for c in seen["application_commands"] if c["name"] == "roll") == roll
+    assert seen["version"] == max(roll["version"], ping["version"], key=int)
+    # The owner holds MANAGE_MESSAGES (8192): the moderators' command is listed for them.
+    mine = (await api.get(index, owner.token)).body
+    assert sorted(c["name"] for c in mine["application_commands"]) == ["ping", "purge", "roll"]
+
+    stranger = await api.register()
+    assert_error(await api.get(index, stranger.token), 403, 50001)
+    assert_error(await api.get("/guilds/1/application-command-index", member.token), 404, 10004)
