@@ -11,7 +11,8 @@ in one run, so their ratios hold on a shared machine::
 
 A variant is ``none`` (uncompressed JSON), ``zlib-stream`` or ``zstd-stream``, optionally with
 ``:LEVEL``, the server's ``gateway_zlib_level`` / ``gateway_zstd_level`` for that run (so one run
-compares levels, e.g. ``zlib-stream:6,zlib-stream:1``). Receivers decompress every message as
+compares levels, e.g. ``zlib-stream:6,zlib-stream:1``), and for zlib ``:shared``, the server's
+``gateway_zlib_shared`` (self-contained messages, each dispatch deflated once for all). Receivers decompress every message as
 discord.py does (``bench.loadclient.inflater``), so latency includes the client's inflate.
 Per step: delivered deliveries/s, p50/p99/p99.9, server CPU µs per delivery (and its system
 share), and the CPU per delivery over the uncompressed variant's at the same rate when
@@ -40,24 +41,33 @@ _LEVEL_ENV = {"zlib-stream": "DISCORD_ARCH_GATEWAY_ZLIB_LEVEL",
               "zstd-stream": "DISCORD_ARCH_GATEWAY_ZSTD_LEVEL"}
 
 
-def parse_variants(text: str) -> list[tuple[str, str | None, int | None]]:
-    """``none,zlib-stream:6,...`` as ``(label, compress or None, level or None)``."""
-    out: list[tuple[str, str | None, int | None]] = []
+def parse_variants(text: str) -> list[tuple[str, str | None, dict[str, str]]]:
+    """``none,zlib-stream:6,zlib-stream:shared,...`` as ``(label, compress or None, the
+    server's environment for it)``."""
+    out: list[tuple[str, str | None, dict[str, str]]] = []
     for item in (t.strip() for t in text.split(",")):
         if not item:
             continue
-        kind, _, level = item.partition(":")
-        if kind not in ("none", *_LEVEL_ENV) or (kind == "none" and level):
-            raise SystemExit(f"--compress {item}: none, zlib-stream[:LEVEL] or zstd-stream[:LEVEL]")
-        out.append((item, None if kind == "none" else kind, int(level) if level else None))
+        kind, *options = item.split(":")
+        env: dict[str, str] = {}
+        for option in options:
+            if kind in _LEVEL_ENV and option.lstrip("-").isdigit():
+                env[_LEVEL_ENV[kind]] = option
+            elif kind == "zlib-stream" and option == "shared":
+                env["DISCORD_ARCH_GATEWAY_ZLIB_SHARED"] = "true"
+            else:
+                kind = ""
+        if kind not in ("none", *_LEVEL_ENV) or (kind == "none" and options):
+            raise SystemExit(f"--compress {item}: none, zlib-stream[:LEVEL][:shared] or "
+                             "zstd-stream[:LEVEL]")
+        out.append((item, None if kind == "none" else kind, env))
     return out
 
 
-async def _variant(args: argparse.Namespace, compress: str | None, level: int | None,
+async def _variant(args: argparse.Namespace, compress: str | None, env: dict[str, str],
                    label: str) -> dict[str, Any]:
     n = args.receivers
-    env = {_LEVEL_ENV[compress]: str(level)} if compress and level is not None else None
-    with gateway_server(args.server_cpu, env, deploy.of(args)) as server:
+    with gateway_server(args.server_cpu, env or None, deploy.of(args)) as server:
         tokens, senders, messages_url = await setup_guild(server.http, n, args.senders)
         url = server.ws_url + (f"&compress={compress}" if compress else "")
         async with load_pool(args.client_cpus) as pool:
@@ -87,7 +97,7 @@ async def _variant(args: argparse.Namespace, compress: str | None, level: int | 
                       f"{step['server_cpu_pct']:3.0f}% waited {step['server_wait_pct']:.0f}%  "
                       f"completion {step['completion']:.3f}", file=sys.stderr)
                 steps.append(step)
-    return {"label": label, "compress": compress, "level": level, "receivers": n,
+    return {"label": label, "compress": compress, "server_env": env, "receivers": n,
             "connect": conn, "steps": steps}
 
 
@@ -98,8 +108,8 @@ async def fanout_compressed(args: argparse.Namespace) -> dict[str, Any]:
     variants = parse_variants(args.compress)
     runs: list[dict[str, Any]] = []
     for _ in range(max(1, args.repeat)):
-        for label, compress, level in variants:
-            runs.append(await _variant(args, compress, level, label))
+        for label, compress, env in variants:
+            runs.append(await _variant(args, compress, env, label))
     ratios: dict[str, dict[str, float]] = {}
     base = [r for r in runs if r["compress"] is None]
     for run in runs:

@@ -109,6 +109,14 @@ class Config:
             oldest are dropped down to 7/8 of it.
         gateway_replay_max_bytes: encoded bytes a session keeps for RESUME, counted as if
             owned (a fanout's bytes are shared, so this bounds the worst case), dropped alike.
+        gateway_zlib_level: zlib level (0-9) of ``compress=zlib-stream`` connections. Each
+            delivery to such a connection is deflated on its own stream, so this is the CPU
+            cost per delivery (bench/RESULTS.md, "Compressed fanout").
+        gateway_zstd_level: Zstandard level (-7..22) of ``compress=zstd-stream`` connections.
+        gateway_zlib_shared: ``compress=zlib-stream`` connections get self-contained
+            messages: each dispatch is deflated once for all its recipients instead of once
+            per delivery on the connection's stream; no compression per delivery and no
+            context per connection, for about five times the bytes (``gateway.compress``).
         identify_max_concurrency: identify buckets per bot (``GET /gateway/bot``
             ``session_start_limit.max_concurrency``): shard ``i`` of a bot identifies in bucket
             ``i % identify_max_concurrency``, each bucket starting one session per
@@ -169,6 +177,9 @@ class Config:
     gateway_resume_timeout_s: float = 180.0
     gateway_replay_max_events: int = 1000
     gateway_replay_max_bytes: int = 1 << 20
+    gateway_zlib_level: int = 1
+    gateway_zstd_level: int = 3
+    gateway_zlib_shared: bool = False
     identify_max_concurrency: int = 1
     gateway_identify_interval_s: float = 5.0
     gateway_flush_slice_ms: float = 3.0
@@ -235,6 +246,10 @@ class Config:
         if self.gateway_replay_max_events < 1 or self.gateway_replay_max_bytes < 4096:
             raise ConfigError("gateway_replay_max_events must be >= 1 and "
                               "gateway_replay_max_bytes >= 4096")
+        if not 0 <= self.gateway_zlib_level <= 9:
+            raise ConfigError(f"gateway_zlib_level must be 0..9, got {self.gateway_zlib_level}")
+        if not -7 <= self.gateway_zstd_level <= 22:
+            raise ConfigError(f"gateway_zstd_level must be -7..22, got {self.gateway_zstd_level}")
         if not 1 <= self.identify_max_concurrency <= 1024:
             raise ConfigError("identify_max_concurrency must be 1..1024")
         if not self.gateway_identify_interval_s > 0:  # `not >`: NaN is refused too

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 from core.events import Event
 from core.models import User
 from core.shard import on_shard
-from gateway.codec import Dispatch, Encoding, Parts
+from gateway.codec import DeflateKey, Dispatch, Encoding
 from gateway.protocol import Intent
 from gateway.session import Session
 
@@ -32,7 +32,7 @@ class Conn(Protocol):
 
     session: Session
     user: User | None
-    guilds: set[int]
+    guilds: dict[int, None]
     connected: bool
 
     def flush(self) -> None:
@@ -43,7 +43,8 @@ class Audience:
     """The recipients of an event, ready for the delivery loop.
 
     Sessions without the event's intent or on another shard are left out. The rest are
-    grouped by encoding (one ``Dispatch.parts`` per group) as ``(conn, session.push)``, so
+    grouped by encoding, or :class:`~gateway.codec.DeflateKey` for SharedZlib streams (one
+    ``Dispatch.parts`` per group) as ``(conn, session.pusher)``, so
     the loop makes no attribute lookup per recipient; bots without MESSAGE_CONTENT are kept
     apart (``gated``), as their variant of a message depends on the message.
     """
@@ -51,7 +52,7 @@ class Audience:
     __slots__ = ("gated", "groups")
 
     def __init__(self, conns: Iterable[Conn], need: int, guild_id: int | None) -> None:
-        groups: dict[Encoding, list[tuple[Conn, Callable[[Parts], bool]]]] = {}
+        groups: dict[Encoding | DeflateKey, list[tuple[Conn, Callable[[Any], bool]]]] = {}
         gated: list[Conn] = []
         for conn in conns:
             session = conn.session
@@ -65,7 +66,7 @@ class Audience:
             if user is not None and user.bot and not ident.intents & _CONTENT:
                 gated.append(conn)
             else:
-                groups.setdefault(session.encoding, []).append((conn, session.push))
+                groups.setdefault(session.fanout_key, []).append((conn, session.pusher))
         self.groups = tuple((encoding, tuple(members)) for encoding, members in groups.items())
         self.gated = tuple(gated)
 

@@ -33,11 +33,12 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Final
+from typing import Any, Final, overload
 
 import orjson
 
 from gateway import etf
+from gateway.compress import deflate_alone
 from gateway.protocol import CloseCode, Opcode, ProtocolError
 
 __all__ = [
@@ -45,6 +46,8 @@ __all__ = [
     "ETF_BACKEND",
     "PYTHON_ETF",
     "Codec",
+    "DeflateKey",
+    "Deflated",
     "Dispatch",
     "Encoding",
     "EtfBackend",
@@ -54,6 +57,9 @@ __all__ = [
 
 # A dispatch encoded for one encoding: the bytes before and after the value of ``s``.
 Parts = tuple[bytes, bytes]
+# A dispatch for ``SharedZlib`` sessions: its :data:`Parts` (for the replay buffer and the
+# start of each message) and its suffix deflated alone, once for all of them.
+Deflated = tuple[Parts, bytes]
 
 _ETF_VERSION: Final = b"\x83"
 _ETF_SMALL_INT: Final = 97  # SMALL_INTEGER_EXT: one unsigned byte
@@ -238,6 +244,16 @@ def codec_for(encoding: Encoding) -> Codec:
     return _CODECS[encoding]
 
 
+@dataclass(frozen=True, slots=True)
+class DeflateKey:
+    """What zlib-stream sessions of self-contained messages (``gateway_zlib_shared``, see
+    :class:`~gateway.compress.SharedZlib`) ask a :class:`Dispatch` for instead of an
+    encoding: its :data:`Deflated` form in ``encoding``, deflated at ``level``."""
+
+    encoding: Encoding
+    level: int
+
+
 class Dispatch:
     """One dispatch event, encoded lazily and at most once per encoding.
 
@@ -256,11 +272,23 @@ class Dispatch:
     def __init__(self, name: str, data: Any) -> None:
         self.name = name
         self.data = data
-        self._parts: dict[Encoding, Parts] = {}
+        self._parts: dict[Encoding | DeflateKey, Parts | Deflated] = {}
 
-    def parts(self, encoding: Encoding) -> Parts:
-        """The ``(prefix, suffix)`` of this dispatch in ``encoding`` (encoded on first use)."""
+    @overload
+    def parts(self, encoding: Encoding) -> Parts: ...
+
+    @overload
+    def parts(self, encoding: DeflateKey) -> Deflated: ...
+
+    def parts(self, encoding: Encoding | DeflateKey) -> Parts | Deflated:
+        """The ``(prefix, suffix)`` of this dispatch in ``encoding`` (encoded on first use);
+        for a :class:`DeflateKey`, its :data:`Deflated` form (deflated on first use)."""
         parts = self._parts.get(encoding)
         if parts is None:
-            parts = self._parts[encoding] = _CODECS[encoding].dispatch_parts(self.name, self.data)
+            if isinstance(encoding, DeflateKey):
+                plain = self.parts(encoding.encoding)
+                parts = (plain, deflate_alone(plain[1], encoding.level))
+            else:
+                parts = _CODECS[encoding].dispatch_parts(self.name, self.data)
+            self._parts[encoding] = parts
         return parts

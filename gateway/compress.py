@@ -23,13 +23,21 @@ either with their default settings: a zlib window smaller than 2**15 and a zstd 
 
 from __future__ import annotations
 
+import struct
 import zlib
 from enum import StrEnum
-from typing import Protocol
+from typing import Final, Protocol
 
 import zstandard
 
-__all__ = ["Compression", "Compressor", "ZlibStream", "ZstdStream", "new_compressor"]
+__all__ = ["ZLIB_HEADER", "Compression", "Compressor", "SharedZlib", "ZlibStream", "ZstdStream",
+           "deflate_alone", "new_compressor"]
+
+# The zlib header of a SharedZlib stream: CM 8 (deflate), CINFO 7 (a 32 KiB window, the most
+# any piece may need and what every inflater accepts), FLEVEL 0, FCHECK so that the two bytes
+# are a multiple of 31 (RFC 1950).
+ZLIB_HEADER: Final = b"\x78\x01"
+_STORED_LEN = struct.Struct("<HH").pack  # a stored block's LEN and NLEN (RFC 1951 3.2.4)
 
 
 class Compression(StrEnum):
@@ -51,14 +59,15 @@ class ZlibStream:
     """One zlib stream per connection, sync-flushed after every message.
 
     Args:
-        level: zlib level 0-9 (6 is zlib's default; lower is cheaper per recipient).
+        level: zlib level 0-9 (6 is zlib's default; 1, this one's, costs each delivery about
+            half of 6's CPU for about a fifth more bytes: the module docstring).
         wbits: log2 of the window, 9-15; memory is about ``2**(wbits+2)`` bytes.
         mem_level: 1-9, size of the match hash; memory is about ``2**(mem_level+9)`` bytes.
     """
 
     __slots__ = ("_z",)
 
-    def __init__(self, level: int = 6, wbits: int = 13, mem_level: int = 6) -> None:
+    def __init__(self, level: int = 1, wbits: int = 13, mem_level: int = 6) -> None:
         self._z = zlib.compressobj(level, zlib.DEFLATED, wbits, mem_level)
 
     def compress(self, frame: bytes) -> bytes:
@@ -91,8 +100,51 @@ class ZstdStream:
         return z.compress(frame) + z.flush(zstandard.COMPRESSOBJ_FLUSH_BLOCK)
 
 
-def new_compressor(kind: Compression) -> Compressor:
-    """A fresh stream of ``kind`` for one connection (default parameters)."""
+def deflate_alone(data: bytes, level: int) -> bytes:
+    """``data`` as raw deflate blocks that refer to nothing before them, ending byte-aligned
+    with a sync flush (``00 00 ff ff``): a piece that may follow any message of any zlib
+    stream, so one compression serves every connection that gets ``data``."""
+    z = zlib.compressobj(level, zlib.DEFLATED, -15, 8)
+    return z.compress(data) + z.flush(zlib.Z_SYNC_FLUSH)
+
+
+class SharedZlib:
+    """A zlib-stream whose messages are each self-contained (``gateway_zlib_shared``).
+
+    Still one zlib stream per connection, each message ending with the sync-flush marker,
+    decoded by one inflater per connection (discord.py, discord.js); but no message refers
+    to an earlier one, so the part of a dispatch that is the same for every recipient (all
+    but ``s``) is deflated once per event (:func:`deflate_alone`) and each delivery only adds
+    a stored block with the dispatch's start and its ``s`` (:meth:`dispatch`): no
+    compression per recipient, and no compression context per connection (about 70 KiB
+    each for :class:`ZlibStream`). The cost is bytes: without the history of the
+    connection, a chat message deflates to about half its size instead of a tenth.
+    """
+
+    __slots__ = ("_head", "level")
+
+    def __init__(self, level: int = 1) -> None:
+        self.level = level
+        self._head = ZLIB_HEADER  # before the first message only
+
+    def compress(self, frame: bytes) -> bytes:
+        head, self._head = self._head, b""
+        return head + deflate_alone(frame, self.level)
+
+    def dispatch(self, start: bytes, seq: bytes, body: bytes) -> bytes:
+        """The message of a dispatch: ``start + seq`` stored, then ``body``, the rest of the
+        payload already deflated alone (shared by every recipient)."""
+        n = len(start) + len(seq)  # a dispatch's start is its first ~40 bytes: n < 65536
+        head, self._head = self._head, b""
+        # A non-final stored block: 3 header bits (0, 00) padded to a byte, LEN, NLEN.
+        return b"".join((head, b"\x00", _STORED_LEN(n, n ^ 0xFFFF), start, seq, body))
+
+
+def new_compressor(kind: Compression, zlib_level: int = 1, zstd_level: int = 3,
+                   zlib_shared: bool = False) -> Compressor:
+    """A fresh stream of ``kind`` for one connection, at the level given for its kind
+    (``gateway_zlib_level`` / ``gateway_zstd_level``), with the default windows; with
+    ``zlib_shared``, a zlib-stream of self-contained messages (:class:`SharedZlib`)."""
     if kind is Compression.ZLIB_STREAM:
-        return ZlibStream()
-    return ZstdStream()
+        return SharedZlib(zlib_level) if zlib_shared else ZlibStream(zlib_level)
+    return ZstdStream(zstd_level)

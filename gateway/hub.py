@@ -234,14 +234,14 @@ class Hub:
         cache = self._cache(guild_id)
         assert conn.session.user_id is not None
         cache.subscribe(conn, conn.session.user_id)
-        conn.guilds.add(guild_id)
+        conn.guilds[cache.guild_id] = None  # the cache's int: one per guild, not per session
         intents = conn.session.intents
         for intent in _INDEXED:
             if intents & intent:
                 self._by_intent.setdefault((guild_id, intent), set()).add(conn)
 
     def _leave(self, conn: Conn, guild_id: int) -> None:
-        conn.guilds.discard(guild_id)
+        conn.guilds.pop(guild_id, None)
         for intent in _INDEXED:
             indexed = self._by_intent.get((guild_id, intent))
             if indexed is not None:

@@ -44,6 +44,11 @@ class SessionLimits:
         rate_limit_window_s: that window, in seconds.
         slow_close_timeout_s: seconds a slow consumer closed with 4900 gets to read its
             backlog and the close frame before its socket is aborted (it may never read).
+        zlib_level: zlib level of a ``zlib-stream`` connection (``gateway_zlib_level``).
+        zstd_level: Zstandard level of a ``zstd-stream`` connection (``gateway_zstd_level``).
+        zlib_shared: ``zlib-stream`` connections send self-contained messages, each
+            dispatch deflated once for every recipient (``gateway_zlib_shared``,
+            :class:`~gateway.compress.SharedZlib`).
     """
 
     replay_max_events: int = 1000
@@ -59,10 +64,17 @@ class SessionLimits:
     rate_limit_events: int = RATE_LIMIT_EVENTS
     rate_limit_window_s: float = RATE_LIMIT_WINDOW_S
     slow_close_timeout_s: float = 5.0
+    zlib_level: int = 1
+    zstd_level: int = 3
+    zlib_shared: bool = False
 
     @classmethod
     def from_config(cls, config: Config) -> SessionLimits:
-        """The defaults, with the RESUME window and replay buffer of ``config``."""
+        """The defaults, with the RESUME window, replay buffer and compression levels of
+        ``config``."""
         return cls(replay_max_events=config.gateway_replay_max_events,
                    replay_max_bytes=config.gateway_replay_max_bytes,
-                   resume_timeout_s=config.gateway_resume_timeout_s)
+                   resume_timeout_s=config.gateway_resume_timeout_s,
+                   zlib_level=config.gateway_zlib_level,
+                   zstd_level=config.gateway_zstd_level,
+                   zlib_shared=config.gateway_zlib_shared)

@@ -40,7 +40,7 @@ class Member(Protocol):
     """What presence needs of a connection (``gateway.listener.Connection``)."""
 
     user: User | None
-    guilds: set[int]
+    guilds: dict[int, None]
     status: str
 
 

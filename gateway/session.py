@@ -12,16 +12,16 @@ References are to Discord's "Gateway" and "Gateway Events" pages; docs/gateway.m
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from enum import IntEnum
 from typing import Any
 
 from core.config import Config
 from core.models import Application, User
-from gateway.codec import Codec, Dispatch, Encoding, Parts, codec_for
+from gateway.codec import Codec, Deflated, DeflateKey, Dispatch, Encoding, Parts, codec_for
 from gateway.commands import parse_command
-from gateway.compress import new_compressor
+from gateway.compress import SharedZlib, new_compressor
 from gateway.limits import SessionLimits
 from gateway.params import ConnectParams
 from gateway.payloads import SEND_FAILED, ready_payload, resumed_payload, send_failed_payload
@@ -106,7 +106,7 @@ class Session:
         encoding: the payload encoding of this connection.
     """
 
-    __slots__ = ("_codec", "_compressor", "_expires_at", "_heartbeat_deadline",
+    __slots__ = ("_codec", "_compressor", "_deflate_key", "_expires_at", "_heartbeat_deadline",
                  "_identify_deadline", "_interval_ms", "_limiter", "_limits", "_out", "_replay",
                  "_requests", "_resume", "close_code", "close_reason", "encoding", "identify",
                  "session_id", "state", "user_id")
@@ -126,7 +126,11 @@ class Session:
         self.identify: Identify | None = None
         self.encoding = params.encoding
         self._codec: Codec = codec_for(params.encoding)
-        self._compressor = None if params.compress is None else new_compressor(params.compress)
+        self._compressor = None if params.compress is None else new_compressor(
+            params.compress, limits.zlib_level, limits.zstd_level, limits.zlib_shared)
+        # Set for a SharedZlib stream: its dispatches come deflated once for all (push_deflated).
+        self._deflate_key = DeflateKey(self.encoding, limits.zlib_level) \
+            if isinstance(self._compressor, SharedZlib) else None
         self._limits = limits
         self._interval_ms = config.heartbeat_interval_ms
         self._out: Outgoing = []
@@ -152,6 +156,18 @@ class Session:
     def binary(self) -> bool:
         """Whether frames go out as binary websocket messages (ETF or compressed), else text."""
         return self._codec.binary or self._compressor is not None
+
+    @property
+    def fanout_key(self) -> Encoding | DeflateKey:
+        """What the hub asks a :class:`Dispatch` for on this session's behalf (``parts``)
+        and hands to :attr:`pusher`: the encoding, or the :class:`DeflateKey` of a
+        SharedZlib stream."""
+        return self._deflate_key or self.encoding
+
+    @property
+    def pusher(self) -> Callable[[Any], bool]:
+        """:meth:`push`, or :meth:`push_deflated` for a SharedZlib stream."""
+        return self.push if self._deflate_key is None else self.push_deflated
 
     @property
     def seq(self) -> int:
@@ -338,7 +354,10 @@ class Session:
         """
         if self._replay is None:
             return False
-        self.push(event.parts(self.encoding))
+        if self._deflate_key is not None:
+            self.push_deflated(event.parts(self._deflate_key))
+        else:
+            self.push(event.parts(self.encoding))
         return True
 
     def push(self, parts: Parts) -> bool:
@@ -365,6 +384,23 @@ class Session:
             out.append(b"%d" % seq if self.encoding is _JSON else self._codec.seq_bytes(seq))
         else:  # one compression stream per connection: its frames cannot be shared
             self._out.append(compressor.compress(self._codec.splice(parts, seq)))
+        return True
+
+    def push_deflated(self, deflated: Deflated) -> bool:
+        """:meth:`push` for a SharedZlib stream: ``deflated`` holds the dispatch's parts and
+        its suffix already deflated (once for every recipient); only ``s`` and the start go
+        out per session, stored (:meth:`SharedZlib.dispatch`)."""
+        replay = self._replay
+        if replay is None:
+            return False
+        parts, body = deflated
+        seq = replay.append(parts)
+        if self.state is not _READY or self.close_code is not None:
+            return False
+        stream = self._compressor
+        assert isinstance(stream, SharedZlib)
+        self._out.append(stream.dispatch(
+            parts[0], b"%d" % seq if self.encoding is _JSON else self._codec.seq_bytes(seq), body))
         return True
 
     def dispatch_one(self, name: str, data: Any) -> bool:

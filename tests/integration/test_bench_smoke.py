@@ -34,8 +34,9 @@ def test_fanout_smoke_run_reports_deliveries(tmp_path: Path) -> None:
     out = tmp_path / "fanout.json"
     cmd = [sys.executable, "-m", "bench.gateway", "fanout", "--receivers", "10", "--rates", "20",
            "--duration", "1", "--drain", "2", "--targets", "gateway,bare_picows",
+           "--fixed-rates", "20", "--fixed-duration", "1", "--op50-senders", "2",
            "--server-cpu", "none", "--client-cpus", "none", "--json", str(out), "--no-report"]
-    run = subprocess.run(cmd, cwd=_REPO, capture_output=True, text=True, timeout=110,
+    run = subprocess.run(cmd, cwd=_REPO, capture_output=True, text=True, timeout=170,
                          env={**os.environ, "PYTHONPATH": str(_REPO)})
     assert run.returncode == 0, run.stderr[-3000:]
     result = json.loads(out.read_text())
@@ -50,7 +51,24 @@ def test_fanout_smoke_run_reports_deliveries(tmp_path: Path) -> None:
         step = target["steps"][0]
         assert step["delivered_events_s"] > 0 and step["samples"] > 0, name
         assert step["completion"] > 0.5 and step["connected"] == 10, name
-    assert "| gateway |" in gateway_report.summary(result)
+    # The fixed rates: the gateway by REST and by op 50, the peer by its socket; the gateway's
+    # steps carry the per-message timeline of the step (every message traced by default).
+    fixed = {name: t["fixed"] for name, t in result["targets"].items()}
+    assert set(fixed["gateway"]) == {"rest", "op50"} and set(fixed["bare_picows"]) == {"ws"}
+    for kind, steps in [*fixed["gateway"].items(), *fixed["bare_picows"].items()]:
+        (step,) = steps
+        assert step["offered_msg_s"] == 20 and step["samples"] > 0, kind
+        assert {"server_user_us_per_delivery", "server_sys_us_per_delivery"} <= set(step), kind
+        assert ("timeline" in step) == (kind != "ws"), kind
+    for kind, (step,) in fixed["gateway"].items():
+        timeline = step["timeline"]
+        assert timeline["traces"] > 0, kind
+        assert {"durable", "written"} <= set(timeline["stages"]), kind
+        assert ("handled" in timeline["stages"]) == (kind == "op50"), kind
+        assert "receive_to_durable" in timeline["spans"], kind
+    summary = gateway_report.summary(result)
+    assert "| gateway |" in summary
+    assert "| gateway/op50 | 20 |" in summary and "| bare_picows | 20 |" in summary
 
 
 def test_guilds_smoke_run_delivers_exactly_what_each_receiver_may_see(tmp_path: Path) -> None:

@@ -692,7 +692,7 @@ class _Conn:
         self.user = User(user_id, f"u{user_id}")
         self.session.on_identified(self.user, None, [], f"s{user_id}", "ws://x")
         self.session.outgoing()
-        self.guilds: set[int] = set()
+        self.guilds: dict[int, None] = {}
         self.connected = True
         self.frames: list[bytes] = []
         self.flushed = asyncio.Event()

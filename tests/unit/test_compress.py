@@ -109,3 +109,52 @@ def test_new_compressor_gives_independent_streams(kind: Compression) -> None:
     a, b = new_compressor(kind), new_compressor(kind)
     msg = messages()[3]
     assert a.compress(msg) == b.compress(msg)  # same state, same bytes: nothing shared
+
+
+# -- levels (gateway_zlib_level / gateway_zstd_level) -------------------------------------------
+
+def chat_stream(n: int) -> list[bytes]:
+    """``n`` MESSAGE_CREATE-like payloads of a busy channel: alike, never equal."""
+    words = "the a to and of you is it in that for on my this be with not are so just".split()
+    return [
+        orjson.dumps({"op": 0, "t": "MESSAGE_CREATE", "s": i, "d": {
+            "id": str(1_300_000_000_000_000_000 + i * 4_096), "channel_id": "42",
+            "author": {"id": str(7 + i % 5), "username": f"user{i % 5}", "bot": False},
+            "content": " ".join(words[(i * 7 + k * 3) % len(words)] for k in range(i % 19)),
+            "mentions": [], "embeds": [], "nonce": str(i * 7919)}})
+        for i in range(n)
+    ]
+
+
+@pytest.mark.parametrize("level", range(10))
+def test_zlib_long_stream_at_every_level_decodes_with_a_fresh_decompressor(level: int) -> None:
+    # 3,000 messages (~0.5 MiB): the 8 KiB window slides many times; discord.py's decoder,
+    # and one decompressobj fed the whole stream at once, both get every message back.
+    stream, client = new_compressor(Compression.ZLIB_STREAM, zlib_level=level), ZlibClient()
+    msgs = chat_stream(3000)
+    frames = [stream.compress(m) for m in msgs]
+    assert [client.feed(f) for f in frames] == msgs
+    assert zlib.decompressobj().decompress(b"".join(frames)) == b"".join(msgs)
+
+
+@pytest.mark.parametrize("level", [-7, -1, 1, 3, 9, 19])
+def test_zstd_long_stream_at_levels_decodes_with_a_fresh_decompressor(level: int) -> None:
+    stream = new_compressor(Compression.ZSTD_STREAM, zstd_level=level)
+    context = zstandard.ZstdDecompressor().decompressobj()
+    msgs = chat_stream(3000)
+    frames = [stream.compress(m) for m in msgs]
+    assert [context.decompress(f) for f in frames] == msgs
+    whole = zstandard.ZstdDecompressor().decompressobj().decompress(b"".join(frames))
+    assert whole == b"".join(msgs)
+
+
+def test_zlib_level_is_the_one_asked_for() -> None:
+    # Level 0 stores (no smaller than the input); 1 and 9 compress a chat stream well, 9 no
+    # worse than 1.
+    msgs = chat_stream(500)
+    size = {}
+    for level in (0, 1, 9):
+        stream = new_compressor(Compression.ZLIB_STREAM, zlib_level=level)
+        size[level] = sum(len(stream.compress(m)) for m in msgs)
+    raw = sum(map(len, msgs))
+    assert size[0] > raw > 5 * size[1] and size[9] <= size[1]

@@ -38,6 +38,8 @@ def test_bad_values_raise_one_line_config_errors(tmp_path: Path) -> None:
         ({"DISCORD_ARCH_GATEWAY_REPLAY_MAX_EVENTS": "0"}, "gateway_replay_max_events"),
         ({"DISCORD_ARCH_GATEWAY_RESUME_TIMEOUT_S": "-1"}, "gateway_resume_timeout_s"),
         ({"DISCORD_ARCH_GATEWAY_IDENTIFY_INTERVAL_S": "0"}, "gateway_identify_interval_s"),
+        ({"DISCORD_ARCH_GATEWAY_ZLIB_LEVEL": "10"}, "gateway_zlib_level"),
+        ({"DISCORD_ARCH_GATEWAY_ZSTD_LEVEL": "23"}, "gateway_zstd_level"),
     ]
     for env, needle in cases:
         with pytest.raises(ConfigError) as info:

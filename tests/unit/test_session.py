@@ -347,3 +347,18 @@ def test_slow_consumer_close_is_resumable() -> None:
     assert client.close == (4900, "Slow consumer")
     client.session.connection_lost(1.0, None)
     assert client.session.state is State.DETACHED
+
+
+@pytest.mark.parametrize("compress", ["zlib-stream", "zstd-stream"])
+def test_session_compression_level_comes_from_its_limits(compress: str) -> None:
+    # gateway_zlib_level / gateway_zstd_level reach the connection's stream: level 0 of
+    # zlib stores, so its frames are larger than the default level's; both decode.
+    stored = Client("json", compress, limits=SessionLimits(zlib_level=0, zstd_level=-7))
+    default = Client("json", compress)
+    for client in (stored, default):
+        client.ready(guilds=1)
+        for i in range(50):
+            client.session.dispatch_one("MESSAGE_CREATE", {"id": str(i), "content": "same " * 20})
+        assert [f["s"] for f in client.recv()] == list(range(3, 53))
+    if compress == "zlib-stream":
+        assert sum(map(len, stored.raw)) > 2 * sum(map(len, default.raw))
