@@ -2,8 +2,11 @@
 logs in, gets READY with the guild, answers a user's message with a reply and reacts to it
 (``message.react``); ``WebhookClient.send`` through a webhook's URL
 (``tests/compat/js/webhook.mjs``); ``guild.members.ban`` (``tests/compat/js/ban.mjs``); and
-command registration with ``rest.put`` (``tests/compat/js/commands.mjs``); and
-``channel.send({ files })`` with the attachment downloaded back (``tests/compat/js/files.mjs``).
+command registration with ``rest.put`` (``tests/compat/js/commands.mjs``);
+``channel.send({ files })`` with the attachment downloaded back (``tests/compat/js/files.mjs``);
+and a bot answering interactions (``tests/compat/js/interactions.mjs``): ``reply``,
+``deferReply``/``editReply``/``followUp``, ephemeral, buttons and a select menu (``update``),
+``showModal`` and its submit, autocomplete (``respond``).
 
 The bot is given only the API base (``rest: {api}``); discord.js finds the gateway itself
 (``GET /gateway/bot``). Its dependencies are those of the committed ``package-lock.json``:
@@ -115,11 +118,13 @@ class NodeBot:
 
 
 @contextlib.asynccontextmanager
-async def node_bot(node: str, server: Server, token: str) -> AsyncIterator[NodeBot]:
-    """Spawn the bot against ``server``; SIGTERM it at exit (SIGKILL if it lingers)."""
+async def node_bot(node: str, server: Server, token: str, script: str = "bot.mjs",
+                   *args: str) -> AsyncIterator[NodeBot]:
+    """Spawn the bot (``script`` with the API base and ``args``) against ``server``; SIGTERM it
+    at exit (SIGKILL if it lingers)."""
     api = f"{server.config.http_url}/api"
     process = await asyncio.create_subprocess_exec(
-        node, str(JS_DIR / "bot.mjs"), api, cwd=JS_DIR,
+        node, str(JS_DIR / script), api, *args, cwd=JS_DIR,
         env={**os.environ, "DISCORD_TOKEN": token, "DISCORD_DEBUG": "1"},
         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )
@@ -278,3 +283,82 @@ async def test_discordjs_channel_send_files_and_download_them_back(
     history = await world.api.get(f"/channels/{world.channel_id}/messages", world.user.token)
     [attachment] = history.body[0]["attachments"]
     assert history.body[0]["id"] == sent["message"] and attachment["url"] == sent["url"]
+
+
+async def test_discordjs_bot_answers_interactions(
+    node: str, server: Server, world: World
+) -> None:
+    """A discord.js bot registers its guild commands, then answers what the user does over
+    ``POST /interactions``: ``reply``, ``deferReply`` + ``editReply`` + ``followUp``, an
+    ephemeral reply, a reply with a button row and a select menu, ``update`` on a click,
+    ``showModal`` and a reply to its submit, a reply to a selection, and ``respond`` to an
+    autocomplete request. The user's gateway session sees each answer."""
+    api, user, channel_id = world.api, world.user, world.channel_id
+    guild_id = str(world.guild["id"])
+    async with (server.connect() as ws,
+                node_bot(node, server, world.bot.token, "interactions.mjs", guild_id) as bot):
+        await ws.identify(user.token)
+        registered = await bot.event("registered")
+        ids = {c["name"]: c["id"] for c in registered["commands"]}
+
+        async def recv(name: str, check: Any = lambda d: True) -> dict[str, Any]:
+            async with asyncio.timeout(TIMEOUT):
+                while True:
+                    payload = await ws.recv()
+                    if payload.get("t") == name and check(payload["d"]):
+                        return payload["d"]  # type: ignore[no-any-return]
+
+        async def interact(body: dict[str, Any], what: str) -> None:
+            r = await api.post("/interactions", user.token, json={
+                "channel_id": channel_id, "guild_id": guild_id, **body})
+            assert r.status == 204, r.body
+            answered = await bot.event("answered")
+            assert answered["what"] == what, (answered, bot.report())
+            assert answered["user"] == user.id and answered["guild"] == guild_id
+
+        def command(name: str, kind: int = 2, options: Any = None) -> dict[str, Any]:
+            return {"type": kind, "application_id": world.bot.id,
+                    "data": {"id": ids[name], "name": name, "type": 1,
+                             **({"options": options} if options else {})}}
+
+        def content(text: str) -> Any:
+            return lambda d: d["content"] == text
+
+        await interact(command("ping"), "ping")
+        assert (await recv("MESSAGE_CREATE", content("pong")))["type"] == 20
+        await interact(command("slow"), "slow")
+        await recv("MESSAGE_CREATE", content("thought it over"))
+        await recv("MESSAGE_CREATE", content("and one more thing"))
+        await interact(command("secret"), "secret")
+        assert (await recv("MESSAGE_CREATE", content("for your eyes")))["flags"] & 64
+
+        await interact(command("fruit", 4, [{"name": "name", "type": 3, "value": "ap",
+                                              "focused": True}]), "autocomplete ap")
+        choices = await recv("APPLICATION_COMMAND_AUTOCOMPLETE_RESPONSE")
+        assert [c["value"] for c in choices["choices"]] == ["apple", "apricot"]
+
+        await interact(command("menu"), "menu")
+        menu = await recv("MESSAGE_CREATE", content("Choose"))
+        assert [[c["custom_id"] for c in row["components"]] for row in menu["components"]] == [
+            ["go", "ask"], ["color"]]
+
+        def click(custom_id: str, kind: int, **data: Any) -> dict[str, Any]:
+            return {"type": 3, "message_id": menu["id"],
+                    "data": {"custom_id": custom_id, "component_type": kind, **data}}
+
+        await interact(click("color", 3, values=["red", "blue"]), "color")
+        await recv("MESSAGE_CREATE", content("picked red blue"))
+        await interact(click("ask", 2), "ask")
+        modal = await recv("INTERACTION_MODAL_CREATE")
+        assert modal["custom_id"] == "fb" and modal["title"] == "Feedback"
+        text_input = modal["components"][0]["components"][0]
+        await interact({"type": 5, "application_id": world.bot.id, "data": {
+            "id": modal["id"], "custom_id": "fb", "components": [{"type": 1, "components": [
+                {"type": 4, "custom_id": text_input["custom_id"], "value": "Ada"}]}]}}, "fb")
+        await recv("MESSAGE_CREATE", content("thanks Ada"))
+        await interact(click("go", 2), "go")
+        updated = await recv("MESSAGE_UPDATE", lambda d: d["id"] == menu["id"])
+        assert updated["content"] == "clicked" and updated["components"] == []
+    history = await api.get(f"/channels/{channel_id}/messages", user.token)
+    assert "for your eyes" not in [m["content"] for m in history.body]
+    assert next(m for m in history.body if m["id"] == menu["id"])["content"] == "clicked"
