@@ -141,6 +141,12 @@ export class Api {
   pin(channelId, messageId) { return this.put(`/channels/${channelId}/pins/${messageId}`); }
   unpin(channelId, messageId) { return this.delete(`/channels/${channelId}/pins/${messageId}`); }
 
+  // -- application commands --
+  /** What I may run in a guild: {applications, application_commands, version}. */
+  commandIndex(guildId) { return this.get(`/guilds/${guildId}/application-command-index`); }
+  /** Run a command (Discord's client route; 204, the bot answers with a message). */
+  interact(body) { return this.post("/interactions", body); }
+
   // -- moderation --
   kick(guildId, userId) { return this.delete(`/guilds/${guildId}/members/${userId}`); }
   ban(guildId, userId) { return this.put(`/guilds/${guildId}/bans/${userId}`, {}); }

@@ -11,6 +11,7 @@ import { channelPath, inviteLink, parseRoute } from "./route.js";
 import { Store } from "./store.js";
 import { AuthView } from "./ui/auth.js";
 import { ChannelList } from "./ui/channels.js";
+import { CommandPicker } from "./ui/commands.js";
 import { Composer } from "./ui/composer.js";
 import { formDialog, inviteDialog } from "./ui/dialogs.js";
 import { h, replaceChildren } from "./ui/dom.js";
@@ -158,6 +159,7 @@ class App {
         pin: (m) => this.setPinned(m, true),
         unpin: (m) => this.setPinned(m, false),
         openPins: () => this.pins.open(),
+        dismiss: (m) => store.removeMessage(m.channel_id, m.id),
       },
     });
     this.composer = new Composer({
@@ -166,6 +168,14 @@ class App {
       editLast: () => this.messages.editLast(),
       refuse: (text) => this.toast(text),
     });
+    this.commands = new CommandPicker({
+      store,
+      index: (guildId) => this.api.commandIndex(guildId),
+      run: (entry, options) => this.runCommand(entry, options),
+      setText: (text) => this.composer.setText(text),
+      focusText: () => this.composer.focus(),
+    });
+    this.composer.attachCommands(this.commands);
     this.typing = new TypingIndicator(store);
     this.members = new MemberList(store, {
       kick: (guildId, member, name) => this.removeMember(guildId, member, name, false),
@@ -198,7 +208,7 @@ class App {
     this.chat = h("main", { class: "chat" },
       h("header", { class: "chat-header" }, this.chatTitle, this.chatTopic, this.search.form, this.pins.button),
       this.banner.el, this.empty, this.messages.el,
-      h("div", { class: "chat-footer" }, this.composer.el, this.typing.el),
+      h("div", { class: "chat-footer" }, this.commands.el, this.composer.el, this.typing.el),
       this.dropHint = h("div", { class: "drop-hint", hidden: true, "aria-hidden": "true" }, "Drop files to upload them"));
     this.listenForDrops();
     replaceChildren(this.root,
@@ -259,6 +269,7 @@ class App {
     this.servers.select(guildId);
     this.members.show(guildId);
     this.search.show(guildId);
+    this.commands.setGuild(guildId);
     if (!guildId) this.pins.show(null, null);
     this.empty.hidden = Boolean(guildId);
     this.messages.el.hidden = !guildId;
@@ -434,6 +445,19 @@ class App {
     } catch (e) {
       this.toast(`Could not delete: ${e.describe()}`);
     }
+  }
+
+  /** Run an application command in the open channel: POST /interactions as Discord's client
+   * does (the bot's answer comes as a message; an ephemeral one to me alone). */
+  runCommand(entry, options) {
+    const channel = this.store.channel(this.channelId);
+    if (!channel) return Promise.reject(new Error("No channel is open."));
+    const { command } = entry;
+    return this.api.interact({
+      type: 2, application_id: command.application_id, guild_id: channel.guild_id, channel_id: channel.id,
+      session_id: this.gateway?.sessionId ?? null, nonce: makeNonce(),
+      data: { version: command.version, id: command.id, name: command.name, type: command.type, options },
+    });
   }
 
   /** Pin or unpin; MESSAGE_UPDATE (pinned) and CHANNEL_PINS_UPDATE bring the change back. */

@@ -43,6 +43,8 @@ export class ReadStates {
 
   /** A message arrived (MESSAGE_CREATE, or the answer to my send). */
   noteMessage(message) {
+    // An ephemeral message (flag 64) is mine alone and never stored: nothing to read or ack.
+    if (message.flags & 64) return;
     const channelId = message.channel_id;
     this._noteNewest(channelId, message.id);
     const mine = this.store.me && message.author?.id === this.store.me.id;

@@ -107,6 +107,18 @@ export class Composer {
     this.input.disabled = !enabled;
     this.lastTyping = 0;
     this.clearFiles(); // files chosen for one channel are not sent to another
+    this.commands?.close();
+  }
+
+  /** The "/" command picker (ui/commands.js) this box drives, or null. */
+  attachCommands(picker) {
+    this.commands = picker;
+  }
+
+  /** Replace the box's text (the command picker writes "/name " into it). */
+  setText(text) {
+    this.input.value = text;
+    this._resize();
   }
 
   focus() {
@@ -114,6 +126,7 @@ export class Composer {
   }
 
   _onKey(ev) {
+    if (this.commands?.handleKey(ev)) return;
     if (ev.key === "Enter" && !ev.shiftKey && !ev.isComposing) {
       ev.preventDefault();
       this._send();
@@ -124,6 +137,7 @@ export class Composer {
 
   _onInput() {
     this._resize();
+    this.commands?.update(this.input.value);
     const now = Date.now();
     if (this.input.value.trim() && now - this.lastTyping > TYPING_INTERVAL_MS) {
       this.lastTyping = now;

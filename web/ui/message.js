@@ -16,6 +16,8 @@ export function messageKey(message) {
 
 // Message types drawn differently from a plain message (Discord's numbers).
 const CHANNEL_PINNED_MESSAGE = 6;
+// Message flags: EPHEMERAL (a command's answer to its invoker alone).
+const EPHEMERAL = 64;
 // Images are shown at most this large (CSS keeps the ratio; the attributes reserve the space).
 const IMAGE_MAX_W = 400;
 const IMAGE_MAX_H = 300;
@@ -35,6 +37,8 @@ export function renderMessage(message, ctx) {
   if (message.pending) classes.push("pending");
   if (message.failed) classes.push("failed");
   if (message.pinned) classes.push("pinned");
+  const ephemeral = Boolean(message.flags & EPHEMERAL);
+  if (ephemeral) classes.push("ephemeral");
   if (mentionsMe(message, store.me)) classes.push("mentions-me");
   if (message.type === CHANNEL_PINNED_MESSAGE) return renderPinNotice(message, name, when, ctx);
   const sent = Boolean(message.id);
@@ -51,6 +55,7 @@ export function renderMessage(message, ctx) {
   },
   avatar(message.author, name),
   h("div", { class: "message-body" },
+    invocation(message, ctx),
     h("header", { class: "message-meta" },
       h("span", { class: "author" }, name),
       tag && h("span", { class: "bot-tag", title: message.webhook_id ? "Sent by a webhook" : "Bot account" }, tag),
@@ -60,6 +65,8 @@ export function renderMessage(message, ctx) {
     h("div", { class: "message-content" }, content(message, ctx)),
     renderAttachments(message),
     renderReactions(message, { toggle: (emoji, mine) => (mine ? actions.unreact : actions.react)(message, emoji) }),
+    ephemeral && h("div", { class: "ephemeral-note" }, "Only you can see this · ",
+      h("button", { type: "button", class: "link", on: { click: () => actions.dismiss(message) } }, "Dismiss message")),
     message.failed && h("div", { class: "send-error", role: "alert" },
       `Not sent: ${String(message.error || "error").replace(/\.$/, "")}. `,
       h("button", { type: "button", class: "link", on: { click: () => actions.retry(message) } }, "Retry"),
@@ -67,7 +74,7 @@ export function renderMessage(message, ctx) {
       h("button", { type: "button", class: "link", on: { click: () => actions.discard(message) } }, "Discard"),
     ),
   ),
-  sent && (own || canPin || canReact) && h("div", { class: "message-actions", role: "toolbar", "aria-label": "Message actions" },
+  sent && !ephemeral && (own || canPin || canReact) && h("div", { class: "message-actions", role: "toolbar", "aria-label": "Message actions" },
     canReact && h("button", { type: "button", class: "icon-button", title: "Add reaction", "aria-label": "Add reaction",
       on: { click: (ev) => actions.pickReaction(message, ev.currentTarget) } }, icon("smile")),
     canPin && h("button", { type: "button", class: "icon-button", title: message.pinned ? "Unpin" : "Pin",
@@ -79,6 +86,16 @@ export function renderMessage(message, ctx) {
   ));
   applyHue(node.querySelector(".avatar"));
   return node;
+}
+
+/** "alice used /roll" above a command's answer (Discord's interaction header). */
+function invocation(message, { store, guildId }) {
+  const meta = message.interaction_metadata || message.interaction;
+  if (!meta?.user) return null;
+  const name = message.interaction?.name || meta.name;
+  return h("div", { class: "invocation" },
+    h("span", { class: "invoker" }, store.displayName(meta.user, guildId)),
+    name ? [" used ", h("span", { class: "command-used" }, `/${name}`)] : " used a command");
 }
 
 /** An author's avatar: their picture from the CDN when they have one, their initials under it

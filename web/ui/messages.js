@@ -212,6 +212,7 @@ function regroup(node) {
   const prev = node.previousElementSibling;
   const grouped = Boolean(prev) && prev.dataset.author === node.dataset.author
     && !prev.classList.contains("failed")
+    && !node.querySelector(".invocation") // a command's answer says who ran it: never grouped
     && Number(node.dataset.time) - Number(prev.dataset.time) < GROUP_MS;
   node.classList.toggle("grouped", grouped);
 }

@@ -1,0 +1,209 @@
+"""Slash commands from the web client: a person types "/", picks a command of the server's bot
+from the list, fills its options and runs it; the bot (a real gateway session in a thread of
+this test, answering INTERACTION_CREATE over the callback route) replies, publicly or to the
+invoker alone (ephemeral: the other person never sees it)."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import aiohttp
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.e2e.conftest import ARTIFACTS, ServerProcess
+from tests.e2e.test_browser import (  # noqa: F401 (rest: the fixture, used by name)
+    LIVE_MS,
+    UI_MS,
+    Rest,
+    _name,
+    log_in_with_token,
+    message,
+    rest,
+    wait_live,
+)
+
+COMMANDS = [
+    {"name": "roll", "description": "Roll a die", "options": [
+        {"type": 4, "name": "sides", "description": "How many sides", "required": True,
+         "min_value": 2, "max_value": 100},
+        {"type": 5, "name": "secret", "description": "Only you see it"},
+    ]},
+    {"name": "coin", "description": "Coins", "options": [
+        {"type": 1, "name": "flip", "description": "Flip a coin"},
+    ]},
+]
+EPHEMERAL = 64
+
+
+class CommandBot:
+    """A bot's gateway session in a thread of its own (Playwright's sync API holds this one's
+    event loop): it answers each INTERACTION_CREATE at once and keeps the data it got."""
+
+    def __init__(self, base_url: str, token: str) -> None:
+        self.base_url = base_url
+        self.token = token
+        self.received: list[dict[str, Any]] = []
+        self.ready = threading.Event()
+        self.loop = asyncio.new_event_loop()
+        self.stopping: asyncio.Event | None = None
+        self.thread = threading.Thread(target=self.loop.run_until_complete, args=(self._main(),),
+                                       daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+        assert self.ready.wait(UI_MS / 1000), "the bot's session did not become READY"
+
+    def stop(self) -> None:
+        if self.stopping is not None:
+            self.loop.call_soon_threadsafe(self.stopping.set)
+        self.thread.join(10)
+
+    async def _main(self) -> None:
+        self.stopping = asyncio.Event()
+        auth = {"Authorization": f"Bot {self.token}"}
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"{self.base_url}/api/v10/gateway/bot", headers=auth) as r:
+                url = (await r.json())["url"]
+            async with http.ws_connect(f"{url}/?v=10&encoding=json") as ws:
+                hello = await ws.receive_json()
+                beat = asyncio.create_task(self._heartbeat(ws, hello["d"]["heartbeat_interval"]))
+                await ws.send_json({"op": 2, "d": {"token": self.token, "intents": 1, "properties": {
+                    "os": "linux", "browser": "test", "device": "test"}}})
+                stop = asyncio.create_task(self.stopping.wait())
+                while True:
+                    frame = asyncio.create_task(ws.receive())
+                    done, _ = await asyncio.wait({frame, stop}, return_when=asyncio.FIRST_COMPLETED)
+                    if stop in done:
+                        frame.cancel()
+                        break
+                    msg = frame.result()
+                    if msg.type != aiohttp.WSMsgType.TEXT:
+                        break
+                    await self._on(http, msg.json())
+                beat.cancel()
+
+    async def _heartbeat(self, ws: aiohttp.ClientWebSocketResponse, interval_ms: int) -> None:
+        while True:
+            await asyncio.sleep(interval_ms / 1000 / 2)
+            await ws.send_json({"op": 1, "d": None})
+
+    async def _on(self, http: aiohttp.ClientSession, payload: dict[str, Any]) -> None:
+        if payload.get("t") == "READY":
+            self.ready.set()
+        if payload.get("t") != "INTERACTION_CREATE":
+            return
+        d = payload["d"]
+        self.received.append(d["data"])
+        options = {o["name"]: o.get("value") for o in d["data"].get("options", [])}
+        if d["data"]["name"] == "coin":
+            answer: dict[str, Any] = {"content": "the coin says heads"}
+        else:
+            answer = {"content": f"rolled a d{options['sides']}: 4"}
+            if options.get("secret"):
+                answer["flags"] = EPHEMERAL
+        url = f"{self.base_url}/api/v10/interactions/{d['id']}/{d['token']}/callback"
+        async with http.post(url, json={"type": 4, "data": answer}) as r:
+            assert r.status in (200, 204), await r.text()
+
+
+@pytest.fixture
+def world(server: ServerProcess, rest: Rest) -> Iterator[tuple[str, str, CommandBot, str]]:  # noqa: F811
+    """Alice's guild with Bob and a bot whose guild commands are COMMANDS, its session live:
+    (alice token, bob token, the bot, the bot's name)."""
+    alice_token, _ = rest.register(_name("alice"))
+    bob_token, _ = rest.register(_name("bob"))
+    guild = rest.call("POST", "/guilds", alice_token, {"name": "Commands"})
+    general = rest.call("GET", f"/guilds/{guild['id']}/channels", alice_token)[0]
+    invite = rest.call("POST", f"/channels/{general['id']}/invites", alice_token, {})
+    rest.call("POST", f"/invites/{invite['code']}", bob_token)
+    app = rest.call("POST", "/applications", alice_token, {"name": "Dice"})
+    bot_id, bot_token = app["bot"]["id"], app["token"]
+    rest.call("PUT", f"/guilds/{guild['id']}/members/{bot_id}", alice_token)
+    r = rest.request.put(f"/api/v10/applications/{bot_id}/guilds/{guild['id']}/commands",
+                         headers={"Authorization": f"Bot {bot_token}"}, data=COMMANDS)
+    assert r.ok, r.text()
+    bot = CommandBot(server.url, bot_token)
+    bot.start()
+    try:
+        yield alice_token, bob_token, bot, app["bot"].get("global_name") or app["bot"]["username"]
+    finally:
+        bot.stop()
+
+
+def open_chat(page: Page, url: str, token: str) -> None:
+    log_in_with_token(page, url, token)
+    expect(page.locator(".chat-title")).to_have_text("# general", timeout=UI_MS)
+    wait_live(page)
+
+
+def test_a_slash_command_runs_from_the_picker_and_the_bot_answers(
+    server: ServerProcess, world: tuple[str, str, CommandBot, str], new_page: Any
+) -> None:
+    alice_token, bob_token, bot, bot_name = world
+    alice, bob = new_page("alice"), new_page("bob")
+    open_chat(alice, server.url, alice_token)
+    open_chat(bob, server.url, bob_token)
+    box = alice.locator("#composer-input")
+
+    # "/" lists every command (a sub-command as its own entry), with its application.
+    box.press_sequentially("/")
+    listed = alice.get_by_role("listbox", name="Commands")
+    expect(listed.get_by_role("option")).to_have_count(2, timeout=UI_MS)
+    expect(listed.locator(".command-name")).to_have_text(["/coin flip", "/roll"])
+    expect(listed.get_by_role("option").first).to_contain_text("Dice")
+    box.press_sequentially("ro")
+    expect(listed.get_by_role("option")).to_have_count(1)
+    box.press("Enter")
+    form = alice.get_by_role("form", name="Command options")
+    expect(form).to_contain_text("/roll")
+    expect(box).to_have_value("/roll ")
+    form.get_by_label("sides").fill("20")
+    form.get_by_label("sides").press("Enter")
+
+    # The bot's public answer: both see it, under "alice used ..." (the server does not keep
+    # the command's name in the message's interaction: "used a command" until it does).
+    answer = message(bob, "rolled a d20")
+    expect(answer).to_be_visible(timeout=UI_MS)
+    expect(answer.locator(".author")).to_have_text(bot_name)
+    expect(answer.locator(".bot-tag")).to_have_text("BOT")
+    expect(answer.locator(".invocation")).to_contain_text(re.compile(r"^alice\d+ used "))
+    expect(message(alice, "rolled a d20")).to_be_visible(timeout=LIVE_MS)
+    expect(form).to_be_hidden()
+    expect(box).to_have_value("")
+
+    # Secretly: the answer is Alice's alone.
+    box.press_sequentially("/roll")
+    box.press("Enter")
+    form.get_by_label("sides").fill("6")
+    form.get_by_label("secret").select_option("true")
+    form.get_by_role("button", name="Run").click()
+    secret = message(alice, "rolled a d6")
+    expect(secret).to_be_visible(timeout=UI_MS)
+    expect(secret).to_contain_text("Only you can see this")
+
+    # A sub-command, chosen with the arrow keys; its answer reaching Bob shows the secret one
+    # (sent before it) never did.
+    box.press_sequentially("/")
+    expect(listed.get_by_role("option")).to_have_count(2)
+    box.press("ArrowDown")
+    box.press("ArrowDown")  # wraps around to the first
+    box.press("Enter")
+    expect(box).to_have_value("/coin flip ")
+    box.press("Enter")  # no options: Enter in the box runs it
+    expect(message(bob, "the coin says heads")).to_be_visible(timeout=UI_MS)
+    expect(message(bob, "rolled a d6")).to_have_count(0)
+    ARTIFACTS.mkdir(exist_ok=True)
+    alice.screenshot(path=str(ARTIFACTS / "web-client-commands.png"))
+    secret.get_by_role("button", name="Dismiss message").click()
+    expect(message(alice, "rolled a d6")).to_have_count(0)
+
+    assert [d["name"] for d in bot.received] == ["roll", "roll", "coin"]
+    assert bot.received[0]["options"] == [{"type": 4, "name": "sides", "value": 20}]
+    assert bot.received[1]["options"] == [{"type": 4, "name": "sides", "value": 6},
+                                          {"type": 5, "name": "secret", "value": True}]
+    assert [(o["type"], o["name"]) for o in bot.received[2]["options"]] == [(1, "flip")]
