@@ -171,14 +171,26 @@ async def _fixed_step(args: argparse.Namespace, pool: LoadPool, server: Running,
     return step
 
 
+def _variant_env(target: str) -> dict[str, str]:
+    """``gateway:GIL_SWITCH_INTERVAL_MS=0.5;...`` as environment variables."""
+    _, _, spec = target.partition(":")
+    pairs = [item.split("=", 1) for item in spec.split(";") if item]
+    if any(len(p) != 2 for p in pairs):
+        raise SystemExit(f"--targets {target}: gateway:KEY=VALUE;KEY=VALUE")
+    return {f"DISCORD_ARCH_{k.upper()}": v for k, v in pairs}
+
+
 async def fanout_target(args: argparse.Namespace, target: str, frame_bytes: int
                         ) -> dict[str, Any]:
     """The fixed rates against one target (the gateway: once per ``--send-via``), then
     every step of the ladder and the half-saturation step (unless ``--no-ladder``)."""
     n = args.receivers
     with contextlib.ExitStack() as stack:
-        if target == "gateway":
-            env = {"DISCORD_ARCH_TRACE_SAMPLE_EVERY": str(args.trace_every)}
+        if target.partition(":")[0] == "gateway":
+            # gateway:KEY=VALUE,...: the gateway with those DISCORD_ARCH_ settings (a variant
+            # measured beside the plain one in the same run).
+            env = {"DISCORD_ARCH_TRACE_SAMPLE_EVERY": str(args.trace_every),
+                   **_variant_env(target)}
             server = stack.enter_context(gateway_server(args.server_cpu, env, deploy.of(args)))
             accounts = max(args.senders, args.op50_senders if "op50" in args.send_via else 0)
             tokens, senders, messages_url = await setup_guild(server.http, n, accounts)
@@ -187,7 +199,7 @@ async def fanout_target(args: argparse.Namespace, target: str, frame_bytes: int
             server = stack.enter_context(peer_server(target, args.server_cpu))
             tokens, senders, messages_url = [None] * n, [], ""  # type: ignore[list-item]
             kinds = ["ws"]
-        ladder_kind = ("rest" if target == "gateway" else "ws") if args.ladder else ""
+        ladder_kind = ("rest" if target.startswith("gateway") else "ws") if args.ladder else ""
         out: dict[str, Any] = {"receivers": n, "frame_bytes": frame_bytes}
         async with load_pool(args.client_cpus) as pool:
 
@@ -453,7 +465,9 @@ def _parser() -> argparse.ArgumentParser:
                         "INTERVAL_MS); each quarter is measured after every session's first ACK")
     p.add_argument("--targets", default="gateway," + ",".join(PEERS),
                    help="fanout, idle, storm: the servers measured, in this order "
-                        "(gateway and the peers: " + ", ".join(PEERS) + ")")
+                        "(gateway and the peers: " + ", ".join(PEERS) + "); fanout also "
+                        "takes gateway:KEY=VALUE;... (the gateway with those DISCORD_ARCH_ "
+                        "settings, beside the plain one)")
     p.add_argument("--rates", default="", help="fanout, guilds: offered msg/s, comma-separated")
     p.add_argument("--fixed-rates", default="20,40,60,100",
                    help="fanout: fixed offered msg/s run before the ladder ('' for none)")
@@ -511,7 +525,8 @@ def main(argv: Sequence[str] | None = None, prog: str = "bench.gateway") -> int:
         raise SystemExit("--send-via: rest, op50 or both")
     if args.scenario in ("fanout", "idle", "storm"):
         args.targets = [t for t in args.targets.split(",") if t]
-        unknown = [t for t in args.targets if t != "gateway" and t not in PEERS]
+        unknown = [t for t in args.targets if t.partition(":")[0] != "gateway"
+                   and t not in PEERS]
         if unknown or not args.targets:
             raise SystemExit(f"--targets {','.join(args.targets)}: each one of gateway, "
                              f"{', '.join(PEERS)}")

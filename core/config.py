@@ -81,6 +81,13 @@ class Config:
         redis_url: Redis URL for the bus, recent-message cache, token cache and rate limits.
         sqlite_synchronous: SQLite ``synchronous`` pragma; FULL makes every commit durable.
         batch_max_messages: messages per write batch; a full batch is flushed at once.
+        gil_switch_interval_ms: the worker's ``sys.setswitchinterval``, in ms: how long a
+            thread that wants the GIL waits before the one holding it must give it up. The
+            SQLite writer thread takes the GIL back after every statement it runs (BEGIN,
+            each row, COMMIT) and again to hand its result to the loop; while the loop fans
+            out in Python, each of those waits this long, so a durable write under load
+            costs several of them (bench/RESULTS.md, the per-message timeline). 0: Python's
+            own (5 ms).
         batch_max_delay_ms: the longest a message waits for its batch to fill, in ms. 0 (the
             default) is pure group commit: a batch is whatever queued while the previous write
             was in flight, which measured fuller and faster than any linger (bench/RESULTS.md).
@@ -162,6 +169,7 @@ class Config:
     batch_max_messages: int = 256
     batch_max_delay_ms: float = 0.0
     trace_sample_every: int = 0
+    gil_switch_interval_ms: float = 0.0
     max_body_bytes: int = 1 << 20
     max_attachment_bytes: int = 25 << 20
     max_message_length: int = 2000
@@ -234,6 +242,9 @@ class Config:
             raise ConfigError("batch_max_messages must be >= 1 and batch_max_delay_ms >= 0")
         if self.trace_sample_every < 0:
             raise ConfigError("trace_sample_every must be >= 0 (0: off)")
+        if not 0 <= self.gil_switch_interval_ms <= 1000:  # `not`: NaN is refused too
+            raise ConfigError("gil_switch_interval_ms must be 0 (Python's default) .. 1000, "
+                              f"got {self.gil_switch_interval_ms}")
         if self.max_attachment_bytes < 1:
             raise ConfigError("max_attachment_bytes must be >= 1")
         if self.heartbeat_interval_ms < 1:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import sys
 
 from aiohttp import web
 
@@ -52,6 +53,10 @@ def run_worker(config: Config, index: int, notifier: Notifier | None = None) -> 
 
     ``notifier``: given only when this worker is the service's main process (no supervisor).
     """
+    if config.gil_switch_interval_ms:
+        # The interpreter's, set once here at the root: the store's writer thread waits
+        # this long for the GIL while the loop runs Python (Config.gil_switch_interval_ms).
+        sys.setswitchinterval(config.gil_switch_interval_ms / 1000)
     try:
         import uvloop
     except ImportError:  # pragma: no cover - uvloop is a dependency; plain asyncio still works
