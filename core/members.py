@@ -34,7 +34,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from core import audit
+from core import audit, thread_sync
 from core.access import GuildView, guild_view, parse_id
 from core.errors import ApiError, ErrorCode, invalid_form
 from core.events import Event
@@ -329,6 +329,7 @@ async def update_member(
     if updated is None:  # left or kicked meanwhile
         raise ApiError.unknown("member")
     out = await _publish_update(p, updated)
+    await thread_sync.after_roles_change(p, gv.guild, gv.roles, target, updated)
     await audit.member_updated(p, actor.id, target, updated, gv.roles, reason=reason)
     return out
 
@@ -366,6 +367,7 @@ async def set_member_role(
     if updated is None:
         raise ApiError.unknown("member")
     await _publish_update(p, updated)
+    await thread_sync.after_roles_change(p, gv.guild, gv.roles, member, updated)
     await audit.member_updated(p, actor.id, member, updated, gv.roles, reason=reason)
 
 
