@@ -1070,3 +1070,45 @@ async def test_webhook_files_threads_and_avatar_from_discord_py(
         edited = await asyncio.wait_for(hook.edit(avatar=image), TIMEOUT)
         assert edited.avatar is not None
         assert await asyncio.wait_for(edited.avatar.read(), TIMEOUT) == image
+
+
+async def test_shared_zlib_stream_decodes_in_discord_py_across_a_resume(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # gateway_zlib_shared: every zlib-stream message self-contained, a dispatch's body
+    # deflated once for all recipients. discord.py's own zlib decompressor (one inflater per
+    # connection, each message decoded at its 00 00 ff ff) gets READY, the guild, every
+    # message in order, and the replay of a RESUME on a new connection's stream.
+    monkeypatch.setattr(discord.utils, "_ActiveDecompressionContext", _zlib_context())
+    async with running_server(compat_config(tmp_path, gateway_zlib_shared=True)) as server:
+        point_at(server, monkeypatch)
+        world = await make_world(server)
+        user_id = int(world.user.id)
+        client = _client()
+        got: list[str] = []
+        done = asyncio.Event()
+
+        async def on_message(message: discord.Message) -> None:
+            if message.author.id == user_id:
+                got.append(message.content)
+                if len(got) == 31:
+                    done.set()
+
+        client.event(on_message)
+        async with running(client, world.bot.token):
+            assert type(client.ws._decompressor).COMPRESSION_TYPE == "zlib-stream"
+            assert client.get_guild(int(world.guild["id"])) is not None
+            session_id = client.ws.session_id
+            for i in range(30):
+                r = await world.api.post(f"/channels/{world.channel_id}/messages",
+                                         world.user.token, json={"content": f"m{i} " * (i + 1)})
+                assert r.status == 200, r.body
+            resumed = waiter(client, "resumed")
+            _transport_of(client).abort()
+            r = await world.api.post(f"/channels/{world.channel_id}/messages", world.user.token,
+                                     json={"content": "while you were away"})
+            assert r.status == 200, r.body
+            await resumed
+            await asyncio.wait_for(done.wait(), TIMEOUT)
+            assert got == [f"m{i} " * (i + 1) for i in range(30)] + ["while you were away"]
+            assert client.ws.session_id == session_id

@@ -214,3 +214,26 @@ def test_send_floor_measures_every_size_and_the_reader_gets_every_byte() -> None
     for row in result["sizes"]:
         assert row["wall_us_per_send"] > 0 and row["round_ms"] > 0
     assert "| 3,720 |" in send_floor.table(result)
+
+
+def test_compressed_fanout_smoke_run_decodes_every_variant(tmp_path: Path) -> None:
+    # bench.compressed: uncompressed, zlib-stream (own stream, and shared), zstd-stream; the
+    # receivers inflate every message, so a delivery counted is a delivery decoded.
+    out = tmp_path / "compressed.json"
+    cmd = [sys.executable, "-m", "bench.gateway", "fanout", "--receivers", "10",
+           "--compress", "none,zlib-stream:6,zlib-stream:shared,zstd-stream", "--rates", "20",
+           "--duration", "1", "--drain", "2", "--senders", "2", "--server-cpu", "none",
+           "--client-cpus", "none", "--json", str(out), "--no-report"]
+    run = subprocess.run(cmd, cwd=_REPO, capture_output=True, text=True, timeout=300,
+                         env={**os.environ, "PYTHONPATH": str(_REPO)})
+    assert run.returncode == 0, run.stderr[-3000:]
+    result = json.loads(out.read_text())
+    labels = [v["label"] for v in result["variants"]]
+    assert labels == ["none", "zlib-stream:6", "zlib-stream:shared", "zstd-stream"]
+    assert result["variants"][2]["server_env"] == {"DISCORD_ARCH_GATEWAY_ZLIB_SHARED": "true"}
+    for variant in result["variants"]:
+        (step,) = variant["steps"]
+        assert variant["connect"]["ok"] == 10, variant["label"]
+        assert step["samples"] > 0 and step["completion"] > 0.5, variant["label"]
+        assert step["server_us_per_delivery"] is None or step["server_us_per_delivery"] > 0
+    assert set(result["cpu_ratio_to_uncompressed"]) <= set(labels[1:])
