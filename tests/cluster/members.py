@@ -13,13 +13,36 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from typing import Any
 
 import aiohttp
+import orjson
 
-from tests.faults.ledger import Receiver
+from tests.faults.ledger import TIMEOUT, Receiver, Rest
 
+# Balancer errors a REST call retries, as discord.py does (a host marked down mid-request).
+BALANCER_ERRORS = frozenset({502, 503, 504})
+REST_TRIES = 5
 # RESUME attempts at resume_gateway_url before going through the balanced address.
 RESUME_TRIES = 2
+
+
+class BalancedRest(Rest):
+    """The ledger's REST client, retrying what the balancer answers for a host it just lost
+    (its error pages are HTML, not Discord's JSON)."""
+
+    async def call(self, method: str, path: str, token: str | None = None,
+                   json: Any = None) -> tuple[int, Any, dict[str, str]]:
+        headers = {"Authorization": token} if token else {}
+        for attempt in range(REST_TRIES):
+            async with asyncio.timeout(TIMEOUT):
+                async with self.http.request(method, self.base_url + "/api/v10" + path,
+                                             json=json, headers=headers) as r:
+                    status, body, got = r.status, await r.read(), dict(r.headers)
+            if status not in BALANCER_ERRORS or attempt == REST_TRIES - 1:
+                break
+            await asyncio.sleep(0.2 * (attempt + 1))
+        return status, orjson.loads(body) if body and status not in BALANCER_ERRORS else None, got
 
 
 @dataclass

@@ -28,13 +28,16 @@ from tests.services import _as_unprivileged, _postgres_bindir
 
 ROOT = Path(__file__).resolve().parents[2]
 HAPROXY_CFG = ROOT / "deploy" / "haproxy.cfg"
+GUIDE = ROOT / "deploy" / "README.md"
+# The guide's example addresses, replaced by the lab's.
+GUIDE_BALANCER, GUIDE_NAME, GUIDE_STORES = "10.0.0.3", "chat.example.com", "10.0.0.2"
 NODES = (1, 2, 3)
-WORKERS = 2
+WORKERS = 2  # the guide's DISCORD_ARCH_WORKERS
 HTTP_PORT, GATEWAY_PORT, OPS_PORT = 8080, 8081, 9090
-START_TIMEOUT_S = 60.0
+START_TIMEOUT_S = 180.0  # 6 workers importing at once on a loaded 2-core machine took 45 s
 # The test's intervals, short so that a scenario fits in seconds (not deployment advice).
 TEST_SETTINGS = {
-    "heartbeat_interval_ms": 1000, "drain_timeout_s": 3, "worker_heartbeat_timeout_s": 5,
+    "heartbeat_interval_ms": 1000, "drain_timeout_s": 3,
     "ratelimit_route_limit": 0, "ratelimit_global_per_s": 0,  # one client address sends fast
     "argon2_time_cost": 1, "argon2_memory_kib": 1024, "log_format": "text",
 }
@@ -117,8 +120,9 @@ class Cluster:
             return False
 
 
-def start_stores(lab: Lab, workdir: Path) -> tuple[str, str]:
-    """Redis and PostgreSQL in the ``db`` namespace, on its address; their URLs."""
+def start_stores(lab: Lab, workdir: Path) -> None:
+    """Redis and PostgreSQL in the ``db`` namespace, on its address, with the database and
+    role the guide's URLs name (PostgreSQL trusts the lab's subnet: no password is checked)."""
     db = lab.hosts["db"].address
     redis = shutil.which("redis-server")
     assert redis, "redis-server is not installed: apt-get install redis-server"
@@ -147,38 +151,59 @@ def start_stores(lab: Lab, workdir: Path) -> tuple[str, str]:
             break
         assert time.monotonic() < deadline, "redis did not answer"
         time.sleep(0.1)
-    return f"redis://{db}:6379/0", f"postgresql://postgres@{db}:5432/postgres"
+    psql = [*prefix, str(bindir / "psql"), "-h", db, "-U", "postgres", "-v", "ON_ERROR_STOP=1",
+            "-c"]
+    lab.run("db", [*psql, "CREATE ROLE discord LOGIN"], "create role")
+    lab.run("db", [*psql, "CREATE DATABASE discord OWNER discord"], "create database")
 
 
-def gateway_env(lab: Lab, node: int, redis_url: str, postgres_url: str) -> dict[str, str]:
-    """Host ``node``'s environment: the multi-host guide's lines, then the test's intervals."""
-    lb = lab.hosts["lb"].address
-    settings: dict[str, object] = {
-        "host": "0.0.0.0",
-        "redis_url": redis_url,
-        "postgres_url": postgres_url,
-        "public_http_url": f"http://{lb}:{HTTP_PORT}",
-        "public_gateway_url": f"ws://{lb}:{GATEWAY_PORT}",
-        "worker_port_base": worker_port_base(node),
-        "trusted_proxies": lb,
-        "metrics_host": lab.hosts[f"gw{node}"].address,
-        **TEST_SETTINGS,
-    }
+def guide_settings() -> dict[str, str]:
+    """The ``DISCORD_ARCH_*`` lines of deploy/README.md's multi-host guide (its first ``sh``
+    block after the heading), as written there for gw1; commented lines left out."""
+    text = GUIDE.read_text()
+    section = text[text.index("## Several gateway machines"):]
+    start = section.index("```sh\n") + len("```sh\n")
+    block = section[start:section.index("```", start)]
+    settings: dict[str, str] = {}
+    for line in block.splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            name, _, value = line.partition("=")
+            assert name.startswith("DISCORD_ARCH_"), line
+            settings[name] = value
+    return settings
+
+
+def gateway_env(lab: Lab, node: int) -> dict[str, str]:
+    """Host ``node``'s environment: the guide's lines with the lab's addresses in place of
+    the guide's (and its node number and port range), then the test's short intervals."""
+    lb, db = lab.hosts["lb"].address, lab.hosts["db"].address
     env = {k: v for k, v in os.environ.items() if not k.startswith("DISCORD_ARCH_")}
     env["PYTHONPATH"] = str(ROOT)
-    env.update({f"DISCORD_ARCH_{k.upper()}": str(v) for k, v in settings.items()})
+    for name, value in guide_settings().items():
+        value = (value.replace(GUIDE_BALANCER, lb).replace(GUIDE_NAME, lb)
+                 .replace(GUIDE_STORES, db))
+        if name == "DISCORD_ARCH_NODE_ID":
+            value = str(node)
+        elif name == "DISCORD_ARCH_WORKER_PORT_BASE":
+            value = str(worker_port_base(node))
+        env[name] = value
+    for name, value in TEST_SETTINGS.items():
+        assert f"DISCORD_ARCH_{name.upper()}" not in guide_settings(), name
+        env[f"DISCORD_ARCH_{name.upper()}"] = str(value)
     return env
 
 
-def start_gateway(cluster: Cluster, node: int, redis_url: str, postgres_url: str) -> None:
+def start_gateway(cluster: Cluster, node: int) -> None:
+    """``discord-arch serve --workers W --node-id N`` on host ``node``, with the guide's env."""
     data = cluster.workdir / f"gw{node}-data"
     data.mkdir(exist_ok=True)
+    env = gateway_env(cluster.lab, node)
     proc = cluster.lab.spawn(
         f"gw{node}",
-        [sys.executable, "-m", "gateway.cli", "serve", "--workers", str(WORKERS),
-         "--node-id", str(node), "--data-dir", str(data)],
-        log=cluster.workdir / f"gw{node}.log", cwd=ROOT,
-        env=gateway_env(cluster.lab, node, redis_url, postgres_url))
+        [sys.executable, "-m", "gateway.cli", "serve", "--workers",
+         env["DISCORD_ARCH_WORKERS"], "--node-id", str(node), "--data-dir", str(data)],
+        log=cluster.workdir / f"gw{node}.log", cwd=ROOT, env=env)
     cluster.gateway_procs[node] = proc
 
 
@@ -228,14 +253,14 @@ def build(lab: Lab, workdir: Path) -> Cluster:
         lab.add_host(role, octet)
     for node in NODES:
         lab.add_host(f"gw{node}", 10 + node)
-    redis_url, postgres_url = start_stores(lab, workdir)
+    start_stores(lab, workdir)
     cluster = Cluster(lab, NamespaceLoop(lab.hosts["clients"].netns), workdir)
     # All at once: the first to migrate the empty database holds an advisory lock, the others
     # wait for it and find the schema made.
     try:
         start_balancer(cluster)
         for node in NODES:
-            start_gateway(cluster, node, redis_url, postgres_url)
+            start_gateway(cluster, node)
         cluster.loop.run(wait_serving(cluster, NODES), START_TIMEOUT_S * 2 + 10)
     except BaseException:
         cluster.loop.close()

@@ -12,13 +12,14 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 import aiohttp
 import orjson
 import pytest
 import redis.asyncio as aioredis
 
-from tests.cluster.members import Member
+from tests.cluster.members import BalancedRest, Member
 from tests.cluster.stack import (
     GATEWAY_PORT,
     NODES,
@@ -109,20 +110,20 @@ def _pairs(reply: object) -> dict[str, int]:
     return {(k.decode() if isinstance(k, bytes) else str(k)): int(v) for k, v in items}
 
 
-@pytest.mark.timeout(240)  # the first test also builds the cluster
+@pytest.mark.timeout(480)  # the first test also builds the cluster
 def test_a_message_sent_through_each_host_reaches_members_on_every_host(
     cluster: Cluster,
 ) -> None:
     async def test(http: aiohttp.ClientSession) -> None:
-        rest = Rest(http, cluster.rest_url)
+        rest = BalancedRest(http, cluster.rest_url)
         tokens, channel = await rest.guild(1 + 2 * len(NODES))
         async with connected(cluster, http, rest, channel, tokens[1:]) as members:
             # leastconn spreads the websockets: two members on each host.
             assert sorted(m.node for m in members) == sorted(2 * list(NODES)), [
                 m.resume_url for m in members]
             for node in NODES:  # REST straight to one host; the bus carries it to the others
-                message_id = await send(Rest(http, cluster.host_rest_url(node)), tokens[0],
-                                        channel, f"via gw{node}")
+                direct = BalancedRest(http, cluster.host_rest_url(node))
+                message_id = await send(direct, tokens[0], channel, f"via gw{node}")
                 await delivered(members, message_id, f"a message sent via gw{node}")
             # One subscription per guild per worker holding one of its sessions, whatever
             # the number of those sessions there.
@@ -139,7 +140,7 @@ def test_resume_gateway_url_names_the_host_on_the_balancer_and_resumes_there(
     cluster: Cluster,
 ) -> None:
     async def test(http: aiohttp.ClientSession) -> None:
-        rest = Rest(http, cluster.rest_url)
+        rest = BalancedRest(http, cluster.rest_url)
         tokens, channel = await rest.guild(2)
         status, gateway, _ = await rest.call("GET", "/gateway")
         assert (status, gateway) == (200, {"url": f"ws://{cluster.lb}:{GATEWAY_PORT}"})
@@ -152,7 +153,7 @@ def test_resume_gateway_url_names_the_host_on_the_balancer_and_resumes_there(
             if len(sessions) == len(NODES):
                 break
             async with http.ws_connect(cluster.gateway_url, params={"v": "10"}) as ws:
-                assert (await ws.receive_json(timeout=TIMEOUT))["op"] == 10
+                assert (await next_payload(ws))["op"] == 10
                 await ws.send_json({"op": 2, "d": {
                     "token": tokens[1], "intents": 1 << 9 | 1 << 15,
                     "properties": {"os": "linux", "browser": "t", "device": "t"}}})
@@ -166,7 +167,7 @@ def test_resume_gateway_url_names_the_host_on_the_balancer_and_resumes_there(
         for url, session_id in sessions.values():  # each through its host's listener
             async with http.ws_connect(url.replace("ws://", "http://"),
                                        params={"v": "10"}) as ws:
-                assert (await ws.receive_json(timeout=TIMEOUT))["op"] == 10
+                assert (await next_payload(ws))["op"] == 10
                 await ws.send_json({"op": 6, "d": {"token": tokens[1], "session_id": session_id,
                                                    "seq": 1}})  # READY's
                 replayed = []
@@ -181,14 +182,19 @@ def test_resume_gateway_url_names_the_host_on_the_balancer_and_resumes_there(
     run(cluster, test)
 
 
-async def next_dispatch(ws: aiohttp.ClientWebSocketResponse, name: str | None) -> dict:
-    """The next dispatch (named ``name``, if given): its ``d``, or the whole payload."""
+async def next_payload(ws: aiohttp.ClientWebSocketResponse) -> dict[str, Any]:
+    """The next gateway payload (AssertionError saying what came instead)."""
+    msg = await ws.receive(timeout=TIMEOUT)
+    assert msg.type == aiohttp.WSMsgType.TEXT, (msg.type, msg.data, ws.close_code)
+    return dict(orjson.loads(msg.data))
+
+
+async def next_dispatch(ws: aiohttp.ClientWebSocketResponse, name: str | None) -> dict[str, Any]:
+    """The next dispatch named ``name``: its ``d``; ``name`` None: the next dispatch, whole."""
     while True:
-        msg = await ws.receive(timeout=TIMEOUT)
-        assert msg.type == aiohttp.WSMsgType.TEXT, (msg.type, msg.data, ws.close_code)
-        payload = orjson.loads(msg.data)
+        payload = await next_payload(ws)
         if payload["op"] == 0 and name is None:
-            return dict(payload)
+            return payload
         if payload["op"] == 0 and payload["t"] == name:
             return dict(payload["d"])
 
@@ -196,7 +202,7 @@ async def next_dispatch(ws: aiohttp.ClientWebSocketResponse, name: str | None) -
 @pytest.mark.timeout(180)
 def test_a_host_cut_off_loses_no_acked_message_and_rejoins(cluster: Cluster) -> None:
     async def test(http: aiohttp.ClientSession) -> None:
-        rest = Rest(http, cluster.rest_url)
+        rest = BalancedRest(http, cluster.rest_url)
         tokens, channel = await rest.guild(2 + 2 * len(NODES))
         async with connected(cluster, http, rest, channel, tokens[2:]) as members:
             cut = members[0].node
@@ -233,8 +239,8 @@ def test_a_host_cut_off_loses_no_acked_message_and_rejoins(cluster: Cluster) -> 
             # and a message sent through it reaches every host, and one sent elsewhere it.
             async with rejoined_member(cluster, http, rest, channel, tokens[1], cut) as back:
                 for node in NODES:
-                    message_id = await send(Rest(http, cluster.host_rest_url(node)), tokens[0],
-                                            channel, f"after, via gw{node}")
+                    direct = BalancedRest(http, cluster.host_rest_url(node))
+                    message_id = await send(direct, tokens[0], channel, f"after, via gw{node}")
                     await delivered([*members, back], message_id,
                                     f"after the cut, a message sent via gw{node}")
     run(cluster, test)
