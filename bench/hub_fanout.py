@@ -24,6 +24,7 @@ import os
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from core.bus.memory import MemoryBus
@@ -95,16 +96,16 @@ class _Platform:
 class _Server:
     """What ``Connection`` asks of the gateway server."""
 
-    def __init__(self, metrics: Metrics) -> None:
-        self.config, self.limits, self.metrics = Config(), SessionLimits(), metrics
+    def __init__(self, metrics: Metrics, limits: SessionLimits = SessionLimits()) -> None:  # noqa: B008
+        self.config, self.limits, self.metrics = Config(), limits, metrics
         self.send_buffer_limit = 1 << 20
 
     def now(self) -> float:
         return 0.0
 
 
-def _identified(server: _Server, user: User) -> Connection:
-    conn = Connection(server, ConnectParams())  # type: ignore[arg-type]
+def _identified(server: _Server, user: User, query: str = "v=10&encoding=json") -> Connection:
+    conn = Connection(server, ConnectParams.parse(query))  # type: ignore[arg-type]
     conn.transport, conn.connected = _Transport(), True  # type: ignore[assignment]
     session = conn.session
     session.receive(json.dumps({"op": 2, "d": {
@@ -125,11 +126,28 @@ def _event(i: int) -> Event:
     return Event("MESSAGE_CREATE", data, guild_id=GUILD, channel_id=CHANNEL)
 
 
-async def measure(receivers: int, batches: Sequence[int], rounds: int) -> list[dict[str, Any]]:
-    """ns per delivery of the fanout (``publish``) and of the flush, per batch size."""
+def compress_variant(text: str) -> tuple[str, SessionLimits]:
+    """``zlib-stream:6``, ``zlib-stream:shared``, ``zstd-stream:3``, ``none``: the connect
+    query and the session limits of that variant."""
+    kind, *options = text.split(":")
+    limits = SessionLimits()
+    for option in options:
+        if option == "shared":
+            limits = replace(limits, zlib_shared=True)
+        else:
+            level = "zlib_level" if kind == "zlib-stream" else "zstd_level"
+            limits = replace(limits, **{level: int(option)})
+    return "v=10&encoding=json" + ("" if kind == "none" else f"&compress={kind}"), limits
+
+
+async def measure(receivers: int, batches: Sequence[int], rounds: int, compress: str = "none"
+                  ) -> list[dict[str, Any]]:
+    """ns per delivery of the fanout (``publish``) and of the flush, per batch size, with
+    every receiver connected as ``compress`` says (:func:`compress_variant`)."""
+    query, limits = compress_variant(compress)
     platform = _Platform()
-    hub, server = Hub(platform), _Server(platform.metrics)  # type: ignore[arg-type]
-    conns = [_identified(server, User(1000 + i, f"u{i}")) for i in range(receivers)]
+    hub, server = Hub(platform), _Server(platform.metrics, limits)  # type: ignore[arg-type]
+    conns = [_identified(server, User(1000 + i, f"u{i}"), query) for i in range(receivers)]
     await hub.prepare([GUILD], conns[0].session.user_id or 0)
     for conn in conns:
         hub.attach(conn, [GUILD])
@@ -152,7 +170,8 @@ async def measure(receivers: int, batches: Sequence[int], rounds: int) -> list[d
                 best_publish, best_flush = min(best_publish, t1 - t0), min(best_flush, t2 - t1)
         deliveries = batch * receivers
         writes = sum(c.transport.writes for c in conns) / (rounds + 2) / receivers  # type: ignore[union-attr]
-        out.append({"receivers": receivers, "batch": batch, "writes_per_conn": writes,
+        out.append({"compress": compress, "receivers": receivers, "batch": batch,
+                    "writes_per_conn": writes,
                     "publish_ns": 1e9 * best_publish / deliveries,
                     "flush_ns": 1e9 * best_flush / deliveries,
                     "total_ns": 1e9 * (best_publish + best_flush) / deliveries})
@@ -168,19 +187,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--rounds", type=int, default=15)
     p.add_argument("--cpu", type=int, default=None, help="pin to this CPU")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.add_argument("--compress", default="none",
+                   help="receivers' transport compression, comma-separated variants measured "
+                        "one after the other: none, zlib-stream[:LEVEL][:shared], "
+                        "zstd-stream[:LEVEL]")
     args = p.parse_args(argv)
     if args.cpu is not None and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {args.cpu})
-    rows = asyncio.run(measure(args.receivers, [int(b) for b in args.batches.split(",")],
-                               args.rounds))
+    rows = [row for variant in args.compress.split(",") for row in asyncio.run(
+        measure(args.receivers, [int(b) for b in args.batches.split(",")], args.rounds,
+                variant))]
     if args.json:
         print(json.dumps(rows))
         return 0
-    print("| receivers | events per delivery | publish ns | flush ns | total ns per delivery |")
-    print("|---|---|---|---|---|")
+    print("| compress | receivers | events per delivery | publish ns | flush ns | "
+          "total ns per delivery |")
+    print("|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['receivers']} | {r['batch']} | {r['publish_ns']:.0f} | {r['flush_ns']:.0f} "
-              f"| {r['total_ns']:.0f} |")
+        print(f"| {r['compress']} | {r['receivers']} | {r['batch']} | {r['publish_ns']:.0f} "
+              f"| {r['flush_ns']:.0f} | {r['total_ns']:.0f} |")
     return 0
 
 
