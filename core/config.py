@@ -123,7 +123,7 @@ class Config:
         gateway_zlib_shared: ``compress=zlib-stream`` connections get self-contained
             messages: each dispatch is deflated once for all its recipients instead of once
             per delivery on the connection's stream; no compression per delivery and no
-            context per connection, for about five times the bytes (``gateway.compress``).
+            context per connection, for about seven times the bytes (``gateway.compress``).
         identify_max_concurrency: identify buckets per bot (``GET /gateway/bot``
             ``session_start_limit.max_concurrency``): shard ``i`` of a bot identifies in bucket
             ``i % identify_max_concurrency``, each bucket starting one session per
