@@ -295,6 +295,9 @@ class Session:
         if len(guilds) > self._limits.max_guilds_per_shard:
             return self._close(CloseCode.SHARDING_REQUIRED)
         self.state, self.session_id, self.user_id = State.READY, session_id, user.id
+        if self.identify is not None:  # kept for its intents, shard and threshold, not the
+            # token or properties: ~400 bytes of every session's lifetime (issue 16 item 5)
+            self.identify = replace(self.identify, token="", properties={})
         self._replay = ReplayBuffer(self._limits.replay_max_events, self._limits.replay_max_bytes)
         self.dispatch_one("READY", ready_payload(user, application, guilds, session_id,
                                                  resume_gateway_url, self.shard, private_channels,
