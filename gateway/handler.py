@@ -49,6 +49,13 @@ logger = logging.getLogger(__name__)
 
 # Identifies of one account queued behind each other that still wait for a slot (then: go).
 _IDENTIFY_WAITS_MAX = 16
+# Identifies whose READY snapshot is read at once, at most; the others wait their turn, in
+# order. The store answers one read at a time anyway, so more in flight only interleaves
+# them: each finishes later, and each holds its guilds' payloads meanwhile (a user in 10
+# guilds of 20 members: the dicts of 200 members with presences until READY is encoded),
+# so that all of a worker's users identifying at once (a restart; bench.gateway idle, 200
+# in flight) left the allocator's high-water mark at the payloads of all of them.
+IDENTIFY_READS_MAX = 8
 # GUILD_MEMBERS_CHUNK size (Discord: up to 1000 members per chunk).
 _CHUNK = 1000
 _QUERY_LIMIT_MAX = 100
@@ -79,6 +86,7 @@ class CommandHandler:
                                         identify_interval_s)
         self._loop = asyncio.get_running_loop()
         self._tasks: dict[Connection, asyncio.Task[None]] = {}
+        self._reads = asyncio.Semaphore(IDENTIFY_READS_MAX)
         self._timeline = platform.timeline
         # With the timeline on: when a connection's oldest unhandled command was decoded
         # (perf_counter_ns), the received stamp of a sampled op 50.
@@ -149,6 +157,13 @@ class CommandHandler:
         shard_id, shards = command.shard or (0, 1)
         if user.bot:  # Discord's session start limit is per bot; a user's tabs never wait
             await self._identify_slot(user.id, shard_id)
+        async with self._reads:
+            await self._ready(conn, command, user, shard_id, shards, resolved_at)
+
+    async def _ready(self, conn: Connection, command: Identify, user: User, shard_id: int,
+                     shards: int, resolved_at: float) -> None:
+        """Read ``user``'s READY snapshot under the hub's hold and send READY."""
+        p, session = self._platform, conn.session
         guild_ids = [g.id for g in await p.meta.list_user_guilds(user.id)
                      if shard_of(g.id, shards) == shard_id]
         async with self._hub.holding(user.id, guild_ids):
