@@ -99,6 +99,12 @@ export class Api {
   createChannel(guildId, name, parentId) {
     return this.post(`/guilds/${guildId}/channels`, { name, type: 0, parent_id: parentId || undefined });
   }
+  /** The guild's active threads I may see: {threads, members}. */
+  activeThreads(guildId) { return this.get(`/guilds/${guildId}/threads/active`); }
+  /** A public thread started from a message (its id is the message's). */
+  startThread(channelId, messageId, name) {
+    return this.post(`/channels/${channelId}/messages/${messageId}/threads`, { name, auto_archive_duration: 1440 });
+  }
   members(guildId, limit = 1000) { return this.get(`/guilds/${guildId}/members`, { limit }); }
 
   // -- invites --

@@ -8,7 +8,7 @@ import { Gateway } from "./gateway.js";
 import { makeNonce } from "./ids.js";
 import { Permission } from "./permissions.js";
 import { channelPath, inviteLink, parseRoute } from "./route.js";
-import { Store } from "./store.js";
+import { Store, isThread } from "./store.js";
 import { AuthView } from "./ui/auth.js";
 import { ChannelList } from "./ui/channels.js";
 import { CommandPicker } from "./ui/commands.js";
@@ -160,6 +160,8 @@ class App {
         unpin: (m) => this.setPinned(m, false),
         openPins: () => this.pins.open(),
         dismiss: (m) => store.removeMessage(m.channel_id, m.id),
+        createThread: (m) => this.createThread(m),
+        openThread: (id) => this.selectChannel(id),
       },
     });
     this.composer = new Composer({
@@ -300,6 +302,7 @@ class App {
       if (!guild.channels.size) this.store.setChannels(guild, channels);
       this.store.reads.noteChannels(channels);
       this.store.setMembers(guild, members);
+      await this.loadThreads(guildId);
     } catch (e) {
       this.toast(e.describe());
     }
@@ -313,8 +316,9 @@ class App {
     store.currentChannelId = this.channelId;
     this.channels.show(this.guildId, this.channelId);
     const name = channel ? channel.name : "";
-    this.chatTitle.textContent = channel ? `# ${name}` : "";
-    this.chatTopic.textContent = channel?.topic || "";
+    const parent = isThread(channel) ? store.channel(channel.parent_id) : null;
+    this.chatTitle.textContent = !channel ? "" : parent ? `# ${parent.name} › ${name}` : `# ${name}`;
+    this.chatTopic.textContent = parent ? "Thread" : channel?.topic || "";
     document.title = channel ? `#${name} | ${store.guilds.get(this.guildId).name} — Discord Arch` : "Discord Arch";
     this.messages.show(this.channelId, this.guildId, name);
     this.typing.show(this.channelId);
@@ -460,6 +464,20 @@ class App {
     });
   }
 
+  /** Start a public thread from a message, then open it. */
+  async createThread(message) {
+    const suggested = (message.content || "").split("\n")[0].slice(0, 40).trim() || "New thread";
+    const thread = await formDialog({
+      title: "Create thread",
+      fields: [{ name: "name", label: "Thread name", value: suggested, maxlength: 100 }],
+      submit: "Create",
+      onSubmit: ({ name }) => this.api.startThread(message.channel_id, message.id, name),
+    });
+    if (!thread) return;
+    this.store.upsertChannel(thread);
+    this.selectChannel(thread.id);
+  }
+
   /** Pin or unpin; MESSAGE_UPDATE (pinned) and CHANNEL_PINS_UPDATE bring the change back. */
   async setPinned(message, pinned) {
     try {
@@ -580,6 +598,13 @@ class App {
     }
   }
 
+  /** The guild's active threads (no gateway event lists them at the start). */
+  async loadThreads(guildId) {
+    const { threads } = await this.api.activeThreads(guildId);
+    this.store.upsertThreads(guildId, threads);
+    this.store.reads.noteChannels(threads);
+  }
+
   async refreshChannels(guildId) {
     if (this.refreshing?.has(guildId)) return;
     (this.refreshing ??= new Set()).add(guildId);
@@ -588,6 +613,7 @@ class App {
       const guild = this.store.guilds.get(guildId);
       if (guild) this.store.setChannels(guild, channels);
       this.store.reads.noteChannels(channels);
+      await this.loadThreads(guildId);
     } catch {
       // Not fatal: the next event in that channel tries again.
     } finally {

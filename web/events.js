@@ -27,6 +27,18 @@ const handlers = {
   CHANNEL_DELETE(store, d) {
     if (d.guild_id) store.removeChannel(d);
   },
+  THREAD_CREATE(store, d) {
+    if (d.guild_id) store.upsertChannel(d);
+  },
+  THREAD_UPDATE(store, d) {
+    if (d.guild_id) store.upsertChannel(d);
+  },
+  THREAD_DELETE(store, d) {
+    if (d.guild_id) store.removeChannel(d);
+  },
+  THREAD_LIST_SYNC(store, d) {
+    store.upsertThreads(d.guild_id, d.threads || []);
+  },
   GUILD_MEMBER_ADD(store, d) {
     store.upsertMember(d.guild_id, d);
   },

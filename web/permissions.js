@@ -15,6 +15,9 @@ export const Permission = Object.freeze({
   MANAGE_MESSAGES: 1n << 13n,
   ATTACH_FILES: 1n << 15n,
   READ_MESSAGE_HISTORY: 1n << 16n,
+  MANAGE_THREADS: 1n << 34n,
+  CREATE_PUBLIC_THREADS: 1n << 35n,
+  SEND_MESSAGES_IN_THREADS: 1n << 38n,
   PIN_MESSAGES: 1n << 51n,
 });
 const ALL = (1n << 64n) - 1n;

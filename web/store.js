@@ -16,7 +16,14 @@ import { Permission, canModerate, channelPermissions, guildPermissions } from ".
 import { ReadStates } from "./readstates.js";
 
 /** Channel types drawn (Discord's numbers). */
-export const ChannelType = Object.freeze({ GUILD_TEXT: 0, DM: 1, GUILD_VOICE: 2, GUILD_CATEGORY: 4 });
+export const ChannelType = Object.freeze({ GUILD_TEXT: 0, DM: 1, GUILD_VOICE: 2, GUILD_CATEGORY: 4,
+  ANNOUNCEMENT_THREAD: 10, PUBLIC_THREAD: 11, PRIVATE_THREAD: 12 });
+
+/** Whether a channel object is a thread (its parent_id is the text channel it belongs to). */
+export function isThread(channel) {
+  return channel?.type === ChannelType.PUBLIC_THREAD || channel?.type === ChannelType.PRIVATE_THREAD
+    || channel?.type === ChannelType.ANNOUNCEMENT_THREAD;
+}
 // How long a typing indicator lasts without a new TYPING_START (Discord's client: ~10 s).
 export const TYPING_MS = 10000;
 
@@ -91,8 +98,31 @@ export class Store extends EventTarget {
   }
 
   setChannels(guild, channels, notify = true) {
+    const old = guild.channels;
     guild.channels = new Map(channels.map((c) => [c.id, { ...c, guild_id: guild.id }]));
+    // Channel lists (REST, GUILD_CREATE) hold no threads: keep those known, of parents still there.
+    for (const c of old.values()) {
+      if (isThread(c) && guild.channels.has(c.parent_id) && !guild.channels.has(c.id)) guild.channels.set(c.id, c);
+    }
     if (notify) this.emit("guild", { guildId: guild.id });
+  }
+
+  /** Threads read over REST (GET /guilds/{id}/threads/active) or THREAD_LIST_SYNC. */
+  upsertThreads(guildId, threads) {
+    const guild = this.guilds.get(guildId);
+    if (!guild || !threads.length) return;
+    for (const t of threads) guild.channels.set(t.id, { ...guild.channels.get(t.id), ...t, guild_id: guildId });
+    this.emit("guild", { guildId });
+  }
+
+  /** A channel's threads listed under it: the active ones, oldest first (and `keep`, the
+   * open one, even once archived). */
+  threadsOf(guildId, parentId, keep = null) {
+    const guild = this.guilds.get(guildId);
+    if (!guild) return [];
+    return [...guild.channels.values()]
+      .filter((c) => isThread(c) && c.parent_id === parentId && (!c.thread_metadata?.archived || c.id === keep))
+      .sort((a, b) => compareIds(a.id, b.id));
   }
 
   upsertChannel(channel) {
@@ -136,9 +166,11 @@ export class Store extends EventTarget {
     return Boolean(guildPermissions(this.guilds.get(guildId), this.me?.id) & Permission.MANAGE_CHANNELS);
   }
 
-  /** Whether I hold `permission` in a channel (its guild's roles and its overwrites). */
+  /** Whether I hold `permission` in a channel (its guild's roles and its overwrites; a
+   * thread has its parent's). */
   can(channelId, permission) {
-    const channel = this.channel(channelId);
+    let channel = this.channel(channelId);
+    if (isThread(channel)) channel = this.channel(channel.parent_id);
     const guild = channel && this.guilds.get(channel.guild_id);
     return Boolean(guild && channelPermissions(guild, channel, this.me?.id) & permission);
   }

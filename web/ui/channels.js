@@ -50,22 +50,25 @@ export class ChannelList {
           h("h2", {}, label),
           canCreate && h("button", { type: "button", class: "icon-button", title: "Create channel",
             "aria-label": `Create channel in ${label}`, on: { click: () => this.deps.onCreateChannel(category?.id || null) } }, icon("plus", 16))),
-        h("ul", {}, channels.map((c) => this._item(c))));
+        h("ul", {}, channels.map((c) => [this._item(c),
+          store.threadsOf(guild.id, c.id, this.channelId).map((t) => this._item(t, true))])));
     }));
     this.renderUser();
   }
 
-  _item(channel) {
+  _item(channel, thread = false) {
     const selected = channel.id === this.channelId;
     const unread = this.store.unread.has(channel.id);
     const mentions = selected ? 0 : this.store.reads.mentionCount(channel.id);
     return h("li", {},
       h("a", {
         href: `/channels/${this.guildId}/${channel.id}`,
-        class: `channel${selected ? " selected" : ""}${unread ? " unread" : ""}`,
+        class: `channel${thread ? " thread" : ""}${selected ? " selected" : ""}${unread ? " unread" : ""}`,
         "aria-current": selected ? "page" : null,
         on: { click: (ev) => { ev.preventDefault(); this.deps.onSelect(channel.id); } },
-      }, h("span", { class: "hash", "aria-hidden": "true" }, "#"), h("span", { class: "channel-name" }, channel.name),
+      }, thread ? h("span", { class: "thread-branch", "aria-hidden": "true" })
+        : h("span", { class: "hash", "aria-hidden": "true" }, "#"), h("span", { class: "channel-name" }, channel.name),
+      thread && h("span", { class: "visually-hidden" }, " (thread)"),
       unread && h("span", { class: "visually-hidden" }, " (unread)"),
       mentions > 0 && h("span", { class: "mention-badge", title: `${mentions} unread mention${mentions === 1 ? "" : "s"}` },
         h("span", { "aria-hidden": "true" }, mentions > 99 ? "99+" : String(mentions)),

@@ -13,6 +13,7 @@ const PATHS = {
   pin: "M15 2l7 7-2 1-4 4 1 5-2 1-4-4-6 6-1-1 6-6-4-4 1-2 5 1 4-4z",
   upload: "M12 2a10 10 0 1 0 0 20 10 10 0 0 0 0-20zm-1 5h2v4h4v2h-4v4h-2v-4H7v-2h4z",
   file: "M6 2h8l6 6v14H6zm8 1.5V9h5z",
+  thread: "M5 3h2v9a3 3 0 0 0 3 3h9v2h-9a5 5 0 0 1-5-5zm11 9 4 4-4 4z",
   close: "M6.4 5 12 10.6 17.6 5 19 6.4 13.4 12l5.6 5.6-1.4 1.4-5.6-5.6L6.4 19 5 17.6l5.6-5.6L5 6.4z",
 };
 // Shapes with holes (a ring, a hole in a disc): drawn even-odd so the inner path cuts out.

@@ -3,6 +3,7 @@
 import { h, hue, initials, replaceChildren } from "./dom.js";
 import { icon } from "./icons.js";
 import { Permission } from "../permissions.js";
+import { isThread } from "../store.js";
 import { mentionsMe, renderContent } from "./markup.js";
 import { renderReactions } from "./reactions.js";
 
@@ -45,6 +46,10 @@ export function renderMessage(message, ctx) {
   const canPin = sent && (store.can(message.channel_id, Permission.MANAGE_MESSAGES)
     || store.can(message.channel_id, Permission.PIN_MESSAGES));
   const canReact = sent && store.can(message.channel_id, Permission.ADD_REACTIONS);
+  // A thread started from this message has the message's id (and MESSAGE_UPDATE names it).
+  const started = [message.thread, store.channel(message.id)].find(isThread) || null;
+  const canThread = sent && !started && !isThread(store.channel(message.channel_id))
+    && store.can(message.channel_id, Permission.CREATE_PUBLIC_THREADS);
   const tag = message.webhook_id ? "APP" : message.author.bot ? "BOT" : null;
   const node = h("article", {
     class: classes.join(" "),
@@ -65,6 +70,9 @@ export function renderMessage(message, ctx) {
     h("div", { class: "message-content" }, content(message, ctx)),
     renderAttachments(message),
     renderReactions(message, { toggle: (emoji, mine) => (mine ? actions.unreact : actions.react)(message, emoji) }),
+    started && h("button", { type: "button", class: "thread-chip", "aria-label": `Open thread ${started.name}`,
+      on: { click: () => actions.openThread(started.id) } }, icon("thread", 16), h("span", {}, started.name),
+      started.message_count ? h("span", { class: "muted" }, ` ${started.message_count} message${started.message_count === 1 ? "" : "s"}`) : null),
     ephemeral && h("div", { class: "ephemeral-note" }, "Only you can see this · ",
       h("button", { type: "button", class: "link", on: { click: () => actions.dismiss(message) } }, "Dismiss message")),
     message.failed && h("div", { class: "send-error", role: "alert" },
@@ -74,9 +82,11 @@ export function renderMessage(message, ctx) {
       h("button", { type: "button", class: "link", on: { click: () => actions.discard(message) } }, "Discard"),
     ),
   ),
-  sent && !ephemeral && (own || canPin || canReact) && h("div", { class: "message-actions", role: "toolbar", "aria-label": "Message actions" },
+  sent && !ephemeral && (own || canPin || canReact || canThread) && h("div", { class: "message-actions", role: "toolbar", "aria-label": "Message actions" },
     canReact && h("button", { type: "button", class: "icon-button", title: "Add reaction", "aria-label": "Add reaction",
       on: { click: (ev) => actions.pickReaction(message, ev.currentTarget) } }, icon("smile")),
+    canThread && h("button", { type: "button", class: "icon-button", title: "Create thread", "aria-label": "Create thread",
+      on: { click: () => actions.createThread(message) } }, icon("thread")),
     canPin && h("button", { type: "button", class: "icon-button", title: message.pinned ? "Unpin" : "Pin",
       "aria-label": message.pinned ? "Unpin message" : "Pin message",
       on: { click: () => (message.pinned ? actions.unpin : actions.pin)(message) } }, icon("pin")),
