@@ -79,6 +79,10 @@ class Config:
         postgres_url: PostgreSQL DSN for metadata (and messages without ``mongo_url``).
         mongo_url: MongoDB URL for message history.
         redis_url: Redis URL for the bus, recent-message cache, token cache and rate limits.
+        redis_cluster: ``redis_url`` names one node of a Redis Cluster (the others are found
+            from it): the bus uses sharded pub/sub (``SSUBSCRIBE``/``SPUBLISH``, one channel
+            per guild, each on the master owning its slot) and the caches the Cluster client.
+            Off (default): one Redis. Needs a ``redis://`` or ``rediss://`` URL.
         sqlite_synchronous: SQLite ``synchronous`` pragma; FULL makes every commit durable.
         batch_max_messages: messages per write batch; a full batch is flushed at once.
         gil_switch_interval_ms: the worker's ``sys.setswitchinterval``, in ms: how long a
@@ -165,6 +169,7 @@ class Config:
     postgres_url: str = ""
     mongo_url: str = ""
     redis_url: str = ""
+    redis_cluster: bool = False
     sqlite_synchronous: str = "FULL"
     batch_max_messages: int = 256
     batch_max_delay_ms: float = 0.0
@@ -236,6 +241,9 @@ class Config:
         _check_url("postgres_url", self.postgres_url, ("postgres", "postgresql"))
         _check_url("mongo_url", self.mongo_url, ("mongodb", "mongodb+srv"))
         _check_url("redis_url", self.redis_url, ("redis", "rediss", "unix"))
+        if self.redis_cluster and not self.redis_url.startswith(("redis://", "rediss://")):
+            raise ConfigError("redis_cluster needs a redis:// or rediss:// redis_url (one node "
+                              "of the cluster)")
         if self.sqlite_synchronous.upper() not in ("OFF", "NORMAL", "FULL", "EXTRA"):
             raise ConfigError("sqlite_synchronous must be OFF, NORMAL, FULL or EXTRA")
         if self.batch_max_messages < 1 or self.batch_max_delay_ms < 0:

@@ -173,7 +173,7 @@ async def _open_backends(
     if config.redis_url:
         from core.store.redis import CachedMessageStore, open_redis_cache
 
-        redis_cache = await open_redis_cache(config.redis_url)
+        redis_cache = await open_redis_cache(config.redis_url, cluster=config.redis_cluster)
         stack.push_async_callback(redis_cache.aclose)
         cache = redis_cache
         messages = CachedMessageStore(

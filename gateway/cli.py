@@ -45,6 +45,8 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--postgres-url", help="PostgreSQL DSN for metadata")
         p.add_argument("--mongo-url", help="MongoDB URL for message history")
         p.add_argument("--redis-url", help="Redis URL (bus, caches, rate limits)")
+        p.add_argument("--redis-cluster", action="store_true", default=None,
+                       help="--redis-url is one node of a Redis Cluster (sharded pub/sub)")
     serve.add_argument("--host", help="interface to bind (default 127.0.0.1)")
     serve.add_argument("--http-port", type=int, help="REST API port (default 8080)")
     serve.add_argument("--gateway-port", type=int, help="gateway port (default 8081)")
@@ -120,7 +122,7 @@ def _serve_as_node(config: Config, run: Callable[[], int]) -> int:
     from core.store.nodeclaim import NodeClaim, NodeIdInUse
 
     try:
-        claim = NodeClaim.take(config.redis_url, config.node_id,
+        claim = NodeClaim.take(config.redis_url, config.node_id, cluster=config.redis_cluster,
                                on_lost=lambda reason: os.kill(os.getpid(), signal.SIGTERM))
     except (NodeIdInUse, StoreUnavailable) as e:
         print(f"discord-arch: error: {e}", file=sys.stderr)

@@ -44,6 +44,12 @@ def redis_url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
+def redis_cluster_url() -> Iterator[str]:
+    """One node of a 3-master Redis Cluster (env, else started from redis-server here)."""
+    yield from _provided(services.provide_redis_cluster)
+
+
+@pytest.fixture(scope="session")
 def mongo_url() -> Iterator[str]:
     """A MongoDB URL (env, else a SecantusDB server for the session)."""
     yield from _provided(services.provide_mongo)

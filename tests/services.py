@@ -1,4 +1,4 @@
-"""Real servers for the integration tests: PostgreSQL, Redis and MongoDB.
+"""Real servers for the integration tests: PostgreSQL, Redis, a Redis Cluster and MongoDB.
 
 Each ``provide_*`` function returns a URL to a reachable server and registers whatever it
 started on an :class:`contextlib.ExitStack`, so closing the stack stops it. The order of
@@ -8,6 +8,9 @@ preference is the same for all three:
 2. the server on its usual local port (PostgreSQL 5432, Redis 6379);
 3. a throwaway server started from the installed binaries in a temporary directory
    (MongoDB: an in-process SecantusDB, since there is no mongod on the test machines).
+
+A Redis Cluster (``provide_redis_cluster``) is ``DISCORD_ARCH_TEST_REDIS_CLUSTER_URL`` (one
+node of it) or three masters started from the installed redis-server, never a local one.
 
 When none of them works, :class:`ServiceUnavailable` says what to install. The fixtures in
 ``tests/conftest.py`` turn it into a failure, never a skip (docs/architecture.md, conventions).
@@ -41,15 +44,18 @@ import redis.exceptions
 __all__ = [
     "MONGO_ENV",
     "POSTGRES_ENV",
+    "REDIS_CLUSTER_ENV",
     "REDIS_ENV",
     "ServiceUnavailable",
     "provide_mongo",
     "provide_postgres",
     "provide_redis",
+    "provide_redis_cluster",
 ]
 
 POSTGRES_ENV = "DISCORD_ARCH_TEST_POSTGRES_URL"
 REDIS_ENV = "DISCORD_ARCH_TEST_REDIS_URL"
+REDIS_CLUSTER_ENV = "DISCORD_ARCH_TEST_REDIS_CLUSTER_URL"
 MONGO_ENV = "DISCORD_ARCH_TEST_MONGO_URL"
 
 # A local Redis may hold someone's data in db 0: the tests take db 15 and flush only it.
@@ -257,6 +263,88 @@ def provide_redis(stack: ExitStack, environ: Mapping[str, str]) -> str:
             client.close()
         return _LOCAL_REDIS_URL
     return _start_redis(stack)
+
+
+# -- Redis Cluster ---------------------------------------------------------------------------
+
+# Masters of the throwaway cluster: the fewest redis-cli --cluster create accepts.
+_CLUSTER_MASTERS = 3
+
+
+def _cluster_ok(url: str) -> bool:
+    """Every slot served: ``CLUSTER INFO`` of the node at ``url`` says ``cluster_state:ok``."""
+    client = redis.Redis.from_url(
+        url, socket_connect_timeout=_PROBE_TIMEOUT, socket_timeout=_PROBE_TIMEOUT
+    )
+    try:
+        return client.cluster("INFO").get("cluster_state") == "ok"
+    except (redis.exceptions.RedisError, OSError):
+        return False
+    finally:
+        client.close()
+
+
+def _start_redis_cluster(stack: ExitStack) -> str:
+    binary, cli = shutil.which("redis-server"), shutil.which("redis-cli")
+    if binary is None or cli is None:
+        raise ServiceUnavailable(
+            f"Redis Cluster: {REDIS_CLUSTER_ENV} is unset and redis-server or redis-cli is "
+            "not installed: apt-get install redis-server"
+        )
+    workdir = Path(stack.enter_context(
+        tempfile.TemporaryDirectory(prefix="discord-arch-redis-cluster-")))
+    ports = []
+    for i in range(_CLUSTER_MASTERS):
+        # The cluster bus gets a port of its own (cluster-port, Redis 7): the default,
+        # port + 10000, may be taken or past 65535 for an ephemeral port.
+        port, bus_port = _free_port(), _free_port()
+        node_dir = workdir / str(i)
+        node_dir.mkdir()
+        log = stack.enter_context(open(node_dir / "log", "wb"))
+        proc = subprocess.Popen(
+            [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", str(node_dir), "--cluster-enabled", "yes",
+             "--cluster-config-file", str(node_dir / "nodes.conf"),
+             "--cluster-port", str(bus_port), "--cluster-node-timeout", "5000"],
+            stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        stack.callback(_stop_process, proc)
+        deadline = time.monotonic() + _START_TIMEOUT
+        while not _redis_answers(f"redis://127.0.0.1:{port}/0"):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise ServiceUnavailable(
+                    f"the throwaway redis-server on port {port} (cluster node {i}) did not "
+                    f"start: {(node_dir / 'log').read_text(errors='replace')[-500:]}")
+            time.sleep(0.05)
+        ports.append(port)
+    _run([cli, "--cluster", "create", *(f"127.0.0.1:{p}" for p in ports),
+          "--cluster-replicas", "0", "--cluster-yes"], "redis-cli --cluster create")
+    url = f"redis://127.0.0.1:{ports[0]}"
+    deadline = time.monotonic() + _START_TIMEOUT
+    # The masters learn of each other over the cluster bus: wait until each sees every slot.
+    while not all(_cluster_ok(f"redis://127.0.0.1:{p}") for p in ports):
+        if time.monotonic() > deadline:
+            raise ServiceUnavailable("the throwaway Redis Cluster never reached cluster_state:ok")
+        time.sleep(0.05)
+    return url
+
+
+def provide_redis_cluster(stack: ExitStack, environ: Mapping[str, str]) -> str:
+    """The URL of one node of a Redis Cluster whose every slot is served.
+
+    ``DISCORD_ARCH_TEST_REDIS_CLUSTER_URL`` is used as given (never flushed: tests write
+    under prefixes of their own); else three masters (no replicas) are started from the
+    installed redis-server in a temporary directory and stopped with ``stack``.
+
+    Raises:
+        ServiceUnavailable: the given URL is not a healthy cluster, or none can be started.
+    """
+    if url := environ.get(REDIS_CLUSTER_ENV):
+        if not _cluster_ok(url):
+            raise ServiceUnavailable(f"{REDIS_CLUSTER_ENV} is set but CLUSTER INFO there "
+                                     "does not say cluster_state:ok")
+        return url
+    return _start_redis_cluster(stack)
 
 
 # -- MongoDB ---------------------------------------------------------------------------------

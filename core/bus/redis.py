@@ -24,6 +24,16 @@ event that reached it on two channels (two recipients of a DM) or was published 
 failed pipeline, and the offsets, numbered per (publisher, channel), let it prove it missed
 none (:mod:`core.bus.continuity`).
 
+On a Redis Cluster (``redis_cluster``) the channels are shard channels: ``SPUBLISH`` (the
+cluster client's pipeline sends each to the master owning the channel's slot) and
+``SSUBSCRIBE`` on one subscriber connection per master that owns a wanted channel
+(:class:`_Link`; one connection, plain ``SUBSCRIBE``, with one Redis). Redis keeps order per
+connection only, so ``s`` dedupes per (publisher, master), and an event sent to channels on
+several masters carries ``m`` and is deduped by its ``s`` in a bounded set. A master's lost
+connection is a gap for its channels only; a channel Redis unsubscribes because its slot
+moved ends the connection the same way, and the cluster's slots are read again before it is
+opened again.
+
 Own events are delivered locally right away (the in-process :class:`MemoryBus` path, next loop
 iteration) and their copies coming back from Redis are ignored.
 
@@ -49,16 +59,16 @@ import logging
 import random
 import secrets
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import orjson
-from redis.asyncio import Redis
+from redis.asyncio import Redis, RedisCluster
 from redis.asyncio.connection import AbstractConnection
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError
+from redis.exceptions import RedisClusterException, RedisError
 
 from core.bus.continuity import Chains, Continuity, Verdict
 from core.bus.memory import MemoryBus
@@ -96,20 +106,63 @@ RECONNECT_MAX_S = 5.0
 CLOSE_FLUSH_TIMEOUT_S = 2.0
 # Publishers whose last sequence number is remembered (one per worker incarnation).
 _SEEN_MAX = 1024
+# Events sent to channels on several masters of a Cluster remembered (their second copy).
+_COPIES_MAX = 65_536
 # How often, at most, the offsets of publishers gone quiet are forgotten, in seconds.
 EXPIRY_INTERVAL_S = 60.0
 
+# What an unreachable Redis or Cluster raises (redis-py's cluster errors are not all RedisError).
+_FAILURES = (RedisError, RedisClusterException, OSError)
+
 # channels, the event's (epoch, offset) on each (core.bus.continuity), encoded envelope
 _Outgoing = tuple[tuple[bytes, ...], tuple[tuple[int, int], ...], bytes]
+
+
+class _Link:
+    """One subscriber connection: of the single Redis, or of one master of a Cluster.
+
+    Attributes:
+        name: the master's node name (``host:port``); "" for a single Redis.
+        wanted: the channels it must subscribe (``RedisBus._assign`` places each channel).
+        unproven: channels subscribed anew after they may have missed events (the
+            connection was lost, or the channel moved here from another master): their gap
+            is reported when the PING sent after their subscription is answered.
+        unsubscribing: channels unsubscribed whose confirmation has not come yet.
+        waiters: :meth:`RedisBus.subscribed` calls waiting for the next PING's answer.
+        pings: numbered PINGs in flight: who waits for each, and the channels it proves.
+        down_since: loop time the connection was lost; None while it holds.
+    """
+
+    __slots__ = ("down_since", "dirty", "name", "pings", "retired", "task", "unproven",
+                 "unsubscribing", "waiters", "wanted")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.wanted: set[bytes] = set()
+        self.unproven: set[bytes] = set()
+        self.unsubscribing: set[bytes] = set()
+        self.waiters: list[asyncio.Future[None]] = []
+        self.pings: dict[bytes, tuple[list[asyncio.Future[None]], set[bytes]]] = {}
+        self.down_since: float | None = None
+        self.dirty = asyncio.Event()
+        self.task: asyncio.Task[None] | None = None
+        self.retired = False
+
+    def release_waiters(self) -> None:
+        for waiter in self.waiters + [w for ws, _ in self.pings.values() for w in ws]:
+            if not waiter.done():
+                waiter.set_result(None)
+        self.waiters = []
 
 
 class RedisBus:
     """The :class:`~core.events.Bus` of a multi-worker deployment, over Redis pub/sub.
 
     Args:
-        client: a ``redis.asyncio.Redis`` speaking RESP2 (``protocol=2``), so subscriber
-            replies are plain arrays; ``open_redis_bus`` makes one. Its pool publishes; the
-            subscriber connection is made from the same settings and is the bus's own.
+        client: a ``redis.asyncio.Redis`` or ``RedisCluster`` speaking RESP2
+            (``protocol=2``), so subscriber replies are plain arrays; ``open_redis_bus`` makes
+            one. Its pool publishes; the subscriber connections are made from the same
+            settings and are the bus's own.
         worker_id: the worker index, part of the publisher id in every envelope (logs).
         prefix: prepended to every channel name.
         owns_client: close ``client`` in :meth:`aclose`.
@@ -117,7 +170,7 @@ class RedisBus:
         ping_interval_s: idle subscriber connection ping interval (dead after three).
 
     Attributes:
-        gaps: times the subscriber connection was lost and then restored.
+        gaps: times a subscriber connection was lost and then restored.
         dropped: events never published because the buffer was full.
         flushes: pipelines sent (one per loop iteration with publishes, at most).
         malformed: messages on our channels that did not decode.
@@ -125,7 +178,7 @@ class RedisBus:
 
     def __init__(
         self,
-        client: Redis,
+        client: Redis | RedisCluster,
         worker_id: int,
         *,
         prefix: str = "da:",
@@ -133,9 +186,12 @@ class RedisBus:
         outbox_max: int = OUTBOX_MAX,
         ping_interval_s: float = PING_INTERVAL_S,
     ) -> None:
-        if client.connection_pool.connection_kwargs.get("protocol") not in (2, "2"):
+        if _connection_kwargs(client).get("protocol") not in (2, "2"):
             raise ValueError("RedisBus needs a RESP2 client (Redis(..., protocol=2))")
         self._client = client
+        # Redis Cluster: sharded pub/sub (SPUBLISH, SSUBSCRIBE), one subscriber connection
+        # per master, each channel on the master that owns its slot.
+        self._sharded = isinstance(client, RedisCluster)
         self._owns_client = owns_client
         self._prefix = prefix
         self._all = f"{prefix}all".encode()
@@ -145,24 +201,25 @@ class RedisBus:
         self._ping_interval = ping_interval_s
         self._local = MemoryBus()
         self._refs: dict[bytes, int] = {}
+        # Subscriber connections by node name ("" for a single Redis), and each channel's.
+        self._links: dict[str, _Link] = {}
+        self._link_of: dict[bytes, _Link] = {}
+        self._topology_version = 0
+        self._topology_lock = asyncio.Lock()
         self._seq = 0
-        self._seen: dict[str, int] = {}
+        self._seen: dict[str, int] = {}  # publisher (@ master, on a Cluster) -> last seq
+        self._copies: dict[tuple[str, int], None] = {}  # see _copy_heard
         self._chains = Chains()
         self._continuity = Continuity()
         self._gap_handlers: list[GapHandler] = []
         self._dropped_announced = 0  # of ``dropped``, how many a loss marker told
         self._next_expiry = 0.0
         self._outbox: deque[_Outgoing] = deque()
-        self._waiters: list[asyncio.Future[None]] = []
-        self._pings: dict[bytes, list[asyncio.Future[None]]] = {}
         self._ping_no = 0
-        self._restore_ping: bytes | None = None
-        self._down_since: float | None = None  # loop time the subscriber was lost
         self._failing_since: float | None = None  # loop time publishing started failing
         self._dropped_at_failure = 0
         # asyncio primitives bind to the loop on first use (3.10+), so these may be made here.
         self._wake_flush = asyncio.Event()
-        self._dirty = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._closing = False
         self.gaps = 0
@@ -181,21 +238,28 @@ class RedisBus:
             StoreUnavailable: the first subscription did not succeed within the socket timeout.
         """
         loop = asyncio.get_running_loop()
-        self._tasks = [loop.create_task(self._subscriber()), loop.create_task(self._flusher())]
-        timeout = self._client.connection_pool.connection_kwargs.get("socket_timeout") or 5.0
+        self._tasks = [loop.create_task(self._flusher())]
+        timeout = _connection_kwargs(self._client).get("socket_timeout") or 5.0
         try:
             async with asyncio.timeout(timeout):
+                if isinstance(self._client, RedisCluster):
+                    await self._client.initialize()
+                self._assign()
                 await self.subscribed()
         except TimeoutError:
             await self.aclose()
             raise StoreUnavailable(f"Redis bus: no subscription within {timeout} s") from None
+        except _FAILURES as exc:
+            await self.aclose()
+            raise StoreUnavailable(f"Redis bus: cluster topology unreadable: {_reason(exc)}"
+                                   ) from exc
 
     async def aclose(self) -> None:
         """Publish what is buffered (bounded wait), then close the connections. Idempotent."""
         if self._closing:
             return
         self._closing = True
-        flusher = self._tasks[1] if self._tasks else None
+        flusher = self._tasks[0] if self._tasks else None
         if flusher is not None:
             self._wake_flush.set()
             try:
@@ -203,12 +267,15 @@ class RedisBus:
                     await asyncio.shield(flusher)
             except TimeoutError:
                 logger.warning("redis bus: closed with %d events unpublished", len(self._outbox))
-        for task in self._tasks:
+        links = list(self._links.values())
+        for link in links:
+            link.retired = True
+        tasks = self._tasks + [link.task for link in links if link.task is not None]
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        for waiter in self._waiters + [w for ws in self._pings.values() for w in ws]:
-            if not waiter.done():  # nothing more will be subscribed: let them go on
-                waiter.set_result(None)
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for link in links:
+            link.release_waiters()  # nothing more will be subscribed: let them go on
         await self._local.aclose()
         if self._owns_client:
             await self._client.aclose()
@@ -245,13 +312,16 @@ class RedisBus:
                 envelope["c"] = event.channel_id
             if event.user_ids:
                 envelope["u"] = event.user_ids
+            channels = self._channels(event)
+            if self._sharded and len(channels) > 1:
+                # Its copies may reach one worker through two masters, in either order.
+                envelope["m"] = 1
             try:
                 payload = orjson.dumps(envelope)
             except TypeError:  # not JSON: delivered locally only, and a bug to fix
                 logger.exception("redis bus: cannot encode %s", event.name)
                 continue
             # Positions are given here, not when sent: a retried pipeline repeats them.
-            channels = self._channels(event)
             positions = ((chains.next(channels[0], self._seq),) if len(channels) == 1
                          else tuple(chains.next(c, self._seq) for c in channels))
             outbox.append((channels, positions, payload))
@@ -281,12 +351,18 @@ class RedisBus:
         Events published after this returns reach this worker. It waits through an outage
         (until resubscribed): callers bound it with a timeout.
         """
-        if self._closing or not self._tasks:
-            return
-        waiter = asyncio.get_running_loop().create_future()
-        self._waiters.append(waiter)
-        self._dirty.set()
-        await waiter
+        loop = asyncio.get_running_loop()
+        while not self._closing and self._links:
+            version = self._topology_version
+            waiters = []
+            for link in self._links.values():
+                waiter = loop.create_future()
+                link.waiters.append(waiter)
+                link.dirty.set()
+                waiters.append(waiter)
+            await asyncio.gather(*waiters)
+            if version == self._topology_version:
+                return  # else a channel may have moved to a link not asked: again
 
     # -- routing and interest -------------------------------------------------------------------
 
@@ -303,8 +379,8 @@ class RedisBus:
     def _ref(self, channel: bytes) -> None:
         count = self._refs.get(channel, 0)
         self._refs[channel] = count + 1
-        if count == 0:
-            self._dirty.set()
+        if count == 0 and self._links:
+            self._place(channel)
 
     def _unref(self, channel: bytes) -> None:
         count = self._refs.get(channel, 0)
@@ -313,9 +389,70 @@ class RedisBus:
         elif count == 1:
             del self._refs[channel]
             self._continuity.forget(channel)  # a new subscription proves nothing of the old
-            self._dirty.set()
+            link = self._link_of.pop(channel, None)
+            if link is not None:
+                link.wanted.discard(channel)
+                link.dirty.set()
         else:
             self._refs[channel] = count - 1
+
+    # -- subscriber connections and the cluster's topology ---------------------------------------
+
+    def _link_name(self, channel: bytes) -> str:
+        """The node whose connection subscribes ``channel``: its slot's master, or ""."""
+        if not isinstance(self._client, RedisCluster):
+            return ""
+        node = self._client.nodes_manager.get_node_from_slot(self._client.keyslot(channel))
+        return str(node.name)
+
+    def _place(self, channel: bytes) -> None:
+        """Subscribe ``channel`` on its link (made, with its task, if it is new)."""
+        name = self._link_name(channel)
+        link = self._links.get(name)
+        if link is None:
+            link = self._links[name] = _Link(name)
+            link.task = asyncio.get_running_loop().create_task(self._subscriber(link))
+        self._link_of[channel] = link
+        link.wanted.add(channel)
+        link.dirty.set()
+
+    def _assign(self) -> None:
+        """Place every wanted channel by the topology now known; retire links left empty.
+
+        A channel that moves to another node's link is subscribed there anew: it may have
+        missed events in between, so its gap is reported once the new subscription is
+        proven (``_Link.unproven``).
+        """
+        before = dict(self._link_of)
+        self._link_of.clear()
+        for link in self._links.values():
+            link.wanted.clear()
+        for channel in (self._all, *self._refs):
+            self._place(channel)
+        for channel, old in before.items():
+            new = self._link_of.get(channel)
+            if new is not None and new is not old:
+                self._continuity.forget(channel)
+                new.unproven.add(channel)
+        for name, link in list(self._links.items()):
+            if not link.wanted:  # never the broadcast channel's: it is always wanted
+                link.retired = True
+                del self._links[name]
+                if link.task is not None:
+                    link.task.cancel()
+                link.release_waiters()  # subscribed() sees the new version and asks again
+        self._topology_version += 1
+
+    async def _refresh_topology(self) -> None:
+        """Read the cluster's slots again (after a node was lost) and re-place the channels."""
+        if not isinstance(self._client, RedisCluster):
+            return
+        version = self._topology_version
+        async with self._topology_lock:
+            if version != self._topology_version:
+                return  # another link refreshed it meanwhile
+            await self._client.nodes_manager.initialize()
+            self._assign()
 
     # -- publishing -----------------------------------------------------------------------------
 
@@ -332,7 +469,7 @@ class RedisBus:
             batch, self._outbox = self._outbox, deque()
             try:
                 await self._send(batch)
-            except (RedisError, OSError) as exc:
+            except _FAILURES as exc:
                 self._publish_failed(batch, exc)
                 await asyncio.sleep(_jitter(delay))
                 delay = min(delay * 2, RECONNECT_MAX_S)
@@ -365,8 +502,9 @@ class RedisBus:
         pipe = self._client.pipeline(transaction=False)
         origin = self.origin.encode()
         lost = self.dropped - self._dropped_announced
+        publish = pipe.spublish if self._sharded else pipe.publish
         if lost:
-            pipe.publish(self._all, orjson.dumps({"w": self.origin, "lost": lost}))
+            publish(self._all, orjson.dumps({"w": self.origin, "lost": lost}))
         channel, size, epoch, offset = b"", 0, 0, 0
         parts: list[bytes] = []
         for channels, positions, payload in batch:
@@ -374,12 +512,12 @@ class RedisBus:
                 if (target != channel or chain != epoch or at != offset + len(parts)
                         or size + len(payload) > GROUP_MAX_BYTES):
                     if parts:
-                        pipe.publish(channel, _message(origin, epoch, offset, parts))
+                        publish(channel, _message(origin, epoch, offset, parts))
                     channel, parts, size, epoch, offset = target, [], 0, chain, at
                 parts.append(payload)
                 size += len(payload) + 1
         if parts:
-            pipe.publish(channel, _message(origin, epoch, offset, parts))
+            publish(channel, _message(origin, epoch, offset, parts))
         self.flushes += 1
         await pipe.execute()
         self._dropped_announced += lost
@@ -406,31 +544,47 @@ class RedisBus:
 
     # -- subscribing ----------------------------------------------------------------------------
 
-    async def _subscriber(self) -> None:
-        """Hold a subscriber connection, opened again with backoff after every loss."""
+    async def _subscriber(self, link: _Link) -> None:
+        """Hold ``link``'s connection, opened again with backoff after every loss."""
         delay = RECONNECT_MIN_S
-        while True:
-            pool = self._client.connection_pool
-            # Our own connection, outside the pool: it is never handed to another command.
-            conn: AbstractConnection = pool.make_connection()  # type: ignore[no-untyped-call]
+        while not link.retired:
+            conn: AbstractConnection | None = None
             try:
+                if self._sharded and link.down_since is not None:
+                    await self._refresh_topology()  # the lost node may have handed its slots on
+                    if link.retired:
+                        return
+                conn = self._connection(link)
                 await conn.connect()  # type: ignore[no-untyped-call]
                 delay = RECONNECT_MIN_S
-                await self._session(conn)
-            except (RedisError, OSError) as exc:
-                self._lost(exc)
+                await self._session(link, conn)
+            except _FAILURES as exc:
+                self._lost(link, exc)
             except Exception as exc:  # a bug: log it, and keep the bus alive all the same
                 logger.exception("redis bus: subscriber failed")
-                self._lost(exc)
+                self._lost(link, exc)
             finally:
-                await conn.disconnect(nowait=True)
+                if conn is not None:
+                    await conn.disconnect(nowait=True)
             await asyncio.sleep(_jitter(delay))
             delay = min(delay * 2, RECONNECT_MAX_S)
 
-    async def _session(self, conn: AbstractConnection) -> None:
+    def _connection(self, link: _Link) -> AbstractConnection:
+        """A connection of the bus's own, outside every pool: never handed to a command."""
+        if isinstance(self._client, RedisCluster):
+            node = self._client.get_node(node_name=link.name)
+            if node is None:
+                raise RedisConnectionError(f"cluster node {link.name} is gone")
+            connection: AbstractConnection = node.connection_class(**node.connection_kwargs)
+            return connection
+        made: AbstractConnection = self._client.connection_pool.make_connection()  # type: ignore[no-untyped-call]
+        return made
+
+    async def _session(self, link: _Link, conn: AbstractConnection) -> None:
         """Run the reader and the subscription control of one connection until either fails."""
         loop = asyncio.get_running_loop()
-        tasks = (loop.create_task(self._read(conn)), loop.create_task(self._control(conn)))
+        tasks = (loop.create_task(self._read(link, conn)),
+                 loop.create_task(self._control(link, conn)))
         try:
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         finally:
@@ -438,79 +592,106 @@ class RedisBus:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             # Waiters whose PING was lost wait for the next connection's first one.
-            for waiters in self._pings.values():
-                self._waiters.extend(waiters)
-            self._pings.clear()
+            # Their channels are still unproven.
+            for waiters, unproven in link.pings.values():
+                link.waiters.extend(waiters)
+                link.unproven |= unproven
+            link.pings.clear()
         for task in done:
             task.result()  # re-raises why the session ended
 
-    async def _control(self, conn: AbstractConnection) -> None:
-        """Keep the connection's subscriptions equal to the wanted set; ping when idle.
+    async def _control(self, link: _Link, conn: AbstractConnection) -> None:
+        """Keep the connection's subscriptions equal to the link's wanted set; ping when idle.
 
         A numbered PING follows each change: Redis answers in order, so its PONG proves the
-        change is in effect (that is what :meth:`subscribed` waits for).
+        change is in effect (that is what :meth:`subscribed` waits for), and that the
+        channels subscribed anew since a loss hear everything from now on (their gap is
+        reported then, ``_on_pong``).
         """
         loop = asyncio.get_running_loop()
         active: set[bytes] = set()
-        restoring = True
+        subscribe, unsubscribe = (("SSUBSCRIBE", "SUNSUBSCRIBE") if self._sharded
+                                  else ("SUBSCRIBE", "UNSUBSCRIBE"))
         next_ping = loop.time() + self._ping_interval
+        link.unsubscribing.clear()
         while True:
-            self._dirty.clear()
-            waiters, self._waiters = self._waiters, []
-            wanted = {self._all, *self._refs}
+            link.dirty.clear()
+            waiters, link.waiters = link.waiters, []
+            wanted = link.wanted
+            commands: list[tuple[Any, ...]] = []
             if added := wanted - active:
-                await conn.send_command("SUBSCRIBE", *added)
+                # Sharded: one SSUBSCRIBE per channel (the channels of one must share a slot).
+                commands += ([(subscribe, c) for c in added] if self._sharded
+                             else [(subscribe, *added)])
                 active |= added
             if removed := active - wanted:
-                await conn.send_command("UNSUBSCRIBE", *removed)
+                commands += ([(unsubscribe, c) for c in removed] if self._sharded
+                             else [(unsubscribe, *removed)])
+                link.unsubscribing |= removed
                 active -= removed
-            if waiters or restoring:
+            if waiters or link.unproven:
                 self._ping_no += 1
                 token = str(self._ping_no).encode()
-                self._pings[token] = waiters
-                if restoring:
-                    self._restore_ping, restoring = token, False
-                await conn.send_command("PING", token)
+                link.pings[token] = (waiters, link.unproven)
+                link.unproven = set()
+                commands.append(("PING", token))
                 next_ping = loop.time() + self._ping_interval
             elif loop.time() >= next_ping:
-                await conn.send_command("PING", b"")
+                commands.append(("PING", b""))
                 next_ping = loop.time() + self._ping_interval
                 if loop.time() >= self._next_expiry:  # publishers gone quiet: forget them
                     self._continuity.expire(loop.time())
                     self._next_expiry = loop.time() + EXPIRY_INTERVAL_S
+            if commands:
+                await conn.send_packed_command(conn.pack_commands(commands))
             try:
                 async with asyncio.timeout(max(next_ping - loop.time(), 0.0)):
-                    await self._dirty.wait()
+                    await link.dirty.wait()
             except TimeoutError:
                 pass
 
-    async def _read(self, conn: AbstractConnection) -> None:
+    async def _read(self, link: _Link, conn: AbstractConnection) -> None:
         """Read replies until the connection fails: messages, and the PONGs of ``_control``."""
         silence = 3 * self._ping_interval
         while True:
             reply = await conn.read_response(timeout=silence, disconnect_on_error=False)
             if reply is None:
                 raise RedisConnectionError(f"no reply for {silence:.0f} s")
+            if isinstance(reply, bytes):
+                # A PING's answer on a connection that subscribes nothing at the moment (a
+                # master none of whose channels are wanted now): the bare argument.
+                if reply:
+                    self._on_pong(link, reply)
+                continue
             kind = reply[0]
-            if kind == b"message":
-                self._on_message(reply[1], reply[2])
+            if kind == b"message" or kind == b"smessage":
+                self._on_message(reply[1], reply[2], link.name)
             elif kind == b"pong" and reply[1]:
-                self._on_pong(reply[1])
+                self._on_pong(link, reply[1])
+            elif kind == b"sunsubscribe" and reply[1] not in link.unsubscribing:
+                # Not asked for: the channel's slot moved to another node (resharding).
+                # Treated as a lost connection: the topology is read again and every channel
+                # of the link subscribed anew, and their gap reported.
+                raise RedisConnectionError(f"shard channel {reply[1]!r} moved")
+            elif kind == b"sunsubscribe" or kind == b"unsubscribe":
+                link.unsubscribing.discard(reply[1])
 
-    def _on_pong(self, token: bytes) -> None:
-        for waiter in self._pings.pop(token, ()):
+    def _on_pong(self, link: _Link, token: bytes) -> None:
+        waiters, unproven = link.pings.pop(token, ((), set()))
+        for waiter in waiters:
             if not waiter.done():
                 waiter.set_result(None)
-        if token == self._restore_ping and self._down_since is not None:
+        if link.down_since is not None:
             self.gaps += 1
             logger.warning(
-                "redis bus: subscriptions restored after a %.2f s gap (%d channels); "
-                "events published meanwhile may be lost: every local session is told",
-                _now() - self._down_since, len(self._refs) + 1)
-            self._down_since = None
-            self._gap(Gap(None))  # the broadcast channel too: no guild is known to be whole
+                "redis bus: subscriptions restored after a %.2f s gap (%s, %d channels); "
+                "events published meanwhile may be lost: their sessions are told",
+                _now() - link.down_since, link.name or "redis", len(link.wanted))
+            link.down_since = None
+        if unproven:
+            self._gap(self._gap_of_channels(unproven))
 
-    def _on_message(self, channel: bytes, data: bytes) -> None:
+    def _on_message(self, channel: bytes, data: bytes, link: str = "") -> None:
         events: list[Event] = []
         seen = self._seen
         try:
@@ -518,6 +699,9 @@ class RedisBus:
             sender = message["w"]
             if sender == self.origin:
                 return  # our own: delivered locally already
+            # Order holds per connection only: on a Cluster, a publisher's sequence numbers
+            # are increasing per master we hear it through, not across masters.
+            stream = f"{sender}@{link}" if link else sender
             if "lost" in message:
                 return self._on_loss_marker(sender, message["lost"])
             envelopes = message["v"]
@@ -527,11 +711,13 @@ class RedisBus:
                 self._on_offset_gap(channel, sender)
             for env in envelopes:
                 seq = env["s"]
-                if seq <= seen.get(sender, 0):
+                if seq <= seen.get(stream, 0):
                     continue  # a second copy (two recipients here, or a retried pipeline)
-                if sender not in seen and len(seen) >= _SEEN_MAX:
+                if "m" in env and self._copy_heard(sender, seq):
+                    continue  # its copy on another master's channel came first
+                if stream not in seen and len(seen) >= _SEEN_MAX:
                     del seen[next(iter(seen))]
-                seen[sender] = seq
+                seen[stream] = seq
                 events.append(Event(env["n"], env["d"], env.get("g"), env.get("c"),
                                     tuple(env.get("u", ()))))
         except (ValueError, KeyError, TypeError):
@@ -539,6 +725,18 @@ class RedisBus:
             logger.warning("redis bus: malformed message on %r", channel)
         self._local.publish(events)
         return None
+
+    def _copy_heard(self, sender: str, seq: int) -> bool:
+        """Whether an event published on channels of several masters (``"m"``) was heard
+        already; remembers it. Bounded: its copies leave in one pipeline, so they arrive
+        within moments of each other, long before ``_COPIES_MAX`` later ones."""
+        key = (sender, seq)
+        if key in self._copies:
+            return True
+        if len(self._copies) >= _COPIES_MAX:
+            del self._copies[next(iter(self._copies))]
+        self._copies[key] = None
+        return False
 
     # -- gaps -----------------------------------------------------------------------------------
 
@@ -557,13 +755,21 @@ class RedisBus:
 
     def _gap_of(self, channel: bytes) -> Gap:
         """Whose events a gap on ``channel`` may have cost."""
-        name = channel[len(self._prefix):]
-        kind, _, ident = name.partition(b":")
-        if kind == b"g" and ident.isdigit():
-            return Gap(frozenset((int(ident),)))
-        if kind == b"u" and ident.isdigit():
-            return Gap(frozenset(), frozenset((int(ident),)))
-        return Gap(None)  # the broadcast channel: any guild
+        return self._gap_of_channels((channel,))
+
+    def _gap_of_channels(self, channels: Iterable[bytes]) -> Gap:
+        """Whose events a gap on every one of ``channels`` may have cost."""
+        guilds: set[int] = set()
+        users: set[int] = set()
+        for channel in channels:
+            kind, _, ident = channel[len(self._prefix):].partition(b":")
+            if kind == b"g" and ident.isdigit():
+                guilds.add(int(ident))
+            elif kind == b"u" and ident.isdigit():
+                users.add(int(ident))
+            else:
+                return Gap(None)  # the broadcast channel: any guild
+        return Gap(frozenset(guilds), frozenset(users))
 
     def _gap(self, gap: Gap) -> None:
         for handler in tuple(self._gap_handlers):
@@ -572,47 +778,66 @@ class RedisBus:
             except Exception:  # one broken handler must not keep the others from hearing
                 logger.exception("redis bus: gap handler failed")
 
-    def _lost(self, exc: BaseException) -> None:
-        self._continuity.clear()  # the next connection's messages start every chain anew
-        if self._down_since is None:
-            self._down_since = _now()
-            logger.warning("redis bus: subscriber connection lost (%s); reconnecting",
-                           _reason(exc))
+    def _lost(self, link: _Link, exc: BaseException) -> None:
+        # The next connection's messages start the link's chains anew, and each of its
+        # channels may have missed events: reported once subscribed again.
+        for channel in link.wanted:
+            self._continuity.forget(channel)
+        link.unproven |= link.wanted
+        if link.down_since is None:
+            link.down_since = _now()
+            logger.warning("redis bus: subscriber connection lost (%s%s); reconnecting",
+                           f"{link.name}: " if link.name else "", _reason(exc))
         else:
             logger.debug("redis bus: reconnect failed: %s", _reason(exc))
 
 
 async def open_redis_bus(
-    url: str, worker_id: int, *, prefix: str = "da:", socket_timeout: float = 5.0
+    url: str, worker_id: int, *, prefix: str = "da:", socket_timeout: float = 5.0,
+    cluster: bool = False,
 ) -> RedisBus:
     """Connect to Redis, check it answers PING, and return a bus that owns the client.
 
     Args:
-        url: ``redis://``, ``rediss://`` or ``unix://`` URL.
+        url: ``redis://``, ``rediss://`` or ``unix://`` URL (with ``cluster``: one node).
         worker_id: this worker's index.
         prefix: prepended to every channel name.
         socket_timeout: seconds for connecting and for each command.
+        cluster: ``url`` is a node of a Redis Cluster: sharded pub/sub over its masters.
 
     Raises:
         StoreUnavailable: the URL is malformed or the server does not answer (one line,
             naming the host, never the credentials).
     """
+    client: Redis | RedisCluster
     try:
-        client = Redis.from_url(
-            url, protocol=2, socket_connect_timeout=socket_timeout,
-            socket_timeout=socket_timeout, retry=Retry(NoBackoff(), 1),
-        )  # one immediate retry (a pooled connection that died while idle); then our backoff
-    except ValueError:
+        # One immediate retry (a pooled connection that died while idle); then our backoff.
+        if cluster:
+            client = RedisCluster.from_url(
+                url, protocol=2, socket_connect_timeout=socket_timeout,
+                socket_timeout=socket_timeout, retry=Retry(NoBackoff(), 1))
+        else:
+            client = Redis.from_url(
+                url, protocol=2, socket_connect_timeout=socket_timeout,
+                socket_timeout=socket_timeout, retry=Retry(NoBackoff(), 1))
+    except (ValueError, RedisClusterException):
         # redis-py's message may quote the URL, which may hold a password.
         raise StoreUnavailable(
             "malformed Redis URL (expected redis://, rediss:// or unix://)"
         ) from None
     try:
         await client.ping()
-    except (RedisError, OSError) as exc:
+    except _FAILURES as exc:
         await client.aclose()
         raise StoreUnavailable(f"Redis unreachable at {redis_address(client)}: {_reason(exc)}") from exc
     return RedisBus(client, worker_id, prefix=prefix, owns_client=True)
+
+
+def _connection_kwargs(client: Redis | RedisCluster) -> Mapping[str, Any]:
+    """The settings of the client's connections (a Cluster's: those of each node's)."""
+    if isinstance(client, RedisCluster):
+        return client.get_connection_kwargs()
+    return client.connection_pool.connection_kwargs
 
 
 def _message(origin: bytes, epoch: int, offset: int, envelopes: list[bytes]) -> bytes:

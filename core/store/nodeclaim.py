@@ -31,8 +31,8 @@ import threading
 import time
 from collections.abc import Callable
 
-from redis import Redis
-from redis.exceptions import LockNotOwnedError, RedisError
+from redis import Redis, RedisCluster
+from redis.exceptions import LockNotOwnedError, RedisClusterException, RedisError
 from redis.lock import Lock
 
 from core.store.base import StoreUnavailable
@@ -66,7 +66,7 @@ class NodeClaim:
     """
 
     def __init__(
-        self, client: Redis, node_id: int, ttl_s: float, on_lost: Callable[[str], None]
+        self, client: Redis | RedisCluster, node_id: int, ttl_s: float, on_lost: Callable[[str], None]
     ) -> None:
         self.node_id = node_id
         self.lost = False
@@ -83,7 +83,7 @@ class NodeClaim:
 
     @classmethod
     def take(
-        cls, url: str, node_id: int, *, ttl_s: float = CLAIM_TTL_S,
+        cls, url: str, node_id: int, *, ttl_s: float = CLAIM_TTL_S, cluster: bool = False,
         on_lost: Callable[[str], None] = lambda reason: None,
     ) -> NodeClaim:
         """Claim ``node_id`` in the Redis at ``url`` and keep the claim alive.
@@ -92,6 +92,8 @@ class NodeClaim:
             url: the Redis URL (``redis_url``).
             node_id: this host's node id.
             ttl_s: how long the claim outlives this process (``CLAIM_TTL_S``).
+            cluster: ``url`` is a node of a Redis Cluster (``redis_cluster``); the claim is
+                one key, so the lock's scripts run on its master alone.
             on_lost: called once, from the keep-alive thread, if another process took the id
                 while this one held it, with a one-line reason.
 
@@ -99,12 +101,19 @@ class NodeClaim:
             NodeIdInUse: another live process holds it.
             StoreUnavailable: the URL is malformed or Redis does not answer.
         """
+        client: Redis | RedisCluster
         try:
-            client = Redis.from_url(url, socket_timeout=SOCKET_TIMEOUT_S,
-                                    socket_connect_timeout=SOCKET_TIMEOUT_S)
+            if cluster:  # reads the cluster's slots at once
+                client = RedisCluster.from_url(url, socket_timeout=SOCKET_TIMEOUT_S,
+                                               socket_connect_timeout=SOCKET_TIMEOUT_S)
+            else:
+                client = Redis.from_url(url, socket_timeout=SOCKET_TIMEOUT_S,
+                                        socket_connect_timeout=SOCKET_TIMEOUT_S)
         except ValueError:  # redis-py's message may quote the URL, and its password
             raise StoreUnavailable(
                 "malformed Redis URL (expected redis://, rediss:// or unix://)") from None
+        except (RedisError, RedisClusterException, OSError) as exc:
+            raise StoreUnavailable(f"Redis Cluster unreachable: {_reason(exc)}") from None
         claim = cls(client, node_id, ttl_s, on_lost)
         try:
             claim._acquire()
@@ -122,7 +131,7 @@ class NodeClaim:
         if self._end_keep_alive():
             try:
                 self._lock.release()  # deletes the key only while it holds our token
-            except (RedisError, OSError) as exc:  # lapsed, lost, or Redis away
+            except (RedisError, RedisClusterException, OSError) as exc:  # lapsed, or away
                 logger.warning("node id %d: claim not released (%s); it lapses within %.0f s",
                                self.node_id, _reason(exc), self._ttl_s)
         self._client.close()
@@ -140,7 +149,7 @@ class NodeClaim:
                 if self._lock.acquire(token=self._token):
                     return
                 holder = self._client.get(self._lock.name)
-            except (RedisError, OSError) as exc:
+            except (RedisError, RedisClusterException, OSError) as exc:
                 raise StoreUnavailable(
                     f"Redis unreachable at {_address(self._client)}: {_reason(exc)}") from None
             if holder is not None:
@@ -166,7 +175,7 @@ class NodeClaim:
                     self._lost(self._client.get(self._lock.name))
                     return
                 logger.warning("node id %d: the claim had lapsed; claimed again", self.node_id)
-        except (RedisError, OSError) as exc:
+        except (RedisError, RedisClusterException, OSError) as exc:
             if not self._failing:
                 logger.warning("node id %d: claim not refreshed (Redis: %s); retrying every "
                                "%.0f s", self.node_id, _reason(exc), self._ttl_s / 3)
@@ -211,8 +220,11 @@ def _reason(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def _address(client: Redis) -> str:
+def _address(client: Redis | RedisCluster) -> str:
     """Host and port (or socket path), never the credentials."""
+    if isinstance(client, RedisCluster):
+        node = client.get_default_node()  # type: ignore[no-untyped-call]
+        return "a Redis Cluster" if node is None else f"{node.host}:{node.port} (Redis Cluster)"
     kwargs = client.connection_pool.connection_kwargs
     if "path" in kwargs:
         return str(kwargs["path"])

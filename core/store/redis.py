@@ -7,14 +7,15 @@ touches together share a hash tag (``{...}``), so the scripts also run on Redis 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
 import orjson
-from redis.asyncio import BlockingConnectionPool, Redis
-from redis.exceptions import NoScriptError, RedisError
+from redis.asyncio import BlockingConnectionPool, Redis, RedisCluster
+from redis.exceptions import NoScriptError, RedisClusterException, RedisError
 
 from core.models import Message, MessageReference, ReactionCount
 from core.store.base import (
@@ -27,12 +28,14 @@ from core.store.base import (
 from core.store.cache import latest_status
 from core.store.searchquery import SearchPage, SearchQuery
 
-__all__ = ["POOL_MAX", "CachedMessageStore", "RedisCache", "open_redis_cache", "redis_address"]
+__all__ = ["CLUSTER_POOL_MAX", "POOL_MAX", "CachedMessageStore", "RedisCache", "open_redis_cache", "redis_address"]
 
 logger = logging.getLogger(__name__)
 
 # Connections a worker's cache client opens to Redis at most (commands in flight); more wait.
 POOL_MAX = 64
+# The same per master of a Redis Cluster; past it a command fails (no blocking pool there).
+CLUSTER_POOL_MAX = 1024
 
 # One round trip, atomic: count the hit, and start the window on the first one. A key that
 # somehow lost its expiry gets one again rather than limiting forever.
@@ -99,10 +102,15 @@ def _report(raw: bytes) -> tuple[int, str]:
     return int(when), status
 
 
-def redis_address(client: Redis) -> str:
-    """Where a client connects, for messages: host and port (or socket path), no credentials.
+def redis_address(client: Redis | RedisCluster) -> str:
+    """Where a client connects, for messages: host and port (or socket path), no credentials;
+    a Cluster's node given in the URL.
 
     The bus (``core.bus.redis``) names its Redis the same way."""
+    if isinstance(client, RedisCluster):
+        node = client.get_default_node() or next(
+            iter(client.nodes_manager.startup_nodes.values()), None)
+        return "a Redis Cluster" if node is None else f"{node.host}:{node.port} (Redis Cluster)"
     kwargs = client.connection_pool.connection_kwargs
     if "path" in kwargs:
         return str(kwargs["path"])
@@ -122,7 +130,7 @@ class RedisCache:
         owns_client: close ``client`` in :meth:`aclose` (``open_redis_cache`` sets it).
     """
 
-    def __init__(self, client: Redis, *, prefix: str = "", owns_client: bool = False) -> None:
+    def __init__(self, client: Redis | RedisCluster, *, prefix: str = "", owns_client: bool = False) -> None:
         self._client = client
         self._prefix = prefix
         self._owns_client = owns_client
@@ -131,7 +139,7 @@ class RedisCache:
         self._presence_get = client.register_script(_PRESENCE_GET)
 
     @property
-    def client(self) -> Redis:
+    def client(self) -> Redis | RedisCluster:
         """The underlying client, to share its connection pool (e.g. with CachedMessageStore)."""
         return self._client
 
@@ -195,35 +203,46 @@ class RedisCache:
 
 
 async def open_redis_cache(
-    url: str, *, prefix: str = "", socket_timeout: float = 5.0
+    url: str, *, prefix: str = "", socket_timeout: float = 5.0, cluster: bool = False
 ) -> RedisCache:
     """Connect to Redis and check it answers PING.
 
     Args:
-        url: ``redis://``, ``rediss://`` or ``unix://`` URL.
+        url: ``redis://``, ``rediss://`` or ``unix://`` URL (with ``cluster``: one node).
         prefix: prepended to every key.
         socket_timeout: seconds for connecting and for each command.
+        cluster: ``url`` is a node of a Redis Cluster; the others are found from it. Keys
+            that a script or a MULTI touches together share a hash tag (one slot).
 
     Raises:
         StoreUnavailable: the URL is malformed or the server does not answer (one line,
             naming the host, never the credentials).
     """
+    client: Redis | RedisCluster
     try:
-        # A blocking pool: past POOL_MAX commands in flight, the next waits for a connection
-        # (up to socket_timeout) instead of failing. redis-py's default pool raises "Too many
-        # connections" at 100, which a reconnect burst reached (bench idle, 10,000 sessions
-        # identifying on two workers: IDENTIFYs closed with 4000).
-        client = Redis.from_pool(BlockingConnectionPool.from_url(
-            url, max_connections=POOL_MAX, timeout=socket_timeout,
-            socket_connect_timeout=socket_timeout, socket_timeout=socket_timeout))
-    except ValueError:
+        if cluster:
+            # Per master, as many connections as commands in flight there, up to
+            # CLUSTER_POOL_MAX (redis-py's cluster client has no blocking pool: past it a
+            # command fails with MaxConnectionsError rather than wait).
+            client = RedisCluster.from_url(
+                url, max_connections=CLUSTER_POOL_MAX, socket_connect_timeout=socket_timeout,
+                socket_timeout=socket_timeout)
+        else:
+            # A blocking pool: past POOL_MAX commands in flight, the next waits for a
+            # connection (up to socket_timeout) instead of failing. redis-py's default pool
+            # raises "Too many connections" at 100, which a reconnect burst reached (bench
+            # idle, 10,000 sessions identifying on two workers: IDENTIFYs closed with 4000).
+            client = Redis.from_pool(BlockingConnectionPool.from_url(
+                url, max_connections=POOL_MAX, timeout=socket_timeout,
+                socket_connect_timeout=socket_timeout, socket_timeout=socket_timeout))
+    except (ValueError, RedisClusterException):
         # redis-py's message may quote the URL, which may hold a password.
         raise StoreUnavailable(
             "malformed Redis URL (expected redis://, rediss:// or unix://)"
         ) from None
     try:
         await client.ping()
-    except (RedisError, OSError) as exc:
+    except (RedisError, RedisClusterException, OSError) as exc:
         await client.aclose()
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise StoreUnavailable(f"Redis unreachable at {redis_address(client)}: {reason}") from exc
@@ -329,7 +348,7 @@ class CachedMessageStore:
     def __init__(
         self,
         inner: MessageStore,
-        redis_client: Redis,
+        redis_client: Redis | RedisCluster,
         per_channel: int = 100,
         *,
         prefix: str = "",
@@ -482,6 +501,11 @@ class CachedMessageStore:
             for message_id in sorted(batch):
                 args += (message_id, _encode(batch[message_id]))
             calls.append((self._keys(channel_id), args))
+        if isinstance(self._redis, RedisCluster):
+            # redis-py's cluster pipeline refuses EVALSHA: one call per channel, concurrently
+            # (each runs on its channel's master; the script object reloads on NOSCRIPT).
+            await asyncio.gather(*(self._insert(keys=keys, args=args) for keys, args in calls))
+            return
         for attempt in range(2):
             async with self._redis.pipeline(transaction=False) as pipe:
                 for keys, args in calls:

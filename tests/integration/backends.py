@@ -40,15 +40,17 @@ async def open_mongo_message_store(mongo_url: str) -> AsyncIterator[MongoMessage
 
 @asynccontextmanager
 async def open_redis_cached_message_store(
-    redis_url: str, inner: MessageStore, per_channel: int = 100
+    redis_url: str, inner: MessageStore, per_channel: int = 100, *, cluster: bool = False
 ) -> AsyncIterator[CachedMessageStore]:
-    """``inner`` behind a CachedMessageStore with a key prefix of its own, deleted at exit.
+    """``inner`` behind a CachedMessageStore with a key prefix of its own, deleted at exit;
+    ``cluster``: ``redis_url`` is a node of a Redis Cluster.
 
     Closing the returned store (at exit at the latest) closes ``inner`` too, as
     CachedMessageStore owns its inner store; closing a store twice is safe.
     """
     prefix = f"test:{uuid.uuid4().hex}:"
-    client = redis.asyncio.Redis.from_url(redis_url)
+    client = (redis.asyncio.RedisCluster.from_url(redis_url) if cluster
+              else redis.asyncio.Redis.from_url(redis_url))
     store = CachedMessageStore(inner, client, per_channel, prefix=prefix)
     try:
         yield store

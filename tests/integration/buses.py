@@ -1,7 +1,9 @@
-"""Helpers for the bus tests: started buses on a real Redis, and a subscriber that records.
+"""Helpers for the bus tests: started buses on a real Redis (or Redis Cluster), and a
+subscriber that records.
 
 Every bus gets a channel prefix of its own (no other test sees its messages) and a client
-name, so a test can find and kill exactly its connections with ``CLIENT KILL ID``.
+name, so a test can find and kill exactly its connections with ``CLIENT KILL ID`` (on every
+node of a cluster).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import redis.asyncio
 from core.bus.redis import RedisBus
 from core.events import Event
 
-__all__ = ["MS", "Collector", "kill_connections", "new_prefix", "open_bus"]
+__all__ = ["MS", "Collector", "kill_connections", "new_prefix", "open_bus", "unstarted_bus"]
 
 # The unit of every wait in the bus tests, in seconds.
 MS = 0.001
@@ -29,16 +31,24 @@ def new_prefix() -> str:
     return f"test:{uuid.uuid4().hex[:12]}:"
 
 
+def unstarted_bus(redis_url: str, worker_id: int, prefix: str, *, cluster: bool = False,
+                  **kwargs: Any) -> RedisBus:
+    """A :class:`RedisBus` named ``{prefix}w{worker_id}``, not started yet; ``cluster``:
+    ``redis_url`` is a node of a Redis Cluster (sharded pub/sub)."""
+    options: dict[str, Any] = {"protocol": 2, "socket_timeout": 2.0,
+                               "socket_connect_timeout": 2.0,
+                               "client_name": f"{prefix}w{worker_id}"}
+    client = (redis.asyncio.RedisCluster.from_url(redis_url, **options) if cluster
+              else redis.asyncio.Redis.from_url(redis_url, **options))
+    return RedisBus(client, worker_id, prefix=prefix, owns_client=True, **kwargs)
+
+
 @asynccontextmanager
 async def open_bus(
-    redis_url: str, worker_id: int, prefix: str, **kwargs: Any
+    redis_url: str, worker_id: int, prefix: str, *, cluster: bool = False, **kwargs: Any
 ) -> AsyncIterator[RedisBus]:
     """A started :class:`RedisBus` named ``{prefix}w{worker_id}``, closed at exit."""
-    client = redis.asyncio.Redis.from_url(
-        redis_url, protocol=2, socket_timeout=2.0, socket_connect_timeout=2.0,
-        client_name=f"{prefix}w{worker_id}",
-    )
-    bus = RedisBus(client, worker_id, prefix=prefix, owns_client=True, **kwargs)
+    bus = unstarted_bus(redis_url, worker_id, prefix, cluster=cluster, **kwargs)
     await bus.start()
     try:
         yield bus
@@ -46,13 +56,19 @@ async def open_bus(
         await bus.aclose()
 
 
-async def kill_connections(redis_url: str, name: str, *, subscriber: bool) -> int:
-    """Kill the connections named ``name``: the subscriber's, or the others; returns how many."""
-    admin = redis.asyncio.Redis.from_url(redis_url, protocol=2)
+async def kill_connections(redis_url: str, name: str, *, subscriber: bool,
+                           node: str | None = None) -> int:
+    """Kill the connections named ``name``: the subscriber's, or the others; returns how many.
+
+    ``node`` (``host:port``): on that node of a cluster rather than at ``redis_url``.
+    """
+    url = f"redis://{node}" if node is not None else redis_url
+    admin = redis.asyncio.Redis.from_url(url, protocol=2)
     try:
         killed = 0
         for client in await admin.client_list():
-            if client.get("name") != name or (int(client["sub"]) > 0) != subscriber:
+            if client.get("name") != name or (int(client["sub"]) + int(client.get("ssub", 0))
+                                              > 0) != subscriber:
                 continue
             killed += await admin.client_kill_filter(_id=client["id"])
         return killed

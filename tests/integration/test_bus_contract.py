@@ -1,7 +1,8 @@
 """What every bus does for the subscribers of its own worker: one suite, run on each bus.
 
-The MemoryBus is the single-worker default and RedisBus connects workers; a hub or a cache
-subscribed to either must see the same thing for events published in its own process.
+The MemoryBus is the single-worker default and RedisBus connects workers (over one Redis, or
+a Redis Cluster's sharded pub/sub); a hub or a cache subscribed to any of them must see the
+same thing for events published in its own process.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from core.bus.memory import MemoryBus
 from core.events import Bus, Event
 from tests.integration.buses import MS, Collector, new_prefix, open_bus
 
-BUSES = ["memory", "redis"]
+BUSES = ["memory", "redis", "redis-cluster"]
 
 
 @pytest.fixture(params=BUSES)
@@ -26,8 +27,9 @@ async def bus(request: pytest.FixtureRequest) -> AsyncIterator[Bus]:
         yield memory
         await memory.aclose()
         return
-    redis_url = request.getfixturevalue("redis_url")
-    async with open_bus(redis_url, 0, new_prefix()) as redis_bus:
+    cluster = request.param == "redis-cluster"
+    redis_url = request.getfixturevalue("redis_cluster_url" if cluster else "redis_url")
+    async with open_bus(redis_url, 0, new_prefix(), cluster=cluster) as redis_bus:
         yield redis_bus
 
 

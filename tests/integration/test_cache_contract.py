@@ -1,4 +1,5 @@
-"""The :class:`core.store.cache.Cache` contract, run against MemoryCache and RedisCache."""
+"""The :class:`core.store.cache.Cache` contract, run against MemoryCache and RedisCache (on one
+Redis, and on a 3-master Redis Cluster: its multi-key scripts keep their keys in one slot)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from core.store.redis import RedisCache, open_redis_cache
 MS = 20
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", "redis", "redis-cluster"])
 async def cache(request: pytest.FixtureRequest) -> AsyncIterator[Cache]:
     if request.param == "memory":
         memory = MemoryCache()
@@ -25,7 +26,10 @@ async def cache(request: pytest.FixtureRequest) -> AsyncIterator[Cache]:
         await memory.aclose()
         return
     prefix = f"test:{uuid.uuid4().hex}:"
-    shared = await open_redis_cache(request.getfixturevalue("redis_url"), prefix=prefix)
+    cluster = request.param == "redis-cluster"
+    shared = await open_redis_cache(
+        request.getfixturevalue("redis_cluster_url" if cluster else "redis_url"), prefix=prefix,
+        cluster=cluster)
     try:
         yield shared
     finally:

@@ -102,9 +102,20 @@ def inner() -> DictStore:
     return DictStore()
 
 
+@pytest.fixture(params=["redis", "redis-cluster"])
+def target(request: pytest.FixtureRequest) -> tuple[str, bool]:
+    """A Redis URL, and whether it is a node of a Redis Cluster (the list's three keys share
+    a hash tag, so its scripts and MULTIs run there too)."""
+    cluster = request.param == "redis-cluster"
+    return request.getfixturevalue("redis_cluster_url" if cluster else "redis_url"), cluster
+
+
 @pytest.fixture
-async def store(redis_url: str, inner: DictStore) -> AsyncIterator[CachedMessageStore]:
-    async with open_redis_cached_message_store(redis_url, inner, PER_CHANNEL) as cached:
+async def store(target: tuple[str, bool], inner: DictStore
+                ) -> AsyncIterator[CachedMessageStore]:
+    url, cluster = target
+    async with open_redis_cached_message_store(url, inner, PER_CHANNEL,
+                                               cluster=cluster) as cached:
         yield cached
 
 
@@ -176,7 +187,7 @@ async def test_edit_and_deletes_invalidate(store: CachedMessageStore, inner: Dic
 
 
 async def test_list_is_capped_at_per_channel(
-    store: CachedMessageStore, inner: DictStore, redis_url: str
+    store: CachedMessageStore, inner: DictStore
 ) -> None:
     await store.insert_many([_msg(1)])
     await store.history(CHANNEL, limit=PER_CHANNEL)
@@ -184,11 +195,7 @@ async def test_list_is_capped_at_per_channel(
         await store.insert_many([_msg(i) for i in range(start, start + 4)])
     assert _ids(await store.history(CHANNEL, limit=PER_CHANNEL)) == [13, 12, 11, 10, 9]
     assert inner.calls["history"] == 1
-    client = redis.asyncio.Redis.from_url(redis_url)
-    try:
-        assert await client.llen(store._keys(CHANNEL)[0]) == PER_CHANNEL
-    finally:
-        await client.aclose()
+    assert await store._redis.llen(store._keys(CHANNEL)[0]) == PER_CHANNEL
 
 
 async def test_batch_order_and_retried_ids(store: CachedMessageStore, inner: DictStore) -> None:
@@ -244,15 +251,11 @@ async def test_fill_racing_an_edit_does_not_keep_old_content(
 
 
 async def test_list_expired_without_marker_is_a_miss(
-    store: CachedMessageStore, inner: DictStore, redis_url: str
+    store: CachedMessageStore, inner: DictStore
 ) -> None:
     await store.insert_many([_msg(1)])
     await store.history(CHANNEL, limit=PER_CHANNEL)
-    client = redis.asyncio.Redis.from_url(redis_url)
-    try:
-        await client.delete(store._keys(CHANNEL)[0])
-    finally:
-        await client.aclose()
+    await store._redis.delete(store._keys(CHANNEL)[0])
     assert _ids(await store.history(CHANNEL, limit=PER_CHANNEL)) == [1]
     assert inner.calls["history"] == 2
 
@@ -287,10 +290,12 @@ async def test_channels_are_independent(store: CachedMessageStore, inner: DictSt
 
 
 async def test_scripts_reload_after_script_flush(
-    store: CachedMessageStore, inner: DictStore, redis_url: str
+    store: CachedMessageStore, inner: DictStore, target: tuple[str, bool]
 ) -> None:
     await store.history(CHANNEL, limit=PER_CHANNEL)
-    client = redis.asyncio.Redis.from_url(redis_url)
+    url, cluster = target
+    client = (redis.asyncio.RedisCluster.from_url(url) if cluster  # every master's scripts
+              else redis.asyncio.Redis.from_url(url))
     try:
         await client.script_flush()
     finally:
