@@ -78,7 +78,8 @@ Json = dict[str, Any]
 MESSAGE, DEFERRED, DEFERRED_UPDATE, UPDATE, AUTOCOMPLETE_RESULT, MODAL = 4, 5, 6, 7, 8, 9
 _ALL_TYPES = (4, 5, 6, 7, 8, 9)
 # The callback types each interaction type may be answered with (Discord's "Interaction
-# Response Type"); 6 and 7 also need a component's message (a modal submit may have none).
+# Response Type"); 7 also needs a component's message (a modal submit may have none: 6 then
+# only acknowledges it, which discord.py's defer() of a modal submit sends).
 _ALLOWED = {
     APPLICATION_COMMAND: (MESSAGE, DEFERRED, MODAL),
     MESSAGE_COMPONENT: (MESSAGE, DEFERRED, DEFERRED_UPDATE, UPDATE, MODAL),
@@ -114,7 +115,7 @@ async def callback(
     if kind not in _ALL_TYPES or isinstance(kind, bool):
         raise invalid_form("type", "BASE_TYPE_CHOICES", f"Must be one of {_ALL_TYPES}.")
     if kind not in _ALLOWED.get(i.type, ()) or (
-            kind in (DEFERRED_UPDATE, UPDATE) and i.message_id is None):
+            kind == UPDATE and i.message_id is None):
         raise invalid_form("type", "INTERACTION_RESPONSE_TYPE_INVALID",
                            "This response type is not valid for this interaction.")
     if i.acknowledged:
@@ -257,8 +258,11 @@ async def _acknowledge(p: Platform, i: Interaction, kind: int, *, ephemeral: boo
 
 async def _update(p: Platform, i: Interaction, kind: int, data: Json) -> Json | None:
     """Callback 6 or 7: the component's message becomes ``@original``; 7 edits it now (as
-    its bot's own edit: ``content``, ``embeds``, ``components``, ``attachments`` kept...)."""
-    assert i.message_id is not None  # checked by the caller
+    its bot's own edit: ``content``, ``embeds``, ``components``, ``attachments`` kept...). A
+    modal submitted from a command has no message: 6 acknowledges it, nothing more."""
+    if i.message_id is None:  # 6 for a modal submitted from a command: nothing to update
+        await _acknowledge(p, i, kind)
+        return None
     channel = await _channel(p, i.channel_id)
     message = await p.messages.get_message(channel.id, i.message_id)
     if message is None or message.author_id != i.application_id:

@@ -251,3 +251,34 @@ async def test_commands_in_the_bots_dm(api: Api, platform: Platform,
     friend = await api.register()
     other = await api.post("/users/@me/channels", owner.token, json={"recipient_id": friend.id})
     assert_error(await run("anywhere", other.body["id"]), 403, 50001)
+
+
+async def test_modal_from_a_command_deferred_without_a_message(
+        api: Api, platform: Platform, events: list[Event]) -> None:
+    """A command answered with a modal; its submit has no message: 7 is refused, 6 (what
+    discord.py's defer() sends for a modal submit) only acknowledges it."""
+    owner, bot, channel = await setup(api, platform)
+    r = await api.post(f"/applications/{bot.id}/commands", bot.token, bot=True,
+                       json={"name": "feedback", "description": "d"})
+    assert r.status == 201, r.body
+    r = await api.post("/interactions", owner.token, json={
+        "type": 2, "application_id": bot.id, "channel_id": channel,
+        "data": {"id": r.body["id"], "name": "feedback", "type": 1}})
+    assert r.status == 204, r.body
+    e = last(events, "INTERACTION_CREATE").data
+    r = await api.post(f"/interactions/{e['id']}/{e['token']}/callback", None,
+                       json={"type": 9, "data": MODAL})
+    assert r.status == 204, r.body
+    r = await api.post("/interactions", owner.token, json={
+        "type": 5, "application_id": bot.id, "channel_id": channel,
+        "data": {"id": e["id"], "custom_id": "fb", "components": [
+            {"type": 1, "components": [{"type": 4, "custom_id": "name", "value": "Ada"}]}]}})
+    assert r.status == 204, r.body
+    got = last(events, "INTERACTION_CREATE").data
+    assert got["type"] == 5 and "message" not in got
+    cb = f"/interactions/{got['id']}/{got['token']}/callback"
+    assert_error(await api.post(cb, None, json={"type": 7, "data": {"content": "x"}}), 400, 50035)
+    assert (await api.post(cb, None, json={"type": 6})).status == 204
+    follow = await api.post(f"/webhooks/{bot.id}/{got['token']}", None,
+                            json={"content": "noted"})
+    assert follow.status == 200 and follow.body["content"] == "noted"

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cluster.netns import Lab, LabUnavailable, preflight
+from bench.netns import Lab, LabUnavailable, preflight
 from tests.cluster.stack import Cluster, build, stop_gateways
 
 

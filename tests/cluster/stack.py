@@ -23,8 +23,7 @@ from pathlib import Path
 
 import aiohttp
 
-from tests.cluster.netns import Lab, NamespaceLoop
-from tests.services import _as_unprivileged, _postgres_bindir
+from bench.netns import Lab, NamespaceLoop, start_stores
 
 ROOT = Path(__file__).resolve().parents[2]
 HAPROXY_CFG = ROOT / "deploy" / "haproxy.cfg"
@@ -118,43 +117,6 @@ class Cluster:
                 return r.status != 503
         except (aiohttp.ClientError, TimeoutError, OSError):
             return False
-
-
-def start_stores(lab: Lab, workdir: Path) -> None:
-    """Redis and PostgreSQL in the ``db`` namespace, on its address, with the database and
-    role the guide's URLs name (PostgreSQL trusts the lab's subnet: no password is checked)."""
-    db = lab.hosts["db"].address
-    redis = shutil.which("redis-server")
-    assert redis, "redis-server is not installed: apt-get install redis-server"
-    redis_dir = workdir / "redis"
-    redis_dir.mkdir()
-    lab.spawn("db", [redis, "--port", "6379", "--bind", db, "--protected-mode", "no",
-                     "--save", "", "--appendonly", "no", "--dir", str(redis_dir)],
-              log=workdir / "redis.log")
-    bindir = _postgres_bindir()
-    assert bindir, "PostgreSQL's initdb and pg_ctl are not installed: apt-get install postgresql"
-    pgdir = workdir / "pg"
-    pgdir.mkdir()
-    prefix = _as_unprivileged(pgdir)
-    lab.run("db", [*prefix, str(bindir / "initdb"), "-D", str(pgdir / "data"), "-U", "postgres",
-                   "--auth=trust", "--encoding=UTF8", "--no-sync"], "initdb")
-    with open(pgdir / "data" / "pg_hba.conf", "a") as hba:
-        hba.write(f"host all all {db.rsplit('.', 1)[0]}.0/24 trust\n")
-    options = f"-p 5432 -k {pgdir} -c listen_addresses={db} -c fsync=off -c max_connections=300"
-    lab.run("db", [*prefix, str(bindir / "pg_ctl"), "-D", str(pgdir / "data"), "-l",
-                   str(pgdir / "log"), "-o", options, "-w", "start"], "pg_ctl start")
-    deadline = time.monotonic() + 20
-    while True:  # redis-server listens a moment after it starts
-        done = lab.run("db", ["redis-cli", "-h", db, "ping"], "redis-cli") if shutil.which(
-            "redis-cli") else "PONG"
-        if "PONG" in done:
-            break
-        assert time.monotonic() < deadline, "redis did not answer"
-        time.sleep(0.1)
-    psql = [*prefix, str(bindir / "psql"), "-h", db, "-U", "postgres", "-v", "ON_ERROR_STOP=1",
-            "-c"]
-    lab.run("db", [*psql, "CREATE ROLE discord LOGIN"], "create role")
-    lab.run("db", [*psql, "CREATE DATABASE discord OWNER discord"], "create database")
 
 
 def guide_settings() -> dict[str, str]:
@@ -253,7 +215,7 @@ def build(lab: Lab, workdir: Path) -> Cluster:
         lab.add_host(role, octet)
     for node in NODES:
         lab.add_host(f"gw{node}", 10 + node)
-    start_stores(lab, workdir)
+    start_stores(lab, "db", workdir)
     cluster = Cluster(lab, NamespaceLoop(lab.hosts["clients"].netns), workdir)
     # All at once: the first to migrate the empty database holds an advisory lock, the others
     # wait for it and find the schema made.

@@ -1,6 +1,7 @@
-"""Hosts as network namespaces: a private switch (a bridge in a namespace of its own), one
-namespace per host joined to it by a veth pair, processes started inside them, and a thread
-whose sockets live in one of them.
+"""Hosts as network namespaces (tests/cluster, ``bench.cross_hosts``): a private switch (a
+bridge in a namespace of its own), one namespace per host joined to it by a veth pair,
+processes started inside them, a store host's own Redis and PostgreSQL, and a thread whose
+sockets live in one of them.
 
 Nothing here touches the root namespace's interfaces or routes: the bridge and the switch side
 of every veth live in the switch namespace, the other side in the host's, so the hosts reach
@@ -14,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import os
+import pwd
 import secrets
 import shutil
 import signal
@@ -151,6 +153,64 @@ class Lab:
         self.namespaces.clear()
 
 
+def _postgres_bindir() -> Path:
+    """The newest installed PostgreSQL server's bin directory (Debian's layout)."""
+    dirs = sorted(Path("/usr/lib/postgresql").glob("*/bin"),
+                  key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0)
+    for bindir in reversed(dirs):
+        if (bindir / "initdb").exists() and (bindir / "pg_ctl").exists():
+            return bindir
+    initdb = shutil.which("initdb")
+    assert initdb, "PostgreSQL's initdb and pg_ctl are not installed: apt-get install postgresql"
+    return Path(initdb).resolve().parent
+
+
+def start_stores(lab: Lab, role: str, workdir: Path) -> tuple[str, str]:
+    """Redis and PostgreSQL in ``role``'s namespace, on its address, from the installed
+    binaries, in ``workdir`` (traversable by the ``postgres`` user, which PostgreSQL runs as:
+    it refuses root). PostgreSQL trusts the lab's subnet and has a ``discord`` role and
+    database. Returns the Redis URL and the ``discord`` DSN."""
+    address = lab.hosts[role].address
+    redis = shutil.which("redis-server")
+    assert redis, "redis-server is not installed: apt-get install redis-server"
+    (workdir / "redis").mkdir()
+    lab.spawn(role, [redis, "--port", "6379", "--bind", address, "--protected-mode", "no",
+                     "--save", "", "--appendonly", "no", "--dir", str(workdir / "redis")],
+              log=workdir / "redis.log")
+    bindir, pgdir = _postgres_bindir(), workdir / "pg"
+    pgdir.mkdir()
+    prefix: list[str] = []
+    if os.geteuid() == 0:
+        account = pwd.getpwnam("postgres")  # KeyError: apt-get install postgresql
+        os.chown(pgdir, account.pw_uid, account.pw_gid)
+        prefix = ["runuser", "-u", "postgres", "--"]
+    lab.run(role, [*prefix, str(bindir / "initdb"), "-D", str(pgdir / "data"), "-U", "postgres",
+                   "--auth=trust", "--encoding=UTF8", "--no-sync"], "initdb")
+    with open(pgdir / "data" / "pg_hba.conf", "a") as hba:
+        hba.write(f"host all all {SUBNET}.0/24 trust\n")
+    options = (f"-p 5432 -k {pgdir} -c listen_addresses={address} -c fsync=off "
+               "-c max_connections=300")
+    lab.run(role, [*prefix, str(bindir / "pg_ctl"), "-D", str(pgdir / "data"), "-l",
+                   str(pgdir / "log"), "-o", options, "-w", "start"], "pg_ctl start")
+    psql = [*prefix, str(bindir / "psql"), "-h", address, "-U", "postgres", "-v",
+            "ON_ERROR_STOP=1", "-c"]
+    lab.run(role, [*psql, "CREATE ROLE discord LOGIN"], "create role")
+    lab.run(role, [*psql, "CREATE DATABASE discord OWNER discord"], "create database")
+    deadline = time.monotonic() + 20
+    while "PONG" not in lab.run(role, ["redis-cli", "-h", address, "ping"], "redis-cli"):
+        assert time.monotonic() < deadline, "redis did not answer"
+        time.sleep(0.1)  # redis-server listens a moment after it starts
+    return f"redis://{address}:6379/0", f"postgresql://discord@{address}:5432/discord"
+
+
+def join(netns: str) -> None:
+    """Move the calling thread into ``netns`` (the threads and processes it starts follow)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    with open(f"/run/netns/{netns}", "rb") as ns:
+        if libc.setns(ns.fileno(), CLONE_NEWNET) != 0:
+            raise OSError(ctypes.get_errno(), f"setns into {netns}")
+
+
 class NamespaceLoop:
     """An event loop in a thread of its own that joined ``netns``: every socket it opens
     (aiohttp, asyncpg, redis) is in that namespace, while the rest of the test process stays
@@ -166,10 +226,7 @@ class NamespaceLoop:
 
     def _main(self) -> None:
         try:
-            libc = ctypes.CDLL(None, use_errno=True)
-            with open(f"/run/netns/{self._netns}", "rb") as ns:
-                if libc.setns(ns.fileno(), CLONE_NEWNET) != 0:
-                    raise OSError(ctypes.get_errno(), f"setns into {self._netns}")
+            join(self._netns)
         except BaseException as e:  # noqa: BLE001 - handed to the caller
             self._joined.set_exception(e)
             return
