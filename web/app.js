@@ -12,6 +12,7 @@ import { Store, isThread } from "./store.js";
 import { AuthView } from "./ui/auth.js";
 import { ChannelList } from "./ui/channels.js";
 import { CommandPicker } from "./ui/commands.js";
+import { openModal } from "./ui/components.js";
 import { Composer } from "./ui/composer.js";
 import { formDialog, inviteDialog } from "./ui/dialogs.js";
 import { h, replaceChildren } from "./ui/dom.js";
@@ -161,6 +162,7 @@ class App {
         openPins: () => this.pins.open(),
         dismiss: (m) => store.removeMessage(m.channel_id, m.id),
         createThread: (m) => this.createThread(m),
+        component: (m, data) => this.useComponent(m, data),
         openThread: (id) => this.selectChannel(id),
       },
     });
@@ -223,6 +225,7 @@ class App {
       this.checkUploads();
     });
     store.addEventListener("members", (ev) => { if (ev.detail.guildId === this.guildId) this.checkUploads(); });
+    store.addEventListener("modal", (ev) => this.showModal(ev.detail.modal));
   }
 
   /** Files dropped anywhere on the chat go to the composer (a hint shows while dragging). */
@@ -462,6 +465,30 @@ class App {
       session_id: this.gateway?.sessionId ?? null, nonce: makeNonce(),
       data: { version: command.version, id: command.id, name: command.name, type: command.type, options },
     });
+  }
+
+  /** A click on a bot's button or a pick in its select menu: a MESSAGE_COMPONENT interaction.
+   * A refusal is shown; the bot's answer comes as a message or an edit of this one. */
+  async useComponent(message, data) {
+    try {
+      await this.api.interact({
+        type: 3, application_id: message.application_id || message.author.id, guild_id: message.guild_id || this.guildId,
+        channel_id: message.channel_id, message_id: message.id, message_flags: message.flags || 0,
+        session_id: this.gateway?.sessionId ?? null, nonce: makeNonce(), data,
+      });
+    } catch (e) {
+      this.toast(`The interaction failed: ${e.describe()}`);
+    }
+  }
+
+  /** A bot's modal: shown, and its submit sent back as a MODAL_SUBMIT interaction. */
+  showModal(modal) {
+    const channel = this.store.channel(modal.channel_id);
+    return openModal(modal, (components) => this.api.interact({
+      type: 5, application_id: modal.application?.id, channel_id: modal.channel_id, guild_id: channel?.guild_id,
+      session_id: this.gateway?.sessionId ?? null, nonce: makeNonce(),
+      data: { id: modal.id, custom_id: modal.custom_id, components },
+    }));
   }
 
   /** Start a public thread from a message, then open it. */

@@ -39,6 +39,10 @@ const handlers = {
   THREAD_LIST_SYNC(store, d) {
     store.upsertThreads(d.guild_id, d.threads || []);
   },
+  INTERACTION_MODAL_CREATE(store, d) {
+    // A bot answered my interaction with a modal: the app opens it.
+    store.emit("modal", { modal: d });
+  },
   GUILD_MEMBER_ADD(store, d) {
     store.upsertMember(d.guild_id, d);
   },

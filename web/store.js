@@ -10,6 +10,7 @@
 //   "typing"    {channelId}
 //   "unread"    {channelId}
 //   "pins"      {channelId}: the channel's pins changed (CHANNEL_PINS_UPDATE)
+//   "modal"     {modal}: a bot opened a modal for me (INTERACTION_MODAL_CREATE)
 
 import { compareIds } from "./ids.js";
 import { Permission, canModerate, channelPermissions, guildPermissions } from "./permissions.js";

@@ -1,7 +1,9 @@
 """Slash commands from the web client: a person types "/", picks a command of the server's bot
 from the list, fills its options and runs it; the bot (a real gateway session in a thread of
 this test, answering INTERACTION_CREATE over the callback route) replies, publicly or to the
-invoker alone (ephemeral: the other person never sees it)."""
+invoker alone (ephemeral: the other person never sees it). Its buttons, select menus and
+modals work as well: a click edits the bot's message, a pick and a modal's submit bring
+answers everyone sees."""
 
 from __future__ import annotations
 
@@ -36,7 +38,23 @@ COMMANDS = [
     {"name": "coin", "description": "Coins", "options": [
         {"type": 1, "name": "flip", "description": "Flip a coin"},
     ]},
+    {"name": "poll", "description": "Ask about lunch"},
 ]
+POLL = [
+    {"type": 1, "components": [
+        {"type": 2, "style": 1, "label": "Yes", "custom_id": "yes"},
+        {"type": 2, "style": 2, "label": "Feedback", "custom_id": "feedback"},
+        {"type": 2, "style": 5, "label": "Menu", "url": "https://example.invalid/menu"},
+    ]},
+    {"type": 1, "components": [
+        {"type": 3, "custom_id": "dish", "placeholder": "Pick a dish", "options": [
+            {"label": "Pizza", "value": "pizza"}, {"label": "Soup", "value": "soup"}]},
+    ]},
+]
+FEEDBACK = {"custom_id": "fb", "title": "Lunch feedback", "components": [
+    {"type": 1, "components": [{"type": 4, "custom_id": "thoughts", "label": "Your thoughts",
+                                "style": 2, "min_length": 2}]},
+]}
 EPHEMERAL = 64
 
 
@@ -98,16 +116,29 @@ class CommandBot:
         if payload.get("t") != "INTERACTION_CREATE":
             return
         d = payload["d"]
-        self.received.append(d["data"])
-        options = {o["name"]: o.get("value") for o in d["data"].get("options", [])}
-        if d["data"]["name"] == "coin":
-            answer: dict[str, Any] = {"content": "the coin says heads"}
+        data = d["data"]
+        self.received.append(data)
+        who = d["member"]["user"]["username"]
+        kind, answer = 4, {}  # a message, unless said otherwise
+        if d["type"] == 3 and data["custom_id"] == "yes":
+            kind, answer = 7, {"content": "lunch? 1 yes"}  # an edit of the poll
+        elif d["type"] == 3 and data["custom_id"] == "feedback":
+            kind, answer = 9, FEEDBACK
+        elif d["type"] == 3:
+            answer = {"content": f"{who} picked {data['values'][0]}"}
+        elif d["type"] == 5:
+            answer = {"content": f"feedback: {data['components'][0]['components'][0]['value']}"}
+        elif data["name"] == "poll":
+            answer = {"content": "lunch?", "components": POLL}
+        elif data["name"] == "coin":
+            answer = {"content": "the coin says heads"}
         else:
+            options = {o["name"]: o.get("value") for o in data.get("options", [])}
             answer = {"content": f"rolled a d{options['sides']}: 4"}
             if options.get("secret"):
                 answer["flags"] = EPHEMERAL
         url = f"{self.base_url}/api/v10/interactions/{d['id']}/{d['token']}/callback"
-        async with http.post(url, json={"type": 4, "data": answer}) as r:
+        async with http.post(url, json={"type": kind, "data": answer}) as r:
             assert r.status in (200, 204), await r.text()
 
 
@@ -153,8 +184,8 @@ def test_a_slash_command_runs_from_the_picker_and_the_bot_answers(
     # "/" lists every command (a sub-command as its own entry), with its application.
     box.press_sequentially("/")
     listed = alice.get_by_role("listbox", name="Commands")
-    expect(listed.get_by_role("option")).to_have_count(2, timeout=UI_MS)
-    expect(listed.locator(".command-name")).to_have_text(["/coin flip", "/roll"])
+    expect(listed.get_by_role("option")).to_have_count(3, timeout=UI_MS)
+    expect(listed.locator(".command-name")).to_have_text(["/coin flip", "/poll", "/roll"])
     expect(listed.get_by_role("option").first).to_contain_text("Dice")
     box.press_sequentially("ro")
     expect(listed.get_by_role("option")).to_have_count(1)
@@ -189,9 +220,9 @@ def test_a_slash_command_runs_from_the_picker_and_the_bot_answers(
     # A sub-command, chosen with the arrow keys; its answer reaching Bob shows the secret one
     # (sent before it) never did.
     box.press_sequentially("/")
-    expect(listed.get_by_role("option")).to_have_count(2)
-    box.press("ArrowDown")
-    box.press("ArrowDown")  # wraps around to the first
+    expect(listed.get_by_role("option")).to_have_count(3)
+    for _ in range(3):
+        box.press("ArrowDown")  # the third wraps around to the first
     box.press("Enter")
     expect(box).to_have_value("/coin flip ")
     box.press("Enter")  # no options: Enter in the box runs it
@@ -207,3 +238,42 @@ def test_a_slash_command_runs_from_the_picker_and_the_bot_answers(
     assert bot.received[1]["options"] == [{"type": 4, "name": "sides", "value": 6},
                                           {"type": 5, "name": "secret", "value": True}]
     assert [(o["type"], o["name"]) for o in bot.received[2]["options"]] == [(1, "flip")]
+
+
+def test_buttons_selects_and_modals_of_a_bot_message(
+    server: ServerProcess, world: tuple[str, str, CommandBot, str], new_page: Any
+) -> None:
+    alice_token, bob_token, bot, _ = world
+    alice, bob = new_page("alice"), new_page("bob")
+    open_chat(alice, server.url, alice_token)
+    open_chat(bob, server.url, bob_token)
+    box = alice.locator("#composer-input")
+    box.press_sequentially("/poll")
+    expect(alice.get_by_role("listbox", name="Commands").get_by_role("option")).to_have_count(1, timeout=UI_MS)
+    box.press("Enter")
+    box.press("Enter")
+    poll = message(bob, "lunch?")
+    expect(poll).to_be_visible(timeout=UI_MS)
+    expect(poll.get_by_role("link", name="Menu")).to_have_attribute("href", "https://example.invalid/menu")
+
+    # Bob's click: the bot edits its message (callback 7), both see the new text.
+    poll.get_by_role("button", name="Yes").click()
+    expect(message(bob, "lunch? 1 yes")).to_be_visible(timeout=UI_MS)
+    expect(message(alice, "lunch? 1 yes")).to_be_visible(timeout=LIVE_MS)
+
+    # Bob's pick in the select menu: an answer everyone sees.
+    message(bob, "lunch? 1 yes").get_by_role("combobox", name="Pick a dish").select_option("soup")
+    expect(message(alice, "picked soup")).to_be_visible(timeout=UI_MS)
+
+    # Alice's Feedback opens the bot's modal for her alone; its submit reaches the bot.
+    message(alice, "lunch? 1 yes").get_by_role("button", name="Feedback").click()
+    modal = alice.get_by_role("dialog", name="Lunch feedback")
+    expect(modal).to_be_visible(timeout=UI_MS)
+    expect(bob.get_by_role("dialog")).to_have_count(0)
+    modal.get_by_label("Your thoughts").fill("more soup please")
+    modal.get_by_role("button", name="Submit").click()
+    expect(modal).to_have_count(0)
+    expect(message(bob, "feedback: more soup please")).to_be_visible(timeout=UI_MS)
+    kinds = [(d.get("custom_id"), d.get("component_type")) for d in bot.received[1:]]
+    assert kinds == [("yes", 2), ("dish", 3), ("feedback", 2), ("fb", None)]
+    assert bot.received[2]["values"] == ["soup"]

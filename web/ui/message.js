@@ -5,6 +5,7 @@ import { icon } from "./icons.js";
 import { Permission } from "../permissions.js";
 import { isThread } from "../store.js";
 import { mentionsMe, renderContent } from "./markup.js";
+import { renderComponents } from "./components.js";
 import { renderReactions } from "./reactions.js";
 
 const timeFormat = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
@@ -69,6 +70,7 @@ export function renderMessage(message, ctx) {
     ),
     h("div", { class: "message-content" }, content(message, ctx)),
     renderAttachments(message),
+    renderComponents(message, ctx),
     renderReactions(message, { toggle: (emoji, mine) => (mine ? actions.unreact : actions.react)(message, emoji) }),
     started && h("button", { type: "button", class: "thread-chip", "aria-label": `Open thread ${started.name}`,
       on: { click: () => actions.openThread(started.id) } }, icon("thread", 16), h("span", {}, started.name),
