@@ -40,8 +40,11 @@ def png(width: int, height: int) -> bytes:
 def pair(server: ServerProcess, api: Rest, new_page: Any) -> tuple[Page, Page]:
     alice_token, _, bob_token, _ = guild_of_two(api, "Uploads")
     alice, bob = new_page("alice"), new_page("bob")
-    for page, token in ((alice, alice_token), (bob, bob_token)):
-        log_in_with_token(page, server.url, token)
+    # Bob reaches the server by another name than the one its attachment URLs carry (its
+    # public_http_url): the page still shows the images, from its own origin.
+    for page, url, token in ((alice, server.url, alice_token),
+                             (bob, server.url.replace("127.0.0.1", "localhost"), bob_token)):
+        log_in_with_token(page, url, token)
         expect(page.locator(".chat-title")).to_have_text("# general", timeout=UI_MS)
         wait_live(page)
     return alice, bob

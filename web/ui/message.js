@@ -145,13 +145,26 @@ export function renderAttachments(message) {
     if (/^image\/(png|jpeg|gif|webp|avif)$/.test(a.content_type || "") && a.width && a.height) {
       const scale = Math.min(1, IMAGE_MAX_W / a.width, IMAGE_MAX_H / a.height);
       return h("a", { class: "attachment-image", href: a.url, target: "_blank", rel: "noopener noreferrer", title: a.filename },
-        h("img", { src: a.url, alt: a.description || a.filename, loading: "lazy",
+        h("img", { src: cdnSource(a.url), alt: a.description || a.filename, loading: "lazy",
           width: String(Math.max(1, Math.round(a.width * scale))), height: String(Math.max(1, Math.round(a.height * scale))) }));
     }
     return h("div", { class: "attachment-file" }, icon("file", 24),
       h("a", { class: "attachment-name", href: a.url, download: a.filename, rel: "noopener noreferrer" }, a.filename),
       h("span", { class: "attachment-size" }, formatSize(a.size)));
   }));
+}
+
+/** An attachment URL to load in the page: the server builds it from its public_http_url, and
+ * the page's CSP loads images from this origin only; the CDN is served by this same server,
+ * so a URL naming another origin (the server reached by another name) is read from this one. */
+export function cdnSource(url) {
+  try {
+    const parsed = new URL(url, window.location.href);
+    if (parsed.origin === window.location.origin || !parsed.pathname.startsWith("/attachments/")) return url;
+    return window.location.origin + parsed.pathname + parsed.search;
+  } catch {
+    return url;
+  }
 }
 
 /** 1536 → "1.5 KB", as Discord's client writes sizes. */
