@@ -43,7 +43,7 @@ from typing import Any
 
 from core import messages
 from core.access import parse_id
-from core.components import autocomplete_choices, parse_components, parse_modal
+from core.components import autocomplete_choices, parse_modal
 from core.errors import ApiError, ErrorCode, invalid_form
 from core.events import Event
 from core.interactions import (
@@ -53,6 +53,7 @@ from core.interactions import (
     MODAL_SUBMIT,
     RESPONSE_WINDOW_MS,
     TOKEN_TTL_MS,
+    ephemeral_owner,
     hash_token,
     token_matches,
     unknown_interaction,
@@ -195,8 +196,9 @@ async def get_message(p: Platform, application_id: int, token: str, message_id: 
         ApiError: 401 50027; 404 10008.
     """
     i = await _by_token(p, application_id, token)
-    if _is_ephemeral_original(i, message_id):
-        original: Json = json.loads(i.original or "{}")
+    owner = await _ephemeral_target(p, i, message_id)
+    if owner is not None:
+        original: Json = json.loads(owner.original or "{}")
         return original
     _, message = await _response_message(p, i, message_id)
     bot, _ = await _bot_and_channel(p, i)
@@ -216,15 +218,9 @@ async def edit_message(
     data = body if isinstance(body, dict) else {}
     if message_id == ORIGINAL and i.response_type == DEFERRED and i.original_id is None:
         return await followup(p, application_id, token, data)
-    if _is_ephemeral_original(i, message_id):
-        before = json.loads(i.original or "{}")
-        after = {**before, **{k: data[k] for k in ("content", "embeds") if k in data}}
-        if "components" in data:
-            after["components"] = list(parse_components(data["components"]))
-        after["edited_timestamp"] = iso_timestamp(p.now_ms())
-        await p.meta.set_interaction_original(i.id, i.original_id, json.dumps(after))
-        p.publish(Event("MESSAGE_UPDATE", after, user_ids=(i.user_id,)))
-        return after
+    owner = await _ephemeral_target(p, i, message_id)
+    if owner is not None:
+        return await _edit_ephemeral(p, owner, data)
     channel, message = await _response_message(p, i, message_id)
     return await messages.edit_as_webhook(p, channel, message, data)
 
@@ -236,11 +232,12 @@ async def delete_message(p: Platform, application_id: int, token: str, message_i
         ApiError: 401 50027; 404 10008.
     """
     i = await _by_token(p, application_id, token)
-    if _is_ephemeral_original(i, message_id):
-        await p.meta.set_interaction_original(i.id, None, None)
-        gone = {"id": str(i.original_id), "channel_id": str(i.channel_id),
-                **({"guild_id": str(i.guild_id)} if i.guild_id else {})}
-        p.publish(Event("MESSAGE_DELETE", gone, user_ids=(i.user_id,)))
+    owner = await _ephemeral_target(p, i, message_id)
+    if owner is not None:
+        await p.meta.set_interaction_original(owner.id, None, None)
+        gone = {"id": str(owner.original_id), "channel_id": str(owner.channel_id),
+                **({"guild_id": str(owner.guild_id)} if owner.guild_id else {})}
+        p.publish(Event("MESSAGE_DELETE", gone, user_ids=(owner.user_id,)))
         return
     channel, message = await _response_message(p, i, message_id)
     await messages.delete_as_webhook(p, channel, message)
@@ -265,11 +262,15 @@ async def _update(p: Platform, i: Interaction, kind: int, data: Json) -> Json | 
         return None
     channel = await _channel(p, i.channel_id)
     message = await p.messages.get_message(channel.id, i.message_id)
-    if message is None or message.author_id != i.application_id:
-        raise ApiError.unknown("message")
     fields = {k: data[k] for k in _UPDATE_FIELDS if k in data}
     if kind == UPDATE:
         parse_edit(fields, p.config.max_message_length)  # a bad body answers nothing
+    if message is None:  # an ephemeral response's components: its interaction keeps it
+        owner = await ephemeral_owner(p, i.user_id, i.channel_id, i.message_id)
+        await _acknowledge(p, i, kind, original_id=i.message_id, ephemeral=True)
+        return None if kind == DEFERRED_UPDATE else await _edit_ephemeral(p, owner, fields)
+    if message.author_id != i.application_id:
+        raise ApiError.unknown("message")
     await _acknowledge(p, i, kind, original_id=message.id)
     if kind == DEFERRED_UPDATE:
         return None
@@ -363,6 +364,39 @@ async def _channel(p: Platform, channel_id: int) -> Channel:
 def _is_ephemeral_original(i: Interaction, message_id: str) -> bool:
     return i.ephemeral and i.original is not None and (
         message_id == ORIGINAL or message_id == str(i.original_id))
+
+
+async def _ephemeral_target(p: Platform, i: Interaction, message_id: str) -> Interaction | None:
+    """The interaction keeping the ephemeral message ``message_id`` names for ``i``: ``i``
+    itself for its own ephemeral ``@original``; for a component of an ephemeral response
+    answered with 6 or 7, the interaction whose response that message is. None otherwise."""
+    if _is_ephemeral_original(i, message_id):
+        return i
+    if (i.ephemeral and i.original is None and i.original_id is not None
+            and message_id in (ORIGINAL, str(i.original_id))):
+        try:
+            return await ephemeral_owner(p, i.user_id, i.channel_id, i.original_id)
+        except ApiError:
+            return None  # gone: no message
+    return None
+
+
+async def _edit_ephemeral(p: Platform, owner: Interaction, data: Json) -> Json:
+    """Edit an ephemeral message kept on ``owner`` (``content``, ``embeds``, ``components``);
+    MESSAGE_UPDATE to its user alone."""
+    form = parse_edit({k: data[k] for k in ("content", "embeds", "components") if k in data},
+                      p.config.max_message_length)
+    after: Json = json.loads(owner.original or "{}")
+    if form.content is not None:
+        after["content"] = form.content
+    if form.embeds is not None:
+        after["embeds"] = list(form.embeds)
+    if form.components is not None:
+        after["components"] = list(form.components)
+    after["edited_timestamp"] = iso_timestamp(p.now_ms())
+    await p.meta.set_interaction_original(owner.id, owner.original_id, json.dumps(after))
+    p.publish(Event("MESSAGE_UPDATE", after, user_ids=(owner.user_id,)))
+    return after
 
 
 async def _response_message(p: Platform, i: Interaction, message_id: str) -> tuple[Channel, Message]:

@@ -9,9 +9,11 @@ Four kinds of interaction, as Discord's client sends them:
   (:mod:`core.interaction_options`, 50035 at ``data.options...``). An autocomplete request has
   exactly one ``focused`` option, whose value may be partial.
 - MESSAGE_COMPONENT (3): ``message_id`` names a message of the application's bot in the
-  channel (404 10008), and ``data`` (``custom_id``, ``component_type``, ``values``) one of its
-  enabled buttons or select menus (:func:`core.components.check_click`, 50035). The bot gets
-  the whole ``message`` with the interaction (discord.py finds its view by it).
+  channel, or an ephemeral response of the invoker's there (its interaction keeps it, for the
+  token's 15 minutes; an ephemeral follow-up is kept nowhere); else 404 10008. ``data``
+  (``custom_id``, ``component_type``, ``values``) names one of its enabled buttons or select
+  menus (:func:`core.components.check_click`, 50035). The bot gets the whole ``message`` with
+  the interaction (discord.py finds its view by it).
 - MODAL_SUBMIT (5): ``data.id`` names the interaction the bot answered with that modal (callback
   9), the invoker's, alive; ``data.custom_id`` is the modal's and ``data.components`` its inputs
   (:func:`core.components.check_submit`). A modal is submitted once (404 10062 after).
@@ -70,6 +72,7 @@ __all__ = [
     "RESPONSE_WINDOW_MS",
     "TOKEN_PREFIX",
     "TOKEN_TTL_MS",
+    "ephemeral_owner",
     "hash_token",
     "invoke",
     "token_matches",
@@ -240,18 +243,36 @@ async def _component(p: Platform, user: User, body: Json, channel_id: int, data:
     message_id = snowflake_value(body.get("message_id"), "message_id")
     view = await channel_view(p.meta, channel_id, user.id)
     message = await p.messages.get_message(view.channel.id, message_id)
-    if message is None:
-        raise ApiError.unknown("message")
-    application_id = message.author_id
+    if message is not None:
+        application_id = message.author_id
+        components = message.components
+        rendered = (await render(p, view.channel, [message], members=True))[0]
+    else:
+        owner = await ephemeral_owner(p, user.id, channel_id, message_id)
+        rendered = json.loads(owner.original or "{}")
+        application_id = int(rendered["author"]["id"])
+        components = tuple(rendered.get("components") or ())
     if body.get("application_id") is not None and snowflake_value(
             body["application_id"], "application_id") != application_id:
         raise invalid_form("application_id", "APPLICATION_INVALID",
                            "The message is not this application's.")
     place = await _place(p, user, channel_id, application_id)
-    out, targets = check_click(message.components, data)
-    rendered = (await render(p, view.channel, [message], members=True))[0]
-    await _dispatch(p, user, place, MESSAGE_COMPONENT, out, targets, message_id=message.id,
+    out, targets = check_click(components, data)
+    await _dispatch(p, user, place, MESSAGE_COMPONENT, out, targets, message_id=message_id,
                     message=rendered)
+
+
+async def ephemeral_owner(p: Platform, user_id: int, channel_id: int,
+                          message_id: int) -> Interaction:
+    """The interaction whose ephemeral response (``user_id``'s, in the channel, alive) is the
+    message ``message_id``: it is in no history, its interaction keeps it
+    (``core.interaction_responses``). Else 404 10008; an ephemeral follow-up is kept nowhere,
+    so it is not found either."""
+    owner = await p.meta.interaction_by_original(message_id)
+    if (owner is None or owner.original is None or owner.user_id != user_id
+            or owner.channel_id != channel_id or p.now_ms() - owner.created_ms > TOKEN_TTL_MS):
+        raise ApiError.unknown("message")
+    return owner
 
 
 async def _modal_submit(p: Platform, user: User, body: Json, channel_id: int,

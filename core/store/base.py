@@ -417,6 +417,10 @@ class MetaStore(Protocol):
     async def interaction_by_token(self, token_hash: str) -> Interaction | None:
         """The interaction whose token has this SHA-256 (hex), for the follow-up routes."""
 
+    async def interaction_by_original(self, original_id: int) -> Interaction | None:
+        """The interaction whose ephemeral response (``@original``, kept as JSON on it) is the
+        message ``original_id``: a click on that message's components finds it here."""
+
     async def acknowledge_interaction(
         self, interaction_id: int, response_type: int, *, original_id: int | None,
         ephemeral: bool, original: str | None, state: str | None = None,

@@ -485,6 +485,10 @@ MIGRATIONS: tuple[Migration, ...] = (
     # (NULL when none); an interaction's state (a modal shown, an autocomplete's option type).
     Migration(14, "message components", ("ALTER TABLE messages ADD COLUMN components TEXT",
                                          "ALTER TABLE interactions ADD COLUMN state TEXT")),
+    # An ephemeral response is in no channel: a click on its components finds it through the
+    # interaction it answered (core.interactions).
+    Migration(15, "interactions by original",
+              ("CREATE INDEX interactions_original ON interactions (original_id)",)),
 )
 
 _CREATE_LEDGER = (

@@ -51,6 +51,13 @@ class SqlInteractionStore:
         )
         return None if row is None else _interaction(row)
 
+    async def interaction_by_original(self, original_id: int) -> Interaction | None:
+        row = await self._db.fetchrow(
+            f"SELECT {_INTERACTION} FROM interactions WHERE original_id = ? AND ephemeral"
+            " AND original IS NOT NULL ORDER BY id LIMIT 1", original_id,
+        )
+        return None if row is None else _interaction(row)
+
     async def acknowledge_interaction(
         self, interaction_id: int, response_type: int, *, original_id: int | None,
         ephemeral: bool, original: str | None, state: str | None = None,

@@ -282,3 +282,62 @@ async def test_modal_from_a_command_deferred_without_a_message(
     follow = await api.post(f"/webhooks/{bot.id}/{got['token']}", None,
                             json={"content": "noted"})
     assert follow.status == 200 and follow.body["content"] == "noted"
+
+
+async def test_components_of_an_ephemeral_response(api: Api, platform: Platform,
+                                                   events: list[Event]) -> None:
+    """An ephemeral response with a button (kept on its interaction, in no history) can be
+    clicked by its user alone; 7 edits it (MESSAGE_UPDATE to that user only), and after 6 the
+    click's @original reads and edits it too."""
+    owner, bot, channel = await setup(api, platform)
+    member = await api.register()
+    guild_id = (await api.get(f"/channels/{channel}", owner.token)).body["guild_id"]
+    await add_member(platform, {"id": guild_id}, member)
+    r = await api.post(f"/applications/{bot.id}/commands", bot.token, bot=True,
+                       json={"name": "panel", "description": "d"})
+    command = r.body["id"]
+
+    async def panel() -> str:
+        r = await api.post("/interactions", owner.token, json={
+            "type": 2, "application_id": bot.id, "channel_id": channel,
+            "data": {"id": command, "name": "panel", "type": 1}})
+        assert r.status == 204, r.body
+        e = last(events, "INTERACTION_CREATE").data
+        r = await api.post(f"/interactions/{e['id']}/{e['token']}/callback?with_response=1",
+                           None, json={"type": 4, "data": {
+                               "content": "Panel", "flags": 64, "components": COMPONENTS[:1]}})
+        assert r.status == 200, r.body
+        message = r.body["resource"]["message"]
+        assert message["flags"] & 64 and message["components"][0]["components"][0][
+            "custom_id"] == "yes"
+        return str(message["id"])
+
+    mid = await panel()
+    assert_error(await click(api, member, channel, mid, {"custom_id": "yes",
+                                                          "component_type": 2}), 404, 10008)
+    assert (await click(api, owner, channel, mid, {"custom_id": "yes",
+                                                    "component_type": 2})).status == 204
+    e = last(events, "INTERACTION_CREATE").data
+    assert e["message"]["id"] == mid and e["message"]["flags"] & 64
+    r = await api.post(f"/interactions/{e['id']}/{e['token']}/callback?with_response=1", None,
+                       json={"type": 7, "data": {"content": "Done", "components": []}})
+    assert r.status == 200, r.body
+    assert r.body["resource"]["message"]["content"] == "Done"
+    update = last(events, "MESSAGE_UPDATE")
+    assert update.user_ids == (int(owner.id),) and update.data["id"] == mid
+    assert update.data["components"] == []
+    # Its button is gone now.
+    assert_error(await click(api, owner, channel, mid, {"custom_id": "yes",
+                                                         "component_type": 2}), 400, 50035)
+
+    mid = await panel()
+    await click(api, owner, channel, mid, {"custom_id": "yes", "component_type": 2})
+    e = last(events, "INTERACTION_CREATE").data
+    assert (await api.post(f"/interactions/{e['id']}/{e['token']}/callback", None,
+                           json={"type": 6})).status == 204
+    hook = f"/webhooks/{bot.id}/{e['token']}/messages/@original"
+    assert (await api.get(hook, None)).body["id"] == mid
+    r = await api.patch(hook, None, json={"content": "Later"})
+    assert r.status == 200 and r.body["id"] == mid and r.body["content"] == "Later"
+    assert_error(await api.patch(hook, None, json={"content": "x" * 5000}), 400, 50035)
+    assert last(events, "MESSAGE_UPDATE").user_ids == (int(owner.id),)

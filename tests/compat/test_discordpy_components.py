@@ -191,3 +191,41 @@ async def test_autocomplete_and_a_command_in_the_bots_dm(pointed: Server,
         assert r.status == 204, r.body
         seen = await until(ws, "MESSAGE_CREATE", lambda d: d["content"].startswith("hi in"))
         assert seen["content"] == "hi in a dm" and seen["channel_id"] == dm.body["id"]
+
+
+async def test_a_view_on_an_ephemeral_response(pointed: Server, world: World) -> None:
+    """``response.send_message(view=..., ephemeral=True)``: the user clicks its button (the
+    message is in no history: its interaction keeps it) and the view's callback edits it
+    (``edit_message``, callback 7), seen by the user alone."""
+    client = _client()
+    tree = app_commands.CommandTree(client)
+    guild = discord.Object(id=int(world.guild["id"]))
+    clicked: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+
+    class Confirm(discord.ui.View):
+        @discord.ui.button(label="Confirm", style=discord.ButtonStyle.success)
+        async def confirm(self, interaction: discord.Interaction,
+                          button: discord.ui.Button[Any]) -> None:
+            await interaction.response.edit_message(content="confirmed", view=None)
+            clicked.set_result(interaction.message.id if interaction.message else 0)
+
+    @app_commands.command(description="A private panel")
+    async def panel(interaction: discord.Interaction) -> None:
+        await interaction.response.send_message("Sure?", view=Confirm(), ephemeral=True)
+
+    tree.add_command(panel, guild=guild)
+    async with pointed.connect() as ws, running(client, world.bot.token):
+        await ws.identify(world.user.token)
+        synced = {c.name: c.id for c in await asyncio.wait_for(tree.sync(guild=guild), TIMEOUT)}
+        r = await world.api.post("/interactions", world.user.token, json={
+            "type": 2, "application_id": world.bot.id, "guild_id": world.guild["id"],
+            "channel_id": world.channel_id,
+            "data": {"id": str(synced["panel"]), "name": "panel", "type": 1}})
+        assert r.status == 204, r.body
+        message = await until(ws, "MESSAGE_CREATE", lambda d: d["content"] == "Sure?")
+        assert message["flags"] & 64
+        (button,) = _components(message).values()
+        await _click(world, message, {"custom_id": button["custom_id"], "component_type": 2})
+        update = await until(ws, "MESSAGE_UPDATE", lambda d: d["id"] == message["id"])
+        assert update["content"] == "confirmed" and update["components"] == []
+        assert await asyncio.wait_for(clicked, TIMEOUT) == int(message["id"])

@@ -84,3 +84,18 @@ async def test_state_kept_set_by_the_answer_and_taken_once(meta_store: MetaStore
     got = await meta_store.get_interaction(501)
     assert got is not None and got.state is None
     assert await meta_store.take_interaction_state(501, '{"m": 1}') is False
+
+
+async def test_found_by_its_ephemeral_original(meta_store: MetaStore) -> None:
+    """An ephemeral response's message (kept on its interaction) is found by its id; a
+    stored (not ephemeral) one is not, nor an unknown id."""
+    await meta_store.create_interaction(interaction(500), NOW - 1)
+    assert await meta_store.acknowledge_interaction(500, 4, original_id=700, ephemeral=True,
+                                                    original='{"id": "700"}')
+    await meta_store.create_interaction(interaction(501, "h2"), NOW - 1)
+    assert await meta_store.acknowledge_interaction(501, 4, original_id=701, ephemeral=False,
+                                                    original=None)
+    got = await meta_store.interaction_by_original(700)
+    assert got is not None and got.id == 500 and got.original == '{"id": "700"}'
+    assert await meta_store.interaction_by_original(701) is None
+    assert await meta_store.interaction_by_original(702) is None
