@@ -46,6 +46,7 @@ import hashlib
 import hmac
 import json
 import secrets
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
 
@@ -250,7 +251,7 @@ async def _component(p: Platform, user: User, body: Json, channel_id: int, data:
     else:
         owner = await ephemeral_owner(p, user.id, channel_id, message_id)
         rendered = json.loads(owner.original or "{}")
-        application_id = int(rendered["author"]["id"])
+        application_id = owner.application_id
         components = tuple(rendered.get("components") or ())
     if body.get("application_id") is not None and snowflake_value(
             body["application_id"], "application_id") != application_id:
@@ -296,6 +297,10 @@ async def _modal_submit(p: Platform, user: User, body: Json, channel_id: int,
         found = await p.messages.get_message(channel_id, shown.message_id)
         if found is not None:
             message = (await render(p, place.view.channel, [found], members=True))[0]
+        else:  # an ephemeral response's, if still kept
+            with suppress(ApiError):
+                owner = await ephemeral_owner(p, user.id, channel_id, shown.message_id)
+                message = json.loads(owner.original or "{}")
     out: Json = {"custom_id": modal["custom_id"], "components": components}
     await _dispatch(p, user, place, MODAL_SUBMIT, out, targets, message_id=shown.message_id,
                     message=message)

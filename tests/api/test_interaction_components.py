@@ -341,3 +341,21 @@ async def test_components_of_an_ephemeral_response(api: Api, platform: Platform,
     assert r.status == 200 and r.body["id"] == mid and r.body["content"] == "Later"
     assert_error(await api.patch(hook, None, json={"content": "x" * 5000}), 400, 50035)
     assert last(events, "MESSAGE_UPDATE").user_ids == (int(owner.id),)
+    # A modal from an ephemeral response's button: its submit carries that message, and 7
+    # edits it.
+    mid = await panel()
+    await click(api, owner, channel, mid, {"custom_id": "yes", "component_type": 2})
+    e = last(events, "INTERACTION_CREATE").data
+    assert (await api.post(f"/interactions/{e['id']}/{e['token']}/callback", None,
+                           json={"type": 9, "data": MODAL})).status == 204
+    r = await api.post("/interactions", owner.token, json={
+        "type": 5, "application_id": bot.id, "channel_id": channel,
+        "data": {"id": e["id"], "custom_id": "fb", "components": [
+            {"type": 1, "components": [{"type": 4, "custom_id": "name", "value": "Ada"}]}]}})
+    assert r.status == 204, r.body
+    got = last(events, "INTERACTION_CREATE").data
+    assert got["type"] == 5 and got["message"]["id"] == mid and got["message"]["flags"] & 64
+    assert (await api.post(f"/interactions/{got['id']}/{got['token']}/callback", None,
+                           json={"type": 7, "data": {"content": "Thanks"}})).status == 204
+    update = last(events, "MESSAGE_UPDATE")
+    assert update.data["id"] == mid and update.data["content"] == "Thanks"
