@@ -30,9 +30,9 @@ cluster client's pipeline sends each to the master owning the channel's slot) an
 (:class:`_Link`; one connection, plain ``SUBSCRIBE``, with one Redis). Redis keeps order per
 connection only, so ``s`` dedupes per (publisher, master), and an event sent to channels on
 several masters carries ``m`` and is deduped by its ``s`` in a bounded set. A master's lost
-connection is a gap for its channels only; a channel Redis unsubscribes because its slot
-moved ends the connection the same way, and the cluster's slots are read again before it is
-opened again.
+connection is a gap for its channels only (the cluster's slots are read again before it is
+opened again); a channel Redis unsubscribes because its slot moved (a resharding) is
+subscribed on its new master once the slots are read again, a gap for that channel alone.
 
 Own events are delivered locally right away (the in-process :class:`MemoryBus` path, next loop
 iteration) and their copies coming back from Redis are ignored.
@@ -124,6 +124,7 @@ class _Link:
     Attributes:
         name: the master's node name (``host:port``); "" for a single Redis.
         wanted: the channels it must subscribe (``RedisBus._assign`` places each channel).
+        active: the channels its connection subscribes now.
         unproven: channels subscribed anew after they may have missed events (the
             connection was lost, or the channel moved here from another master): their gap
             is reported when the PING sent after their subscription is answered.
@@ -133,12 +134,13 @@ class _Link:
         down_since: loop time the connection was lost; None while it holds.
     """
 
-    __slots__ = ("down_since", "dirty", "name", "pings", "retired", "task", "unproven",
-                 "unsubscribing", "waiters", "wanted")
+    __slots__ = ("active", "down_since", "dirty", "name", "pings", "retired", "task",
+                 "unproven", "unsubscribing", "waiters", "wanted")
 
     def __init__(self, name: str) -> None:
         self.name = name
         self.wanted: set[bytes] = set()
+        self.active: set[bytes] = set()
         self.unproven: set[bytes] = set()
         self.unsubscribing: set[bytes] = set()
         self.waiters: list[asyncio.Future[None]] = []
@@ -206,6 +208,7 @@ class RedisBus:
         self._link_of: dict[bytes, _Link] = {}
         self._topology_version = 0
         self._topology_lock = asyncio.Lock()
+        self._refresh_task: asyncio.Task[None] | None = None
         self._seq = 0
         self._seen: dict[str, int] = {}  # publisher (@ master, on a Cluster) -> last seq
         self._copies: dict[tuple[str, int], None] = {}  # see _copy_heard
@@ -271,6 +274,8 @@ class RedisBus:
         for link in links:
             link.retired = True
         tasks = self._tasks + [link.task for link in links if link.task is not None]
+        if self._refresh_task is not None:
+            tasks.append(self._refresh_task)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -433,6 +438,7 @@ class RedisBus:
             new = self._link_of.get(channel)
             if new is not None and new is not old:
                 self._continuity.forget(channel)
+                old.unproven.discard(channel)  # proven by its new link's PING, not the old's
                 new.unproven.add(channel)
         for name, link in list(self._links.items()):
             if not link.wanted:  # never the broadcast channel's: it is always wanted
@@ -442,6 +448,29 @@ class RedisBus:
                     link.task.cancel()
                 link.release_waiters()  # subscribed() sees the new version and asks again
         self._topology_version += 1
+
+    def _moved(self, link: _Link, channel: bytes) -> None:
+        """Redis unsubscribed ``channel`` unasked: its slot moved to another master (a
+        resharding). Read the slots again: ``_assign`` subscribes it on its new master, and its
+        gap is reported once that subscription is proven; the link's other channels go on."""
+        link.active.discard(channel)
+        self._continuity.forget(channel)
+        if channel in link.wanted:
+            link.unproven.add(channel)
+        logger.warning("redis bus: shard channel %r moved away from %s; reading the cluster's "
+                       "slots again", channel, link.name)
+        if self._refresh_task is None or self._refresh_task.done():
+            self._refresh_task = asyncio.get_running_loop().create_task(self._refresh_moved())
+
+    async def _refresh_moved(self) -> None:
+        try:
+            await self._refresh_topology()
+        except _FAILURES as exc:
+            # The channel stays wanted on its old link: re-subscribing it there fails with
+            # MOVED, which ends that connection, and its reconnect reads the slots again.
+            logger.warning("redis bus: cluster slots unreadable (%s)", _reason(exc))
+            for link in self._links.values():
+                link.dirty.set()
 
     async def _refresh_topology(self) -> None:
         """Read the cluster's slots again (after a node was lost) and re-place the channels."""
@@ -609,7 +638,7 @@ class RedisBus:
         reported then, ``_on_pong``).
         """
         loop = asyncio.get_running_loop()
-        active: set[bytes] = set()
+        active = link.active = set()  # what this connection subscribes
         subscribe, unsubscribe = (("SSUBSCRIBE", "SUNSUBSCRIBE") if self._sharded
                                   else ("SUBSCRIBE", "UNSUBSCRIBE"))
         next_ping = loop.time() + self._ping_interval
@@ -669,10 +698,7 @@ class RedisBus:
             elif kind == b"pong" and reply[1]:
                 self._on_pong(link, reply[1])
             elif kind == b"sunsubscribe" and reply[1] not in link.unsubscribing:
-                # Not asked for: the channel's slot moved to another node (resharding).
-                # Treated as a lost connection: the topology is read again and every channel
-                # of the link subscribed anew, and their gap reported.
-                raise RedisConnectionError(f"shard channel {reply[1]!r} moved")
+                self._moved(link, reply[1])
             elif kind == b"sunsubscribe" or kind == b"unsubscribe":
                 link.unsubscribing.discard(reply[1])
 

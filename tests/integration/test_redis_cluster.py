@@ -326,3 +326,63 @@ async def test_a_message_sent_on_one_worker_reaches_a_session_on_the_other(
             assert back["d"]["content"] == "and back"
     served.proc.send_signal(signal.SIGTERM)
     assert served.proc.wait(20) == 0
+
+
+async def node_ids(url: str) -> dict[str, str]:
+    """Each master's ``host:port`` and its cluster node id."""
+    admin = redis.asyncio.Redis.from_url(url)
+    try:
+        out = {}
+        for line in (await admin.execute_command("CLUSTER", "NODES")).decode().splitlines():
+            node_id, address, flags, *_ = line.split()
+            if "master" in flags:
+                out[address.split("@")[0]] = node_id
+        return out
+    finally:
+        await admin.aclose()
+
+
+async def test_a_channel_whose_slot_moves_is_subscribed_on_its_new_master(
+    redis_cluster_url: str,
+) -> None:
+    prefix = new_prefix()
+    slots = await masters(redis_cluster_url)
+    channel = f"{prefix}g:{G1}".encode()
+    source = master_of(channel, slots)
+    async with open_bus(redis_cluster_url, 0, prefix, cluster=True) as a, \
+            open_bus(redis_cluster_url, 1, prefix, cluster=True) as b:
+        got = Collector()
+        b.subscribe(got)
+        gaps: list[Gap] = []
+        reported = asyncio.Event()
+        b.watch_gaps(lambda gap: (gaps.append(gap), reported.set()))
+        b.interest(G1)
+        await b.subscribed()
+        a.publish([Event("MESSAGE_CREATE", {"i": 1}, guild_id=G1, channel_id=7)])
+        await got.wait(1)
+        # Hand the channel's (keyless) slot to another master, as a resharding does.
+        ids = await node_ids(redis_cluster_url)
+        target = next(node for node in ids if node != source)
+        slot = key_slot(channel)
+        for node in [target, source, *(n for n in ids if n not in (source, target))]:
+            admin = redis.asyncio.Redis.from_url(f"redis://{node}")
+            try:
+                await admin.execute_command("CLUSTER", "SETSLOT", slot, "NODE", ids[target])
+            finally:
+                await admin.aclose()
+        # Redis unsubscribes the channel on its old master: the bus reads the slots again,
+        # subscribes it on the new one and reports the gap for that guild.
+        async with asyncio.timeout(10):
+            await reported.wait()
+        await asyncio.sleep(0.05)
+        # That guild alone: the master's other channels (maybe the broadcast) went on.
+        assert gaps == [Gap(frozenset({G1}), frozenset())] and b.gaps == 0
+        assert b._link_of[channel].name == target
+        await b.subscribed()
+        assert await shard_numsub(redis_cluster_url, channel, await masters(redis_cluster_url)) \
+            == 1
+        for i in range(2, 20):  # the publisher learns of the move from MOVED
+            a.publish([Event("MESSAGE_CREATE", {"i": i}, guild_id=G1, channel_id=7)])
+            await asyncio.sleep(0)
+        await got.wait(19)
+        assert [e.data["i"] for e in got.events] == list(range(1, 20))
