@@ -23,7 +23,10 @@ As Discord's ("Receiving and Responding"):
   any message. With flag 64 (EPHEMERAL) it is neither stored nor sent to the channel: one
   MESSAGE_CREATE (flags 64) to the invoker's sessions only; an ephemeral ``@original`` is kept
   with the interaction (its JSON) so that it can be read, edited (MESSAGE_UPDATE) and deleted
-  (MESSAGE_DELETE), again to the invoker only.
+  (MESSAGE_DELETE), again to the invoker only. Its components may be used: a click names it
+  (``core.interactions.ephemeral_owner``), and 6/7 and the click's ``@original`` act on the
+  JSON its interaction keeps. 6 answering a modal submitted from a command (no message)
+  acknowledges it, nothing more.
 - A modal (9), checked as :func:`core.components.parse_modal` does, is kept with the
   interaction for its submit, and sent to the invoker's sessions as an
   ``INTERACTION_MODAL_CREATE`` dispatch (Discord's client event: ``id`` the interaction, which
