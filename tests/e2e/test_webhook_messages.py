@@ -1,5 +1,6 @@
 """A webhook's messages in the web client: shown under the webhook's name (or the one the
-execute gave), with its avatar from the CDN and an APP tag, never as a member's message."""
+execute gave), with its avatar from the CDN and an APP tag, never as a member's message.
+A member's own avatar shows in the member list the same way."""
 
 from __future__ import annotations
 
@@ -32,10 +33,17 @@ def test_webhook_messages_show_its_name_avatar_and_tag(
     avatar = "data:image/png;base64," + base64.b64encode(png(8, 8)).decode()
     hook = rest.call("POST", f"/channels/{channel}/webhooks", alice_token,
                      {"name": "Deploy Bot", "avatar": avatar})
+    alice_user = rest.call("PATCH", "/users/@me", alice_token, {"avatar": avatar})
     bob = new_page("bob")
     log_in_with_token(bob, server.url, bob_token)
     expect(bob.locator(".chat-title")).to_have_text("# general", timeout=UI_MS)
     wait_live(bob)
+
+    alice_id, alice_avatar = alice_user["id"], alice_user["avatar"]
+    face = bob.locator(f'.member[data-user-id="{alice_id}"] img.avatar-image')
+    expect(face).to_have_attribute("src", re.compile(rf"^/avatars/{alice_id}/{alice_avatar}\.png"))
+    bob.wait_for_function("img => img.complete && img.naturalWidth === 8", arg=face.element_handle(),
+                          timeout=UI_MS)
 
     execute = f"/webhooks/{hook['id']}/{hook['token']}?wait=true"
     rest.call("POST", execute, None, {"content": "build 42 passed"})

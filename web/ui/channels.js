@@ -1,8 +1,8 @@
 // The sidebar: guild name with the invite button, the channel list, and my user panel.
 
-import { h, hue, initials, replaceChildren } from "./dom.js";
+import { h, replaceChildren } from "./dom.js";
 import { icon } from "./icons.js";
-import { applyHue } from "./message.js";
+import { applyHue, avatar as userAvatar } from "./message.js";
 
 export class ChannelList {
   /**
@@ -79,8 +79,8 @@ export class ChannelList {
     const me = this.store.me;
     if (!me) return;
     const status = this.store.status(me.id);
-    const avatar = h("div", { class: "avatar small", "aria-hidden": "true", dataset: { hue: String(hue(me.id)) } },
-      initials(me.username), h("span", { class: `status-dot ${status}` }));
+    const avatar = userAvatar(me, me.username, " small");
+    avatar.append(h("span", { class: `status-dot ${status}` }));
     applyHue(avatar);
     replaceChildren(this.user, avatar,
       h("div", { class: "user-names" },

@@ -2,9 +2,9 @@
 // buttons on the members I may remove (KICK_MEMBERS / BAN_MEMBERS and a higher role).
 
 import { Permission } from "../permissions.js";
-import { h, hue, initials, replaceChildren } from "./dom.js";
+import { h, replaceChildren } from "./dom.js";
 import { icon } from "./icons.js";
-import { applyHue } from "./message.js";
+import { applyHue, avatar as userAvatar } from "./message.js";
 
 export class MemberList {
   /**
@@ -48,8 +48,8 @@ export class MemberList {
     return h("section", { class: "member-group", "aria-label": title },
       h("h2", {}, title),
       h("ul", {}, entries.map(({ member, name, status }) => {
-        const avatar = h("div", { class: "avatar small", "aria-hidden": "true", dataset: { hue: String(hue(member.user.id)) } },
-          initials(name), h("span", { class: `status-dot ${status}` }));
+        const avatar = userAvatar(member.user, name, " small");
+        avatar.append(h("span", { class: `status-dot ${status}` }));
         applyHue(avatar);
         const kick = this.store.canModerate(guild.id, member.user.id, Permission.KICK_MEMBERS);
         const ban = this.store.canModerate(guild.id, member.user.id, Permission.BAN_MEMBERS);
