@@ -78,3 +78,7 @@ def test_a_thread_from_a_message_shows_in_the_list_and_opens_for_both(
     link(alice, "launch plan").click()
     for text in ("first: a date", "next friday?", "or monday"):
         expect(message(alice, text)).to_be_visible(timeout=UI_MS)
+    # A reload in the thread comes back to it (its address names it).
+    alice.reload()
+    expect(alice.locator(".chat-title")).to_have_text("# general › launch plan", timeout=UI_MS)
+    expect(message(alice, "or monday")).to_be_visible(timeout=UI_MS)
