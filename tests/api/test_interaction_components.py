@@ -359,3 +359,25 @@ async def test_components_of_an_ephemeral_response(api: Api, platform: Platform,
                            json={"type": 7, "data": {"content": "Thanks"}})).status == 204
     update = last(events, "MESSAGE_UPDATE")
     assert update.data["id"] == mid and update.data["content"] == "Thanks"
+
+
+async def test_no_click_where_the_clicker_cannot_see(api: Api, platform: Platform,
+                                                     events: list[Event]) -> None:
+    """A member denied a channel cannot use the components of a bot's message there (nor
+    learn anything of it): 403/404, no INTERACTION_CREATE, the message's text in no answer."""
+    owner, bot, channel = await setup(api, platform)
+    guild_id = (await api.get(f"/channels/{channel}", owner.token)).body["guild_id"]
+    member = await api.register()
+    await add_member(platform, {"id": guild_id}, member)
+    r = await api.put(f"/channels/{channel}/permissions/{member.id}", owner.token,
+                      json={"type": 1, "allow": "0", "deny": str(1 << 10)})
+    assert r.status == 204, r.body
+    sent = await api.post(f"/channels/{channel}/messages", bot.token, bot=True,
+                          json={"content": "zq-secret-panel", "components": COMPONENTS})
+    before = len([e for e in events if e.name == "INTERACTION_CREATE"])
+    for data in ({"custom_id": "yes", "component_type": 2},
+                 {"custom_id": "nope", "component_type": 2}):
+        r = await click(api, member, channel, sent.body["id"], data)
+        assert r.status in (403, 404), r.body
+        assert "zq-secret-panel" not in str(r.body)
+    assert len([e for e in events if e.name == "INTERACTION_CREATE"]) == before
