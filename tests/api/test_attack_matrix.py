@@ -234,6 +234,9 @@ MEMBER_MAY = {
     ("GET", "/guilds/{guild_id}/threads/active"),
     ("GET", "/channels/{channel_id}/threads/archived/public"),
     ("GET", "/channels/{channel_id}/users/@me/threads/archived/private"),
+    # The slash-command picker's list (Discord's own client route): every member may read the
+    # commands of the guild's bots that they may run there; an outsider is refused (50001).
+    ("GET", "/guilds/{guild_id}/application-command-index"),
 }
 # Slots of a route that name no object but a position: never swapped alone.
 MARKERS = {
@@ -549,11 +552,12 @@ async def build_world(api: Api, routes: list[Route], platform: Platform | None =
                                          {"content": s["pthreadmsg"]}))["id"]
 
     # The member sees the guild, its role names, the public channel and the application's bot
-    # (a member); never the private channel, the DM, the invites or the outsider's guild.
+    # (a member) with the commands it offers there (the picker's application-command-index,
+    # as on Discord); never the private channel, the DM, the invites or the outsider's guild.
     hidden_from_member = [s[k] for k in ("priv", "privtopic", "privmsg", "privmsgf", "dmmsg",
                                          "xguild", "xchan", "xmsg", "xrole", "privhook",
                                          "pubhook", "hookmsg", "xhook", "gdm", "gdmmsg",
-                                         "cmd", "gcmd", "pthread", "pthreadmsg", "intmsg")]
+                                         "pthread", "pthreadmsg", "intmsg")]
     hidden_from_member += [ids[k] for k in ("pub_code", "priv_code", "x_code", "priv_hook_token",
                                             "pub_hook_token", "x_hook_token", "int_token",
                                             "x_int_token") if k in ids]
