@@ -177,6 +177,7 @@ class App {
       index: (guildId) => this.api.commandIndex(guildId),
       run: (entry, options) => this.runCommand(entry, options),
       setText: (text) => this.composer.setText(text),
+      getText: () => this.composer.input.value,
       focusText: () => this.composer.focus(),
     });
     this.composer.attachCommands(this.commands);

@@ -15,7 +15,7 @@ from typing import Any
 
 import aiohttp
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, Route, expect
 
 from tests.e2e.conftest import ARTIFACTS, ServerProcess
 from tests.e2e.test_browser import (  # noqa: F401 (rest: the fixture, used by name)
@@ -66,6 +66,7 @@ class CommandBot:
         self.base_url = base_url
         self.token = token
         self.received: list[dict[str, Any]] = []
+        self.commands_url = ""
         self.ready = threading.Event()
         self.loop = asyncio.new_event_loop()
         self.stopping: asyncio.Event | None = None
@@ -145,7 +146,8 @@ class CommandBot:
 @pytest.fixture
 def world(server: ServerProcess, rest: Rest) -> Iterator[tuple[str, str, CommandBot, str]]:  # noqa: F811
     """Alice's guild with Bob and a bot whose guild commands are COMMANDS, its session live:
-    (alice token, bob token, the bot, the bot's name)."""
+    (alice token, bob token, the bot, the bot's name); the bot's ``commands_url`` is where
+    it syncs them."""
     alice_token, _ = rest.register(_name("alice"))
     bob_token, _ = rest.register(_name("bob"))
     guild = rest.call("POST", "/guilds", alice_token, {"name": "Commands"})
@@ -159,6 +161,7 @@ def world(server: ServerProcess, rest: Rest) -> Iterator[tuple[str, str, Command
                          headers={"Authorization": f"Bot {bot_token}"}, data=COMMANDS)
     assert r.ok, r.text()
     bot = CommandBot(server.url, bot_token)
+    bot.commands_url = f"{server.url}/api/v10/applications/{bot_id}/guilds/{guild['id']}/commands"
     bot.start()
     try:
         yield alice_token, bob_token, bot, app["bot"].get("global_name") or app["bot"]["username"]
@@ -233,11 +236,38 @@ def test_a_slash_command_runs_from_the_picker_and_the_bot_answers(
     secret.get_by_role("button", name="Dismiss message").click()
     expect(message(alice, "rolled a d6")).to_have_count(0)
 
-    assert [d["name"] for d in bot.received] == ["roll", "roll", "coin"]
+    # A command the bot syncs now is listed at the next "/" (the index is read again).
+    synced = alice.request.put(bot.commands_url, headers={"Authorization": f"Bot {bot.token}"},
+                               data=[*COMMANDS, {"name": "weather", "description": "Today's"}])
+    assert synced.ok, synced.text()
+    box.press_sequentially("/")
+    expect(listed.locator(".command-name")).to_have_text(
+        ["/coin flip", "/poll", "/roll", "/weather"], timeout=UI_MS)
+    box.press("Escape")
+    box.fill("")
+
+    # In a fresh page, Enter pressed while the commands are still being read picks the first
+    # match once they arrive; "/roll" is never sent as a message.
+    alice.reload()
+    open_chat(alice, server.url, alice_token)
+    held: list[Route] = []
+    alice.route("**/application-command-index", lambda route: held.append(route))
+    box.press_sequentially("/roll")
+    expect(listed).to_contain_text("Loading commands")
+    box.press("Enter")
+    assert len(held) == 1
+    held[0].continue_()
+    form.get_by_label("sides").fill("12")
+    form.get_by_label("sides").press("Enter")
+    expect(message(bob, "rolled a d12")).to_be_visible(timeout=UI_MS)
+    expect(message(bob, "/roll")).to_have_count(0)
+
+    assert [d["name"] for d in bot.received] == ["roll", "roll", "coin", "roll"]
     assert bot.received[0]["options"] == [{"type": 4, "name": "sides", "value": 20}]
     assert bot.received[1]["options"] == [{"type": 4, "name": "sides", "value": 6},
                                           {"type": 5, "name": "secret", "value": True}]
     assert [(o["type"], o["name"]) for o in bot.received[2]["options"]] == [(1, "flip")]
+    assert bot.received[3]["options"] == [{"type": 4, "name": "sides", "value": 12}]
 
 
 def test_buttons_selects_and_modals_of_a_bot_message(

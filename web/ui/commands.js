@@ -53,8 +53,8 @@ export function commandOptions(entry, values) {
 export class CommandPicker {
   /**
    * @param {{store, index: (guildId) => Promise<object>, run: (entry, options) => Promise<void>,
-   *   setText: (text: string) => void, focusText: () => void}} deps index reads the guild's
-   *   commands; run sends the interaction; setText and focusText act on the message box
+   *   setText: (text: string) => void, getText: () => string, focusText: () => void}} deps index
+   *   reads the guild's commands; run sends the interaction; the others act on the message box
    */
   constructor(deps) {
     this.deps = deps;
@@ -86,10 +86,24 @@ export class CommandPicker {
     }
     const m = /^\/([^\s]*)$/.exec(text);
     if (!m || !this.guildId) return this.hideList();
+    // A fresh "/" reads the index again in the background (a bot may have synced its
+    // commands since); the list shows what is known meanwhile.
+    if (text === "/" && this.list.hidden && this.entries) this.refresh();
     this.filter("/" + m[1].toLowerCase());
   }
 
+  refresh() {
+    const guildId = this.guildId;
+    this.deps.index(guildId).then((index) => {
+      if (guildId !== this.guildId) return;
+      this.entries = flattenCommands(index);
+      const m = /^\/([^\s]*)$/.exec(this.deps.getText());
+      if (m && !this.selected && !this.list.hidden) this.filter("/" + m[1].toLowerCase());
+    }).catch(() => {}); // the known list stays
+  }
+
   async filter(prefix) {
+    this.prefix = prefix;
     if (!this.entries) {
       const guildId = this.guildId;
       this.loading ??= this.deps.index(guildId).then((index) => {
@@ -100,11 +114,16 @@ export class CommandPicker {
       replaceChildren(this.list, h("li", { class: "command-empty" }, "Loading commands…"));
       this.list.hidden = false;
       await this.loading;
-      if (!this.entries) return;
+      // Only the newest keystroke's filter draws (they all waited for the same read).
+      if (!this.entries || prefix !== this.prefix) return;
     }
     this.matches = this.entries.filter((e) => e.label.startsWith(prefix)).slice(0, LIST_MAX);
     this.active = 0;
     this.renderList();
+    if (this.chooseWhenReady) {
+      this.chooseWhenReady = false;
+      if (this.matches.length) this.choose(this.matches[0]);
+    }
   }
 
   renderList() {
@@ -128,6 +147,7 @@ export class CommandPicker {
   }
 
   close() {
+    this.chooseWhenReady = false;
     this.hideList();
     this.selected = null;
     this.form.hidden = true;
@@ -136,6 +156,13 @@ export class CommandPicker {
 
   /** Keys in the message box while the list or a form is open; true when taken here. */
   handleKey(ev) {
+    if (!this.list.hidden && !this.entries && (ev.key === "Enter" || ev.key === "Tab")) {
+      // Still reading the commands: the first match is chosen once they are here (the
+      // "/name" typed is never sent as a message).
+      ev.preventDefault();
+      this.chooseWhenReady = true;
+      return true;
+    }
     if (!this.list.hidden && this.matches.length) {
       if (ev.key === "ArrowDown" || ev.key === "ArrowUp") {
         const n = this.matches.length;
