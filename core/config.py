@@ -83,6 +83,11 @@ class Config:
             from it): the bus uses sharded pub/sub (``SSUBSCRIBE``/``SPUBLISH``, one channel
             per guild, each on the master owning its slot) and the caches the Cluster client.
             Off (default): one Redis. Needs a ``redis://`` or ``rediss://`` URL.
+        bus_recovery_log: with Redis, each bus channel (guild, user, broadcast) also keeps its
+            last ~N published messages in a capped stream; a worker whose subscription was
+            lost reads what it missed from there and its sessions go on, instead of all being
+            told to identify again (op 9). A gap the log no longer covers is still told.
+            0 (default): no log (one fewer Redis write per publish, docs/architecture.md).
         sqlite_synchronous: SQLite ``synchronous`` pragma; FULL makes every commit durable.
         batch_max_messages: messages per write batch; a full batch is flushed at once.
         gil_switch_interval_ms: the worker's ``sys.setswitchinterval``, in ms: how long a
@@ -170,6 +175,7 @@ class Config:
     mongo_url: str = ""
     redis_url: str = ""
     redis_cluster: bool = False
+    bus_recovery_log: int = 0
     sqlite_synchronous: str = "FULL"
     batch_max_messages: int = 256
     batch_max_delay_ms: float = 0.0
@@ -241,6 +247,8 @@ class Config:
         _check_url("postgres_url", self.postgres_url, ("postgres", "postgresql"))
         _check_url("mongo_url", self.mongo_url, ("mongodb", "mongodb+srv"))
         _check_url("redis_url", self.redis_url, ("redis", "rediss", "unix"))
+        if not 0 <= self.bus_recovery_log <= 1_000_000:
+            raise ConfigError("bus_recovery_log must be 0 (off) .. 1000000 messages per channel")
         if self.redis_cluster and not self.redis_url.startswith(("redis://", "rediss://")):
             raise ConfigError("redis_cluster needs a redis:// or rediss:// redis_url (one node "
                               "of the cluster)")

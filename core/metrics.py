@@ -249,8 +249,12 @@ class _Live(Collector):
                                         buckets=buckets, sum_value=lag.sum_s)
             yield GaugeMetricFamily(_P + "loop_lag_max_seconds", "The largest event loop lag "
                                     "since the start", value=lag.max_s)
-        for attr, doc in (("gaps", "Times the Redis bus subscriber was lost and restored (events "
-                                   "published meanwhile may be lost: every session is told)"),
+        for attr, doc in (("gaps", "Times a Redis bus subscriber connection was lost and "
+                                   "restored (what was published meanwhile is read from the "
+                                   "recovery log, or its sessions are told)"),
+                          ("recovered", "Channels whose missed messages the Redis bus read "
+                                        "back from their recovery log after a lost "
+                                        "subscription (their sessions went on)"),
                           ("dropped", "Events the Redis bus dropped because its outbox was full"),
                           ("offset_gaps", "Messages whose offset skipped some of its publisher's "
                                           "chain on a channel (their guild's sessions are told)"),

@@ -163,7 +163,8 @@ async def open_platform(config: Config, index: int = 0) -> Platform:
     if config.redis_url:
         from core.bus.redis import open_redis_bus
 
-        bus = await open_redis_bus(config.redis_url, index, cluster=config.redis_cluster)
+        bus = await open_redis_bus(config.redis_url, index, cluster=config.redis_cluster,
+                                   log_max=config.bus_recovery_log)
     try:
         # Slot and lane (gateway.supervised): with the node id, bits no other live process has.
         ids = SnowflakeGenerator.for_worker(config.node_id, index % LANE, index // LANE)

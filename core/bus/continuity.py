@@ -114,6 +114,11 @@ class Continuity:
         state[1] = last
         return Verdict.GAP
 
+    def position(self, channel: bytes, publisher: str) -> tuple[int, int] | None:
+        """The chain epoch and last offset heard of ``publisher`` on ``channel``, if any."""
+        state = self._channels.get(channel, {}).get(publisher)
+        return None if state is None else (int(state[0]), int(state[1]))
+
     def forget(self, channel: bytes) -> None:
         """``channel`` was unsubscribed: what is heard after a new subscription starts anew."""
         self._channels.pop(channel, None)

@@ -39,11 +39,14 @@ iteration) and their copies coming back from Redis are ignored.
 
 Failures. Redis pub/sub is at-most-once; this bus never loses an event silently. When the
 subscriber connection is lost it is opened again with backoff, everything of interest is
-subscribed again, and the gap is logged with its duration and counted (``gaps``). What was
-published meanwhile is not kept anywhere (no log: see docs/architecture.md, "Bus
-continuity"), so once resubscribed the bus reports a :class:`~core.events.Gap` for everything
-(``watch_gaps``): the hub ends every local session with op 9 and no RESUME, and clients
-identify again and refetch. A message whose offset skips some of its chain (``offset_gaps``)
+subscribed again, and the gap is logged with its duration and counted (``gaps``). Without a
+recovery log, what was published meanwhile is not kept anywhere, so once resubscribed the bus
+reports a :class:`~core.events.Gap` for everything (``watch_gaps``): the hub ends every local
+session with op 9 and no RESUME, and clients identify again and refetch. With one
+(``log_max``: each PUBLISH also appended to its channel's capped stream, ``LOG_SUFFIX``), the
+missed messages are read from the logs and delivered (``recovered``), and only a channel
+whose log was trimmed past what was missed is a gap (docs/architecture.md, "Bus
+continuity"). A message whose offset skips some of its chain (``offset_gaps``)
 reports a gap for its channel's guild or user only. A silent dead peer is noticed by a PING
 every ``PING_INTERVAL_S`` when idle. While publishing fails, events wait in a buffer of
 ``outbox_max`` events; beyond it the oldest are dropped and counted (``dropped``), and the
@@ -59,7 +62,7 @@ import logging
 import random
 import secrets
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -79,6 +82,7 @@ from core.store.redis import redis_address
 __all__ = [
     "BROADCAST_PREFIXES",
     "OUTBOX_MAX",
+    "LOG_SUFFIX",
     "USER_FANOUT_MAX",
     "RedisBus",
     "open_redis_bus",
@@ -108,6 +112,13 @@ CLOSE_FLUSH_TIMEOUT_S = 2.0
 _SEEN_MAX = 1024
 # Events sent to channels on several masters of a Cluster remembered (their second copy).
 _COPIES_MAX = 65_536
+# The recovery log (``log_max``): its key is the channel's name with this suffix, and it
+# lives this long after the channel's last publish, in ms (a capped stream per channel).
+LOG_SUFFIX = b":log"
+LOG_TTL_MS = 300_000
+# Messages of one channel held, at most, while its missed range is read from the log; past
+# it the channel's gap is reported and what was held is delivered.
+HOLD_MAX = 10_000
 # How often, at most, the offsets of publishers gone quiet are forgotten, in seconds.
 EXPIRY_INTERVAL_S = 60.0
 
@@ -134,8 +145,9 @@ class _Link:
         down_since: loop time the connection was lost; None while it holds.
     """
 
-    __slots__ = ("active", "down_since", "dirty", "name", "pings", "retired", "task",
-                 "unproven", "unsubscribing", "waiters", "wanted")
+    __slots__ = ("active", "anchors", "down_since", "dirty", "generation", "held", "name",
+                 "pings", "retired", "task", "unanchored", "unproven", "unsubscribing",
+                 "waiters", "wanted")
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -144,17 +156,30 @@ class _Link:
         self.unproven: set[bytes] = set()
         self.unsubscribing: set[bytes] = set()
         self.waiters: list[asyncio.Future[None]] = []
-        self.pings: dict[bytes, tuple[list[asyncio.Future[None]], set[bytes]]] = {}
+        self.pings: dict[bytes, tuple[list[asyncio.Future[None]], set[bytes], set[bytes]]] = {}
+        # The recovery log (RedisBus ``log_max``): the log's last entry id when each channel's
+        # subscription was proven, channels subscribed whose anchor is still to read, and the
+        # live messages of each channel held while its missed range is read from the log.
+        self.anchors: dict[bytes, tuple[int, int]] = {}
+        self.unanchored: set[bytes] = set()
+        self.held: dict[bytes, list[bytes]] = {}
+        self.generation = 0  # connections lost so far: a log read of an older one is stale
         self.down_since: float | None = None
         self.dirty = asyncio.Event()
         self.task: asyncio.Task[None] | None = None
         self.retired = False
 
     def release_waiters(self) -> None:
-        for waiter in self.waiters + [w for ws, _ in self.pings.values() for w in ws]:
+        for waiter in self.waiters + [w for ws, _, _ in self.pings.values() for w in ws]:
             if not waiter.done():
                 waiter.set_result(None)
         self.waiters = []
+
+    def drop(self, channel: bytes) -> None:
+        """``channel`` left this link: forget what the recovery log kept of it here."""
+        self.anchors.pop(channel, None)
+        self.unanchored.discard(channel)
+        self.held.pop(channel, None)
 
 
 class RedisBus:
@@ -170,6 +195,10 @@ class RedisBus:
         owns_client: close ``client`` in :meth:`aclose`.
         outbox_max: events buffered while publishing fails, at most (then oldest dropped).
         ping_interval_s: idle subscriber connection ping interval (dead after three).
+        log_max: with > 0, every PUBLISH is also added to its channel's recovery log (a
+            stream capped at about this many messages, ``LOG_SUFFIX``), and a resubscribed
+            channel's missed messages are read from it; a gap is reported only when the
+            log no longer holds them. 0: no log, every lost subscription is a gap.
 
     Attributes:
         gaps: times a subscriber connection was lost and then restored.
@@ -187,6 +216,7 @@ class RedisBus:
         owns_client: bool = False,
         outbox_max: int = OUTBOX_MAX,
         ping_interval_s: float = PING_INTERVAL_S,
+        log_max: int = 0,
     ) -> None:
         if _connection_kwargs(client).get("protocol") not in (2, "2"):
             raise ValueError("RedisBus needs a RESP2 client (Redis(..., protocol=2))")
@@ -209,6 +239,8 @@ class RedisBus:
         self._topology_version = 0
         self._topology_lock = asyncio.Lock()
         self._refresh_task: asyncio.Task[None] | None = None
+        self._log_max = log_max
+        self._side_tasks: set[asyncio.Task[None]] = set()  # log reads (anchors, recoveries)
         self._seq = 0
         self._seen: dict[str, int] = {}  # publisher (@ master, on a Cluster) -> last seq
         self._copies: dict[tuple[str, int], None] = {}  # see _copy_heard
@@ -231,6 +263,7 @@ class RedisBus:
         self.malformed = 0
         self.offset_gaps = 0
         self.loss_markers = 0
+        self.recovered = 0  # channels whose missed messages the log gave back
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -276,6 +309,7 @@ class RedisBus:
         tasks = self._tasks + [link.task for link in links if link.task is not None]
         if self._refresh_task is not None:
             tasks.append(self._refresh_task)
+        tasks += self._side_tasks
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -397,6 +431,7 @@ class RedisBus:
             link = self._link_of.pop(channel, None)
             if link is not None:
                 link.wanted.discard(channel)
+                link.drop(channel)
                 link.dirty.set()
         else:
             self._refs[channel] = count - 1
@@ -438,6 +473,7 @@ class RedisBus:
             new = self._link_of.get(channel)
             if new is not None and new is not old:
                 self._continuity.forget(channel)
+                old.drop(channel)  # what it missed meanwhile is its new link's gap
                 old.unproven.discard(channel)  # proven by its new link's PING, not the old's
                 new.unproven.add(channel)
         for name, link in list(self._links.items()):
@@ -455,6 +491,7 @@ class RedisBus:
         gap is reported once that subscription is proven; the link's other channels go on."""
         link.active.discard(channel)
         self._continuity.forget(channel)
+        link.drop(channel)
         if channel in link.wanted:
             link.unproven.add(channel)
         logger.warning("redis bus: shard channel %r moved away from %s; reading the cluster's "
@@ -531,9 +568,18 @@ class RedisBus:
         pipe = self._client.pipeline(transaction=False)
         origin = self.origin.encode()
         lost = self.dropped - self._dropped_announced
-        publish = pipe.spublish if self._sharded else pipe.publish
+        send = pipe.spublish if self._sharded else pipe.publish
         if lost:
-            publish(self._all, orjson.dumps({"w": self.origin, "lost": lost}))
+            send(self._all, orjson.dumps({"w": self.origin, "lost": lost}))
+        log_max = self._log_max
+
+        def publish(channel: bytes, message: bytes) -> None:
+            if log_max:  # logged first: what a subscriber hears is in the log already
+                key = channel + LOG_SUFFIX
+                pipe.xadd(key, {b"m": message}, maxlen=log_max, approximate=True)
+                pipe.pexpire(key, LOG_TTL_MS)
+            send(channel, message)
+
         channel, size, epoch, offset = b"", 0, 0, 0
         parts: list[bytes] = []
         for channels, positions, payload in batch:
@@ -622,9 +668,10 @@ class RedisBus:
             await asyncio.gather(*tasks, return_exceptions=True)
             # Waiters whose PING was lost wait for the next connection's first one.
             # Their channels are still unproven.
-            for waiters, unproven in link.pings.values():
+            for waiters, unproven, unanchored in link.pings.values():
                 link.waiters.extend(waiters)
                 link.unproven |= unproven
+                link.unanchored |= unanchored
             link.pings.clear()
         for task in done:
             task.result()  # re-raises why the session ended
@@ -653,16 +700,18 @@ class RedisBus:
                 commands += ([(subscribe, c) for c in added] if self._sharded
                              else [(subscribe, *added)])
                 active |= added
+                if self._log_max:  # a held channel keeps its anchor from before the loss
+                    link.unanchored |= {c for c in added if c not in link.held}
             if removed := active - wanted:
                 commands += ([(unsubscribe, c) for c in removed] if self._sharded
                              else [(unsubscribe, *removed)])
                 link.unsubscribing |= removed
                 active -= removed
-            if waiters or link.unproven:
+            if waiters or link.unproven or link.unanchored:
                 self._ping_no += 1
                 token = str(self._ping_no).encode()
-                link.pings[token] = (waiters, link.unproven)
-                link.unproven = set()
+                link.pings[token] = (waiters, link.unproven, link.unanchored)
+                link.unproven, link.unanchored = set(), set()
                 commands.append(("PING", token))
                 next_ping = loop.time() + self._ping_interval
             elif loop.time() >= next_ping:
@@ -694,7 +743,14 @@ class RedisBus:
                 continue
             kind = reply[0]
             if kind == b"message" or kind == b"smessage":
-                self._on_message(reply[1], reply[2], link.name)
+                held = link.held.get(reply[1]) if link.held else None
+                if held is None:
+                    self._on_message(reply[1], reply[2], link.name)
+                elif len(held) < HOLD_MAX:
+                    held.append(reply[2])  # after what the log gives back
+                else:
+                    self._give_up(link, reply[1])
+                    self._on_message(reply[1], reply[2], link.name)
             elif kind == b"pong" and reply[1]:
                 self._on_pong(link, reply[1])
             elif kind == b"sunsubscribe" and reply[1] not in link.unsubscribing:
@@ -703,10 +759,14 @@ class RedisBus:
                 link.unsubscribing.discard(reply[1])
 
     def _on_pong(self, link: _Link, token: bytes) -> None:
-        waiters, unproven = link.pings.pop(token, ((), set()))
+        waiters, unproven, unanchored = link.pings.pop(token, ((), set(), set()))
         for waiter in waiters:
             if not waiter.done():
                 waiter.set_result(None)
+        if link.down_since is not None and _now() - link.down_since > LOG_TTL_MS / 1000:
+            for channel in list(link.held):  # the logs of channels gone quiet meanwhile expired
+                link.held.pop(channel)
+                self._continuity.forget(channel)
         if link.down_since is not None:
             self.gaps += 1
             logger.warning(
@@ -714,12 +774,16 @@ class RedisBus:
                 "events published meanwhile may be lost: their sessions are told",
                 _now() - link.down_since, link.name or "redis", len(link.wanted))
             link.down_since = None
+        if unanchored:
+            self._side_task(self._anchor(link, unanchored))
+        if recover := {c for c in unproven if c in link.held}:
+            self._side_task(self._recover(link, recover))
+            unproven -= recover
         if unproven:
             self._gap(self._gap_of_channels(unproven))
 
     def _on_message(self, channel: bytes, data: bytes, link: str = "") -> None:
         events: list[Event] = []
-        seen = self._seen
         try:
             message = orjson.loads(data)
             sender = message["w"]
@@ -735,22 +799,165 @@ class RedisBus:
                                              len(envelopes), _now())
             if verdict is Verdict.GAP:
                 self._on_offset_gap(channel, sender)
-            for env in envelopes:
-                seq = env["s"]
-                if seq <= seen.get(stream, 0):
-                    continue  # a second copy (two recipients here, or a retried pipeline)
-                if "m" in env and self._copy_heard(sender, seq):
-                    continue  # its copy on another master's channel came first
-                if stream not in seen and len(seen) >= _SEEN_MAX:
-                    del seen[next(iter(seen))]
-                seen[stream] = seq
-                events.append(Event(env["n"], env["d"], env.get("g"), env.get("c"),
-                                    tuple(env.get("u", ()))))
+            self._events(sender, stream, envelopes, events)
         except (ValueError, KeyError, TypeError):
             self.malformed += 1
             logger.warning("redis bus: malformed message on %r", channel)
         self._local.publish(events)
         return None
+
+    def _events(self, sender: str, stream: str, envelopes: list[dict[str, Any]],
+                events: list[Event]) -> None:
+        """Append to ``events`` those of ``envelopes`` not heard already (by ``s``)."""
+        seen = self._seen
+        for env in envelopes:
+            seq = env["s"]
+            if seq <= seen.get(stream, 0):
+                continue  # a second copy (two recipients here, or a retried pipeline)
+            if ("m" in env or len(env.get("u", ())) > 1) and self._copy_heard(sender, seq):
+                continue  # its copy on another channel came first (another master's, or
+                # one read from a recovery log)
+            if stream not in seen and len(seen) >= _SEEN_MAX:
+                del seen[next(iter(seen))]
+            seen[stream] = seq
+            events.append(Event(env["n"], env["d"], env.get("g"), env.get("c"),
+                                tuple(env.get("u", ()))))
+
+    # -- the recovery log -----------------------------------------------------------------------
+
+    def _side_task(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._side_tasks.add(task)
+        task.add_done_callback(self._side_tasks.discard)
+
+    async def _anchor(self, link: _Link, channels: set[bytes]) -> None:
+        """Note where each newly subscribed channel's log ends: its entries up to there are
+        older than the subscription, so a publisher this worker never heard on the channel
+        is, in the log, a lost message only past that point (``_replay``)."""
+        generation, names = link.generation, list(channels)
+        try:
+            pipe = self._client.pipeline(transaction=False)
+            for channel in names:
+                pipe.xrevrange(channel + LOG_SUFFIX, count=1)
+            replies = await pipe.execute()
+        except _FAILURES as exc:  # no anchor: a loss of these channels is a gap
+            logger.warning("redis bus: recovery log unreadable (%s)", _reason(exc))
+            return
+        if link.generation != generation:
+            return  # lost meanwhile: what this read says predates the loss's own gap
+        for channel, reply in zip(names, replies, strict=True):
+            if channel in link.active and channel not in link.held:
+                link.anchors[channel] = _entry_id(reply[0][0]) if reply else (0, 0)
+
+    async def _recover(self, link: _Link, channels: set[bytes]) -> None:
+        """Read what the held channels missed from their logs, deliver it, then what was held;
+        a channel whose log no longer proves continuity is a gap."""
+        generation, names = link.generation, list(channels)
+        logs: list[Any]
+        try:
+            pipe = self._client.pipeline(transaction=False)
+            for channel in names:
+                pipe.xrange(channel + LOG_SUFFIX)
+            logs = await pipe.execute()
+        except _FAILURES as exc:
+            logger.warning("redis bus: recovery log unreadable (%s)", _reason(exc))
+            logs = [None] * len(names)
+        if link.generation != generation:
+            return  # lost again: the next connection's recovery reads the logs anew
+        unrecovered = []
+        for channel, entries in zip(names, logs, strict=True):
+            held = link.held.pop(channel, None)
+            if held is None:
+                continue  # released, moved or given up meanwhile
+            if entries is not None and self._replay(link, channel, entries):
+                self.recovered += 1
+            else:
+                self._continuity.forget(channel)
+                unrecovered.append(channel)
+            self._release_held(channel, held)
+        logger.warning("redis bus: %d channels recovered from the log, %d not (%s)",
+                       len(names) - len(unrecovered), len(unrecovered), link.name or "redis")
+        if unrecovered:
+            self._gap(self._gap_of_channels(unrecovered))
+
+    def _replay(self, link: _Link, channel: bytes, entries: list[Any]) -> bool:
+        """Deliver the messages of ``channel``'s log this worker missed; False if the log
+        cannot prove it missed nothing (trimmed past a publisher's last heard offset)."""
+        anchor = link.anchors.get(channel)
+        events: list[Event] = []
+        if anchor is not None and entries and _entry_id(entries[0][0]) > anchor \
+                and len(entries) >= self._log_max:
+            return False  # trimmed past the subscription's start: who knows what went
+        try:
+            for entry_id, fields in entries:
+                message = orjson.loads(fields[b"m"])
+                sender = message["w"]
+                if sender == self.origin:
+                    continue
+                known = self._continuity.position(channel, sender)
+                if known is None:
+                    if anchor is None:
+                        return False
+                    if _entry_id(entry_id) <= anchor:
+                        continue  # older than this worker's subscription
+                elif message["e"] > known[0] and message["o"] != 1:
+                    return False  # a new chain whose start the log no longer holds
+                if self._proven(channel, message, events) is Verdict.GAP:
+                    return False
+        except (ValueError, KeyError, TypeError):
+            self.malformed += 1
+            return False
+        finally:
+            self._local.publish(events)
+        return True
+
+    def _proven(self, channel: bytes, message: dict[str, Any], events: list[Event]) -> Verdict:
+        """Append to ``events`` what of a logged or held ``message`` was not heard yet.
+
+        Not by sequence numbers, as live messages are: these arrive out of the connection's
+        order. By offsets on the channel (a retried pipeline's message may repeat some), and
+        an event sent to several channels by its copies heard (``_copy_heard``)."""
+        sender, envelopes = message["w"], message["v"]
+        before = self._continuity.position(channel, sender)
+        verdict = self._continuity.heard(channel, sender, message["e"], message["o"],
+                                         len(envelopes), _now())
+        if verdict is Verdict.DUPLICATE:
+            if before is None or before[0] != message["e"]:
+                return verdict  # an older chain's
+            envelopes = envelopes[max(before[1] - message["o"] + 1, 0):]
+        for env in envelopes:
+            seq = env["s"]
+            if ("m" in env or len(env.get("u", ())) > 1) and self._copy_heard(sender, seq):
+                continue
+            events.append(Event(env["n"], env["d"], env.get("g"), env.get("c"),
+                                tuple(env.get("u", ()))))
+        return verdict
+
+    def _release_held(self, channel: bytes, held: list[bytes]) -> None:
+        """Deliver the live messages held while ``channel``'s log was read."""
+        events: list[Event] = []
+        for data in held:
+            try:
+                message = orjson.loads(data)
+                if message["w"] == self.origin:
+                    continue
+                if "lost" in message:
+                    self._on_loss_marker(message["w"], message["lost"])
+                    continue
+                if self._proven(channel, message, events) is Verdict.GAP:
+                    self._on_offset_gap(channel, message["w"])
+            except (ValueError, KeyError, TypeError):
+                self.malformed += 1
+        self._local.publish(events)
+
+    def _give_up(self, link: _Link, channel: bytes) -> None:
+        """Too much held for ``channel``: its gap is reported, and what was held delivered."""
+        held = link.held.pop(channel, [])
+        self._continuity.forget(channel)
+        logger.warning("redis bus: %d messages held for %r while its log is read: giving up",
+                       len(held), channel)
+        self._gap(self._gap_of(channel))
+        self._release_held(channel, held)
 
     def _copy_heard(self, sender: str, seq: int) -> bool:
         """Whether an event published on channels of several masters (``"m"``) was heard
@@ -807,8 +1014,14 @@ class RedisBus:
     def _lost(self, link: _Link, exc: BaseException) -> None:
         # The next connection's messages start the link's chains anew, and each of its
         # channels may have missed events: reported once subscribed again.
+        link.generation += 1
         for channel in link.wanted:
-            self._continuity.forget(channel)
+            if self._log_max and channel in link.anchors:
+                # What it missed may be in the log: keep where each publisher was, and hold
+                # the next connection's messages until the log is read (_recover).
+                link.held.setdefault(channel, [])
+            else:
+                self._continuity.forget(channel)
         link.unproven |= link.wanted
         if link.down_since is None:
             link.down_since = _now()
@@ -820,7 +1033,7 @@ class RedisBus:
 
 async def open_redis_bus(
     url: str, worker_id: int, *, prefix: str = "da:", socket_timeout: float = 5.0,
-    cluster: bool = False,
+    cluster: bool = False, log_max: int = 0,
 ) -> RedisBus:
     """Connect to Redis, check it answers PING, and return a bus that owns the client.
 
@@ -830,6 +1043,7 @@ async def open_redis_bus(
         prefix: prepended to every channel name.
         socket_timeout: seconds for connecting and for each command.
         cluster: ``url`` is a node of a Redis Cluster: sharded pub/sub over its masters.
+        log_max: the recovery log's length per channel (:class:`RedisBus`); 0: none.
 
     Raises:
         StoreUnavailable: the URL is malformed or the server does not answer (one line,
@@ -856,7 +1070,13 @@ async def open_redis_bus(
     except _FAILURES as exc:
         await client.aclose()
         raise StoreUnavailable(f"Redis unreachable at {redis_address(client)}: {_reason(exc)}") from exc
-    return RedisBus(client, worker_id, prefix=prefix, owns_client=True)
+    return RedisBus(client, worker_id, prefix=prefix, owns_client=True, log_max=log_max)
+
+
+def _entry_id(raw: bytes) -> tuple[int, int]:
+    """A stream entry id (``b"<ms>-<n>"``) as a comparable pair."""
+    ms, _, n = raw.partition(b"-")
+    return int(ms), int(n or 0)
 
 
 def _connection_kwargs(client: Redis | RedisCluster) -> Mapping[str, Any]:

@@ -51,14 +51,20 @@ class Workers:
 
 
 @pytest.fixture
-async def workers(tmp_path: Path, redis_url: str) -> AsyncIterator[Workers]:
+def log_max() -> int:
+    """The buses' recovery log (``RedisBus(log_max=...)``); none unless a test says."""
+    return 0
+
+
+@pytest.fixture
+async def workers(tmp_path: Path, redis_url: str, log_max: int) -> AsyncIterator[Workers]:
     prefix = new_prefix()
     config = Config(data_dir=str(tmp_path), sqlite_synchronous="OFF")
     # Each platform starts and closes its bus (as a worker's does).
-    a = await Platform.open(config, 0, bus=unstarted_bus(redis_url, 0, prefix))
+    a = await Platform.open(config, 0, bus=unstarted_bus(redis_url, 0, prefix, log_max))
     try:
         await seed(a)
-        b = await Platform.open(config, 1, bus=unstarted_bus(redis_url, 1, prefix))
+        b = await Platform.open(config, 1, bus=unstarted_bus(redis_url, 1, prefix, log_max))
         try:
             hub = Hub(b)
             await hub.start()
@@ -72,12 +78,12 @@ async def workers(tmp_path: Path, redis_url: str) -> AsyncIterator[Workers]:
         await a.aclose()
 
 
-def unstarted_bus(redis_url: str, worker_id: int, prefix: str) -> RedisBus:
+def unstarted_bus(redis_url: str, worker_id: int, prefix: str, log_max: int = 0) -> RedisBus:
     """A bus named ``{prefix}w{worker_id}`` (``tests.integration.buses``), not started yet."""
     client = redis.asyncio.Redis.from_url(
         redis_url, protocol=2, socket_timeout=2.0, socket_connect_timeout=2.0,
         client_name=f"{prefix}w{worker_id}")
-    return RedisBus(client, worker_id, prefix=prefix, owns_client=True)
+    return RedisBus(client, worker_id, prefix=prefix, owns_client=True, log_max=log_max)
 
 
 async def test_cut_subscriber_every_session_receives_all_or_is_told(
@@ -140,3 +146,56 @@ async def test_skipped_offset_tells_that_guilds_sessions_only(workers: Workers) 
     assert ended(alice) and not ended(carol)
     assert "m3" in [d["content"] for d in carol.take("MESSAGE_CREATE")]
     assert workers.bus_b.offset_gaps == 1
+
+
+@pytest.mark.parametrize("log_max", [1000])
+async def test_cut_subscriber_with_the_recovery_log_every_session_receives_all(
+    workers: Workers, redis_url: str
+) -> None:
+    """The same cut as above, with a log that holds what was missed: every session gets
+    every message, in order, and none is told to identify again."""
+    gw = workers.gateway
+    sessions = [await gw.connect(user) for user in (ALICE, BOB, CAROL)]
+    await workers.bus_b.subscribed()
+    await asyncio.sleep(50 * MS)  # the subscriptions' anchors in the logs are read
+    sent: dict[int, list[str]] = {G1: [], G2: []}
+    for i in range(MESSAGES):
+        guild, channel = (G1, GENERAL) if i % 2 else (G2, LOUNGE)
+        workers.a.publish(message(guild, channel, i))
+        sent[guild].append(f"m{i}")
+        if i == MESSAGES // 3:
+            assert await kill_connections(
+                redis_url, f"{workers.bus_b._prefix}w1", subscriber=True) == 1
+        await asyncio.sleep(0.5 * MS)
+    link = workers.bus_b._links[""]
+    async with asyncio.timeout(5):  # resubscribed, and every channel's log read
+        while not (workers.bus_b.gaps == 1 and workers.bus_b.recovered and not link.held):
+            await gw.iterations(5)
+    await gw.iterations(20)
+    for conn, guild in zip(sessions, (G1, G1, G2), strict=True):
+        assert [d["content"] for d in conn.take("MESSAGE_CREATE")] == sent[guild]
+        assert not ended(conn)
+    assert workers.bus_b.gaps == 1 and workers.b.metrics.bus_gap_sessions == 0
+
+
+@pytest.mark.parametrize("log_max", [1])
+async def test_a_log_trimmed_past_what_was_missed_tells_the_sessions(
+    workers: Workers, redis_url: str
+) -> None:
+    """Cut, then more is published than the log keeps: it cannot prove continuity, so the
+    sessions are told (op 9), and none misses a message silently."""
+    gw = workers.gateway
+    sessions = [await gw.connect(user) for user in (ALICE, BOB, CAROL)]
+    await workers.bus_b.subscribed()
+    await asyncio.sleep(50 * MS)
+    workers.a.publish(message(G1, GENERAL, 0))
+    await sessions[0].wait_for(lambda: "m0" in str(sessions[0].payloads()))
+    assert await kill_connections(redis_url, f"{workers.bus_b._prefix}w1", subscriber=True) == 1
+    # At once, before the subscriber is back: the log keeps about a hundred of these.
+    workers.a.publish(*(message(G1, GENERAL, i) for i in range(1, 1001)))
+    async with asyncio.timeout(5):
+        while not all(ended(c) for c in sessions[:2]):
+            await gw.iterations(5)
+    # G2's channel, the broadcast and the users' channels missed nothing: recovered.
+    assert workers.bus_b.recovered >= 2
+    assert not ended(sessions[2])

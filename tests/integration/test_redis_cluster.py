@@ -163,16 +163,23 @@ def split_prefix(slots: dict[range, str]) -> str:
 
 
 @pytest.fixture
-async def cluster_workers(tmp_path: Path, redis_cluster_url: str) -> AsyncIterator[Workers]:
+def log_max() -> int:
+    """The buses' recovery log; none unless a test says."""
+    return 0
+
+
+@pytest.fixture
+async def cluster_workers(tmp_path: Path, redis_cluster_url: str, log_max: int
+                          ) -> AsyncIterator[Workers]:
     """Two platforms on the cluster bus (as test_bus_gaps' ``workers``), G1 apart from G2."""
     prefix = split_prefix(await masters(redis_cluster_url))
     config = Config(data_dir=str(tmp_path), sqlite_synchronous="OFF")
     a = await Platform.open(config, 0, bus=unstarted_bus(redis_cluster_url, 0, prefix,
-                                                         cluster=True))
+                                                         cluster=True, log_max=log_max))
     try:
         await seed(a)
         b = await Platform.open(config, 1, bus=unstarted_bus(redis_cluster_url, 1, prefix,
-                                                             cluster=True))
+                                                             cluster=True, log_max=log_max))
         try:
             hub = Hub(b)
             await hub.start()
@@ -228,6 +235,36 @@ async def test_a_master_cut_tells_its_guilds_sessions_only_and_none_misses_silen
     carol = sessions[2]
     assert not ended(carol)  # her channels' masters were never cut: her session goes on
     assert workers.b.metrics.bus_gap_sessions == 2 and workers.bus_b.gaps == 1
+
+
+@pytest.mark.parametrize("log_max", [1000])
+async def test_a_master_cut_with_the_recovery_log_loses_nothing_and_tells_no_one(
+    cluster_workers: Workers, redis_cluster_url: str
+) -> None:
+    workers = cluster_workers
+    gw = workers.gateway
+    sessions = [await gw.connect(user) for user in (ALICE, BOB, CAROL)]  # G1, G1, G2
+    await workers.bus_b.subscribed()
+    await asyncio.sleep(0.05)  # the subscriptions' anchors in the logs are read
+    prefix = workers.bus_b._prefix
+    link = workers.bus_b._link_of[f"{prefix}g:{G1}".encode()]
+    sent: dict[int, list[str]] = {G1: [], G2: []}
+    for i in range(MESSAGES):
+        guild, channel = (G1, GENERAL) if i % 2 else (G2, LOUNGE)
+        workers.a.publish(message(guild, channel, i))
+        sent[guild].append(f"m{i}")
+        if i == MESSAGES // 3:
+            assert await kill_connections(redis_cluster_url, f"{prefix}w1", subscriber=True,
+                                          node=link.name) == 1
+        await asyncio.sleep(0.0005)
+    async with asyncio.timeout(5):
+        while not (workers.bus_b.gaps == 1 and workers.bus_b.recovered and not link.held):
+            await gw.iterations(5)
+    await gw.iterations(20)
+    for conn, guild in zip(sessions, (G1, G1, G2), strict=True):
+        assert [d["content"] for d in conn.take("MESSAGE_CREATE")] == sent[guild]
+        assert not ended(conn)
+    assert workers.b.metrics.bus_gap_sessions == 0
 
 
 async def test_a_skipped_offset_on_a_shard_channel_is_that_guilds_gap(
@@ -386,3 +423,13 @@ async def test_a_channel_whose_slot_moves_is_subscribed_on_its_new_master(
             await asyncio.sleep(0)
         await got.wait(19)
         assert [e.data["i"] for e in got.events] == list(range(1, 20))
+
+
+def test_the_publish_benchmark_runs(redis_url: str, redis_cluster_url: str) -> None:
+    """``bench.bus_publish`` (bench/RESULTS.md, "Redis Cluster"), small, so it cannot rot;
+    nothing timed is asserted, only that every event arrived (it waits for all)."""
+    from bench import bus_publish
+
+    rows = bus_publish.measure(redis_url, redis_cluster_url, events=200, batch=50, guilds=5,
+                               repeat=1)
+    assert len(rows) == 8 and all(r["events_per_s"] > 0 for r in rows)

@@ -162,3 +162,12 @@ async def test_gap_elsewhere_leaves_sessions_alone(gw: Gateway, guilds: frozense
     gw.hub.on_gap(Gap(guilds))
     await gw.iterations(3)
     assert not ended(alice) and alice.session.state is State.READY
+
+
+def test_position_is_the_last_offset_heard_of_a_publisher_on_a_channel() -> None:
+    c = Continuity()
+    assert c.position(b"g:1", "w") is None
+    c.heard(b"g:1", "w", 7, 1, 3, 0.0)
+    assert c.position(b"g:1", "w") == (7, 3) and c.position(b"g:2", "w") is None
+    c.forget(b"g:1")
+    assert c.position(b"g:1", "w") is None
