@@ -10,7 +10,9 @@ Staleness is bounded three ways:
   staleness at all);
 - ``on_events`` drops a guild's entries when an event about it arrives on the bus, which is how
   changes made on other workers reach this one (as fast as the bus);
-- every entry expires after ``ttl_s`` anyway, a safety net for a lost bus message.
+- every entry expires after ``ttl_s`` anyway, a safety net for a lost bus message: a guild's
+  entries all expire ``ttl_s`` after its first was stored (one expiry per guild, so none is
+  trusted longer and an entry costs no timestamp of its own).
 A read that was in flight while its guild was invalidated is not cached (a per-guild epoch is
 compared before storing), so an old read can never overwrite a newer invalidation.
 """
@@ -59,8 +61,12 @@ class CachedMetaStore:
         self._max_entries = max_entries_per_guild
         self._ttl = ttl_s
         self._clock = clock
-        # guild id -> {key: (expires, value)}; keys: "guild", "roles", ("m", uid), ("c", cid)
-        self._guilds: OrderedDict[int, dict[Any, tuple[float, Any]]] = OrderedDict()
+        # guild id -> {key: value}; keys: "guild", "roles", a member's user id, ("c", cid).
+        # One expiry per guild (``_expires``: its first entry's), not one per entry: a member
+        # entry is then a dict slot, where an (expires, value) tuple and a ("m", uid) key cost
+        # ~190 bytes more, ten times over for a user in ten guilds (bench/RESULTS.md, idle).
+        self._guilds: OrderedDict[int, dict[Any, Any]] = OrderedDict()
+        self._expires: dict[int, float] = {}
         self._channel_guild: dict[int, int] = {}
         self._epochs: dict[int, int] = {}
         self.hits = 0
@@ -72,14 +78,19 @@ class CachedMetaStore:
 
     # -- invalidation ------------------------------------------------------------------------
     def invalidate_guild(self, guild_id: int) -> None:
+        self._forget(guild_id)
+        self._epochs[guild_id] = self._epochs.get(guild_id, 0) + 1
+        if len(self._epochs) > 4 * self._max_guilds:  # epochs only matter for reads in flight
+            self._epochs.clear()
+
+    def _forget(self, guild_id: int) -> None:
+        """Drop ``guild_id``'s entries (invalidated, evicted or expired)."""
         entries = self._guilds.pop(guild_id, None)
+        self._expires.pop(guild_id, None)
         if entries:
             for key in entries:
                 if isinstance(key, tuple) and key[0] == "c":
                     self._channel_guild.pop(key[1], None)
-        self._epochs[guild_id] = self._epochs.get(guild_id, 0) + 1
-        if len(self._epochs) > 4 * self._max_guilds:  # epochs only matter for reads in flight
-            self._epochs.clear()
 
     def on_events(self, events: Sequence[Event]) -> None:
         """Bus subscriber: drop the guilds that events report a change in."""
@@ -110,7 +121,7 @@ class CachedMetaStore:
 
     async def get_member(self, guild_id: int, user_id: int) -> Member | None:
         return await self._cached(
-            guild_id, ("m", user_id), lambda: self._inner.get_member(guild_id, user_id)
+            guild_id, user_id, lambda: self._inner.get_member(guild_id, user_id)
         )
 
     async def get_channel(self, channel_id: int) -> Channel | None:
@@ -146,21 +157,28 @@ class CachedMetaStore:
         entries = self._guilds.get(guild_id)
         if entries is None:
             return _MISS
-        item = entries.get(key)
-        if item is None or item[0] < self._clock():
+        if self._expires[guild_id] < self._clock():
+            self._forget(guild_id)  # its oldest entry is past the ttl: all are read again
+            return _MISS
+        value = entries.get(key, _MISS)
+        if value is _MISS:
             return _MISS
         self._guilds.move_to_end(guild_id)
         self.hits += 1
-        return item[1]
+        return value
 
     def _store(self, guild_id: int, key: Any, value: Any, epoch: int) -> None:
         if self._epochs.get(guild_id, 0) != epoch:
             return  # invalidated while this read was in flight
-        entries = self._guilds.setdefault(guild_id, {})
-        self._guilds.move_to_end(guild_id)
+        entries = self._guilds.get(guild_id)
+        if entries is None:
+            entries = self._guilds[guild_id] = {}
+            self._expires[guild_id] = self._clock() + self._ttl
+        else:
+            self._guilds.move_to_end(guild_id)
         if len(entries) >= self._max_entries:
             entries.clear()
-        entries[key] = (self._clock() + self._ttl, value)
+        entries[key] = value
         while len(self._guilds) > self._max_guilds:
             self.invalidate_guild(next(iter(self._guilds)))
 

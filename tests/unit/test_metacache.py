@@ -126,3 +126,23 @@ async def test_guild_count_is_bounded_and_other_calls_delegate() -> None:
         await cache.get_member(gid, U)
     assert len(cache._guilds) == 2
     assert await cache.count_members(G) == 7
+
+
+async def test_a_guilds_entries_expire_together_ttl_after_its_first() -> None:
+    now = [0.0]
+    inner = FakeMeta()
+    cache = CachedMetaStore(inner, ttl_s=10, clock=lambda: now[0])  # type: ignore[arg-type]
+    await cache.get_guild(G)
+    now[0] = 6
+    await cache.get_member(G, U)  # stored later, in the same guild
+    reads = inner.reads
+    await cache.get_member(G, U)
+    assert inner.reads == reads  # a hit
+    now[0] = 11  # past the guild's first entry's ttl, not the member's
+    await cache.get_member(G, U)
+    await cache.get_guild(G)
+    assert inner.reads == reads + 2  # both read again, and cached anew from here
+    now[0] = 20
+    await cache.get_member(G, U)
+    await cache.get_guild(G)
+    assert inner.reads == reads + 2
