@@ -176,6 +176,7 @@ class App {
       store,
       index: (guildId) => this.api.commandIndex(guildId),
       run: (entry, options) => this.runCommand(entry, options),
+      complete: (entry, options, nonce) => this.runCommand(entry, options, 4, nonce),
       setText: (text) => this.composer.setText(text),
       getText: () => this.composer.input.value,
       focusText: () => this.composer.focus(),
@@ -456,14 +457,15 @@ class App {
   }
 
   /** Run an application command in the open channel: POST /interactions as Discord's client
-   * does (the bot's answer comes as a message; an ephemeral one to me alone). */
-  runCommand(entry, options) {
+   * does (the bot's answer comes as a message; an ephemeral one to me alone). Type 4 asks for
+   * the choices of the option marked focused (they come back by the nonce). */
+  runCommand(entry, options, type = 2, nonce = makeNonce()) {
     const channel = this.store.channel(this.channelId);
     if (!channel) return Promise.reject(new Error("No channel is open."));
     const { command } = entry;
     return this.api.interact({
-      type: 2, application_id: command.application_id, guild_id: channel.guild_id, channel_id: channel.id,
-      session_id: this.gateway?.sessionId ?? null, nonce: makeNonce(),
+      type, application_id: command.application_id, guild_id: channel.guild_id, channel_id: channel.id,
+      session_id: this.gateway?.sessionId ?? null, nonce,
       data: { version: command.version, id: command.id, name: command.name, type: command.type, options },
     });
   }

@@ -39,6 +39,9 @@ const handlers = {
   THREAD_LIST_SYNC(store, d) {
     store.upsertThreads(d.guild_id, d.threads || []);
   },
+  APPLICATION_COMMAND_AUTOCOMPLETE_RESPONSE(store, d) {
+    store.emit("autocomplete", d); // the "/" picker matches it to its request by nonce
+  },
   INTERACTION_MODAL_CREATE(store, d) {
     // A bot answered my interaction with a modal: the app opens it.
     store.emit("modal", { modal: d });

@@ -11,6 +11,7 @@
 //   "unread"    {channelId}
 //   "pins"      {channelId}: the channel's pins changed (CHANNEL_PINS_UPDATE)
 //   "modal"     {modal}: a bot opened a modal for me (INTERACTION_MODAL_CREATE)
+//   "autocomplete" {nonce, choices}: a bot's choices for an option I am typing
 
 import { compareIds } from "./ids.js";
 import { Permission, canModerate, channelPermissions, guildPermissions } from "./permissions.js";

@@ -39,7 +39,12 @@ COMMANDS = [
         {"type": 1, "name": "flip", "description": "Flip a coin"},
     ]},
     {"name": "poll", "description": "Ask about lunch"},
+    {"name": "city", "description": "A city's weather", "options": [
+        {"type": 3, "name": "name", "description": "Which city", "required": True,
+         "autocomplete": True},
+    ]},
 ]
+CITIES = [("Lyon", "lyon"), ("Lille", "lille"), ("Paris", "paris")]
 POLL = [
     {"type": 1, "components": [
         {"type": 2, "style": 1, "label": "Yes", "custom_id": "yes"},
@@ -121,7 +126,11 @@ class CommandBot:
         self.received.append(data)
         who = d["member"]["user"]["username"]
         kind, answer = 4, {}  # a message, unless said otherwise
-        if d["type"] == 3 and data["custom_id"] == "yes":
+        if d["type"] == 4:  # autocomplete: the cities starting with what is typed
+            typed = next(o["value"] for o in data["options"] if o.get("focused")).lower()
+            kind, answer = 8, {"choices": [{"name": n, "value": v} for n, v in CITIES
+                                           if n.lower().startswith(typed)]}
+        elif d["type"] == 3 and data["custom_id"] == "yes":
             kind, answer = 7, {"content": "lunch? 1 yes"}  # an edit of the poll
         elif d["type"] == 3 and data["custom_id"] == "feedback":
             kind, answer = 9, FEEDBACK
@@ -131,6 +140,8 @@ class CommandBot:
             answer = {"content": f"feedback: {data['components'][0]['components'][0]['value']}"}
         elif data["name"] == "poll":
             answer = {"content": "lunch?", "components": POLL}
+        elif data["name"] == "city":
+            answer = {"content": f"weather in {data['options'][0]['value']}: sunny"}
         elif data["name"] == "coin":
             answer = {"content": "the coin says heads"}
         else:
@@ -187,8 +198,8 @@ def test_a_slash_command_runs_from_the_picker_and_the_bot_answers(
     # "/" lists every command (a sub-command as its own entry), with its application.
     box.press_sequentially("/")
     listed = alice.get_by_role("listbox", name="Commands")
-    expect(listed.get_by_role("option")).to_have_count(3, timeout=UI_MS)
-    expect(listed.locator(".command-name")).to_have_text(["/coin flip", "/poll", "/roll"])
+    expect(listed.get_by_role("option")).to_have_count(4, timeout=UI_MS)
+    expect(listed.locator(".command-name")).to_have_text(["/city", "/coin flip", "/poll", "/roll"])
     expect(listed.get_by_role("option").first).to_contain_text("Dice")
     box.press_sequentially("ro")
     expect(listed.get_by_role("option")).to_have_count(1)
@@ -223,9 +234,9 @@ def test_a_slash_command_runs_from_the_picker_and_the_bot_answers(
     # A sub-command, chosen with the arrow keys; its answer reaching Bob shows the secret one
     # (sent before it) never did.
     box.press_sequentially("/")
-    expect(listed.get_by_role("option")).to_have_count(3)
-    for _ in range(3):
-        box.press("ArrowDown")  # the third wraps around to the first
+    expect(listed.get_by_role("option")).to_have_count(4)
+    for _ in range(5):
+        box.press("ArrowDown")  # the fourth wraps around to the first: the fifth is /coin flip
     box.press("Enter")
     expect(box).to_have_value("/coin flip ")
     box.press("Enter")  # no options: Enter in the box runs it
@@ -242,7 +253,7 @@ def test_a_slash_command_runs_from_the_picker_and_the_bot_answers(
     assert synced.ok, synced.text()
     box.press_sequentially("/")
     expect(listed.locator(".command-name")).to_have_text(
-        ["/coin flip", "/poll", "/roll", "/weather"], timeout=UI_MS)
+        ["/city", "/coin flip", "/poll", "/roll", "/weather"], timeout=UI_MS)
     box.press("Escape")
     box.fill("")
 
@@ -307,3 +318,33 @@ def test_buttons_selects_and_modals_of_a_bot_message(
     kinds = [(d.get("custom_id"), d.get("component_type")) for d in bot.received[1:]]
     assert kinds == [("yes", 2), ("dish", 3), ("feedback", 2), ("fb", None)]
     assert bot.received[2]["values"] == ["soup"]
+
+
+def test_an_option_the_bot_completes_offers_its_choices(
+    server: ServerProcess, world: tuple[str, str, CommandBot, str], new_page: Any
+) -> None:
+    alice_token, bob_token, bot, _ = world
+    alice, bob = new_page("alice"), new_page("bob")
+    open_chat(alice, server.url, alice_token)
+    open_chat(bob, server.url, bob_token)
+    box = alice.locator("#composer-input")
+    box.press_sequentially("/city")
+    expect(alice.get_by_role("listbox", name="Commands").get_by_role("option")).to_have_count(1, timeout=UI_MS)
+    box.press("Enter")
+    field = alice.get_by_role("form", name="Command options").get_by_label("name")
+    choices = alice.locator("#command-choices-0 option")
+    # Focusing the empty field asks once: every city; typing narrows it down.
+    expect(choices).to_have_count(3, timeout=UI_MS)
+    field.press_sequentially("l")
+    expect(choices).to_have_count(2, timeout=UI_MS)
+    expect(choices.nth(0)).to_have_attribute("value", "lyon")
+    expect(choices.nth(1)).to_have_attribute("label", "Lille")
+    field.press_sequentially("i")
+    expect(choices).to_have_count(1, timeout=UI_MS)
+    field.fill("lille")
+    field.press("Enter")
+    expect(message(bob, "weather in lille: sunny")).to_be_visible(timeout=UI_MS)
+    asked = [d for d in bot.received if any(o.get("focused") for o in d.get("options", []))]
+    assert [o["value"] for d in asked for o in d["options"]][:3] == ["", "l", "li"]
+    runs = [d for d in bot.received if d not in asked]
+    assert runs[-1]["options"] == [{"type": 3, "name": "name", "value": "lille"}]

@@ -3,8 +3,10 @@
 // client reads them), each sub-command its own entry; choosing one opens a small form with its
 // options (typed inputs, choices as lists, members, channels and roles to pick from), and
 // running it POSTs /interactions. The bot's answer comes back as a message (an ephemeral one
-// to me alone).
+// to me alone). An option the bot completes (autocomplete) asks it for choices as one types
+// (an interaction of type 4; the choices come back as APPLICATION_COMMAND_AUTOCOMPLETE_RESPONSE).
 
+import { makeNonce } from "../ids.js";
 import { h, replaceChildren } from "./dom.js";
 
 const CHAT_INPUT = 1;
@@ -13,6 +15,8 @@ const Opt = Object.freeze({ SUB_COMMAND: 1, SUB_COMMAND_GROUP: 2, STRING: 3, INT
 // Entries listed at most (Discord's client shows a scrolling list; a guild has at most a few
 // hundred commands).
 const LIST_MAX = 25;
+// Typing pauses this long before the bot is asked for choices (one request per pause).
+const AUTOCOMPLETE_DELAY_MS = 250;
 
 /** Every runnable entry of an index: a command, or each of its sub-commands (in groups too). */
 export function flattenCommands(index) {
@@ -53,6 +57,7 @@ export function commandOptions(entry, values) {
 export class CommandPicker {
   /**
    * @param {{store, index: (guildId) => Promise<object>, run: (entry, options) => Promise<void>,
+   *   complete: (entry, options, nonce) => Promise<void>,
    *   setText: (text: string) => void, getText: () => string, focusText: () => void}} deps index
    *   reads the guild's commands; run sends the interaction; the others act on the message box
    */
@@ -69,6 +74,8 @@ export class CommandPicker {
     this.form = h("form", { class: "command-form", hidden: true, "aria-label": "Command options",
       on: { submit: (ev) => { ev.preventDefault(); this.submit(); } } });
     this.el = h("div", { class: "command-picker" }, this.list, this.form);
+    this.asking = null; // {nonce, list}: the autocomplete request whose choices are awaited
+    this.store.addEventListener("autocomplete", (ev) => this.showChoices(ev.detail));
   }
 
   /** The guild whose commands are offered (its index is read again on the next "/"). */
@@ -148,6 +155,8 @@ export class CommandPicker {
 
   close() {
     this.chooseWhenReady = false;
+    this.asking = null;
+    clearTimeout(this.completeTimer);
     this.hideList();
     this.selected = null;
     this.form.hidden = true;
@@ -197,7 +206,7 @@ export class CommandPicker {
     this.selected = entry;
     this.deps.setText(entry.label + " ");
     const guild = this.store.guilds.get(this.guildId);
-    this.fields = entry.options.map((option) => ({ option, input: this.field(option, guild) }));
+    this.fields = entry.options.map((option, i) => ({ option, input: this.field(option, guild, i) }));
     this.error = h("p", { class: "form-error", role: "alert", hidden: true });
     replaceChildren(this.form,
       h("div", { class: "command-form-title" },
@@ -212,14 +221,15 @@ export class CommandPicker {
         h("button", { type: "submit", class: "primary" }, "Run")));
     this.form.hidden = false;
     const first = this.fields[0]?.input;
-    if (first) first.focus();
+    if (first) (first.querySelector?.("input") || first).focus();
     else this.deps.focusText();
   }
 
   /** One option's input: a list for choices and for members, channels and roles, a number
    * box for numbers, yes/no for booleans, text otherwise. */
-  field(option, guild) {
+  field(option, guild, index) {
     const required = Boolean(option.required);
+    if (option.autocomplete) return this.completed(option, required, index);
     const select = (items) => h("select", { required, "aria-label": option.name, title: option.description || option.name },
       h("option", { value: "" }, required ? "Choose…" : "(none)"),
       items.map(([value, text]) => h("option", { value: String(value) }, text)));
@@ -246,9 +256,46 @@ export class CommandPicker {
     }
   }
 
-  values() {
+  /** A text box whose suggestions the bot gives (a datalist filled from its choices). */
+  completed(option, required, index) {
+    const list = h("datalist", { id: `command-choices-${index}` });
+    const input = h("input", { type: "text", required, "aria-label": option.name, placeholder: option.description || "",
+      list: list.id, autocomplete: "off" });
+    input.addEventListener("input", () => {
+      clearTimeout(this.completeTimer);
+      this.completeTimer = setTimeout(() => this.askChoices(input, list), AUTOCOMPLETE_DELAY_MS);
+    });
+    input.addEventListener("focus", () => this.askChoices(input, list), { once: true });
+    return h("span", { class: "completed-field" }, input, list);
+  }
+
+  /** Ask the bot for choices of the option being typed (the others as they are). */
+  askChoices(focused, list) {
+    const entry = this.selected;
+    if (!entry) return;
+    const nonce = makeNonce();
+    this.asking = { nonce, list };
+    const values = this.values(focused);
+    this.deps.complete(entry, commandOptions(entry, values), nonce).catch(() => {
+      if (this.asking?.nonce === nonce) this.asking = null;
+    });
+  }
+
+  showChoices({ nonce, choices }) {
+    if (!this.asking || this.asking.nonce !== nonce) return; // an older request's, or another tab's
+    replaceChildren(this.asking.list, (choices || []).map((c) => h("option", { value: String(c.value), label: c.name })));
+  }
+
+  /** The options as filled in; with `focused` (an autocomplete request), that one as typed
+   * and marked focused, even empty. */
+  values(focused = null) {
     const out = [];
-    for (const { option, input } of this.fields) {
+    for (const { option, input: field } of this.fields) {
+      const input = field.tagName === "SPAN" ? field.querySelector("input") : field;
+      if (input === focused) {
+        out.push({ type: option.type, name: option.name, value: input.value, focused: true });
+        continue;
+      }
       const raw = input.value.trim();
       if (!raw) continue;
       let value = raw;
@@ -263,6 +310,7 @@ export class CommandPicker {
   async submit() {
     const entry = this.selected;
     if (!entry) return;
+    clearTimeout(this.completeTimer); // no more choices to ask for: it is being run
     if (!this.form.reportValidity()) return;
     const button = this.form.querySelector("button[type=submit]");
     button.disabled = true;
