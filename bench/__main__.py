@@ -4,6 +4,9 @@ Scenarios (the options after SCENARIO go to the module that runs it, unchanged):
 
   fanout, guilds, idle, storm   bench.gateway  (python -m bench fanout --help)
   send, history                 bench.rest_send (python -m bench send --help)
+  bigchannel                    bench.big_channel: 10,000 members of one channel connected,
+                                loop lag, heartbeats, the connect storm, one message to all
+                                (not in ``all``: ~6 min)
   report                        bench.report: RESULTS.md's generated sections and the plots,
                                 from bench/results/*.json (--results DIR --out FILE)
   all                           every scenario in each deployment (embedded, then workers2;
@@ -141,6 +144,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from bench import rest_send
 
         return rest_send.main([scenario, *rest], prog="bench")
+    if scenario == "bigchannel":
+        from bench import big_channel
+
+        return big_channel.main(rest, prog="bench bigchannel")
     if scenario == "report":
         from bench import report
 
@@ -148,7 +155,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if scenario == "all":
         return run_all(rest)
     print(f"python -m bench: unknown scenario {scenario!r}; one of "
-          f"{', '.join([*SCENARIOS, 'report', 'all'])}", file=sys.stderr)
+          f"{', '.join([*SCENARIOS, 'bigchannel', 'report', 'all'])}", file=sys.stderr)
     return 2
 
 

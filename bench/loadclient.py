@@ -141,6 +141,16 @@ class Receiver(WSListener):
         self.acks = 0
         self.ready_seq = 1 << 62
         self.beat_seq = 0
+        # When the heartbeat not yet ACKed was sent (0: none), the ACKs' round trips (shared
+        # by the process's receivers) and heartbeats sent while the previous one was still
+        # unanswered: a Discord client takes that for a zombied connection and reconnects.
+        self.beat_ns = 0
+        self.beat_rtts = worker.beat_rtts
+        self.missed = 0
+        # Dispatches other than MESSAGE_CREATE after READY, by name (shared by the process's
+        # receivers): what a connect storm or a presence change costs everyone.
+        self.dispatches = worker.dispatches
+        self.intents = worker.intents  # IDENTIFY's
         self.frame_bytes = 0
         self.interval_s = 0.0
         self.next_beat = float("inf")
@@ -197,6 +207,8 @@ class Receiver(WSListener):
         op = msg.get("op")
         if op == 0:
             self.seq = msg.get("s") or self.seq
+            if self.fast:
+                self.dispatches[msg["t"]] = self.dispatches.get(msg["t"], 0) + 1
             if msg["t"] == "READY":
                 self.ready_seq = msg["s"] + len(msg["d"].get("guilds", ()))
                 self.session_id = msg["d"]["session_id"]
@@ -214,6 +226,9 @@ class Receiver(WSListener):
         elif op == 11:
             if self.beat_seq >= self.ready_seq:
                 self.acks += 1
+            if self.beat_ns:
+                self.beat_rtts.append(monotonic_ns() - self.beat_ns)
+                self.beat_ns = 0
         elif op == 9:
             self._finish("invalid session")
         elif op == 7:
@@ -224,7 +239,7 @@ class Receiver(WSListener):
             session_id, seq = self.resume_from
             d: dict[str, Any] = {"token": self.token, "session_id": session_id, "seq": seq}
             return orjson.dumps({"op": 6, "d": d})
-        d = {"token": self.token, "intents": INTENTS,
+        d = {"token": self.token, "intents": self.intents,
              "properties": {"os": "linux", "browser": "bench", "device": "bench"}}
         return orjson.dumps({"op": 2, "d": d})
 
@@ -236,6 +251,8 @@ class Receiver(WSListener):
         if self.transport is not None and now >= self.next_beat:
             self.transport.send(_TEXT, b'{"op":1,"d":%d}' % self.seq)
             self.beat_seq = self.seq
+            self.missed += self.beat_ns != 0
+            self.beat_ns = monotonic_ns()
             self.next_beat = now + self.interval_s
 
 
@@ -249,6 +266,9 @@ class LoadWorker:
         self.receivers: list[Receiver] = []
         self.sends: array.array[int] = array.array("q")
         self.recvs: array.array[int] = array.array("q")
+        self.beat_rtts: array.array[int] = array.array("q")
+        self.dispatches: dict[str, int] = {}
+        self.intents = INTENTS  # of the receivers connected from now on (cmd_intents)
         self.errors: dict[str, int] = {}
         self.sent = 0
         self.shed = 0
@@ -443,6 +463,26 @@ class LoadWorker:
         return {"sessions": len(olds), "resumed": len(done), "start_ns": start_ns,
                 "last_ns": max((n.resumed_ns for n in done), default=start_ns),
                 "ms": times, "errors": dict(self.errors)}
+
+    async def cmd_intents(self, intents: int) -> dict[str, Any]:
+        """IDENTIFY the receivers connected from now on with ``intents``."""
+        self.intents = intents
+        return {"ok": True}
+
+    async def cmd_beats(self) -> dict[str, Any]:
+        """Heartbeats since the last call: ACK round trips (ns, as bytes), heartbeats sent
+        while the previous one was unanswered, dispatches after READY by name, and the
+        connections that ended, by why (a 4009 is a heartbeat the server missed)."""
+        rtts, self.beat_rtts = self.beat_rtts, array.array("q")
+        dispatches, self.dispatches = self.dispatches, {}
+        missed = 0
+        for r in self.receivers:
+            r.beat_rtts, r.dispatches = self.beat_rtts, self.dispatches
+            missed, r.missed = missed + r.missed, 0
+        return {"rtt_ns": rtts.tobytes(), "missed": missed, "dispatches": dispatches,
+                "unanswered": sum(r.beat_ns != 0 for r in self.receivers),
+                "ended": self._ended(), "connected": sum(r.transport is not None and r.fast
+                                                         for r in self.receivers)}
 
     async def cmd_progress(self) -> dict[str, Any]:
         return {"count": self.count(), "sent": self.sent, "receivers": len(self.receivers),
