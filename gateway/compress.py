@@ -13,12 +13,15 @@ reorder one.
   block flush guarantees; ending the frame per message would break it, since a
   decompressobj refuses input after its frame ends.
 
-Memory is the cost (each connection owns a context): the defaults use smaller windows than the
-libraries do (zlib 2**13 bytes instead of 2**15, Zstandard 2**15 with small tables instead of
-level 3's 2**21): about 70 KiB (zlib) and 100 KiB (zstd) per connection instead of 260 KiB
-and 800 KiB, for a compression ratio within a few percent on chat traffic. Clients decompress
-either with their default settings: a zlib window smaller than 2**15 and a zstd window under
-2**27 are accepted by every decompressor.
+Memory is the cost (each connection owns a context), and in a fanout it is also the CPU: a
+delivery touches its connection's context cold, so a smaller one is cheaper per recipient
+(bench/RESULTS.md, "Compressed fanout"). The defaults use smaller windows than the libraries
+do (zlib 2**12 bytes and ``memLevel`` 4 instead of 2**15 and 8, Zstandard 2**15 with small
+tables instead of level 3's 2**21): about 29 KiB (zlib) and 125 KiB (zstd) per connection
+instead of 260 KiB and 800 KiB. On chat traffic zlib's costs 8% more bytes than 2**13 and
+``memLevel`` 6 (70 KiB) for a quarter less CPU per delivery. Clients decompress either with
+their default settings: a zlib window smaller than 2**15 and a zstd window under 2**27 are
+accepted by every decompressor.
 """
 
 from __future__ import annotations
@@ -67,7 +70,7 @@ class ZlibStream:
 
     __slots__ = ("_z",)
 
-    def __init__(self, level: int = 1, wbits: int = 13, mem_level: int = 6) -> None:
+    def __init__(self, level: int = 1, wbits: int = 12, mem_level: int = 4) -> None:
         self._z = zlib.compressobj(level, zlib.DEFLATED, wbits, mem_level)
 
     def compress(self, frame: bytes) -> bytes:
@@ -116,7 +119,7 @@ class SharedZlib:
     to an earlier one, so the part of a dispatch that is the same for every recipient (all
     but ``s``) is deflated once per event (:func:`deflate_alone`) and each delivery only adds
     a stored block with the dispatch's start and its ``s`` (:meth:`dispatch`): no
-    compression per recipient, and no compression context per connection (about 70 KiB
+    compression per recipient, and no compression context per connection (about 29 KiB
     each for :class:`ZlibStream`). The cost is bytes: without the history of the
     connection, a chat message deflates to about 55% of its size instead of 8% (seven
     times the bytes; bench/RESULTS.md, "Compressed fanout").

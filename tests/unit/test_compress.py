@@ -158,3 +158,13 @@ def test_zlib_level_is_the_one_asked_for() -> None:
         size[level] = sum(len(stream.compress(m)) for m in msgs)
     raw = sum(map(len, msgs))
     assert size[0] > raw > 5 * size[1] and size[9] <= size[1]
+
+
+def test_zlib_default_window_is_4_kib_and_decodes_with_default_settings() -> None:
+    # CMF 0x48: deflate with a 2**12 window (bench/RESULTS.md: a smaller context is cheaper
+    # per recipient); discord.py's zlib.decompressobj() (wbits 15) takes it.
+    stream, client = ZlibStream(), ZlibClient()
+    msgs = chat_stream(200)
+    frames = [stream.compress(m) for m in msgs]
+    assert frames[0][0] == 0x48 and (frames[0][0] << 8 | frames[0][1]) % 31 == 0
+    assert [client.feed(f) for f in frames] == msgs
