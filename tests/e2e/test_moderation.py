@@ -19,6 +19,7 @@ from tests.e2e.test_browser import (  # noqa: F401 (rest: the fixture, used by n
     Rest,
     _name,
     log_in_with_token,
+    message,
     rest,
     wait_live,
 )
@@ -55,8 +56,20 @@ def test_owner_bans_and_kicks_from_the_member_list(
     expect(entry(alice, bob_id).get_by_role("button", name=re.compile(r"^Ban "))).to_be_visible()
     expect(entry(alice, alice_id).get_by_role("button")).to_have_count(0)
 
+    # A moderator deletes another's message from its menu (Carol may not: no such button).
+    rest.call("POST", f"/channels/{general['id']}/messages", bob_token, {"content": "buy cheap stuff"})
+    spam = message(alice, "buy cheap stuff")
+    expect(spam).to_be_visible(timeout=LIVE_MS)
+    message(carol, "buy cheap stuff").hover()
+    expect(message(carol, "buy cheap stuff").get_by_role("button", name="Delete message")).to_have_count(0)
+    spam.hover()
+    spam.get_by_role("button", name="Delete message").click()
+    alice.get_by_role("dialog").get_by_role("button", name="Delete").click()
+    expect(message(carol, "buy cheap stuff")).to_have_count(0, timeout=LIVE_MS)
+
     # Alice bans Bob: the server leaves Bob's screen, Bob leaves every member list, the ban
     # is on record.
+    entry(alice, bob_id).hover()
     entry(alice, bob_id).get_by_role("button", name=re.compile(r"^Ban ")).click()
     dialog = alice.get_by_role("dialog")
     expect(dialog).to_contain_text("cannot join it again")

@@ -47,6 +47,8 @@ export function renderMessage(message, ctx) {
   const canPin = sent && (store.can(message.channel_id, Permission.MANAGE_MESSAGES)
     || store.can(message.channel_id, Permission.PIN_MESSAGES));
   const canReact = sent && store.can(message.channel_id, Permission.ADD_REACTIONS);
+  // A moderator (MANAGE_MESSAGES) deletes anyone's message, a webhook's too.
+  const canDelete = sent && (own || store.can(message.channel_id, Permission.MANAGE_MESSAGES));
   // A thread started from this message has the message's id (and MESSAGE_UPDATE names it).
   const started = [message.thread, store.channel(message.id)].find(isThread) || null;
   const canThread = sent && !started && !isThread(store.channel(message.channel_id))
@@ -84,7 +86,7 @@ export function renderMessage(message, ctx) {
       h("button", { type: "button", class: "link", on: { click: () => actions.discard(message) } }, "Discard"),
     ),
   ),
-  sent && !ephemeral && (own || canPin || canReact || canThread) && h("div", { class: "message-actions", role: "toolbar", "aria-label": "Message actions" },
+  sent && !ephemeral && (own || canDelete || canPin || canReact || canThread) && h("div", { class: "message-actions", role: "toolbar", "aria-label": "Message actions" },
     canReact && h("button", { type: "button", class: "icon-button", title: "Add reaction", "aria-label": "Add reaction",
       on: { click: (ev) => actions.pickReaction(message, ev.currentTarget) } }, icon("smile")),
     canThread && h("button", { type: "button", class: "icon-button", title: "Create thread", "aria-label": "Create thread",
@@ -93,7 +95,7 @@ export function renderMessage(message, ctx) {
       "aria-label": message.pinned ? "Unpin message" : "Pin message",
       on: { click: () => (message.pinned ? actions.unpin : actions.pin)(message) } }, icon("pin")),
     own && h("button", { type: "button", class: "icon-button", title: "Edit", "aria-label": "Edit message", on: { click: () => actions.edit(message) } }, icon("edit")),
-    own && h("button", { type: "button", class: "icon-button danger", title: "Delete", "aria-label": "Delete message",
+    canDelete && h("button", { type: "button", class: "icon-button danger", title: "Delete", "aria-label": "Delete message",
       on: { click: (ev) => actions.remove(message, ev.shiftKey) } }, icon("trash")),
   ));
   applyHue(node.querySelector(".avatar"));
