@@ -347,7 +347,7 @@ class Hub:
         for conn in audience.gated:
             session = conn.session
             dispatch = gate.variant(conn, plain) if gate is not None else plain
-            if session.push(dispatch.parts(session.encoding)):
+            if session.pusher(dispatch.parts(session.fanout_key)):
                 touched[conn] = None
         if touched and self._flush_handle is None:
             self._flush_handle = (self._loop or asyncio.get_running_loop()).call_soon(self._flush)

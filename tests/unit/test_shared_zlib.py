@@ -13,7 +13,8 @@ import zlib
 
 import pytest
 
-from gateway.audience import Audience
+from core.events import Event
+from gateway.audience import Audience, ContentGate
 from gateway.codec import DeflateKey, Dispatch, Encoding
 from gateway.compress import ZLIB_HEADER, SharedZlib, ZlibStream, deflate_alone
 from gateway.limits import SessionLimits
@@ -147,3 +148,26 @@ def test_audience_groups_shared_zlib_sessions_apart_with_their_pusher() -> None:
     for c in (plain, stream, shared):
         (frame,) = c.recv()
         assert (frame["s"], frame["d"]) == (4, event.data)
+
+
+def test_gated_bots_share_the_redacted_variants_deflated_body() -> None:
+    # Bots without MESSAGE_CONTENT get the redacted variant (the hub's gated loop:
+    # session.pusher(variant.parts(session.fanout_key))): deflated once for all of them too.
+    bots = [shared_client() for _ in range(2)]
+    for b in bots:
+        b.ready()  # intents 513: GUILDS | GUILD_MESSAGES, no MESSAGE_CONTENT
+    event = Event("MESSAGE_CREATE", {"id": "5", "channel_id": "9", "guild_id": "8",
+                                     "content": "secret", "author": {"id": "77"},
+                                     "embeds": [], "attachments": [], "components": []},
+                  guild_id=8, channel_id=9)
+    gate, plain = ContentGate(event), Dispatch("MESSAGE_CREATE", event.data)
+    bodies = []
+    for b in bots:
+        conn = _Conn(b)
+        variant = gate.variant(conn, plain)
+        deflated = variant.parts(b.session.fanout_key)
+        assert b.session.pusher(deflated)
+        bodies.append(deflated[1])
+        (frame,) = b.recv()
+        assert frame["d"]["content"] == "" and frame["s"] == 4
+    assert bodies[0] is bodies[1]
