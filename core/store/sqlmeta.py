@@ -157,13 +157,21 @@ def _channels(rows: Iterable[Row]) -> list[Channel]:
     return out
 
 
-def _members(rows: Iterable[Row]) -> list[Member]:
+def _members(rows: Iterable[Row], ids: tuple[int, int] | None = None) -> list[Member]:
+    """Members from rows; ``ids``: one member's (guild_id, user_id) as the caller has them.
+
+    A member read by its ids holds the caller's int objects, not the row's copies: 64 bytes
+    less for each one cached (the hub and the metadata cache keep one per guild of each
+    user with a session; bench/RESULTS.md, idle memory).
+    """
     out = []
     for _, group in groupby(rows, key=itemgetter(1)):
         rs = list(group)
         r = rs[0]
         roles = tuple(x[7] for x in rs if x[7] is not None)
-        out.append(Member(r[0], r[1], r[2], r[3], roles, r[4], bool(r[5]), bool(r[6]), r[8]))
+        guild_id, user_id = ids or (r[0], r[1])
+        out.append(Member(guild_id, user_id, r[2], r[3], roles, r[4], bool(r[5]), bool(r[6]),
+                          r[8]))
     return out
 
 
@@ -661,7 +669,7 @@ class SqlMetaStore(SqlThreadStore, SqlWebhookStore, SqlReadStateStore, SqlComman
             f"{_MEMBER_SELECT} WHERE m.guild_id = ? AND m.user_id = ? ORDER BY r.role_id",
             guild_id, user_id,
         )
-        return _first(_members(rows))
+        return _first(_members(rows, (guild_id, user_id)))
 
     async def list_members(self, guild_id: int, after: int = 0, limit: int = 1000) -> list[Member]:
         # The page is cut in a subquery, before the join multiplies rows by roles.
