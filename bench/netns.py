@@ -143,6 +143,8 @@ class Lab:
             done = subprocess.run(["ip", "netns", "pids", netns], capture_output=True,
                                   text=True, timeout=10, check=False)
             for pid in done.stdout.split():
+                if int(pid) == os.getpid():  # a process that joined its client host itself
+                    continue
                 try:
                     os.kill(int(pid), signal.SIGKILL)
                 except ProcessLookupError:
