@@ -143,6 +143,10 @@ export class Api {
   unreact(channelId, messageId, emoji) {
     return this.delete(`/channels/${channelId}/messages/${messageId}/reactions/${Api.emojiPath(emoji)}/@me`);
   }
+  /** The first users who reacted with an emoji (for the reaction's tooltip). */
+  reactionUsers(channelId, messageId, emoji, limit = 10) {
+    return this.get(`/channels/${channelId}/messages/${messageId}/reactions/${Api.emojiPath(emoji)}`, { limit });
+  }
   pins(channelId) { return this.get(`/channels/${channelId}/pins`); }
   pin(channelId, messageId) { return this.put(`/channels/${channelId}/pins/${messageId}`); }
   unpin(channelId, messageId) { return this.delete(`/channels/${channelId}/pins/${messageId}`); }

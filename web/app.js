@@ -157,6 +157,8 @@ class App {
         // The gateway's MESSAGE_REACTION_ADD/REMOVE (to this session too) moves the count.
         react: (m, emoji) => this.api.react(m.channel_id, m.id, emoji).catch((e) => this.toast(`Could not react: ${e.describe()}`)),
         unreact: (m, emoji) => this.api.unreact(m.channel_id, m.id, emoji).catch((e) => this.toast(`Could not remove the reaction: ${e.describe()}`)),
+        // A reaction's tooltip names the first 10 who reacted ("and N others" after).
+        reactors: (m, emoji) => this.api.reactionUsers(m.channel_id, m.id, emoji, 10),
         pin: (m) => this.setPinned(m, true),
         unpin: (m) => this.setPinned(m, false),
         openPins: () => this.pins.open(),

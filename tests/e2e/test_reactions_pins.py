@@ -70,6 +70,12 @@ def test_reactions_toggle_and_show_live(server: ServerProcess, rest: Rest, new_p
     expect(reaction(bob, "react to me", "👍").locator(".reaction-count")).to_have_text("2", timeout=LIVE_MS)
     expect(reaction(bob, "react to me", "👍")).to_have_attribute("aria-pressed", "true")
     expect(reaction(alice, "react to me", "👍").locator(".reaction-count")).to_have_text("2", timeout=LIVE_MS)
+    # Pointing at it names who reacted.
+    alice_name = alice.locator(".user-name").inner_text()
+    bob_name = bob.locator(".user-name").inner_text()
+    reaction(alice, "react to me", "👍").hover()
+    expect(reaction(alice, "react to me", "👍")).to_have_attribute(
+        "title", f"{alice_name}, {bob_name} reacted with 👍", timeout=UI_MS)
 
     # Any emoji typed into the picker; then Alice takes her 👍 back by clicking it.
     target.hover()

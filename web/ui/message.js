@@ -73,7 +73,10 @@ export function renderMessage(message, ctx) {
     h("div", { class: "message-content" }, content(message, ctx)),
     renderAttachments(message),
     renderComponents(message, ctx),
-    renderReactions(message, { toggle: (emoji, mine) => (mine ? actions.unreact : actions.react)(message, emoji) }),
+    renderReactions(message, {
+      toggle: (emoji, mine) => (mine ? actions.unreact : actions.react)(message, emoji),
+      users: (emoji) => actions.reactors(message, emoji).then((list) => list.map((u) => store.displayName(u, guildId))),
+    }),
     started && h("button", { type: "button", class: "thread-chip", "aria-label": `Open thread ${started.name}`,
       on: { click: () => actions.openThread(started.id) } }, icon("thread", 16), h("span", {}, started.name),
       started.message_count ? h("span", { class: "muted" }, ` ${started.message_count} message${started.message_count === 1 ? "" : "s"}`) : null),

@@ -19,21 +19,32 @@ export function emojiText(emoji) {
 /**
  * The reaction buttons of a message; null when it has none.
  * @param {object} message with Discord's `reactions` ({emoji, count, me})
- * @param {{toggle: (emoji, mine: boolean) => void}} deps
+ * @param {{toggle: (emoji, mine: boolean) => void, users: (emoji) => Promise<string[]>}} deps
+ *   users: the names of the first who reacted, read when a reaction is first pointed at
  */
-export function renderReactions(message, { toggle }) {
+export function renderReactions(message, { toggle, users }) {
   const reactions = message.reactions || [];
   if (!reactions.length || !message.id) return null;
   return h("div", { class: "reactions", role: "group", "aria-label": "Reactions" },
     reactions.map((r) => {
       const text = emojiText(r.emoji);
       const label = `${text} ${r.count} reaction${r.count === 1 ? "" : "s"}${r.me ? ", including yours" : ""}`;
-      return h("button", {
+      const el = h("button", {
         type: "button", class: `reaction${r.me ? " mine" : ""}`, "aria-pressed": r.me ? "true" : "false",
         title: r.me ? `Remove your ${text} reaction` : `React with ${text}`, "aria-label": label,
         dataset: { emoji: r.emoji.id || r.emoji.name },
         on: { click: () => toggle(r.emoji, r.me) },
       }, h("span", { class: "reaction-emoji" }, text), h("span", { class: "reaction-count" }, String(r.count)));
+      // Who reacted, read once when the reaction is first pointed at (the node is redrawn,
+      // and so read again, when the count changes).
+      const tell = () => users(r.emoji).then((names) => {
+        if (!names.length) return;
+        const others = r.count - names.length;
+        el.title = `${names.join(", ")}${others > 0 ? ` and ${others} other${others === 1 ? "" : "s"}` : ""} reacted with ${text}`;
+      }).catch(() => {});
+      el.addEventListener("mouseenter", tell, { once: true });
+      el.addEventListener("focus", tell, { once: true });
+      return el;
     }));
 }
 
