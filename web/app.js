@@ -438,7 +438,9 @@ class App {
       this.store.addMessage(sent);
       this.store.reads.noteMessage(sent);
     } catch (e) {
-      this.store.failPending(channelId, nonce, e.describe());
+      // 40005 says "Request entity too large": say which part, in the person's words.
+      const why = e.code === 40005 ? "a file is larger than this server accepts" : e.describe();
+      this.store.failPending(channelId, nonce, why);
     }
   }
 

@@ -7,11 +7,15 @@ from __future__ import annotations
 
 import base64
 import os
+import shutil
 import struct
+import tempfile
 import zlib
+from pathlib import Path
 from typing import Any
 
-from playwright.sync_api import Page, expect
+import pytest
+from playwright.sync_api import Page, Playwright, expect
 
 from tests.e2e.conftest import ARTIFACTS, ServerProcess
 from tests.e2e.test_browser import (  # noqa: F401 (rest: the fixture, used by name)
@@ -130,3 +134,43 @@ def test_a_file_dropped_on_the_chat_is_sent_without_text(
     expect(got).to_have_count(1, timeout=LIVE_MS)
     href = got.locator("a.attachment-name").get_attribute("href") or ""
     assert fetched(rest, href) == notes
+
+
+def test_a_file_over_the_servers_limit_is_refused_and_can_be_discarded(
+    playwright: Playwright, new_page: Any, request: pytest.FixtureRequest
+) -> None:
+    # A server of its own, taking files of at most 1 KiB (DISCORD_ARCH_MAX_ATTACHMENT_BYTES).
+    ARTIFACTS.mkdir(exist_ok=True)
+    data = Path(tempfile.mkdtemp(prefix="discord-arch-e2e-"))
+    small = ServerProcess(data, ARTIFACTS / f"{request.node.name}.server.log",
+                          {"DISCORD_ARCH_MAX_ATTACHMENT_BYTES": "1024"})
+    small.start()
+    context = playwright.request.new_context(base_url=small.url)
+    try:
+        api = Rest(context)
+        alice_token, _, bob_token, _ = guild_of_two(api, "Limits")
+        alice, bob = new_page("alice"), new_page("bob")
+        for page, token in ((alice, alice_token), (bob, bob_token)):
+            log_in_with_token(page, small.url, token)
+            expect(page.locator(".chat-title")).to_have_text("# general", timeout=UI_MS)
+            wait_live(page)
+        alice.locator("#composer-files").set_input_files(
+            [{"name": "big.bin", "mimeType": "application/octet-stream", "buffer": os.urandom(4096)}])
+        box = alice.locator("#composer-input")
+        box.fill("too much")
+        box.press("Enter")
+        failed = alice.locator(".message.failed")
+        expect(failed).to_contain_text("Not sent: a file is larger than this server accepts", timeout=UI_MS)
+        expect(failed.locator(".attachment-name")).to_have_text("big.bin")
+        failed.get_by_role("button", name="Discard").click()
+        expect(alice.locator(".message.failed")).to_have_count(0)
+        # Nothing reached Bob; a small file still goes.
+        alice.locator("#composer-files").set_input_files(
+            [{"name": "ok.txt", "mimeType": "text/plain", "buffer": b"fits"}])
+        box.press("Enter")
+        expect(bob.locator(".attachment-name", has_text="ok.txt")).to_be_visible(timeout=UI_MS)
+        expect(message(bob, "too much")).to_have_count(0)
+    finally:
+        context.dispose()
+        small.stop()
+        shutil.rmtree(data, ignore_errors=True)
