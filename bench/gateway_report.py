@@ -155,15 +155,18 @@ def plot_fixed(runs: Sequence[dict[str, Any]], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(9, 5.5), dpi=110)
-    extra = iter(("tab:orange", "tab:brown", "tab:olive", "tab:cyan", "tab:pink", "black"))
-    for r in runs:
+    extra = iter(("tab:orange", "tab:brown", "tab:olive", "tab:cyan", "tab:pink", "black",
+                  "tab:grey", "gold"))
+    for i, r in enumerate(runs):
         for name, steps in fixed_series(r):
             base = name.split("/")[0]
-            color = _COLORS.get(base) if name in ("gateway/op50", base) else next(extra, "grey")
+            first = i == 0 and name in ("gateway/op50", base)
+            color = _COLORS.get(base) if first else next(extra, "grey")
+            where_ = "" if i == 0 else f" ({label(r)})"  # other deployments' runs
             x = [s["offered_msg_s"] for s in steps]
-            for key, style in (("p50_ms", "-"), ("p99_ms", "--"), ("p999_ms", ":")):
+            for key, style in (("p50_ms", "-"), ("p99_ms", "--")):
                 ax.plot(x, [max(0.01, s[key]) for s in steps], style, color=color, marker="o",
-                        label=f"{name} {key[:-3].replace('p999', 'p99.9')}")
+                        label=f"{name}{where_} {key[:-3]}")
     ax.set_yscale("log")
     ax.set_xlabel("offered msg/s (each to every receiver)")
     ax.set_ylabel("send → receive latency, ms")
@@ -171,7 +174,7 @@ def plot_fixed(runs: Sequence[dict[str, Any]], path: Path) -> None:
     ax.set_title(f"Fanout to {n:,} receivers at fixed offered rates, server on one core "
                  f"({runs[0]['date']})", fontsize=10)
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=7, ncol=3, loc="upper left")
+    ax.legend(fontsize=6, ncol=2, loc="lower right")
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
