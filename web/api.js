@@ -101,6 +101,12 @@ export class Api {
   }
   /** The guild's active threads I may see: {threads, members}. */
   activeThreads(guildId) { return this.get(`/guilds/${guildId}/threads/active`); }
+  /** A channel's archived public threads, newest archived first: {threads, members, has_more}. */
+  archivedThreads(channelId) { return this.get(`/channels/${channelId}/threads/archived/public`); }
+  /** A public thread of its own (no starting message). */
+  createThread(channelId, name) {
+    return this.post(`/channels/${channelId}/threads`, { name, type: 11, auto_archive_duration: 1440 });
+  }
   /** A public thread started from a message (its id is the message's). */
   startThread(channelId, messageId, name) {
     return this.post(`/channels/${channelId}/messages/${messageId}/threads`, { name, auto_archive_duration: 1440 });

@@ -19,6 +19,7 @@ import { h, replaceChildren } from "./ui/dom.js";
 import { MemberList } from "./ui/members.js";
 import { MessageList } from "./ui/messages.js";
 import { PinsPanel } from "./ui/pins.js";
+import { ThreadsPanel } from "./ui/threads.js";
 import { SearchPanel } from "./ui/search.js";
 import { ServerList } from "./ui/servers.js";
 import { ConnectionBanner } from "./ui/status.js";
@@ -163,7 +164,7 @@ class App {
         unpin: (m) => this.setPinned(m, false),
         openPins: () => this.pins.open(),
         dismiss: (m) => store.removeMessage(m.channel_id, m.id),
-        createThread: (m) => this.createThread(m),
+        createThread: (m) => this.createThread(m, m.channel_id),
         component: (m, data) => this.useComponent(m, data),
         openThread: (id) => this.selectChannel(id),
       },
@@ -189,16 +190,17 @@ class App {
       kick: (guildId, member, name) => this.removeMember(guildId, member, name, false),
       ban: (guildId, member, name) => this.removeMember(guildId, member, name, true),
     });
-    // The search results and the pins share the member list's column: one at a time.
-    const sidePanel = (open, other) => {
-      if (open) other.close();
-      this.members.el.hidden = !this.search.el.hidden || !this.pins.el.hidden;
+    // The search results, the pins and the threads share the member list's column: one at a time.
+    const sidePanel = (open, self) => {
+      const panels = [this.search, this.pins, this.threads];
+      if (open) for (const p of panels) if (p !== self) p.close();
+      this.members.el.hidden = panels.some((p) => !p.el.hidden);
     };
     this.search = new SearchPanel({
       store,
       search: (guildId, content, offset) => this.api.search(guildId, content, offset),
       jump: (m) => this.jumpTo(m.channel_id, m.id),
-      onToggle: (open) => sidePanel(open, this.pins),
+      onToggle: (open) => sidePanel(open, this.search),
     });
     this.pins = new PinsPanel({
       store,
@@ -206,7 +208,18 @@ class App {
       jump: (m) => this.jumpTo(m.channel_id, m.id),
       unpin: (m) => this.setPinned(m, false),
       canPin: (channelId) => this.canPin(channelId),
-      onToggle: (open) => sidePanel(open, this.search),
+      onToggle: (open) => sidePanel(open, this.pins),
+    });
+    this.threads = new ThreadsPanel({
+      store,
+      archived: (channelId) => this.api.archivedThreads(channelId),
+      open: (thread) => {
+        store.upsertChannel({ ...thread, guild_id: thread.guild_id || this.guildId }); // an archived one is not listed yet
+        this.selectChannel(thread.id);
+      },
+      create: (channelId) => this.createThread(null, channelId),
+      canCreate: (channelId) => store.can(channelId, Permission.CREATE_PUBLIC_THREADS),
+      onToggle: (open) => sidePanel(open, this.threads),
     });
     this.chatTitle = h("h2", { class: "chat-title" });
     this.chatTopic = h("p", { class: "chat-topic" });
@@ -214,13 +227,13 @@ class App {
       h("h2", {}, "No server yet"),
       h("p", {}, "Create a server with the + button, or open an invite link someone sent you."));
     this.chat = h("main", { class: "chat" },
-      h("header", { class: "chat-header" }, this.chatTitle, this.chatTopic, this.search.form, this.pins.button),
+      h("header", { class: "chat-header" }, this.chatTitle, this.chatTopic, this.search.form, this.threads.button, this.pins.button),
       this.banner.el, this.empty, this.messages.el,
       h("div", { class: "chat-footer" }, this.commands.el, this.composer.el, this.typing.el),
       this.dropHint = h("div", { class: "drop-hint", hidden: true, "aria-hidden": "true" }, "Drop files to upload them"));
     this.listenForDrops();
     replaceChildren(this.root,
-      h("div", { class: "layout" }, this.servers.el, this.channels.el, this.chat, this.members.el, this.search.el, this.pins.el),
+      h("div", { class: "layout" }, this.servers.el, this.channels.el, this.chat, this.members.el, this.search.el, this.pins.el, this.threads.el),
       this.announcer, this.toastEl);
     store.addEventListener("guilds", () => this.checkSelection());
     store.addEventListener("guild", (ev) => {
@@ -279,7 +292,10 @@ class App {
     this.members.show(guildId);
     this.search.show(guildId);
     this.commands.setGuild(guildId);
-    if (!guildId) this.pins.show(null, null);
+    if (!guildId) {
+      this.pins.show(null, null);
+      this.threads.show(null, null);
+    }
     this.empty.hidden = Boolean(guildId);
     this.messages.el.hidden = !guildId;
     this.composer.el.hidden = !guildId;
@@ -331,6 +347,7 @@ class App {
     this.typing.show(this.channelId);
     this.composer.setChannel(name, Boolean(channel));
     this.pins.show(this.channelId, this.guildId);
+    this.threads.show(this.channelId, this.guildId);
     if (!channel) return;
     this.checkUploads();
     store.markRead(channelId);
@@ -498,14 +515,15 @@ class App {
     }));
   }
 
-  /** Start a public thread from a message, then open it. */
-  async createThread(message) {
-    const suggested = (message.content || "").split("\n")[0].slice(0, 40).trim() || "New thread";
+  /** Start a public thread, from a message or (message null) of its own in a channel, then
+   * open it. */
+  async createThread(message, channelId) {
+    const suggested = (message?.content || "").split("\n")[0].slice(0, 40).trim() || "New thread";
     const thread = await formDialog({
       title: "Create thread",
       fields: [{ name: "name", label: "Thread name", value: suggested, maxlength: 100 }],
       submit: "Create",
-      onSubmit: ({ name }) => this.api.startThread(message.channel_id, message.id, name),
+      onSubmit: ({ name }) => (message ? this.api.startThread(channelId, message.id, name) : this.api.createThread(channelId, name)),
     });
     if (!thread) return;
     this.store.upsertChannel(thread);

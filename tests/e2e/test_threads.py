@@ -82,3 +82,44 @@ def test_a_thread_from_a_message_shows_in_the_list_and_opens_for_both(
     alice.reload()
     expect(alice.locator(".chat-title")).to_have_text("# general › launch plan", timeout=UI_MS)
     expect(message(alice, "or monday")).to_be_visible(timeout=UI_MS)
+
+
+def test_the_threads_panel_lists_archived_threads_and_starts_new_ones(
+    server: ServerProcess, rest: Rest, new_page: Any  # noqa: F811
+) -> None:
+    alice_token, _, bob_token, _ = guild_of_two(rest, "Archive")
+    guild = rest.call("GET", "/users/@me/guilds", alice_token)[0]
+    general = rest.call("GET", f"/guilds/{guild['id']}/channels", alice_token)[0]["id"]
+    old = rest.call("POST", f"/channels/{general}/threads", alice_token, {"name": "old talk", "type": 11})
+    rest.call("POST", f"/channels/{old['id']}/messages", alice_token, {"content": "from the archive"})
+    rest.call("PATCH", f"/channels/{old['id']}", alice_token, {"archived": True})
+    alice, bob = new_page("alice"), new_page("bob")
+    for page, token in ((alice, alice_token), (bob, bob_token)):
+        log_in_with_token(page, server.url, token)
+        expect(page.locator(".chat-title")).to_have_text("# general", timeout=UI_MS)
+        wait_live(page)
+    expect(link(bob, "general")).to_be_visible()
+    expect(link(bob, "old talk")).to_have_count(0)  # archived: not in the list
+
+    bob.get_by_role("button", name="Threads", exact=True).click()
+    panel = bob.get_by_role("complementary", name="Threads")
+    expect(panel.get_by_role("region", name="Active threads")).to_contain_text("No active threads.")
+    archived = panel.get_by_role("region", name="Archived threads")
+    expect(archived.get_by_role("button", name="Open thread old talk")).to_be_visible(timeout=UI_MS)
+    expect(bob.get_by_role("complementary", name="Members")).to_be_hidden()
+
+    # A thread of its own (no message), from the panel: Bob is taken in, Alice sees it listed.
+    panel.get_by_role("button", name="Create thread").click()
+    dialog = bob.get_by_role("dialog")
+    dialog.get_by_label("Thread name").fill("new idea")
+    dialog.get_by_role("button", name="Create", exact=True).click()
+    expect(bob.locator(".chat-title")).to_have_text("# general › new idea", timeout=UI_MS)
+    expect(link(alice, "new idea")).to_be_visible(timeout=LIVE_MS)
+    expect(panel.get_by_role("region", name="Active threads").get_by_role(
+        "button", name="Open thread new idea")).to_be_visible(timeout=LIVE_MS)
+
+    # The archived one opens from the panel, with its history.
+    archived.get_by_role("button", name="Open thread old talk").click()
+    expect(bob.locator(".chat-title")).to_have_text("# general › old talk", timeout=UI_MS)
+    expect(message(bob, "from the archive")).to_be_visible(timeout=UI_MS)
+    expect(link(bob, "old talk")).to_be_visible()  # listed while it is open
