@@ -65,6 +65,9 @@ _REPO = Path(__file__).resolve().parent.parent
 RESULTS_DIR = _REPO / "bench" / "results"
 _LAG = "discord_arch_loop_lag_seconds"
 _LAG_MAX = "discord_arch_loop_lag_max_seconds"
+_GC_FULL = "discord_arch_gc_full_collections_total"
+_GC_FULL_S = "discord_arch_gc_full_seconds_total"
+_GC_FULL_MAX = "discord_arch_gc_full_max_seconds"
 _COUNTERS = ("discord_arch_hub_events_total", "discord_arch_gateway_frames_out_total",
              "discord_arch_gateway_frames_in_total")
 STALL_S = 0.010  # issue 16's target: no loop stall over 10 ms
@@ -102,7 +105,11 @@ def lag_summary(before: dict[str, float], after: dict[str, float]) -> dict[str, 
     top = next(b for b, c in buckets if c >= total)  # the bucket holding the largest sample
     at_10ms = next((c for b, c in buckets if b >= STALL_S), total)
     max_before, max_after = before.get(_LAG_MAX, 0.0), after.get(_LAG_MAX, 0.0)
-    return {"samples": int(total), "p99_le_ms": p99 * 1000, "max_le_ms": top * 1000,
+    gc_max_before, gc_max_after = before.get(_GC_FULL_MAX, 0.0), after.get(_GC_FULL_MAX, 0.0)
+    gc = {"gc_full": int(after.get(_GC_FULL, 0.0) - before.get(_GC_FULL, 0.0)),
+          "gc_full_ms": 1000 * (after.get(_GC_FULL_S, 0.0) - before.get(_GC_FULL_S, 0.0)),
+          "gc_full_max_ms": gc_max_after * 1000 if gc_max_after > gc_max_before else None}
+    return {**gc, "samples": int(total), "p99_le_ms": p99 * 1000, "max_le_ms": top * 1000,
             "max_ms": max_after * 1000 if max_after > max_before else None,
             "over_10ms": int(total - at_10ms),
             "mean_ms": 1000 * (after.get(_LAG + "_sum", 0.0) - before.get(_LAG + "_sum", 0.0))
@@ -188,7 +195,8 @@ async def variant(args: argparse.Namespace, slice_ms: float) -> dict[str, Any]:
 
 def _print_phase(label: str, p: dict[str, Any]) -> None:
     lags = ", ".join(
-        f"p99 <= {lag['p99_le_ms']:g} ms, max {_max(lag)}, over 10 ms: {lag['over_10ms']}"
+        f"p99 <= {lag['p99_le_ms']:g} ms, max {_max(lag)}, over 10 ms: {lag['over_10ms']}, "
+        f"full GCs {lag['gc_full']} ({lag['gc_full_ms']:.0f} ms)"
         if lag.get("samples") else "no samples" for lag in p["loop_lag"])
     extra = (f"delivered {p['delivered_events_s']:,.0f}/s ({100 * p['completion']:.2f}%), "
              f"p50 {p['p50_ms']:.1f} p99 {p['p99_ms']:.1f} max {p['max_ms']:.1f} ms, "

@@ -64,15 +64,27 @@ class LagTally:
             the largest bound.
         sum_s: the lags added up, in seconds.
         max_s: the largest lag seen since the start.
+        gc_full: the garbage collector's full (oldest-generation) collections, each of which
+            stops the loop for as long as it takes to scan the whole heap;
+        gc_full_s: their time added up, and ``gc_full_max_s`` the longest.
     """
 
-    __slots__ = ("bounds", "counts", "max_s", "sum_s")
+    __slots__ = ("bounds", "counts", "gc_full", "gc_full_max_s", "gc_full_s", "max_s", "sum_s")
 
     def __init__(self, bounds: tuple[float, ...] = _LAG_S) -> None:
         self.bounds = bounds
         self.counts = [0] * (len(bounds) + 1)
         self.sum_s = 0.0
         self.max_s = 0.0
+        self.gc_full = 0
+        self.gc_full_s = 0.0
+        self.gc_full_max_s = 0.0
+
+    def full_collection(self, seconds: float) -> None:
+        self.gc_full += 1
+        self.gc_full_s += seconds
+        if seconds > self.gc_full_max_s:
+            self.gc_full_max_s = seconds
 
     def observe(self, lag_s: float) -> None:
         self.counts[bisect_left(self.bounds, lag_s)] += 1
@@ -249,6 +261,13 @@ class _Live(Collector):
                                         buckets=buckets, sum_value=lag.sum_s)
             yield GaugeMetricFamily(_P + "loop_lag_max_seconds", "The largest event loop lag "
                                     "since the start", value=lag.max_s)
+            yield CounterMetricFamily(_P + "gc_full_collections", "Full (oldest-generation) "
+                                      "garbage collections: each stops the loop while it scans "
+                                      "the whole heap", value=lag.gc_full)
+            yield CounterMetricFamily(_P + "gc_full_seconds", "Time spent in full garbage "
+                                      "collections", value=lag.gc_full_s)
+            yield GaugeMetricFamily(_P + "gc_full_max_seconds", "The longest full garbage "
+                                    "collection since the start", value=lag.gc_full_max_s)
         for attr, doc in (("gaps", "Times a Redis bus subscriber connection was lost and "
                                    "restored (what was published meanwhile is read from the "
                                    "recovery log, or its sessions are told)"),

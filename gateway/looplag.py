@@ -7,6 +7,10 @@ message. The lateness of a timer due every ``interval_s`` is the delay any of th
 measured by. It lands in the worker's :class:`~core.metrics.LagTally`
 (``discord_arch_loop_lag_seconds`` and ``_max_seconds`` on the ops port).
 
+Full garbage collections are timed too (a ``gc.callbacks`` hook, two clock reads per
+collection): with tens of thousands of sessions the heap is millions of objects, and a full
+collection is the one stall no callback of ours shows.
+
 Cheap on purpose: one callback per interval, a clock read and a few integer operations.
 The clock is ``time.monotonic`` and not ``loop.time()``: uvloop's is libuv's time, cached
 when the iteration began, so a callback that runs long would not be seen late by it.
@@ -15,6 +19,7 @@ when the iteration began, so a callback that runs long would not be seen late by
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 from collections.abc import Callable
 
@@ -40,15 +45,29 @@ class LoopLagProbe:
         self._due = 0.0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._handle: asyncio.TimerHandle | None = None
+        self._gc_start = 0.0
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
         self._arm()
+        gc.callbacks.append(self.on_gc)
 
     def stop(self) -> None:
         if self._handle is not None:
             self._handle.cancel()
             self._handle = None
+        if self.on_gc in gc.callbacks:
+            gc.callbacks.remove(self.on_gc)
+
+    def on_gc(self, phase: str, info: dict[str, int]) -> None:
+        """``gc.callbacks``: time the collections of the oldest generation."""
+        if info.get("generation") != 2:
+            return
+        if phase == "start":
+            self._gc_start = self._clock()
+        elif self._gc_start:
+            self.tally.full_collection(self._clock() - self._gc_start)
+            self._gc_start = 0.0
 
     def wake(self) -> None:
         """The timer ran: record its lateness and arm the next one (from now, not from the

@@ -184,8 +184,16 @@ class Session:
 
     def outgoing(self) -> Outgoing:
         """What to write, in order, since the last call (:func:`frames` makes it messages)."""
-        out, self._out = self._out, []
-        return out
+        # A copy, and the session's own list kept: a new list left in the session lives
+        # until the next flush (a message, a heartbeat: seconds), outlives the young GC
+        # generations and counts toward a full collection of the whole heap. A 10,000-member
+        # channel made 10,000 of those per message, and one per heartbeat ACK, so full
+        # collections came every few dozen messages (bench bigchannel: 1-5 s stalls of the
+        # loop; bench/RESULTS.md, "10,000-member channels"). The copy dies young, written.
+        out = self._out
+        copy = out.copy()
+        out.clear()
+        return copy
 
     @property
     def has_requests(self) -> bool:

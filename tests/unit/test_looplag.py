@@ -79,3 +79,35 @@ def test_lag_exported_only_once_a_probe_sets_the_tally() -> None:
     assert samples[("discord_arch_loop_lag_seconds_bucket", "+Inf")] == 2
     assert samples[("discord_arch_loop_lag_seconds_count", None)] == 2
     assert samples[("discord_arch_loop_lag_max_seconds", None)] == 0.02
+
+
+def test_full_collections_are_timed_and_younger_ones_ignored() -> None:
+    clock, tally = Clock(), LagTally()
+    probe = LoopLagProbe(0.002, tally, clock)
+    probe.on_gc("start", {"generation": 0})
+    clock.now += 0.5
+    probe.on_gc("stop", {"generation": 0})
+    probe.on_gc("start", {"generation": 2})
+    clock.now += 1.25
+    probe.on_gc("stop", {"generation": 2})
+    assert (tally.gc_full, tally.gc_full_s, tally.gc_full_max_s) == (1, 1.25, 1.25)
+    samples = {s.name: s.value for f in text_string_to_metric_families(
+        _metrics_with(tally).render().decode()) for s in f.samples}
+    assert samples["discord_arch_gc_full_collections_total"] == 1
+    assert samples["discord_arch_gc_full_max_seconds"] == 1.25
+
+
+def test_probe_hooks_the_collector_while_started() -> None:
+    import gc
+
+    probe = LoopLagProbe(0.002, LagTally(), Clock())
+    probe.start(Loop())  # type: ignore[arg-type]
+    assert probe.on_gc in gc.callbacks
+    probe.stop()
+    assert probe.on_gc not in gc.callbacks
+
+
+def _metrics_with(tally: LagTally) -> Metrics:
+    m = Metrics()
+    m.loop_lag = tally
+    return m
