@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
 import aiohttp
@@ -59,6 +59,25 @@ async def connected(cluster: Cluster, http: aiohttp.ClientSession, rest: Rest, c
         stop.set()
         async with asyncio.timeout(10):
             await asyncio.gather(*tasks, return_exceptions=True)
+
+
+@asynccontextmanager
+async def on_every_host(cluster: Cluster, http: aiohttp.ClientSession, rest: Rest,
+                        channel: str, tokens: list[str]) -> AsyncIterator[list[Member]]:
+    """Two members per host connected at once, then one more at a time until every host
+    holds one (a host the balancer marked up a moment after the others gets the next ones:
+    leastconn), from ``tokens`` (four per host is plenty)."""
+    async with AsyncExitStack() as stack:
+        first = 2 * len(NODES)
+        members = list(await stack.enter_async_context(
+            connected(cluster, http, rest, channel, tokens[:first])))
+        for token in tokens[first:]:
+            if {m.node for m in members} == set(NODES):
+                break
+            members += await stack.enter_async_context(
+                connected(cluster, http, rest, channel, [token]))
+        assert {m.node for m in members} == set(NODES), [m.resume_url for m in members]
+        yield members
 
 
 async def guild_of(rest: Rest, token: str, channel: str) -> str:
@@ -116,10 +135,8 @@ def test_a_message_sent_through_each_host_reaches_members_on_every_host(
 ) -> None:
     async def test(http: aiohttp.ClientSession) -> None:
         rest = BalancedRest(http, cluster.rest_url)
-        tokens, channel = await rest.guild(1 + 2 * len(NODES))
-        async with connected(cluster, http, rest, channel, tokens[1:]) as members:
-            # leastconn spreads the websockets over the hosts.
-            assert {m.node for m in members} == set(NODES), [m.resume_url for m in members]
+        tokens, channel = await rest.guild(1 + 4 * len(NODES))
+        async with on_every_host(cluster, http, rest, channel, tokens[1:]) as members:
             for node in NODES:  # REST straight to one host; the bus carries it to the others
                 direct = BalancedRest(http, cluster.host_rest_url(node))
                 message_id = await send(direct, tokens[0], channel, f"via gw{node}")
@@ -202,8 +219,8 @@ async def next_dispatch(ws: aiohttp.ClientWebSocketResponse, name: str | None) -
 def test_a_host_cut_off_loses_no_acked_message_and_rejoins(cluster: Cluster) -> None:
     async def test(http: aiohttp.ClientSession) -> None:
         rest = BalancedRest(http, cluster.rest_url)
-        tokens, channel = await rest.guild(2 + 2 * len(NODES))
-        async with connected(cluster, http, rest, channel, tokens[2:]) as members:
+        tokens, channel = await rest.guild(2 + 4 * len(NODES))
+        async with on_every_host(cluster, http, rest, channel, tokens[2:]) as members:
             cut = members[0].node
             moving = [m for m in members if m.node == cut]
             senders = [Sender(rest, t, channel) for t in tokens[:2]]
