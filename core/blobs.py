@@ -9,9 +9,14 @@ Writes are streamed (bytes in, chunk by chunk, never the whole file in memory) t
 name and renamed into place only once complete and within the size limit: a reader never sees
 half a file, and an upload that breaks off, or is too large, leaves nothing behind.
 
+Reads are streamed too: :meth:`BlobStore.stat` says a blob's size, ETag and age (and, for a
+local one, the file, which the CDN hands to ``sendfile``), :meth:`BlobStore.read` yields a byte
+range of it chunk by chunk (the CDN's ``Range`` answers).
+
 The local backend (:class:`LocalBlobStore`, under ``DATA_DIR/blobs``) suits one host: several
-workers of a host share it, several hosts do not. An S3-compatible backend is the next one to
-write behind the same protocol (docs/operations.md).
+workers of a host share it, several hosts do not. Hosts that share their files use the
+S3-compatible backend (``core.blobs_s3``), behind this same protocol and tested by the same
+contract suite (tests/integration/test_blob_contract.py).
 """
 
 from __future__ import annotations
@@ -22,16 +27,37 @@ import os
 import re
 import secrets
 import shutil
-from collections.abc import AsyncIterable
+from collections.abc import AsyncIterable, AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
+from stat import S_ISREG
 from typing import BinaryIO, Protocol
 
-__all__ = ["BLOBS_DIR", "BlobStore", "BlobTooLarge", "LocalBlobStore", "blob_key"]
+__all__ = ["BLOBS_DIR", "BlobInfo", "BlobStore", "BlobTooLarge", "LocalBlobStore", "blob_key"]
 
 BLOBS_DIR = "blobs"
 _TMP = ".tmp"
 # A key: slash-separated segments of letters, digits, "_" and "-" (ids, hashes, kinds).
 _KEY = re.compile(r"^[A-Za-z0-9_-]{1,64}(?:/[A-Za-z0-9_-]{1,64}){0,3}$")
+READ_CHUNK = 64 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class BlobInfo:
+    """What is known of a stored blob without reading it.
+
+    Attributes:
+        size: its length in bytes.
+        etag: a strong validator, quoted (``"..."``), that changes when the bytes do.
+        modified: when it was written (seconds since the epoch).
+        file: a local file holding exactly its bytes (served with ``sendfile``), None when
+            the blob lives elsewhere (read it with :meth:`BlobStore.read`).
+    """
+
+    size: int
+    etag: str
+    modified: float
+    file: Path | None = None
 
 
 class BlobTooLarge(Exception):
@@ -52,7 +78,7 @@ def blob_key(*parts: str | int) -> str:
 
 
 class BlobStore(Protocol):
-    """Files by key: streamed in, served from a path, deleted by key or by prefix."""
+    """Files by key: streamed in, read back in ranges, deleted by key or by prefix."""
 
     async def put(self, key: str, chunks: AsyncIterable[bytes], max_bytes: int) -> int:
         """Store ``chunks`` under ``key`` (replacing it), all or nothing; the size.
@@ -62,14 +88,24 @@ class BlobStore(Protocol):
             Exception: whatever ``chunks`` raised (a broken upload: nothing is kept).
         """
 
-    async def path(self, key: str) -> Path | None:
-        """A local file holding ``key``'s bytes (to serve with ranges), None when absent."""
+    async def stat(self, key: str) -> BlobInfo | None:
+        """``key``'s size, validator and age, None when absent."""
+
+    def read(self, key: str, start: int = 0, end: int | None = None) -> AsyncIterator[bytes]:
+        """``key``'s bytes ``[start, end)`` (``end`` None: to the end), chunk by chunk.
+
+        Raises:
+            FileNotFoundError: ``key`` is absent (raised at the first iteration).
+        """
 
     async def delete(self, keys: list[str]) -> None:
         """Delete ``keys`` (absent ones are ignored)."""
 
     async def delete_prefix(self, prefix: str) -> None:
         """Delete every key under ``prefix`` (``attachments/{channel_id}``)."""
+
+    async def aclose(self) -> None:
+        """Release connections (the platform's shutdown)."""
 
 
 class LocalBlobStore:
@@ -110,9 +146,37 @@ class LocalBlobStore:
             raise
         return size
 
-    async def path(self, key: str) -> Path | None:
+    async def stat(self, key: str) -> BlobInfo | None:
         file = self._file(key)
-        return file if await asyncio.to_thread(file.is_file) else None
+        try:
+            st = await asyncio.to_thread(file.stat)
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        if not S_ISREG(st.st_mode):  # a prefix's directory is no blob
+            return None
+        # The temp file is renamed into place whole, so (inode, mtime, size) changes with
+        # the bytes: a strong validator without reading them.
+        etag = f'"{st.st_ino:x}-{st.st_mtime_ns:x}-{st.st_size:x}"'
+        return BlobInfo(size=st.st_size, etag=etag, modified=st.st_mtime, file=file)
+
+    async def read(
+        self, key: str, start: int = 0, end: int | None = None
+    ) -> AsyncIterator[bytes]:
+        file = self._file(key)
+        f = await asyncio.to_thread(open, file, "rb")
+        try:
+            await asyncio.to_thread(f.seek, start)
+            left = None if end is None else max(0, end - start)
+            while left is None or left > 0:
+                want = READ_CHUNK if left is None else min(READ_CHUNK, left)
+                chunk = await asyncio.to_thread(f.read, want)
+                if not chunk:
+                    break
+                if left is not None:
+                    left -= len(chunk)
+                yield chunk
+        finally:
+            f.close()
 
     async def delete(self, keys: list[str]) -> None:
         files = [self._file(k) for k in keys]
@@ -121,6 +185,9 @@ class LocalBlobStore:
 
     async def delete_prefix(self, prefix: str) -> None:
         await asyncio.to_thread(shutil.rmtree, self._file(prefix), True)
+
+    async def aclose(self) -> None:
+        return None
 
 
 def _makedirs(*dirs: Path) -> None:

@@ -109,6 +109,16 @@ class Config:
         max_attachment_bytes: largest file of a message (``multipart/form-data`` send, each
             file streamed to storage, never held whole); larger gets 413 40005 (Discord: 25 MiB).
         max_message_length: longest message ``content`` in characters (Discord: 2000).
+        s3_bucket: uploaded files (attachments, avatars, icons) go to this bucket of an
+            S3-compatible object store (``core.blobs_s3``, the ``s3`` extra) instead of
+            ``DATA_DIR/blobs``; needed when several hosts serve one cluster. Empty: local.
+        s3_endpoint_url: the S3 API's URL (MinIO, Ceph RGW, ...); empty: AWS S3 in
+            ``s3_region``.
+        s3_region: the bucket's region (signing needs one; most other servers take any).
+        s3_access_key_id, s3_secret_access_key: the credentials; empty: botocore's usual
+            chain (AWS_* environment, profile, instance role).
+        s3_path_style: address the bucket in the path (``{endpoint}/{bucket}/{key}``), as
+            most self-hosted servers want, instead of as a host name.
         recent_messages_per_channel: length of the Redis recent-messages list per channel.
         token_cache_ttl_ms: how long a worker trusts a token lookup (a revocation reaches
             every worker sooner, through ``core.relay``).
@@ -185,6 +195,12 @@ class Config:
     max_body_bytes: int = 1 << 20
     max_attachment_bytes: int = 25 << 20
     max_message_length: int = 2000
+    s3_bucket: str = ""
+    s3_endpoint_url: str = ""
+    s3_region: str = "us-east-1"
+    s3_access_key_id: str = ""
+    s3_secret_access_key: str = dataclasses.field(default="", repr=False)  # never logged
+    s3_path_style: bool = False
     recent_messages_per_channel: int = 100
     token_cache_ttl_ms: int = 10_000
     ratelimit_global_per_s: int = 50
@@ -264,6 +280,11 @@ class Config:
                               f"got {self.gil_switch_interval_ms}")
         if self.max_attachment_bytes < 1:
             raise ConfigError("max_attachment_bytes must be >= 1")
+        _check_url("s3_endpoint_url", self.s3_endpoint_url, ("http", "https"))
+        if bool(self.s3_access_key_id) != bool(self.s3_secret_access_key):
+            raise ConfigError("s3_access_key_id and s3_secret_access_key go together")
+        if (self.s3_endpoint_url or self.s3_access_key_id) and not self.s3_bucket:
+            raise ConfigError("s3_endpoint_url and s3 credentials need s3_bucket")
         if self.heartbeat_interval_ms < 1:
             raise ConfigError("heartbeat_interval_ms must be >= 1")
         if self.gateway_send_buffer_bytes < 65536:

@@ -45,7 +45,8 @@ class Platform:
         tokens: token issue/resolve/revoke.
         passwords: Argon2id hashing off the loop.
         router: the batched message write path.
-        blobs: uploaded files (attachments, avatars, icons): ``DATA_DIR/blobs``.
+        blobs: uploaded files (attachments, avatars, icons): ``DATA_DIR/blobs``, or the S3
+            bucket of ``s3_bucket``.
         metrics: this worker's Prometheus metrics (its own registry).
         timeline: the sampled per-message timeline (``trace_sample_every``; off by default).
     """
@@ -119,6 +120,8 @@ class Platform:
             )
             await router.start()
             stack.push_async_callback(router.aclose)  # closed first: flushes pending writes
+            blobs = await _open_blobs(config)
+            stack.push_async_callback(blobs.aclose)
             tokens = TokenAuth(meta, cache, config.token_cache_ttl_ms)
             # Revocations made by another process (TOKENS_REVOKED, core.relay).
             stack.callback(bus.subscribe(tokens.on_events))
@@ -130,12 +133,28 @@ class Platform:
             ids=ids or SnowflakeGenerator.for_worker(config.node_id, 0, 0),
             tokens=tokens, passwords=passwords, router=router, metrics=metrics,
             timeline=timeline,
-            blobs=LocalBlobStore(os.path.join(config.data_dir, BLOBS_DIR)),
+            blobs=blobs,
             _closers=stack,
         )
 
     async def aclose(self) -> None:
         await self._closers.aclose()
+
+
+async def _open_blobs(config: Config) -> BlobStore:
+    """The store of uploaded files: the S3 bucket when ``s3_bucket`` is set (every host of a
+    cluster sees the same files), else ``DATA_DIR/blobs``."""
+    if not config.s3_bucket:
+        return LocalBlobStore(os.path.join(config.data_dir, BLOBS_DIR))
+    from core.blobs_s3 import S3BlobStore
+
+    try:
+        return await S3BlobStore.open(
+            bucket=config.s3_bucket, endpoint_url=config.s3_endpoint_url,
+            region=config.s3_region, access_key_id=config.s3_access_key_id,
+            secret_access_key=config.s3_secret_access_key, path_style=config.s3_path_style)
+    except (OSError, RuntimeError) as e:
+        raise StoreUnavailable(str(e)) from None
 
 
 async def _open_backends(

@@ -55,6 +55,12 @@ def mongo_url() -> Iterator[str]:
     yield from _provided(services.provide_mongo)
 
 
+@pytest.fixture(scope="session")
+def s3_url() -> Iterator[str]:
+    """An S3 API endpoint (env, else moto's S3 server, an emulator, for the session)."""
+    yield from _provided(services.provide_s3)
+
+
 # -- unhandled exceptions in the event loop (asyncpg ``_testbase``) ---------------------------
 
 

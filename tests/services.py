@@ -1,4 +1,5 @@
-"""Real servers for the integration tests: PostgreSQL, Redis, a Redis Cluster and MongoDB.
+"""Real servers for the integration tests: PostgreSQL, Redis, a Redis Cluster, MongoDB and an
+S3 API server.
 
 Each ``provide_*`` function returns a URL to a reachable server and registers whatever it
 started on an :class:`contextlib.ExitStack`, so closing the stack stops it. The order of
@@ -11,6 +12,15 @@ preference is the same for all three:
 
 A Redis Cluster (``provide_redis_cluster``) is ``DISCORD_ARCH_TEST_REDIS_CLUSTER_URL`` (one
 node of it) or three masters started from the installed redis-server, never a local one.
+
+The S3 server (``provide_s3``) is ``DISCORD_ARCH_TEST_S3_URL`` (any S3-compatible endpoint
+taking the ``S3_ACCESS_KEY``/``S3_SECRET`` below, e.g. a MinIO started with them) or else
+**moto's standalone server**, started here as its own process on a free port. moto is an
+*emulator* of the S3 API, not a storage server: it speaks S3's HTTP protocol (SigV4, XML,
+multipart uploads, ranges), which is what the store's client exercises, but keeps objects in
+its memory. No real S3 server (MinIO, Garage, SeaweedFS, Ceph RGW) is packaged on Debian,
+PyPI or npm for this machine, so the emulator is what CI can run; point the variable at a
+real one to run the same tests against it.
 
 When none of them works, :class:`ServiceUnavailable` says what to install. The fixtures in
 ``tests/conftest.py`` turn it into a failure, never a skip (docs/architecture.md, conventions).
@@ -29,6 +39,7 @@ import pwd
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Mapping
@@ -43,6 +54,9 @@ import redis.exceptions
 
 __all__ = [
     "MONGO_ENV",
+    "S3_ACCESS_KEY",
+    "S3_ENV",
+    "S3_SECRET",
     "POSTGRES_ENV",
     "REDIS_CLUSTER_ENV",
     "REDIS_ENV",
@@ -51,12 +65,16 @@ __all__ = [
     "provide_postgres",
     "provide_redis",
     "provide_redis_cluster",
+    "provide_s3",
 ]
 
 POSTGRES_ENV = "DISCORD_ARCH_TEST_POSTGRES_URL"
 REDIS_ENV = "DISCORD_ARCH_TEST_REDIS_URL"
 REDIS_CLUSTER_ENV = "DISCORD_ARCH_TEST_REDIS_CLUSTER_URL"
 MONGO_ENV = "DISCORD_ARCH_TEST_MONGO_URL"
+S3_ENV = "DISCORD_ARCH_TEST_S3_URL"
+S3_ACCESS_KEY = "discordarchtest"
+S3_SECRET = "discordarchtestsecret"
 
 # A local Redis may hold someone's data in db 0: the tests take db 15 and flush only it.
 _LOCAL_REDIS_URL = "redis://127.0.0.1:6379/15"
@@ -376,3 +394,58 @@ def provide_mongo(stack: ExitStack, environ: Mapping[str, str]) -> str:
     workdir = stack.enter_context(tempfile.TemporaryDirectory(prefix="discord-arch-mongo-"))
     server = stack.enter_context(SecantusDBServer(host="127.0.0.1", port=0, storage_path=workdir))
     return str(server.uri)
+
+
+# -- S3 --------------------------------------------------------------------------------------
+
+
+def _s3_answers(url: str) -> bool:
+    """Anything answers HTTP at ``url`` (an S3 server says 200 or 403 to ``GET /``)."""
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url + "/", timeout=_PROBE_TIMEOUT):
+            return True
+    except urllib.error.HTTPError:
+        return True
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def provide_s3(stack: ExitStack, environ: Mapping[str, str]) -> str:
+    """The URL of an S3 API server (``DISCORD_ARCH_TEST_S3_URL``, else moto's server started
+    here); the tests make their own buckets with ``S3_ACCESS_KEY``/``S3_SECRET``.
+
+    Raises:
+        ServiceUnavailable: the given URL does not answer, or moto's server cannot start.
+    """
+    if url := environ.get(S3_ENV):
+        if not _s3_answers(url):
+            raise ServiceUnavailable(f"{S3_ENV} is set but nothing answers there")
+        return url.rstrip("/")
+    try:
+        import moto.server  # noqa: F401 - only to say what to install
+    except ImportError:
+        raise ServiceUnavailable(
+            f"S3: {S3_ENV} is unset and moto's server is not installed: "
+            "pip install -e '.[test]' (moto[server])"
+        ) from None
+    workdir = stack.enter_context(tempfile.TemporaryDirectory(prefix="discord-arch-s3-"))
+    port = _free_port()
+    log = stack.enter_context(open(Path(workdir) / "log", "wb"))
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": S3_ACCESS_KEY,
+           "AWS_SECRET_ACCESS_KEY": S3_SECRET, "MOTO_ALLOW_NONEXISTENT_REGION": "true"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=log, stderr=subprocess.STDOUT, env=env, cwd=workdir,
+    )  # fmt: skip
+    stack.callback(_stop_process, proc)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + _START_TIMEOUT
+    while not _s3_answers(url):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise ServiceUnavailable(f"moto's S3 server on port {port} did not start: "
+                                     + (Path(workdir) / "log").read_text()[-500:])
+        time.sleep(0.1)
+    return url

@@ -16,22 +16,24 @@ both reach these routes:
 
 Public, as Discord's CDN (whoever has the URL may fetch it), and outside the API's token and
 rate-limit middleware. Everything is content-addressed or named by a snowflake, so answers are
-``Cache-Control: public, max-age=31536000, immutable``; aiohttp's ``FileResponse`` gives the
-``ETag``/``Last-Modified`` (304 on a match) and ``Range`` (206) answers.
+``Cache-Control: public, max-age=31536000, immutable``. A blob in a local file is served by
+aiohttp's ``FileResponse`` (``sendfile``; its ``ETag``/``Last-Modified``, 304 on a match, and
+``Range``, 206); one in an S3 bucket is streamed from it (:func:`_stream`): the same
+validators and ``Range`` answers, the range passed through to S3 so only the bytes asked for
+cross, one chunk in memory at a time.
 """
 
 from __future__ import annotations
 
-import asyncio
 import mimetypes
 import re
-from pathlib import Path
+from email.utils import formatdate
 
 from aiohttp import web
 
 from api.http import public
 from api.keys import PLATFORM
-from core.blobs import blob_key
+from core.blobs import BlobInfo, BlobStore, blob_key
 from core.images import sniff
 
 __all__ = ["routes"]
@@ -56,8 +58,9 @@ _INLINE = re.compile(r"^(image/(png|jpeg|gif|webp|avif)|audio/[a-z0-9.+-]+|video
 async def attachment(request: web.Request) -> web.StreamResponse:
     info = request.match_info
     key = blob_key("attachments", int(info["channel_id"]), int(info["attachment_id"]))
-    path = await request.app[PLATFORM].blobs.path(key)
-    if path is None:
+    blobs = request.app[PLATFORM].blobs
+    found = await blobs.stat(key)
+    if found is None:
         raise web.HTTPNotFound
     guessed = mimetypes.guess_type(info["filename"], strict=False)[0] or ""
     headers = dict(_COMMON)
@@ -66,7 +69,7 @@ async def attachment(request: web.Request) -> web.StreamResponse:
     else:
         headers["Content-Type"] = "application/octet-stream"
         headers["Content-Disposition"] = "attachment"
-    return web.FileResponse(path, headers=headers)
+    return await _serve(request, blobs, key, found, headers)
 
 
 @routes.get("/avatars/" + _ID % "user_id" + "/{file}")
@@ -81,18 +84,77 @@ async def icon(request: web.Request) -> web.StreamResponse:
     return await _image(request, "icons", int(request.match_info["guild_id"]))
 
 
+@routes.get("/channel-icons/" + _ID % "channel_id" + "/{file}")
+@public
+async def channel_icon(request: web.Request) -> web.StreamResponse:
+    """A group DM's icon (Discord's ``/channel-icons/{channel_id}/{hash}.png``)."""
+    return await _image(request, "channel-icons", int(request.match_info["channel_id"]))
+
+
 async def _image(request: web.Request, kind: str, owner_id: int) -> web.StreamResponse:
     match = _IMAGE_FILE.match(request.match_info["file"])
     if match is None:
         raise web.HTTPNotFound
-    path = await request.app[PLATFORM].blobs.path(blob_key(kind, owner_id, match.group(1)))
-    if path is None:
+    blobs = request.app[PLATFORM].blobs
+    key = blob_key(kind, owner_id, match.group(1))
+    found = await blobs.stat(key)
+    if found is None:
         raise web.HTTPNotFound
-    found = sniff(await asyncio.to_thread(_head, path))
-    headers = {**_COMMON, "Content-Type": found.content_type if found else "image/png"}
-    return web.FileResponse(path, headers=headers)
+    head = b"".join([c async for c in blobs.read(key, 0, 64)])
+    image = sniff(head)
+    headers = {**_COMMON, "Content-Type": image.content_type if image else "image/png"}
+    return await _serve(request, blobs, key, found, headers)
 
 
-def _head(path: Path) -> bytes:
-    with path.open("rb") as f:
-        return f.read(64)
+async def _serve(
+    request: web.Request, blobs: BlobStore, key: str, info: BlobInfo, headers: dict[str, str]
+) -> web.StreamResponse:
+    if info.file is not None:
+        return web.FileResponse(info.file, headers=headers)
+    return await _stream(request, blobs, key, info, headers)
+
+
+async def _stream(
+    request: web.Request, blobs: BlobStore, key: str, info: BlobInfo, headers: dict[str, str]
+) -> web.StreamResponse:
+    """A blob with no local file, streamed: 304 on a matching ``If-None-Match``, 206 for a
+    satisfiable ``Range`` (416 otherwise), else 200; HEAD gets the headers alone."""
+    headers = {**headers, "ETag": info.etag, "Accept-Ranges": "bytes",
+               "Last-Modified": formatdate(info.modified, usegmt=True)}
+    if info.etag in _etags(request.headers.get("If-None-Match", "")):
+        return web.Response(status=304, headers=headers)
+    start, end, status = 0, info.size, 200
+    if "Range" in request.headers and _if_range_holds(request, info):
+        unsatisfiable = web.Response(status=416, headers={
+            **headers, "Content-Range": f"bytes */{info.size}"})
+        try:
+            wanted = request.http_range  # slice(start, stop); a suffix has start < 0
+        except ValueError:
+            return unsatisfiable
+        if wanted.start is not None and wanted.start < 0:  # "bytes=-500": the last 500
+            start = max(0, info.size + wanted.start)
+        elif wanted.start is not None or wanted.stop is not None:
+            start = wanted.start or 0
+            end = min(info.size, wanted.stop if wanted.stop is not None else info.size)
+        if start >= end:
+            return unsatisfiable
+        status = 206
+        headers["Content-Range"] = f"bytes {start}-{end - 1}/{info.size}"
+    response = web.StreamResponse(status=status, headers=headers)
+    response.content_length = end - start
+    await response.prepare(request)
+    if request.method != "HEAD":
+        async for chunk in blobs.read(key, start, end):
+            await response.write(chunk)
+    await response.write_eof()
+    return response
+
+
+def _etags(header: str) -> set[str]:
+    return {t.strip().removeprefix("W/") for t in header.split(",") if t.strip()}
+
+
+def _if_range_holds(request: web.Request, info: BlobInfo) -> bool:
+    """``If-Range``: the range applies only while the blob is the one the client has."""
+    cond = request.headers.get("If-Range")
+    return cond is None or cond.strip() == info.etag
