@@ -63,7 +63,7 @@ __all__ = ["lag_summary", "main"]
 
 _REPO = Path(__file__).resolve().parent.parent
 RESULTS_DIR = _REPO / "bench" / "results"
-_LAG = "discord_arch_loop_lag_seconds"
+_LAG = "discord_arch_loop_lag"
 _LAG_MAX = "discord_arch_loop_lag_max_seconds"
 _GC_FULL = "discord_arch_gc_full_collections_total"
 _GC_FULL_S = "discord_arch_gc_full_seconds_total"
@@ -90,10 +90,20 @@ def scrape_all(url: str) -> dict[str, float]:
 
 def lag_summary(before: dict[str, float], after: dict[str, float]) -> dict[str, Any]:
     """One worker's loop lag between two scrapes: samples, p99 and max as bucket bounds (the
-    max exact when the all-time max rose meanwhile), samples over ``STALL_S``."""
+    max exact when the all-time max rose meanwhile), samples over ``STALL_S``; the same of
+    the lag in the loop thread's CPU time (``cpu``: without the time another process had the
+    core), and the full garbage collections."""
+    out = _lag(before, after, _LAG, _LAG_MAX)
+    if out.get("samples"):
+        out["cpu"] = _lag(before, after, _LAG + "_cpu", "discord_arch_loop_lag_cpu_max_seconds")
+    return out
+
+
+def _lag(before: dict[str, float], after: dict[str, float], name_: str, max_name: str
+         ) -> dict[str, Any]:
     buckets = []
     for name, value in after.items():
-        if name.startswith(_LAG + "_bucket{"):
+        if name.startswith(name_ + "_seconds_bucket{"):
             le = name.split('le="', 1)[1].split('"', 1)[0]
             bound = float("inf") if le == "+Inf" else float(le)
             buckets.append((bound, value - before.get(name, 0.0)))
@@ -104,7 +114,7 @@ def lag_summary(before: dict[str, float], after: dict[str, float]) -> dict[str, 
     p99 = next(b for b, c in buckets if c >= 0.99 * total)
     top = next(b for b, c in buckets if c >= total)  # the bucket holding the largest sample
     at_10ms = next((c for b, c in buckets if b >= STALL_S), total)
-    max_before, max_after = before.get(_LAG_MAX, 0.0), after.get(_LAG_MAX, 0.0)
+    max_before, max_after = before.get(max_name, 0.0), after.get(max_name, 0.0)
     gc_max_before, gc_max_after = before.get(_GC_FULL_MAX, 0.0), after.get(_GC_FULL_MAX, 0.0)
     gc = {"gc_full": int(after.get(_GC_FULL, 0.0) - before.get(_GC_FULL, 0.0)),
           "gc_full_ms": 1000 * (after.get(_GC_FULL_S, 0.0) - before.get(_GC_FULL_S, 0.0)),
@@ -112,8 +122,8 @@ def lag_summary(before: dict[str, float], after: dict[str, float]) -> dict[str, 
     return {**gc, "samples": int(total), "p99_le_ms": p99 * 1000, "max_le_ms": top * 1000,
             "max_ms": max_after * 1000 if max_after > max_before else None,
             "over_10ms": int(total - at_10ms),
-            "mean_ms": 1000 * (after.get(_LAG + "_sum", 0.0) - before.get(_LAG + "_sum", 0.0))
-            / total}
+            "mean_ms": 1000 * (after.get(name_ + "_seconds_sum", 0.0)
+                               - before.get(name_ + "_seconds_sum", 0.0)) / total}
 
 
 def _counters(before: list[dict[str, float]], after: list[dict[str, float]]) -> dict[str, float]:
@@ -196,7 +206,9 @@ async def variant(args: argparse.Namespace, slice_ms: float) -> dict[str, Any]:
 def _print_phase(label: str, p: dict[str, Any]) -> None:
     lags = ", ".join(
         f"p99 <= {lag['p99_le_ms']:g} ms, max {_max(lag)}, over 10 ms: {lag['over_10ms']}, "
-        f"full GCs {lag['gc_full']} ({lag['gc_full_ms']:.0f} ms)"
+        f"full GCs {lag['gc_full']} ({lag['gc_full_ms']:.0f} ms); in CPU time: p99 <= "
+        f"{lag['cpu']['p99_le_ms']:g} ms, max {_max(lag['cpu'])}, over 10 ms: "
+        f"{lag['cpu']['over_10ms']}"
         if lag.get("samples") else "no samples" for lag in p["loop_lag"])
     extra = (f"delivered {p['delivered_events_s']:,.0f}/s ({100 * p['completion']:.2f}%), "
              f"p50 {p['p50_ms']:.1f} p99 {p['p99_ms']:.1f} max {p['max_ms']:.1f} ms, "

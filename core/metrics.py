@@ -64,21 +64,34 @@ class LagTally:
             the largest bound.
         sum_s: the lags added up, in seconds.
         max_s: the largest lag seen since the start.
+        cpu_counts, cpu_sum_s, cpu_max_s: the same of the lag the loop's own thread ran for
+            (its CPU time past the interval, at most the lag): the stall it would have been
+            on a core of its own, without the time another process had the CPU;
         gc_full: the garbage collector's full (oldest-generation) collections, each of which
             stops the loop for as long as it takes to scan the whole heap;
         gc_full_s: their time added up, and ``gc_full_max_s`` the longest.
     """
 
-    __slots__ = ("bounds", "counts", "gc_full", "gc_full_max_s", "gc_full_s", "max_s", "sum_s")
+    __slots__ = ("bounds", "counts", "cpu_counts", "cpu_max_s", "cpu_sum_s", "gc_full",
+                 "gc_full_max_s", "gc_full_s", "max_s", "sum_s")
 
     def __init__(self, bounds: tuple[float, ...] = _LAG_S) -> None:
         self.bounds = bounds
         self.counts = [0] * (len(bounds) + 1)
         self.sum_s = 0.0
         self.max_s = 0.0
+        self.cpu_counts = [0] * (len(bounds) + 1)
+        self.cpu_sum_s = 0.0
+        self.cpu_max_s = 0.0
         self.gc_full = 0
         self.gc_full_s = 0.0
         self.gc_full_max_s = 0.0
+
+    def observe_cpu(self, lag_s: float) -> None:
+        self.cpu_counts[bisect_left(self.bounds, lag_s)] += 1
+        self.cpu_sum_s += lag_s
+        if lag_s > self.cpu_max_s:
+            self.cpu_max_s = lag_s
 
     def full_collection(self, seconds: float) -> None:
         self.gc_full += 1
@@ -251,16 +264,21 @@ class _Live(Collector):
                                   value=m.bus_gap_sessions)
         lag = m.loop_lag
         if lag is not None:
-            cumulative, buckets = 0, []
-            for bound, count in zip((*map(str, lag.bounds), "+Inf"), lag.counts, strict=True):
-                cumulative += count
-                buckets.append((bound, cumulative))
             yield HistogramMetricFamily(_P + "loop_lag_seconds", "How late the event loop ran "
                                         "a timer due every loop_lag_interval_ms: a stall of "
                                         "the loop (a long callback) delays everything else",
-                                        buckets=buckets, sum_value=lag.sum_s)
+                                        buckets=_buckets(lag.bounds, lag.counts),
+                                        sum_value=lag.sum_s)
             yield GaugeMetricFamily(_P + "loop_lag_max_seconds", "The largest event loop lag "
                                     "since the start", value=lag.max_s)
+            yield HistogramMetricFamily(_P + "loop_lag_cpu_seconds", "The part of each loop "
+                                        "lag the loop's thread ran for (the rest: another "
+                                        "process had the CPU)",
+                                        buckets=_buckets(lag.bounds, lag.cpu_counts),
+                                        sum_value=lag.cpu_sum_s)
+            yield GaugeMetricFamily(_P + "loop_lag_cpu_max_seconds", "The largest loop lag "
+                                    "in the loop thread's CPU time since the start",
+                                    value=lag.cpu_max_s)
             yield CounterMetricFamily(_P + "gc_full_collections", "Full (oldest-generation) "
                                       "garbage collections: each stops the loop while it scans "
                                       "the whole heap", value=lag.gc_full)
@@ -282,6 +300,15 @@ class _Live(Collector):
             value = getattr(m._bus, attr, None)
             if isinstance(value, int):
                 yield CounterMetricFamily(_P + "bus_" + attr, doc, value=value)
+
+
+def _buckets(bounds: tuple[float, ...], counts: list[int]) -> list[tuple[str, float]]:
+    """Per-bucket counts as Prometheus' cumulative ``le`` buckets."""
+    cumulative, out = 0, []
+    for bound, count in zip((*map(str, bounds), "+Inf"), counts, strict=True):
+        cumulative += count
+        out.append((bound, float(cumulative)))
+    return out
 
 
 def _zero() -> int:

@@ -35,13 +35,18 @@ class LoopLagProbe:
         interval_s: the period (> 0); the smaller, the finer the stalls it sees.
         tally: where the lags go.
         clock: seconds, monotonic (a test's own).
+        cpu_clock: the loop thread's CPU seconds (``time.thread_time``): the part of a lag
+            the loop ran for, apart from the time another process had the CPU.
     """
 
     def __init__(self, interval_s: float, tally: LagTally,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 cpu_clock: Callable[[], float] = time.thread_time) -> None:
         self.interval_s = interval_s
         self.tally = tally
         self._clock = clock
+        self._cpu_clock = cpu_clock
+        self._cpu_armed = 0.0
         self._due = 0.0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._handle: asyncio.TimerHandle | None = None
@@ -72,11 +77,16 @@ class LoopLagProbe:
     def wake(self) -> None:
         """The timer ran: record its lateness and arm the next one (from now, not from the
         missed due time, so one stall is counted once)."""
-        self.tally.observe(max(0.0, self._clock() - self._due))
+        lag = max(0.0, self._clock() - self._due)
+        self.tally.observe(lag)
+        # CPU time the thread ran past the interval: a callback's own stall, not the machine's.
+        ran = self._cpu_clock() - self._cpu_armed - self.interval_s
+        self.tally.observe_cpu(min(lag, max(0.0, ran)))
         if self._loop is not None:
             self._arm()
 
     def _arm(self) -> None:
         assert self._loop is not None
         self._due = self._clock() + self.interval_s
+        self._cpu_armed = self._cpu_clock()
         self._handle = self._loop.call_later(self.interval_s, self.wake)

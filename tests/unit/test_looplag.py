@@ -81,6 +81,20 @@ def test_lag_exported_only_once_a_probe_sets_the_tally() -> None:
     assert samples[("discord_arch_loop_lag_max_seconds", None)] == 0.02
 
 
+def test_cpu_lag_is_the_part_of_the_lag_the_thread_ran_for() -> None:
+    clock, cpu, loop, tally = Clock(), Clock(), Loop(), LagTally()
+    probe = LoopLagProbe(0.002, tally, clock, cpu)
+    probe.start(loop)  # type: ignore[arg-type]
+    clock.now += 0.052  # 50 ms late: a callback ran 30 ms, another process had the CPU 20
+    cpu.now += 0.032
+    probe.wake()
+    clock.now += 0.022  # 20 ms late, the thread idle: all of it the machine's
+    probe.wake()
+    assert abs(tally.max_s - 0.050) < 1e-9
+    assert abs(tally.cpu_max_s - 0.030) < 1e-9
+    assert tally.cpu_counts[0] == 1 and sum(tally.cpu_counts) == 2
+
+
 def test_full_collections_are_timed_and_younger_ones_ignored() -> None:
     clock, tally = Clock(), LagTally()
     probe = LoopLagProbe(0.002, tally, clock)
