@@ -246,6 +246,12 @@ async def _component(p: Platform, user: User, body: Json, channel_id: int, data:
     message = await p.messages.get_message(view.channel.id, message_id)
     if message is not None:
         application_id = message.author_id
+        if message.webhook_id is not None:
+            # An application-owned webhook's message is its application's (Discord's
+            # message.application_id); another webhook's holds no interactive component.
+            hook = await p.meta.get_webhook(message.webhook_id)
+            if hook is not None and hook.application_id is not None:
+                application_id = hook.application_id
         components = message.components
         rendered = (await render(p, view.channel, [message], members=True))[0]
     else:

@@ -73,7 +73,8 @@ _P = Permission
 _SLOWMODE_EXEMPT = int(_P.MANAGE_MESSAGES | _P.MANAGE_CHANNELS | _P.BYPASS_SLOWMODE)
 # What a webhook's execute body may carry of a send's fields ("Execute Webhook": no nonce, no
 # reply); the rest (``username``, ``avatar_url``...) is core.webhook_messages'.
-_WEBHOOK_SEND_FIELDS = ("content", "tts", "embeds", "allowed_mentions", "flags")
+# ``components`` reaches here only when core.webhook_messages let it (``with_components``).
+_WEBHOOK_SEND_FIELDS = ("content", "tts", "embeds", "allowed_mentions", "flags", "components")
 
 
 @dataclass(slots=True)
@@ -484,7 +485,8 @@ async def send_as_webhook(
     username: str, avatar: str | None, files: Sequence[StoredFile] = (),
 ) -> Json:
     """A webhook's message in its ``channel`` (or a thread of it): ``content``, ``embeds``,
-    ``allowed_mentions``, ``tts``, ``flags`` and ``files`` (with the ``attachments`` array
+    ``allowed_mentions``, ``tts``, ``flags``, ``components`` (as
+    :func:`core.webhook_messages.execute` lets them through) and ``files`` (with the ``attachments`` array
     describing them) as a user's send; written through the router, then MESSAGE_CREATE.
 
     Args:
@@ -503,7 +505,7 @@ async def send_as_webhook(
     fields = {k: body[k] for k in _WEBHOOK_SEND_FIELDS if k in body}
     form = parse_send(fields, p.config.max_message_length)
     attachments = attachment_objects(files, body, channel.id, p.config.http_url) if files else ()
-    if not form.content and not form.embeds and not attachments:
+    if not form.content and not form.embeds and not attachments and not form.components:
         raise ApiError.bad_request(ErrorCode.EMPTY_MESSAGE, "Cannot send an empty message")
     mentioned = await _mentions(p, await _webhook_scope(p, channel), form.content, form.allowed,
                                 None)
@@ -517,7 +519,7 @@ async def send_as_webhook(
         mention_everyone=mentioned.everyone, mentions=mentioned.users,
         mention_roles=mentioned.roles, flags=form.flags, embeds=form.embeds,
         attachments=attachments, webhook_id=webhook.id, author_name=username,
-        author_avatar=avatar,
+        author_avatar=avatar, components=form.components,
     )
     data = message_json(message, users)
     await _submit(p, message, Event("MESSAGE_CREATE", data, **channel_audience(channel)), False)

@@ -21,6 +21,13 @@ Execute, as Discord's ("Execute Webhook"):
   send requests), so the CDN has no image under that hash.
 - ``content``, ``embeds``, ``allowed_mentions``, ``tts``, ``flags``, and files as a user's
   send (``multipart/form-data``: ``payload_json`` and ``files[n]``, ``attachments``).
+- ``components`` only with ``with_components`` (query, boolean), as Discord's: without it
+  they are ignored (dropped before the body is read, on executes and edits alike). With it,
+  an application-owned webhook (one a bot made: ``application_id``) may send any component,
+  validated as its bot's message would be, and a click on them reaches that application
+  (``core.interactions``); any other webhook only non-interactive ones (link buttons), an
+  interactive one refused with 400 50035 ``COMPONENT_NOT_ALLOWED``. discord.py's
+  ``Webhook.send(view=...)`` and ``edit_message(view=...)`` send the flag.
 - At most :data:`CHANNEL_LIMIT` executions per channel per minute, whatever the webhook
   (Discord's), answered with 429 :class:`ChannelRateLimited`. The per-webhook limit (5 per
   2 s) is the API's rate limiter's (``api.routes.webhooks``), before the token is read. Both
@@ -118,6 +125,7 @@ async def execute(
     if body.get("thread_name") is not None:
         raise invalid_form("thread_name", "FORUMS_UNSUPPORTED",
                            "Forum channels do not exist on this server.")
+    body = _components(to.webhook, query, body)
     username = webhook_name(body, "username", required=False)
     avatar = _avatar_url_hash(body)
     await _channel_limit(p, to.webhook.channel_id)
@@ -142,14 +150,16 @@ async def get_message(p: Platform, to: Target, message_id: int) -> Json:
 
 async def edit_message(
     p: Platform, to: Target, message_id: int, body: dict[str, Any],
-    files: Sequence[StoredFile] = (),
+    files: Sequence[StoredFile] = (), query: Mapping[str, str] | None = None,
 ) -> Json:
     """``PATCH /webhooks/{id}/{token}/messages/{message_id}``: ``content``, ``embeds``,
-    ``flags``, ``allowed_mentions``, ``attachments`` and new files; MESSAGE_UPDATE.
+    ``flags``, ``allowed_mentions``, ``attachments``, new files and ``components`` (as an
+    execute's, with ``with_components``); MESSAGE_UPDATE.
 
     Raises:
         ApiError: as :func:`get_message`; 400 50006 if nothing would be left, 50035.
     """
+    body = _components(to.webhook, query, body)
     message = await _own_message(p, to, message_id)
     return await messages.edit_as_webhook(p, to.channel, message, body, files)
 
@@ -183,6 +193,35 @@ async def _channel_limit(p: Platform, channel_id: int) -> None:
     if not ok:
         raise ChannelRateLimited(429, 0, "You are being rate limited.",
                                  retry_after=max(reset_ms, 1) / 1000)
+
+
+def _components(
+    webhook: Webhook, query: Mapping[str, str] | None, body: dict[str, Any]
+) -> dict[str, Any]:
+    """``body`` without ``components`` unless ``with_components`` is true; with it, a webhook
+    no application owns may hold link buttons only (400 50035 otherwise)."""
+    if "components" not in body:
+        return body
+    if not _boolean(query or {}, "with_components"):
+        return {k: v for k, v in body.items() if k != "components"}
+    if webhook.application_id is None and _interactive(body["components"]):
+        raise invalid_form("components", "COMPONENT_NOT_ALLOWED",
+                           "A webhook not owned by an application may only send "
+                           "non-interactive components.")
+    return body
+
+
+def _interactive(components: Any) -> bool:
+    """Whether ``components`` (as sent, before validation) holds anything but link buttons
+    in action rows (a shape error is left to the validation that follows)."""
+    if not isinstance(components, list):
+        return False
+    for row in components:
+        inner = row.get("components") if isinstance(row, dict) else None
+        for c in inner if isinstance(inner, list) else ():
+            if not (isinstance(c, dict) and c.get("type") == 2 and c.get("style") in (5, 6)):
+                return True
+    return False
 
 
 def _boolean(query: Mapping[str, str], key: str) -> bool:

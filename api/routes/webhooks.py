@@ -165,9 +165,11 @@ async def edit_message(request: web.Request) -> web.Response:
     to = await _target(request)
     if is_multipart(request):
         async with message_upload(request, p, to.channel.id, _may_attach) as up:
-            out = await webhook_messages.edit_message(p, to, message_id, up.body, up.files)
+            out = await webhook_messages.edit_message(p, to, message_id, up.body, up.files,
+                                                      request.query)
     else:
-        out = await webhook_messages.edit_message(p, to, message_id, await read_json(request))
+        out = await webhook_messages.edit_message(p, to, message_id, await read_json(request),
+                                                  query=request.query)
     return json_response(out)
 
 

@@ -506,3 +506,65 @@ async def test_the_avatar_is_served_where_discord_py_looks_for_it(api: Api, w: W
     assert got.status == 200 and await got.read() == b"\x89PNG\r\n\x1a\n"
     r = await api.patch(token_path(hook), json={"avatar": "data:image/png;base64,AAAA"})
     assert_error(r, 400, 50035)  # not an image
+
+
+# -- components (with_components) ----------------------------------------------------------------
+
+BUTTON = [{"type": 1, "components": [{"type": 2, "style": 1, "label": "Go", "custom_id": "go"}]}]
+LINK = [{"type": 1, "components": [{"type": 2, "style": 5, "label": "Docs",
+                                    "url": "https://example.com/docs"}]}]
+
+
+async def test_components_are_ignored_without_with_components(api: Api, w: World) -> None:
+    hook = await create(api, w)
+    r = await execute(api, hook, content="plain", components=LINK)
+    assert r.status == 200, r.body
+    assert r.body["components"] == []
+    # Components alone, ignored, leave an empty message.
+    r = await execute(api, hook, components=LINK)
+    assert_error(r, 400, 50006)
+
+
+async def test_a_users_webhook_sends_link_buttons_only(api: Api, w: World) -> None:
+    hook = await create(api, w)
+    params = {"wait": "true", "with_components": "true"}
+    r = await api.post(token_path(hook), json={"components": LINK}, params=params)
+    assert r.status == 200, r.body
+    assert r.body["components"][0]["components"][0]["url"] == "https://example.com/docs"
+    r = await api.post(token_path(hook), json={"content": "x", "components": BUTTON},
+                       params=params)
+    assert_error(r, 400, 50035)
+    assert "components" in r.body["errors"]
+    # An edit likewise: ignored without the flag, refused with it.
+    sent = (await execute(api, hook, content="edit me")).body
+    path = f"{token_path(hook)}/messages/{sent['id']}"
+    r = await api.patch(path, json={"components": BUTTON})
+    assert r.status == 200 and r.body["components"] == [], r.body
+    r = await api.patch(path, json={"components": BUTTON}, params={"with_components": "1"})
+    assert_error(r, 400, 50035)
+
+
+async def test_an_application_webhooks_buttons_reach_its_bot(
+    api: Api, w: World, platform: Platform, events: list[Event]
+) -> None:
+    r = await api.post("/applications", w.owner.token, json={"name": "Hooker"})
+    bot = Account(r.body["token"], r.body["id"], r.body["bot"]["username"])
+    await grant(platform, w.guild, bot, int(P.MANAGE_WEBHOOKS | P.VIEW_CHANNEL))
+    r = await api.post(f"/channels/{w.channel}/webhooks", bot.token, bot=True,
+                       json={"name": "Bot hook"})
+    hook = r.body
+    r = await api.post(token_path(hook), json={"content": "Go?", "components": BUTTON},
+                       params={"wait": "true", "with_components": "true"})
+    assert r.status == 200, r.body
+    assert r.body["components"][0]["components"][0]["custom_id"] == "go"
+    assert r.body["webhook_id"] == hook["id"]
+    # A member's click is an interaction of the webhook's application.
+    r2 = await api.post("/interactions", w.member.token, json={
+        "type": 3, "channel_id": w.channel, "message_id": r.body["id"],
+        "data": {"component_type": 2, "custom_id": "go"}})
+    assert r2.status == 204, r2.body
+    await settle()
+    [created] = named(events, "INTERACTION_CREATE")
+    assert created.data["application_id"] == bot.id
+    assert created.data["message"]["id"] == r.body["id"]
+    assert created.data["data"]["custom_id"] == "go"

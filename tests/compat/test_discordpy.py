@@ -1032,7 +1032,7 @@ async def test_webhook_files_threads_and_avatar_from_discord_py(
     pointed: Server, world: World
 ) -> None:
     """A webhook's ``send(file=...)`` (multipart) read back through the attachment's ``url``,
-    ``send(thread=...)`` into a thread of its channel, ``edit_message(attachments=...)``, and
+    ``send(view=...)`` with a link button, ``send(thread=...)`` into a thread of its channel, ``edit_message(attachments=...)``, and
     ``Webhook.avatar.read()`` from the server's CDN."""
     import io
 
@@ -1057,6 +1057,15 @@ async def test_webhook_files_threads_and_avatar_from_discord_py(
         kept = await asyncio.wait_for(hook.edit_message(
             sent.id, attachments=[log, discord.File(io.BytesIO(b"more"), "more.txt")]), TIMEOUT)
         assert [a.filename for a in kept.attachments] == ["build.log", "more.txt"]
+        # A view of link buttons: discord.py sends it with ?with_components=1, which a
+        # webhook no application owns may use for non-interactive components.
+        view = discord.ui.View()
+        view.add_item(discord.ui.Button(label="Build", url="https://example.com/build/1"))
+        linked = await asyncio.wait_for(hook.send("built", view=view, wait=True), TIMEOUT)
+        [row] = linked.components
+        assert isinstance(row, discord.ActionRow)
+        assert [b.url for b in row.children] == [  # type: ignore[union-attr]
+            "https://example.com/build/1"]
 
         thread = await asyncio.wait_for(channel.create_thread(
             name="deploys", type=discord.ChannelType.public_thread), TIMEOUT)
