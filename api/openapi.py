@@ -31,7 +31,8 @@ class Op:
     Every operation also documents the errors any route can answer (:func:`_error_statuses`);
     ``also`` adds other successes (status, schema name or None for no body), ``errors`` the
     errors only this route gives, ``query`` its query parameters (name, schema; an array is
-    the parameter repeated).
+    the parameter repeated). ``files``: the route also takes ``multipart/form-data``, the
+    ``body`` schema's JSON as ``payload_json`` and up to 10 ``files[n]`` (``api.multipart``).
     """
 
     summary: str
@@ -42,6 +43,7 @@ class Op:
     also: tuple[tuple[int, str | None], ...] = ()
     errors: tuple[int, ...] = ()
     query: tuple[tuple[str, dict[str, Any]], ...] = ()
+    files: bool = False  # the body may also be multipart/form-data: payload_json + files[n]
 
 
 def _ref(name: str) -> dict[str, Any]:
@@ -58,6 +60,11 @@ _INT = {"type": "integer"}
 _BOOL = {"type": "boolean"}
 # A message's action rows of buttons and select menus (core.components: 5 rows at most).
 _COMPONENTS = {"type": "array", "maxItems": 5, "items": {"type": "object"}}
+# payload_json's attachments: new files by their n (filename, description), and in an edit
+# the existing attachments (by snowflake) to keep.
+_ATTACHMENTS_IN = {"type": "array", "maxItems": 10, "items": {"type": "object", "properties": {
+    "id": {"type": ["string", "integer"]}, "filename": {"type": "string"},
+    "description": {"type": "string"}}}}
 _ID_IN = {"oneOf": [{"type": "string"}, {"type": "integer"}]}
 
 
@@ -181,10 +188,11 @@ SCHEMAS: dict[str, Any] = {
     "MessageCreate": {"type": "object", "properties": {
         "content": _STR, "nonce": _ID_IN, "enforce_nonce": _BOOL, "tts": _BOOL,
         "message_reference": _obj({"message_id": _ID_IN}), "embeds": {"type": "array"},
-        "components": _COMPONENTS}},
+        "components": _COMPONENTS, "attachments": _ATTACHMENTS_IN}},
     "MessagePatch": {"type": "object", "properties": {"content": _STR, "embeds": {"type": "array"},
                                                       "flags": _INT,
-                                                      "components": _COMPONENTS}},
+                                                      "components": _COMPONENTS,
+                                                      "attachments": _ATTACHMENTS_IN}},
     "BulkDelete": _obj({"messages": {"type": "array", "items": _ID_IN}}),
     # Each hit alone in an array (Discord's shape, once the hit and its context).
     "SearchResults": _obj({"total_results": _INT,
@@ -234,7 +242,8 @@ SCHEMAS: dict[str, Any] = {
                                                    "resource": {"type": "object"}}},
     "WebhookExecute": {"type": "object", "properties": {
         "content": _STR, "username": _STR, "avatar_url": _STR, "tts": _BOOL,
-        "embeds": {"type": "array"}, "allowed_mentions": {"type": "object"}, "flags": _INT}},
+        "embeds": {"type": "array"}, "allowed_mentions": {"type": "object"}, "flags": _INT,
+        "components": _COMPONENTS, "attachments": _ATTACHMENTS_IN}},
     # Application commands (core.app_commands, core.command_form: Discord's limits).
     "ApplicationCommand": _obj(
         {"id": _SNOWFLAKE, "application_id": _SNOWFLAKE, "version": _SNOWFLAKE,
@@ -344,7 +353,9 @@ _WT = _W + "/{webhook_token}"
 # A webhook's message routes: thread_id, a thread of the webhook's channel; execute also wait
 # (200 with the message, else 204).
 _THREAD_QUERY: tuple[tuple[str, dict[str, Any]], ...] = (("thread_id", _SNOWFLAKE),)
-_EXECUTE_QUERY = (("wait", {"enum": ["true", "false"]}), *_THREAD_QUERY)
+# with_components: components count only with it (core.webhook_messages), else ignored.
+_WITH_COMPONENTS = (("with_components", {"enum": ["true", "false"]}),)
+_EXECUTE_QUERY = (("wait", {"enum": ["true", "false"]}), *_THREAD_QUERY, *_WITH_COMPONENTS)
 
 # Interactions (core.interactions, core.interaction_responses): a user invokes (Discord's own
 # client route); the bot answers and follows up with the interaction's token alone.
@@ -456,11 +467,12 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     ("DELETE", _G + "/roles/{role_id}"): Op("Delete a role", None, status=204),
     # 503: its write failed or the worker is draining (retry).
     ("POST", _C + "/messages"): Op("Send a message (durable when answered)", "Message",
-                                   "MessageCreate", errors=(503,)),
+                                   "MessageCreate", errors=(503,), files=True),
     ("GET", _C + "/messages"): Op("Message history (before/after/around, limit 1-100)",
                                   "[Message]"),
     ("GET", _C + "/messages/{message_id}"): Op("A message", "Message"),
-    ("PATCH", _C + "/messages/{message_id}"): Op("Edit own message", "Message", "MessagePatch"),
+    ("PATCH", _C + "/messages/{message_id}"): Op("Edit own message", "Message", "MessagePatch",
+                                                 files=True),
     ("DELETE", _C + "/messages/{message_id}"): Op("Delete a message", None, status=204),
     ("POST", _C + "/messages/bulk-delete"): Op("Delete 2-100 messages (MANAGE_MESSAGES)", None,
                                                "BulkDelete", 204),
@@ -508,13 +520,14 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     ("POST", _WT): Op("Execute a webhook: 200 with the message with wait=true, else 204 "
                       "(durable when answered; 5 per 2 s a webhook, 30 a minute a channel)",
                       "Message", "WebhookExecute", public=True, also=((204, None),),
-                      errors=(401, 503), query=_EXECUTE_QUERY),
+                      errors=(401, 503), query=_EXECUTE_QUERY, files=True),
     ("GET", _WT + "/messages/{message_id}"): Op("A message the webhook sent", "Message",
                                                 public=True, errors=(401,),
                                                 query=_THREAD_QUERY),
     ("PATCH", _WT + "/messages/{message_id}"): Op("Edit a message the webhook sent", "Message",
                                                   "MessagePatch", public=True, errors=(401,),
-                                                  query=_THREAD_QUERY),
+                                                  query=(*_THREAD_QUERY, *_WITH_COMPONENTS),
+                                                  files=True),
     ("DELETE", _WT + "/messages/{message_id}"): Op("Delete a message the webhook sent", None,
                                                    status=204, public=True, errors=(401,),
                                                    query=_THREAD_QUERY),
@@ -590,6 +603,27 @@ def _error_statuses(op: Op) -> list[int]:
     return sorted(statuses)
 
 
+def _multipart(body: str) -> dict[str, Any]:
+    """A multipart message body as discord.py and discord.js send it (``api.multipart``): the
+    JSON as the ``payload_json`` part, files as ``files[0]`` .. ``files[9]`` (each at most
+    ``max_attachment_bytes``, 413 40005), described by the JSON's ``attachments`` array."""
+    file = {"type": "string", "contentMediaType": "application/octet-stream",
+            "description": "A file; its part's filename becomes the attachment's (unless "
+                           "payload_json's attachments[].filename names another)."}
+    return {
+        "schema": {
+            "type": "object",
+            "properties": {
+                "payload_json": {"type": "string", "contentMediaType": "application/json",
+                                 "contentSchema": _ref(body)},
+                **{f"files[{n}]": file for n in range(10)},
+            },
+            "additionalProperties": False,
+        },
+        "encoding": {"payload_json": {"contentType": "application/json"}},
+    }
+
+
 def _operation(method: str, path: str, op: Op) -> dict[str, Any]:
     error = {"description": "Discord JSON error",
              "content": {"application/json": {"schema": _ref("Error")}}}
@@ -612,8 +646,10 @@ def _operation(method: str, path: str, op: Op) -> dict[str, Any]:
     if params:
         out["parameters"] = params
     if op.body:
-        out["requestBody"] = {"required": True,
-                              "content": {"application/json": {"schema": _ref(op.body)}}}
+        content: dict[str, Any] = {"application/json": {"schema": _ref(op.body)}}
+        if op.files:
+            content["multipart/form-data"] = _multipart(op.body)
+        out["requestBody"] = {"required": True, "content": content}
     if op.public:
         out["security"] = []
     return out
