@@ -3,7 +3,8 @@
 Discord's clients (and discord.py's ``ClientUser.edit(avatar=...)``) upload an image as a
 ``data:image/...;base64,...`` URI in the JSON body, and every object then carries only its hash.
 The hash stays what it was here (the MD5 of the data URI, Discord's hash format); the decoded
-bytes now also go to the blob store as ``avatars/{user_id}/{hash}`` and ``icons/{guild_id}/{hash}``,
+bytes now also go to the blob store as ``avatars/{user_id}/{hash}``, ``icons/{guild_id}/{hash}``
+and (a group DM's) ``channel-icons/{channel_id}/{hash}``,
 which the CDN (``api/routes/cdn.py``) serves at Discord's URLs whatever extension is asked
 (``.png``, ``.webp``, ``.jpg``, ``.gif``): the stored image as it was uploaded, with its own
 type. The image must be a PNG, JPEG, GIF or WebP by its first bytes (the declared type is not
@@ -49,7 +50,7 @@ def image_hash(value: object, field: str) -> str | None:
 
 
 async def store_image(p: Platform, kind: str, owner_id: int, data_uri: str, field: str) -> str:
-    """Store an uploaded image (``kind``: ``avatars`` or ``icons``); its hash.
+    """Store an uploaded image (``kind``: ``avatars``, ``icons`` or ``channel-icons``); its hash.
 
     Raises:
         ApiError: 400 50035 ``IMAGE_INVALID`` at ``field`` for data that is no base64 image

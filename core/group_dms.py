@@ -12,7 +12,9 @@ Discord's user-account API, followed here:
   are accepted and ignored) and ``DELETE`` (the owner removes anyone; anyone removes
   themself, which is leaving, as ``DELETE /channels/{id}`` is).
 - ``PATCH /channels/{id}``: ``name`` and ``icon`` (any recipient), ``owner_id`` (the owner,
-  to another recipient).
+  to another recipient). An icon given as a data URI is stored as an image like a guild's
+  (``core.assets``, ``channel-icons/{channel_id}/{hash}``), served by the CDN at Discord's
+  ``/channel-icons/{channel_id}/{hash}.png``; the group's deletion deletes its icons.
 - At most :data:`MAX_RECIPIENTS` users, the owner among them (400 30004, Discord's "Maximum
   number of recipients reached (10)").
 
@@ -33,8 +35,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from core.access import ChannelView, channel_view
-from core.assets import image_hash
+from core.assets import image_hash, is_data_uri, store_image
 from core.attachments import delete_channel_files
+from core.blobs import blob_key
 from core.errors import ApiError, ErrorCode, invalid_form
 from core.events import Event
 from core.messages import channel_audience
@@ -46,6 +49,7 @@ from core.validate import MISSING, get_snowflake, get_str, snowflake_value
 from core.wire import channel_json, message_json, user_json
 
 __all__ = [
+    "CHANNEL_ICONS",
     "MAX_RECIPIENTS",
     "NAME_MAX",
     "add_recipient",
@@ -62,6 +66,8 @@ Json = dict[str, Any]
 
 # Users in one group DM, its owner among them (Discord: 10, error 30004).
 MAX_RECIPIENTS = 10
+# The blob key kind of group DM icons (and the CDN path: Discord's /channel-icons/...).
+CHANNEL_ICONS = "channel-icons"
 NAME_MAX = 100
 MAX_RECIPIENTS_CODE = 30004
 # Discord's "Cannot execute action on this channel type".
@@ -228,6 +234,7 @@ async def remove_recipient(p: Platform, actor: User, channel_id: int, user_id: i
         await p.meta.delete_channel(before.id)
         await p.messages.delete_channel_messages(before.id)
         await delete_channel_files(p.blobs, before.id)
+        await p.blobs.delete_prefix(blob_key(CHANNEL_ICONS, before.id))
         return seen_before
     removed = users.get(user_id) or User(user_id, "Deleted User")
     change = {"channel_id": str(before.id), "user": user_json(removed)}
@@ -262,9 +269,6 @@ async def update(p: Platform, actor: User, view: ChannelView, body: dict[str, An
     name = get_str(body, "name", nullable=True, max_len=NAME_MAX, strip=True)
     if name is not MISSING:
         fields["name"] = name or None
-    if "icon" in body:
-        # Kept as its hash only: no CDN route serves group DM icons yet.
-        fields["icon"] = image_hash(body["icon"], "icon")
     owner_id = get_snowflake(body, "owner_id")
     if owner_id is not MISSING and owner_id != channel.owner_id:
         if channel.owner_id != actor.id:
@@ -273,6 +277,12 @@ async def update(p: Platform, actor: User, view: ChannelView, body: dict[str, An
             raise invalid_form("owner_id", "CHANNEL_OWNER_INVALID",
                                "The owner must be a recipient of the channel.")
         fields["owner_id"] = owner_id
+    if "icon" in body:
+        # Last of the checks: a refused change stores no image. A hash given as such (a
+        # client re-sending the current icon) is kept as it is.
+        icon = body["icon"]
+        fields["icon"] = (await store_image(p, CHANNEL_ICONS, channel.id, icon, "icon")
+                          if is_data_uri(icon) else image_hash(icon, "icon"))
     fields = {k: v for k, v in fields.items() if getattr(channel, k) != v}
     users = await _users(p, channel)
     users[actor.id] = actor

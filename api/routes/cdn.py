@@ -10,7 +10,8 @@ both reach these routes:
   else is ``application/octet-stream`` with ``Content-Disposition: attachment``, and every
   answer carries ``nosniff`` and a sandboxing CSP: an uploaded HTML page must never run as
   the web client's origin.
-- ``/avatars/{user_id}/{hash}.{png,jpg,jpeg,webp,gif}``, ``/icons/{guild_id}/{hash}.{...}``: the
+- ``/avatars/{user_id}/{hash}.{png,jpg,jpeg,webp,gif}``, ``/icons/{guild_id}/{hash}.{...}``,
+  ``/channel-icons/{channel_id}/{hash}.{...}`` (a group DM's icon, ``core.group_dms``): the
   image as uploaded whatever extension is asked, with its own type (``?size=`` is accepted
   and ignored: nothing is resized).
 

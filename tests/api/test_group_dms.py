@@ -3,18 +3,30 @@ recipients, leaving, name/icon/owner, the 10-member limit, messages, and who hea
 
 from __future__ import annotations
 
+import base64
+from pathlib import Path
 from typing import Any
 
 import jsonschema
 import pytest
 
+from core.blobs import BLOBS_DIR
+from core.config import Config
 from core.events import Event
 from core.group_dms import MAX_RECIPIENTS
 from core.platform import Platform
 from tests.api.conftest import Account, Api
 from tests.api.helpers import UNKNOWN, assert_error, make_bot, named, settle
+from tests.api.test_attachments import png
 
 ME = "/users/@me/channels"
+IMAGE = png(4, 4)
+ICON = "data:image/png;base64," + base64.b64encode(IMAGE).decode()
+
+
+def icon_files(config: Config, channel_id: str) -> list[Path]:
+    root = Path(config.data_dir) / BLOBS_DIR / "channel-icons" / channel_id
+    return sorted(root.iterdir()) if root.exists() else []
 
 
 async def create(api: Api, owner: Account, *others: Account) -> dict[str, Any]:
@@ -220,7 +232,7 @@ async def test_recipients_rename_and_the_owner_hands_over(
     path = f"/channels/{group['id']}"
     await settle()
     events.clear()
-    r = await api.patch(path, b.token, json={"name": "  trip  ", "icon": "data:image/png;base64,AA=="})
+    r = await api.patch(path, b.token, json={"name": "  trip  ", "icon": ICON})
     assert r.status == 200 and r.body["name"] == "trip" and len(r.body["icon"]) == 32
     await settle()
     kinds = [e.data["type"] for e in named(events, "MESSAGE_CREATE")]
@@ -234,6 +246,40 @@ async def test_recipients_rename_and_the_owner_hands_over(
     assert r.status == 200 and r.body["name"] is None
     assert_error(await api.patch(path, a.token, json={"name": "x" * 101}), 400, 50035)
     assert_error(await api.patch(path, a.token, json={"icon": 5}), 400, 50035)
+
+
+async def test_a_group_icon_is_stored_served_and_deleted_with_the_group(
+    api: Api, trio: tuple[Account, Account, Account], config: Config
+) -> None:
+    a, b, _ = trio
+    group = await pair(api, a, b)
+    path = f"/channels/{group['id']}"
+    r = await api.patch(path, b.token, json={"icon": ICON})
+    assert r.status == 200, r.body
+    icon = r.body["icon"]
+    for ext in ("png", "webp"):  # Discord's URL, whatever extension is asked
+        resp = await api.client.get(f"/channel-icons/{group['id']}/{icon}.{ext}?size=80")
+        assert resp.status == 200 and await resp.read() == IMAGE
+        assert resp.headers["Content-Type"] == "image/png"
+    assert (await api.client.get(f"/channel-icons/{group['id']}/{'0' * 32}.png")).status == 404
+    # Not an image, or not base64: refused, nothing changes.
+    bad = "data:image/png;base64," + base64.b64encode(b"<svg/>" * 10).decode()
+    assert_error(await api.patch(path, a.token, json={"icon": bad}), 400, 50035)
+    assert_error(await api.patch(path, a.token, json={"icon": "data:image/png;base64,AA=="}),
+                 400, 50035)
+    # A refused change stores nothing: a non-owner's owner_id with a new icon.
+    other = "data:image/png;base64," + base64.b64encode(png(2, 3)).decode()
+    r = await api.patch(path, b.token, json={"icon": other, "owner_id": b.id})
+    assert_error(r, 403, 50013)
+    assert len(icon_files(config, group["id"])) == 1
+    # The icon's hash sent back as it is keeps it.
+    r = await api.patch(path, a.token, json={"icon": icon, "name": "x"})
+    assert r.status == 200 and r.body["icon"] == icon
+    # The last one out deletes the group and its icons.
+    await api.delete(path, a.token)
+    await api.delete(path, b.token)
+    assert icon_files(config, group["id"]) == []
+    assert (await api.client.get(f"/channel-icons/{group['id']}/{icon}.png")).status == 404
 
 
 # -- messages -------------------------------------------------------------------------------

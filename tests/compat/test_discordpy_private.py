@@ -9,12 +9,15 @@ one (50033), and the group DM object this server sends a user is one discord.py'
 
 from __future__ import annotations
 
+import asyncio
+import base64
 from collections.abc import AsyncIterator
 
 import discord
 import discord.http
 import pytest
 
+from tests.api.test_attachments import png
 from tests.compat.conftest import World
 from tests.compat.test_discordpy import _client, point_at, running
 from tests.integration.gateway_client import Server
@@ -62,8 +65,10 @@ async def test_discordpy_reads_a_group_dm_as_this_server_sends_it(
     created = await api.post("/users/@me/channels", world.user.token,
                              json={"recipients": [bob.id, carol.id]})
     group_id = created.body["id"]
-    await api.patch(f"/channels/{group_id}", bob.token,
-                    json={"name": "trip", "icon": "data:image/png;base64,AA=="})
+    image = png(3, 3)
+    r = await api.patch(f"/channels/{group_id}", bob.token, json={
+        "name": "trip", "icon": "data:image/png;base64," + base64.b64encode(image).decode()})
+    assert r.status == 200, r.body
     seen = (await api.get(f"/channels/{group_id}", world.user.token)).body
     assert bot.user is not None
     # As the user's own client would hold it (discord.py's ``me`` is the user then).
@@ -72,6 +77,9 @@ async def test_discordpy_reads_a_group_dm_as_this_server_sends_it(
     group = discord.GroupChannel(me=me, state=bot._connection, data=seen)
     assert group.id == int(group_id) and group.type is discord.ChannelType.group
     assert group.name == "trip" and group.icon is not None
+    # Its Asset URL is /channel-icons/{id}/{hash}.png on this server: the image read back.
+    assert group.icon.url.startswith(f"{discord.Asset.BASE}/channel-icons/{group_id}/")
+    assert await asyncio.wait_for(group.icon.read(), 10) == image
     assert group.owner_id == int(world.user.id) and group.owner == me
     assert sorted(u.name for u in group.recipients) == ["bob", "carol"]
     assert str(group) == "trip"
