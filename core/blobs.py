@@ -27,7 +27,7 @@ import os
 import re
 import secrets
 import shutil
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterable
 from dataclasses import dataclass
 from pathlib import Path
 from stat import S_ISREG
@@ -91,7 +91,9 @@ class BlobStore(Protocol):
     async def stat(self, key: str) -> BlobInfo | None:
         """``key``'s size, validator and age, None when absent."""
 
-    def read(self, key: str, start: int = 0, end: int | None = None) -> AsyncIterator[bytes]:
+    def read(
+        self, key: str, start: int = 0, end: int | None = None
+    ) -> AsyncGenerator[bytes, None]:
         """``key``'s bytes ``[start, end)`` (``end`` None: to the end), chunk by chunk.
 
         Raises:
@@ -161,7 +163,7 @@ class LocalBlobStore:
 
     async def read(
         self, key: str, start: int = 0, end: int | None = None
-    ) -> AsyncIterator[bytes]:
+    ) -> AsyncGenerator[bytes, None]:
         file = self._file(key)
         f = await asyncio.to_thread(open, file, "rb")
         try:

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterable
 from typing import Any
 
 from core.blobs import READ_CHUNK, BlobInfo, BlobTooLarge, blob_key
@@ -167,7 +167,7 @@ class S3BlobStore:
 
     async def read(
         self, key: str, start: int = 0, end: int | None = None
-    ) -> AsyncIterator[bytes]:
+    ) -> AsyncGenerator[bytes, None]:
         from botocore.exceptions import ClientError
 
         blob_key(key)

@@ -26,6 +26,7 @@ cross, one chunk in memory at a time.
 
 from __future__ import annotations
 
+import contextlib
 import mimetypes
 import re
 from email.utils import formatdate
@@ -101,7 +102,8 @@ async def _image(request: web.Request, kind: str, owner_id: int) -> web.StreamRe
     found = await blobs.stat(key)
     if found is None:
         raise web.HTTPNotFound
-    head = b"".join([c async for c in blobs.read(key, 0, 64)])
+    async with contextlib.aclosing(blobs.read(key, 0, 64)) as first:
+        head = b"".join([c async for c in first])
     image = sniff(head)
     headers = {**_COMMON, "Content-Type": image.content_type if image else "image/png"}
     return await _serve(request, blobs, key, found, headers)
@@ -145,8 +147,10 @@ async def _stream(
     response.content_length = end - start
     await response.prepare(request)
     if request.method != "HEAD":
-        async for chunk in blobs.read(key, start, end):
-            await response.write(chunk)
+        # Closed at once if the client goes away mid-way: the store's connection is freed.
+        async with contextlib.aclosing(blobs.read(key, start, end)) as chunks:
+            async for chunk in chunks:
+                await response.write(chunk)
     await response.write_eof()
     return response
 
