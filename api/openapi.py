@@ -353,7 +353,8 @@ _WT = _W + "/{webhook_token}"
 # A webhook's message routes: thread_id, a thread of the webhook's channel; execute also wait
 # (200 with the message, else 204).
 _THREAD_QUERY: tuple[tuple[str, dict[str, Any]], ...] = (("thread_id", _SNOWFLAKE),)
-# with_components: components count only with it (core.webhook_messages), else ignored.
+# with_components: a webhook no application owns has its components ignored without it, and
+# may then send non-interactive ones only (core.webhook_messages).
 _WITH_COMPONENTS = (("with_components", {"enum": ["true", "false"]}),)
 _EXECUTE_QUERY = (("wait", {"enum": ["true", "false"]}), *_THREAD_QUERY, *_WITH_COMPONENTS)
 

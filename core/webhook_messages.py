@@ -21,12 +21,12 @@ Execute, as Discord's ("Execute Webhook"):
   send requests), so the CDN has no image under that hash.
 - ``content``, ``embeds``, ``allowed_mentions``, ``tts``, ``flags``, and files as a user's
   send (``multipart/form-data``: ``payload_json`` and ``files[n]``, ``attachments``).
-- ``components`` only with ``with_components`` (query, boolean), as Discord's: without it
-  they are ignored (dropped before the body is read, on executes and edits alike). With it,
-  an application-owned webhook (one a bot made: ``application_id``) may send any component,
-  validated as its bot's message would be, and a click on them reaches that application
-  (``core.interactions``); any other webhook only non-interactive ones (link buttons), an
-  interactive one refused with 400 50035 ``COMPONENT_NOT_ALLOWED``. discord.py's
+- ``components``, as Discord's Execute Webhook says: an application-owned webhook (one a
+  bot made: ``application_id``) can always send them, any kind, validated as its bot's
+  message would be, and a click on them reaches that application (``core.interactions``).
+  Any other webhook's are ignored unless ``with_components`` (query, boolean) is true, and
+  then may be non-interactive ones only (link buttons): an interactive one is refused with
+  400 50035 ``COMPONENT_NOT_ALLOWED``. Executes and message edits alike; discord.py's
   ``Webhook.send(view=...)`` and ``edit_message(view=...)`` send the flag.
 - At most :data:`CHANNEL_LIMIT` executions per channel per minute, whatever the webhook
   (Discord's), answered with 429 :class:`ChannelRateLimited`. The per-webhook limit (5 per
@@ -198,13 +198,14 @@ async def _channel_limit(p: Platform, channel_id: int) -> None:
 def _components(
     webhook: Webhook, query: Mapping[str, str] | None, body: dict[str, Any]
 ) -> dict[str, Any]:
-    """``body`` without ``components`` unless ``with_components`` is true; with it, a webhook
-    no application owns may hold link buttons only (400 50035 otherwise)."""
-    if "components" not in body:
+    """``body`` as the webhook may send it: an application's webhook, whole; another's without
+    ``components`` unless ``with_components`` is true, and then link buttons only (400 50035
+    otherwise)."""
+    if "components" not in body or webhook.application_id is not None:
         return body
     if not _boolean(query or {}, "with_components"):
         return {k: v for k, v in body.items() if k != "components"}
-    if webhook.application_id is None and _interactive(body["components"]):
+    if _interactive(body["components"]):
         raise invalid_form("components", "COMPONENT_NOT_ALLOWED",
                            "A webhook not owned by an application may only send "
                            "non-interactive components.")

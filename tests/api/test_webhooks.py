@@ -553,8 +553,9 @@ async def test_an_application_webhooks_buttons_reach_its_bot(
     r = await api.post(f"/channels/{w.channel}/webhooks", bot.token, bot=True,
                        json={"name": "Bot hook"})
     hook = r.body
+    # An application's webhook can always send components: with_components not needed.
     r = await api.post(token_path(hook), json={"content": "Go?", "components": BUTTON},
-                       params={"wait": "true", "with_components": "true"})
+                       params={"wait": "true"})
     assert r.status == 200, r.body
     assert r.body["components"][0]["components"][0]["custom_id"] == "go"
     assert r.body["webhook_id"] == hook["id"]
