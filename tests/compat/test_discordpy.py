@@ -599,7 +599,9 @@ async def test_webhooks_from_the_bot_and_through_their_url(pointed: Server, worl
     """``channel.create_webhook``/``webhooks()``, then ``Webhook.from_url`` with the URL as
     discord.py builds it (discord.com's, the one form it parses; ``Route.BASE`` sends it here)
     ``.send(wait=True)``, ``edit_message``, ``delete_message``; ``Webhook.edit`` (the bot's
-    token, then the webhook's) and ``delete``; ``on_webhooks_update`` and the message events."""
+    token, then the webhook's) and ``delete``; ``on_webhooks_update`` and the message events;
+    the bot's webhook's ``send(view=...)`` with a button a user clicks (the view's callback
+    answers)."""
     bot_id = int(world.bot.id)
     r = await world.api.post(f"/guilds/{world.guild['id']}/roles", world.user.token,
                              json={"name": "hooks", "permissions": str(1 << 29)})  # MANAGE_WEBHOOKS
@@ -643,6 +645,27 @@ async def test_webhooks_from_the_bot_and_through_their_url(pointed: Server, worl
         deleted = waiter(client, "raw_message_delete", lambda e: e.message_id == sent.id)
         await asyncio.wait_for(remote.delete_message(sent.id), TIMEOUT)
         await deleted
+
+        # The bot's own webhook (application-owned) sends a view with a button; a user's click
+        # is an interaction of the bot's application, answered by that view's callback.
+        clicked: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+
+        class Deploy(discord.ui.View):
+            @discord.ui.button(label="Deploy", custom_id="deploy")
+            async def deploy(self, interaction: discord.Interaction,
+                             button: discord.ui.Button[Deploy]) -> None:
+                await interaction.response.send_message("deploying", ephemeral=True)
+                clicked.set_result(str(button.custom_id))
+
+        asking = await asyncio.wait_for(hook.send("Ship it?", view=Deploy(), wait=True), TIMEOUT)
+        [row] = asking.components
+        assert isinstance(row, discord.ActionRow)
+        assert [b.custom_id for b in row.children] == ["deploy"]  # type: ignore[union-attr]
+        r = await world.api.post("/interactions", world.user.token, json={
+            "type": 3, "channel_id": world.channel_id, "message_id": str(asking.id),
+            "guild_id": world.guild["id"], "data": {"component_type": 2, "custom_id": "deploy"}})
+        assert r.status == 204, r.body
+        assert await asyncio.wait_for(clicked, TIMEOUT) == "deploy"
 
         renamed = await asyncio.wait_for(hook.edit(name="Builds"), TIMEOUT)  # the bot's token
         assert renamed.name == "Builds"
