@@ -160,3 +160,18 @@ def test_every_listened_port_is_listed_and_distinct() -> None:
         Config(gateway_port=7001, metrics_port=7002, workers=2, redis_url="redis://h:6379/0")
     with pytest.raises(ConfigError, match="metrics_port must leave room"):
         Config(metrics_port=65535, workers=2, redis_url="redis://h:6379/0")
+
+
+def test_s3_settings_are_checked_and_the_secret_never_shown() -> None:
+    env = {"DISCORD_ARCH_S3_BUCKET": "files", "DISCORD_ARCH_S3_ENDPOINT_URL": "http://s3:9000",
+           "DISCORD_ARCH_S3_ACCESS_KEY_ID": "key", "DISCORD_ARCH_S3_SECRET_ACCESS_KEY": "hush",
+           "DISCORD_ARCH_S3_PATH_STYLE": "yes"}
+    config = Config.load(env)
+    assert (config.s3_bucket, config.s3_endpoint_url, config.s3_path_style) == (
+        "files", "http://s3:9000", True)
+    assert config.s3_region == "us-east-1" and "hush" not in repr(config)
+    for bad in ({"DISCORD_ARCH_S3_ENDPOINT_URL": "ftp://s3"},
+                {"DISCORD_ARCH_S3_SECRET_ACCESS_KEY": ""},  # a key without its secret
+                {"DISCORD_ARCH_S3_BUCKET": ""}):  # an endpoint with no bucket
+        with pytest.raises(ConfigError):
+            Config.load({**env, **bad})
