@@ -429,7 +429,7 @@ def provide_s3(stack: ExitStack, environ: Mapping[str, str]) -> str:
     except ImportError:
         raise ServiceUnavailable(
             f"S3: {S3_ENV} is unset and moto's server is not installed: "
-            "pip install -e '.[test]' (moto[server])"
+            "pip install -e '.[test]' (moto[s3], flask, flask-cors)"
         ) from None
     workdir = stack.enter_context(tempfile.TemporaryDirectory(prefix="discord-arch-s3-"))
     port = _free_port()
