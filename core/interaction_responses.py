@@ -18,14 +18,17 @@ As Discord's ("Receiving and Responding"):
   client event APPLICATION_COMMAND_AUTOCOMPLETE_RESPONSE (``choices`` and the request's
   ``nonce``).
 - A response message is the bot's, of type 20 (CHAT_INPUT_COMMAND), with ``interaction`` and
-  ``interaction_metadata`` in the MESSAGE_CREATE and the callback's answer (history keeps the
+  ``interaction_metadata`` (a command's full name as ``name`` in both; a follow-up's
+  ``original_response_message_id``) in the MESSAGE_CREATE and the callback's answer (history keeps the
   message without them: they are not stored). It goes through the router's durable write like
   any message. With flag 64 (EPHEMERAL) it is neither stored nor sent to the channel: one
   MESSAGE_CREATE (flags 64) to the invoker's sessions only; an ephemeral ``@original`` is kept
   with the interaction (its JSON) so that it can be read, edited (MESSAGE_UPDATE) and deleted
-  (MESSAGE_DELETE), again to the invoker only. Its components may be used: a click names it
-  (``core.interactions.ephemeral_owner``), and 6/7 and the click's ``@original`` act on the
-  JSON its interaction keeps. 6 answering a modal submitted from a command (no message)
+  (MESSAGE_DELETE), again to the invoker only. So are its ephemeral follow-ups, the last
+  :data:`MAX_EPHEMERAL_FOLLOWUPS` of them (older ones are forgotten: 10008), for the token's
+  15 minutes. Their components may be used: a click names one
+  (``core.interactions.ephemeral_message``), and 6/7 and the click's ``@original`` act on
+  the JSON its interaction keeps. 6 answering a modal submitted from a command (no message)
   acknowledges it, nothing more.
 - A modal (9), checked as :func:`core.components.parse_modal` does, is kept with the
   interaction for its submit, and sent to the invoker's sessions as an
@@ -56,8 +59,10 @@ from core.interactions import (
     MODAL_SUBMIT,
     RESPONSE_WINDOW_MS,
     TOKEN_TTL_MS,
-    ephemeral_owner,
+    EphemeralMessage,
+    ephemeral_message,
     hash_token,
+    keep_ephemeral,
     token_matches,
     unknown_interaction,
 )
@@ -69,6 +74,7 @@ from core.snowflake import iso_timestamp
 from core.wire import message_json, user_json
 
 __all__ = [
+    "MAX_EPHEMERAL_FOLLOWUPS",
     "ORIGINAL",
     "callback",
     "delete_message",
@@ -99,6 +105,9 @@ _UPDATE_FIELDS = ("content", "embeds", "allowed_mentions", "flags", "components"
                   "attachments")
 _TRUE = frozenset({"true", "1"})
 ORIGINAL = "@original"
+# Ephemeral follow-ups kept per interaction (the newest; with the token's 15 minutes this bounds
+# what a bot can make the store hold): Discord sets no number, a view on each is rare past a few.
+MAX_EPHEMERAL_FOLLOWUPS = 25
 
 
 async def callback(
@@ -189,6 +198,12 @@ async def followup(p: Platform, application_id: int, token: str, body: Any) -> J
     if becomes_original:
         await p.meta.set_interaction_original(i.id, stored.id,
                                               json.dumps(built) if ephemeral else None)
+    else:
+        if i.original_id is not None:
+            built["interaction_metadata"]["original_response_message_id"] = str(i.original_id)
+        if ephemeral:  # in no history: kept so that its components can be used
+            await p.meta.add_interaction_followup(i, stored.id, json.dumps(built),
+                                                  MAX_EPHEMERAL_FOLLOWUPS)
     return await _deliver(p, i, stored, built, ephemeral)
 
 
@@ -199,9 +214,9 @@ async def get_message(p: Platform, application_id: int, token: str, message_id: 
         ApiError: 401 50027; 404 10008.
     """
     i = await _by_token(p, application_id, token)
-    owner = await _ephemeral_target(p, i, message_id)
-    if owner is not None:
-        original: Json = json.loads(owner.original or "{}")
+    kept = await _ephemeral_target(p, i, message_id)
+    if kept is not None:
+        original: Json = json.loads(kept.body)
         return original
     _, message = await _response_message(p, i, message_id)
     bot, _ = await _bot_and_channel(p, i)
@@ -221,9 +236,9 @@ async def edit_message(
     data = body if isinstance(body, dict) else {}
     if message_id == ORIGINAL and i.response_type == DEFERRED and i.original_id is None:
         return await followup(p, application_id, token, data)
-    owner = await _ephemeral_target(p, i, message_id)
-    if owner is not None:
-        return await _edit_ephemeral(p, owner, data)
+    kept = await _ephemeral_target(p, i, message_id)
+    if kept is not None:
+        return await _edit_ephemeral(p, kept, data)
     channel, message = await _response_message(p, i, message_id)
     return await messages.edit_as_webhook(p, channel, message, data)
 
@@ -235,10 +250,11 @@ async def delete_message(p: Platform, application_id: int, token: str, message_i
         ApiError: 401 50027; 404 10008.
     """
     i = await _by_token(p, application_id, token)
-    owner = await _ephemeral_target(p, i, message_id)
-    if owner is not None:
-        await p.meta.set_interaction_original(owner.id, None, None)
-        gone = {"id": str(owner.original_id), "channel_id": str(owner.channel_id),
+    kept = await _ephemeral_target(p, i, message_id)
+    if kept is not None:
+        owner = kept.owner
+        await keep_ephemeral(p, kept, None)
+        gone = {"id": str(kept.message_id), "channel_id": str(owner.channel_id),
                 **({"guild_id": str(owner.guild_id)} if owner.guild_id else {})}
         p.publish(Event("MESSAGE_DELETE", gone, user_ids=(owner.user_id,)))
         return
@@ -268,10 +284,10 @@ async def _update(p: Platform, i: Interaction, kind: int, data: Json) -> Json | 
     fields = {k: data[k] for k in _UPDATE_FIELDS if k in data}
     if kind == UPDATE:
         parse_edit(fields, p.config.max_message_length)  # a bad body answers nothing
-    if message is None:  # an ephemeral response's components: its interaction keeps it
-        owner = await ephemeral_owner(p, i.user_id, i.channel_id, i.message_id)
+    if message is None:  # an ephemeral message's components: its interaction keeps it
+        kept = await ephemeral_message(p, i.user_id, i.channel_id, i.message_id)
         await _acknowledge(p, i, kind, original_id=i.message_id, ephemeral=True)
-        return None if kind == DEFERRED_UPDATE else await _edit_ephemeral(p, owner, fields)
+        return None if kind == DEFERRED_UPDATE else await _edit_ephemeral(p, kept, fields)
     if message.author_id != i.application_id:
         raise ApiError.unknown("message")
     await _acknowledge(p, i, kind, original_id=message.id)
@@ -335,8 +351,11 @@ def _build(
     out["interaction_metadata"] = {
         "id": str(i.id), "type": i.type, "user": invoker,
         "authorizing_integration_owners": {"0": str(i.guild_id or 0)},
+        # Discord's: the command's full name, "present only on ... application command
+        # interactions" (the deprecated ``interaction`` always has a name, "" otherwise here)
+        **({"name": i.name} if i.type == APPLICATION_COMMAND else {}),
     }
-    out["interaction"] = {"id": str(i.id), "type": i.type, "name": "", "user": invoker}
+    out["interaction"] = {"id": str(i.id), "type": i.type, "name": i.name, "user": invoker}
     out["application_id"] = str(i.application_id)
     return out, message
 
@@ -369,27 +388,34 @@ def _is_ephemeral_original(i: Interaction, message_id: str) -> bool:
         message_id == ORIGINAL or message_id == str(i.original_id))
 
 
-async def _ephemeral_target(p: Platform, i: Interaction, message_id: str) -> Interaction | None:
-    """The interaction keeping the ephemeral message ``message_id`` names for ``i``: ``i``
-    itself for its own ephemeral ``@original``; for a component of an ephemeral response
-    answered with 6 or 7, the interaction whose response that message is. None otherwise."""
+async def _ephemeral_target(p: Platform, i: Interaction,
+                            message_id: str) -> EphemeralMessage | None:
+    """The kept ephemeral message ``message_id`` names for ``i``: its own ephemeral
+    ``@original`` or one of its ephemeral follow-ups; for a component of an ephemeral message
+    answered with 6 or 7, that message (kept by the interaction that sent it). None
+    otherwise."""
     if _is_ephemeral_original(i, message_id):
-        return i
+        assert i.original_id is not None and i.original is not None
+        return EphemeralMessage(i, i.original_id, i.original, False)
     if (i.ephemeral and i.original is None and i.original_id is not None
             and message_id in (ORIGINAL, str(i.original_id))):
         try:
-            return await ephemeral_owner(p, i.user_id, i.channel_id, i.original_id)
+            return await ephemeral_message(p, i.user_id, i.channel_id, i.original_id)
         except ApiError:
             return None  # gone: no message
+    if message_id.isdigit() and int(message_id) < 2**63:  # the stores' signed 64-bit ids
+        followup = await p.meta.interaction_followup(int(message_id))
+        if followup is not None and followup[0].id == i.id:
+            return EphemeralMessage(i, int(message_id), followup[1], True)
     return None
 
 
-async def _edit_ephemeral(p: Platform, owner: Interaction, data: Json) -> Json:
-    """Edit an ephemeral message kept on ``owner`` (``content``, ``embeds``, ``components``);
+async def _edit_ephemeral(p: Platform, kept: EphemeralMessage, data: Json) -> Json:
+    """Edit a kept ephemeral message (``content``, ``embeds``, ``components``);
     MESSAGE_UPDATE to its user alone."""
     form = parse_edit({k: data[k] for k in ("content", "embeds", "components") if k in data},
                       p.config.max_message_length)
-    after: Json = json.loads(owner.original or "{}")
+    after: Json = json.loads(kept.body)
     if form.content is not None:
         after["content"] = form.content
     if form.embeds is not None:
@@ -397,8 +423,8 @@ async def _edit_ephemeral(p: Platform, owner: Interaction, data: Json) -> Json:
     if form.components is not None:
         after["components"] = list(form.components)
     after["edited_timestamp"] = iso_timestamp(p.now_ms())
-    await p.meta.set_interaction_original(owner.id, owner.original_id, json.dumps(after))
-    p.publish(Event("MESSAGE_UPDATE", after, user_ids=(owner.user_id,)))
+    await keep_ephemeral(p, kept, json.dumps(after))
+    p.publish(Event("MESSAGE_UPDATE", after, user_ids=(kept.owner.user_id,)))
     return after
 
 

@@ -9,8 +9,9 @@ Four kinds of interaction, as Discord's client sends them:
   (:mod:`core.interaction_options`, 50035 at ``data.options...``). An autocomplete request has
   exactly one ``focused`` option, whose value may be partial.
 - MESSAGE_COMPONENT (3): ``message_id`` names a message of the application's bot in the
-  channel, or an ephemeral response of the invoker's there (its interaction keeps it, for the
-  token's 15 minutes; an ephemeral follow-up is kept nowhere); else 404 10008. ``data``
+  channel, or an ephemeral message of the invoker's there, its response or one of its last
+  follow-ups (its interaction keeps them for the token's 15 minutes: :func:`ephemeral_message`);
+  else 404 10008. ``data``
   (``custom_id``, ``component_type``, ``values``) names one of its enabled buttons or select
   menus (:func:`core.components.check_click`, 50035). The bot gets the whole ``message`` with
   the interaction (discord.py finds its view by it).
@@ -52,7 +53,7 @@ from typing import Any
 
 from core.access import ChannelView, GuildView, channel_view
 from core.app_commands import unknown_command
-from core.command_form import CHAT_INPUT
+from core.command_form import CHAT_INPUT, OptionType
 from core.components import check_click, check_submit
 from core.errors import ApiError, invalid_form
 from core.events import Event
@@ -73,9 +74,11 @@ __all__ = [
     "RESPONSE_WINDOW_MS",
     "TOKEN_PREFIX",
     "TOKEN_TTL_MS",
-    "ephemeral_owner",
+    "EphemeralMessage",
+    "ephemeral_message",
     "hash_token",
     "invoke",
+    "keep_ephemeral",
     "token_matches",
     "unknown_interaction",
 ]
@@ -199,7 +202,19 @@ async def _command(p: Platform, user: User, body: Json, kind: int, channel_id: i
         **({"options": options} if options else {}),
         **({"guild_id": str(command.guild_id)} if command.guild_id else {}),
     }
-    await _dispatch(p, user, place, kind, out, targets, state=state)
+    await _dispatch(p, user, place, kind, out, targets, state=state,
+                    name=_full_name(command.name, options))
+
+
+def _full_name(name: str, options: list[Json]) -> str:
+    """The name as Discord shows it: "cmd", "cmd sub" or "cmd group sub" (a sub-command or
+    group is the one option given at its level)."""
+    parts = [name]
+    while options and options[0].get("type") in (OptionType.SUB_COMMAND,
+                                                 OptionType.SUB_COMMAND_GROUP):
+        parts.append(options[0]["name"])
+        options = options[0].get("options") or []
+    return " ".join(parts)
 
 
 def _check_context(definition: Json, place: _Place) -> None:
@@ -255,9 +270,9 @@ async def _component(p: Platform, user: User, body: Json, channel_id: int, data:
         components = message.components
         rendered = (await render(p, view.channel, [message], members=True))[0]
     else:
-        owner = await ephemeral_owner(p, user.id, channel_id, message_id)
-        rendered = json.loads(owner.original or "{}")
-        application_id = owner.application_id
+        kept = await ephemeral_message(p, user.id, channel_id, message_id)
+        rendered = json.loads(kept.body)
+        application_id = kept.owner.application_id
         components = tuple(rendered.get("components") or ())
     if body.get("application_id") is not None and snowflake_value(
             body["application_id"], "application_id") != application_id:
@@ -269,17 +284,44 @@ async def _component(p: Platform, user: User, body: Json, channel_id: int, data:
                     message=rendered)
 
 
-async def ephemeral_owner(p: Platform, user_id: int, channel_id: int,
-                          message_id: int) -> Interaction:
-    """The interaction whose ephemeral response (``user_id``'s, in the channel, alive) is the
-    message ``message_id``: it is in no history, its interaction keeps it
-    (``core.interaction_responses``). Else 404 10008; an ephemeral follow-up is kept nowhere,
-    so it is not found either."""
+@dataclass(frozen=True, slots=True)
+class EphemeralMessage:
+    """An ephemeral message as its interaction keeps it: ``owner``'s response (``@original``)
+    or, ``followup``, one of its follow-ups; ``body`` its message object (JSON text)."""
+
+    owner: Interaction
+    message_id: int
+    body: str
+    followup: bool
+
+
+async def ephemeral_message(p: Platform, user_id: int, channel_id: int,
+                            message_id: int) -> EphemeralMessage:
+    """The ephemeral message ``message_id`` (``user_id``'s, in the channel, its interaction
+    alive): it is in no history, its interaction keeps it (``core.interaction_responses``).
+    Else 404 10008 (an ephemeral follow-up older than the interaction's last
+    ``MAX_EPHEMERAL_FOLLOWUPS`` is forgotten, so not found either)."""
     owner = await p.meta.interaction_by_original(message_id)
-    if (owner is None or owner.original is None or owner.user_id != user_id
-            or owner.channel_id != channel_id or p.now_ms() - owner.created_ms > TOKEN_TTL_MS):
+    found: EphemeralMessage | None = None
+    if owner is not None and owner.original is not None:
+        found = EphemeralMessage(owner, message_id, owner.original, False)
+    else:
+        followup = await p.meta.interaction_followup(message_id)
+        if followup is not None:
+            found = EphemeralMessage(followup[0], message_id, followup[1], True)
+    if (found is None or found.owner.user_id != user_id or found.owner.channel_id != channel_id
+            or p.now_ms() - found.owner.created_ms > TOKEN_TTL_MS):
         raise ApiError.unknown("message")
-    return owner
+    return found
+
+
+async def keep_ephemeral(p: Platform, message: EphemeralMessage, body: str | None) -> None:
+    """Replace a kept ephemeral message's JSON (an edit), or forget it (None: deleted)."""
+    if message.followup:
+        await p.meta.set_interaction_followup(message.message_id, body)
+    else:
+        await p.meta.set_interaction_original(
+            message.owner.id, None if body is None else message.message_id, body)
 
 
 async def _modal_submit(p: Platform, user: User, body: Json, channel_id: int,
@@ -305,8 +347,8 @@ async def _modal_submit(p: Platform, user: User, body: Json, channel_id: int,
             message = (await render(p, place.view.channel, [found], members=True))[0]
         else:  # an ephemeral response's, if still kept
             with suppress(ApiError):
-                owner = await ephemeral_owner(p, user.id, channel_id, shown.message_id)
-                message = json.loads(owner.original or "{}")
+                kept = await ephemeral_message(p, user.id, channel_id, shown.message_id)
+                message = json.loads(kept.body)
     out: Json = {"custom_id": modal["custom_id"], "components": components}
     await _dispatch(p, user, place, MODAL_SUBMIT, out, targets, message_id=shown.message_id,
                     message=message)
@@ -315,6 +357,7 @@ async def _modal_submit(p: Platform, user: User, body: Json, channel_id: int,
 async def _dispatch(
     p: Platform, user: User, place: _Place, kind: int, data: Json, targets: Targets, *,
     message_id: int | None = None, message: Json | None = None, state: str | None = None,
+    name: str = "",
 ) -> None:
     """Resolve, store the interaction and send INTERACTION_CREATE to the bot."""
     resolved = await _resolved(p, place.guild, targets)
@@ -329,7 +372,7 @@ async def _dispatch(
         id=p.ids.next(), application_id=application_id, type=kind,
         token_hash=hash_token(token), user_id=user.id, channel_id=channel.id,
         guild_id=guild.guild.id if guild else None, created_ms=now, message_id=message_id,
-        state=state,
+        state=state, name=name,
     )
     await p.meta.create_interaction(interaction, now - TOKEN_TTL_MS)
     payload: Json = {

@@ -400,7 +400,8 @@ class Interaction:
             history, so ``@original`` is read from here.
         state: what a later request about it is checked against (JSON text): the modal shown
             (callback 9), which its submit must match; an autocomplete's focused option type
-            and the client's nonce, for the choices (callback 8). None otherwise.
+            and the client's nonce, for the choices (callback 8). None otherwise.        name: a command's full name as invoked ("cmd", "cmd sub", "cmd group sub"), which
+            its response messages carry (``interaction.name``); empty for other kinds.
     """
 
     id: int
@@ -418,6 +419,7 @@ class Interaction:
     ephemeral: bool = False
     original: str | None = None
     state: str | None = None
+    name: str = ""
 
 
 @dataclass(frozen=True, slots=True)

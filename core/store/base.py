@@ -438,6 +438,18 @@ class MetaStore(Protocol):
     ) -> bool:
         """Set the response message (``@original``) and, for an ephemeral one, its JSON."""
 
+    async def add_interaction_followup(
+        self, interaction: Interaction, message_id: int, body: str, keep: int
+    ) -> None:
+        """Keep an ephemeral follow-up of ``interaction`` (its message JSON) while the
+        interaction lives, and of its follow-ups only the newest ``keep`` (by id)."""
+
+    async def interaction_followup(self, message_id: int) -> tuple[Interaction, str] | None:
+        """The interaction that sent the ephemeral follow-up ``message_id``, and its JSON."""
+
+    async def set_interaction_followup(self, message_id: int, body: str | None) -> bool:
+        """Replace a kept ephemeral follow-up's JSON, or (None) forget it: False if unknown."""
+
     # -- members ---------------------------------------------------------------------------
     async def add_member(self, member: Member) -> bool:
         """Insert a membership; False (and nothing changed) if already a member, or if the

@@ -460,6 +460,19 @@ _V13_INTERACTIONS = (
     "CREATE INDEX interactions_created ON interactions (created_ms)",
 )
 
+# created_ms is the interaction's: the inserts of interactions prune both tables by it.
+_V16_INTERACTION_FOLLOWUPS = (
+    "ALTER TABLE interactions ADD COLUMN name TEXT NOT NULL DEFAULT ''",
+    """CREATE TABLE interaction_followups (
+        message_id {id_pk},
+        interaction_id BIGINT NOT NULL,
+        created_ms BIGINT NOT NULL,
+        body TEXT NOT NULL
+    )""",
+    "CREATE INDEX interaction_followups_of ON interaction_followups (interaction_id, message_id)",
+    "CREATE INDEX interaction_followups_created ON interaction_followups (created_ms)",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _V1_SCHEMA),
     # Member timeouts: unix ms, NULL when none (an expired one may stay until next changed).
@@ -489,6 +502,11 @@ MIGRATIONS: tuple[Migration, ...] = (
     # interaction it answered (core.interactions).
     Migration(15, "interactions by original",
               ("CREATE INDEX interactions_original ON interactions (original_id)",)),
+    # A command's full name ("cmd", "cmd sub", "cmd group sub") for its response's
+    # interaction.name; an interaction's ephemeral follow-ups, kept (at most
+    # core.interaction_responses.MAX_EPHEMERAL_FOLLOWUPS each) while its token lives so that
+    # their components can be used, as an ephemeral @original's are.
+    Migration(16, "interaction names and ephemeral follow-ups", _V16_INTERACTION_FOLLOWUPS),
 )
 
 _CREATE_LEDGER = (

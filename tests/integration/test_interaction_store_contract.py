@@ -99,3 +99,44 @@ async def test_found_by_its_ephemeral_original(meta_store: MetaStore) -> None:
     assert got is not None and got.id == 500 and got.original == '{"id": "700"}'
     assert await meta_store.interaction_by_original(701) is None
     assert await meta_store.interaction_by_original(702) is None
+
+
+async def test_command_name_kept(meta_store: MetaStore) -> None:
+    named = replace(interaction(500), name="admin role give")
+    await meta_store.create_interaction(named, NOW - 1)
+    assert await meta_store.get_interaction(500) == named
+    assert (await meta_store.interaction_by_token("h1") or interaction(0)).name == (
+        "admin role give")
+    await meta_store.create_interaction(interaction(501, "h2"), NOW - 1)
+    assert (await meta_store.get_interaction(501) or named).name == ""
+
+
+async def test_ephemeral_followups_kept_bounded_edited_and_pruned(meta_store: MetaStore) -> None:
+    """An interaction's ephemeral follow-ups: found by message id with their interaction, the
+    newest ``keep`` of each interaction only, replaced and forgotten, and pruned with the
+    interaction by a later insert."""
+    owner = interaction(500)
+    await meta_store.create_interaction(owner, NOW - 1)
+    other = interaction(501, "h2")
+    await meta_store.create_interaction(other, NOW - 1)
+    await meta_store.add_interaction_followup(other, 900, '{"id": "900"}', 2)
+    for message_id in (701, 702, 703):
+        await meta_store.add_interaction_followup(owner, message_id, f'{{"id": "{message_id}"}}',
+                                                  2)
+    assert await meta_store.interaction_followup(701) is None  # the oldest beyond 2
+    assert await meta_store.interaction_followup(702) == (owner, '{"id": "702"}')
+    assert await meta_store.interaction_followup(703) == (owner, '{"id": "703"}')
+    assert await meta_store.interaction_followup(900) == (other, '{"id": "900"}')
+    assert await meta_store.set_interaction_followup(702, '{"id": "702", "content": "x"}')
+    assert await meta_store.interaction_followup(702) == (
+        owner, '{"id": "702", "content": "x"}')
+    assert await meta_store.set_interaction_followup(703, None)
+    assert await meta_store.interaction_followup(703) is None
+    assert await meta_store.set_interaction_followup(703, "{}") is False
+    assert await meta_store.set_interaction_followup(703, None) is False
+    # Not an original: interaction_by_original does not find a follow-up.
+    assert await meta_store.interaction_by_original(702) is None
+    # A later insert prunes expired interactions and their follow-ups alike.
+    await meta_store.create_interaction(interaction(502, "h3", at=NOW + 10), NOW + 1)
+    assert await meta_store.interaction_followup(702) is None
+    assert await meta_store.interaction_followup(900) is None
