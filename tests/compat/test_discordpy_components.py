@@ -8,7 +8,8 @@ callbacks answer: ``response.edit_message`` (callback 7, the message edited for 
 INTERACTION_MODAL_CREATE and is submitted (type 5); ``Modal.on_submit`` answers. An
 ``@app_commands.autocomplete`` handler answers a type 4 request with choices (8), which the
 user's session gets as APPLICATION_COMMAND_AUTOCOMPLETE_RESPONSE. A global command allowed in
-DMs is run in the user's DM with the bot.
+DMs is run in the user's DM with the bot. Views on an ephemeral response and on an ephemeral
+follow-up are clicked too (their interaction keeps those messages).
 """
 
 from __future__ import annotations
@@ -224,6 +225,53 @@ async def test_a_view_on_an_ephemeral_response(pointed: Server, world: World) ->
         assert r.status == 204, r.body
         message = await until(ws, "MESSAGE_CREATE", lambda d: d["content"] == "Sure?")
         assert message["flags"] & 64
+        (button,) = _components(message).values()
+        await _click(world, message, {"custom_id": button["custom_id"], "component_type": 2})
+        update = await until(ws, "MESSAGE_UPDATE", lambda d: d["id"] == message["id"])
+        assert update["content"] == "confirmed" and update["components"] == []
+        assert await asyncio.wait_for(clicked, TIMEOUT) == int(message["id"])
+
+
+async def test_a_view_on_an_ephemeral_follow_up(pointed: Server, world: World) -> None:
+    """``followup.send(view=..., ephemeral=True)`` after an ephemeral response: the user
+    clicks the follow-up's button (its interaction keeps it, as the response) and the view's
+    callback edits it, seen by the user alone. The messages name the command invoked."""
+    client = _client()
+    tree = app_commands.CommandTree(client)
+    guild = discord.Object(id=int(world.guild["id"]))
+    clicked: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+    sent: asyncio.Future[discord.WebhookMessage] = asyncio.get_running_loop().create_future()
+
+    class Confirm(discord.ui.View):
+        @discord.ui.button(label="Confirm", style=discord.ButtonStyle.success)
+        async def confirm(self, interaction: discord.Interaction,
+                          button: discord.ui.Button[Any]) -> None:
+            await interaction.response.edit_message(content="confirmed", view=None)
+            clicked.set_result(interaction.message.id if interaction.message else 0)
+
+    @app_commands.command(description="A private panel, later")
+    async def later(interaction: discord.Interaction) -> None:
+        await interaction.response.send_message("One moment", ephemeral=True)
+        sent.set_result(await interaction.followup.send("Sure?", view=Confirm(),
+                                                        ephemeral=True, wait=True))
+
+    tree.add_command(later, guild=guild)
+    async with pointed.connect() as ws, running(client, world.bot.token):
+        await ws.identify(world.user.token)
+        synced = {c.name: c.id for c in await asyncio.wait_for(tree.sync(guild=guild), TIMEOUT)}
+        r = await world.api.post("/interactions", world.user.token, json={
+            "type": 2, "application_id": world.bot.id, "guild_id": world.guild["id"],
+            "channel_id": world.channel_id,
+            "data": {"id": str(synced["later"]), "name": "later", "type": 1}})
+        assert r.status == 204, r.body
+        first = await until(ws, "MESSAGE_CREATE", lambda d: d["content"] == "One moment")
+        message = await until(ws, "MESSAGE_CREATE", lambda d: d["content"] == "Sure?")
+        assert message["flags"] & 64
+        assert message["interaction"]["name"] == "later"
+        assert message["interaction_metadata"]["name"] == "later"
+        followup = await asyncio.wait_for(sent, TIMEOUT)
+        assert followup.id == int(message["id"]) and followup.interaction_metadata is not None
+        assert followup.interaction_metadata.original_response_message_id == int(first["id"])
         (button,) = _components(message).values()
         await _click(world, message, {"custom_id": button["custom_id"], "component_type": 2})
         update = await until(ws, "MESSAGE_UPDATE", lambda d: d["id"] == message["id"])
