@@ -95,8 +95,9 @@ class Config:
             SQLite writer thread takes the GIL back after every statement it runs (BEGIN,
             each row, COMMIT) and again to hand its result to the loop; while the loop fans
             out in Python, each of those waits this long, so a durable write under load
-            costs several of them: 0.5 ms (the default) took a single-row write from 11.7 ms
-            to 2.7 ms (p50) against a busy loop (``bench.gil_write``, bench/RESULTS.md). 0:
+            costs several of them: 0.5 ms took a single-row write from 11.7 ms to 2.7 ms
+            (p50) against a busy loop (``bench.gil_write``), but the fanout at fixed rates
+            showed no consistent gain end to end (bench/RESULTS.md), so the default is 0:
             Python's own (5 ms).
         batch_max_delay_ms: the longest a message waits for its batch to fill, in ms. 0 (the
             default) is pure group commit: a batch is whatever queued while the previous write
@@ -191,7 +192,7 @@ class Config:
     batch_max_messages: int = 256
     batch_max_delay_ms: float = 0.0
     trace_sample_every: int = 0
-    gil_switch_interval_ms: float = 0.5
+    gil_switch_interval_ms: float = 0.0
     max_body_bytes: int = 1 << 20
     max_attachment_bytes: int = 25 << 20
     max_message_length: int = 2000
