@@ -59,13 +59,19 @@ def default_root() -> Path:
 
 def content_security_policy(gateway_url: str) -> str:
     """A strict CSP for the client: everything from this origin, plus websockets to the
-    gateway's origin (another port, so ``'self'`` does not cover it).
+    gateway's host on any port (``'self'`` covers none of them).
+
+    Any port, not the gateway URL's alone: READY's ``resume_gateway_url`` names the session's
+    worker by its own port (the worker port base plus its index; behind a balancer, each
+    host's range forwarded port for port), and the client resumes there; with only the
+    gateway's port allowed, every browser resume was blocked and fell back to identify.
 
     Args:
         gateway_url: ``config.gateway_url`` (``ws://host:port`` or ``wss://...``).
     """
     parts = urlsplit(gateway_url)
-    gateway = f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
+    gateway = (f"{parts.scheme}://{_host(parts.hostname)}:*"
+               if parts.scheme and parts.hostname else "")
     return "; ".join((
         "default-src 'self'",
         "script-src 'self'",
@@ -77,6 +83,11 @@ def content_security_policy(gateway_url: str) -> str:
         "form-action 'self'",
         "frame-ancestors 'none'",
     ))
+
+
+def _host(hostname: str) -> str:
+    """A host as a CSP source spells it: an IPv6 literal in brackets."""
+    return f"[{hostname}]" if ":" in hostname else hostname
 
 
 class WebFiles:

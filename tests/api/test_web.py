@@ -10,11 +10,12 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
 from api.app import create_app
-from api.static import default_root
+from api.static import content_security_policy, default_root
 from core.platform import Platform
 
 INDEX_MARK = b'<div id="app"'
@@ -60,8 +61,10 @@ async def test_root_is_index_html_with_a_strict_csp(client: Any, platform: Platf
     assert csp["default-src"] == "'self'"
     assert csp["script-src"] == "'self'"
     assert csp["object-src"] == "'none'"
-    # The gateway is another port, so another origin: named, and nothing else is.
-    assert csp["connect-src"] == f"'self' {platform.config.gateway_url}"
+    # The gateway is another origin: its host on any port (READY's resume_gateway_url names
+    # the session's worker by its own port), and nothing else is.
+    gw = urlsplit(platform.config.gateway_url)
+    assert csp["connect-src"] == f"'self' {gw.scheme}://{gw.hostname}:*"
     assert "X-RateLimit-Limit" not in r.headers  # static files spend no API bucket
 
 
@@ -181,3 +184,15 @@ async def test_missing_web_root_serves_nothing_but_the_api_works(
     assert r.status == 404
     assert r.headers["Content-Type"] == "application/json"
     assert (await client.get("/api/v10/gateway")).status == 200
+
+
+@pytest.mark.parametrize(("gateway_url", "source"), [
+    ("ws://127.0.0.1:8081", "ws://127.0.0.1:*"),
+    ("wss://chat.example.org/gateway", "wss://chat.example.org:*"),
+    ("ws://[::1]:8081", "ws://[::1]:*"),
+    ("", ""),
+])
+def test_csp_lets_the_client_resume_on_any_worker_port(gateway_url: str, source: str) -> None:
+    connect = [d for d in content_security_policy(gateway_url).split("; ")
+               if d.startswith("connect-src")]
+    assert connect == [f"connect-src 'self' {source}".rstrip()]
