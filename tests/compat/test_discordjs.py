@@ -4,9 +4,11 @@ logs in, gets READY with the guild, answers a user's message with a reply and re
 (``tests/compat/js/webhook.mjs``); ``guild.members.ban`` (``tests/compat/js/ban.mjs``); and
 command registration with ``rest.put`` (``tests/compat/js/commands.mjs``);
 ``channel.send({ files })`` with the attachment downloaded back (``tests/compat/js/files.mjs``);
-and a bot answering interactions (``tests/compat/js/interactions.mjs``): ``reply``,
+a bot answering interactions (``tests/compat/js/interactions.mjs``): ``reply``,
 ``deferReply``/``editReply``/``followUp``, ephemeral, buttons and a select menu (``update``),
-``showModal`` and its submit, autocomplete (``respond``).
+``showModal`` and its submit, autocomplete (``respond``); and threads
+(``tests/compat/js/threads.mjs``): ``channel.threads.create``, ``message.startThread``,
+``thread.send``, ``thread.members.add``, ``thread.setArchived`` and ``threadCreate``.
 
 The bot is given only the API base (``rest: {api}``); discord.js finds the gateway itself
 (``GET /gateway/bot``). Its dependencies are those of the committed ``package-lock.json``:
@@ -362,3 +364,79 @@ async def test_discordjs_bot_answers_interactions(
     history = await api.get(f"/channels/{channel_id}/messages", user.token)
     assert "for your eyes" not in [m["content"] for m in history.body]
     assert next(m for m in history.body if m["id"] == menu["id"])["content"] == "clicked"
+
+
+async def test_discordjs_bot_creates_and_uses_threads(
+    node: str, server: Server, world: World
+) -> None:
+    """A discord.js bot (``tests/compat/js/threads.mjs``) creates a public thread with
+    ``channel.threads.create({ name, autoArchiveDuration })``, sends into it, adds a member
+    (``thread.members.add``), archives it (``thread.setArchived(true)``) and starts a thread
+    from a message (``message.startThread``); each checked over REST and on the user's
+    gateway session. A thread the user creates reaches the bot as ``threadCreate``."""
+    api, user, channel_id = world.api, world.user, world.channel_id
+    bob = await api.register("bob")
+    await api.join(world.guild, user, bob)
+    topic = await api.post(f"/channels/{channel_id}/messages", user.token,
+                           json={"content": "a topic"})
+    assert topic.status == 200, topic.body
+    async with (server.connect() as ws,
+                node_bot(node, server, world.bot.token, "threads.mjs", channel_id,
+                         topic.body["id"], bob.id) as bot):
+        await ws.identify(user.token)
+        done = await bot.event("done")
+        made, started = done["thread"], done["started"]
+        assert made == {"id": made["id"], "name": "js talk", "type": 11, "parent": channel_id,
+                        "auto_archive_duration": 60, "owner": world.bot.id}, done
+        assert done["sent"] == {"id": done["sent"]["id"], "channel": made["id"],
+                                "content": "hello from discord.js"}
+        assert done["added"] == bob.id
+        assert done["archived"] == {"id": made["id"], "archived": True}
+        assert started == {"id": topic.body["id"], "name": "about that", "type": 11,
+                           "parent": channel_id}
+
+        async def recv(name: str, check: Any = lambda d: True) -> dict[str, Any]:
+            async with asyncio.timeout(TIMEOUT):
+                while True:
+                    payload = await ws.recv()
+                    if payload.get("t") == name and check(payload["d"]):
+                        return payload["d"]  # type: ignore[no-any-return]
+
+        def about(thread_id: str) -> Any:
+            return lambda d: d["id"] == thread_id
+
+        created = await recv("THREAD_CREATE", about(made["id"]))
+        assert created["newly_created"] is True and created["owner_id"] == world.bot.id
+        in_thread = await recv("MESSAGE_CREATE", about(done["sent"]["id"]))
+        assert in_thread["channel_id"] == made["id"]
+        members = await recv("THREAD_MEMBERS_UPDATE", about(made["id"]))
+        assert [m["user_id"] for m in members["added_members"]] == [bob.id]
+        archived = await recv("THREAD_UPDATE", about(made["id"]))
+        assert archived["thread_metadata"]["archived"] is True
+        assert (await recv("THREAD_CREATE", about(started["id"])))["name"] == "about that"
+
+        # A thread the user makes reaches the bot over the gateway: threadCreate, new.
+        r = await api.post(f"/channels/{channel_id}/threads", user.token,
+                           json={"name": "from alice", "type": 11})
+        assert r.status == 201, r.body
+        while (heard := await bot.event("threadCreate"))["id"] != r.body["id"]:
+            pass
+        assert heard == {"event": "threadCreate", "id": r.body["id"], "name": "from alice",
+                         "parent": channel_id, "newly_created": True}
+
+    thread = await api.get(f"/channels/{made['id']}", user.token)
+    assert thread.status == 200, thread.body
+    assert (thread.body["type"], thread.body["parent_id"], thread.body["owner_id"]) == (
+        11, channel_id, world.bot.id)
+    assert thread.body["thread_metadata"]["auto_archive_duration"] == 60
+    assert thread.body["thread_metadata"]["archived"] is True
+    history = await api.get(f"/channels/{made['id']}/messages", user.token)
+    assert [(m["id"], m["author"]["id"]) for m in history.body] == [
+        (done["sent"]["id"], world.bot.id)]
+    listed = await api.get(f"/channels/{made['id']}/thread-members", user.token)
+    assert sorted(m["user_id"] for m in listed.body) == sorted([world.bot.id, bob.id])
+    old = await api.get(f"/channels/{channel_id}/threads/archived/public", user.token)
+    assert [t["id"] for t in old.body["threads"]] == [made["id"]]
+    from_message = await api.get(f"/channels/{topic.body['id']}", user.token)
+    assert from_message.status == 200, from_message.body
+    assert (from_message.body["type"], from_message.body["name"]) == (11, "about that")
