@@ -32,10 +32,12 @@ from typing import Any
 
 from core.access import ChannelView, channel_view
 from core.errors import ApiError
+from core.message_form import HAS_THREAD
 from core.models import Channel, ChannelType, Member, Message, ReactionCount, User
 from core.permissions import Permission
 from core.platform import Platform
 from core.store.base import HISTORY_MAX
+from core.thread_wire import thread_json
 from core.validate import get_int, get_snowflake
 from core.wire import message_json
 
@@ -101,9 +103,10 @@ async def render(
 ) -> list[Json]:
     """Message objects for ``messages`` of ``channel``, in the order given.
 
-    Adds ``referenced_message`` to replies, with ``members`` the author's ``member`` in
-    guild channels (when still a member), as gateway events and the send response carry it,
-    and with ``viewer`` (a REST read by that user) the ``reactions``.
+    Adds ``thread`` to a message a thread was started from, ``referenced_message`` to
+    replies, with ``members`` the author's ``member`` in guild channels (when still a
+    member), as gateway events and the send response carry it, and with ``viewer`` (a REST
+    read by that user) the ``reactions``.
     """
     by_id = {m.id: m for m in messages}
     ref_ids = {m.reference.message_id for m in messages
@@ -119,13 +122,21 @@ async def render(
     by_author = (
         await _members(p, channel.guild_id, {m.author_id for m in messages}) if members else {}
     )
+    # A thread started from a message has the message's id; only flagged messages are looked
+    # up, so a page of plain messages costs no query.
+    started = [m.id for m in messages if m.flags & HAS_THREAD]
+    threads = dict(zip(started, await asyncio.gather(*(p.meta.get_channel(i) for i in started)),
+                       strict=True))
     out = []
     for m in messages:
         ref_json = None
         if m.reference is not None and (r := refs.get(m.reference.message_id)) is not None:
             ref_json = message_json(r, users)
-        out.append(message_json(m, users, by_author.get(m.author_id), ref_json,
-                                reactions.get(m.id, ())))
+        data = message_json(m, users, by_author.get(m.author_id), ref_json,
+                            reactions.get(m.id, ()))
+        if (thread := threads.get(m.id)) is not None and thread.thread is not None:
+            data["thread"] = thread_json(thread)
+        out.append(data)
     return out
 
 

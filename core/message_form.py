@@ -38,6 +38,7 @@ from core.validate import (
 )
 
 __all__ = [
+    "HAS_THREAD",
     "SUPPRESS_EMBEDS",
     "SUPPRESS_NOTIFICATIONS",
     "AllowedMentions",
@@ -50,6 +51,9 @@ __all__ = [
 ]
 
 SUPPRESS_EMBEDS = 1 << 2
+# Set by the server on a message a thread was started from (never by a client): readers of
+# the message render its ``thread`` (``core.history``), and discord.js's ``hasThread`` reads it.
+HAS_THREAD = 1 << 5
 SUPPRESS_NOTIFICATIONS = 1 << 12
 _SEND_FLAGS = SUPPRESS_EMBEDS | SUPPRESS_NOTIFICATIONS
 

@@ -19,6 +19,7 @@ from typing import Any
 from core.access import ChannelView, channel_view
 from core.errors import ApiError, ErrorCode, invalid_form
 from core.events import Event
+from core.message_form import HAS_THREAD
 from core.models import Channel, ChannelType, ThreadMember, ThreadMeta, User
 from core.permissions import Permission
 from core.platform import Platform
@@ -99,8 +100,8 @@ async def create_from_message(
     p: Platform, actor: User, channel_id: int, message_id: int, body: dict[str, Any]
 ) -> Json:
     """``POST /channels/{c}/messages/{m}/threads``: a public thread whose id is the message's
-    (CREATE_PUBLIC_THREADS and READ_MESSAGE_HISTORY). The message gains ``thread`` in a
-    MESSAGE_UPDATE.
+    (CREATE_PUBLIC_THREADS and READ_MESSAGE_HISTORY). The message gains the HAS_THREAD flag
+    and ``thread`` (in a MESSAGE_UPDATE, and wherever it is read: ``core.history``).
 
     Raises:
         ApiError: 404 Unknown Channel/Message; 403; 400 50024 for a channel not text, 160004
@@ -116,8 +117,10 @@ async def create_from_message(
         raise ApiError.bad_request(ErrorCode.THREAD_ALREADY_CREATED,
                                    "A thread has already been created for this message")
     out = await _create(p, actor, thread)
+    flagged = await p.messages.update_message(channel_id, message.id,
+                                              {"flags": message.flags | HAS_THREAD})
     users = await p.meta.get_users([message.author_id])
-    updated = message_json(message, users)
+    updated = message_json(flagged or message, users)
     updated["thread"] = thread_json(thread)
     p.publish(Event("MESSAGE_UPDATE", updated, guild_id=thread.guild_id, channel_id=channel_id))
     return out

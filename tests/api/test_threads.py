@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from core.events import Event
+from core.message_form import HAS_THREAD
 from core.permissions import Permission
 from core.platform import Platform
 from tests.api.conftest import Api
@@ -40,6 +41,14 @@ async def test_a_thread_from_a_message_has_its_id_and_takes_messages(
     assert created.data["newly_created"] is True and created.channel_id == int(mid)
     [update] = named(events, "MESSAGE_UPDATE")
     assert update.data["id"] == mid and update.data["thread"]["id"] == mid
+    assert update.data["flags"] & HAS_THREAD
+    # Read back, the message keeps its HAS_THREAD flag and its ``thread``, as on Discord.
+    got = await api.get(f"/channels/{channel}/messages/{mid}", owner.token)
+    assert got.status == 200, got.body
+    assert got.body["flags"] & HAS_THREAD and got.body["thread"]["id"] == mid
+    assert got.body["thread"]["name"] == "talk"
+    page = await api.get(f"/channels/{channel}/messages", owner.token)
+    assert [m["thread"]["id"] for m in page.body if "thread" in m] == [mid]
     # A second thread on the same message, a missing message, a bad name or duration.
     again = await api.post(f"/channels/{channel}/messages/{mid}/threads", owner.token,
                            json={"name": "x"})

@@ -440,3 +440,7 @@ async def test_discordjs_bot_creates_and_uses_threads(
     from_message = await api.get(f"/channels/{topic.body['id']}", user.token)
     assert from_message.status == 200, from_message.body
     assert (from_message.body["type"], from_message.body["name"]) == (11, "about that")
+    message = await api.get(f"/channels/{channel_id}/messages/{topic.body['id']}", user.token)
+    assert message.status == 200, message.body
+    assert message.body["flags"] & 32  # HAS_THREAD, what discord.js's hasThread reads
+    assert message.body["thread"]["id"] == topic.body["id"], message.body
