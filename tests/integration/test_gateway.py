@@ -727,7 +727,7 @@ class _InterestBus(MemoryBus):
 
 def _hub(bus: MemoryBus | None = None) -> Hub:
     platform = SimpleNamespace(meta=_Meta(), metrics=Metrics(), bus=bus or MemoryBus(),
-                               timeline=Timeline())
+                               timeline=Timeline(), config=Config())
     return Hub(platform)  # type: ignore[arg-type]
 
 
