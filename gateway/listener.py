@@ -287,11 +287,16 @@ def frames_buffer(msg_type: WSMsgType, out: Outgoing) -> tuple[bytes, int]:
     Returns:
         The bytes to write and the number of frames in them.
     """
-    first = 0x80 | msg_type.value
+    # Once per socket of every fanout, so: ``msg_type`` is an IntEnum, and ``0x80 | msg_type``
+    # is int arithmetic where ``.value`` is a Python-level descriptor (~0.2 µs a flush); a
+    # dispatch's header is packed inline when it has the usual 16-bit length (126-65535
+    # bytes: a MESSAGE_CREATE), and its four pieces go in with one ``+=``, not four appends.
+    first: int = 0x80 | msg_type  # type: ignore[operator]  # picows' stub: a plain Enum
     if len(out) == 2 and out[0].__class__ is tuple:  # one dispatch: most flushes below saturation
         (prefix, suffix), seq = out
         n = len(prefix) + len(seq) + len(suffix)  # type: ignore[arg-type]
-        return b"".join((_header(first, n), prefix, seq, suffix)), 1  # type: ignore[arg-type]
+        header = _HEADER_16(first, 126, n) if 125 < n < 65536 else _header(first, n)
+        return b"".join((header, prefix, seq, suffix)), 1  # type: ignore[arg-type]
     pieces: list[bytes] = []
     append = pieces.append
     items = iter(out)
@@ -302,10 +307,8 @@ def frames_buffer(msg_type: WSMsgType, out: Outgoing) -> tuple[bytes, int]:
             prefix, suffix = item
             seq = next(items)
             n = len(prefix) + len(seq) + len(suffix)
-            append(_header(first, n))
-            append(prefix)
-            append(seq)  # type: ignore[arg-type]
-            append(suffix)
+            pieces += (_HEADER_16(first, 126, n) if 125 < n < 65536 else _header(first, n),  # type: ignore[arg-type]
+                       prefix, seq, suffix)
         else:
             append(_header(first, len(item)))
             append(item)  # type: ignore[arg-type]
