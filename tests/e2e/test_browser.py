@@ -7,123 +7,30 @@ returned. Page loads and account creation get the more patient ``UI_MS``.
 
 from __future__ import annotations
 
-import itertools
 import re
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
-from playwright.sync_api import APIRequestContext, Page, Playwright, expect
+from playwright.sync_api import expect
 
-from tests.e2e.conftest import ARTIFACTS, ServerProcess, TcpProxy
-
-LIVE_MS = 1000
-UI_MS = 10_000
-PASSWORD = "correct horse"
-TOKEN_KEY = "discord-arch.token"
-
-_names = itertools.count(1)
-
-
-def _name(prefix: str) -> str:
-    return f"{prefix}{next(_names)}"
-
-
-# -- REST shortcuts, for setting the scene quickly ------------------------------------------
-
-
-class Rest:
-    """The REST API through Playwright's request context (no browser involved)."""
-
-    def __init__(self, request: APIRequestContext) -> None:
-        self.request = request
-
-    def call(self, method: str, path: str, token: str | None = None, body: Any = None) -> Any:
-        headers = {"Authorization": token} if token else {}
-        r = self.request.fetch("/api/v10" + path, method=method, headers=headers, data=body)
-        assert r.ok, f"{method} {path}: {r.status} {r.text()}"
-        return r.json() if r.status != 204 else None
-
-    def register(self, name: str) -> tuple[str, str]:
-        body = self.call("POST", "/auth/register", body={"username": name, "password": PASSWORD})
-        return body["token"], body["user"]["id"]
-
-
-@pytest.fixture
-def rest(playwright: Playwright, server: ServerProcess) -> Iterator[Rest]:
-    request = playwright.request.new_context(base_url=server.url)
-    try:
-        yield Rest(request)
-    finally:
-        request.dispose()
-
-
-# -- what a person does in the page -----------------------------------------------------------
-
-
-def register(page: Page, url: str, username: str) -> None:
-    """Open ``url`` and create an account in the log-in screen it shows."""
-    page.goto(url)
-    expect(page.get_by_label("Username")).to_be_visible(timeout=UI_MS)
-    if page.get_by_role("heading", name="Welcome back!").is_visible():
-        page.get_by_role("button", name="Register", exact=True).click()
-    expect(page.get_by_role("heading", name="Create an account")).to_be_visible()
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.locator("form.auth-card button[type=submit]").click()
-    expect(page.get_by_role("navigation", name="Servers")).to_be_visible(timeout=UI_MS)
-
-
-def log_in_with_token(page: Page, url: str, token: str) -> None:
-    page.goto(url + "/")
-    page.evaluate("([key, token]) => localStorage.setItem(key, token)", [TOKEN_KEY, token])
-    page.reload()
-    expect(page.get_by_role("navigation", name="Servers")).to_be_visible(timeout=UI_MS)
-
-
-def send(page: Page, text: str) -> None:
-    box = page.locator("#composer-input")
-    box.fill(text)
-    box.press("Enter")
-
-
-def create_channel(page: Page, name: str) -> None:
-    page.get_by_role("button", name="Create channel in Text channels").click()
-    dialog = page.get_by_role("dialog")
-    dialog.get_by_label("Channel name").fill(name)
-    dialog.get_by_role("button", name="Create channel").click()
-
-
-def message(page: Page, text: str) -> Any:
-    """The confirmed (not pending) message whose content contains ``text``."""
-    return page.locator(".message:not(.pending)").filter(
-        has=page.locator(".message-content", has_text=text))
-
-
-def user_id_of(page: Page) -> str:
-    """The logged-in user's id, asked of the API with the page's own token."""
-    return str(page.evaluate("""async (key) => {
-        const r = await fetch('/api/v10/users/@me', {headers: {Authorization: localStorage.getItem(key)}});
-        return (await r.json()).id;
-    }""", TOKEN_KEY))
-
-
-def guild_of_two(rest: Rest, name: str) -> tuple[str, str, str, str]:
-    """Alice's guild ``name`` with Bob joined by invite: (alice token, id, bob token, id)."""
-    alice_token, alice_id = rest.register(_name("alice"))
-    bob_token, bob_id = rest.register(_name("bob"))
-    guild = rest.call("POST", "/guilds", alice_token, {"name": name})
-    channel = rest.call("GET", f"/guilds/{guild['id']}/channels", alice_token)[0]
-    invite = rest.call("POST", f"/channels/{channel['id']}/invites", alice_token, {})
-    rest.call("POST", f"/invites/{invite['code']}", bob_token)
-    return alice_token, alice_id, bob_token, bob_id
-
-
-def wait_live(page: Page) -> None:
-    """The gateway session is READY (the connection banner is gone, my status is online)."""
-    expect(page.locator(".connection-banner")).to_be_hidden(timeout=UI_MS)
-    expect(page.locator(".user-status")).to_have_text("online", timeout=UI_MS)
-
+from tests.e2e.conftest import (
+    ARTIFACTS,
+    LIVE_MS,
+    PASSWORD,
+    TOKEN_KEY,
+    UI_MS,
+    Rest,
+    ServerProcess,
+    TcpProxy,
+    _name,
+    create_channel,
+    guild_of_two,
+    log_in_with_token,
+    message,
+    register,
+    send,
+    user_id_of,
+    wait_live,
+)
 
 # -- the tests --------------------------------------------------------------------------------
 

@@ -15,18 +15,17 @@ from typing import Any
 
 import aiohttp
 import pytest
-from playwright.sync_api import Page, Route, expect
+from playwright.sync_api import Route, expect
 
-from tests.e2e.conftest import ARTIFACTS, ServerProcess
-from tests.e2e.test_browser import (  # noqa: F401 (rest: the fixture, used by name)
+from tests.e2e.conftest import (
+    ARTIFACTS,
     LIVE_MS,
     UI_MS,
     Rest,
+    ServerProcess,
     _name,
-    log_in_with_token,
     message,
-    rest,
-    wait_live,
+    open_chat,
 )
 
 COMMANDS = [
@@ -155,7 +154,7 @@ class CommandBot:
 
 
 @pytest.fixture
-def world(server: ServerProcess, rest: Rest) -> Iterator[tuple[str, str, CommandBot, str]]:  # noqa: F811
+def world(server: ServerProcess, rest: Rest) -> Iterator[tuple[str, str, CommandBot, str]]:
     """Alice's guild with Bob and a bot whose guild commands are COMMANDS, its session live:
     (alice token, bob token, the bot, the bot's name); the bot's ``commands_url`` is where
     it syncs them."""
@@ -179,11 +178,6 @@ def world(server: ServerProcess, rest: Rest) -> Iterator[tuple[str, str, Command
     finally:
         bot.stop()
 
-
-def open_chat(page: Page, url: str, token: str) -> None:
-    log_in_with_token(page, url, token)
-    expect(page.locator(".chat-title")).to_have_text("# general", timeout=UI_MS)
-    wait_live(page)
 
 
 def test_a_slash_command_runs_from_the_picker_and_the_bot_answers(

@@ -12,16 +12,14 @@ from typing import Any
 
 from playwright.sync_api import Locator, Page, expect
 
-from tests.e2e.conftest import ServerProcess
-from tests.e2e.test_browser import (  # noqa: F401 (rest: the fixture, used by name)
+from tests.e2e.conftest import (
     LIVE_MS,
     UI_MS,
     Rest,
+    ServerProcess,
     _name,
-    log_in_with_token,
     message,
-    rest,
-    wait_live,
+    open_chat,
 )
 
 KICK_MEMBERS = 1 << 1
@@ -32,7 +30,7 @@ def entry(page: Page, user_id: str) -> Locator:
 
 
 def test_owner_bans_and_kicks_from_the_member_list(
-    server: ServerProcess, rest: Rest, new_page: Any  # noqa: F811
+    server: ServerProcess, rest: Rest, new_page: Any
 ) -> None:
     alice_token, alice_id = rest.register(_name("alice"))
     bob_token, bob_id = rest.register(_name("bob"))
@@ -44,9 +42,7 @@ def test_owner_bans_and_kicks_from_the_member_list(
         rest.call("POST", f"/invites/{invite['code']}", token)
     alice, bob, carol = new_page("alice"), new_page("bob"), new_page("carol")
     for page, token in ((alice, alice_token), (bob, bob_token), (carol, carol_token)):
-        log_in_with_token(page, server.url, token)
-        expect(page.locator(".chat-title")).to_have_text("# general", timeout=UI_MS)
-        wait_live(page)
+        open_chat(page, server.url, token)
 
     # Carol, a plain member, has no such buttons; Alice has them on the others, not herself.
     expect(entry(carol, bob_id)).to_be_visible()
@@ -90,7 +86,7 @@ def test_owner_bans_and_kicks_from_the_member_list(
 
 
 def test_a_role_grants_kick_live_and_a_refusal_is_shown(
-    server: ServerProcess, rest: Rest, new_page: Any  # noqa: F811
+    server: ServerProcess, rest: Rest, new_page: Any
 ) -> None:
     alice_token, _ = rest.register(_name("alice"))
     bob_token, bob_id = rest.register(_name("bob"))
@@ -102,9 +98,7 @@ def test_a_role_grants_kick_live_and_a_refusal_is_shown(
     for token in (bob_token, carol_token):
         rest.call("POST", f"/invites/{invite['code']}", token)
     carol = new_page("carol")
-    log_in_with_token(carol, server.url, carol_token)
-    expect(carol.locator(".chat-title")).to_have_text("# general", timeout=UI_MS)
-    wait_live(carol)
+    open_chat(carol, server.url, carol_token)
     expect(entry(carol, bob_id)).to_be_visible()
     expect(entry(carol, bob_id).get_by_role("button")).to_have_count(0)
 

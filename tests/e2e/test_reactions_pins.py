@@ -13,16 +13,15 @@ from urllib.parse import quote
 
 from playwright.sync_api import Locator, Page, expect
 
-from tests.e2e.conftest import ARTIFACTS, ServerProcess
-from tests.e2e.test_browser import (  # noqa: F401 (rest: the fixture, used by name)
+from tests.e2e.conftest import (
+    ARTIFACTS,
     LIVE_MS,
     UI_MS,
     Rest,
+    ServerProcess,
     guild_of_two,
-    log_in_with_token,
     message,
-    rest,
-    wait_live,
+    open_chat,
 )
 
 MINE = re.compile(r"\bmine\b")
@@ -41,13 +40,11 @@ def open_pair(server: ServerProcess, api: Rest, new_page: Any) -> tuple[Page, Pa
     channel = api.call("GET", f"/guilds/{guild['id']}/channels", alice_token)[0]["id"]
     alice, bob = new_page("alice"), new_page("bob")
     for page, token in ((alice, alice_token), (bob, bob_token)):
-        log_in_with_token(page, server.url, token)
-        expect(page.locator(".chat-title")).to_have_text("# general", timeout=UI_MS)
-        wait_live(page)
+        open_chat(page, server.url, token)
     return alice, bob, alice_token, bob_token, channel
 
 
-def test_reactions_toggle_and_show_live(server: ServerProcess, rest: Rest, new_page: Any) -> None:  # noqa: F811
+def test_reactions_toggle_and_show_live(server: ServerProcess, rest: Rest, new_page: Any) -> None:
     alice, bob, alice_token, bob_token, channel = open_pair(server, rest, new_page)
     posted = rest.call("POST", f"/channels/{channel}/messages", bob_token, {"content": "react to me"})
     expect(message(alice, "react to me")).to_be_visible(timeout=LIVE_MS)
@@ -110,7 +107,7 @@ def test_reactions_toggle_and_show_live(server: ServerProcess, rest: Rest, new_p
 
 
 def test_pins_from_the_message_menu_show_live_in_the_pins_list(
-    server: ServerProcess, rest: Rest, new_page: Any  # noqa: F811
+    server: ServerProcess, rest: Rest, new_page: Any
 ) -> None:
     alice, bob, _, bob_token, channel = open_pair(server, rest, new_page)
     rest.call("POST", f"/channels/{channel}/messages", bob_token, {"content": "the rules are simple"})

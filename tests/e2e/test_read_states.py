@@ -9,25 +9,13 @@ its server), and viewing a channel acknowledges it: the badge goes, in his other
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
-from playwright.sync_api import Locator, Page, Playwright, expect
+from playwright.sync_api import Locator, Page, expect
 
-from tests.e2e.conftest import ServerProcess
-from tests.e2e.test_browser import LIVE_MS, UI_MS, Rest, guild_of_two, log_in_with_token
+from tests.e2e.conftest import LIVE_MS, UI_MS, Rest, ServerProcess, guild_of_two, log_in_with_token
 
 UNREAD = re.compile(r"\bunread\b")
-
-
-@pytest.fixture
-def rest(playwright: Playwright, server: ServerProcess) -> Iterator[Rest]:
-    request = playwright.request.new_context(base_url=server.url)
-    try:
-        yield Rest(request)
-    finally:
-        request.dispose()
 
 
 def channel_link(page: Page, name: str) -> Locator:

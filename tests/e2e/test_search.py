@@ -8,19 +8,11 @@ from typing import Any
 
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import ServerProcess
-from tests.e2e.test_browser import (  # noqa: F401 (rest: the fixture, used by name)
-    UI_MS,
-    Rest,
-    _name,
-    log_in_with_token,
-    message,
-    rest,
-)
+from tests.e2e.conftest import UI_MS, Rest, ServerProcess, _name, log_in_with_token, message
 
 
 def test_a_search_finds_an_old_message_and_opens_it(
-    server: ServerProcess, rest: Rest, new_page: Any  # noqa: F811
+    server: ServerProcess, rest: Rest, new_page: Any
 ) -> None:
     token, _ = rest.register(_name("seeker"))
     guild = rest.call("POST", "/guilds", token, {"name": "Haystack"})

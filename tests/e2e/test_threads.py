@@ -9,17 +9,15 @@ from typing import Any
 
 from playwright.sync_api import Locator, Page, expect
 
-from tests.e2e.conftest import ServerProcess
-from tests.e2e.test_browser import (  # noqa: F401 (rest: the fixture, used by name)
+from tests.e2e.conftest import (
     LIVE_MS,
     UI_MS,
     Rest,
+    ServerProcess,
     guild_of_two,
-    log_in_with_token,
     message,
-    rest,
+    open_chat,
     send,
-    wait_live,
 )
 
 UNREAD = re.compile(r"\bunread\b")
@@ -30,14 +28,12 @@ def link(page: Page, name: str) -> Locator:
 
 
 def test_a_thread_from_a_message_shows_in_the_list_and_opens_for_both(
-    server: ServerProcess, rest: Rest, new_page: Any  # noqa: F811
+    server: ServerProcess, rest: Rest, new_page: Any
 ) -> None:
     alice_token, _, bob_token, _ = guild_of_two(rest, "Threads")
     alice, bob = new_page("alice"), new_page("bob")
     for page, token in ((alice, alice_token), (bob, bob_token)):
-        log_in_with_token(page, server.url, token)
-        expect(page.locator(".chat-title")).to_have_text("# general", timeout=UI_MS)
-        wait_live(page)
+        open_chat(page, server.url, token)
     send(bob, "shall we plan the launch?")
     start = message(alice, "shall we plan the launch?")
     expect(start).to_be_visible(timeout=LIVE_MS)
@@ -85,7 +81,7 @@ def test_a_thread_from_a_message_shows_in_the_list_and_opens_for_both(
 
 
 def test_the_threads_panel_lists_archived_threads_and_starts_new_ones(
-    server: ServerProcess, rest: Rest, new_page: Any  # noqa: F811
+    server: ServerProcess, rest: Rest, new_page: Any
 ) -> None:
     alice_token, _, bob_token, _ = guild_of_two(rest, "Archive")
     guild = rest.call("GET", "/users/@me/guilds", alice_token)[0]
@@ -95,9 +91,7 @@ def test_the_threads_panel_lists_archived_threads_and_starts_new_ones(
     rest.call("PATCH", f"/channels/{old['id']}", alice_token, {"archived": True})
     alice, bob = new_page("alice"), new_page("bob")
     for page, token in ((alice, alice_token), (bob, bob_token)):
-        log_in_with_token(page, server.url, token)
-        expect(page.locator(".chat-title")).to_have_text("# general", timeout=UI_MS)
-        wait_live(page)
+        open_chat(page, server.url, token)
     expect(link(bob, "general")).to_be_visible()
     expect(link(bob, "old talk")).to_have_count(0)  # archived: not in the list
 

@@ -17,16 +17,15 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, Playwright, expect
 
-from tests.e2e.conftest import ARTIFACTS, ServerProcess
-from tests.e2e.test_browser import (  # noqa: F401 (rest: the fixture, used by name)
+from tests.e2e.conftest import (
+    ARTIFACTS,
     LIVE_MS,
     UI_MS,
     Rest,
+    ServerProcess,
     guild_of_two,
-    log_in_with_token,
     message,
-    rest,
-    wait_live,
+    open_chat,
 )
 
 
@@ -48,9 +47,7 @@ def pair(server: ServerProcess, api: Rest, new_page: Any) -> tuple[Page, Page]:
     # public_http_url): the page still shows the images, from its own origin.
     for page, url, token in ((alice, server.url, alice_token),
                              (bob, server.url.replace("127.0.0.1", "localhost"), bob_token)):
-        log_in_with_token(page, url, token)
-        expect(page.locator(".chat-title")).to_have_text("# general", timeout=UI_MS)
-        wait_live(page)
+        open_chat(page, url, token)
     return alice, bob
 
 
@@ -61,7 +58,7 @@ def fetched(api: Rest, url: str) -> bytes:
 
 
 def test_picked_files_show_as_image_and_download_and_come_back_identical(
-    server: ServerProcess, rest: Rest, new_page: Any  # noqa: F811
+    server: ServerProcess, rest: Rest, new_page: Any
 ) -> None:
     alice, bob = pair(server, rest, new_page)
     image = png(24, 16)
@@ -111,7 +108,7 @@ def test_picked_files_show_as_image_and_download_and_come_back_identical(
 
 
 def test_a_file_dropped_on_the_chat_is_sent_without_text(
-    server: ServerProcess, rest: Rest, new_page: Any  # noqa: F811
+    server: ServerProcess, rest: Rest, new_page: Any
 ) -> None:
     alice, bob = pair(server, rest, new_page)
     notes = "shopping list:\n- bread\n- ünïcödé\n".encode()
@@ -151,9 +148,7 @@ def test_a_file_over_the_servers_limit_is_refused_and_can_be_discarded(
         alice_token, _, bob_token, _ = guild_of_two(api, "Limits")
         alice, bob = new_page("alice"), new_page("bob")
         for page, token in ((alice, alice_token), (bob, bob_token)):
-            log_in_with_token(page, small.url, token)
-            expect(page.locator(".chat-title")).to_have_text("# general", timeout=UI_MS)
-            wait_live(page)
+            open_chat(page, small.url, token)
         alice.locator("#composer-files").set_input_files(
             [{"name": "big.bin", "mimeType": "application/octet-stream", "buffer": os.urandom(4096)}])
         box = alice.locator("#composer-input")

@@ -10,22 +10,21 @@ from typing import Any
 
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import ServerProcess
-from tests.e2e.test_browser import (  # noqa: F401 (rest: the fixture, used by name)
+from tests.e2e.conftest import (
     LIVE_MS,
     UI_MS,
     Rest,
+    ServerProcess,
     guild_of_two,
     log_in_with_token,
     message,
-    rest,
-    wait_live,
+    open_chat,
 )
 from tests.e2e.test_uploads import png
 
 
 def test_webhook_messages_show_its_name_avatar_and_tag(
-    server: ServerProcess, rest: Rest, new_page: Any  # noqa: F811
+    server: ServerProcess, rest: Rest, new_page: Any
 ) -> None:
     alice_token, _, bob_token, _ = guild_of_two(rest, "Hooks")
     guild = rest.call("GET", "/users/@me/guilds", alice_token)[0]
@@ -35,9 +34,7 @@ def test_webhook_messages_show_its_name_avatar_and_tag(
                      {"name": "Deploy Bot", "avatar": avatar})
     alice_user = rest.call("PATCH", "/users/@me", alice_token, {"avatar": avatar})
     bob = new_page("bob")
-    log_in_with_token(bob, server.url, bob_token)
-    expect(bob.locator(".chat-title")).to_have_text("# general", timeout=UI_MS)
-    wait_live(bob)
+    open_chat(bob, server.url, bob_token)
 
     alice_id, alice_avatar = alice_user["id"], alice_user["avatar"]
     face = bob.locator(f'.member[data-user-id="{alice_id}"] img.avatar-image')
