@@ -10,16 +10,13 @@
 
 import process from "node:process";
 import { Client, Events, GatewayIntentBits } from "discord.js";
+import { emit } from "./harness.mjs";
 
 const [api, guildId, userId] = process.argv.slice(2);
 const token = process.env.DISCORD_TOKEN;
 if (!api || !guildId || !userId || !token) {
   console.error("usage: DISCORD_TOKEN=... node ban.mjs <api base> <guild id> <user id>");
   process.exit(2);
-}
-
-function emit(event, data) {
-  process.stdout.write(JSON.stringify({ event, ...data }) + "\n");
 }
 
 const client = new Client({

@@ -13,16 +13,13 @@
 
 import process from "node:process";
 import { Client, Events, GatewayIntentBits } from "discord.js";
+import { emit, runBot } from "./harness.mjs";
 
 const api = process.argv[2] ?? process.env.DISCORD_API;
 const token = process.env.DISCORD_TOKEN;
 if (!api || !token) {
   console.error("usage: DISCORD_TOKEN=... node bot.mjs <api base, e.g. http://127.0.0.1:8080/api>");
   process.exit(2);
-}
-
-function emit(event, data) {
-  process.stdout.write(JSON.stringify({ event, ...data }) + "\n");
 }
 
 const client = new Client({
@@ -85,22 +82,4 @@ if (process.env.DISCORD_DEBUG === "1") {
   });
 }
 
-client.on(Events.Error, (error) => {
-  console.error("client error:", error);
-  emit("error", { where: "client", message: String(error) });
-});
-
-async function stop() {
-  await client.destroy();
-  process.exit(0);
-}
-process.on("SIGTERM", stop);
-process.on("SIGINT", stop);
-
-try {
-  await client.login(token);
-} catch (error) {
-  console.error("login failed:", error);
-  emit("error", { where: "login", message: String(error) });
-  process.exit(1);
-}
+await runBot(client, token);

@@ -16,15 +16,12 @@ import {
   Routes,
   SlashCommandBuilder,
 } from "discord.js";
+import { emit } from "./harness.mjs";
 
 const [api, token, appId, guildId] = process.argv.slice(2);
 if (!api || !token || !appId || !guildId) {
   console.error("usage: node commands.mjs <api base> <bot token> <application id> <guild id>");
   process.exit(2);
-}
-
-function emit(event, data) {
-  process.stdout.write(JSON.stringify({ event, ...data }) + "\n");
 }
 
 const ping = new SlashCommandBuilder()

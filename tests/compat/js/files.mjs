@@ -12,16 +12,13 @@ import { createHash } from "node:crypto";
 import { basename } from "node:path";
 import process from "node:process";
 import { Client, Events, GatewayIntentBits } from "discord.js";
+import { emit } from "./harness.mjs";
 
 const [api, channelId, file] = process.argv.slice(2);
 const token = process.env.DISCORD_TOKEN;
 if (!api || !channelId || !file || !token) {
   console.error("usage: DISCORD_TOKEN=... node files.mjs <api base> <channel id> <file>");
   process.exit(2);
-}
-
-function emit(event, data) {
-  process.stdout.write(JSON.stringify({ event, ...data }) + "\n");
 }
 
 const client = new Client({ intents: [GatewayIntentBits.Guilds], rest: { api } });

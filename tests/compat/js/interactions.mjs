@@ -33,16 +33,13 @@ import {
   TextInputBuilder,
   TextInputStyle,
 } from "discord.js";
+import { emit, runBot } from "./harness.mjs";
 
 const [api, guildId] = process.argv.slice(2);
 const token = process.env.DISCORD_TOKEN;
 if (!api || !guildId || !token) {
   console.error("usage: DISCORD_TOKEN=... node interactions.mjs <api base> <guild id>");
   process.exit(2);
-}
-
-function emit(event, data) {
-  process.stdout.write(JSON.stringify({ event, ...data }) + "\n");
 }
 
 const FRUITS = ["apple", "apricot", "banana", "cherry"];
@@ -136,22 +133,4 @@ client.on(Events.InteractionCreate, async (interaction) => {
   }
 });
 
-client.on(Events.Error, (error) => {
-  console.error("client error:", error);
-  emit("error", { where: "client", message: String(error) });
-});
-
-async function stop() {
-  await client.destroy();
-  process.exit(0);
-}
-process.on("SIGTERM", stop);
-process.on("SIGINT", stop);
-
-try {
-  await client.login(token);
-} catch (error) {
-  console.error("login failed:", error);
-  emit("error", { where: "login", message: String(error) });
-  process.exit(1);
-}
+await runBot(client, token);

@@ -15,6 +15,7 @@
 
 import process from "node:process";
 import { ChannelType, Client, Events, GatewayIntentBits, ThreadAutoArchiveDuration } from "discord.js";
+import { emit, runBot } from "./harness.mjs";
 
 const [api, channelId, messageId, userId] = process.argv.slice(2);
 const token = process.env.DISCORD_TOKEN;
@@ -22,10 +23,6 @@ if (!api || !channelId || !messageId || !userId || !token) {
   console.error("usage: DISCORD_TOKEN=... node threads.mjs <api base> <channel id> "
                 + "<message id> <user id>");
   process.exit(2);
-}
-
-function emit(event, data) {
-  process.stdout.write(JSON.stringify({ event, ...data }) + "\n");
 }
 
 const client = new Client({ intents: [GatewayIntentBits.Guilds], rest: { api } });
@@ -63,22 +60,4 @@ client.once(Events.ClientReady, async () => {
   }
 });
 
-client.on(Events.Error, (error) => {
-  console.error("client error:", error);
-  emit("error", { where: "client", message: String(error) });
-});
-
-async function stop() {
-  await client.destroy();
-  process.exit(0);
-}
-process.on("SIGTERM", stop);
-process.on("SIGINT", stop);
-
-try {
-  await client.login(token);
-} catch (error) {
-  console.error("login failed:", error);
-  emit("error", { where: "login", message: String(error) });
-  process.exit(1);
-}
+await runBot(client, token);

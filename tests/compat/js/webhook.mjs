@@ -10,15 +10,12 @@
 
 import process from "node:process";
 import { WebhookClient } from "discord.js";
+import { emit } from "./harness.mjs";
 
 const [api, url] = process.argv.slice(2);
 if (!api || !url) {
   console.error("usage: node webhook.mjs <api base> <webhook url>");
   process.exit(2);
-}
-
-function emit(event, data) {
-  process.stdout.write(JSON.stringify({ event, ...data }) + "\n");
 }
 
 const webhook = new WebhookClient({ url }, { rest: { api } });
