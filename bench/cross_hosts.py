@@ -41,7 +41,7 @@ from redis import Redis
 
 from bench.harness import connect, load_pool, percentile, say, setup_guild
 from bench.loadclient import LoadPool, raise_nofile
-from bench.netns import Lab, join, preflight, start_stores
+from bench.netns import Lab, join, preflight, start_stores, stop_all
 
 ROOT = Path(__file__).resolve().parent.parent
 HTTP_PORT, GATEWAY_PORT, OPS_PORT = 8080, 8081, 9090
@@ -91,17 +91,6 @@ def _start_hosts(lab: Lab, workdir: Path, hosts: int, workers: int, redis_url: s
                 raise SystemExit(f"cross_hosts: gw{node} did not start:\n{log[-3000:]}")
             time.sleep(0.2)
     return procs
-
-
-def _stop(procs: Sequence[subprocess.Popen[bytes]]) -> None:
-    for proc in procs:
-        proc.terminate()
-    for proc in procs:
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
 
 
 async def _step(pool: LoadPool, rate: float, duration: float, drain_s: float
@@ -177,7 +166,7 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
                 try:
                     result = asyncio.run(_measure(lab, hosts, args, redis))
                 finally:
-                    _stop(procs)
+                    stop_all(procs)
                 say("")
                 print(_line(result), file=sys.stderr)
                 out.append(result)

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import aiohttp
 
-from bench.netns import Lab, NamespaceLoop, start_stores
+from bench.netns import Lab, NamespaceLoop, start_stores, stop_all
 
 ROOT = Path(__file__).resolve().parents[2]
 HAPROXY_CFG = ROOT / "deploy" / "haproxy.cfg"
@@ -198,15 +198,7 @@ async def wait_serving(cluster: Cluster, nodes: tuple[int, ...]) -> None:
 def stop_gateways(cluster: Cluster) -> None:
     """SIGTERM every host at once and wait (bounded), while the stores still answer: each
     drains as systemctl stop would, and releases its node id."""
-    procs = [p for p in cluster.gateway_procs.values() if p.poll() is None]
-    for proc in procs:
-        proc.terminate()
-    for proc in procs:
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+    stop_all([p for p in cluster.gateway_procs.values() if p.poll() is None])
 
 
 def build(lab: Lab, workdir: Path) -> Cluster:
