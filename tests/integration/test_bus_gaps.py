@@ -9,11 +9,11 @@ offsets that skip (a message lost between publisher and receiver).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
-import redis.asyncio
 
 from core.bus.redis import RedisBus
 from core.config import Config
@@ -21,7 +21,7 @@ from core.events import Event, Gap
 from core.platform import Platform
 from gateway.hub import Hub
 from gateway.protocol import CloseCode, Opcode
-from tests.integration.buses import MS, Collector, kill_connections, new_prefix
+from tests.integration.buses import MS, Collector, kill_connections, new_prefix, unstarted_bus
 from tests.unit.test_hub import ALICE, BOB, CAROL, G1, G2, GENERAL, LOUNGE, FakeConn, Gateway, seed
 
 MESSAGES = 400
@@ -56,15 +56,36 @@ def log_max() -> int:
     return 0
 
 
-@pytest.fixture
-async def workers(tmp_path: Path, redis_url: str, log_max: int) -> AsyncIterator[Workers]:
-    prefix = new_prefix()
-    config = Config(data_dir=str(tmp_path), sqlite_synchronous="OFF")
-    # Each platform starts and closes its bus (as a worker's does).
-    a = await Platform.open(config, 0, bus=unstarted_bus(redis_url, 0, prefix, log_max))
+
+async def publish_with_cut(workers: Workers, cut: Callable[[], Awaitable[int]]
+                           ) -> dict[int, list[str]]:
+    """Publish MESSAGES from A, alternately to G1's #general and G2's #lounge, and a third of
+    the way through ``cut`` the receiver's subscription (it must kill one connection): the
+    contents sent to each guild, in order."""
+    sent: dict[int, list[str]] = {G1: [], G2: []}
+    for i in range(MESSAGES):
+        guild, channel = (G1, GENERAL) if i % 2 else (G2, LOUNGE)
+        workers.a.publish(message(guild, channel, i))
+        sent[guild].append(f"m{i}")
+        if i == MESSAGES // 3:  # mid-flow
+            assert await cut() == 1
+        await asyncio.sleep(0.5 * MS)
+    return sent
+
+
+@asynccontextmanager
+async def open_workers(data_dir: Path, redis_url: str, prefix: str, *, cluster: bool = False,
+                       log_max: int = 0) -> AsyncIterator[Workers]:
+    """Two platforms on buses ``{prefix}w0`` and ``{prefix}w1`` (``cluster``: a Redis Cluster),
+    seeded, with a hub and sessions on the second. Each platform starts and closes its bus
+    (as a worker's does)."""
+    config = Config(data_dir=str(data_dir), sqlite_synchronous="OFF")
+    a = await Platform.open(config, 0, bus=unstarted_bus(redis_url, 0, prefix, cluster=cluster,
+                                                         log_max=log_max))
     try:
         await seed(a)
-        b = await Platform.open(config, 1, bus=unstarted_bus(redis_url, 1, prefix, log_max))
+        b = await Platform.open(config, 1, bus=unstarted_bus(redis_url, 1, prefix,
+                                                             cluster=cluster, log_max=log_max))
         try:
             hub = Hub(b)
             await hub.start()
@@ -78,12 +99,10 @@ async def workers(tmp_path: Path, redis_url: str, log_max: int) -> AsyncIterator
         await a.aclose()
 
 
-def unstarted_bus(redis_url: str, worker_id: int, prefix: str, log_max: int = 0) -> RedisBus:
-    """A bus named ``{prefix}w{worker_id}`` (``tests.integration.buses``), not started yet."""
-    client = redis.asyncio.Redis.from_url(
-        redis_url, protocol=2, socket_timeout=2.0, socket_connect_timeout=2.0,
-        client_name=f"{prefix}w{worker_id}")
-    return RedisBus(client, worker_id, prefix=prefix, owns_client=True, log_max=log_max)
+@pytest.fixture
+async def workers(tmp_path: Path, redis_url: str, log_max: int) -> AsyncIterator[Workers]:
+    async with open_workers(tmp_path, redis_url, new_prefix(), log_max=log_max) as opened:
+        yield opened
 
 
 async def test_cut_subscriber_every_session_receives_all_or_is_told(
@@ -94,15 +113,8 @@ async def test_cut_subscriber_every_session_receives_all_or_is_told(
     await workers.bus_b.subscribed()
     reported = asyncio.Event()
     workers.bus_b.watch_gaps(lambda gap: reported.set())
-    sent: dict[int, list[str]] = {G1: [], G2: []}
-    for i in range(MESSAGES):
-        guild, channel = (G1, GENERAL) if i % 2 else (G2, LOUNGE)
-        workers.a.publish(message(guild, channel, i))
-        sent[guild].append(f"m{i}")
-        if i == MESSAGES // 3:  # mid-flow: the receiver's subscription is cut
-            assert await kill_connections(
-                redis_url, f"{workers.bus_b._prefix}w1", subscriber=True) == 1
-        await asyncio.sleep(0.5 * MS)
+    sent = await publish_with_cut(workers, lambda: kill_connections(
+        redis_url, f"{workers.bus_b._prefix}w1", subscriber=True))
     async with asyncio.timeout(5):
         await reported.wait()  # resubscribed, and the gap reported
     await gw.iterations(20)
@@ -158,15 +170,8 @@ async def test_cut_subscriber_with_the_recovery_log_every_session_receives_all(
     sessions = [await gw.connect(user) for user in (ALICE, BOB, CAROL)]
     await workers.bus_b.subscribed()
     await asyncio.sleep(50 * MS)  # the subscriptions' anchors in the logs are read
-    sent: dict[int, list[str]] = {G1: [], G2: []}
-    for i in range(MESSAGES):
-        guild, channel = (G1, GENERAL) if i % 2 else (G2, LOUNGE)
-        workers.a.publish(message(guild, channel, i))
-        sent[guild].append(f"m{i}")
-        if i == MESSAGES // 3:
-            assert await kill_connections(
-                redis_url, f"{workers.bus_b._prefix}w1", subscriber=True) == 1
-        await asyncio.sleep(0.5 * MS)
+    sent = await publish_with_cut(workers, lambda: kill_connections(
+        redis_url, f"{workers.bus_b._prefix}w1", subscriber=True))
     link = workers.bus_b._links[""]
     async with asyncio.timeout(5):  # resubscribed, and every channel's log read
         while not (workers.bus_b.gaps == 1 and workers.bus_b.recovered and not link.held):

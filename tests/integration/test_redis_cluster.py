@@ -13,9 +13,9 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import subprocess
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -23,38 +23,42 @@ import redis.asyncio
 from redis.cluster import key_slot
 
 from core.bus.redis import RedisBus
-from core.config import Config
 from core.events import Event, Gap
-from core.platform import Platform
 from core.store.nodeclaim import NodeClaim, NodeIdInUse
-from gateway.hub import Hub
-from tests.integration.buses import Collector, kill_connections, new_prefix, open_bus, unstarted_bus
-from tests.integration.test_bus_gaps import MESSAGES, Workers, ended, message
+from tests.integration.buses import Collector, kill_connections, new_prefix, open_bus
+from tests.integration.test_bus_gaps import (
+    Workers,
+    ended,
+    message,
+    open_workers,
+    publish_with_cut,
+)
 from tests.integration.test_workers import (
-    CLI,
-    ROOT,
     Cluster,
     Rest,
-    free_ports,
     gateway,
     guild_of_two,
+    serve_two_workers,
     wait_open,
 )
-from tests.unit.test_hub import ALICE, BOB, CAROL, G1, G2, G3, GENERAL, LOUNGE, Gateway, seed
+from tests.unit.test_hub import ALICE, BOB, CAROL, G1, G2, G3, GENERAL, LOUNGE
 
 GUILDS = [(i + 1) << 40 for i in range(24)]
 
 
-async def masters(url: str) -> dict[range, str]:
-    """The cluster's slot ranges and the master (``host:port``) serving each."""
+async def ask(url: str, *command: Any) -> Any:
+    """``command``'s reply from the one node at ``url`` (not through the cluster client)."""
     admin = redis.asyncio.Redis.from_url(url)
     try:
-        out = {}
-        for start, end, master, *_ in await admin.execute_command("CLUSTER", "SLOTS"):
-            out[range(int(start), int(end) + 1)] = f"{master[0].decode()}:{int(master[1])}"
-        return out
+        return await admin.execute_command(*command)
     finally:
         await admin.aclose()
+
+
+async def masters(url: str) -> dict[range, str]:
+    """The cluster's slot ranges and the master (``host:port``) serving each."""
+    return {range(int(start), int(end) + 1): f"{master[0].decode()}:{int(master[1])}"
+            for start, end, master, *_ in await ask(url, "CLUSTER", "SLOTS")}
 
 
 def master_of(channel: bytes, slots: dict[range, str]) -> str:
@@ -64,12 +68,8 @@ def master_of(channel: bytes, slots: dict[range, str]) -> str:
 
 async def shard_numsub(url: str, channel: bytes, slots: dict[range, str]) -> int:
     """Subscribers of a shard channel, asked of the master that owns it (SHARDNUMSUB)."""
-    admin = redis.asyncio.Redis.from_url(f"redis://{master_of(channel, slots)}")
-    try:
-        reply = await admin.execute_command("PUBSUB", "SHARDNUMSUB", channel)
-        return int(reply[1])
-    finally:
-        await admin.aclose()
+    reply = await ask(f"redis://{master_of(channel, slots)}", "PUBSUB", "SHARDNUMSUB", channel)
+    return int(reply[1])
 
 
 async def test_guilds_spread_over_the_masters_and_events_cross_them(
@@ -173,24 +173,9 @@ async def cluster_workers(tmp_path: Path, redis_cluster_url: str, log_max: int
                           ) -> AsyncIterator[Workers]:
     """Two platforms on the cluster bus (as test_bus_gaps' ``workers``), G1 apart from G2."""
     prefix = split_prefix(await masters(redis_cluster_url))
-    config = Config(data_dir=str(tmp_path), sqlite_synchronous="OFF")
-    a = await Platform.open(config, 0, bus=unstarted_bus(redis_cluster_url, 0, prefix,
-                                                         cluster=True, log_max=log_max))
-    try:
-        await seed(a)
-        b = await Platform.open(config, 1, bus=unstarted_bus(redis_cluster_url, 1, prefix,
-                                                             cluster=True, log_max=log_max))
-        try:
-            hub = Hub(b)
-            await hub.start()
-            try:
-                yield Workers(a, b, hub, Gateway(b, hub))
-            finally:
-                await hub.aclose()
-        finally:
-            await b.aclose()
-    finally:
-        await a.aclose()
+    async with open_workers(tmp_path, redis_cluster_url, prefix, cluster=True,
+                            log_max=log_max) as opened:
+        yield opened
 
 
 async def test_a_master_cut_tells_its_guilds_sessions_only_and_none_misses_silently(
@@ -210,15 +195,9 @@ async def test_a_master_cut_tells_its_guilds_sessions_only_and_none_misses_silen
         reported.set()
 
     workers.bus_b.watch_gaps(on_gap)
-    sent: dict[int, list[str]] = {G1: [], G2: []}
-    for i in range(MESSAGES):
-        guild, channel = (G1, GENERAL) if i % 2 else (G2, LOUNGE)
-        workers.a.publish(message(guild, channel, i))
-        sent[guild].append(f"m{i}")
-        if i == MESSAGES // 3:  # mid-flow: B's subscription on G1's master is cut
-            assert await kill_connections(redis_cluster_url, f"{prefix}w1", subscriber=True,
-                                          node=g1_master) == 1
-        await asyncio.sleep(0.0005)
+    # Mid-flow, B's subscription on G1's master is cut.
+    sent = await publish_with_cut(workers, lambda: kill_connections(
+        redis_cluster_url, f"{prefix}w1", subscriber=True, node=g1_master))
     async with asyncio.timeout(5):
         await reported.wait()  # resubscribed on that master, and the gap reported
     await gw.iterations(20)
@@ -248,15 +227,8 @@ async def test_a_master_cut_with_the_recovery_log_loses_nothing_and_tells_no_one
     await asyncio.sleep(0.05)  # the subscriptions' anchors in the logs are read
     prefix = workers.bus_b._prefix
     link = workers.bus_b._link_of[f"{prefix}g:{G1}".encode()]
-    sent: dict[int, list[str]] = {G1: [], G2: []}
-    for i in range(MESSAGES):
-        guild, channel = (G1, GENERAL) if i % 2 else (G2, LOUNGE)
-        workers.a.publish(message(guild, channel, i))
-        sent[guild].append(f"m{i}")
-        if i == MESSAGES // 3:
-            assert await kill_connections(redis_cluster_url, f"{prefix}w1", subscriber=True,
-                                          node=link.name) == 1
-        await asyncio.sleep(0.0005)
+    sent = await publish_with_cut(workers, lambda: kill_connections(
+        redis_cluster_url, f"{prefix}w1", subscriber=True, node=link.name))
     async with asyncio.timeout(5):
         while not (workers.bus_b.gaps == 1 and workers.bus_b.recovered and not link.held):
             await gw.iterations(5)
@@ -310,34 +282,10 @@ async def test_open_redis_bus_on_a_cluster_uses_sharded_pubsub(redis_cluster_url
 @pytest.fixture
 def served(tmp_path: Path, redis_cluster_url: str) -> Iterator[Cluster]:
     """``discord-arch serve --workers 2 --redis-cluster``, the real binary, on the cluster."""
-    base = free_ports(4)  # http, shared gateway, worker 0, worker 1
-    env = {**os.environ, "PYTHONPATH": str(ROOT),
-           "DISCORD_ARCH_WORKER_PORT_BASE": str(base + 2),
-           "DISCORD_ARCH_RATELIMIT_ROUTE_LIMIT": "0", "DISCORD_ARCH_RATELIMIT_GLOBAL_PER_S": "0",
-           "DISCORD_ARCH_DRAIN_TIMEOUT_S": "5", "DISCORD_ARCH_METRICS_PORT": "0",
-           "DISCORD_ARCH_LOG_FORMAT": "text",
-           # Its own node id: a test run sharing the cluster must not collide with this one.
-           "DISCORD_ARCH_NODE_ID": str(1 + os.getpid() % 6)}
-    stderr_path = tmp_path / "stderr"
-    with open(stderr_path, "wb") as stderr:
-        proc = subprocess.Popen(
-            CLI + ["serve", "--workers", "2", "--redis-url", redis_cluster_url,
-                   "--redis-cluster", "--data-dir", str(tmp_path / "data"),
-                   "--http-port", str(base), "--gateway-port", str(base + 1)],
-            cwd=ROOT, env=env, stderr=stderr,
-        )
-    served = Cluster(proc, stderr_path, f"http://127.0.0.1:{base}", (base + 2, base + 3))
-    try:
-        yield served
-    finally:
-        print(served.stderr)  # pytest shows it when the test fails
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+    # Its own node id: a test run sharing the cluster must not collide with this one.
+    with serve_two_workers(tmp_path, redis_cluster_url, "--redis-cluster",
+                           env={"DISCORD_ARCH_NODE_ID": str(1 + os.getpid() % 6)}) as running:
+        yield running
 
 
 async def test_a_message_sent_on_one_worker_reaches_a_session_on_the_other(
@@ -367,16 +315,12 @@ async def test_a_message_sent_on_one_worker_reaches_a_session_on_the_other(
 
 async def node_ids(url: str) -> dict[str, str]:
     """Each master's ``host:port`` and its cluster node id."""
-    admin = redis.asyncio.Redis.from_url(url)
-    try:
-        out = {}
-        for line in (await admin.execute_command("CLUSTER", "NODES")).decode().splitlines():
-            node_id, address, flags, *_ = line.split()
-            if "master" in flags:
-                out[address.split("@")[0]] = node_id
-        return out
-    finally:
-        await admin.aclose()
+    out = {}
+    for line in (await ask(url, "CLUSTER", "NODES")).decode().splitlines():
+        node_id, address, flags, *_ = line.split()
+        if "master" in flags:
+            out[address.split("@")[0]] = node_id
+    return out
 
 
 async def test_a_channel_whose_slot_moves_is_subscribed_on_its_new_master(
@@ -402,11 +346,7 @@ async def test_a_channel_whose_slot_moves_is_subscribed_on_its_new_master(
         target = next(node for node in ids if node != source)
         slot = key_slot(channel)
         for node in [target, source, *(n for n in ids if n not in (source, target))]:
-            admin = redis.asyncio.Redis.from_url(f"redis://{node}")
-            try:
-                await admin.execute_command("CLUSTER", "SETSLOT", slot, "NODE", ids[target])
-            finally:
-                await admin.aclose()
+            await ask(f"redis://{node}", "CLUSTER", "SETSLOT", slot, "NODE", ids[target])
         # Redis unsubscribes the channel on its old master: the bus reads the slots again,
         # subscribes it on the new one and reports the gap for that guild.
         async with asyncio.timeout(10):

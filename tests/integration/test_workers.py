@@ -17,7 +17,7 @@ import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, closing
+from contextlib import asynccontextmanager, closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -96,23 +96,28 @@ async def wait_open(*ports: int) -> None:
     raise TimeoutError(f"ports {ports} not open")
 
 
-@pytest.fixture
-def cluster(tmp_path: Path, redis_url: str) -> Iterator[Cluster]:
+@contextmanager
+def serve_two_workers(tmp_path: Path, redis_url: str, *args: str,
+                      env: dict[str, str] | None = None) -> Iterator[Cluster]:
+    """``discord-arch serve --workers 2`` (the real binary) on ``redis_url``, with ``args`` and
+    ``env`` added; SIGTERM (then SIGKILL if stuck) at the end, its stderr printed."""
     base = free_ports(4)  # http, shared gateway, worker 0, worker 1
-    env = {**os.environ, "PYTHONPATH": str(ROOT),
-           "DISCORD_ARCH_WORKER_PORT_BASE": str(base + 2),
-           # The test sends faster than a person would.
-           "DISCORD_ARCH_RATELIMIT_ROUTE_LIMIT": "0", "DISCORD_ARCH_RATELIMIT_GLOBAL_PER_S": "0",
-           "DISCORD_ARCH_DRAIN_TIMEOUT_S": "5",
-           # No ops ports: the default 9090 + slot may be taken by another test or server.
-           "DISCORD_ARCH_METRICS_PORT": "0", "DISCORD_ARCH_LOG_FORMAT": "text"}
+    full_env = {**os.environ, "PYTHONPATH": str(ROOT),
+                "DISCORD_ARCH_WORKER_PORT_BASE": str(base + 2),
+                # The test sends faster than a person would.
+                "DISCORD_ARCH_RATELIMIT_ROUTE_LIMIT": "0",
+                "DISCORD_ARCH_RATELIMIT_GLOBAL_PER_S": "0",
+                "DISCORD_ARCH_DRAIN_TIMEOUT_S": "5",
+                # No ops ports: the default 9090 + slot may be taken by another test or server.
+                "DISCORD_ARCH_METRICS_PORT": "0", "DISCORD_ARCH_LOG_FORMAT": "text",
+                **(env or {})}
     stderr_path = tmp_path / "stderr"
     with open(stderr_path, "wb") as stderr:
         proc = subprocess.Popen(
-            CLI + ["serve", "--workers", "2", "--redis-url", redis_url,
+            CLI + ["serve", "--workers", "2", "--redis-url", redis_url, *args,
                    "--data-dir", str(tmp_path / "data"), "--http-port", str(base),
                    "--gateway-port", str(base + 1)],
-            cwd=ROOT, env=env, stderr=stderr,
+            cwd=ROOT, env=full_env, stderr=stderr,
         )
     cluster = Cluster(proc, stderr_path, f"http://127.0.0.1:{base}", (base + 2, base + 3))
     try:
@@ -126,6 +131,12 @@ def cluster(tmp_path: Path, redis_url: str) -> Iterator[Cluster]:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+
+
+@pytest.fixture
+def cluster(tmp_path: Path, redis_url: str) -> Iterator[Cluster]:
+    with serve_two_workers(tmp_path, redis_url) as served:
+        yield served
 
 
 class Rest:
