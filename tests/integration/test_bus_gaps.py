@@ -73,6 +73,25 @@ async def publish_with_cut(workers: Workers, cut: Callable[[], Awaitable[int]]
     return sent
 
 
+def assert_none_silent(sessions: list[FakeConn], sent: dict[int, list[str]]) -> None:
+    """Each of ALICE's, BOB's and CAROL's sessions (G1, G1, G2) received every message sent
+    to its guild, in order, or was told to identify again: none missed any silently."""
+    silent = []
+    for conn, guild in zip(sessions, (G1, G1, G2), strict=True):
+        got = [d["content"] for d in conn.take("MESSAGE_CREATE")]
+        if got != sent[guild] and not ended(conn):
+            silent.append((conn.label, len(sent[guild]) - len(got)))
+    assert silent == [], f"sessions that missed messages without being told: {silent}"
+
+
+def assert_all_received(sessions: list[FakeConn], sent: dict[int, list[str]]) -> None:
+    """Each of ALICE's, BOB's and CAROL's sessions (G1, G1, G2) received every message sent
+    to its guild, in order, and none was told to identify again."""
+    for conn, guild in zip(sessions, (G1, G1, G2), strict=True):
+        assert [d["content"] for d in conn.take("MESSAGE_CREATE")] == sent[guild]
+        assert not ended(conn)
+
+
 @asynccontextmanager
 async def open_workers(data_dir: Path, redis_url: str, prefix: str, *, cluster: bool = False,
                        log_max: int = 0) -> AsyncIterator[Workers]:
@@ -118,12 +137,7 @@ async def test_cut_subscriber_every_session_receives_all_or_is_told(
     async with asyncio.timeout(5):
         await reported.wait()  # resubscribed, and the gap reported
     await gw.iterations(20)
-    silent = []
-    for conn, guild in zip(sessions, (G1, G1, G2), strict=True):
-        got = [d["content"] for d in conn.take("MESSAGE_CREATE")]
-        if got != sent[guild] and not ended(conn):
-            silent.append((conn.label, len(sent[guild]) - len(got)))
-    assert silent == [], f"sessions that missed messages without being told: {silent}"
+    assert_none_silent(sessions, sent)
     assert workers.b.metrics.bus_gap_sessions == 3  # the lost subscription covers everyone
 
 
@@ -177,9 +191,7 @@ async def test_cut_subscriber_with_the_recovery_log_every_session_receives_all(
         while not (workers.bus_b.gaps == 1 and workers.bus_b.recovered and not link.held):
             await gw.iterations(5)
     await gw.iterations(20)
-    for conn, guild in zip(sessions, (G1, G1, G2), strict=True):
-        assert [d["content"] for d in conn.take("MESSAGE_CREATE")] == sent[guild]
-        assert not ended(conn)
+    assert_all_received(sessions, sent)
     assert workers.bus_b.gaps == 1 and workers.b.metrics.bus_gap_sessions == 0
 
 
