@@ -403,10 +403,13 @@ async def _ephemeral_target(p: Platform, i: Interaction,
             return await ephemeral_message(p, i.user_id, i.channel_id, i.original_id)
         except ApiError:
             return None  # gone: no message
-    if message_id.isdigit() and int(message_id) < 2**63:  # the stores' signed 64-bit ids
-        followup = await p.meta.interaction_followup(int(message_id))
-        if followup is not None and followup[0].id == i.id:
-            return EphemeralMessage(i, int(message_id), followup[1], True)
+    try:  # ASCII digits within the stores' signed 64-bit ids ("²" is a digit to isdigit)
+        number = parse_id(message_id, "message")
+    except ApiError:
+        return None
+    followup = await p.meta.interaction_followup(number)
+    if followup is not None and followup[0].id == i.id:
+        return EphemeralMessage(i, number, followup[1], True)
     return None
 
 
