@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
 import re
 import signal
 import socket
@@ -35,11 +36,21 @@ CLI = [sys.executable, "-m", "gateway.cli"]
 
 
 def free_ports(count: int) -> int:
-    """The first of ``count`` consecutive ports that were free a moment ago."""
-    for _ in range(100):
-        with closing(socket.socket()) as probe:
-            probe.bind(("127.0.0.1", 0))
-            base = int(probe.getsockname()[1])
+    """The first of ``count`` consecutive ports that were free a moment ago.
+
+    Drawn below the kernel's ephemeral range (``ip_local_port_range``): a range inside it
+    loses ports to the outgoing connections the servers under test open meanwhile (Linux's
+    connect() takes the even ports there, bind(0) the odd ones, so the second port of a range
+    probed with bind(0) went to a worker's Redis connection now and then: "address already
+    in use")."""
+    low = _ephemeral_low()
+    pick = random.SystemRandom()
+    for _ in range(200):
+        base = pick.randrange(10_000, low - count) if low - count > 10_000 else None
+        if base is None:  # no room below the range: any free range, as before
+            with closing(socket.socket()) as probe:
+                probe.bind(("127.0.0.1", 0))
+                base = int(probe.getsockname()[1])
         if base + count > 65535:
             continue
         try:
@@ -50,6 +61,14 @@ def free_ports(count: int) -> int:
             continue
         return base
     raise RuntimeError("no free port range")
+
+
+def _ephemeral_low() -> int:
+    """The lowest port of the kernel's ephemeral range (32768 when it cannot be read)."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
 
 
 @dataclass
