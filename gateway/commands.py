@@ -16,6 +16,8 @@ from gateway.protocol import (
     STATUSES,
     CloseCode,
     Command,
+    GuildSubscription,
+    GuildSubscriptions,
     Heartbeat,
     Identify,
     Ignored,
@@ -27,7 +29,15 @@ from gateway.protocol import (
     SendMessage,
 )
 
-__all__ = ["parse_command"]
+__all__ = [
+    "MAX_SUBSCRIBED_CHANNELS",
+    "MAX_SUBSCRIBED_MEMBERS",
+    "MAX_SUBSCRIPTION_GUILDS",
+    "MAX_SUBSCRIPTION_RANGES",
+    "MAX_SUBSCRIPTION_THREADS",
+    "RANGE_SPAN_MAX",
+    "parse_command",
+]
 
 _MAX_SNOWFLAKE = (1 << 63) - 1
 _LARGE_THRESHOLD = (50, 250)
@@ -36,6 +46,23 @@ _MAX_USER_IDS = 100
 _MAX_NONCE_BYTES = 32
 _MAX_ACTIVITIES = 10
 _MAX_SESSION_ID = 128
+# Guild subscriptions (op 14 and 37), each limit explicit (docs/compatibility.md). Over one,
+# the payload closes with 4002, as any malformed one; the 4096-byte payload limit bounds
+# them too (100 ids as strings are ~2.2 KB).
+# Members one guild's subscription may name (op 8's user_ids limit: the ids of one page of a
+# member list).
+MAX_SUBSCRIBED_MEMBERS = 100
+# Guilds in one op 37 (Discord's most guilds a user may be in): discord.py-self subscribes to
+# every guild it is in at startup, in one op 37.
+MAX_SUBSCRIPTION_GUILDS = 200
+# Channels whose member-list ranges one guild's subscription may name, ranges per channel,
+# and the widest range ([0, 99]: Discord's client asks in pages of 100 rows).
+MAX_SUBSCRIBED_CHANNELS = 5
+MAX_SUBSCRIPTION_RANGES = 5
+RANGE_SPAN_MAX = 100
+# Threads whose member lists one guild's subscription may name.
+MAX_SUBSCRIPTION_THREADS = 10
+_SUBSCRIPTION_FLAGS = ("typing", "activities", "threads", "member_updates")
 _INF = float("inf")  # ETF's NEW_FLOAT_EXT carries infinities and NaN; JSON cannot
 
 
@@ -68,6 +95,12 @@ def parse_command(payload: object) -> Command:
             return _request_members(_object(d, "d"))
         case Opcode.SEND_MESSAGE:
             return _send(_object(d, "d"))
+        case Opcode.GUILD_SUBSCRIPTIONS:
+            d = _object(d, "d")
+            return GuildSubscriptions((_subscription(_snowflake(d.get("guild_id"), "guild_id"),
+                                                     d),))
+        case Opcode.GUILD_SUBSCRIPTIONS_BULK:
+            return _bulk_subscriptions(_object(d, "d"))
         case Opcode.VOICE_STATE_UPDATE | Opcode.REQUEST_SOUNDBOARD_SOUNDS:
             return Ignored(op)
         case _:
@@ -205,6 +238,63 @@ def _send(d: dict[str, Any]) -> SendMessage:
         nonce = None  # the body check (core.message_form) reports a bad nonce
     body = {k: v for k, v in d.items() if k != "channel_id"}
     return SendMessage(channel_id=channel_id, nonce=nonce, body=body)
+
+
+def _bulk_subscriptions(d: dict[str, Any]) -> GuildSubscriptions:
+    subscriptions = _object(d.get("subscriptions"), "subscriptions")
+    if len(subscriptions) > MAX_SUBSCRIPTION_GUILDS:
+        raise _decode(f"subscriptions may name at most {MAX_SUBSCRIPTION_GUILDS} guilds")
+    return GuildSubscriptions(tuple(
+        _subscription(_snowflake(guild_id, "subscriptions key"),
+                      _object(value, "a guild's subscription"))
+        for guild_id, value in subscriptions.items()))
+
+
+def _subscription(guild_id: int, d: dict[str, Any]) -> GuildSubscription:
+    flags: dict[str, bool | None] = {}
+    for name in _SUBSCRIPTION_FLAGS:
+        value = d.get(name)
+        if value is not None and not isinstance(value, bool):
+            raise _decode(f"{name} must be a boolean")
+        flags[name] = value
+    members = d.get("members")
+    if members is not None:
+        members = _snowflakes(members, "members", MAX_SUBSCRIBED_MEMBERS)
+    lists = d.get("thread_member_lists")
+    if lists is not None:
+        lists = _snowflakes(lists, "thread_member_lists", MAX_SUBSCRIPTION_THREADS)
+    channels = d.get("channels")
+    if channels is not None:
+        channels = _channel_ranges(_object(channels, "channels"))
+    return GuildSubscription(guild_id, members, channels, thread_member_lists=lists, **flags)
+
+
+def _snowflakes(value: object, what: str, most: int) -> tuple[int, ...]:
+    if not isinstance(value, list) or len(value) > most:
+        raise _decode(f"{what} must be a list of at most {most} ids")
+    # dict.fromkeys: a repeated id counts once, in the client's order.
+    return tuple(dict.fromkeys(_snowflake(i, what) for i in value))
+
+
+def _channel_ranges(
+    channels: dict[Any, Any],
+) -> tuple[tuple[int, tuple[tuple[int, int], ...]], ...]:
+    if len(channels) > MAX_SUBSCRIBED_CHANNELS:
+        raise _decode(f"channels may name at most {MAX_SUBSCRIBED_CHANNELS} channels")
+    out = []
+    for channel_id, ranges in channels.items():
+        if not isinstance(ranges, list) or len(ranges) > MAX_SUBSCRIPTION_RANGES:
+            raise _decode(f"a channel's ranges: a list of at most {MAX_SUBSCRIPTION_RANGES}")
+        pairs = []
+        for pair in ranges:
+            if not isinstance(pair, list | tuple) or len(pair) != 2 \
+                    or type(pair[0]) is not int or type(pair[1]) is not int \
+                    or not 0 <= pair[0] <= pair[1] < pair[0] + RANGE_SPAN_MAX:
+                raise _decode(f"a range is [start, end], 0 <= start <= end, at most "
+                              f"{RANGE_SPAN_MAX} rows")
+            pairs.append((pair[0], pair[1]))
+        out.append((_snowflake(channel_id, "channels key"), tuple(pairs)))
+    return tuple(out)
 
 
 def _object(value: object, what: str) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""The gateway commands that need I/O: identify (and READY), resume, send, member requests.
+"""The gateway commands that need I/O: identify (and READY), resume, send, member requests
+(and guild subscriptions, which need the hub).
 
 A :class:`~gateway.session.Session` decides what a payload means and hands out the commands
 it cannot answer alone (``next_request``); the command handler runs them for every connection
@@ -34,6 +35,7 @@ from gateway.listener import Connection
 from gateway.presence import Presence
 from gateway.protocol import (
     CloseCode,
+    GuildSubscriptions,
     Identify,
     PresenceUpdate,
     RequestGuildMembers,
@@ -128,6 +130,8 @@ class CommandHandler:
                         await self._members(conn, command)
                     case PresenceUpdate():
                         self._presence.set_status(conn, command.status)
+                    case GuildSubscriptions():
+                        self._hub.subscribe(conn, command)
                 conn.flush()
         except Exception as e:  # a task boundary: log, and close this connection only
             logger.exception("gateway command failed")
@@ -185,7 +189,8 @@ class CommandHandler:
                                   private, read_state)
             if session.session_id is not None:  # READY (not closed with 4011)
                 self._registry.bind(conn)
-                self._hub.attach(conn, [int(g["id"]) for g in payloads])
+                self._hub.attach(conn, [int(g["id"]) for g in payloads],
+                                 [int(g["id"]) for g in payloads if g.get("large")])
                 self._presence.connected(conn)
                 if p.tokens.revoked_since(user.id, resolved_at):
                     # The user's tokens were revoked while READY was read: the hub closed

@@ -12,7 +12,8 @@ calls ``session.push`` per recipient: no await, no task, no serialization per re
 filtered audience of a guild event is memoized per (channel, intent) in the guild's cache
 until something it depends on changes, so a message costs each recipient one call, not a
 permission, intent and shard check (bench/RESULTS.md; the audience types are in
-:mod:`gateway.audience`). Touched connections are flushed once at the end of the loop
+:mod:`gateway.audience`). A PRESENCE_UPDATE in a large guild goes to a user account's session
+only if it follows the member there (op 14/37, :mod:`gateway.member_subscriptions`). Touched connections are flushed once at the end of the loop
 iteration (``call_soon``), so the frames queued for one socket during an iteration go out in
 one write (docs/architecture.md, "Encode once, write once"); a large round is written in
 slices of ``gateway_flush_slice_ms`` with the loop's other work in between
@@ -44,7 +45,8 @@ from gateway.audience import MESSAGE_EVENTS, Audience, Conn, ContentGate, guild_
 from gateway.cache import RELOAD_EVENTS, GuildCache
 from gateway.codec import Dispatch
 from gateway.flush_slices import FlushSlices
-from gateway.protocol import CloseCode, Intent, event_intent
+from gateway.member_subscriptions import MemberSubscriptions
+from gateway.protocol import CloseCode, GuildSubscriptions, Intent, event_intent
 
 __all__ = ["BACKLOG_MAX", "Conn", "Hub"]
 
@@ -57,6 +59,7 @@ BACKLOG_MAX = 10_000
 # connect and disconnect (PRESENCE_UPDATE) cost one check per member: a 5,000-session resume
 # storm spent 75% of its CPU there (bench.gateway storm).
 _INDEXED = (int(Intent.GUILD_PRESENCES), int(Intent.GUILD_MEMBERS))
+_PRESENCES = int(Intent.GUILD_PRESENCES)
 # Guild events only members holding a permission receive ("only sent to bots with the
 # VIEW_AUDIT_LOG permission"), in the event's channel when it names one: an invite's events
 # go to those who may manage the channel's invites (MANAGE_CHANNELS there), never to every
@@ -103,8 +106,11 @@ class Hub:
             self._loop = None
         self._guilds: dict[int, GuildCache] = {}
         self._users: dict[int, set[Conn]] = {}
-        # (guild_id, intent in _INDEXED) -> the guild's connections with that intent.
+        # (guild_id, intent in _INDEXED) -> the guild's connections with that intent. A user
+        # account's connection in a large guild is not in the GUILD_PRESENCES one: it gets
+        # the presences of the members it follows (op 14/37), from this index instead.
         self._by_intent: dict[tuple[int, int], set[Conn]] = {}
+        self._follows: MemberSubscriptions[Conn] = MemberSubscriptions()
         # The touched connections, written a slice of gateway_flush_slice_ms at a time, so
         # that a fanout to 10,000 sockets does not hold heartbeats, reads and the next
         # durable message behind it (gateway.flush_slices).
@@ -193,8 +199,12 @@ class Hub:
             if cache is not None and not cache.conns:
                 self._drop(guild_id)
 
-    def attach(self, conn: Conn, guild_ids: Iterable[int]) -> None:
-        """Subscribe an identified connection to its user's events and ``guild_ids``."""
+    def attach(self, conn: Conn, guild_ids: Iterable[int], large: Iterable[int] = ()) -> None:
+        """Subscribe an identified connection to its user's events and ``guild_ids``.
+
+        ``large``: those of ``guild_ids`` whose GUILD_CREATE said ``large``; there a user
+        account's connection gets only the presences of the members it follows (op 14/37).
+        """
         user_id = conn.session.user_id
         assert user_id is not None
         conns = self._users.get(user_id)
@@ -202,15 +212,28 @@ class Hub:
             conns = self._users[user_id] = set()
             self._platform.bus.interest_user(user_id)
         conns.add(conn)
+        large = frozenset(large)
         for guild_id in guild_ids:
-            self._join(conn, guild_id)
+            self._join(conn, guild_id, guild_id in large)
 
     def replace(self, old: Conn, new: Conn) -> None:
-        """``new`` resumed ``old``'s session: it takes every subscription of ``old``."""
+        """``new`` resumed ``old``'s session: it takes every subscription of ``old``, the
+        members it followed (op 14/37) among them."""
         # Attach first: detaching ``old`` alone could drop a cache ``new`` still needs.
         new.user = old.user
-        self.attach(new, tuple(old.guilds))
+        follows = self._follows
+        lazy = follows.lazy_guilds(old)
+        self.attach(new, tuple(old.guilds), lazy)
+        for guild_id in lazy:
+            follows.set_members(new, guild_id, follows.followed(old, guild_id))
         self.detach(old)
+
+    def subscribe(self, conn: Conn, command: GuildSubscriptions) -> None:
+        """Op 14/37: the members ``conn`` follows in each guild named, where it is lazy (a
+        user account in a large guild); elsewhere it receives every presence anyway."""
+        for sub in command.guilds:
+            if sub.members is not None:
+                self._follows.set_members(conn, sub.guild_id, sub.members)
 
     def detach(self, conn: Conn) -> None:
         """Forget a connection whose session is over."""
@@ -223,12 +246,13 @@ class Hub:
                 self._platform.bus.release_user(user_id)  # type: ignore[arg-type]
         for guild_id in tuple(conn.guilds):
             self._leave(conn, guild_id)
+        self._follows.drop(conn)
 
     def user_conns(self, user_id: int) -> set[Conn]:
         """The local connections of ``user_id`` (READY or DETACHED)."""
         return self._users.get(user_id, set())
 
-    def _join(self, conn: Conn, guild_id: int) -> None:
+    def _join(self, conn: Conn, guild_id: int, large: bool = False) -> None:
         # A cache dropped meanwhile (its last local session left during a prepare) is made
         # again: the next fanout that needs it loads it first (GuildCache.missing).
         cache = self._cache(guild_id)
@@ -236,12 +260,16 @@ class Hub:
         cache.subscribe(conn, conn.session.user_id)
         conn.guilds[cache.guild_id] = None  # the cache's int: one per guild, not per session
         intents = conn.session.intents
+        lazy = bool(large and intents & _PRESENCES and conn.user is not None and not conn.user.bot)
+        if lazy:  # Discord's lazy guilds: the presences it follows (op 14/37) and its own
+            self._follows.lazy(conn, guild_id, conn.session.user_id)
         for intent in _INDEXED:
-            if intents & intent:
+            if intents & intent and not (lazy and intent == _PRESENCES):
                 self._by_intent.setdefault((guild_id, intent), set()).add(conn)
 
     def _leave(self, conn: Conn, guild_id: int) -> None:
         conn.guilds.pop(guild_id, None)
+        self._follows.leave(conn, guild_id)
         for intent in _INDEXED:
             indexed = self._by_intent.get((guild_id, intent))
             if indexed is not None:
@@ -349,6 +377,16 @@ class Hub:
             dispatch = gate.variant(conn, plain) if gate is not None else plain
             if session.pusher(dispatch.parts(session.fanout_key)):
                 touched[conn] = None
+        if need == _PRESENCES and guild_id is not None:
+            # The lazy connections following this user here (op 14/37), and the user's
+            # own: a dictionary lookup, a few recipients; none of them is in ``audience``.
+            followers = self._follows.followers(guild_id, int(event.data["user"]["id"]))
+            if followers:
+                for encoding, members in Audience(followers, need, guild_id).groups:
+                    parts = plain.parts(encoding)
+                    for conn, push in members:
+                        if push(parts):
+                            touched[conn] = None
         if touched and self._flush_handle is None:
             self._flush_handle = (self._loop or asyncio.get_running_loop()).call_soon(self._flush)
         self._apply(event, guild_id, cache)
@@ -447,8 +485,9 @@ class Hub:
         """Update caches and subscriptions from an event already fanned out."""
         name = event.name
         if name == "GUILD_CREATE" and guild_id is not None:
+            large = bool(event.data.get("large"))
             for conn in self._targets(event.user_ids, guild_id):
-                self._join(conn, guild_id)
+                self._join(conn, guild_id, large)
             if cache is not None and not cache.conns:  # loaded for sessions gone meanwhile
                 self._drop(guild_id)
         elif name == "GUILD_DELETE" and guild_id is not None:

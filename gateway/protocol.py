@@ -24,6 +24,8 @@ __all__ = [
     "STATUSES",
     "CloseCode",
     "Command",
+    "GuildSubscription",
+    "GuildSubscriptions",
     "Heartbeat",
     "Identify",
     "Ignored",
@@ -64,7 +66,13 @@ class Opcode(IntEnum):
     INVALID_SESSION = 9
     HELLO = 10
     HEARTBEAT_ACK = 11
+    # Discord's user clients' (not in the public docs; discord.py-self sends them): op 14
+    # "Guild Subscriptions" (the lazy guilds' "Lazy Request") for one guild, op 37 "Guild
+    # Subscriptions Bulk" for several. Here they say whose presences a user session in a
+    # large guild receives (gateway.member_subscriptions); docs/compatibility.md.
+    GUILD_SUBSCRIPTIONS = 14
     REQUEST_SOUNDBOARD_SOUNDS = 31
+    GUILD_SUBSCRIPTIONS_BULK = 37
     # Ours: send a message over the gateway. Discord's public opcodes stop at 31 and its own
     # client's private ones at 43 (REQUEST_CHANNEL_INFO); 50 leaves room for both to grow.
     SEND_MESSAGE = 50
@@ -346,7 +354,39 @@ class Ignored:
     op: int
 
 
+@dataclass(frozen=True, slots=True)
+class GuildSubscription:
+    """One guild's part of op 14 (or of op 37's ``subscriptions``), validated.
+
+    A field the client left out is None: it leaves that part of the subscription as it was
+    (Discord's subscriptions are updated field by field). ``members`` is the whole set of
+    members the client follows there (discord.py-self keeps the set and sends all of it), so
+    an empty list unsubscribes from all of them. ``channels`` (member-list ranges per
+    channel), ``typing``, ``activities``, ``threads``, ``member_updates`` and
+    ``thread_member_lists`` are validated and then ignored: this server sends no
+    GUILD_MEMBER_LIST_UPDATE and filters typing by intent only (docs/compatibility.md).
+    """
+
+    guild_id: int
+    members: tuple[int, ...] | None = None
+    channels: tuple[tuple[int, tuple[tuple[int, int], ...]], ...] | None = None
+    typing: bool | None = None
+    activities: bool | None = None
+    threads: bool | None = None
+    member_updates: bool | None = None
+    thread_member_lists: tuple[int, ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GuildSubscriptions:
+    """Op 14 (one guild) or op 37 (several). The adapter updates the hub's index of who
+    follows whom (``Hub.subscribe``); nothing is sent back."""
+
+    guilds: tuple[GuildSubscription, ...]
+
+
 # Everything parse_command returns; the adapter's requests are the ones that need I/O.
 Command = (
-    Heartbeat | Identify | Resume | PresenceUpdate | RequestGuildMembers | SendMessage | Ignored
+    Heartbeat | Identify | Resume | PresenceUpdate | RequestGuildMembers | SendMessage
+    | GuildSubscriptions | Ignored
 )

@@ -29,6 +29,7 @@ from gateway.protocol import (
     PRIVILEGED_INTENTS,
     CloseCode,
     Command,
+    GuildSubscriptions,
     Heartbeat,
     Identify,
     Intent,
@@ -205,7 +206,8 @@ class Session:
 
         Identify → ``on_identified``/``on_auth_failed``; Resume → ``on_resumed``/
         ``on_resume_failed``; PresenceUpdate → broadcast; RequestGuildMembers →
-        GUILD_MEMBERS_CHUNK via ``dispatch_one``; SendMessage → send it or ``on_send_failed``.
+        GUILD_MEMBERS_CHUNK via ``dispatch_one``; SendMessage → send it or ``on_send_failed``;
+        GuildSubscriptions → the hub's index of followed members (``Hub.subscribe``).
         Commands sent after an Identify or Resume come out only once it is answered.
         """
         requests = self._requests
@@ -499,7 +501,7 @@ class Session:
             case RequestGuildMembers(presences=True) if not self.intents & Intent.GUILD_PRESENCES:
                 # Discord: without GUILD_PRESENCES, presences "will always be false".
                 self._requests.append(replace(command, presences=False))
-            case RequestGuildMembers() | PresenceUpdate() | SendMessage():
+            case RequestGuildMembers() | PresenceUpdate() | SendMessage() | GuildSubscriptions():
                 self._requests.append(command)
             case _:
                 pass  # Ignored: the voice and soundboard opcodes
