@@ -6,6 +6,7 @@ import { Api } from "./api.js";
 import { applyDispatch } from "./events.js";
 import { Gateway } from "./gateway.js";
 import { makeNonce } from "./ids.js";
+import { MemberSubscriptions } from "./member_subscriptions.js";
 import { Permission } from "./permissions.js";
 import { channelPath, inviteLink, parseRoute } from "./route.js";
 import { Store, isThread } from "./store.js";
@@ -43,6 +44,7 @@ class App {
     this.api = new Api();
     this.store = null;
     this.gateway = null;
+    this.subscriptions = null; // large guilds: whose presences we follow (member_subscriptions.js)
     this.guildId = null;
     this.channelId = null;
     this.sessions = 0; // READYs seen: a second one means events were missed meanwhile
@@ -112,6 +114,7 @@ class App {
     const [{ url }, guilds] = await Promise.all([this.api.gateway(), this.api.myGuilds()]);
     for (const g of guilds) store.upsertGuild(g);
     this.gateway = new Gateway({ url, token: this.api.token });
+    this.subscriptions = new MemberSubscriptions(this.gateway, store);
     this.gateway.addEventListener("dispatch", (ev) => this.onDispatch(ev.detail));
     this.gateway.addEventListener("state", (ev) => this.onGatewayState(ev.detail));
     this.gateway.addEventListener("fatal", (ev) => this.onGatewayFatal(ev.detail));
@@ -189,6 +192,7 @@ class App {
     this.members = new MemberList(store, {
       kick: (guildId, member, name) => this.removeMember(guildId, member, name, false),
       ban: (guildId, member, name) => this.removeMember(guildId, member, name, true),
+      shown: (guildId, ids) => this.subscriptions?.show(guildId, ids),
     });
     // The search results, the pins and the threads share the member list's column: one at a time.
     const sidePanel = (open, self) => {
@@ -638,6 +642,10 @@ class App {
       }
     }
     applyDispatch(store, t, d);
+    // Large guilds: which members' presences this session follows (op 14).
+    if (t === "READY") this.subscriptions.reset();
+    else if (t === "RESUMED") this.subscriptions.resumed();
+    else if (t === "GUILD_MEMBERS_CHUNK") this.subscriptions.noteChunk(d);
     if (t === "MESSAGE_CREATE" && d.channel_id === this.channelId) this.ackSoon(d.channel_id);
     if (t === "READY") {
       this.scanUnread();

@@ -81,8 +81,11 @@ export class Gateway extends EventTarget {
     if (this.ws) this.ws.close(CLOSE_TO_RESUME, "Reconnecting");
   }
 
+  /** Send a payload; false (and nothing sent) when the socket is not open. */
   send(op, d) {
-    if (this.ws && this.ws.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify({ op, d }));
+    if (!this.ws || this.ws.readyState !== WebSocket.OPEN) return false;
+    this.ws.send(JSON.stringify({ op, d }));
+    return true;
   }
 
   // -- connection --------------------------------------------------------------------------

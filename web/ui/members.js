@@ -1,5 +1,7 @@
 // The member list: online members first, then offline, each sorted by name; kick and ban
-// buttons on the members I may remove (KICK_MEMBERS / BAN_MEMBERS and a higher role).
+// buttons on the members I may remove (KICK_MEMBERS / BAN_MEMBERS and a higher role). It tells
+// `actions.shown` whom it shows, in order: in a large guild those are the members whose
+// presences the client subscribes to (member_subscriptions.js).
 
 import { Permission } from "../permissions.js";
 import { h, replaceChildren } from "./dom.js";
@@ -9,7 +11,8 @@ import { applyHue, avatar as userAvatar } from "./message.js";
 export class MemberList {
   /**
    * @param {object} store
-   * @param {{kick: (guildId, member, name) => void, ban: (guildId, member, name) => void}} actions
+   * @param {{kick: (guildId, member, name) => void, ban: (guildId, member, name) => void,
+   *   shown?: (guildId: string|null, userIds: string[]) => void}} actions
    */
   constructor(store, actions) {
     this.store = store;
@@ -31,6 +34,7 @@ export class MemberList {
     const guild = store.guilds.get(this.guildId);
     if (!guild) {
       replaceChildren(this.el);
+      this.actions.shown?.(null, []);
       return;
     }
     const entries = [...guild.members.values()].map((m) => ({
@@ -41,6 +45,7 @@ export class MemberList {
     replaceChildren(this.el,
       this._group(`Online — ${online.length}`, online, guild),
       this._group(`Offline — ${offline.length}`, offline, guild));
+    this.actions.shown?.(guild.id, [...online, ...offline].map((e) => e.member.user.id));
   }
 
   _group(title, entries, guild) {
