@@ -153,9 +153,11 @@ class Config:
         gateway_identify_interval_s: seconds between two session starts in one identify
             bucket of a bot (Discord's "Session Start Limit": 5). A setting so that a test
             server can pace in fractions of a second what a real one paces in seconds.
-        gateway_flush_slice_ms: the longest the hub writes to sockets before it lets the
+        gateway_flush_slice_ms: the longest the hub pushes a fanout to its sessions, or
+            writes to sockets, or the gateway sweeps session timeouts, before it lets the
             event loop do other work (reads, heartbeats, the next durable message): a fanout
-            to 10,000 sockets goes out in slices of this many ms. 0: each round at once.
+            to 10,000 sockets is pushed and written in slices of this many ms. 0: each at
+            once.
         loop_lag_interval_ms: a timer due every this many ms measures how late the event
             loop runs it (``discord_arch_loop_lag_seconds`` on the ops port). 0 (default): off.
         max_guilds_per_user: guilds a user may own or join (Discord: 100 for users).

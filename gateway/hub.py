@@ -47,6 +47,7 @@ from gateway.codec import Dispatch
 from gateway.flush_slices import FlushSlices
 from gateway.member_subscriptions import MemberSubscriptions
 from gateway.protocol import CloseCode, GuildSubscriptions, Intent, event_intent
+from gateway.push_slices import PushSlices
 
 __all__ = ["BACKLOG_MAX", "Conn", "Hub"]
 
@@ -116,6 +117,11 @@ class Hub:
         # durable message behind it (gateway.flush_slices).
         self._slices = FlushSlices(platform.config.gateway_flush_slice_ms / 1000)
         self._flush_handle: asyncio.Handle | None = None
+        # The per-recipient pushes, a slice of the same budget at a time (gateway.push_slices):
+        # while a fanout is unfinished, later events wait in the backlog (bus order per session).
+        self._pushes = PushSlices(platform.config.gateway_flush_slice_ms / 1000)
+        self._push_handle: asyncio.Handle | None = None
+        self._pushed: asyncio.Future[None] | None = None  # the drainer waits for the pushes
         self._backlog: deque[Event] = deque()
         self._drainer: asyncio.Task[None] | None = None
         self._unsubscribe: Callable[[], None] | None = None
@@ -148,8 +154,13 @@ class Hub:
         if self._drainer is not None:
             self._drainer.cancel()
             await asyncio.gather(self._drainer, return_exceptions=True)
-        if self._flush_handle is not None:
-            self._flush_handle.cancel()
+        if self._push_handle is not None:
+            self._push_handle.cancel()
+            self._push_handle = None
+            self._pushes.run(self._slices.touched, whole=True)
+        if self._flush_handle is not None or self._slices.pending:
+            if self._flush_handle is not None:
+                self._flush_handle.cancel()
             self._flush(whole=True)
 
     # -- subscriptions --------------------------------------------------------------------------
@@ -219,6 +230,10 @@ class Hub:
     def replace(self, old: Conn, new: Conn) -> None:
         """``new`` resumed ``old``'s session: it takes every subscription of ``old``, the
         members it followed (op 14/37) among them."""
+        # The pushes of an unfinished fanout go to ``old``'s session, which this resume
+        # ends: pushed now, they are in the replay buffer ``new`` took over.
+        if self._pushes.pending:
+            self._push(whole=True)
         # Attach first: detaching ``old`` alone could drop a cache ``new`` still needs.
         new.user = old.user
         follows = self._follows
@@ -339,17 +354,19 @@ class Hub:
             for trace in traced:
                 trace.stamp(FANNED)
             self._traced += traced
-        if self._flush_handle is None and self._drainer is None:
+        if self._flush_handle is None and self._drainer is None and self._push_handle is None:
             self._delivered = None  # nothing to write for these: no fanout to time
 
     def _on_events(self, events: Sequence[Event]) -> None:
         """The bus handler: publish in order; from the first event needing a read, queue."""
-        if self._backlog:
+        if self._backlog or self._pushes.pending:
             return self._queue(events)
         for i, event in enumerate(events):
             if self._needs_load(event) is not None:
                 return self._queue(events[i:])
             self._publish_one(event)
+            if self._pushes.pending:  # a big fanout goes on in slices: the rest after it
+                return self._queue(events[i + 1:]) if i + 1 < len(events) else None
         return None
 
     def _publish_one(self, event: Event) -> None:
@@ -367,11 +384,12 @@ class Hub:
         gate = ContentGate(event) if event.name in MESSAGE_EVENTS and guild_id else None
         touched = self._slices.touched
         audience = self._audience(event, cache, need, guild_id)
-        for encoding, members in audience.groups:
-            parts = plain.parts(encoding)
-            for conn, push in members:  # the hot loop: one call per recipient, nothing else
-                if push(parts):
-                    touched[conn] = None  # flushed once at the end of the iteration
+        # One call per recipient, a slice at a time (gateway.push_slices), the first now;
+        # flushed once per round.
+        self._pushes.add([(plain.parts(encoding), members)
+                          for encoding, members in audience.groups])
+        if self._push_handle is None:
+            self._push()
         for conn in audience.gated:
             session = conn.session
             dispatch = gate.variant(conn, plain) if gate is not None else plain
@@ -391,6 +409,29 @@ class Hub:
             self._flush_handle = (self._loop or asyncio.get_running_loop()).call_soon(self._flush)
         self._apply(event, guild_id, cache)
 
+    def _push(self, whole: bool = False) -> None:
+        """Push one slice of the unfinished fanouts (``whole``: all); if some are left, the
+        rest after the loop's other ready work; else wake the drainer waiting for them."""
+        if self._push_handle is not None:
+            self._push_handle.cancel()
+            self._push_handle = None
+        loop = self._loop or asyncio.get_running_loop()
+        if self._pushes.run(self._slices.touched, whole):
+            self._push_handle = loop.call_soon(self._push)
+        elif self._pushed is not None:
+            if not self._pushed.done():
+                self._pushed.set_result(None)
+            self._pushed = None
+        if self._slices.touched and self._flush_handle is None:
+            self._flush_handle = loop.call_soon(self._flush)
+
+    async def _pushes_done(self) -> None:
+        """Wait until every fanout is pushed (a later event must not overtake one)."""
+        while self._pushes.pending:
+            if self._pushed is None:
+                self._pushed = (self._loop or asyncio.get_running_loop()).create_future()
+            await self._pushed
+
     def touch(self, conn: Conn) -> None:
         """Flush ``conn`` at the end of this loop iteration (once, however many frames)."""
         self._slices.touched[conn] = None
@@ -399,8 +440,9 @@ class Hub:
 
     @property
     def flushing(self) -> bool:
-        """Whether frames queued by a fanout may still be unwritten (a flush is scheduled)."""
-        return self._flush_handle is not None
+        """Whether frames of a fanout may still be unqueued or unwritten (a push or a flush
+        is scheduled)."""
+        return self._flush_handle is not None or self._push_handle is not None
 
     def _flush(self, whole: bool = False) -> None:
         """Write one slice of the touched connections (``whole``: all of them); if some are
@@ -568,6 +610,9 @@ class Hub:
         try:
             backlog = self._backlog
             while backlog:
+                if self._pushes.pending:  # a fanout in slices: no later event overtakes it
+                    await self._pushes_done()
+                    continue
                 head = event = backlog[0]
                 need = self._needs_load(event)
                 if need is not None:

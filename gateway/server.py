@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import heapq
-import itertools
 import logging
 
 from picows import (
@@ -29,6 +27,7 @@ from core.logs import ClientFaultsAtDebug
 from core.platform import Platform
 from core.proxies import TrustedProxies
 from core.shard import IDENTIFY_INTERVAL_S
+from gateway.deadlines import DeadlineSweep
 from gateway.handler import CommandHandler
 from gateway.hub import Hub
 from gateway.limits import SessionLimits
@@ -99,8 +98,9 @@ class GatewayServer:
         self.port = 0
         self._sweep_interval = sweep_interval_s
         self._loop = asyncio.get_running_loop()
-        self._heap: list[tuple[float, int, Connection]] = []
-        self._order = itertools.count()
+        # One sweep of every session's timeouts, a flush slice's budget at a time.
+        self._deadlines: DeadlineSweep[Connection] = DeadlineSweep(
+            self.config.gateway_flush_slice_ms / 1000)
         self._origins = self.config.origins
         # Whose X-Forwarded-For / Forwarded is believed for a connection's peer (empty: none).
         self._proxies = TrustedProxies.parse(self.config.trusted_proxies)
@@ -111,7 +111,7 @@ class GatewayServer:
         )
         self._server: asyncio.Server | None = None
         self._own_server: asyncio.Server | None = None  # this worker's own port
-        self._sweeper: asyncio.TimerHandle | None = None
+        self._sweeper: asyncio.Handle | None = None
 
     @property
     def resume_url(self) -> str:
@@ -242,24 +242,29 @@ class GatewayServer:
     # -- timers: one sweep for every session ----------------------------------------------------
 
     def _schedule(self, conn: Connection) -> None:
-        deadline = conn.session.next_deadline()
-        if deadline is not None:
-            heapq.heappush(self._heap, (deadline, next(self._order), conn))
+        self._deadlines.schedule(conn, conn.session.next_deadline())
 
     def _sweep(self) -> None:
-        """Tick the sessions whose deadline passed. Each is in the heap once, at a deadline no
-        later than its real one (heartbeats only push deadlines back): a popped session not
-        yet due is pushed again at its current deadline."""
-        now, heap = self.now(), self._heap
-        while heap and heap[0][0] <= now:
-            conn = heapq.heappop(heap)[2]
-            conn.session.tick(now)
-            if conn.session.state is State.CLOSED and not conn.connected:
-                self._forget(conn)
-                continue
+        """Tick the sessions whose deadline passed, a slice at a time (gateway.deadlines):
+        if some are left, the rest after the loop's other ready work, else in a period."""
+        if self._deadlines.run(self.now(), self._tick):
+            self._sweeper = self._loop.call_soon(self._sweep)
+        else:
+            self._sweeper = self._loop.call_later(self._sweep_interval, self._sweep)
+
+    def _tick(self, conn: Connection) -> float | None:
+        """One popped session: its timeouts applied; its next deadline (None: forgotten).
+        Most are not due (they heartbeated since they were pushed) and only go back in."""
+        session = conn.session
+        session.tick(self.now())
+        if session.state is State.CLOSED and not conn.connected:
+            self._forget(conn)
+            return None
+        if session.close_code is not None:
+            # tick's 4009 (or a close not written yet): written now. Nothing else: the
+            # frames a fanout queued are the hub's to write, in its slices.
             conn.flush()
-            self._schedule(conn)
-        self._sweeper = self._loop.call_later(self._sweep_interval, self._sweep)
+        return session.next_deadline()
 
     def _forget(self, conn: Connection) -> None:
         self.registry.unbind(conn)

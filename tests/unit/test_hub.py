@@ -48,6 +48,7 @@ from gateway.codec import Encoding
 from gateway.flush_slices import FlushSlices
 from gateway.hub import BACKLOG_MAX, Hub
 from gateway.protocol import CloseCode, Identify, Intent
+from gateway.push_slices import PushSlices
 from gateway.session import Session, State, frames
 from tests.unit.gateway_client import Client, identify
 
@@ -826,6 +827,46 @@ async def test_a_message_durable_during_a_sliced_round_is_not_held_behind_it(
     assert {label for label, writes in got.items() if writes == [["1", "2"]]} == \
         set(got) - split
     assert {c.label for c in early} <= split < set(got)
+
+
+async def test_a_fanout_pushed_in_slices_is_not_overtaken_by_the_next_message(
+        gw: Gateway) -> None:
+    # The pushes of a fanout go a slice at a time (gateway.push_slices); a message arriving
+    # meanwhile waits: each session gets "1" then "2", with consecutive sequence numbers.
+    conns = [await gw.connect(BOB, label=f"bob-{i}") for i in range(8)]
+    first = conns[0].session.seq
+    runs: list[bool] = []
+
+    class Counted(PushSlices):
+        def run(self, touched: Any, whole: bool = False) -> bool:
+            runs.append(more := super().run(touched, whole))
+            return more
+
+    gw.hub._pushes = Counted(0.0025, CountingClock(), chunk=1)
+    gw.publish(message(GENERAL, "1"))
+    gw.publish(message(GENERAL, "2"))
+    await gw.settle()
+    assert runs.count(True) >= 2, runs  # pushed over several loop iterations
+    for conn in conns:
+        got = [orjson.loads(m) for w in conn.writes for m in w]
+        dispatches = [(p["d"]["content"], p["s"]) for p in got if p.get("t") == "MESSAGE_CREATE"]
+        assert dispatches == [("1", first + 1), ("2", first + 2)], conn.label
+
+
+async def test_the_event_after_a_sliced_fanout_is_handled_once_it_is_pushed(
+        gw: Gateway) -> None:
+    # A revocation published right after a message: while the message's pushes go on in
+    # slices the revocation waits (in the backlog), so every session gets the message, then
+    # its 4004; handled at once, it would close the sessions not yet pushed to.
+    conns = [await gw.connect(BOB, label=f"bob-{i}") for i in range(8)]
+    gw.hub._pushes = PushSlices(0.0025, CountingClock(), chunk=1)
+    gw.publish(message(GENERAL, "1"), Event(TOKENS_REVOKED, {"user_id": str(BOB.id)}))
+    async with asyncio.timeout(5):
+        while gw.hub.flushing or any(c.session.close_code is None for c in conns):  # noqa: ASYNC110
+            await asyncio.sleep(0)
+    for conn in conns:
+        assert conn.contents() == ["1"], conn.label
+        assert conn.session.close_code == CloseCode.AUTHENTICATION_FAILED
 
 
 # -- revocations (discord-arch admin) ------------------------------------------------------------
