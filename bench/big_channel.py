@@ -4,7 +4,7 @@ Usage::
 
     python -m bench bigchannel [--members 10000] [--deploy embedded|workers2]
                                [--slices 0,3] [--rates 1,2,5,10] [--duration 10]
-                               [--heartbeat-ms 5000] [--lag-ms 2]
+                               [--heartbeat-ms 5000] [--lag-ms 2] [--intents N] [--subscribe]
 
 (``python -m bench.big_channel`` is the same.) For each value of ``--slices`` (the server's
 ``gateway_flush_slice_ms``: 0 writes a fanout round at once, as before slicing; 3 is the
@@ -24,7 +24,9 @@ Per phase (the connect storm, then each rate):
   unanswered (a client's zombie check), connections closed with 4009 or otherwise;
 - the connect storm: seconds until all READY, what every session received after READY
   besides MESSAGE_CREATE (by event name), bus events the hubs handled (presence updates:
-  one per user and guild) and frames the server wrote per session;
+  one per user and guild) and frames the server wrote per session; with ``--intents 48899``
+  (the web client's, GUILD_PRESENCES among them) and ``--subscribe`` (the web client's op 8
+  then op 14 in a large guild) it measures the presence storm of user clients;
 - each rate: deliveries/s, 100% delivered (completion), p50/p99/max send → receive
   latency of the probe receivers, server CPU.
 
@@ -180,6 +182,8 @@ async def variant(args: argparse.Namespace, slice_ms: float) -> dict[str, Any]:
         async with load_pool(args.client_cpus) as pool:
             if args.intents is not None:
                 await pool.all("intents", intents=args.intents)
+            if args.subscribe:
+                await pool.all("lazy", lazy=True)
             phase = Phase(urls, server)
             conn = await connect(pool, server.ws_url, tokens, args.probe_every, args.concurrency)
             await asyncio.sleep(args.settle)
@@ -238,6 +242,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--intents", type=int, default=None,
                    help="the receivers' IDENTIFY intents (default GUILDS | GUILD_MESSAGES, 513; "
                         "the web client's: 48,899, with GUILD_PRESENCES and GUILD_MEMBERS)")
+    p.add_argument("--subscribe", action="store_true",
+                   help="receivers act as the web client in a large guild: after READY, op 8 "
+                        "for the first 100 members with presences, then op 14 following them")
     p.add_argument("--senders", type=int, default=4, help="REST sender accounts")
     p.add_argument("--rest-concurrency", type=int, default=16, help="REST requests in flight")
     p.add_argument("--probe-every", type=int, default=50, help="time 1 receiver in N")

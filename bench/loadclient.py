@@ -151,6 +151,9 @@ class Receiver(WSListener):
         # receivers): what a connect storm or a presence change costs everyone.
         self.dispatches = worker.dispatches
         self.intents = worker.intents  # IDENTIFY's
+        # As the web client in a large guild (cmd_lazy): after READY, the first page of
+        # members with their statuses (op 8), then op 14 following them.
+        self.lazy = worker.lazy
         self.frame_bytes = 0
         self.interval_s = 0.0
         self.next_beat = float("inf")
@@ -214,7 +217,15 @@ class Receiver(WSListener):
                 self.session_id = msg["d"]["session_id"]
                 self.resume_url = msg["d"].get("resume_gateway_url") or ""
                 self.fast = True
+                if self.lazy and msg["d"].get("guilds"):
+                    transport.send(_TEXT, orjson.dumps({"op": 8, "d": {
+                        "guild_id": msg["d"]["guilds"][0]["id"], "query": "", "limit": 100,
+                        "presences": True}}))
                 self._finish("ready")
+            elif msg["t"] == "GUILD_MEMBERS_CHUNK" and self.lazy:
+                d = msg["d"]
+                transport.send(_TEXT, orjson.dumps({"op": 14, "d": {
+                    "guild_id": d["guild_id"], "members": [m["user"]["id"] for m in d["members"]]}}))
             elif msg["t"] == "RESUMED":
                 self.resumed_ns = monotonic_ns()
                 self.fast = True
@@ -269,6 +280,7 @@ class LoadWorker:
         self.beat_rtts: array.array[int] = array.array("q")
         self.dispatches: dict[str, int] = {}
         self.intents = INTENTS  # of the receivers connected from now on (cmd_intents)
+        self.lazy = False  # ... and whether they subscribe as the web client does (cmd_lazy)
         self.errors: dict[str, int] = {}
         self.sent = 0
         self.shed = 0
@@ -467,6 +479,13 @@ class LoadWorker:
     async def cmd_intents(self, intents: int) -> dict[str, Any]:
         """IDENTIFY the receivers connected from now on with ``intents``."""
         self.intents = intents
+        return {"ok": True}
+
+    async def cmd_lazy(self, lazy: bool) -> dict[str, Any]:
+        """Whether the receivers connected from now on act as the web client in a large
+        guild: after READY, op 8 for the first 100 members with their statuses, then op 14
+        subscribing to them (web/member_subscriptions.js)."""
+        self.lazy = lazy
         return {"ok": True}
 
     async def cmd_beats(self) -> dict[str, Any]:

@@ -320,8 +320,11 @@ class CommandHandler:
         if query or limit:
             limit = min(limit or _QUERY_LIMIT_MAX, _QUERY_LIMIT_MAX)
         prefix, out, after, meta = query.casefold(), [], 0, self._platform.meta
+        # Without a query, the first ``limit`` members are the answer: read no more (a web
+        # client in a large guild asks for a page of 100 on connect; it read 1,000 rows).
+        page_size = min(limit, _CHUNK) if limit and not prefix else _CHUNK
         while True:
-            page = await meta.list_members(guild_id, after=after, limit=_CHUNK)
+            page = await meta.list_members(guild_id, after=after, limit=page_size)
             users = await meta.get_users([m.user_id for m in page]) if prefix else {}
             for m in page:
                 if not prefix or (m.user_id in users
@@ -329,6 +332,6 @@ class CommandHandler:
                     out.append(m)
                     if limit and len(out) >= limit:
                         return out
-            if len(page) < _CHUNK:
+            if len(page) < page_size:
                 return out
             after = page[-1].user_id
