@@ -63,6 +63,7 @@ _CONNECT_TIMEOUT_S = 30.0
 _CALL_TIMEOUT_S = 600.0
 _TICK_S = 0.001  # sender pacing granularity
 _QUIET_S = 0.5  # a step has drained when nothing arrived for this long
+_BEAT_SPREAD = 50  # heartbeats checked for a 50th of the receivers every 20 ms (_heartbeats)
 
 
 def monotonic_ns() -> int:
@@ -342,12 +343,21 @@ class LoadWorker:
         return outcome
 
     async def _heartbeats(self) -> None:
-        """Op 1 for each session once per interval (the first at a random point of it)."""
+        """Op 1 for each session once per interval (the first at a random point of it).
+
+        Each receiver is looked at once a second, but a ``_BEAT_SPREAD``th of them every
+        ``1 / _BEAT_SPREAD`` s, so the heartbeats due go out spread over the second, as
+        clients' own timers send them. All at once (as before) 10,000 receivers sent their
+        2,000 heartbeats of the second in one burst, which the server read in one poll of its
+        loop: a 30-100 ms stall every second that no client population makes (bench/RESULTS.md,
+        "10,000-member channels")."""
+        tick = 0
         while True:
-            await asyncio.sleep(1.0)
+            await asyncio.sleep(1.0 / _BEAT_SPREAD)
             now = time.monotonic()
-            for receiver in self.receivers:
+            for receiver in self.receivers[tick % _BEAT_SPREAD::_BEAT_SPREAD]:
                 receiver.heartbeat(now)
+            tick += 1
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)
