@@ -7,8 +7,12 @@ membership goes with the user's last connection, a connection counts once, order
 
 from __future__ import annotations
 
+import dataclasses
+from typing import Any
+
+import gateway.cache
 from core.models import Channel, ChannelType, Guild, Member, Overwrite, OverwriteType, Role
-from core.permissions import Permission
+from core.permissions import Permission, compute_permissions
 from gateway.cache import GuildCache
 
 GUILD = 7
@@ -89,3 +93,30 @@ def test_a_member_change_drops_only_that_members_view_memo() -> None:
     assert not cache.can_view(3, 50)  # no longer a member
     cache.update_member({"user": {"id": "2"}, "roles": []})
     assert cache.can_view(2, 50)
+
+
+def test_members_with_the_same_roles_share_one_computation(monkeypatch: Any) -> None:
+    # After a connect storm the first message asks about every member: one
+    # compute_permissions per role set and channel, not per member.
+    calls: list[int] = []
+
+    def counting(guild: Any, roles: Any, member: Member, channel: Any) -> int:
+        calls.append(member.user_id)
+        return compute_permissions(guild, roles, member, channel)
+
+    monkeypatch.setattr(gateway.cache, "compute_permissions", counting)
+    cache = _loaded(range(1, 101))
+    cache.members[7] = Member(GUILD, 7, 0, roles=(60,))  # muted
+    assert sum(cache.can_view(u, 50) for u in range(1, 101)) == 99
+    assert len(calls) == 2  # @everyone only, and muted
+    # Their own overwrite, or being the owner, is theirs alone: computed apart.
+    cache._channels[50] = dataclasses.replace(cache._channels[50], overwrites=(
+        *cache._channels[50].overwrites,
+        Overwrite(8, OverwriteType.MEMBER, deny=int(Permission.VIEW_CHANNEL))))
+    cache.invalidate()  # a channel change drops every memo
+    cache.stale = False
+    cache.members[999] = Member(GUILD, 999, 0, roles=(60,))  # the owner, muted or not
+    calls.clear()
+    assert not cache.can_view(8, 50) and cache.can_view(9, 50) and cache.can_view(999, 50)
+    assert not cache.can_view(7, 50)
+    assert sorted(calls) == [7, 8, 9, 999]
