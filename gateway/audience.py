@@ -18,7 +18,7 @@ from gateway.codec import DeflateKey, Dispatch, Encoding
 from gateway.protocol import Intent
 from gateway.session import Session
 
-__all__ = ["MESSAGE_EVENTS", "Audience", "Conn", "ContentGate", "guild_of"]
+__all__ = ["MESSAGE_EVENTS", "Audience", "AudienceBuilder", "Conn", "ContentGate", "guild_of"]
 
 _CONTENT = int(Intent.MESSAGE_CONTENT)
 # The events whose content a bot without MESSAGE_CONTENT does not get.
@@ -39,6 +39,10 @@ class Conn(Protocol):
         """Write the session's pending frames (and its close, if it asked for one)."""
 
 
+# A recipient as the delivery loop takes it: the connection and its session's push.
+_Member = tuple[Conn, Callable[[Any], bool]]
+
+
 class Audience:
     """The recipients of an event, ready for the delivery loop.
 
@@ -52,8 +56,25 @@ class Audience:
     __slots__ = ("gated", "groups")
 
     def __init__(self, conns: Iterable[Conn], need: int, guild_id: int | None) -> None:
-        groups: dict[Encoding | DeflateKey, list[tuple[Conn, Callable[[Any], bool]]]] = {}
-        gated: list[Conn] = []
+        builder = AudienceBuilder(need, guild_id)
+        builder.add(conns)
+        self.groups, self.gated = builder.parts()
+
+
+class AudienceBuilder:
+    """An :class:`Audience` made a part at a time: :meth:`add` the candidates in chunks, then
+    :meth:`done`. The hub builds a big guild's audience so, in slices, when its memo was
+    dropped (a member came or went): over 10,000 connections it is 10-20 ms of one core."""
+
+    __slots__ = ("_gated", "_groups", "_guild_id", "_need")
+
+    def __init__(self, need: int, guild_id: int | None) -> None:
+        self._need, self._guild_id = need, guild_id
+        self._groups: dict[Encoding | DeflateKey, list[_Member]] = {}
+        self._gated: list[Conn] = []
+
+    def add(self, conns: Iterable[Conn]) -> None:
+        need, guild_id, groups, gated = self._need, self._guild_id, self._groups, self._gated
         for conn in conns:
             session = conn.session
             # Without an Identify a session has no sequence either (never identified, or
@@ -67,8 +88,16 @@ class Audience:
                 gated.append(conn)
             else:
                 groups.setdefault(session.fanout_key, []).append((conn, session.pusher))
-        self.groups = tuple((encoding, tuple(members)) for encoding, members in groups.items())
-        self.gated = tuple(gated)
+
+    def parts(self) -> tuple[tuple[tuple[Any, tuple[_Member, ...]], ...], tuple[Conn, ...]]:
+        """``(groups, gated)`` as :class:`Audience` holds them."""
+        return (tuple((encoding, tuple(members)) for encoding, members in self._groups.items()),
+                tuple(self._gated))
+
+    def done(self) -> Audience:
+        audience = Audience((), 0, None)
+        audience.groups, audience.gated = self.parts()
+        return audience
 
 
 def guild_of(event: Event) -> int | None:

@@ -41,13 +41,13 @@ from core.permissions import Permission
 from core.platform import Platform
 from core.shard import on_shard
 from core.timeline import FANNED, WRITTEN, Trace
-from gateway.audience import MESSAGE_EVENTS, Audience, Conn, ContentGate, guild_of
+from gateway.audience import MESSAGE_EVENTS, Audience, AudienceBuilder, Conn, ContentGate, guild_of
 from gateway.cache import RELOAD_EVENTS, GuildCache
 from gateway.codec import Dispatch
 from gateway.flush_slices import FlushSlices
 from gateway.member_subscriptions import MemberSubscriptions
 from gateway.protocol import CloseCode, GuildSubscriptions, Intent, event_intent
-from gateway.push_slices import PushSlices
+from gateway.push_slices import CHUNK, Group, PushSlices
 
 __all__ = ["BACKLOG_MAX", "Conn", "Hub"]
 
@@ -70,6 +70,11 @@ _PERMISSION_GATED = {"GUILD_AUDIT_LOG_ENTRY_CREATE": int(Permission.VIEW_AUDIT_L
                      "INVITE_CREATE": int(Permission.MANAGE_CHANNELS),
                      "INVITE_DELETE": int(Permission.MANAGE_CHANNELS)}
 _MANAGE_THREADS = int(Permission.MANAGE_THREADS)
+# A guild with more local connections than this has a dropped audience memo made again in
+# slices (gateway.push_slices), a chunk of candidates at a time: over 10,000 connections it
+# is 10-20 ms of one core, and it is dropped whenever a member comes or goes.
+BUILD_IN_SLICES_OVER = 1024
+_BUILDING = object()  # in a guild's audience memo: being made (kept if nothing dropped it)
 # How long an identify waits for the bus to confirm its new subscriptions before it reads the
 # READY snapshot (seconds). Past it the session starts anyway: an event published meanwhile
 # may be missed, which is what the bus's at-most-once delivery allows for.
@@ -383,18 +388,19 @@ class Hub:
         plain = Dispatch(event.name, event.data)
         gate = ContentGate(event) if event.name in MESSAGE_EVENTS and guild_id else None
         touched = self._slices.touched
-        audience = self._audience(event, cache, need, guild_id)
         # One call per recipient, a slice at a time (gateway.push_slices), the first now;
-        # flushed once per round.
-        self._pushes.add([(plain.parts(encoding), members)
-                          for encoding, members in audience.groups])
+        # flushed once per round. A big guild's audience not memoized is made in slices too.
+        build = self._build_in_slices(event, cache, need, guild_id, plain, gate)
+        if build is not None:
+            self._pushes.add_build(build)
+        else:
+            audience = self._audience(event, cache, need, guild_id)
+            self._pushes.add([(plain.parts(encoding), members)
+                              for encoding, members in audience.groups])
         if self._push_handle is None:
             self._push()
-        for conn in audience.gated:
-            session = conn.session
-            dispatch = gate.variant(conn, plain) if gate is not None else plain
-            if session.pusher(dispatch.parts(session.fanout_key)):
-                touched[conn] = None
+        if build is None:
+            self._push_gated(audience, plain, gate, touched)
         if need == _PRESENCES and guild_id is not None:
             # The lazy connections following this user here (op 14/37), and the user's
             # own: a dictionary lookup, a few recipients; none of them is in ``audience``.
@@ -479,6 +485,50 @@ class Hub:
             trace.stamp(WRITTEN)
             self._timeline.finish(trace)
 
+    def _push_gated(self, audience: Audience, plain: Dispatch, gate: ContentGate | None,
+                    touched: dict[Conn, None]) -> None:
+        """The bots without MESSAGE_CONTENT: each its variant of the event."""
+        for conn in audience.gated:
+            session = conn.session
+            dispatch = gate.variant(conn, plain) if gate is not None else plain
+            if session.pusher(dispatch.parts(session.fanout_key)):
+                touched[conn] = None
+
+    def _build_in_slices(self, event: Event, cache: GuildCache | None, need: int,
+                         guild_id: int | None, plain: Dispatch, gate: ContentGate | None
+                         ) -> Callable[[], Sequence[Group] | None] | None:
+        """For a guild event to a channel's viewers in a guild of more than
+        ``BUILD_IN_SLICES_OVER`` local connections whose audience is not memoized: a step
+        that makes it a chunk of candidates at a time (VIEW_CHANNEL checked as it goes) and,
+        with the last one, memoizes it (unless something dropped the memo meanwhile), pushes
+        the gated bots their variant and returns the groups. None: made at once (or memoized)."""
+        if (cache is None or event.user_ids or event.name in _PERMISSION_GATED
+                or event.name in ("CHANNEL_DELETE", "THREAD_DELETE") or need in _INDEXED
+                or len(cache.conns) <= BUILD_IN_SLICES_OVER):
+            return None
+        key = (event.channel_id, need)
+        if cache.audiences.get(key) is not None:
+            return None
+        cache.audiences[key] = _BUILDING
+        conns, channel_id = tuple(cache.conns), event.channel_id
+        builder = AudienceBuilder(need, guild_id)
+        at = 0
+
+        def step() -> Sequence[Group] | None:
+            nonlocal at
+            chunk, at = conns[at:at + CHUNK], at + CHUNK
+            builder.add(chunk if channel_id is None else [
+                c for c in chunk if cache.can_view(c.session.user_id, channel_id)])
+            if at < len(conns):
+                return None
+            audience = builder.done()
+            if cache.audiences.get(key) is _BUILDING:
+                cache.audiences[key] = audience
+            self._push_gated(audience, plain, gate, self._slices.touched)
+            return [(plain.parts(encoding), members) for encoding, members in audience.groups]
+
+        return step
+
     def _audience(self, event: Event, cache: GuildCache | None, need: int,
                   guild_id: int | None) -> Audience:
         """Who receives ``event``: memoized per (channel, intent) for a guild's events."""
@@ -486,7 +536,7 @@ class Hub:
             return Audience(self._candidates(event, cache, need), need, guild_id)
         key = (event.channel_id, need)
         audience = cache.audiences.get(key)
-        if audience is None:
+        if audience is None or audience is _BUILDING:
             audience = Audience(self._candidates(event, cache, need), need, guild_id)
             if event.name != "CHANNEL_DELETE":  # its audience is not the channel's viewers
                 cache.audiences[key] = audience

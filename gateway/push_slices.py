@@ -28,7 +28,7 @@ from typing import Any
 
 from gateway.audience import Conn
 
-__all__ = ["CHUNK", "PushSlices"]
+__all__ = ["CHUNK", "Group", "PushSlices"]
 
 # Recipients pushed between two clock reads: the budget is checked per chunk, not per
 # recipient (a clock read is ~5% of a push). 256 pushes are ~0.3-0.5 ms here, the
@@ -38,6 +38,16 @@ CHUNK = 256
 Member = tuple[Conn, Callable[[Any], bool]]
 # (the parts every member of the group is pushed, the members)
 Group = tuple[Any, Sequence[Member]]
+
+
+class _Build:
+    """A fanout whose audience is still being made: ``step()`` adds a chunk of candidates and
+    returns None, or, with the last one, the groups to push (``Hub._built``)."""
+
+    __slots__ = ("step",)
+
+    def __init__(self, step: Callable[[], Sequence[Group] | None]) -> None:
+        self.step = step
 
 
 class _Fanout:
@@ -68,7 +78,7 @@ class PushSlices:
         self._budget_s = budget_s
         self._clock = clock
         self._chunk = chunk
-        self._queue: deque[_Fanout] = deque()
+        self._queue: deque[_Fanout | _Build] = deque()
 
     @property
     def pending(self) -> bool:
@@ -79,6 +89,11 @@ class PushSlices:
         """Queue one event's pushes: ``groups`` of ``(parts, members)``, pushed in order."""
         if groups:
             self._queue.append(_Fanout(groups))
+
+    def add_build(self, step: Callable[[], Sequence[Group] | None]) -> None:
+        """Queue a fanout whose audience is made by ``step`` a chunk at a time (an audience
+        of 10,000 is 10-20 ms to make): called until it returns the groups, then pushed."""
+        self._queue.append(_Build(step))
 
     def run(self, touched: dict[Conn, None], whole: bool = False) -> bool:
         """Push for at most ``budget_s`` (``whole``: everything pending), oldest fanout first;
@@ -93,6 +108,16 @@ class PushSlices:
         deadline = clock() + self._budget_s if bounded else 0.0
         while queue:
             fanout = queue[0]
+            if isinstance(fanout, _Build):
+                groups = fanout.step()
+                if groups is not None:  # made: its pushes take its place, first in line
+                    if groups:
+                        queue[0] = _Fanout(groups)
+                    else:
+                        queue.popleft()
+                if bounded and clock() >= deadline:
+                    return bool(queue)
+                continue
             i, members = fanout.i, fanout.members
             parts, end = fanout.parts, i + chunk
             for conn, push in members[i:end]:  # the hot loop: one call per recipient

@@ -27,6 +27,7 @@ import core.channels
 import core.guilds
 import core.members
 import core.roles
+import gateway.hub
 from core.config import Config
 from core.events import TOKENS_REVOKED, Event
 from core.models import (
@@ -44,6 +45,7 @@ from core.permissions import DEFAULT_EVERYONE, Permission
 from core.platform import Platform
 from core.shard import shard_of
 from core.wire import message_json
+from gateway.audience import Audience, AudienceBuilder
 from gateway.codec import Encoding
 from gateway.flush_slices import FlushSlices
 from gateway.hub import BACKLOG_MAX, Hub
@@ -867,6 +869,62 @@ async def test_the_event_after_a_sliced_fanout_is_handled_once_it_is_pushed(
     for conn in conns:
         assert conn.contents() == ["1"], conn.label
         assert conn.session.close_code == CloseCode.AUTHENTICATION_FAILED
+
+
+async def test_a_big_guilds_audience_is_made_in_slices_then_memoized(
+        gw: Gateway, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Over BUILD_IN_SLICES_OVER connections a dropped audience memo is made a chunk at a time
+    # (VIEW_CHANNEL checked as it goes, the gated bot's variant pushed at the end), then kept.
+    monkeypatch.setattr(gateway.hub, "BUILD_IN_SLICES_OVER", 2)
+    monkeypatch.setattr(gateway.hub, "CHUNK", 1)
+    added: list[int] = []
+
+    class Counted(AudienceBuilder):
+        def add(self, conns: Iterable[Any]) -> None:
+            conns = list(conns)
+            added.append(len(conns))
+            super().add(conns)
+
+    monkeypatch.setattr(gateway.hub, "AudienceBuilder", Counted)
+    bobs = [await gw.connect(BOB, label=f"bob-{i}") for i in range(4)]
+    erins = [await gw.connect(ERIN, label=f"erin-{i}") for i in range(2)]
+    alice = await gw.connect(ALICE)
+    bot = await gw.connect(BOT)  # no MESSAGE_CONTENT: the redacted variant
+    gw.hub._pushes = PushSlices(0.0025, CountingClock(), chunk=1)
+    gw.publish(message(SECRET, "secret"), message(GENERAL, "hi", author=BOB))
+    await gw.settle()
+    assert len(added) == 16  # 8 candidates, one at a time, for each channel
+    for conn in erins + [alice]:
+        assert conn.contents() == ["secret", "hi"], conn.label
+    for conn in bobs:
+        assert conn.contents() == ["hi"], conn.label
+    assert [d["content"] for d in bot.take("MESSAGE_CREATE")] == [""]  # redacted
+    cache = gw.hub._guilds[G1]
+    assert isinstance(cache.audiences[(GENERAL, int(Intent.GUILD_MESSAGES))], Audience)
+    gw.publish(message(GENERAL, "again"))
+    await gw.settle()
+    assert len(added) == 16  # memoized: not made again
+    assert all(c.contents() == ["again"] for c in bobs + erins + [alice])
+
+
+async def test_an_audience_memo_dropped_while_made_in_slices_is_not_kept(
+        gw: Gateway, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(gateway.hub, "BUILD_IN_SLICES_OVER", 2)
+    monkeypatch.setattr(gateway.hub, "CHUNK", 1)
+    bobs = [await gw.connect(BOB, label=f"bob-{i}") for i in range(4)]
+    gw.hub._pushes = PushSlices(0.0025, CountingClock(), chunk=1)
+    gw.publish(message(GENERAL, "hi"))
+    cache = gw.hub._guilds[G1]
+    async with asyncio.timeout(5):
+        while (GENERAL, int(Intent.GUILD_MESSAGES)) not in cache.audiences:  # noqa: ASYNC110
+            await asyncio.sleep(0)
+    late = await gw.connect(BOB, label="late")  # a subscriber: the memo is dropped
+    await gw.settle()
+    assert all(c.contents() == ["hi"] for c in bobs)
+    assert (GENERAL, int(Intent.GUILD_MESSAGES)) not in cache.audiences  # not the stale one
+    gw.publish(message(GENERAL, "next"))
+    await gw.settle()
+    assert all(c.contents() == ["next"] for c in [*bobs, late])
 
 
 # -- revocations (discord-arch admin) ------------------------------------------------------------

@@ -97,3 +97,26 @@ def test_empty_groups_are_skipped() -> None:
     pushes.add([("json", []), ("etf", members(["c"], log, clock)), ("zlib", [])])
     assert pushes.run(touched) is False
     assert log == [("c", "etf")] and not pushes.pending
+
+
+def test_an_audience_made_in_steps_then_pushed_first_in_line() -> None:
+    # add_build: the step makes a chunk of the audience per call (the clock advances), then
+    # returns the groups, pushed before the fanouts queued after it.
+    clock, log, touched = Clock(), [], {}
+    pushes = PushSlices(0.0025, clock, chunk=8)
+    steps: list[int] = []
+
+    def step() -> Any:
+        clock.now += 0.001
+        steps.append(len(steps))
+        if len(steps) < 5:
+            return None
+        return [("m1", members(["a", "b"], log, clock, cost=0.0))]
+
+    pushes.add_build(step)
+    pushes.add([("m2", members(["a"], log, clock, cost=0.0))])
+    assert pushes.run(touched) is True and len(steps) == 3 and not log  # a budget of steps
+    assert pushes.run(touched) is False
+    assert log == [("a", "m1"), ("b", "m1"), ("a", "m2")]
+    pushes.add_build(lambda: [])  # nobody to push
+    assert pushes.run(touched) is False and not pushes.pending
