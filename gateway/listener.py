@@ -18,6 +18,7 @@ import codecs
 import struct
 from typing import Protocol
 
+from multidict import CIMultiDict, CIMultiDictProxy
 from picows import WSCloseCode, WSFrame, WSListener, WSMsgType, WSTransport
 
 from core.config import Config
@@ -37,12 +38,24 @@ _utf8_decoder = codecs.getincrementaldecoder("utf-8")
 _HEADER_7 = struct.Struct("!BB").pack
 _HEADER_16 = struct.Struct("!BBH").pack
 _HEADER_64 = struct.Struct("!BBQ").pack
+# What a connected transport's upgrade request and response hold as headers once the server
+# has read them: read-only, shared by every connection (:func:`_forget_headers`).
+_NO_HEADERS: CIMultiDictProxy[str] = CIMultiDictProxy(CIMultiDict())
 
 
 def _header(first: int, n: int) -> bytes:
     """The header of a server frame (``first``: FIN + opcode) with an ``n``-byte payload."""
     return (_HEADER_7(first, n) if n < 126 else _HEADER_16(first, 126, n) if n < 65536
             else _HEADER_64(first, 127, n))
+
+
+def _forget_headers(transport: WSTransport) -> None:
+    """Let go of the upgrade request's and response's headers, which picows keeps for the
+    connection's life but reads only during the handshake: ~2.1 KB per idle connection (a
+    client's seven request headers ~1.55 KB, the 101's three ~0.55 KB; issue 16)."""
+    for message in (transport.request, transport.response):
+        if message is not None:
+            message.headers = _NO_HEADERS  # type: ignore[assignment]  # read-only: nobody writes
 
 
 class Host(Protocol):
@@ -107,7 +120,8 @@ class Connection(WSListener):
 
     def on_ws_connected(self, transport: WSTransport) -> None:
         self.transport, self.connected = transport, True
-        self.server.connected(self)
+        self.server.connected(self)  # reads what it needs of the request (a proxy's headers)
+        _forget_headers(transport)
         self.flush()
 
     def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:

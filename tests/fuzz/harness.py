@@ -73,6 +73,7 @@ class FakeTransport:
         self.close_code: int | None = None
         self.written = 0
         self.underlying_transport = FakeUnderlying(self)
+        self.request = self.response = None  # the upgrade's: none here
 
     def send_close(self, code: int = 0, reason: bytes = b"") -> None:
         if not self.is_close_frame_sent:

@@ -17,6 +17,7 @@ from typing import Any
 
 import orjson
 import pytest
+from multidict import CIMultiDict
 from picows import WSCloseCode, WSMsgType
 
 from core.bus.memory import MemoryBus
@@ -512,6 +513,7 @@ async def test_full_send_buffer_closes_4900_gracefully_then_aborts(tmp_path: Pat
 
     class Transport:
         is_close_frame_sent = False
+        request = response = None
         underlying_transport = SimpleNamespace(get_write_buffer_size=lambda: 2048,
                                                write=sent.append)
 
@@ -546,6 +548,26 @@ async def test_full_send_buffer_closes_4900_gracefully_then_aborts(tmp_path: Pat
     conn.on_ws_disconnected(transport)  # type: ignore[arg-type]
     await asyncio.sleep(0.1)
     assert sent[1:] == [("close", 4900), ("disconnect", True)]
+
+
+def test_a_connected_socket_keeps_no_upgrade_headers(tmp_path: Path) -> None:
+    """picows keeps the upgrade request and response for the connection's life; their
+    headers (~2.1 KB) go once the server has read them (issue 16, idle memory)."""
+    seen: list[str | None] = []
+    request = SimpleNamespace(path=b"/?v=10", headers=CIMultiDict({"X-Forwarded-For": "10.0.0.1"}))
+    response = SimpleNamespace(headers=CIMultiDict({"Upgrade": "websocket"}))
+    transport = SimpleNamespace(request=request, response=response, is_close_frame_sent=False,
+                                underlying_transport=SimpleNamespace(
+                                    get_write_buffer_size=lambda: 0, write=lambda data: None))
+    server = SimpleNamespace(config=Config(data_dir=str(tmp_path)), limits=SessionLimits(),
+                             now=lambda: 0.0, send_buffer_limit=1024, metrics=Metrics(),
+                             connected=lambda conn: seen.append(
+                                 conn.transport.request.headers.get("X-Forwarded-For")))
+    conn = Connection(server, ConnectParams.parse("v=10"))  # type: ignore[arg-type]
+    conn.on_ws_connected(transport)  # type: ignore[arg-type]
+    assert seen == ["10.0.0.1"]  # the server read them while connecting
+    assert not request.headers and not response.headers and request.path == b"/?v=10"
+    assert server.metrics.frames_out == 1  # the Hello went out as before
 
 
 async def test_guild_created_while_connected_is_subscribed(server: Server, api: Api) -> None:
