@@ -8,7 +8,10 @@ computation runs once per (user, channel) until the next change in the guild.
 
 There is one per guild a local session is in, so its own size counts where people are: users
 in many small guilds (issue 16). Its sets of connections and users are dicts (a ``set`` of 20
-takes 2,264 bytes, a ``dict`` 632; an empty one 216, a dict 64).
+takes 2,264 bytes, a ``dict`` 632; an empty one 216, a dict 64). A member is kept as what the
+VIEW check reads of it: its roles, a tuple shared by the guild's members with the same roles
+(the empty one for most), not a ``Member`` (~100 bytes, and its row's ints) per user and guild;
+only a member with a timeout keeps its ``Member``, whose end the check compares with the clock.
 """
 
 from __future__ import annotations
@@ -46,20 +49,24 @@ class GuildCache:
         conns: the local connections subscribed to it (any object; the hub's), as the keys
             of a dict (an ordered set, and a third of a ``set``'s size).
         stale: True until loaded, and again after an event in :data:`RELOAD_EVENTS`.
-        members: memberships of the local users, by user id.
+        members: memberships of the local users, by user id: the member's roles (a tuple
+            interned per guild), or its ``Member`` while it has a timeout (:meth:`member`
+            rebuilds one from either).
         audiences: the hub's memo of who receives which kind of event here, emptied whenever
             that may have changed (a subscriber, a membership, a role, a channel).
     """
 
-    __slots__ = ("_by_roles", "_channels", "_guild", "_roles", "_threads", "_users", "_version",
-                 "_view", "_wanted", "audiences", "conns", "guild_id", "members", "stale",
-                 "unloaded")
+    __slots__ = ("_by_roles", "_channels", "_guild", "_role_sets", "_roles", "_threads", "_users",
+                 "_version", "_view", "_wanted", "audiences", "conns", "guild_id", "members",
+                 "stale", "unloaded")
 
     def __init__(self, guild_id: int) -> None:
         self.guild_id = guild_id
         self.conns: dict[Any, None] = {}
         self.stale = True
-        self.members: dict[int, Member] = {}
+        self.members: dict[int, tuple[int, ...] | Member] = {}
+        # Each distinct roles tuple once: ten members with the same two roles share one.
+        self._role_sets: dict[tuple[int, ...], tuple[int, ...]] = {}
         # Subscribed users whose membership is not read yet (joined before a load finished).
         self.unloaded: dict[int, None] = {}
         self._users: dict[int, int] = {}  # subscribed connections per user
@@ -131,7 +138,7 @@ class GuildCache:
             if user_id not in self.members:
                 member = await meta.get_member(self.guild_id, user_id)
                 if member is not None:
-                    self.members[user_id] = member
+                    self.members[user_id] = self._compact(member)
                     self._member_changed(user_id)
             self.unloaded.pop(user_id, None)
         if version == self._version:
@@ -174,7 +181,7 @@ class GuildCache:
         """Whether ``user_id`` holds ``permission`` guild-wide, or in ``channel_id`` when given
         and known (False for an unknown member). Not memoized: only rare events (the audit
         log's, invites') ask."""
-        member = self.members.get(user_id)
+        member = self.member(user_id)
         if member is None or self._guild is None:
             return False
         if channel_id in self._threads:  # a thread: its parent's permissions
@@ -188,7 +195,7 @@ class GuildCache:
         if thread is not None:  # a thread: its parent's viewers; a private one's members
             parent, joined = thread
             channel_id = parent
-        member = self.members.get(user_id)
+        member = self.member(user_id)
         channel = self._channels.get(channel_id)
         if member is None or channel is None or self._guild is None:
             return False
@@ -214,12 +221,26 @@ class GuildCache:
     def update_member(self, data: dict[str, Any]) -> None:
         """Apply a GUILD_MEMBER_UPDATE ``d`` (roles, nick) to a local member."""
         user_id = int(data["user"]["id"])
-        member = self.members.get(user_id)
+        member = self.member(user_id)
         if member is not None:
             roles = tuple(int(r) for r in data.get("roles", ()))
-            self.members[user_id] = dataclasses.replace(member, roles=roles,
-                                                        nick=data.get("nick"))
+            self.members[user_id] = self._compact(dataclasses.replace(
+                member, roles=roles, nick=data.get("nick")))
             self._member_changed(user_id)
+
+    def member(self, user_id: int) -> Member | None:
+        """``user_id``'s membership as the permission check reads it (roles and timeout; its
+        other fields are not kept), or None when not known here."""
+        kept = self.members.get(user_id)
+        if kept is None or isinstance(kept, Member):
+            return kept
+        return Member(self.guild_id, user_id, 0, roles=kept)
+
+    def _compact(self, member: Member) -> tuple[int, ...] | Member:
+        if member.communication_disabled_until is not None:
+            return member  # its timeout's end: rare, kept whole
+        roles = member.roles
+        return self._role_sets.setdefault(roles, roles) if roles else ()
 
     def forget_member(self, user_id: int) -> None:
         self.unloaded.pop(user_id, None)

@@ -33,6 +33,8 @@ __all__ = ["CachedMetaStore"]
 # Events that change what a permission check reads. Message, typing and presence events do not.
 _INVALIDATING_PREFIXES = ("GUILD_", "CHANNEL_")
 _DM_GUILD = 0  # the "guild" DM channels are filed under
+# Expired guilds forgotten per guild entry made: more than one, so they go faster than they come.
+_EXPIRED_PER_STORE = 4
 T = TypeVar("T")
 
 
@@ -66,7 +68,11 @@ class CachedMetaStore:
         # entry is then a dict slot, where an (expires, value) tuple and a ("m", uid) key cost
         # ~190 bytes more, ten times over for a user in ten guilds (bench/RESULTS.md, idle).
         self._guilds: OrderedDict[int, dict[Any, Any]] = OrderedDict()
-        self._expires: dict[int, float] = {}
+        # In expiry order (an entry is made once per guild, with the same ttl): the front is
+        # the next to expire, so :meth:`_store` drops expired guilds without a scan. Without
+        # it an expired guild stayed until read again: an idle worker kept every guild its
+        # sessions' identifies had read (their Member objects among them) for good.
+        self._expires: OrderedDict[int, float] = OrderedDict()
         self._channel_guild: dict[int, int] = {}
         self._epochs: dict[int, int] = {}
         self.hits = 0
@@ -172,8 +178,10 @@ class CachedMetaStore:
             return  # invalidated while this read was in flight
         entries = self._guilds.get(guild_id)
         if entries is None:
+            now = self._clock()
+            self._drop_expired(now)
             entries = self._guilds[guild_id] = {}
-            self._expires[guild_id] = self._clock() + self._ttl
+            self._expires[guild_id] = now + self._ttl
         else:
             self._guilds.move_to_end(guild_id)
         if len(entries) >= self._max_entries:
@@ -181,6 +189,17 @@ class CachedMetaStore:
         entries[key] = value
         while len(self._guilds) > self._max_guilds:
             self.invalidate_guild(next(iter(self._guilds)))
+
+    def _drop_expired(self, now: float) -> None:
+        """Forget a few guilds whose entries expired (a few per new guild: bounded work)."""
+        expires = self._expires
+        for _ in range(_EXPIRED_PER_STORE):
+            if not expires:
+                return
+            guild_id, at = next(iter(expires.items()))
+            if at >= now:
+                return
+            self._forget(guild_id)
 
     # -- writes that change cached reads: write, then drop -----------------------------------
     async def create_guild(self, guild: Guild, roles: Sequence[Role],

@@ -120,3 +120,53 @@ def test_members_with_the_same_roles_share_one_computation(monkeypatch: Any) -> 
     assert not cache.can_view(8, 50) and cache.can_view(9, 50) and cache.can_view(999, 50)
     assert not cache.can_view(7, 50)
     assert sorted(calls) == [7, 8, 9, 999]
+class _Meta:
+    """The reads GuildCache.load makes: one guild (owner 1), @everyone may VIEW, a role MOD
+    may also VIEW_AUDIT_LOG; member 4 has MOD and is timed out until FAR."""
+
+    FAR = 10**15
+
+    def __init__(self) -> None:
+        self.members = {2: Member(GUILD, 2, 111, roles=(MOD,)), 3: Member(GUILD, 3, 222, roles=(MOD,)),
+                        5: Member(GUILD, 5, 333),
+                        4: Member(GUILD, 4, 0, roles=(MOD,), communication_disabled_until=self.FAR)}
+
+    async def get_guild(self, guild_id: int) -> Guild:
+        return Guild(GUILD, "g", owner_id=1)
+
+    async def list_roles(self, guild_id: int) -> list[Role]:
+        return [Role(GUILD, GUILD, "@everyone", int(Permission.VIEW_CHANNEL)),
+                Role(MOD, GUILD, "mod", int(Permission.VIEW_AUDIT_LOG))]
+
+    async def list_channels(self, guild_id: int) -> list[Channel]:
+        return [Channel(CHANNEL, ChannelType.GUILD_TEXT, guild_id=GUILD, name="c")]
+
+    async def list_active_threads(self, guild_id: int, now_ms: int, limit: int) -> list[Channel]:
+        return []
+
+    async def get_member(self, guild_id: int, user_id: int) -> Member | None:
+        return self.members.get(user_id)
+
+
+MOD, CHANNEL = 70, 71
+_AUDIT = int(Permission.VIEW_AUDIT_LOG)
+
+
+async def test_members_are_kept_as_shared_roles_and_checks_read_them_the_same() -> None:
+    # Per idle session (issue 16): a member's roles, one tuple per distinct set in the guild
+    # (the empty one for most), not a Member per user and guild; a timeout keeps the Member.
+    cache = GuildCache(GUILD)
+    for user_id in (2, 3, 4, 5):
+        cache.subscribe(object(), user_id)
+    await cache.load(_Meta())  # type: ignore[arg-type]
+    assert cache.members[2] == (MOD,) and cache.members[2] is cache.members[3]
+    assert cache.members[5] == () and isinstance(cache.members[4], Member)
+    assert all(cache.can_view(u, CHANNEL) for u in (2, 3, 4, 5))
+    assert cache.holds(2, _AUDIT) and cache.holds(3, _AUDIT, CHANNEL)
+    assert not cache.holds(5, _AUDIT)
+    assert not cache.holds(4, _AUDIT)  # timed out: its Member's timeout still applies
+    assert cache.member(2) == Member(GUILD, 2, 0, roles=(MOD,)) and cache.member(9) is None
+    cache.update_member({"user": {"id": "5"}, "roles": [str(MOD)]})
+    assert cache.members[5] is cache.members[2] and cache.holds(5, _AUDIT)
+    cache.update_member({"user": {"id": "4"}, "roles": []})
+    assert isinstance(cache.members[4], Member) and cache.members[4].roles == ()

@@ -146,3 +146,21 @@ async def test_a_guilds_entries_expire_together_ttl_after_its_first() -> None:
     await cache.get_member(G, U)
     await cache.get_guild(G)
     assert inner.reads == reads + 2
+
+
+async def test_expired_guilds_are_forgotten_when_new_ones_are_stored() -> None:
+    # Not only when read again: an idle worker would otherwise keep every guild its sessions'
+    # identifies read (their members) for good (issue 16, idle memory).
+    now = [0.0]
+    inner = FakeMeta()
+    cache = CachedMetaStore(inner, ttl_s=10, clock=lambda: now[0])  # type: ignore[arg-type]
+    for gid in range(1, 7):
+        await cache.get_member(gid, U)
+    now[0] = 5
+    await cache.get_member(7, U)  # nothing expired yet
+    assert len(cache._guilds) == 7
+    now[0] = 11  # guilds 1-6 expired, 7 not
+    await cache.get_member(8, U)  # forgets four of them (bounded work per store)
+    assert list(cache._guilds) == [5, 6, 7, 8]
+    await cache.get_member(9, U)
+    assert list(cache._guilds) == [7, 8, 9] and list(cache._expires) == [7, 8, 9]
