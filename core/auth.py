@@ -25,6 +25,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -40,6 +41,8 @@ __all__ = ["Passwords", "TokenAuth", "hash_token", "new_token"]
 _LOCAL_CACHE_MAX = 10_000
 # Shared-cache entries live longer than local ones; revoking deletes them explicitly.
 _SHARED_TTL_MS = 300_000
+# Expired local entries forgotten per entry set: more than one, so they go faster than they come.
+_EXPIRED_PER_SET = 4
 
 
 def new_token(user_id: int) -> str:
@@ -50,6 +53,20 @@ def new_token(user_id: int) -> str:
 
 def hash_token(token: str) -> bytes:
     return hashlib.sha256(token.encode()).digest()
+
+
+def _drop_expired(entries: OrderedDict[Any, tuple[float, Any]], now: float) -> None:
+    """Forget a few expired entries from the front of a local cache (kept in expiry order:
+    each entry is set with the same ttl and moved to the end). Without it an expired entry
+    stayed until read or pushed out by 10,000 newer ones: an idle worker kept a token and a
+    ``User`` per session it ever identified (issue 16, idle memory)."""
+    for _ in range(_EXPIRED_PER_SET):
+        if not entries:
+            return
+        first = next(iter(entries.values()))
+        if first[0] > now:
+            return
+        entries.popitem(last=False)
 
 
 class TokenAuth:
@@ -105,6 +122,7 @@ class TokenAuth:
         self._local.move_to_end(key)
         if len(self._local) > _LOCAL_CACHE_MAX:
             self._local.popitem(last=False)
+        _drop_expired(self._local, now)
         return user_id
 
     async def resolve_user(self, token: str) -> User | None:
@@ -123,6 +141,7 @@ class TokenAuth:
             self._users.move_to_end(user_id)
             if len(self._users) > _LOCAL_CACHE_MAX:
                 self._users.popitem(last=False)
+            _drop_expired(self._users, now)
         return user
 
     def forget_user(self, user_id: int) -> None:

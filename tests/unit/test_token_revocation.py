@@ -180,3 +180,18 @@ async def test_a_revocation_here_is_relayed_naming_the_tokens() -> None:
     ]
     assert (await auth.resolve(a), await auth.resolve(b), await auth.resolve(keep)) == (
         None, None, 1)
+
+
+async def test_expired_local_entries_go_when_new_ones_are_set() -> None:
+    # Not only when read again or pushed out by 10,000 newer ones: an idle worker would keep
+    # a token per session it ever identified (issue 16, idle memory).
+    meta, cache = FakeMeta(), MemoryCache()
+    auth = TokenAuth(cast(MetaStore, meta), cache, ttl_ms=0)  # every entry expires at once
+    tokens = [await auth.issue(i) for i in range(1, 7)]
+    for token in tokens:
+        assert await auth.resolve(token) is not None
+    assert not auth._local  # noqa: SLF001 - each expired as it was set, and went
+    fresh = TokenAuth(cast(MetaStore, meta), cache, ttl_ms=10_000)
+    for token in tokens:
+        await fresh.resolve(token)
+    assert len(fresh._local) == 6  # noqa: SLF001 - unexpired entries stay
