@@ -21,6 +21,7 @@ groups them, and ``push(parts)`` says whether ``conn`` must be flushed.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -29,6 +30,8 @@ from typing import Any
 from gateway.audience import Conn
 
 __all__ = ["CHUNK", "Group", "PushSlices"]
+
+logger = logging.getLogger(__name__)
 
 # Recipients pushed between two clock reads: the budget is checked per chunk, not per
 # recipient (a clock read is ~5% of a push). 256 pushes are ~0.3-0.5 ms here, the
@@ -108,27 +111,32 @@ class PushSlices:
         deadline = clock() + self._budget_s if bounded else 0.0
         while queue:
             fanout = queue[0]
-            if isinstance(fanout, _Build):
-                groups = fanout.step()
-                if groups is not None:  # made: its pushes take its place, first in line
-                    if groups:
-                        queue[0] = _Fanout(groups)
-                    else:
-                        queue.popleft()
-                if bounded and clock() >= deadline:
-                    return bool(queue)
-                continue
-            i, members = fanout.i, fanout.members
-            parts, end = fanout.parts, i + chunk
-            for conn, push in members[i:end]:  # the hot loop: one call per recipient
-                if push(parts):
-                    touched[conn] = None
-            fanout.i = end
-            if end >= len(members):  # this group done: the next, or the next fanout
-                if fanout.groups:
-                    fanout.parts, fanout.members = fanout.groups.popleft()
-                    fanout.i = 0
+            try:
+                if isinstance(fanout, _Build):
+                    groups = fanout.step()
+                    if groups is not None:  # made: its pushes take its place, first in line
+                        if groups:
+                            queue[0] = _Fanout(groups)
+                        else:
+                            queue.popleft()
                 else:
+                    i, members = fanout.i, fanout.members
+                    parts, end = fanout.parts, i + chunk
+                    for conn, push in members[i:end]:  # the hot loop: one call per recipient
+                        if push(parts):
+                            touched[conn] = None
+                    fanout.i = end
+                    if end >= len(members):  # this group done: the next, or the next fanout
+                        if fanout.groups:
+                            fanout.parts, fanout.members = fanout.groups.popleft()
+                            fanout.i = 0
+                        else:
+                            queue.popleft()
+            except Exception:
+                # Dropped, as an event whose publish raised was: left first in line, it would
+                # fail again at every run and hold every later event back.
+                logger.exception("a fanout failed: the rest of its recipients are skipped")
+                if queue and queue[0] is fanout:
                     queue.popleft()
             if bounded and clock() >= deadline:
                 return bool(queue)

@@ -120,3 +120,22 @@ def test_an_audience_made_in_steps_then_pushed_first_in_line() -> None:
     assert log == [("a", "m1"), ("b", "m1"), ("a", "m2")]
     pushes.add_build(lambda: [])  # nobody to push
     assert pushes.run(touched) is False and not pushes.pending
+
+
+def test_a_failing_fanout_is_dropped_and_the_next_goes_on(caplog: Any) -> None:
+    clock, log, touched = Clock(), [], {}
+    pushes = PushSlices(1.0, clock, chunk=2)
+
+    def broken(parts: Any) -> bool:
+        raise RuntimeError("a broken session")
+
+    pushes.add([("m1", [*members(["a"], log, clock), ("x", broken), *members(["b"], log, clock)])])
+
+    def failing_step() -> Any:
+        raise RuntimeError("a broken audience")
+
+    pushes.add_build(failing_step)
+    pushes.add([("m2", members(["a", "b"], log, clock))])
+    assert pushes.run(touched) is False and not pushes.pending
+    assert log == [("a", "m1"), ("a", "m2"), ("b", "m2")]  # m1's rest skipped, m2 whole
+    assert caplog.text.count("a fanout failed") == 2
