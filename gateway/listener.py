@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import codecs
-import struct
+import os
 from typing import Protocol
 
 from multidict import CIMultiDict, CIMultiDictProxy
@@ -27,26 +27,30 @@ from core.models import User
 from gateway.limits import SessionLimits
 from gateway.params import ConnectParams
 from gateway.protocol import CloseCode
-from gateway.session import Outgoing, Session
+from gateway.session import Session
+
+# The per-socket frame builder: gateway.speedups (C) when it was built and not turned off,
+# else gateway.frames, its pure-Python twin (the same bytes: tests/unit/test_frames.py runs
+# both). Chosen once, at import, like python-websockets' WEBSOCKETS_NO_SPEEDUPS: it is not a
+# Config setting, since the choice is made before any Config exists; set
+# DISCORD_ARCH_NO_SPEEDUPS=1 in the environment to use the pure-Python one.
+_NO_SPEEDUPS = os.environ.get("DISCORD_ARCH_NO_SPEEDUPS", "").strip().lower()
+if _NO_SPEEDUPS in ("", "0", "false", "no", "off"):
+    try:
+        from gateway.speedups import frames_buffer
+    except ImportError:  # not compiled (no compiler at install): the same function in Python
+        from gateway.frames import frames_buffer
+else:
+    from gateway.frames import frames_buffer
 
 __all__ = ["Connection", "Host", "frames_buffer"]
 
 _TEXT, _BINARY, _CONT, _CLOSE = WSMsgType.TEXT, WSMsgType.BINARY, WSMsgType.CONTINUATION, WSMsgType.CLOSE
 _PING, _PONG = WSMsgType.PING, WSMsgType.PONG
 _utf8_decoder = codecs.getincrementaldecoder("utf-8")
-# RFC 6455 §5.2 server frame headers: FIN + opcode, then the length in 7 bits, 16 or 64.
-_HEADER_7 = struct.Struct("!BB").pack
-_HEADER_16 = struct.Struct("!BBH").pack
-_HEADER_64 = struct.Struct("!BBQ").pack
 # What a connected transport's upgrade request and response hold as headers once the server
 # has read them: read-only, shared by every connection (:func:`_forget_headers`).
 _NO_HEADERS: CIMultiDictProxy[str] = CIMultiDictProxy(CIMultiDict())
-
-
-def _header(first: int, n: int) -> bytes:
-    """The header of a server frame (``first``: FIN + opcode) with an ``n``-byte payload."""
-    return (_HEADER_7(first, n) if n < 126 else _HEADER_16(first, 126, n) if n < 65536
-            else _HEADER_64(first, 127, n))
 
 
 def _forget_headers(transport: WSTransport) -> None:
@@ -288,42 +292,3 @@ def _valid_utf8(data: bytes) -> bool:
     except UnicodeDecodeError:
         return False
     return True
-
-
-def frames_buffer(msg_type: WSMsgType, out: Outgoing) -> tuple[bytes, int]:
-    """Server frames (unmasked, FIN) for a session's ``out``, concatenated for one write.
-
-    Headers are packed with ``struct`` and everything is copied once by ``bytes.join`` (which
-    sizes the result first): 2.5-3× faster per frame than growing a ``bytearray`` piece by
-    piece (bench/RESULTS.md), and this runs for every coalesced frame of a fanout. A shared
-    dispatch (its parts, then its ``s``) is copied from its pieces: it is never joined alone.
-
-    Returns:
-        The bytes to write and the number of frames in them.
-    """
-    # Once per socket of every fanout, so: ``msg_type`` is an IntEnum, and ``0x80 | msg_type``
-    # is int arithmetic where ``.value`` is a Python-level descriptor (~0.2 µs a flush); a
-    # dispatch's header is packed inline when it has the usual 16-bit length (126-65535
-    # bytes: a MESSAGE_CREATE), and its four pieces go in with one ``+=``, not four appends.
-    first: int = 0x80 | msg_type  # type: ignore[operator]  # picows' stub: a plain Enum
-    if len(out) == 2 and out[0].__class__ is tuple:  # one dispatch: most flushes below saturation
-        (prefix, suffix), seq = out
-        n = len(prefix) + len(seq) + len(suffix)  # type: ignore[arg-type]
-        header = _HEADER_16(first, 126, n) if 125 < n < 65536 else _header(first, n)
-        return b"".join((header, prefix, seq, suffix)), 1  # type: ignore[arg-type]
-    pieces: list[bytes] = []
-    append = pieces.append
-    items = iter(out)
-    count = 0
-    for item in items:
-        count += 1
-        if item.__class__ is tuple:
-            prefix, suffix = item
-            seq = next(items)
-            n = len(prefix) + len(seq) + len(suffix)
-            pieces += (_HEADER_16(first, 126, n) if 125 < n < 65536 else _header(first, n),  # type: ignore[arg-type]
-                       prefix, seq, suffix)
-        else:
-            append(_header(first, len(item)))
-            append(item)  # type: ignore[arg-type]
-    return b"".join(pieces), count
