@@ -1,8 +1,11 @@
 // The member list: online members first, then offline, each sorted by name; kick and ban
 // buttons on the members I may remove (KICK_MEMBERS / BAN_MEMBERS and a higher role). It tells
 // `actions.shown` whom it shows, in order: in a large guild those are the members whose
-// presences the client subscribes to (member_subscriptions.js).
+// presences the client subscribes to (member_subscriptions.js). There it shows no more members
+// than the client may follow (MAX_FOLLOWED, and me): the server sends the statuses of those
+// only, so a longer list would show everyone after them offline for good.
 
+import { MAX_FOLLOWED } from "../member_subscriptions.js";
 import { Permission } from "../permissions.js";
 import { h, replaceChildren } from "./dom.js";
 import { icon } from "./icons.js";
@@ -40,11 +43,23 @@ export class MemberList {
     const entries = [...guild.members.values()].map((m) => ({
       member: m, name: store.displayName(m.user, guild.id), status: store.status(m.user.id),
     })).sort((a, b) => a.name.localeCompare(b.name));
-    const online = entries.filter((e) => e.status !== "offline");
-    const offline = entries.filter((e) => e.status === "offline");
+    let online = entries.filter((e) => e.status !== "offline");
+    let offline = entries.filter((e) => e.status === "offline");
+    let hidden = 0;
+    if (guild.large) {
+      const me = store.me?.id;
+      const kept = new Set([...online, ...offline].filter((e) => e.member.user.id !== me)
+        .slice(0, MAX_FOLLOWED).map((e) => e.member.user.id));
+      if (me) kept.add(me);
+      const keep = (e) => kept.has(e.member.user.id);
+      online = online.filter(keep);
+      offline = offline.filter(keep);
+      hidden = entries.length - online.length - offline.length;
+    }
     replaceChildren(this.el,
       this._group(`Online — ${online.length}`, online, guild),
-      this._group(`Offline — ${offline.length}`, offline, guild));
+      this._group(`Offline — ${offline.length}`, offline, guild),
+      hidden > 0 && h("p", { class: "members-more" }, `${hidden} more not shown`));
     this.actions.shown?.(guild.id, [...online, ...offline].map((e) => e.member.user.id));
   }
 
