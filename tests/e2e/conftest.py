@@ -412,6 +412,18 @@ def wait_live(page: Page) -> None:
     expect(page.locator(".user-status")).to_have_text("online", timeout=UI_MS)
 
 
+def capture_frames(page: Page) -> tuple[list[str], list[str]]:
+    """The gateway frames ``page`` sends and receives from now on, as text (two lists that
+    grow as the page's websockets carry frames)."""
+    sent: list[str] = []
+    received: list[str] = []
+    page.on("websocket", lambda ws: (
+        ws.on("framesent", lambda f: sent.append(str(f))),
+        ws.on("framereceived", lambda f: received.append(str(f))),
+    ))
+    return sent, received
+
+
 def open_chat(page: Page, url: str, token: str) -> None:
     """Log in with ``token`` and wait until #general is open and the session is live."""
     log_in_with_token(page, url, token)

@@ -22,6 +22,7 @@ from tests.e2e.conftest import (
     ServerProcess,
     TcpProxy,
     _name,
+    capture_frames,
     create_channel,
     guild_of_two,
     log_in_with_token,
@@ -327,12 +328,7 @@ def test_client_resumes_after_the_connection_drops(
     guild = rest.call("POST", "/guilds", alice_token, {"name": "Resume"})
     channel = rest.call("GET", f"/guilds/{guild['id']}/channels", alice_token)[0]
     alice = new_page("alice")
-    sent: list[str] = []
-    received: list[str] = []
-    alice.on("websocket", lambda ws: (
-        ws.on("framesent", lambda f: sent.append(str(f))),
-        ws.on("framereceived", lambda f: received.append(str(f))),
-    ))
+    sent, received = capture_frames(alice)
     log_in_with_token(alice, server.url, alice_token)
     wait_live(alice)
 

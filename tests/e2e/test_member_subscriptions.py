@@ -18,7 +18,15 @@ from playwright.sync_api import Page, expect
 from websocket import WebSocket, create_connection
 
 from core.guilds import LARGE_THRESHOLD
-from tests.e2e.conftest import LIVE_MS, UI_MS, Rest, ServerProcess, _name, open_chat
+from tests.e2e.conftest import (
+    LIVE_MS,
+    UI_MS,
+    Rest,
+    ServerProcess,
+    _name,
+    capture_frames,
+    open_chat,
+)
 
 # The client sends op 14 at most every 3 s and 0.5 s after its list last changed
 # (web/member_subscriptions.js): on load, op 8 first, then op 14 up to 3 s later.
@@ -67,12 +75,7 @@ def test_member_list_of_a_large_guild_follows_the_members_it_shows(
         others[user_id] = token
 
     page = new_page("owner")
-    sent: list[str] = []
-    received: list[str] = []
-    page.on("websocket", lambda ws: (
-        ws.on("framesent", lambda f: sent.append(str(f))),
-        ws.on("framereceived", lambda f: received.append(str(f))),
-    ))
+    sent, received = capture_frames(page)
     open_chat(page, server.url, owner_token)
     created = next(p["d"] for p in _payloads(received)
                    if p.get("t") == "GUILD_CREATE" and p["d"]["id"] == guild["id"])

@@ -259,6 +259,21 @@ class Gateway:
             await asyncio.sleep(0.001)
 
 
+def resume_on_new_conn(gw: Gateway, old: FakeConn, user: User) -> FakeConn:
+    """``old``'s socket is gone; its client RESUMEs on a new connection, which the hub takes
+    ``old``'s subscriptions over to (what gateway.server._resume does)."""
+    old.connected = False
+    old.session.connection_lost(1.0)
+    client = Client()
+    client.send({"op": 6, "d": {"token": "t", "session_id": old.session.session_id,
+                                "seq": old.session.seq}})
+    client.session.requests()
+    client.session.on_resumed(old.session)
+    new = FakeConn(client.session, user, "new")
+    gw.hub.replace(old, new)
+    return new
+
+
 def make_hub(platform: Platform) -> Hub:
     """The one place a hub is made (its constructor is being reshaped)."""
     return Hub(platform)
@@ -457,16 +472,8 @@ async def test_audience_moves_to_new_connection_on_replace(gw: Gateway) -> None:
     old = await gw.connect(BOB, label="old")
     assert await say(gw, GENERAL, "1", alice, old) == {"alice", "old"}
     # The client comes back on a new connection and resumes (gateway.server._resume).
-    old.connected = False
-    old.session.connection_lost(1.0)
-    client = Client()
-    client.send({"op": 6, "d": {"token": "t", "session_id": old.session.session_id,
-                                "seq": old.session.seq}})
-    client.session.requests()
-    client.session.on_resumed(old.session)
-    assert client.session.state is State.READY
-    new = FakeConn(client.session, BOB, "new")
-    gw.hub.replace(old, new)
+    new = resume_on_new_conn(gw, old, BOB)
+    assert new.session.state is State.READY
     assert set(new.guilds) == {G1} and gw.hub.user_conns(BOB.id) == (new,)
     assert await say(gw, GENERAL, "2", alice, old, new) == {"alice", "new"}
 

@@ -253,15 +253,7 @@ async def test_join_of_a_large_guild_makes_the_session_lazy(gw: Gateway) -> None
 async def test_resume_carries_the_subscriptions_over(gw: Gateway) -> None:
     old = await lazy_conn(gw, ALICE, label="old")
     follow(gw, old, BOB)
-    old.connected = False
-    old.session.connection_lost(1.0)
-    client = Client()
-    client.send({"op": 6, "d": {"token": "t", "session_id": old.session.session_id,
-                                "seq": old.session.seq}})
-    client.session.requests()
-    client.session.on_resumed(old.session)
-    new = FakeConn(client.session, ALICE, "new")
-    gw.hub.replace(old, new)
+    new = test_hub.resume_on_new_conn(gw, old, ALICE)
     assert await presences(gw, ALICE, BOB, ERIN, conns=(old, new)) == {
         "old": set(), "new": {ALICE.id, BOB.id}}
     assert len(gw.hub._follows) == 2
