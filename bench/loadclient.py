@@ -259,8 +259,11 @@ class Receiver(WSListener):
         if not self.done.done():
             self.done.set_result(outcome)
 
-    def heartbeat(self, now: float) -> None:
-        if self.transport is not None and now >= self.next_beat:
+    def heartbeat(self, now: float, ahead: float = 0.0) -> None:
+        """Heartbeat if one is due by ``now + ahead``: a caller that looks again only ``ahead``
+        seconds later beats early rather than late (early is allowed; late past the server's
+        1.5 intervals is 4009)."""
+        if self.transport is not None and now + ahead >= self.next_beat:
             self.transport.send(_TEXT, b'{"op":1,"d":%d}' % self.seq)
             self.beat_seq = self.seq
             self.missed += self.beat_ns != 0
@@ -363,7 +366,7 @@ class LoadWorker:
             due = int((now - start) * _BEAT_SPREAD) + 1  # slices due by now
             for tick in range(max(visited, due - _BEAT_SPREAD), due):  # a round at most
                 for receiver in self.receivers[tick % _BEAT_SPREAD::_BEAT_SPREAD]:
-                    receiver.heartbeat(now)
+                    receiver.heartbeat(now, 1.0)  # the next look at it: a round (1 s) later
             visited = due
 
     def _spawn(self, coro: Any) -> None:
@@ -647,7 +650,7 @@ class _Op50Sender(_Sender):
             await asyncio.sleep(1.0)
             now = time.monotonic()
             for session in self.sessions:
-                session.heartbeat(now)
+                session.heartbeat(now, 1.0)  # looked at again a second later
 
     def offer(self, send_ns: int) -> None:
         session = self.sessions[self._next % len(self.sessions)]

@@ -1221,6 +1221,22 @@ async def _op_request_members(g: GatewayWorld) -> list[str]:
     return out
 
 
+async def _op_guild_subscriptions(g: GatewayWorld) -> list[str]:
+    """Ops 14 and 37 follow the victim's members in a guild the attacker is not in: accepted
+    (Discord ignores them too), nothing comes back, and the connection stays open (the
+    marker's chunk arrives). The leak check then covers what the victim does later."""
+    i, out = g.world.ids, []
+    for who, guild in (("member", i["x_guild"]), ("outsider", i["guild"])):
+        follow = {"typing": True, "activities": True, "threads": True,
+                  "members": [g.world.owner.id], "channels": {i["priv"]: [[0, 99]]}}
+        await g.clients[who].send({"op": 14, "d": {"guild_id": guild, **follow}})
+        await g.clients[who].send({"op": 37, "d": {"subscriptions": {guild: follow}}})
+        got = await g.until_marker(who, f"after-14-37-{guild}")
+        if len(got) != 1:
+            out.append(f"ops 14/37 by the {who} for {guild}: {_names(got)}")
+    return out
+
+
 async def _op_voice_and_soundboard(g: GatewayWorld) -> list[str]:
     """Ops 4 and 31 name the victim's guild and channel: ignored, nothing comes back."""
     i, out = g.world.ids, []
@@ -1311,6 +1327,8 @@ GATEWAY_ATTACKS: dict[Opcode, GatewayAttack] = {
     Opcode.RESUME: _op_resume,
     Opcode.REQUEST_GUILD_MEMBERS: _op_request_members,
     Opcode.SEND_MESSAGE: _op_send_message,
+    Opcode.GUILD_SUBSCRIPTIONS: _op_guild_subscriptions,
+    Opcode.GUILD_SUBSCRIPTIONS_BULK: _op_guild_subscriptions,
     # Sent by the server only: a client sending one is closed with 4001.
     Opcode.DISPATCH: _server_only_attack(0),
     Opcode.RECONNECT: _server_only_attack(7),
