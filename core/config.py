@@ -89,12 +89,19 @@ class Config:
             told to identify again (op 9). A gap the log no longer covers is still told.
             0 (default): no log (one fewer Redis write per publish, docs/architecture.md).
         sqlite_synchronous: SQLite ``synchronous`` pragma; FULL makes every commit durable.
+        sqlite_writer: where the worker writes its message batches to SQLite: ``thread``
+            (default), the store's own thread in the worker; ``process``, a child process
+            with its own connection to the database, fed over a pipe
+            (``core.store.sqlitewriter``), so the writes never wait for the worker's GIL.
+            The process showed no gain end to end and rare stalls of 0.3-0.45 s with the
+            worker pinned to one core (bench/RESULTS.md, "The SQLite writer process").
         batch_max_messages: messages per write batch; a full batch is flushed at once.
         gil_switch_interval_ms: the worker's ``sys.setswitchinterval``, in ms: how long a
-            thread that wants the GIL waits before the one holding it must give it up. The
-            SQLite writer thread takes the GIL back after every statement it runs (BEGIN,
-            each row, COMMIT) and again to hand its result to the loop; while the loop fans
-            out in Python, each of those waits this long, so a durable write under load
+            thread that wants the GIL waits before the one holding it must give it up. With
+            ``sqlite_writer = thread``, the SQLite store's thread takes the GIL back after
+            every statement it runs (BEGIN, each row, COMMIT) and again to hand its result
+            to the loop; while the loop fans out in Python, each of those waits this long,
+            so a durable write under load
             costs several of them: 0.5 ms took a single-row write from 11.7 ms to 2.7 ms
             (p50) against a busy loop (``bench.gil_write``), but the fanout at fixed rates
             showed no consistent gain end to end (bench/RESULTS.md), so the default is 0:
@@ -191,6 +198,7 @@ class Config:
     redis_cluster: bool = False
     bus_recovery_log: int = 0
     sqlite_synchronous: str = "FULL"
+    sqlite_writer: str = "thread"
     batch_max_messages: int = 256
     batch_max_delay_ms: float = 0.0
     trace_sample_every: int = 0
@@ -274,6 +282,8 @@ class Config:
                               "of the cluster)")
         if self.sqlite_synchronous.upper() not in ("OFF", "NORMAL", "FULL", "EXTRA"):
             raise ConfigError("sqlite_synchronous must be OFF, NORMAL, FULL or EXTRA")
+        if self.sqlite_writer not in ("process", "thread"):
+            raise ConfigError(f"sqlite_writer must be process or thread, got {self.sqlite_writer!r}")
         if self.batch_max_messages < 1 or self.batch_max_delay_ms < 0:
             raise ConfigError("batch_max_messages must be >= 1 and batch_max_delay_ms >= 0")
         if self.trace_sample_every < 0:

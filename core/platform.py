@@ -181,7 +181,8 @@ async def _open_backends(
         except datadir.DataDirBusy as e:
             raise StoreUnavailable(str(e)) from None
         path = datadir.database_path(config.data_dir)
-        lite = await SqliteStore.open(path, synchronous=config.sqlite_synchronous)
+        lite = await SqliteStore.open(
+            path, synchronous=config.sqlite_synchronous, writer=config.sqlite_writer)
         stack.push_async_callback(lite.aclose)
         meta, messages = lite.meta, lite.messages
     if config.mongo_url:

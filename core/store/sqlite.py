@@ -34,15 +34,14 @@ from typing import Any
 from core.store.base import Conflict, StoreUnavailable
 from core.store.executor import Row
 from core.store.sql import SqlMessageStore, SqlStore, prepare
+from core.store.sqliteconn import SYNCHRONOUS, commit, connect, executemany_atomic
 from core.store.sqlitereader import SqliteReader, fetch_bounded, names_a_file
+from core.store.sqlitewriter import SqliteWriter
 from core.store.sqlmeta import SqlMetaStore
 
 __all__ = ["SqliteExecutor", "SqliteStore", "open_sqlite"]
 
-_SYNCHRONOUS = frozenset({"OFF", "NORMAL", "FULL", "EXTRA"})
 _UNIQUE_ERRORS = frozenset({"SQLITE_CONSTRAINT_UNIQUE", "SQLITE_CONSTRAINT_PRIMARYKEY"})
-# Distinct statement texts are few (fixed SQL, padded IN lists), so all of them stay prepared.
-_STATEMENT_CACHE = 512
 
 
 class SqliteStore(SqlStore):
@@ -56,6 +55,7 @@ class SqliteStore(SqlStore):
         synchronous: str = "FULL",
         busy_timeout_ms: int = 5000,
         apply_migrations: bool = True,
+        writer: str = "thread",
     ) -> SqliteStore:
         """Open (creating if needed) a SQLite database, migrated to the current schema.
 
@@ -64,13 +64,17 @@ class SqliteStore(SqlStore):
             synchronous: ``PRAGMA synchronous``; ``FULL`` (default) is durable at commit.
             busy_timeout_ms: how long a statement waits for another process's write lock.
             apply_migrations: apply pending schema migrations before returning.
+            writer: where the message batches (``insert_rows``) are written: ``"thread"``,
+                the connection's own thread, or ``"process"``, a child process with its own
+                connection (``core.store.sqlitewriter``; a database in memory keeps the thread).
 
         Raises:
             StoreUnavailable: the file cannot be opened or is not a SQLite database.
-            ValueError: ``synchronous`` is not OFF, NORMAL, FULL or EXTRA.
+            ValueError: ``synchronous`` is not OFF, NORMAL, FULL or EXTRA, or ``writer`` is
+                neither ``"thread"`` nor ``"process"``.
         """
         executor = await SqliteExecutor.open(
-            path, synchronous=synchronous, busy_timeout_ms=busy_timeout_ms
+            path, synchronous=synchronous, busy_timeout_ms=busy_timeout_ms, writer=writer
         )
         await prepare(executor, apply_migrations=apply_migrations)
         return cls(executor, SqlMetaStore(executor), SqlMessageStore(executor))
@@ -82,6 +86,7 @@ async def open_sqlite(
     synchronous: str = "FULL",
     busy_timeout_ms: int = 5000,
     apply_migrations: bool = True,
+    writer: str = "thread",
 ) -> SqliteStore:
     """Same as :meth:`SqliteStore.open`."""
     return await SqliteStore.open(
@@ -89,27 +94,8 @@ async def open_sqlite(
         synchronous=synchronous,
         busy_timeout_ms=busy_timeout_ms,
         apply_migrations=apply_migrations,
+        writer=writer,
     )
-
-
-def _connect(path: str, synchronous: str, busy_timeout_ms: int) -> sqlite3.Connection:
-    # isolation_level=None: no implicit BEGIN; transactions are explicit (BEGIN IMMEDIATE).
-    conn = sqlite3.connect(
-        path,
-        isolation_level=None,
-        cached_statements=_STATEMENT_CACHE,
-        uri=path.startswith("file:"),
-    )
-    try:
-        # busy_timeout first: switching to WAL may itself wait for another process.
-        conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
-        conn.execute("PRAGMA journal_mode = WAL")  # ":memory:" keeps "memory"; harmless
-        conn.execute(f"PRAGMA synchronous = {synchronous}")
-        conn.execute("PRAGMA foreign_keys = ON")  # off by default; the cascades rely on it
-    except sqlite3.Error:
-        conn.close()
-        raise
-    return conn
 
 
 def _insert_sql(table: str, columns: Sequence[str]) -> str:
@@ -129,29 +115,8 @@ def _executemany(conn: sqlite3.Connection, sql: str, rows: list[Sequence[Any]]) 
     conn.executemany(sql, rows)
 
 
-def _executemany_atomic(conn: sqlite3.Connection, sql: str, rows: list[Sequence[Any]]) -> None:
-    # One hop to the thread for the whole batch: BEGIN, all rows, COMMIT.
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        conn.executemany(sql, rows)
-    except Exception:
-        conn.execute("ROLLBACK")  # e.g. a Conflict, or a value sqlite3 cannot bind
-        raise
-    _commit(conn)
-
-
 def _begin(conn: sqlite3.Connection) -> None:
     conn.execute("BEGIN IMMEDIATE")
-
-
-def _commit(conn: sqlite3.Connection) -> None:
-    try:
-        conn.execute("COMMIT")
-    except sqlite3.Error:
-        # A failed COMMIT leaves the transaction open; never hand the connection on so.
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
 
 
 def _rollback(conn: sqlite3.Connection) -> None:
@@ -170,7 +135,7 @@ class SqliteExecutor:
 
     def __init__(
         self, thread: ThreadPoolExecutor, conn: sqlite3.Connection, path: str = ":memory:",
-        busy_timeout_ms: int = 5000,
+        busy_timeout_ms: int = 5000, writer: SqliteWriter | None = None,
     ) -> None:
         self._thread = thread
         self._conn: sqlite3.Connection | None = conn
@@ -178,25 +143,34 @@ class SqliteExecutor:
         self._closing = False
         # Bounded reads' own connection; a database in memory has only this one.
         self._reader = SqliteReader(path, busy_timeout_ms) if names_a_file(path) else None
+        # The message batches' child process (Config.sqlite_writer), if any.
+        self._writer = writer
 
     @classmethod
     async def open(
-        cls, path: str, *, synchronous: str = "FULL", busy_timeout_ms: int = 5000
+        cls, path: str, *, synchronous: str = "FULL", busy_timeout_ms: int = 5000,
+        writer: str = "thread",
     ) -> SqliteExecutor:
-        """Start the thread and open the connection on it (see :func:`open_sqlite`)."""
+        """Start the thread and open the connection on it (see :func:`open_sqlite`); the
+        writer process, if any, starts with the first batch."""
         synchronous = synchronous.upper()
-        if synchronous not in _SYNCHRONOUS:
-            raise ValueError(f"synchronous must be one of {sorted(_SYNCHRONOUS)}")
+        if synchronous not in SYNCHRONOUS:
+            raise ValueError(f"synchronous must be one of {sorted(SYNCHRONOUS)}")
+        if writer not in ("thread", "process"):
+            raise ValueError(f"writer must be 'thread' or 'process', got {writer!r}")
         thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-store")
         loop = asyncio.get_running_loop()
         try:
             conn = await loop.run_in_executor(
-                thread, _connect, path, synchronous, busy_timeout_ms
+                thread, connect, path, synchronous, busy_timeout_ms
             )
         except sqlite3.Error as exc:
             thread.shutdown(wait=False)
             raise StoreUnavailable(f"SQLite database {path} cannot be opened: {exc}") from exc
-        return cls(thread, conn, path, busy_timeout_ms)
+        child = None
+        if writer == "process" and names_a_file(path):
+            child = SqliteWriter(path, synchronous, busy_timeout_ms)
+        return cls(thread, conn, path, busy_timeout_ms, child)
 
     async def call(self, fn: Callable[..., Any], *args: Any) -> Any:
         """Run ``fn(connection, *args)`` on the connection's thread, without the lock.
@@ -235,7 +209,7 @@ class SqliteExecutor:
         return await self._locked(_execute, sql, args)  # type: ignore[no-any-return]
 
     async def executemany(self, sql: str, args: Iterable[Sequence[Any]]) -> None:
-        await self._locked(_executemany_atomic, sql, list(args))
+        await self._locked(executemany_atomic, sql, list(args))
 
     async def fetch_bounded(self, timeout_ms: int, sql: str, *args: Any) -> list[Row]:
         if self._closing:
@@ -248,7 +222,13 @@ class SqliteExecutor:
     async def insert_rows(
         self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
     ) -> None:
-        await self.executemany(_insert_sql(table, columns), rows)
+        if self._writer is None:
+            await self.executemany(_insert_sql(table, columns), rows)
+            return
+        if self._closing:
+            raise StoreUnavailable("SQLite store is closed")
+        # Outside the lock: the child's connection takes the file's write lock itself.
+        await self._writer.write(_insert_sql(table, columns), list(rows))
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[_SqliteTransaction]:
@@ -265,13 +245,16 @@ class SqliteExecutor:
                 # (the same holds for a BEGIN whose await was cancelled).
                 await self.call(_rollback)
                 raise
-            await self.call(_commit)
+            await self.call(commit)
 
     async def aclose(self) -> None:
-        """Wait for the running transaction, close the connection, stop the thread."""
+        """Wait for the running transaction, close the connection, stop the thread (and the
+        writer process, after the batches it has been given)."""
         if self._closing:
             return
         self._closing = True
+        if self._writer is not None:
+            await self._writer.aclose()
         if self._reader is not None:
             await self._reader.aclose()
         async with self._lock:

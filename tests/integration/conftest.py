@@ -29,7 +29,9 @@ from tests.integration.backends import (
 from tests.integration.gateway_client import Server, quick_config, running_server
 
 SQL_BACKENDS = ["sqlite", "postgres"]
-MESSAGE_BACKENDS = ["sqlite", "postgres", "mongo", "redis"]
+# "sqlite-process": SQLite with its message batches written by the writer process
+# (Config.sqlite_writer = process); "sqlite" writes them on the store's thread (the default).
+MESSAGE_BACKENDS = ["sqlite", "sqlite-process", "postgres", "mongo", "redis"]
 
 
 @asynccontextmanager
@@ -51,10 +53,12 @@ async def postgres_schema(dsn: str) -> AsyncIterator[str]:
 async def open_sql_store(
     backend: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> AsyncIterator[SqlStore]:
-    """A migrated, empty SQL store of ``backend`` ("sqlite" or "postgres"), closed at exit."""
-    if backend == "sqlite":
+    """A migrated, empty SQL store of ``backend`` ("sqlite", "sqlite-process" or
+    "postgres"), closed at exit."""
+    if backend.startswith("sqlite"):
         # A real file, so that WAL mode and synchronous=FULL are what the tests exercise.
-        async with await SqliteStore.open(str(tmp_path / "store.sqlite3")) as store:
+        writer = "process" if backend == "sqlite-process" else "thread"
+        async with await SqliteStore.open(str(tmp_path / "store.sqlite3"), writer=writer) as store:
             yield store
         return
     dsn = request.getfixturevalue("postgres_dsn")
@@ -93,7 +97,7 @@ async def message_store(
 ) -> AsyncIterator[MessageStore]:
     """An empty :class:`MessageStore` of every backend."""
     backend = request.param
-    if backend in SQL_BACKENDS:
+    if backend in SQL_BACKENDS or backend == "sqlite-process":
         async with open_sql_store(backend, request, tmp_path) as sql:
             yield sql.messages
     elif backend == "mongo":
