@@ -143,3 +143,10 @@ def test_pins_from_the_message_menu_show_live_in_the_pins_list(
     expect(pins.get_by_role("status")).to_have_text("No pinned messages")
     expect(message(bob, "the rules are simple")).not_to_have_class(PINNED, timeout=LIVE_MS)
     assert rest.call("GET", f"/channels/{channel}/pins", bob_token) == []
+
+    # Its close button gives the member list its place back; the toolbar button says so.
+    pins.get_by_role("button", name="Close pinned messages").click()
+    expect(pins).to_be_hidden()
+    expect(bob.get_by_role("complementary", name="Members")).to_be_visible()
+    expect(bob.get_by_role("button", name="Pinned messages", exact=True)).to_have_attribute(
+        "aria-expanded", "false")

@@ -3,33 +3,22 @@
 // reads the list again when CHANNEL_PINS_UPDATE says the channel's pins changed.
 
 import { h, replaceChildren } from "./dom.js";
-import { icon } from "./icons.js";
 import { renderContent } from "./markup.js";
 import { renderAttachments } from "./message.js";
+import { SidePanel } from "./sidepanel.js";
 
 const whenFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
 
-export class PinsPanel {
+export class PinsPanel extends SidePanel {
   /**
    * @param {{store, load: (channelId) => Promise<object[]>, jump: (message) => void,
    *   unpin: (message) => Promise<void>, canPin: (channelId) => boolean,
    *   onToggle: (open: boolean) => void}} deps
    */
   constructor(deps) {
-    this.deps = deps;
-    this.store = deps.store;
-    this.channelId = null;
-    this.guildId = null;
-    this.asked = 0; // bumped by every load: an older answer arriving late is dropped
-    this.button = h("button", { type: "button", class: "icon-button", title: "Pinned messages", "aria-label": "Pinned messages",
-      "aria-expanded": "false", on: { click: () => (this.el.hidden ? this.open() : this.close()) } }, icon("pin", 20));
-    this.status = h("p", { class: "search-status", role: "status" });
+    super(deps, { label: "Pinned messages", iconName: "pin" });
     this.list = h("ol", { class: "search-hits pin-list" });
-    this.el = h("aside", { class: "search-results pins-panel", "aria-label": "Pinned messages", hidden: true },
-      h("header", { class: "search-header" }, this.status,
-        h("button", { type: "button", class: "icon-button", title: "Close", "aria-label": "Close pinned messages",
-          on: { click: () => this.close() } }, "×")),
-      this.list);
+    this.el = this.frame("pins-panel", "Close pinned messages", this.list);
     this.store.addEventListener("pins", (ev) => { if (ev.detail.channelId === this.channelId && !this.el.hidden) this.reload(); });
   }
 
@@ -40,24 +29,6 @@ export class PinsPanel {
     this.button.hidden = !channelId;
     if (!channelId) this.close();
     else if (!this.el.hidden) this.reload();
-  }
-
-  open() {
-    if (!this.channelId) return;
-    if (this.el.hidden) {
-      this.el.hidden = false;
-      this.button.setAttribute("aria-expanded", "true");
-      this.deps.onToggle(true);
-    }
-    this.reload();
-  }
-
-  close() {
-    this.asked++;
-    if (this.el.hidden) return;
-    this.el.hidden = true;
-    this.button.setAttribute("aria-expanded", "false");
-    this.deps.onToggle(false);
   }
 
   async reload() {

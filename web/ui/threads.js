@@ -4,33 +4,22 @@
 
 import { isThread } from "../store.js";
 import { h, replaceChildren } from "./dom.js";
-import { icon } from "./icons.js";
+import { SidePanel } from "./sidepanel.js";
 
 const whenFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
 
-export class ThreadsPanel {
+export class ThreadsPanel extends SidePanel {
   /**
    * @param {{store, archived: (channelId) => Promise<{threads: object[]}>, open: (thread) => void,
    *   create: (channelId) => void, canCreate: (channelId) => boolean, onToggle: (open: boolean) => void}} deps
    */
   constructor(deps) {
-    this.deps = deps;
-    this.store = deps.store;
-    this.channelId = null;
-    this.guildId = null;
+    super(deps, { label: "Threads", iconName: "thread" });
     this.archived = [];
-    this.asked = 0;
-    this.button = h("button", { type: "button", class: "icon-button", title: "Threads", "aria-label": "Threads",
-      "aria-expanded": "false", on: { click: () => (this.el.hidden ? this.open() : this.close()) } }, icon("thread", 20));
-    this.status = h("p", { class: "search-status", role: "status" });
     this.createButton = h("button", { type: "button", class: "primary thread-create",
       on: { click: () => this.deps.create(this.channelId) } }, "Create thread");
     this.list = h("div", { class: "search-hits thread-lists" });
-    this.el = h("aside", { class: "search-results threads-panel", "aria-label": "Threads", hidden: true },
-      h("header", { class: "search-header" }, this.status,
-        h("button", { type: "button", class: "icon-button", title: "Close", "aria-label": "Close threads",
-          on: { click: () => this.close() } }, "×")),
-      this.createButton, this.list);
+    this.el = this.frame("threads-panel", "Close threads", this.createButton, this.list);
     this.store.addEventListener("guild", (ev) => { if (ev.detail.guildId === this.guildId && !this.el.hidden) this.render(); });
   }
 
@@ -44,24 +33,6 @@ export class ThreadsPanel {
     this.button.hidden = !this.channelId;
     if (!this.channelId) this.close();
     else if (changed && !this.el.hidden) this.reload();
-  }
-
-  open() {
-    if (!this.channelId) return;
-    if (this.el.hidden) {
-      this.el.hidden = false;
-      this.button.setAttribute("aria-expanded", "true");
-      this.deps.onToggle(true);
-    }
-    this.reload();
-  }
-
-  close() {
-    this.asked++;
-    if (this.el.hidden) return;
-    this.el.hidden = true;
-    this.button.setAttribute("aria-expanded", "false");
-    this.deps.onToggle(false);
   }
 
   async reload() {
