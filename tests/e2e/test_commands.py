@@ -179,15 +179,20 @@ def world(server: ServerProcess, rest: Rest) -> Iterator[tuple[str, str, Command
         bot.stop()
 
 
+def open_both(server: ServerProcess, new_page: Any, alice_token: str, bob_token: str
+              ) -> tuple[Any, Any, Any]:
+    """Alice's and Bob's pages, both live in the guild's channel, and Alice's message box."""
+    alice, bob = new_page("alice"), new_page("bob")
+    open_chat(alice, server.url, alice_token)
+    open_chat(bob, server.url, bob_token)
+    return alice, bob, alice.locator("#composer-input")
+
 
 def test_a_slash_command_runs_from_the_picker_and_the_bot_answers(
     server: ServerProcess, world: tuple[str, str, CommandBot, str], new_page: Any
 ) -> None:
     alice_token, bob_token, bot, bot_name = world
-    alice, bob = new_page("alice"), new_page("bob")
-    open_chat(alice, server.url, alice_token)
-    open_chat(bob, server.url, bob_token)
-    box = alice.locator("#composer-input")
+    alice, bob, box = open_both(server, new_page, alice_token, bob_token)
 
     # "/" lists every command (a sub-command as its own entry), with its application.
     box.press_sequentially("/")
@@ -279,10 +284,7 @@ def test_buttons_selects_and_modals_of_a_bot_message(
     server: ServerProcess, world: tuple[str, str, CommandBot, str], new_page: Any
 ) -> None:
     alice_token, bob_token, bot, _ = world
-    alice, bob = new_page("alice"), new_page("bob")
-    open_chat(alice, server.url, alice_token)
-    open_chat(bob, server.url, bob_token)
-    box = alice.locator("#composer-input")
+    alice, bob, box = open_both(server, new_page, alice_token, bob_token)
     box.press_sequentially("/poll")
     expect(alice.get_by_role("listbox", name="Commands").get_by_role("option")).to_have_count(1, timeout=UI_MS)
     box.press("Enter")
@@ -318,10 +320,7 @@ def test_an_option_the_bot_completes_offers_its_choices(
     server: ServerProcess, world: tuple[str, str, CommandBot, str], new_page: Any
 ) -> None:
     alice_token, bob_token, bot, _ = world
-    alice, bob = new_page("alice"), new_page("bob")
-    open_chat(alice, server.url, alice_token)
-    open_chat(bob, server.url, bob_token)
-    box = alice.locator("#composer-input")
+    alice, bob, box = open_both(server, new_page, alice_token, bob_token)
     box.press_sequentially("/city")
     expect(alice.get_by_role("listbox", name="Commands").get_by_role("option")).to_have_count(1, timeout=UI_MS)
     box.press("Enter")
