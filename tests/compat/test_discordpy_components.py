@@ -43,6 +43,29 @@ async def _click(world: World, message: Json, data: Json) -> None:
     assert r.status == 204, r.body
 
 
+async def _invoke(world: World, synced: dict[str, int], name: str) -> None:
+    """The user runs the guild command ``name`` (of ``synced``: name -> id) in the channel."""
+    r = await world.api.post("/interactions", world.user.token, json={
+        "type": 2, "application_id": world.bot.id, "guild_id": world.guild["id"],
+        "channel_id": world.channel_id,
+        "data": {"id": str(synced[name]), "name": name, "type": 1}})
+    assert r.status == 204, r.body
+
+
+def _confirm_view(clicked: asyncio.Future[int]) -> discord.ui.View:
+    """One Confirm button: its callback edits the message to "confirmed" without the view
+    (callback 7) and gives ``clicked`` the message's id."""
+
+    class Confirm(discord.ui.View):
+        @discord.ui.button(label="Confirm", style=discord.ButtonStyle.success)
+        async def confirm(self, interaction: discord.Interaction,
+                          button: discord.ui.Button[Any]) -> None:
+            await interaction.response.edit_message(content="confirmed", view=None)
+            clicked.set_result(interaction.message.id if interaction.message else 0)
+
+    return Confirm()
+
+
 def _filled(components: list[Json], values: dict[str, str]) -> list[Json]:
     """A modal's submit: its inputs, in its layout, with the values typed."""
     out: list[Json] = []
@@ -203,26 +226,16 @@ async def test_a_view_on_an_ephemeral_response(pointed: Server, world: World) ->
     guild = discord.Object(id=int(world.guild["id"]))
     clicked: asyncio.Future[int] = asyncio.get_running_loop().create_future()
 
-    class Confirm(discord.ui.View):
-        @discord.ui.button(label="Confirm", style=discord.ButtonStyle.success)
-        async def confirm(self, interaction: discord.Interaction,
-                          button: discord.ui.Button[Any]) -> None:
-            await interaction.response.edit_message(content="confirmed", view=None)
-            clicked.set_result(interaction.message.id if interaction.message else 0)
-
     @app_commands.command(description="A private panel")
     async def panel(interaction: discord.Interaction) -> None:
-        await interaction.response.send_message("Sure?", view=Confirm(), ephemeral=True)
+        await interaction.response.send_message("Sure?", view=_confirm_view(clicked),
+                                                ephemeral=True)
 
     tree.add_command(panel, guild=guild)
     async with pointed.connect() as ws, running(client, world.bot.token):
         await ws.identify(world.user.token)
         synced = {c.name: c.id for c in await asyncio.wait_for(tree.sync(guild=guild), TIMEOUT)}
-        r = await world.api.post("/interactions", world.user.token, json={
-            "type": 2, "application_id": world.bot.id, "guild_id": world.guild["id"],
-            "channel_id": world.channel_id,
-            "data": {"id": str(synced["panel"]), "name": "panel", "type": 1}})
-        assert r.status == 204, r.body
+        await _invoke(world, synced, "panel")
         message = await until(ws, "MESSAGE_CREATE", lambda d: d["content"] == "Sure?")
         assert message["flags"] & 64
         (button,) = _components(message).values()
@@ -242,28 +255,17 @@ async def test_a_view_on_an_ephemeral_follow_up(pointed: Server, world: World) -
     clicked: asyncio.Future[int] = asyncio.get_running_loop().create_future()
     sent: asyncio.Future[discord.WebhookMessage] = asyncio.get_running_loop().create_future()
 
-    class Confirm(discord.ui.View):
-        @discord.ui.button(label="Confirm", style=discord.ButtonStyle.success)
-        async def confirm(self, interaction: discord.Interaction,
-                          button: discord.ui.Button[Any]) -> None:
-            await interaction.response.edit_message(content="confirmed", view=None)
-            clicked.set_result(interaction.message.id if interaction.message else 0)
-
     @app_commands.command(description="A private panel, later")
     async def later(interaction: discord.Interaction) -> None:
         await interaction.response.send_message("One moment", ephemeral=True)
-        sent.set_result(await interaction.followup.send("Sure?", view=Confirm(),
+        sent.set_result(await interaction.followup.send("Sure?", view=_confirm_view(clicked),
                                                         ephemeral=True, wait=True))
 
     tree.add_command(later, guild=guild)
     async with pointed.connect() as ws, running(client, world.bot.token):
         await ws.identify(world.user.token)
         synced = {c.name: c.id for c in await asyncio.wait_for(tree.sync(guild=guild), TIMEOUT)}
-        r = await world.api.post("/interactions", world.user.token, json={
-            "type": 2, "application_id": world.bot.id, "guild_id": world.guild["id"],
-            "channel_id": world.channel_id,
-            "data": {"id": str(synced["later"]), "name": "later", "type": 1}})
-        assert r.status == 204, r.body
+        await _invoke(world, synced, "later")
         first = await until(ws, "MESSAGE_CREATE", lambda d: d["content"] == "One moment")
         message = await until(ws, "MESSAGE_CREATE", lambda d: d["content"] == "Sure?")
         assert message["flags"] & 64
