@@ -3,6 +3,7 @@
 Usage::
 
     python -m bench.hub_fanout [--receivers 1000] [--batches 1,8,32] [--rounds 15] [--cpu 1]
+                               [--cold 64]
 
 Everything on the fanout path is the real code — :class:`~gateway.hub.Hub` with its
 :class:`~gateway.cache.GuildCache` (loaded from a stand-in store), one
@@ -13,6 +14,11 @@ except the picows transport, which only counts what it is given. A round is one 
 writes each connection's frames (one ``transport.send``, or one coalesced write). The minimum
 over ``--rounds`` is reported, in ns per delivery: CPU time of the hot path itself, steady
 when other processes share the machine (which ``bench.gateway``'s figures are not).
+
+With ``--cold MIB``, each round starts with the CPU caches evicted (that many MiB written
+over, a byte per 64-byte line), as in the server, where the socket writes of a whole fanout
+(the kernel's TCP path) and the other sessions run between two messages to a connection: the
+same code with its objects out of cache.
 """
 
 from __future__ import annotations
@@ -140,10 +146,13 @@ def compress_variant(text: str) -> tuple[str, SessionLimits]:
     return "v=10&encoding=json" + ("" if kind == "none" else f"&compress={kind}"), limits
 
 
-async def measure(receivers: int, batches: Sequence[int], rounds: int, compress: str = "none"
-                  ) -> list[dict[str, Any]]:
+async def measure(receivers: int, batches: Sequence[int], rounds: int, compress: str = "none",
+                  cold_mib: int = 0) -> list[dict[str, Any]]:
     """ns per delivery of the fanout (``publish``) and of the flush, per batch size, with
-    every receiver connected as ``compress`` says (:func:`compress_variant`)."""
+    every receiver connected as ``compress`` says (:func:`compress_variant`); ``cold_mib``:
+    that much memory written over before each round (the caches evicted)."""
+    evict = bytearray(cold_mib << 20)
+    lines = bytes(len(evict) // 64)
     query, limits = compress_variant(compress)
     platform = _Platform()
     hub, server = Hub(platform), _Server(platform.metrics, limits)  # type: ignore[arg-type]
@@ -157,6 +166,8 @@ async def measure(receivers: int, batches: Sequence[int], rounds: int, compress:
         best_publish = best_flush = float("inf")
         for r in range(rounds + 2):  # two rounds to warm the memo of who views the channel
             events = [_event(r * batch + i) for i in range(batch)]
+            if evict:
+                evict[::64] = lines
             t0 = time.perf_counter()
             hub._on_bus(events)  # noqa: SLF001 - the bus handler, as the bus calls it
             t1 = time.perf_counter()
@@ -171,6 +182,7 @@ async def measure(receivers: int, batches: Sequence[int], rounds: int, compress:
         deliveries = batch * receivers
         writes = sum(c.transport.writes for c in conns) / (rounds + 2) / receivers  # type: ignore[union-attr]
         out.append({"compress": compress, "receivers": receivers, "batch": batch,
+                    "cold_mib": cold_mib,
                     "writes_per_conn": writes,
                     "publish_ns": 1e9 * best_publish / deliveries,
                     "flush_ns": 1e9 * best_flush / deliveries,
@@ -187,6 +199,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--rounds", type=int, default=15)
     p.add_argument("--cpu", type=int, default=None, help="pin to this CPU")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.add_argument("--cold", type=int, default=0, metavar="MIB",
+                   help="evict the CPU caches before each round by writing over this many MiB "
+                        "(0: warm, the default)")
     p.add_argument("--compress", default="none",
                    help="receivers' transport compression, comma-separated variants measured "
                         "one after the other: none, zlib-stream[:LEVEL][:shared], "
@@ -196,7 +211,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.sched_setaffinity(0, {args.cpu})
     rows = [row for variant in args.compress.split(",") for row in asyncio.run(
         measure(args.receivers, [int(b) for b in args.batches.split(",")], args.rounds,
-                variant))]
+                variant, args.cold))]
     if args.json:
         print(json.dumps(rows))
         return 0
