@@ -1,14 +1,14 @@
 """The message router's SQLite writes in a process of their own (``Config.sqlite_writer``).
 
 The SQLite executor (``core.store.sqlite``) runs every statement on one thread of the
-worker. For the message batches that costs latency and CPU under load: the thread takes the
-GIL back after each statement (BEGIN, each row, COMMIT) and to hand its result to the loop,
-and while the loop fans out in Python each of those waits up to the interpreter's switch
-interval (bench/RESULTS.md, "Fanout at fixed rates": receive → durable p99 of 10-32 ms on
-SQLite at 20-60 msg/s against 3 ms on PostgreSQL's asyncio driver, and ~3-4 µs of GIL
-hand-offs per delivery). :class:`SqliteWriter` moves exactly those batches to a child
-process (``core.store.sqlitewriterchild``) with its own connection to the same file: the
-loop writes one frame to a pipe and reads one back, and never waits for a GIL.
+worker, which takes the GIL back after each statement (BEGIN, each row, COMMIT) and to hand
+its result to the loop; while the loop fans out in Python each of those waits up to the
+interpreter's switch interval. :class:`SqliteWriter` moves exactly the message batches to a
+child process (``core.store.sqlitewriterchild``) with its own connection to the same file:
+the loop writes one frame to a pipe and reads one back, and never waits for a GIL. Measured
+against the thread at 20-60 msg/s to 1,000 receivers it gained nothing (the same CPU per
+delivery and receive → durable latency) and had rare stalls of 0.3-0.45 s, so the thread is
+the default (bench/RESULTS.md, "The SQLite writer process").
 
 Correctness rests on SQLite itself: two connections to one WAL database serialize their
 write transactions on the file's lock (``BEGIN IMMEDIATE``, each waiting up to

@@ -13,7 +13,8 @@ length and a pickle (both ends are this package, so nothing untrusted is unpickl
 
 Why a process: a write on a thread of the worker takes the GIL back after each statement it
 runs, and while the loop fans out in Python each of those waits up to the interpreter's
-switch interval; here the statements and the fsync run under this process's own GIL.
+switch interval; here the statements and the fsync run under this process's own GIL (an
+option, ``Config.sqlite_writer``: it measured no gain over the thread end to end).
 
 It ends when its input does (the worker closed it, or exited or was killed). It ignores
 SIGINT and SIGTERM, which a terminal or a service manager sends to the whole process group:
