@@ -101,11 +101,10 @@ class Config:
             ``sqlite_writer = thread``, the SQLite store's thread takes the GIL back after
             every statement it runs (BEGIN, each row, COMMIT) and again to hand its result
             to the loop; while the loop fans out in Python, each of those waits this long,
-            so a durable write under load
-            costs several of them: 0.5 ms took a single-row write from 11.7 ms to 2.7 ms
-            (p50) against a busy loop (``bench.gil_write``), but the fanout at fixed rates
-            showed no consistent gain end to end (bench/RESULTS.md), so the default is 0:
-            Python's own (5 ms).
+            so a durable write under load costs several of them: 0.5 ms took a single-row
+            write from 11.7 ms to 2.7 ms (p50) against a busy loop (``bench.gil_write``), but
+            the fanout at fixed rates showed no consistent gain end to end
+            (bench/RESULTS.md), so the default is 0: Python's own (5 ms).
         batch_max_delay_ms: the longest a message waits for its batch to fill, in ms. 0 (the
             default) is pure group commit: a batch is whatever queued while the previous write
             was in flight, which measured fuller and faster than any linger (bench/RESULTS.md).

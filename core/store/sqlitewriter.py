@@ -85,6 +85,8 @@ class SqliteWriter:
             sqlite3.Error: another SQLite error (nothing written).
             StoreUnavailable: the writer is closed, or the child could not start or exited.
         """
+        if self._closed:  # its input is closed, or about to be: nothing more may be queued
+            raise StoreUnavailable("SQLite store is closed")
         proc = self._proc
         if proc is None:
             proc = await self._started()

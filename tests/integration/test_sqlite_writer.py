@@ -157,6 +157,22 @@ async def test_the_child_outlives_sigterm_and_exits_when_the_store_closes(tmp_pa
         await executor.insert_rows("t", ["id", "v"], [(3, "c")])
 
 
+async def test_a_write_while_the_writer_closes_is_refused(tmp_path: Path) -> None:
+    executor = await open_executor(tmp_path)
+    writer = executor._writer
+    assert writer is not None
+    await executor.insert_rows("t", ["id", "v"], [(1, "a")])
+    closing = asyncio.create_task(writer.aclose())
+    await asyncio.sleep(0)  # aclose has closed the child's input; the child has not exited yet
+    with pytest.raises(StoreUnavailable, match="closed"):
+        await writer.write("INSERT INTO t (id, v) VALUES (?, ?)", [(2, "b")])
+    await closing
+    try:
+        assert await count(executor) == 1  # the refused batch wrote nothing
+    finally:
+        await executor.aclose()
+
+
 async def test_a_database_in_memory_keeps_the_thread() -> None:
     executor = await SqliteExecutor.open(":memory:", writer="process")
     try:
